@@ -1,0 +1,474 @@
+"""The job engine: one :class:`SessionRunner` per running job session.
+
+A session processes its computers at most ``task_slots`` at a time. Stop
+semantics (the heart of the product):
+
+* immediately: completed computers keep their new points; computers in
+  progress are cancelled (checked per block and during throttle waits) and
+  their partial data never becomes a point; pending computers are skipped.
+* gracefully: pending computers are skipped; computers in progress finish.
+
+A task's final step (the manifest commit) and a stop decision take the same
+lock, so the set of computers with a new point is exactly the set that had
+completed (immediately) or had completed or started (gracefully) when the
+stop was taken.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterator
+
+from .agent import FsEntry, agent_for
+from .catalogue import Catalogue
+from .errors import ConsoleError, JobStateError
+from .events import EventBus, SessionChanged, PointsChanged
+from .hooks import EngineHooks
+from .models import (
+    Computer,
+    JobDefinition,
+    LogItem,
+    PointType,
+    RestorePointInfo,
+    SessionInfo,
+    SessionResult,
+    SessionState,
+    StopMode,
+    TaskInfo,
+    TaskStatus,
+    utcnow,
+)
+from .repository import PointMeta, Repository
+from .throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.25
+
+
+class Cancelled(Exception):
+    """Raised inside a task when the session is stopped immediately."""
+
+
+@dataclass(slots=True)
+class TaskRun:
+    """A task's live counters, mutated in the hot loop (a plain dataclass)."""
+
+    computer: Computer
+    status: TaskStatus = TaskStatus.PENDING
+    started: datetime | None = None
+    ended: datetime | None = None
+    bytes_processed: int = 0
+    bytes_read: int = 0
+    bytes_transferred: int = 0
+    files_total: int = 0
+    files_done: int = 0
+    bytes_total: int = 0
+    warnings: int = 0
+    point_id: str | None = None
+    log: list[LogItem] = field(default_factory=list)
+
+    def note(self, text: str, level: str = "info") -> None:
+        self.log.append(LogItem(time=utcnow(), level=level, text=text))
+        if level == "warning":
+            self.warnings += 1
+
+    @property
+    def fraction(self) -> float:
+        if self.status.is_final:
+            return 1.0
+        if self.status is TaskStatus.PENDING:
+            return 0.0
+        if self.bytes_total:
+            return min(1.0, self.bytes_processed / self.bytes_total)
+        return self.files_done / self.files_total if self.files_total else 0.0
+
+    def info(self) -> TaskInfo:
+        return TaskInfo(
+            computer=self.computer.name, status=self.status, started=self.started,
+            ended=self.ended, bytes_processed=self.bytes_processed, bytes_read=self.bytes_read,
+            bytes_transferred=self.bytes_transferred, files_total=self.files_total,
+            files_done=self.files_done, bytes_total=self.bytes_total, warnings=self.warnings,
+            point_id=self.point_id, log=list(self.log))
+
+
+@dataclass
+class EngineContext:
+    catalogue: Catalogue
+    events: EventBus
+    hooks: EngineHooks
+    repository: Callable[[str], Repository]   # repository name -> open repository
+    repository_name: Callable[[str], str]      # normalises a job's repository field
+
+
+def new_session_id() -> str:
+    return utcnow().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+class SessionRunner:
+    def __init__(self, ctx: EngineContext, job: JobDefinition, session: SessionInfo,
+                 on_finished: Callable[["SessionRunner"], None] | None = None) -> None:
+        self.ctx = ctx
+        self.job = job
+        self.session = session
+        by_name = {c.name: c for c in job.computers}
+        self.tasks = [TaskRun(by_name[t.computer]) for t in session.tasks]
+        self._pending = list(self.tasks)
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+        self._finished = threading.Event()
+        self._wake = threading.Event()
+        self._stop_mode: StopMode | None = None
+        self._throttle = Throttle(job.throttle_mbps)
+        self._forgot_points = False
+        self._on_finished = on_finished
+        self._thread = threading.Thread(target=self._run, name=f"session-{session.id}",
+                                        daemon=True)
+
+    # -- control -----------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def stop(self, mode: StopMode) -> tuple[list[str], list[str], list[str]]:
+        """Stop the session; returns (completed, in progress, not started) as
+        they were at the moment the stop took effect."""
+        with self._lock:
+            if self.session.state is SessionState.STOPPED:
+                raise JobStateError(f"Job '{self.job.name}' is not running.")
+            outcome = self.preview()
+            if self._stop_mode is StopMode.IMMEDIATELY or self._stop_mode is mode:
+                return outcome
+            self._stop_mode = mode
+            self.session.stop_mode = mode
+            self.session.state = SessionState.STOPPING
+            for task in self._pending:
+                task.status = TaskStatus.SKIPPED
+                task.ended = utcnow()
+                task.note("Skipped: the job was stopped before this computer was processed",
+                          "warning")
+            self._pending.clear()
+            if mode is StopMode.IMMEDIATELY:
+                self._cancel.set()
+                self._note("Stop requested by user: immediately. Computers in progress are "
+                           "cancelled and get no new restore point.", "warning")
+            else:
+                self._note("Stop requested by user: gracefully. Computers in progress will "
+                           "finish; no new computer starts.", "warning")
+        self._wake.set()
+        return outcome
+
+    def preview(self) -> tuple[list[str], list[str], list[str]]:
+        """(completed, in progress, not started) at this moment."""
+        with self._lock:
+            done = [t.computer.name for t in self.tasks if t.status.produced_point]
+            running = [t.computer.name for t in self.tasks
+                       if t.status is TaskStatus.IN_PROGRESS]
+            pending = [t.computer.name for t in self.tasks if t.status is TaskStatus.PENDING]
+        return done, running, pending
+
+    def snapshot(self) -> SessionInfo:
+        with self._lock:
+            session = self.session.model_copy(deep=True)
+            session.tasks = [t.info() for t in self.tasks]
+            session.progress = self._progress()
+        return session
+
+    # -- session thread ----------------------------------------------------
+    def _note(self, text: str, level: str = "info") -> None:
+        self.session.log.append(LogItem(time=utcnow(), level=level, text=text))
+
+    def _progress(self) -> int:
+        if not self.tasks:
+            return 100
+        return int(100 * sum(t.fraction for t in self.tasks) / len(self.tasks))
+
+    def _run(self) -> None:
+        try:
+            with self._lock:
+                self.session.state = SessionState.WORKING
+                kind = {"manual": "manually by user", "retry": "by user (retry)",
+                        "scheduled": "by schedule"}[self.session.run_kind.value]
+                self._note(f"Job started {kind}" + (" (active full)" if self.session.full else "")
+                           + f": {len(self.tasks)} computer(s), {self.job.task_slots} task slot(s)")
+            self._flush()
+            workers = [threading.Thread(target=self._worker, daemon=True,
+                                        name=f"task-{self.session.id}-{i}")
+                       for i in range(min(self.job.task_slots, len(self.tasks)))]
+            for w in workers:
+                w.start()
+            while any(w.is_alive() for w in workers):
+                self._wake.wait(FLUSH_INTERVAL_S)
+                self._wake.clear()
+                self._poll_remote_stop()
+                self._flush()
+            for w in workers:
+                w.join()
+            self._reclaim_space()
+            self._finish()
+        except Exception as exc:  # never leave a session hanging
+            log.exception("session %s crashed", self.session.id)
+            with self._lock:
+                self._note(f"Internal error: {exc}", "error")
+                self._cancel.set()
+            self._finish(force_failed=True)
+        finally:
+            self._finished.set()
+            if self._on_finished:
+                self._on_finished(self)
+
+    def _poll_remote_stop(self) -> None:
+        try:
+            mode = self.ctx.catalogue.stop_request(self.session.id)
+        except Exception:
+            return
+        if mode is not None and mode is not self._stop_mode and \
+                self._stop_mode is not StopMode.IMMEDIATELY:
+            try:
+                self.stop(mode)
+            except JobStateError:
+                pass
+
+    def _flush(self) -> None:
+        snap = self.snapshot()
+        try:
+            self.ctx.catalogue.save_session(snap)
+        except Exception:
+            log.exception("could not save session %s", self.session.id)
+        self.ctx.events.publish(SessionChanged(self.job.name, self.session.id))
+
+    def _finish(self, force_failed: bool = False) -> None:
+        with self._lock:
+            for task in self.tasks:
+                if not task.status.is_final:
+                    task.status = TaskStatus.FAILED
+                    task.ended = utcnow()
+            statuses = {t.status for t in self.tasks}
+            if force_failed or self._stop_mode is StopMode.IMMEDIATELY or \
+                    TaskStatus.FAILED in statuses or TaskStatus.CANCELLED in statuses:
+                result = SessionResult.FAILED
+            elif statuses & {TaskStatus.WARNING, TaskStatus.SKIPPED}:
+                result = SessionResult.WARNING
+            else:
+                result = SessionResult.SUCCESS
+            made = sum(1 for t in self.tasks if t.status.produced_point)
+            how = {StopMode.IMMEDIATELY: "Job stopped immediately by user. ",
+                   StopMode.GRACEFULLY: "Job stopped gracefully by user. ",
+                   None: ""}[self._stop_mode]
+            self._note(f"{how}{made} of {len(self.tasks)} computer(s) got a new restore point.",
+                       "info" if result is SessionResult.SUCCESS else
+                       "warning" if result is SessionResult.WARNING else "error")
+            self.session.result = result
+            self.session.state = SessionState.STOPPED
+            self.session.ended = utcnow()
+        self._flush()
+
+    def _worker(self) -> None:
+        while True:
+            with self._lock:
+                if self._stop_mode is not None or not self._pending:
+                    return
+                task = self._pending.pop(0)
+                task.status = TaskStatus.IN_PROGRESS
+                task.started = utcnow()
+            self._wake.set()
+            TaskProcessor(self, task).run()
+            self._wake.set()
+
+    def _reclaim_space(self) -> None:
+        if not self._forgot_points:
+            return
+        try:
+            report = self.ctx.repository(self.ctx.repository_name(self.job.repository)).prune()
+            with self._lock:
+                if report.skipped:
+                    self._note(f"Retention: space will be reclaimed later ({report.reason})")
+                else:
+                    self._note(f"Retention: reclaimed {_size(max(0, report.bytes_freed))} "
+                               f"from {report.packs_deleted + report.packs_repacked} pack(s)")
+        except ConsoleError as exc:
+            with self._lock:
+                self._note(f"Retention could not reclaim space: {exc}", "warning")
+
+
+class TaskProcessor:
+    """Backs up one computer within a session."""
+
+    def __init__(self, runner: SessionRunner, task: TaskRun) -> None:
+        self.runner = runner
+        self.task = task
+        self.job = runner.job
+        self.ctx = runner.ctx
+        self.cancel = runner._cancel
+
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+    def run(self) -> None:
+        task = self.task
+        task.note(f"Processing {task.computer.name}")
+        try:
+            point = self._backup()
+        except Cancelled:
+            with self.runner._lock:
+                task.status = TaskStatus.CANCELLED
+                task.ended = utcnow()
+                task.note("Processing cancelled: the job was stopped immediately. "
+                          "No restore point was created for this computer.", "error")
+            return
+        except ConsoleError as exc:
+            self._fail(str(exc))
+            return
+        except OSError as exc:
+            self._fail(f"{exc.strerror or exc} ({exc.filename or 'unknown file'})")
+            return
+        except Exception as exc:
+            log.exception("task %s failed", task.computer.name)
+            self._fail(f"Unexpected error: {exc.__class__.__name__}: {exc}")
+            return
+        self._record_point(point)
+
+    def _fail(self, message: str) -> None:
+        with self.runner._lock:
+            self.task.status = TaskStatus.FAILED
+            self.task.ended = utcnow()
+            self.task.note(f"Failed: {message}", "error")
+
+    def _backup(self) -> PointMeta:
+        task = self.task
+        agent = agent_for(task.computer)
+        scan = agent.scan(self.job.scope)
+        for w in scan.warnings:
+            task.note(w, "warning")
+        task.files_total, task.bytes_total = scan.files, scan.bytes
+        repo_name = self.ctx.repository_name(self.job.repository)
+        repo = self.ctx.repository(repo_name)
+        parent = None if self.runner.session.full else self._parent_point(repo)
+        point_type = PointType.INCREMENT if parent else PointType.FULL
+        parent_entries = repo.load_manifest(parent).by_path() if parent else {}
+        task.note(f"Found {scan.files} file(s), {_size(scan.bytes)}; creating "
+                  f"{point_type.value.lower()} restore point"
+                  + (" (active full)" if self.runner.session.full else ""))
+        meta = PointMeta(id=_point_id(), job=self.job.name, computer=task.computer.name,
+                         session_id=self.runner.session.id, type=point_type.value,
+                         created=utcnow(), parent=parent)
+        writer = repo.begin_backup(meta)
+        try:
+            for entry in scan.entries:
+                self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
+                                          self.cancelled)
+                if self.cancel.is_set():
+                    raise Cancelled
+                self._add(writer, agent, entry, parent_entries.get(entry.rel))
+            self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
+                                      self.cancelled)
+            with self.runner._lock:
+                if self.cancel.is_set():
+                    raise Cancelled
+                committed = writer.commit()
+                task.status = TaskStatus.WARNING if task.warnings else TaskStatus.SUCCESS
+                task.ended = utcnow()
+                task.point_id = committed.id
+            return committed
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            task.bytes_transferred = writer.bytes_new
+
+    def _parent_point(self, repo: Repository) -> str | None:
+        points = self.ctx.catalogue.points(self.job.name, self.task.computer.name)
+        existing = {p.id for p in repo.list_points()} if points else set()
+        for p in reversed(points):
+            if p.id in existing:
+                return p.id
+        return None
+
+    def _add(self, writer, agent, entry: FsEntry, previous) -> None:
+        task = self.task
+        if entry.kind == "dir":
+            writer.add_dir(entry.rel, entry.st)
+        elif entry.kind == "symlink":
+            writer.add_symlink(entry.rel, entry.target or "", entry.st)
+        elif previous is not None and _unchanged(previous, entry.st):
+            writer.add_unchanged(previous)
+            task.bytes_processed += entry.st.st_size
+            task.files_done += 1
+        else:
+            try:
+                f = agent.open_file(entry.rel)
+            except OSError as exc:
+                task.note(f"Cannot read file '{entry.rel}': {exc.strerror}. The file was "
+                          "skipped; check its permissions.", "warning")
+                task.files_done += 1
+                task.bytes_processed += entry.st.st_size
+                return
+            with f:
+                writer.add_file(entry.rel, os.fstat(f.fileno()), self._blocks(f, writer.block_size))
+            task.files_done += 1
+            task.bytes_transferred = writer.bytes_new
+
+    def _blocks(self, f, block_size: int) -> Iterator[bytes]:
+        task, throttle, cancel = self.task, self.runner._throttle, self.cancel
+        read = f.read
+        while True:
+            if cancel.is_set():
+                raise Cancelled
+            buf = read(block_size)
+            if not buf:
+                return
+            n = len(buf)
+            task.bytes_read += n
+            task.bytes_processed += n
+            yield buf
+            throttle.consume(n, cancel)
+
+    def _record_point(self, meta: PointMeta) -> None:
+        task = self.task
+        task.note(f"Restore point created: {meta.type}, {meta.files} file(s), "
+                  f"{_size(meta.size)}; {_size(task.bytes_transferred)} transferred")
+        repo_name = self.ctx.repository_name(self.job.repository)
+        cat = self.ctx.catalogue
+        cat.add_point(RestorePointInfo(
+            id=meta.id, job=meta.job, computer=meta.computer, session_id=meta.session_id,
+            type=PointType(meta.type), created=meta.created, files=meta.files, size=meta.size,
+            repository=repo_name))
+        points = cat.points(self.job.name, task.computer.name)
+        extra = points[:max(0, len(points) - self.job.retain_points)]
+        if extra:
+            ids = [p.id for p in extra]
+            self.ctx.repository(repo_name).forget(ids)
+            cat.remove_points(ids)
+            self.runner._forgot_points = True
+            task.note(f"Retention: removed {len(ids)} restore point(s) beyond the "
+                      f"{self.job.retain_points} to keep")
+        self.ctx.events.publish(PointsChanged(self.job.name))
+
+
+def _unchanged(previous, st: os.stat_result) -> bool:
+    return (previous.kind == "file" and previous.size == st.st_size
+            and previous.mtime_ns == st.st_mtime_ns
+            and getattr(previous, "ctime_ns", st.st_ctime_ns) == st.st_ctime_ns
+            and getattr(previous, "inode", st.st_ino) == st.st_ino)
+
+
+def _point_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"

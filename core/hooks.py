@@ -1,0 +1,15 @@
+"""Points where the engine lets an observer in. Production uses the no-op
+hooks; tests use :class:`core.testing.TaskGate` to hold a computer mid-task."""
+from __future__ import annotations
+
+from typing import Callable
+
+
+class EngineHooks:
+    def checkpoint(self, job: str, computer: str, files_done: int,
+                   cancelled: Callable[[], bool]) -> None:
+        """Called by a task before each file it reads. May block; must return
+        promptly once ``cancelled()`` turns true."""
+
+
+NO_HOOKS = EngineHooks()

@@ -1,0 +1,132 @@
+"""Index files and the in-memory index (blob id -> location).
+
+Index file layout::
+
+    b"ABKIDX01"
+    per pack: PACK_HEADER (pack id, blob count) then count x packfile.ENTRY
+    blake3 digest of everything above (32 bytes)
+
+Several index files may list the same blob (concurrent writers, prune in
+progress); any copy will do.
+"""
+from __future__ import annotations
+
+import secrets
+import struct
+import threading
+from collections.abc import Iterable
+
+from blake3 import blake3
+
+from core.errors import RepositoryError
+
+from .fsio import atomic_write
+from .layout import Layout
+from .packfile import ENTRY, BlobLoc, PackInfo, decode_entries, encode_entries
+
+INDEX_MAGIC = b"ABKIDX01"
+PACK_HEADER = struct.Struct("<16sI")
+_DIGEST = 32
+
+
+def encode_index(packs: Iterable[PackInfo]) -> bytes:
+    parts = [INDEX_MAGIC]
+    for info in packs:
+        parts.append(PACK_HEADER.pack(bytes.fromhex(info.pack_id), len(info.blobs)))
+        parts.append(encode_entries(info.blobs))
+    body = b"".join(parts)
+    return body + blake3(body).digest()
+
+
+def decode_index(data: bytes) -> list[tuple[str, BlobLoc]]:
+    """All (blob id, location) pairs of an index file; ValueError if damaged."""
+    if len(data) < len(INDEX_MAGIC) + _DIGEST or not data.startswith(INDEX_MAGIC):
+        raise ValueError("not an index file")
+    body, digest = data[:-_DIGEST], data[-_DIGEST:]
+    if blake3(body).digest() != digest:
+        raise ValueError("checksum mismatch")
+    out: list[tuple[str, BlobLoc]] = []
+    pos = len(INDEX_MAGIC)
+    while pos < len(body):
+        raw_id, count = PACK_HEADER.unpack_from(body, pos)
+        pos += PACK_HEADER.size
+        end = pos + count * ENTRY.size
+        if end > len(body):
+            raise ValueError("truncated pack section")
+        out.extend(decode_entries(body[pos:end], raw_id.hex()))
+        pos = end
+    return out
+
+
+def write_index(layout: Layout, packs: list[PackInfo]) -> str:
+    """Write a new index file atomically; return its id."""
+    index_id = secrets.token_hex(16)
+    atomic_write(layout.index_file(index_id), encode_index(packs), layout.tmp)
+    return index_id
+
+
+def read_index(layout: Layout, index_id: str) -> list[tuple[str, BlobLoc]]:
+    path = layout.index_file(index_id)
+    try:
+        return decode_index(path.read_bytes())
+    except OSError as exc:
+        raise RepositoryError(
+            f"Cannot read index file {path}: {exc.strerror or exc}. Check that the repository "
+            "disk is attached and readable."
+        ) from exc
+    except (ValueError, struct.error) as exc:
+        raise RepositoryError(
+            f"Index file {path} is corrupt ({exc}): move it out of the index folder and run "
+            "prune, which rebuilds the index from the pack files."
+        ) from exc
+
+
+class Index:
+    """The shared in-memory index. Lookups are plain dict reads (atomic under
+    the GIL); loads and additions take a lock."""
+
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+        self._lock = threading.Lock()
+        self.blobs: dict[str, BlobLoc] = {}
+        self.loaded: frozenset[str] = frozenset()
+
+    def refresh(self) -> None:
+        """Pick up index files written by others; reload everything if some
+        were removed (a prune rewrote the index and may have deleted packs)."""
+        with self._lock:
+            on_disk = set(self._layout.list_index_ids())
+            if self.loaded - on_disk:
+                blobs: dict[str, BlobLoc] = {}
+                new = sorted(on_disk)
+            else:
+                blobs = self.blobs
+                new = sorted(on_disk - self.loaded)
+            for index_id in new:
+                for blob, loc in read_index(self._layout, index_id):
+                    blobs.setdefault(blob, loc)
+            self.blobs = blobs
+            self.loaded = frozenset(on_disk)
+
+    def publish(self, index_id: str, packs: list[PackInfo]) -> None:
+        """Add the packs of an index file this process just wrote."""
+        with self._lock:
+            blobs = self.blobs
+            for info in packs:
+                for blob, loc in info.blobs:
+                    blobs.setdefault(blob, loc)
+            self.loaded = self.loaded | {index_id}
+
+    def replace(self, blobs: dict[str, BlobLoc], loaded: Iterable[str]) -> None:
+        with self._lock:
+            self.blobs = blobs
+            self.loaded = frozenset(loaded)
+
+    def packs(self) -> dict[str, int]:
+        """Pack id -> number of indexed blobs in it."""
+        with self._lock:
+            locs = list(self.blobs.values())
+        counts: dict[str, int] = {}
+        for loc in locs:
+            counts[loc.pack] = counts.get(loc.pack, 0) + 1
+        return counts

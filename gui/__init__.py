@@ -1,0 +1,1 @@
+"""The desktop console (PySide6) of Agent Backup Console."""

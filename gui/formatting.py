@@ -1,0 +1,59 @@
+"""Text for the operator: statuses, dates, sizes, durations, rates."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.models import JobInfo, JobStatus
+
+NOT_SCHEDULED = "<not scheduled>"
+DISABLED_SCHEDULE = "<Disabled>"
+
+
+def status_text(job: JobInfo) -> str:
+    if job.status is JobStatus.WORKING:
+        return f"Working {job.progress}%"
+    return job.status.value
+
+
+def datetime_text(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def next_run_text(job: JobInfo) -> str:
+    if job.next_run is None:
+        return NOT_SCHEDULED
+    if job.status is JobStatus.DISABLED:
+        return DISABLED_SCHEDULE
+    return datetime_text(job.next_run)
+
+
+def bytes_text(size: float) -> str:
+    units = ("B", "KB", "MB", "GB", "TB", "PB")
+    value = float(size)
+    for unit in units:
+        if abs(value) < 1024 or unit == units[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def rate_text(nbytes: int, seconds: float | None) -> str:
+    if not seconds or seconds <= 0:
+        return ""
+    return f"{bytes_text(nbytes / seconds)}/s"
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,98 @@
+"""Filtering and sorting of the jobs list: inventory node plus search text."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Callable
+
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel
+
+from core.models import JobInfo, JobStatus, SessionResult
+
+from .jobs_model import JOB_ROLE, SORT_ROLE
+
+Clock = Callable[[], datetime]
+LAST_DAY = timedelta(hours=24)
+
+
+class JobScope(Enum):
+    """What an inventory node shows in the working area."""
+
+    ALL = "all"                 # Jobs
+    BACKUP = "backup"           # Jobs > Backup
+    RUNNING = "running"         # Last 24 Hours > Running
+    SUCCESS = "success"         # Last 24 Hours > Success
+    WARNING = "warning"         # Last 24 Hours > Warning
+    FAILED = "failed"           # Last 24 Hours > Failed
+
+
+_RESULT_SCOPES: dict[JobScope, SessionResult] = {
+    JobScope.SUCCESS: SessionResult.SUCCESS,
+    JobScope.WARNING: SessionResult.WARNING,
+    JobScope.FAILED: SessionResult.FAILED,
+}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def is_running(job: JobInfo) -> bool:
+    return job.status in (JobStatus.WORKING, JobStatus.STOPPING)
+
+
+def in_scope(job: JobInfo, scope: JobScope, now: datetime) -> bool:
+    if scope in (JobScope.ALL, JobScope.BACKUP):
+        return True  # every job of this console is an agent backup job
+    if scope is JobScope.RUNNING:
+        return is_running(job)
+    wanted = _RESULT_SCOPES[scope]
+    return (job.last_result is wanted and job.last_run is not None
+            and now - job.last_run <= LAST_DAY)
+
+
+class JobsFilterProxy(QSortFilterProxyModel):
+    def __init__(self, parent: QObject | None = None, *, clock: Clock = _utcnow) -> None:
+        super().__init__(parent)
+        self._scope = JobScope.ALL
+        self._search = ""
+        self._clock = clock
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    @property
+    def scope(self) -> JobScope:
+        return self._scope
+
+    def set_scope(self, scope: JobScope) -> None:
+        if scope is not self._scope:
+            self._change_filter(lambda: setattr(self, "_scope", scope))
+
+    def set_search(self, text: str) -> None:
+        text = text.strip().casefold()
+        if text != self._search:
+            self._change_filter(lambda: setattr(self, "_search", text))
+
+    def _change_filter(self, change: Callable[[], None]) -> None:
+        if hasattr(self, "beginFilterChange"):     # Qt >= 6.9
+            self.beginFilterChange()
+            change()
+            self.endFilterChange()
+        else:
+            change()
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int,
+                         source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        index = self.sourceModel().index(source_row, 0, source_parent)
+        job = index.data(JOB_ROLE)
+        if not isinstance(job, JobInfo):
+            return False
+        if self._search and not self._matches(job):
+            return False
+        return in_scope(job, self._scope, self._clock())
+
+    def _matches(self, job: JobInfo) -> bool:
+        haystack = [job.name, job.definition.description, job.definition.repository]
+        haystack += [c.name for c in job.definition.computers]
+        return any(self._search in text.casefold() for text in haystack)

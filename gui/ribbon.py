@@ -1,0 +1,113 @@
+"""A small home-made ribbon: tabs of groups of big buttons.
+
+Each button shows its action's icon above its label; each group shows its
+name below its buttons. A contextual tab (the Job tab) is shown only while
+it applies, and becomes current when it appears.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QColor
+from PySide6.QtWidgets import (
+    QFrame, QHBoxLayout, QLabel, QMenu, QSizePolicy, QTabWidget, QToolButton, QVBoxLayout,
+    QWidget,
+)
+
+from .resources import icon
+
+BUTTON_ICON = QSize(32, 32)
+CONTEXTUAL_TAB_COLOR = QColor("#00953A")
+
+
+class RibbonButton(QToolButton):
+    def __init__(self, action: QAction, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("RibbonButton")
+        self.setDefaultAction(action)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        self.setIconSize(BUTTON_ICON)
+        self.setAutoRaise(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+
+
+class RibbonGroup(QFrame):
+    def __init__(self, title: str, actions: Iterable[QAction],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("RibbonGroup")
+        self.title = title
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.setSpacing(0)
+        row = QHBoxLayout()
+        row.setSpacing(2)
+        self.buttons: list[RibbonButton] = []
+        for action in actions:
+            button = RibbonButton(action, self)
+            self.buttons.append(button)
+            row.addWidget(button)
+        layout.addLayout(row, 1)
+        label = QLabel(title, self)
+        label.setObjectName("RibbonGroupTitle")
+        label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
+        layout.addWidget(label)
+
+
+class RibbonPage(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("RibbonPage")
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(4, 2, 4, 0)
+        self._layout.setSpacing(0)
+        self._layout.addStretch(1)
+        self.groups: list[RibbonGroup] = []
+
+    def add_group(self, title: str, actions: Iterable[QAction]) -> RibbonGroup:
+        group = RibbonGroup(title, actions, self)
+        self._layout.insertWidget(self._layout.count() - 1, group)
+        self.groups.append(group)
+        return group
+
+
+class Ribbon(QTabWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Ribbon")
+        self.setDocumentMode(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.main_menu = QMenu(self)
+        self._menu_button = QToolButton(self)
+        self._menu_button.setObjectName("MainMenuButton")
+        self._menu_button.setIcon(icon("menu"))
+        self._menu_button.setMenu(self.main_menu)
+        self._menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self._menu_button.setToolTip("Main menu")
+        self.setCornerWidget(self._menu_button, Qt.Corner.TopLeftCorner)
+
+    def add_page(self, title: str, *, contextual: bool = False) -> RibbonPage:
+        page = RibbonPage(self)
+        index = self.addTab(page, title)
+        if contextual:
+            self.tabBar().setTabTextColor(index, CONTEXTUAL_TAB_COLOR)
+            self.setTabVisible(index, False)
+        return page
+
+    def show_contextual(self, page: RibbonPage, visible: bool) -> None:
+        """Show the page's tab and make it current, or hide it."""
+        index = self.indexOf(page)
+        was_visible = self.isTabVisible(index)
+        self.setTabVisible(index, visible)
+        if visible and not was_visible:
+            self.setCurrentIndex(index)
+        elif not visible and self.currentIndex() == index:
+            self.setCurrentIndex(0)
+
+    def buttons(self) -> list[RibbonButton]:
+        return self.findChildren(RibbonButton)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), max(hint.height(), 118))

@@ -1,0 +1,79 @@
+"""Shared fixtures. The offscreen platform is set before any Qt import."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable, Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+from core.models import Computer, JobDefinition  # noqa: E402
+from core.service import BackupService  # noqa: E402
+from core.testing import TaskGate  # noqa: E402
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``predicate`` on an Event (never time.sleep) until it holds."""
+    waiter = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        waiter.wait(0.01)
+
+
+def make_tree(root: Path, files: int = 3, size: int = 2048, seed: int = 0) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        data = bytes((seed * 31 + i * 7 + j) % 251 for j in range(size))
+        (root / f"file_{i:03d}.dat").write_bytes(data)
+    return root
+
+
+@pytest.fixture
+def gate() -> TaskGate:
+    return TaskGate()
+
+
+@pytest.fixture
+def service(tmp_path: Path, gate: TaskGate) -> Iterator[BackupService]:
+    svc = BackupService(tmp_path / "data", hooks=gate, watch=False)
+    yield svc
+    gate.release_all()
+    for name in svc.running_here():
+        try:
+            from core.models import StopMode
+
+            svc.stop_job(name, StopMode.IMMEDIATELY)
+        except Exception:
+            pass
+    for session in svc.list_sessions():
+        svc.wait_session(session.id, timeout=10)
+    svc.close()
+
+
+@pytest.fixture
+def make_job(service: BackupService, tmp_path: Path):
+    def factory(name: str = "Job", computers: int = 3, files: int = 3, size: int = 2048,
+                **options) -> JobDefinition:
+        comps = tuple(
+            Computer(name=f"pc{i + 1}",
+                     path=str(make_tree(tmp_path / "src" / name / f"pc{i + 1}", files, size, i)))
+            for i in range(computers))
+        job = JobDefinition(name=name, computers=comps, **options)
+        service.create_job(job)
+        return job
+
+    return factory
+
+
+def points_by_computer(service: BackupService, job: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in service.list_points(job):
+        counts[p.computer] = counts.get(p.computer, 0) + 1
+    return counts
