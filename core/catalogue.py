@@ -105,8 +105,7 @@ class Catalogue:
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self._tx() as db:
-                db.executescript(SCHEMA)
+            self._conn().executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise RepositoryError(
                 f"The catalogue {path} is unreadable ({exc}). Move it aside and "

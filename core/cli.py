@@ -133,7 +133,7 @@ def _dispatch(args: argparse.Namespace, data_dir: Path) -> int:
     if cmd == "demo":
         created = svc.setup_demo()
         print(f"Demo ready in {data_dir}: " +
-              (f"created {', '.join(created)}" if created else "nothing to create"))
+              (f"created {', '.join(created)}" if created else "already set up"))
         return 0
     if cmd == "job":
         return _job(args, svc)

@@ -393,10 +393,11 @@ class BackupService:
             problems=[VerifyProblem(point_id=p.point_id, blob=p.blob, pack=p.pack,
                                     problem=p.problem, paths=list(p.paths)) for p in problems])
 
-    def setup_demo(self) -> None:
+    def setup_demo(self) -> list[str]:
+        """Create the demo computers and jobs that are missing; returns new job names."""
         from .demo import setup_demo
 
-        setup_demo(self)
+        return setup_demo(self)
 
     def repository_point_ids(self) -> set[str]:
         """Ids of the points whose manifests are committed on disk."""

@@ -39,7 +39,7 @@ def action_state(selected: Sequence[JobInfo],
     """An action is enabled when it applies to every selected job."""
     if not selected:
         return ActionState()
-    all_disabled = all(job.status is JobStatus.DISABLED for job in selected)
+    all_disabled = all(not job.definition.enabled for job in selected)
     startable = all(can_start(job) for job in selected)
     single = selected[0] if len(selected) == 1 else None
     return ActionState(

@@ -15,6 +15,8 @@ from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal
 
 from core.events import Event, JobsChanged, PointsChanged, SessionChanged
 
+from .signals import emit
+
 Unsubscribe = Callable[[], None]
 Subscribe = Callable[[Callable[[Event], None]], Unsubscribe]
 
@@ -50,20 +52,20 @@ class EventBridge(QObject):
     def _listener(self, event: Event) -> None:
         """Called on engine threads: only queue the event, never touch Qt widgets."""
         try:
-            self._arrived.emit(event)
+            emit(self._arrived, event)
         except RuntimeError:  # the bridge was deleted while the engine ran on
             pass
 
     # -- GUI thread -----------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         if isinstance(event, SessionChanged):
-            self.sessionChanged.emit(event.job, event.session_id)
+            emit(self.sessionChanged, event.job, event.session_id)
         elif isinstance(event, PointsChanged):
-            self.pointsChanged.emit(event.job)
+            emit(self.pointsChanged, event.job)
         elif isinstance(event, JobsChanged):
-            self.jobsChanged.emit()
+            emit(self.jobsChanged)
         else:  # CatalogueChanged, or any event this console does not know yet
-            self.catalogueChanged.emit()
+            emit(self.catalogueChanged)
         self.mark_dirty()
 
     def mark_dirty(self) -> None:
@@ -92,4 +94,4 @@ class EventBridge(QObject):
             return
         self._dirty = False
         self._since_fire.start()
-        self.refreshDue.emit()
+        emit(self.refreshDue)

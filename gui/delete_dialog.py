@@ -8,6 +8,8 @@ from PySide6.QtWidgets import (
     QCheckBox, QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
 )
 
+from .signals import emit
+
 
 class DeleteJobDialog(QDialog):
     confirmed = Signal(bool)   # delete the backups from disk as well
@@ -42,8 +44,8 @@ class DeleteJobDialog(QDialog):
         layout.addLayout(buttons)
         self.yes_button.clicked.connect(self._confirm)
         self.no_button.clicked.connect(self.reject)
-        self.setMinimumWidth(420)
+        self.setMinimumWidth(480)
 
     def _confirm(self) -> None:
-        self.confirmed.emit(self.delete_backups.isChecked())
+        emit(self.confirmed, self.delete_backups.isChecked())
         self.accept()

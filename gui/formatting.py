@@ -15,10 +15,10 @@ def status_text(job: JobInfo) -> str:
     return job.status.value
 
 
-def datetime_text(value: datetime | None) -> str:
+def datetime_text(value: datetime | None, *, seconds: bool = False) -> str:
     if value is None:
         return ""
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def next_run_text(job: JobInfo) -> str:

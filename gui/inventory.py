@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
 
 from .jobs_filter import JobScope
 from .resources import icon
+from .signals import emit
 
 SCOPE_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -75,4 +76,4 @@ class InventoryPane(QWidget):
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous: object) -> None:
         if current is not None:
-            self.scopeChanged.emit(current.data(0, SCOPE_ROLE))
+            emit(self.scopeChanged, current.data(0, SCOPE_ROLE))

@@ -11,6 +11,7 @@ from core.models import JobInfo, JobStatus, SessionResult
 
 from .formatting import datetime_text, next_run_text, status_text
 from .resources import icon
+from .signals import emit
 
 JOB_ROLE = Qt.ItemDataRole.UserRole + 1     # the row's JobInfo
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2    # a value that sorts naturally
@@ -88,6 +89,7 @@ class JobsTableModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._jobs: list[JobInfo] = []
+        self._stop_requested: dict[str, str | None] = {}   # job -> session being stopped
 
     # -- reading ----------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:
@@ -111,9 +113,11 @@ class JobsTableModel(QAbstractTableModel):
             return display_text(job, column)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(job, column)
-        if role == Qt.ItemDataRole.ToolTipRole and column is Column.NAME:
-            names = ", ".join(c.name for c in job.definition.computers)
-            return f"{job.name}\nComputers: {names}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column is Column.NAME:
+                names = ", ".join(c.name for c in job.definition.computers)
+                return f"{job.name}\nComputers: {names}"
+            return display_text(job, column) or None
         if role == Qt.ItemDataRole.ForegroundRole and job.status is JobStatus.DISABLED:
             return QColor(DISABLED_TEXT)
         if role == JOB_ROLE:
@@ -143,9 +147,30 @@ class JobsTableModel(QAbstractTableModel):
         return None
 
     # -- updating in place ------------------------------------------------------
+    def mark_stopping(self, names: Sequence[str]) -> None:
+        """Show Stopping at once after a stop request, until the service
+        reports the session stopping or ended (no flicker back to Working)."""
+        for name in names:
+            row = self.row_of(name)
+            if row is None:
+                continue
+            self._stop_requested[name] = self._jobs[row].active_session_id
+        self.set_jobs(list(self._jobs))
+
+    def _with_pending_stop(self, job: JobInfo) -> JobInfo:
+        if job.name not in self._stop_requested:
+            return job
+        session = self._stop_requested[job.name]
+        if job.status is JobStatus.WORKING and job.active_session_id == session:
+            return job.model_copy(update={"status": JobStatus.STOPPING})
+        if job.status is not JobStatus.STOPPING or job.active_session_id != session:
+            del self._stop_requested[job.name]
+        return job
+
     def set_jobs(self, jobs: Sequence[JobInfo]) -> None:
         """Apply a fresh list: change rows in place (dataChanged), remove the
         jobs that are gone, append the new ones. Never a reset."""
+        jobs = [self._with_pending_stop(job) for job in jobs]
         fresh = {job.name: job for job in jobs}
         for row in range(len(self._jobs) - 1, -1, -1):
             if self._jobs[row].name not in fresh:
@@ -159,7 +184,7 @@ class JobsTableModel(QAbstractTableModel):
             known.add(old.name)
             if new != old:
                 self._jobs[row] = new
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last_column))
+                emit(self.dataChanged, self.index(row, 0), self.index(row, last_column))
         added = [job for job in jobs if job.name not in known]
         if added:
             first = len(self._jobs)

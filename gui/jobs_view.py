@@ -13,13 +13,17 @@ from core.models import JobInfo
 from .jobs_filter import JobsFilterProxy
 from .jobs_model import JOB_ROLE, Column, JobsTableModel
 from .resources import icon
+from .signals import emit
 
 MenuFactory = Callable[[QWidget], QMenu]
 
 _WIDTHS: dict[Column, int] = {
-    Column.NAME: 190, Column.TYPE: 140, Column.OBJECTS: 64, Column.STATUS: 110,
-    Column.LAST_RUN: 140, Column.LAST_RESULT: 96, Column.NEXT_RUN: 120, Column.TARGET: 180,
+    Column.NAME: 170, Column.TYPE: 128, Column.OBJECTS: 62, Column.STATUS: 104,
+    Column.LAST_RUN: 132, Column.LAST_RESULT: 92, Column.NEXT_RUN: 110, Column.TARGET: 170,
 }
+_MAX_FITTED_WIDTH = 320
+MIN_COLUMN_WIDTH = 48
+_FIT_PADDING = 10
 
 
 class JobsView(QWidget):
@@ -33,6 +37,7 @@ class JobsView(QWidget):
         self.proxy = proxy
         self._menu_factory = menu_factory
         self.context_menu: QMenu | None = None
+        self._fitted = False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -61,14 +66,27 @@ class JobsView(QWidget):
         header = self.table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setHighlightSections(False)
-        header.setStretchLastSection(True)
+        header.setMinimumSectionSize(MIN_COLUMN_WIDTH)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
         for column, width in _WIDTHS.items():
             self.table.setColumnWidth(column, width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self.show_context_menu)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self.selectionChanged.emit())
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: emit(self.selectionChanged))
         layout.addWidget(self.table, 1)
+        model.rowsInserted.connect(lambda *_: self._fit_columns_once())
+
+    def _fit_columns_once(self) -> None:
+        """Size the columns to the first jobs shown; later the operator decides."""
+        if self._fitted:
+            return
+        self._fitted = True
+        for column, default in _WIDTHS.items():
+            fitted = min(_MAX_FITTED_WIDTH, self.table.sizeHintForColumn(column) + _FIT_PADDING)
+            self.table.setColumnWidth(column, max(default, fitted))
+
 
     # -- selection ----------------------------------------------------------------
     def selected_jobs(self) -> list[JobInfo]:

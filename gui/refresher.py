@@ -13,6 +13,7 @@ from core.models import JobInfo
 
 from .action_state import is_running
 from .jobs_model import JobsTableModel
+from .signals import emit
 from .worker import TaskRunner
 
 ListJobs = Callable[[], list[JobInfo]]
@@ -49,7 +50,7 @@ class JobsRefresher(QObject):
         self.last_error = None
         self._model.set_jobs(jobs)
         self.count += 1
-        self.refreshed.emit(jobs)
+        emit(self.refreshed, jobs)
         self._follow_up()
 
     def _on_error(self, exc: BaseException) -> None:
@@ -57,7 +58,7 @@ class JobsRefresher(QObject):
         first = self.last_error is None
         self.last_error = exc
         if first:   # report once, not at every poll while the problem lasts
-            self.failed.emit(exc)
+            emit(self.failed, exc)
         self._follow_up()
 
     def _follow_up(self) -> None:

@@ -11,6 +11,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon
 
 ENV_VAR = "AGENT_CONSOLE_RESOURCES"
@@ -53,7 +54,12 @@ def icon(name: str) -> QIcon:
     A missing icon yields an empty QIcon rather than an error: the console
     must keep working with a partial resource set."""
     path = icon_path(name)
-    return QIcon(str(path)) if path.is_file() else QIcon()
+    result = QIcon()
+    if path.is_file():
+        # The same drawing when selected: no tinting of the flat, coloured icons.
+        for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+            result.addFile(str(path), QSize(), mode)
+    return result
 
 
 def style_sheet() -> str:

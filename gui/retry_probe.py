@@ -5,6 +5,7 @@ per job and last session, so it is asked once per finished session."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Callable, Iterable
 
 from PySide6.QtCore import QObject, Signal
@@ -12,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from core.models import JobInfo, SessionResult
 
 from .action_state import may_retry
+from .signals import emit
 from .worker import TaskRunner
 
 RetryCandidates = Callable[[str], list[str]]
@@ -51,13 +53,16 @@ class RetryProbe(QObject):
             if (known is not None and known[0] == key) or self._asking.get(job.name) == key:
                 continue
             self._asking[job.name] = key
-            name = job.name
-            self._runner.submit(lambda: self._fetch(name),
-                                lambda result, n=name, k=key: self._on_result(n, k, result),
-                                lambda _exc, n=name, k=key: self._on_result(n, k, []))
+            self._runner.submit(partial(self._fetch, job.name),
+                                partial(self._on_result, job.name, key),
+                                partial(self._on_error, job.name, key))
 
-    def _on_result(self, name: str, key: _Key, candidates: list[str]) -> None:
+    def _on_error(self, name: str, key: _Key, _exc: BaseException) -> None:
+        self._on_result(name, key, [])   # unknown: Retry stays disabled
+
+    def _on_result(self, name: str, key: _Key, candidates: object) -> None:
+        assert isinstance(candidates, list)
         if self._asking.get(name) == key:
             del self._asking[name]
         self._known[name] = (key, list(candidates))
-        self.changed.emit()
+        emit(self.changed)

@@ -59,6 +59,7 @@ class RibbonPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("RibbonPage")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(4, 2, 4, 0)
         self._layout.setSpacing(0)
@@ -77,6 +78,7 @@ class Ribbon(QTabWidget):
         super().__init__(parent)
         self.setObjectName("Ribbon")
         self.setDocumentMode(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.main_menu = QMenu(self)
         self._menu_button = QToolButton(self)

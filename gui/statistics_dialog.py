@@ -72,20 +72,21 @@ class StatisticsDialog(QDialog):
         self.computers.setObjectName("StatsComputers")
         self.computers.setHeaderLabels(["Name", "Status", "Progress", "Duration", "Processed"])
         self.computers.setRootIsDecorated(False)
-        self.computers.setColumnWidth(0, 150)
+        for column, width in enumerate((120, 100, 100, 70)):
+            self.computers.setColumnWidth(column, width)
         self.log = QTreeWidget(split)
         self.log.setObjectName("StatsLog")
         self.log.setHeaderLabels(["Time", "Action"])
         self.log.setRootIsDecorated(False)
         self.log.setColumnWidth(0, 150)
-        split.setSizes([380, 420])
+        split.setSizes([480, 420])
         layout.addWidget(split, 1)
         self.computers.currentItemChanged.connect(lambda *_: self._show_log())
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.close)
         layout.addWidget(buttons)
-        self.resize(860, 560)
+        self.resize(920, 580)
 
     # -- content -----------------------------------------------------------------
     def set_session(self, session: SessionInfo | None) -> None:
@@ -101,7 +102,7 @@ class StatisticsDialog(QDialog):
         self.summary["Processing rate"].setText(rate_text(stats.processed, stats.duration_s)
                                                 or "—")
         self.summary["Status"].setText(session_status_text(session))
-        self.summary["Started"].setText(datetime_text(session.created))
+        self.summary["Started"].setText(datetime_text(session.created, seconds=True))
         self.data["Processed"].setText(bytes_text(stats.processed))
         self.data["Read"].setText(bytes_text(stats.read))
         self.data["Transferred"].setText(bytes_text(stats.transferred))
@@ -140,10 +141,11 @@ class StatisticsDialog(QDialog):
         elif self.session is not None:
             entries = self.session.log
         for entry in entries:
-            row = QTreeWidgetItem([datetime_text(entry.time), entry.text])
+            row = QTreeWidgetItem([datetime_text(entry.time, seconds=True), entry.text])
             row.setIcon(1, icon(_LOG_ICONS.get(entry.level, "success")))
             self.log.addTopLevelItem(row)
 
     def computer_names(self) -> list[str]:
-        return [self.computers.topLevelItem(i).text(0)
-                for i in range(self.computers.topLevelItemCount())]
+        items = (self.computers.topLevelItem(i)
+                 for i in range(self.computers.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None]

@@ -9,26 +9,29 @@ from typing import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
+    QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QLayout, QPushButton, QVBoxLayout,
+    QWidget,
 )
 
 from core.models import StopMode
 from core.service import StopPreview
 
 from .resources import icon
+from .signals import emit
 
 IMMEDIATELY_TEXT = (
-    "Stop the job now. Computers that are already backed up keep their new restore "
-    "points. Computers being backed up at this moment and computers not started yet "
-    "get no new restore point, and the session ends as Failed."
+    "Stop now. Computers already backed up keep their new restore points. Computers "
+    "being backed up right now, and those not started yet, get none. The session "
+    "ends as Failed."
 )
 GRACEFULLY_TEXT = (
-    "Let the computers being backed up at this moment finish, then stop. They and "
-    "the computers already backed up get new restore points. Computers not started "
-    "yet are skipped."
+    "Finish the computers being backed up right now, then stop. They get new restore "
+    "points, like the computers already backed up. Computers not started yet are "
+    "skipped."
 )
 KEPT_TEXT = "Restore points created earlier are kept in either case."
 LOADING_TEXT = "Checking the job's computers…"
+CHOICE_TEXT_WIDTH = 260
 
 
 def _names(names: Sequence[str]) -> str:
@@ -59,6 +62,7 @@ class _Choice(QFrame):
         layout.addWidget(heading, 0, 1)
         body = QLabel(text, self)
         body.setWordWrap(True)
+        body.setFixedWidth(CHOICE_TEXT_WIDTH)
         layout.addWidget(body, 1, 1)
         caption = QLabel("New restore points for:", self)
         caption.setObjectName("StopChoiceCaption")
@@ -66,6 +70,7 @@ class _Choice(QFrame):
         self.points = QLabel(LOADING_TEXT, self)
         self.points.setObjectName("StopChoicePoints")
         self.points.setWordWrap(True)
+        self.points.setFixedWidth(CHOICE_TEXT_WIDTH)
         self.points.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.points, 3, 1)
         layout.setRowStretch(4, 1)
@@ -88,7 +93,6 @@ class StopJobDialog(QDialog):
         what = f"the job '{jobs[0]}'" if len(jobs) == 1 else f"{len(jobs)} jobs"
         question = QLabel(f"How do you want to stop {what}?", self)
         question.setObjectName("DialogQuestion")
-        question.setWordWrap(True)
         layout.addWidget(question)
 
         row = QHBoxLayout()
@@ -102,6 +106,7 @@ class StopJobDialog(QDialog):
         self.nothing = QLabel("", self)
         self.nothing.setObjectName("StopNoPoint")
         self.nothing.setWordWrap(True)
+        self.nothing.setFixedWidth(2 * CHOICE_TEXT_WIDTH + 80)
         self.nothing.hide()
         layout.addWidget(self.nothing)
         kept = QLabel(KEPT_TEXT, self)
@@ -122,7 +127,7 @@ class StopJobDialog(QDialog):
         self.immediately_button.clicked.connect(lambda: self._choose(StopMode.IMMEDIATELY))
         self.gracefully_button.clicked.connect(lambda: self._choose(StopMode.GRACEFULLY))
         self.cancel_button.clicked.connect(self.reject)
-        self.setMinimumWidth(620)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
 
     def set_previews(self, previews: Sequence[StopPreview], gone: Sequence[str] = ()) -> None:
         """Show what each choice would do; ``gone`` lists jobs no longer running."""
@@ -144,5 +149,5 @@ class StopJobDialog(QDialog):
 
     def _choose(self, mode: StopMode) -> None:
         self.mode = mode
-        self.chosen.emit(mode)
+        emit(self.chosen, mode)
         self.accept()

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
+from .signals import emit
+
 log = logging.getLogger(__name__)
 
 ResultCallback = Callable[[Any], None]
@@ -86,7 +88,7 @@ class TaskRunner(QObject):
             if self._closed:
                 return
             try:
-                self._finished.emit(task_id, ok, value)
+                emit(self._finished, task_id, ok, value)
             except RuntimeError:  # the runner's C++ object is already gone
                 pass
 
@@ -104,10 +106,10 @@ class TaskRunner(QObject):
                 if pending.on_error is not None:
                     pending.on_error(value)
                 else:
-                    self.failed.emit(value)
+                    emit(self.failed, value)
         except Exception as exc:  # a callback bug must not kill the event loop
             log.exception("callback of a background call failed")
-            self.failed.emit(exc)
+            emit(self.failed, exc)
         finally:
             if not self._pending:
-                self.idle.emit()
+                emit(self.idle)

@@ -57,9 +57,9 @@ def test_round_trip_preserves_tree(service, tree_job, tmp_path):
     session = run(service)
     assert session.result is SessionResult.SUCCESS
     (point,) = service.list_points("Tree")
-    assert point.type is PointType.FULL and point.files == 5
+    assert point.type is PointType.FULL and point.files == 4
     report = service.restore(point.id, tmp_path / "out")
-    assert report.files == 5
+    assert report.files == 4
     assert snapshot_tree(tmp_path / "out") == snapshot_tree(tree_job)
 
 

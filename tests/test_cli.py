@@ -150,7 +150,7 @@ def test_demo_is_idempotent(cli):
     code, out, _ = cli("demo")
     assert code == 0 and "created" in out
     code, out, _ = cli("demo")
-    assert code == 0 and "nothing to create" in out
+    assert code == 0 and "already set up" in out
     code, out, _ = cli("job", "list", "--json")
     jobs = json.loads(out)
     assert len(jobs) == 3 and all(j["throttle_mbps"] for j in jobs)

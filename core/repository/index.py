@@ -66,9 +66,12 @@ def write_index(layout: Layout, packs: list[PackInfo]) -> str:
 
 
 def read_index(layout: Layout, index_id: str) -> list[tuple[str, BlobLoc]]:
+    """FileNotFoundError if it is gone, RepositoryError if unreadable or corrupt."""
     path = layout.index_file(index_id)
     try:
         return decode_index(path.read_bytes())
+    except FileNotFoundError:
+        raise
     except OSError as exc:
         raise RepositoryError(
             f"Cannot read index file {path}: {exc.strerror or exc}. Check that the repository "
@@ -103,7 +106,14 @@ class Index:
                 blobs = self.blobs
                 new = sorted(on_disk - self.loaded)
             for index_id in new:
-                for blob, loc in read_index(self._layout, index_id):
+                try:
+                    entries = read_index(self._layout, index_id)
+                except FileNotFoundError:
+                    # Removed by a prune since we listed the folder (possible when
+                    # refreshing without the lock): its packs went with it.
+                    on_disk.discard(index_id)
+                    continue
+                for blob, loc in entries:
                     blobs.setdefault(blob, loc)
             self.blobs = blobs
             self.loaded = frozenset(on_disk)

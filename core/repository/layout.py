@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import RepositoryError
+
 PACK_SUFFIX = ".pack"
 INDEX_SUFFIX = ".idx"
 POINT_SUFFIX = ".json.zst"
@@ -48,26 +50,31 @@ class Layout:
 
     def list_packs(self) -> dict[str, Path]:
         found: dict[str, Path] = {}
-        if not self.packs.is_dir():
-            return found
-        for sub in self.packs.iterdir():
-            if not sub.is_dir():
-                continue
-            for p in sub.iterdir():
-                if p.name.endswith(PACK_SUFFIX):
-                    found[p.name[: -len(PACK_SUFFIX)]] = p
+        for sub in _listdir(self.packs):
+            if sub.is_dir():
+                for p in _listdir(sub):
+                    if p.name.endswith(PACK_SUFFIX):
+                        found[p.name[: -len(PACK_SUFFIX)]] = p
         return found
 
     def list_index_ids(self) -> list[str]:
-        return sorted(
-            p.name[: -len(INDEX_SUFFIX)]
-            for p in self.index.iterdir()
-            if p.name.endswith(INDEX_SUFFIX)
-        )
+        return _ids(self.index, INDEX_SUFFIX)
 
     def list_point_ids(self) -> list[str]:
-        return sorted(
-            p.name[: -len(POINT_SUFFIX)]
-            for p in self.points.iterdir()
-            if p.name.endswith(POINT_SUFFIX)
-        )
+        return _ids(self.points, POINT_SUFFIX)
+
+
+def _listdir(path: Path) -> list[Path]:
+    try:
+        return list(path.iterdir())
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise RepositoryError(
+            f"Cannot list {path}: {exc.strerror or exc}. Check that the repository disk is "
+            "attached and readable."
+        ) from exc
+
+
+def _ids(folder: Path, suffix: str) -> list[str]:
+    return sorted(p.name[: -len(suffix)] for p in _listdir(folder) if p.name.endswith(suffix))

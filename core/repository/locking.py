@@ -38,14 +38,14 @@ class RepoLock:
             ) from exc
 
     @classmethod
-    def shared(cls, path: Path) -> "RepoLock":
+    def shared(cls, path: Path) -> RepoLock:
         """Block until no exclusive holder (prune) remains."""
         fd = cls._open(path)
         fcntl.flock(fd, fcntl.LOCK_SH)
         return cls(path, fd)
 
     @classmethod
-    def try_exclusive(cls, path: Path) -> "RepoLock | None":
+    def try_exclusive(cls, path: Path) -> RepoLock | None:
         fd = cls._open(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,7 +63,7 @@ class RepoLock:
         if fd is not None:
             os.close(fd)  # closing the last descriptor releases the flock
 
-    def __enter__(self) -> "RepoLock":
+    def __enter__(self) -> RepoLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

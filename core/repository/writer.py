@@ -1,7 +1,6 @@
 """BackupWriter: turns one computer's files into a new restore point."""
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from collections import deque
@@ -13,7 +12,6 @@ from blake3 import blake3
 
 from core.errors import RepositoryError
 
-from .codec import encode
 from .config import RepoConfig
 from .errors import MissingParentData, write_error
 from .fsio import atomic_write
@@ -22,14 +20,13 @@ from .layout import Layout
 from .locking import RepoLock
 from .manifest import encode_manifest
 from .model import DIR, FILE, SYMLINK, Entry, Manifest, PointMeta
-from .packfile import PackBuilder, PackInfo
+from .packsink import PackSink
 from .paths import check_rel_path
 
-log = logging.getLogger(__name__)
-
-# Below this a block is compressed on the caller's thread: a pool hand-off
-# costs about as much as compressing it.
-_INLINE_BLOCK = 16 << 10
+# New blocks are handed to the pool in batches of about this many bytes, so
+# small files cost one hand-off per batch rather than one per block.
+_BATCH_BYTES = 512 << 10
+_BATCH_BLOCKS = 256
 # Write an index file every this many packs, so a crashed or cancelled long
 # backup leaves data the next run can deduplicate against.
 _CHECKPOINT_PACKS = 32
@@ -44,17 +41,10 @@ class WriterContext:
     workers: int
 
 
-def _finish_pack(pack: PackBuilder) -> PackInfo:
-    try:
-        return pack.finish()
-    except BaseException:
-        pack.discard()
-        raise
-
-
 class BackupWriter:
     """Used by one task thread. Blocks are hashed on that thread (blake3 is
-    far faster than reading) and new ones are compressed on the shared pool.
+    far faster than reading) and new ones are compressed and written by the
+    shared pool; in-flight data is bounded.
 
     ``bytes_new``/``blobs_new`` count stored (compressed) bytes and blobs this
     writer added; they trail ``add_file`` by the few blocks still in flight."""
@@ -65,21 +55,25 @@ class BackupWriter:
         self._lock = lock
         self.meta = meta
         self.block_size = ctx.config.block_size
-        self.bytes_new = 0
-        self.blobs_new = 0
-        self._pack_size = ctx.config.pack_size
+        self._sink = PackSink(ctx.layout, ctx.config.pack_size)
         self._entries: list[Entry] = []
         self._mine: set[str] = set()  # blobs this writer stored or queued
-        self._inflight: deque[tuple[str, int, Future[tuple[bytes, int]]]] = deque()
+        self._batch: list[tuple[str, bytes]] = []
+        self._batch_bytes = 0
+        self._inflight: deque[tuple[Future[None], int]] = deque()
         self._inflight_bytes = 0
         self._max_inflight = 2 * ctx.workers + 2
         self._max_inflight_bytes = max(self._max_inflight * self.block_size, 16 << 20)
-        self._pack: PackBuilder | None = None
-        self._finishing: list[Future[PackInfo]] = []
-        self._unindexed: list[PackInfo] = []
-        self._packs_since_checkpoint = 0
         self._state = "open"  # open | committed | aborted | failed
         self._failure: RepositoryError | None = None
+
+    @property
+    def bytes_new(self) -> int:
+        return self._sink.bytes_new
+
+    @property
+    def blobs_new(self) -> int:
+        return self._sink.blobs_new
 
     # -- entries -------------------------------------------------------------
 
@@ -124,16 +118,22 @@ class BackupWriter:
         size = 0
         blobs = self._ctx.index.blobs
         mine = self._mine
+        batch = self._batch
         for block in blocks:
             if type(block) is not bytes:
                 block = bytes(block)
             h = blake3(block).hexdigest()
             ids.append(h)
-            size += len(block)
+            n = len(block)
+            size += n
             if h in blobs or h in mine:
                 continue
             mine.add(h)
-            self._store(h, block)
+            batch.append((h, block))
+            self._batch_bytes += n
+            if self._batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_BLOCKS:
+                self._submit_batch()
+                batch = self._batch
         entry = Entry(rel, FILE, stat.S_IMODE(st.st_mode), st.st_mtime_ns, size,
                       st.st_ctime_ns, st.st_ino, tuple(ids))
         self._entries.append(entry)
@@ -141,64 +141,40 @@ class BackupWriter:
 
     # -- blob pipeline -------------------------------------------------------
 
-    def _store(self, h: str, block: bytes) -> None:
-        if len(block) <= _INLINE_BLOCK:
-            data, flags = encode(block)
-            self._append(h, data, len(block), flags)
-            return
-        self._inflight.append((h, len(block), self._ctx.pool.submit(encode, block)))
-        self._inflight_bytes += len(block)
+    def _submit_batch(self) -> None:
+        batch, size = self._batch, self._batch_bytes
+        self._batch, self._batch_bytes = [], 0
+        self._inflight.append((self._ctx.pool.submit(self._sink.store, batch), size))
+        self._inflight_bytes += size
         self._drain(wait_all=False)
+        if self._sink.durable_count >= _CHECKPOINT_PACKS:
+            self._index_durable_packs()
 
     def _drain(self, *, wait_all: bool) -> None:
-        """Append finished blocks in submission order; block only while over budget."""
+        """Collect finished batches in order; block only while over budget."""
         q = self._inflight
         while q and (
             wait_all
             or len(q) > self._max_inflight
             or self._inflight_bytes > self._max_inflight_bytes
-            or q[0][2].done()
+            or q[0][0].done()
         ):
-            h, raw_length, fut = q.popleft()
-            self._inflight_bytes -= raw_length
-            data, flags = fut.result()
-            self._append(h, data, raw_length, flags)
+            fut, size = q.popleft()
+            self._inflight_bytes -= size
+            try:
+                fut.result()
+            except RepositoryError as exc:
+                raise self._fail(exc) from None
 
-    def _append(self, h: str, data: bytes, raw_length: int, flags: int) -> None:
-        try:
-            pack = self._pack
-            if pack is None:
-                pack = self._pack = PackBuilder(self._layout)
-            pack.add(h, data, raw_length, flags)
-        except OSError as exc:
-            raise self._fail(write_error(self._layout.root, exc, "a pack file")) from exc
-        self.bytes_new += len(data)
-        self.blobs_new += 1
-        if pack.size >= self._pack_size:
-            self._seal_pack()
-
-    def _seal_pack(self) -> None:
-        pack, self._pack = self._pack, None
-        if pack is None:
+    def _index_durable_packs(self) -> None:
+        packs = self._sink.take_durable()
+        if not packs:
             return
-        self._finishing.append(self._ctx.pool.submit(_finish_pack, pack))
-        self._packs_since_checkpoint += 1
-        if self._packs_since_checkpoint >= _CHECKPOINT_PACKS:
-            self._checkpoint()
-
-    def _checkpoint(self) -> None:
-        """Wait for sealed packs to be durable, then index them."""
-        self._packs_since_checkpoint = 0
         try:
-            for fut in self._finishing:
-                self._unindexed.append(fut.result())
-            self._finishing.clear()
-            if self._unindexed:
-                index_id = write_index(self._layout, self._unindexed)
-                self._ctx.index.publish(index_id, self._unindexed)
-                self._unindexed = []
+            index_id = write_index(self._layout, packs)
         except OSError as exc:
-            raise self._fail(write_error(self._layout.root, exc, "pack and index files")) from exc
+            raise self._fail(write_error(self._layout.root, exc, "an index file")) from exc
+        self._ctx.index.publish(index_id, packs)
 
     # -- end of the point ----------------------------------------------------
 
@@ -208,9 +184,14 @@ class BackupWriter:
         On failure the writer cleans up as ``abort`` would and re-raises."""
         self._check_open()
         try:
+            if self._batch:
+                self._submit_batch()
             self._drain(wait_all=True)
-            self._seal_pack()
-            self._checkpoint()
+            try:
+                self._sink.seal_current()
+            except RepositoryError as exc:
+                raise self._fail(exc) from None
+            self._index_durable_packs()
             files = [e for e in self._entries if e.kind == FILE]
             meta = replace(self.meta, files=len(files), size=sum(e.size for e in files))
             path = self._layout.point(meta.id)
@@ -220,8 +201,8 @@ class BackupWriter:
                     f"{self._layout.root}: run the job again to create a new point."
                 )
             try:
-                data = encode_manifest(Manifest(meta, self._entries))
-                atomic_write(path, data, self._layout.tmp)
+                atomic_write(path, encode_manifest(Manifest(meta, self._entries)),
+                             self._layout.tmp)
             except OSError as exc:
                 raise write_error(self._layout.root, exc, "the restore point manifest") from exc
         except BaseException as exc:
@@ -245,18 +226,24 @@ class BackupWriter:
             self._state = "aborted"
         self._cleanup()
 
+    def __del__(self) -> None:
+        # Dropped without commit or abort (a bug in the caller): behave like abort
+        # rather than holding the lock until the descriptor is collected.
+        if getattr(self, "_state", None) == "open":
+            try:
+                self.abort()
+            except Exception:  # pragma: no cover - best effort during collection
+                pass
+
     def _cleanup(self) -> None:
-        pending: list[Future[object]] = []
-        for _, _, fut in self._inflight:
+        pending = [fut for fut, _ in self._inflight]
+        for fut in pending:
             fut.cancel()
-            pending.append(fut)
-        self._inflight.clear()
-        pending.extend(self._finishing)
-        self._finishing.clear()
         wait(pending)
-        if self._pack is not None:
-            self._pack.discard()
-            self._pack = None
+        self._inflight.clear()
+        self._inflight_bytes = 0
+        self._batch, self._batch_bytes = [], 0
+        self._sink.discard()
         self._lock.release()
 
     def _fail(self, error: RepositoryError) -> RepositoryError:

@@ -1,0 +1,95 @@
+"""Where a writer's new blobs go: encoded on pool threads, appended to the
+writer's current pack, full packs sealed (fsync + rename) by the thread that
+filled them, so the caller's thread only reads and hashes."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from core.errors import RepositoryError
+
+from .codec import encode
+from .errors import write_error
+from .layout import Layout
+from .packfile import PackBuilder, PackInfo
+
+
+def finish_pack(pack: PackBuilder) -> PackInfo:
+    try:
+        return pack.finish()
+    except BaseException:
+        pack.discard()
+        raise
+
+
+class PackSink:
+    def __init__(self, layout: Layout, pack_size: int) -> None:
+        self._layout = layout
+        self._root: Path = layout.root
+        self._pack_size = pack_size
+        self._lock = threading.Lock()
+        self._pack: PackBuilder | None = None
+        self._durable: list[PackInfo] = []
+        self._broken: RepositoryError | None = None
+        self.bytes_new = 0
+        self.blobs_new = 0
+
+    def store(self, blocks: list[tuple[str, bytes]]) -> None:
+        """Encode and append blocks; runs on a pool thread. RepositoryError on failure."""
+        encoded = [(h, *encode(block), len(block)) for h, block in blocks]
+        full: list[PackBuilder] = []
+        with self._lock:
+            if self._broken is not None:
+                raise self._broken
+            try:
+                for h, data, flags, raw_length in encoded:
+                    pack = self._pack
+                    if pack is None:
+                        pack = self._pack = PackBuilder(self._layout)
+                    pack.add(h, data, raw_length, flags)
+                    self.bytes_new += len(data)
+                    self.blobs_new += 1
+                    if pack.size >= self._pack_size:
+                        full.append(pack)
+                        self._pack = None
+            except OSError as exc:
+                self._broken = write_error(self._root, exc, "a pack file")
+                raise self._broken from exc
+        for pack in full:
+            self._seal(pack)
+
+    def seal_current(self) -> None:
+        """Seal the partly filled pack (at commit)."""
+        with self._lock:
+            if self._broken is not None:
+                raise self._broken
+            pack, self._pack = self._pack, None
+        if pack is not None:
+            self._seal(pack)
+
+    def _seal(self, pack: PackBuilder) -> None:
+        try:
+            info = finish_pack(pack)
+        except OSError as exc:
+            with self._lock:
+                self._broken = write_error(self._root, exc, "a pack file")
+            raise self._broken from exc
+        with self._lock:
+            self._durable.append(info)
+
+    @property
+    def durable_count(self) -> int:
+        return len(self._durable)
+
+    def take_durable(self) -> list[PackInfo]:
+        """Packs sealed since the last call: fsynced and in place, ready to index."""
+        with self._lock:
+            packs, self._durable = self._durable, []
+        return packs
+
+    def discard(self) -> None:
+        """Drop the open pack (abort); call only when no store is running."""
+        with self._lock:
+            pack, self._pack = self._pack, None
+        if pack is not None:
+            pack.discard()

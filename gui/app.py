@@ -1,0 +1,100 @@
+"""Entry points: ``create_main_window`` for embedding and tests, ``main`` for
+``agent-console [--data-dir DIR] [--demo] [--screenshot FILE]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from core.errors import ConsoleError
+from core.paths import resolve_data_dir
+from core.service import BackupService
+
+from .error_box import error_text
+from .main_window import WINDOW_TITLE, MainWindow
+from .resources import icon, style_sheet
+
+FONT_FAMILIES = ["Segoe UI", "Selawik", "Noto Sans", "Open Sans", "Cantarell", "DejaVu Sans"]
+FONT_POINT_SIZE = 9
+SCREENSHOT_SIZE = (1360, 780)
+
+
+def apply_look(app: QApplication) -> None:
+    """The console's light, Veeam-like look: font, style sheet, icon."""
+    app.setStyle("Fusion")
+    font = QFont()
+    font.setFamilies(FONT_FAMILIES)
+    font.setPointSize(FONT_POINT_SIZE)
+    app.setFont(font)
+    app.setStyleSheet(style_sheet())
+    app.setWindowIcon(icon("app"))
+
+
+def create_main_window(data_dir: Path, *, service: BackupService | None = None) -> MainWindow:
+    """The ready main window (not shown; no event loop started). If no service
+    is given, one is opened on ``data_dir`` and closed with the window."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication) and not app.property("agentConsoleStyled"):
+        apply_look(app)
+        app.setProperty("agentConsoleStyled", True)
+    owns = service is None
+    if service is None:
+        service = BackupService.open(Path(data_dir))
+    return MainWindow(service, owns_service=owns)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="agent-console", description=WINDOW_TITLE)
+    parser.add_argument("--data-dir", help="data directory (default: $AGENT_CONSOLE_DATA_DIR, "
+                        "else the platform's user data directory)")
+    parser.add_argument("--demo", action="store_true",
+                        help="create the demo computers and jobs first")
+    parser.add_argument("--screenshot", metavar="FILE",
+                        help="save a PNG of the main window once it has loaded, then exit")
+    return parser.parse_args(argv)
+
+
+def _save_screenshot(window: MainWindow, path: Path, app: QApplication) -> None:
+    ok = window.grab().save(str(path), "PNG")
+    if not ok:
+        print(f"agent-console: could not write screenshot {path}", file=sys.stderr)
+    app.exit(0 if ok else 1)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName(WINDOW_TITLE)
+    data_dir = resolve_data_dir(args.data_dir)
+    try:
+        window = create_main_window(data_dir)
+    except ConsoleError as exc:
+        QMessageBox.critical(None, WINDOW_TITLE, error_text(exc))
+        return 2
+
+    screenshot = Path(args.screenshot).expanduser().resolve() if args.screenshot else None
+
+    def loaded() -> None:
+        if screenshot is not None:
+            QTimer.singleShot(50, lambda: _save_screenshot(window, screenshot, app))
+
+    if screenshot is not None:
+        window.resize(*SCREENSHOT_SIZE)
+    if args.demo:
+        window.controller.setup_demo(lambda: window.after_next_refresh(loaded))
+    else:
+        window.after_next_refresh(loaded)
+    window.show()
+    code = app.exec()
+    window.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

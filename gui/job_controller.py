@@ -1,0 +1,289 @@
+"""The job commands: what happens when the operator triggers a job action.
+
+Every facade call runs on the :class:`TaskRunner`; dialogs are opened with
+``open()`` (never ``exec()``) and kept as attributes so the window, and
+tests, can reach the one that is showing.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, Protocol, Sequence
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+
+from core.errors import ConsoleError
+from core.models import JobInfo, SessionInfo, StopMode
+from core.service import StopPreview
+
+from .action_state import can_start, is_running
+from .actions import JobActions
+from .bridge import EventBridge
+from .delete_dialog import DeleteJobDialog
+from .error_box import show_error
+from .jobs_model import JobsTableModel
+from .retry_probe import RetryProbe
+from .signals import emit
+from .statistics_dialog import StatisticsDialog
+from .stop_dialog import StopJobDialog
+from .worker import TaskRunner
+
+STOP_WAIT_S = 60.0
+
+
+class Service(Protocol):
+    """The part of ``core.service.BackupService`` the job commands use."""
+
+    def start_job(self, name: str, *, full: bool = False, retry: bool = False) -> str: ...
+    def stop_job(self, name: str, mode: StopMode) -> object: ...
+    def stop_preview(self, name: str) -> StopPreview: ...
+    def set_job_enabled(self, name: str, enabled: bool) -> None: ...
+    def delete_job(self, name: str, *, delete_backups: bool = False) -> None: ...
+    def get_session(self, session_id: str) -> SessionInfo: ...
+    def list_sessions(self, job: str | None = None, limit: int = 200) -> list[SessionInfo]: ...
+    def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo: ...
+    def setup_demo(self) -> None: ...
+    def get_job(self, name: str) -> JobInfo: ...
+
+
+SelectedJobs = Callable[[], list[JobInfo]]
+
+
+class JobController(QObject):
+    sessionStarted = Signal(str, str)   # job, session id
+
+    def __init__(self, service: Service, runner: TaskRunner, bridge: EventBridge,
+                 model: JobsTableModel, actions: JobActions, retry_probe: RetryProbe,
+                 selected: SelectedJobs, window: QWidget) -> None:
+        super().__init__(window)
+        self._service = service
+        self._runner = runner
+        self._bridge = bridge
+        self._model = model
+        self._retry_probe = retry_probe
+        self._selected = selected
+        self._window = window
+        self.own_sessions: set[str] = set()
+        self.stop_dialog: StopJobDialog | None = None
+        self.delete_dialog: DeleteJobDialog | None = None
+        self.statistics_dialog: StatisticsDialog | None = None
+        self.error_box: QMessageBox | None = None
+        self._preview_in_flight = False
+        self._stats_in_flight = False
+
+        actions.start.triggered.connect(lambda: self.start())
+        actions.retry.triggered.connect(lambda: self.start(retry=True))
+        actions.active_full.triggered.connect(lambda: self.start(full=True))
+        actions.stop.triggered.connect(self.stop)
+        actions.toggle_enabled.triggered.connect(self.toggle_enabled)
+        actions.delete.triggered.connect(self.delete)
+        actions.statistics.triggered.connect(self.statistics)
+        bridge.refreshDue.connect(self._refresh_open_dialogs)
+
+    # -- errors -------------------------------------------------------------------
+    def show_error(self, title: str, exc: BaseException) -> None:
+        self.error_box = show_error(self._window, title, exc)
+
+    def _call(self, title: str, fn: Callable[[], object],
+              on_result: Callable[[object], None] | None = None) -> None:
+        """Run a command on a worker; refresh afterwards; show its error if any."""
+        def done(value: object) -> None:
+            if on_result is not None:
+                on_result(value)
+            self._bridge.mark_dirty()
+
+        def failed(exc: BaseException) -> None:
+            self.show_error(title, exc)
+            self._bridge.mark_dirty()
+
+        self._runner.submit(fn, done, failed)
+
+    # -- start, retry, active full -------------------------------------------------
+    def start(self, *, full: bool = False, retry: bool = False) -> None:
+        title = "Retry Job" if retry else "Active Full" if full else "Start Job"
+        for job in self._selected():
+            if not can_start(job):
+                continue
+            self._call(title, partial(self._service.start_job, job.name, full=full, retry=retry),
+                       partial(self._started, job.name))
+
+    def _started(self, job: str, session_id: object) -> None:
+        assert isinstance(session_id, str)
+        self.own_sessions.add(session_id)
+        emit(self.sessionStarted, job, session_id)
+
+    # -- stop ----------------------------------------------------------------------
+    def stop(self) -> None:
+        names = [job.name for job in self._selected() if is_running(job)]
+        if not names or self.stop_dialog is not None:
+            return
+        dialog = StopJobDialog(names, self._window)
+        self.stop_dialog = dialog
+        dialog.chosen.connect(lambda mode: self._stop(names, mode))
+        dialog.finished.connect(lambda _result: self._stop_dialog_closed(dialog))
+        dialog.open()
+        self._fetch_previews()
+
+    def _stop_dialog_closed(self, dialog: StopJobDialog) -> None:
+        if self.stop_dialog is dialog:
+            self.stop_dialog = None
+        dialog.deleteLater()
+
+    def _fetch_previews(self) -> None:
+        dialog = self.stop_dialog
+        if dialog is None or self._preview_in_flight:
+            return
+        names = list(dialog.jobs)
+
+        def previews() -> tuple[list[StopPreview], list[str]]:
+            found: list[StopPreview] = []
+            gone: list[str] = []
+            for name in names:
+                try:
+                    found.append(self._service.stop_preview(name))
+                except ConsoleError:
+                    gone.append(name)
+            return found, gone
+
+        def show(result: tuple[list[StopPreview], list[str]]) -> None:
+            self._preview_in_flight = False
+            if self.stop_dialog is dialog:
+                dialog.set_previews(*result)
+
+        def failed(exc: BaseException) -> None:
+            self._preview_in_flight = False
+            if self.stop_dialog is dialog:
+                self.show_error("Stop Backup Job", exc)
+
+        self._preview_in_flight = True
+        self._runner.submit(previews, show, failed)
+
+    def _stop(self, names: Sequence[str], mode: StopMode) -> None:
+        self._model.mark_stopping(names)
+        for name in names:
+            self._call("Stop Job", partial(self._service.stop_job, name, mode))
+
+    # -- manage --------------------------------------------------------------------
+    def toggle_enabled(self) -> None:
+        jobs = self._selected()
+        if not jobs:
+            return
+        enable = all(not job.definition.enabled for job in jobs)
+        for job in jobs:
+            self._call("Enable Job" if enable else "Disable Job",
+                       partial(self._service.set_job_enabled, job.name, enable))
+
+    def delete(self) -> None:
+        names = [job.name for job in self._selected() if not is_running(job)]
+        if not names or self.delete_dialog is not None:
+            return
+        dialog = DeleteJobDialog(names, self._window)
+        self.delete_dialog = dialog
+        dialog.confirmed.connect(lambda with_backups: self._delete(names, with_backups))
+        dialog.finished.connect(lambda _result: self._delete_dialog_closed(dialog))
+        dialog.open()
+
+    def _delete_dialog_closed(self, dialog: DeleteJobDialog) -> None:
+        if self.delete_dialog is dialog:
+            self.delete_dialog = None
+        dialog.deleteLater()
+
+    def _delete(self, names: Sequence[str], delete_backups: bool) -> None:
+        for name in names:
+            self._call("Delete Job", partial(self._service.delete_job, name,
+                                             delete_backups=delete_backups))
+
+    # -- statistics ------------------------------------------------------------------
+    def statistics(self) -> None:
+        jobs = self._selected()
+        if len(jobs) != 1:
+            return
+        if self.statistics_dialog is not None:
+            self.statistics_dialog.close()
+        dialog = StatisticsDialog(jobs[0].name, self._window)
+        self.statistics_dialog = dialog
+        dialog.finished.connect(lambda _result: self._statistics_closed(dialog))
+        dialog.show()
+        self._fetch_statistics()
+
+    def _statistics_closed(self, dialog: QDialog) -> None:
+        if self.statistics_dialog is dialog:
+            self.statistics_dialog = None
+        dialog.deleteLater()
+
+    def _fetch_statistics(self) -> None:
+        dialog = self.statistics_dialog
+        if dialog is None or self._stats_in_flight:
+            return
+        job = dialog.job
+
+        def latest() -> SessionInfo | None:
+            sessions = self._service.list_sessions(job, limit=1)
+            return sessions[0] if sessions else None
+
+        def show(session: SessionInfo | None) -> None:
+            self._stats_in_flight = False
+            if self.statistics_dialog is dialog:
+                dialog.set_session(session)
+
+        def failed(exc: BaseException) -> None:
+            self._stats_in_flight = False
+            if self.statistics_dialog is dialog:
+                self.show_error("Statistics", exc)
+
+        self._stats_in_flight = True
+        self._runner.submit(latest, show, failed)
+
+    def _refresh_open_dialogs(self) -> None:
+        if self.stop_dialog is not None:
+            self._fetch_previews()
+        dialog = self.statistics_dialog
+        if dialog is not None:
+            row = self._model.row_of(dialog.job)
+            job = self._model.job_at(row) if row is not None else None
+            shown = dialog.session
+            stale = (shown is None or shown.state.is_active
+                     or (job is not None and job.active_session_id not in (None, shown.id)))
+            if stale:
+                self._fetch_statistics()
+
+    # -- demo ------------------------------------------------------------------------------
+    def setup_demo(self, on_done: Callable[[], None]) -> None:
+        """Create the demo computers and jobs on a worker, then call back."""
+        def failed(exc: BaseException) -> None:
+            self.show_error("Demo", exc)
+            on_done()
+
+        self._runner.submit(self._service.setup_demo, lambda _r: on_done(), failed)
+
+    # -- closing -----------------------------------------------------------------------
+    def own_running_jobs(self) -> list[str]:
+        """Jobs whose sessions run in this process: they end when the console exits."""
+        here = getattr(self._service, "running_here", None)
+        names = set(here()) if callable(here) else set()
+        names |= {job.name for job in self._model.jobs()
+                  if is_running(job) and job.active_session_id in self.own_sessions}
+        return sorted(names)
+
+    def stop_own_immediately(self, on_done: Callable[[], None]) -> None:
+        names = self.own_running_jobs()
+
+        def stop_all() -> None:
+            sessions: list[str] = []
+            for name in names:
+                try:
+                    sid = self._service.get_job(name).active_session_id
+                    self._service.stop_job(name, StopMode.IMMEDIATELY)
+                except ConsoleError:
+                    continue   # it ended on its own meanwhile
+                if sid is not None:
+                    sessions.append(sid)
+            for sid in sessions:
+                self._service.wait_session(sid, timeout=STOP_WAIT_S)
+
+        def failed(exc: BaseException) -> None:
+            self.show_error("Exit", exc)
+            on_done()
+
+        self._model.mark_stopping(names)
+        self._runner.submit(stop_all, lambda _r: on_done(), failed)

@@ -1,0 +1,95 @@
+"""Fixtures of the console's GUI tests (pytest-qt, offscreen).
+
+The offscreen platform is set before any Qt import. Timing is controlled
+with ``core.testing.TaskGate``: a held computer stays in progress until the
+test releases it, so every stop lands exactly where the test wants it.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+from typing import Callable, Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+from pytestqt.qtbot import QtBot  # noqa: E402
+
+from core.models import Computer, JobDefinition, StopMode  # noqa: E402
+from core.service import BackupService  # noqa: E402
+from core.testing import TaskGate  # noqa: E402
+from gui.app import create_main_window  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+
+JobFactory = Callable[..., JobDefinition]
+
+
+def write_tree(root: Path, files: int = 3, size: int = 1024) -> Path:
+    """A small generated directory tree: ``files`` files in two folders."""
+    for i in range(files):
+        folder = root / ("docs" if i % 2 else "data")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"file_{i:02d}.txt").write_bytes(bytes((i * 13 + j) % 251 for j in range(size)))
+    return root
+
+
+def shutdown_service(service: BackupService, gate: TaskGate) -> None:
+    gate.release_all()
+    for name in service.running_here():
+        try:
+            service.stop_job(name, StopMode.IMMEDIATELY)
+        except Exception:
+            pass
+    for session in service.list_sessions(limit=50):
+        service.wait_session(session.id, timeout=10)
+    service.close()
+
+
+@pytest.fixture
+def gate() -> TaskGate:
+    return TaskGate()
+
+
+@pytest.fixture
+def watch() -> bool:
+    """Whether the service watches the catalogue for other processes' changes."""
+    return False
+
+
+@pytest.fixture
+def service(tmp_path: Path, gate: TaskGate, watch: bool) -> Iterator[BackupService]:
+    svc = BackupService(tmp_path / "data", hooks=gate, watch=watch)
+    yield svc
+    shutdown_service(svc, gate)
+
+
+@pytest.fixture
+def make_job(service: BackupService, tmp_path: Path) -> JobFactory:
+    """Create a job whose computers are small trees under ``tmp_path``."""
+    def factory(name: str, computers: tuple[str, ...] = ("pc1", "pc2", "pc3"), *,
+                files: int = 3, task_slots: int = 1, **options: object) -> JobDefinition:
+        comps = tuple(Computer(name=c, path=str(write_tree(tmp_path / "computers" / name / c,
+                                                             files)))
+                      for c in computers)
+        job = JobDefinition(name=name, computers=comps, task_slots=task_slots, **options)
+        service.create_job(job)
+        return job
+
+    return factory
+
+
+@pytest.fixture
+def window(qtbot: QtBot, service: BackupService, gate: TaskGate) -> Iterator[MainWindow]:
+    """The main window, shown. Not registered with qtbot.addWidget: pytest-qt
+    would close it before this fixture's teardown has let the jobs end, and
+    closing with running jobs asks the operator first."""
+    win = create_main_window(service.data_dir, service=service)
+    win.show()
+    qtbot.waitUntil(lambda: win.refresher.count >= 1)
+    yield win
+    gate.release_all()
+    qtbot.waitUntil(lambda: not service.running_here(), timeout=10_000)
+    win.close()
+    win.shutdown()
+    win.deleteLater()

@@ -1,0 +1,117 @@
+"""The inventory pane: Jobs and the Last 24 Hours nodes filter the jobs list."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from core.models import Computer, JobDefinition, JobInfo, JobStatus, SessionResult, StopMode
+from core.service import BackupService
+from core.testing import TaskGate
+from gui.jobs_filter import JobScope, JobsFilterProxy
+from gui.jobs_model import Column, JobsTableModel
+from gui.main_window import MainWindow
+
+from .conftest import JobFactory
+from .helpers import start_held, visible_jobs, wait_cell
+
+
+def _click_node(qtbot: QtBot, window: MainWindow, path: str) -> None:
+    tree = window.inventory.tree
+    item = window.inventory.item(path)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(item).center())
+    assert tree.currentItem() is item
+
+
+def test_last_24_hours_filters(qtbot: QtBot, window: MainWindow, service: BackupService,
+                               gate: TaskGate, make_job: JobFactory) -> None:
+    make_job("Ok Job", ("ok1",))
+    make_job("Bad Job", ("bad1", "bad2"))
+    make_job("Warn Job", ("warn1", "warn2", "warn3"))
+    make_job("Busy Job", ("busy1",))
+    make_job("New Job", ("new1",))
+    service.wait_session(service.start_job("Ok Job"), timeout=10)
+    bad = start_held(qtbot, service, gate, "Bad Job", "bad1")
+    service.stop_job("Bad Job", StopMode.IMMEDIATELY)
+    service.wait_session(bad, timeout=10)
+    warn = start_held(qtbot, service, gate, "Warn Job", "warn2")
+    service.stop_job("Warn Job", StopMode.GRACEFULLY)
+    gate.release("warn2")
+    service.wait_session(warn, timeout=10)
+    start_held(qtbot, service, gate, "Busy Job", "busy1")
+    wait_cell(qtbot, window, "Busy Job", Column.STATUS, lambda t: t.startswith("Working"))
+    wait_cell(qtbot, window, "Warn Job", Column.LAST_RESULT, "Warning")
+    wait_cell(qtbot, window, "Bad Job", Column.LAST_RESULT, "Failed")
+    wait_cell(qtbot, window, "Ok Job", Column.LAST_RESULT, "Success")
+    everything = {"Ok Job", "Bad Job", "Warn Job", "Busy Job", "New Job"}
+    assert visible_jobs(window) == everything
+
+    _click_node(qtbot, window, "Last 24 Hours/Running")
+    assert visible_jobs(window) == {"Busy Job"}
+    _click_node(qtbot, window, "Last 24 Hours/Success")
+    assert visible_jobs(window) == {"Ok Job"}
+    _click_node(qtbot, window, "Last 24 Hours/Warning")
+    assert visible_jobs(window) == {"Warn Job"}
+    _click_node(qtbot, window, "Last 24 Hours/Failed")
+    assert visible_jobs(window) == {"Bad Job"}
+
+    # A running job leaves the Running node live, as soon as it ends.
+    _click_node(qtbot, window, "Last 24 Hours/Running")
+    gate.release_all()
+    qtbot.waitUntil(lambda: visible_jobs(window) == set(), timeout=10_000)
+    _click_node(qtbot, window, "Last 24 Hours/Success")
+    assert visible_jobs(window) == {"Ok Job", "Busy Job"}
+
+    _click_node(qtbot, window, "Jobs/Backup")
+    assert visible_jobs(window) == everything
+    _click_node(qtbot, window, "Jobs")
+    assert visible_jobs(window) == everything
+
+
+def test_search_box_filters_by_name_description_and_computer(
+        qtbot: QtBot, window: MainWindow, make_job: JobFactory) -> None:
+    make_job("Linux Servers", ("srv-web01",), description="Web farm")
+    make_job("Finance", ("ws-fin01",))
+    wait_cell(qtbot, window, "Finance", Column.STATUS, "Idle")
+    qtbot.keyClicks(window.jobs_view.search, "fin")
+    assert visible_jobs(window) == {"Finance"}
+    window.jobs_view.search.clear()
+    qtbot.keyClicks(window.jobs_view.search, "web")
+    assert visible_jobs(window) == {"Linux Servers"}
+    window.jobs_view.search.clear()
+    assert visible_jobs(window) == {"Linux Servers", "Finance"}
+
+
+def _job(name: str, result: SessionResult | None, hours_ago: float | None,
+         status: JobStatus = JobStatus.IDLE) -> JobInfo:
+    definition = JobDefinition(name=name, computers=(Computer(name="c1", path="/nonexistent"),))
+    last_run = None if hours_ago is None else (
+        datetime.now(timezone.utc) - timedelta(hours=hours_ago))
+    return JobInfo(definition=definition, status=status, last_run=last_run, last_result=result)
+
+
+def test_last_24_hours_excludes_older_sessions(qtbot: QtBot) -> None:
+    model = JobsTableModel()
+    proxy = JobsFilterProxy()
+    proxy.setSourceModel(model)
+    model.set_jobs([_job("Recent", SessionResult.FAILED, 2),
+                    _job("Old", SessionResult.FAILED, 30),
+                    _job("Never", None, None)])
+    proxy.set_scope(JobScope.FAILED)
+    names = {proxy.index(r, 0).data() for r in range(proxy.rowCount())}
+    assert names == {"Recent"}
+
+
+def test_filtering_out_the_selected_job_hides_the_job_tab(
+        qtbot: QtBot, window: MainWindow, make_job: JobFactory) -> None:
+    make_job("Never Ran", ("nr1",))
+    wait_cell(qtbot, window, "Never Ran", Column.STATUS, "Idle")
+    window.jobs_view.select_jobs("Never Ran")
+    assert window.ribbon.isTabVisible(window.ribbon.indexOf(window.job_page))
+    _click_node(qtbot, window, "Last 24 Hours/Failed")
+    assert visible_jobs(window) == set()
+    assert window.jobs_view.selected_jobs() == []
+    assert not window.ribbon.isTabVisible(window.ribbon.indexOf(window.job_page))
+    assert not window.job_actions.start.isEnabled()

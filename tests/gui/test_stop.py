@@ -1,0 +1,117 @@
+"""Stopping jobs, as in the seed: Stop on the ribbon or in the right-click
+menu opens "Stop Backup Job"; Immediately, Gracefully or Cancel."""
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from core.models import JobStatus
+from core.service import BackupService
+from core.testing import TaskGate
+from gui.jobs_model import Column
+from gui.main_window import MainWindow
+from gui.stop_dialog import LOADING_TEXT
+
+from .conftest import JobFactory
+from .helpers import (
+    cell, click_button, click_menu, click_ribbon, click_row, point_computers, right_click_row,
+    start_held, wait_cell,
+)
+
+
+def _running_with_held(qtbot: QtBot, window: MainWindow, service: BackupService,
+                       gate: TaskGate, make_job: JobFactory, name: str) -> None:
+    """Three computers, one at a time: c1 done, c2 in progress (held), c3 waiting."""
+    make_job(name, ("c1", "c2", "c3"))
+    start_held(qtbot, service, gate, name, "c2")
+    wait_cell(qtbot, window, name, Column.STATUS, lambda t: t.startswith("Working"))
+
+
+def _open_stop_dialog_previewed(qtbot: QtBot, window: MainWindow) -> None:
+    dialog = window.stop_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.isModal()
+    assert dialog.windowTitle() == "Stop Backup Job"
+    qtbot.waitUntil(lambda: dialog.immediately.points.text() != LOADING_TEXT)
+
+
+def test_stop_immediately_from_ribbon(qtbot: QtBot, window: MainWindow,
+                                      service: BackupService, gate: TaskGate,
+                                      make_job: JobFactory) -> None:
+    _running_with_held(qtbot, window, service, gate, make_job, "Servers")
+
+    click_row(qtbot, window, "Servers")
+    click_ribbon(qtbot, window, "Stop")
+    _open_stop_dialog_previewed(qtbot, window)
+    dialog = window.stop_dialog
+    assert dialog is not None
+    assert dialog.immediately.points.text() == "c1"
+    assert dialog.gracefully.points.text() == "c1, c2"
+    assert "c3" in dialog.nothing.text()
+
+    click_button(qtbot, dialog, "Immediately")
+
+    assert window.stop_dialog is None
+    assert cell(window, "Servers", Column.STATUS) == "Stopping"
+    wait_cell(qtbot, window, "Servers", Column.LAST_RESULT, "Failed")
+    wait_cell(qtbot, window, "Servers", Column.STATUS, "Idle")
+    assert point_computers(service, "Servers") == {"c1"}
+
+
+def test_stop_gracefully_from_context_menu(qtbot: QtBot, window: MainWindow,
+                                           service: BackupService, gate: TaskGate,
+                                           make_job: JobFactory) -> None:
+    _running_with_held(qtbot, window, service, gate, make_job, "Workstations")
+
+    menu = right_click_row(qtbot, window, "Workstations")
+    click_menu(qtbot, menu, "Stop")
+    _open_stop_dialog_previewed(qtbot, window)
+    dialog = window.stop_dialog
+    assert dialog is not None
+    click_button(qtbot, dialog, "Gracefully")
+
+    # c2 is still held: the job is really stopping, and the row says so.
+    qtbot.waitUntil(lambda: service.get_job("Workstations").status is JobStatus.STOPPING)
+    wait_cell(qtbot, window, "Workstations", Column.STATUS, "Stopping")
+    gate.release("c2")
+    wait_cell(qtbot, window, "Workstations", Column.LAST_RESULT, "Warning")
+    wait_cell(qtbot, window, "Workstations", Column.STATUS, "Idle")
+    assert point_computers(service, "Workstations") == {"c1", "c2"}
+
+
+def test_stop_cancel_changes_nothing(qtbot: QtBot, window: MainWindow,
+                                     service: BackupService, gate: TaskGate,
+                                     make_job: JobFactory) -> None:
+    _running_with_held(qtbot, window, service, gate, make_job, "Build")
+
+    click_row(qtbot, window, "Build")
+    click_ribbon(qtbot, window, "Stop")
+    dialog = window.stop_dialog
+    assert dialog is not None
+    click_button(qtbot, dialog, "Cancel")
+
+    assert window.stop_dialog is None
+    assert service.get_job("Build").status is JobStatus.WORKING
+    wait_cell(qtbot, window, "Build", Column.STATUS, lambda t: t.startswith("Working"))
+    gate.release_all()
+    wait_cell(qtbot, window, "Build", Column.LAST_RESULT, "Success")
+    assert point_computers(service, "Build") == {"c1", "c2", "c3"}
+
+
+def test_stop_preview_follows_the_job_while_open(qtbot: QtBot, window: MainWindow,
+                                                 service: BackupService, gate: TaskGate,
+                                                 make_job: JobFactory) -> None:
+    make_job("Live", ("l1", "l2", "l3"))
+    gate.hold("l1", "l2")
+    service.start_job("Live")
+    qtbot.waitUntil(lambda: gate.is_waiting("l1"))
+    wait_cell(qtbot, window, "Live", Column.STATUS, lambda t: t.startswith("Working"))
+    click_row(qtbot, window, "Live")
+    click_ribbon(qtbot, window, "Stop")
+    dialog = window.stop_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.gracefully.points.text() == "l1")
+    assert dialog.immediately.points.text() == "none"
+
+    gate.release("l1")   # l1 finishes, l2 starts and is held
+    qtbot.waitUntil(lambda: dialog.gracefully.points.text() == "l1, l2", timeout=5000)
+    assert dialog.immediately.points.text() == "l1"
+    click_button(qtbot, dialog, "Cancel")

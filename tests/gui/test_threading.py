@@ -1,0 +1,139 @@
+"""The worker pool, the event bridge's coalescing, and in-place model updates."""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from PySide6.QtCore import QItemSelectionModel, QThread
+from PySide6.QtWidgets import QApplication, QTableView
+from pytestqt.qtbot import QtBot
+
+from core.events import Event, SessionChanged
+from core.models import Computer, JobDefinition, JobInfo, JobStatus
+from gui.bridge import EventBridge
+from gui.jobs_filter import JobsFilterProxy
+from gui.jobs_model import Column, JobsTableModel
+from gui.worker import TaskRunner
+
+Listener = Callable[[Event], None]
+
+
+class _Publisher:
+    def __init__(self) -> None:
+        self.listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def publish(self, event: Event) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+
+def test_runner_delivers_on_gui_thread(qtbot: QtBot) -> None:
+    runner = TaskRunner()
+    seen: list[tuple[object, bool]] = []
+    worker_threads: list[bool] = []
+
+    app = QApplication.instance()
+    assert app is not None
+    gui_thread = app.thread()
+
+    def work() -> int:
+        worker_threads.append(QThread.currentThread() is not gui_thread)
+        return 42
+
+    def done(value: object) -> None:
+        seen.append((value, QThread.currentThread() is gui_thread))
+
+    with qtbot.waitSignal(runner.idle):
+        runner.submit(work, done)
+    assert seen == [(42, True)]
+    assert worker_threads == [True]
+
+    errors: list[BaseException] = []
+    with qtbot.waitSignal(runner.failed) as blocker:
+        runner.submit(lambda: 1 / 0)
+    assert isinstance(blocker.args[0], ZeroDivisionError)
+    with qtbot.waitSignal(runner.idle):
+        runner.submit(lambda: 1 / 0, on_error=errors.append)
+    assert isinstance(errors[0], ZeroDivisionError)
+    runner.shutdown()
+
+
+def test_bridge_coalesces_a_burst_of_engine_events(qtbot: QtBot) -> None:
+    publisher = _Publisher()
+    bridge = EventBridge(publisher.subscribe, min_interval_ms=100, idle_poll_interval_ms=60_000)
+    refreshes: list[int] = []
+    sessions: list[tuple[str, str]] = []
+    bridge.refreshDue.connect(lambda: refreshes.append(1))
+    bridge.sessionChanged.connect(lambda job, sid: sessions.append((job, sid)))
+
+    def engine() -> None:
+        for i in range(500):
+            publisher.publish(SessionChanged("Job", f"s{i}"))
+
+    threads = [threading.Thread(target=engine) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    qtbot.waitUntil(lambda: len(sessions) == 2000)
+    qtbot.waitUntil(lambda: len(refreshes) >= 1)
+    qtbot.wait(350)   # the event loop keeps running: nothing more may pile up
+    assert 1 <= len(refreshes) <= 3
+    bridge.close()
+    assert publisher.listeners == []
+
+
+def _job(name: str, status: JobStatus = JobStatus.IDLE, progress: int = 0) -> JobInfo:
+    definition = JobDefinition(name=name, computers=(Computer(name="c1", path="/nonexistent"),))
+    return JobInfo(definition=definition, status=status, progress=progress)
+
+
+def test_model_updates_in_place_and_keeps_selection(qtbot: QtBot) -> None:
+    model = JobsTableModel()
+    proxy = JobsFilterProxy()
+    proxy.setSourceModel(model)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    resets: list[int] = []
+    changed: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.dataChanged.connect(lambda top, _bottom, _roles=None: changed.append(top.row()))
+    model.set_jobs([_job("A"), _job("B"), _job("C")])
+
+    row_b = proxy.mapFromSource(model.index(model.row_of("B") or 0, 0))
+    view.selectionModel().select(row_b, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                 | QItemSelectionModel.SelectionFlag.Rows)
+    model.set_jobs([_job("A"), _job("B", JobStatus.WORKING, 40), _job("C")])
+    model.set_jobs([_job("B", JobStatus.WORKING, 55), _job("C"), _job("D")])
+
+    assert resets == []
+    assert model.index(model.row_of("B") or 0, Column.STATUS).data() == "Working 55%"
+    selected = [proxy.index(i.row(), 0).data() for i in view.selectionModel().selectedRows()]
+    assert selected == ["B"]
+    assert [model.job_at(r).name for r in range(model.rowCount())] == ["B", "C", "D"]
+    assert changed  # only dataChanged for the row that changed
+
+
+def test_emit_helper_keeps_bool_refcounts(qtbot: QtBot) -> None:
+    """PySide6 6.12.0's emit() steals a reference to True at every call; the
+    console's emit() gives it back, so thousands of emits cannot abort CPython."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from gui.signals import emit
+
+    class Probe(QObject):
+        ping = Signal(object)
+
+    probe = Probe()
+    probe.ping.connect(lambda _value: None)
+    before = sys.getrefcount(True)
+    for i in range(5000):
+        emit(probe.ping, i)
+    assert sys.getrefcount(True) >= before - 50
