@@ -41,10 +41,10 @@ def demo_jobs(root: Path) -> list[JobDefinition]:
                       throttle_mbps=1.5, retain_points=7),
         JobDefinition(name="Finance Workstations", description="Finance department laptops",
                       computers=comps("ws-fin01", "ws-fin02"), task_slots=1,
-                      throttle_mbps=2.0, retain_points=14,
+                      throttle_mbps=1.0, retain_points=14,
                       scope=FileScope(exclude=("*.tmp", "cache"))),
         JobDefinition(name="Build Agents", description="CI build agents (file level)",
-                      computers=comps("build01"), task_slots=1, throttle_mbps=1.0,
+                      computers=comps("build01"), task_slots=1, throttle_mbps=0.5,
                       retain_points=3),
     ]
 

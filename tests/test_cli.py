@@ -154,3 +154,31 @@ def test_demo_is_idempotent(cli):
     code, out, _ = cli("job", "list", "--json")
     jobs = json.loads(out)
     assert len(jobs) == 3 and all(j["throttle_mbps"] for j in jobs)
+
+
+@pytest.mark.parametrize("presses, code, statuses", [
+    (1, 0, ["Success", "Skipped"]),      # graceful: pc1 finishes, pc2 never starts
+    (2, 1, ["Cancelled", "Skipped"]),    # escalated: pc1 cancelled, session Failed
+])
+def test_ctrl_c_while_waiting_stops_the_job(tmp_path, presses, code, statuses):
+    data = tmp_path / "data"
+    for name in ("pc1", "pc2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "big.bin").write_bytes(b"y" * (12 << 20))
+    assert _agent_jobs(data, "job", "create", "C", "--computer", f"pc1={tmp_path / 'pc1'}",
+                       "--computer", f"pc2={tmp_path / 'pc2'}", "--tasks", "1",
+                       "--throttle", "4").returncode == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "--data-dir", str(data),
+                             "start", "C", "--wait"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert "Started job" in proc.stdout.readline()
+    wait_until(lambda: any(t["bytes_read"] > 0 for s in _json(data, "sessions", "C")
+                           for t in s["tasks"]), timeout=20)
+    for _ in range(presses):
+        proc.send_signal(signal.SIGINT)
+        wait_until(lambda: _json(data, "sessions", "C")[0]["stop_mode"] is not None, timeout=20)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, out + err
+    (session,) = _json(data, "sessions", "C")
+    assert [t["status"] for t in session["tasks"]] == statuses

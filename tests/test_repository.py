@@ -47,7 +47,9 @@ def meta(parent: str | None = None, point_id: str | None = None) -> PointMeta:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[Repository]:
-    r = Repository.open(tmp_path / "repo", create=True, block_size=BLOCK, pack_size=64 << 10)
+    # workers=2 pins the in-flight bounds some crash tests rely on
+    r = Repository.open(tmp_path / "repo", create=True, block_size=BLOCK, pack_size=64 << 10,
+                        workers=2)
     yield r
     r.close()
 
@@ -370,7 +372,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from core.repository import PointMeta, Repository
 
-repo = Repository.open(Path(sys.argv[1]))
+repo = Repository.open(Path(sys.argv[1]), workers=2)
 w = repo.begin_backup(PointMeta(id="killed", job="Job", computer="pc1", session_id="s",
                                 type="Full", created=datetime.now(timezone.utc), parent=None))
 st = os.stat(sys.argv[1])

@@ -39,8 +39,7 @@ class PackSink:
         encoded = [(h, *encode(block), len(block)) for h, block in blocks]
         full: list[PackBuilder] = []
         with self._lock:
-            if self._broken is not None:
-                raise self._broken
+            self._check_broken()
             try:
                 for h, data, flags, raw_length in encoded:
                     pack = self._pack
@@ -61,8 +60,7 @@ class PackSink:
     def seal_current(self) -> None:
         """Seal the partly filled pack (at commit)."""
         with self._lock:
-            if self._broken is not None:
-                raise self._broken
+            self._check_broken()
             pack, self._pack = self._pack, None
         if pack is not None:
             self._seal(pack)
@@ -76,6 +74,11 @@ class PackSink:
             raise self._broken from exc
         with self._lock:
             self._durable.append(info)
+
+    def _check_broken(self) -> None:
+        if self._broken is not None:
+            # A fresh exception per raise: several threads may be raising it.
+            raise RepositoryError(str(self._broken))
 
     @property
     def durable_count(self) -> int:

@@ -90,7 +90,9 @@ class Repository:
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="repo")
+                # Two threads beyond the CPU count keep the cores busy while
+                # others wait on fsync or disk reads.
+                self._pool = ThreadPoolExecutor(self._workers + 2, thread_name_prefix="repo")
             return self._pool
 
     def close(self) -> None:
