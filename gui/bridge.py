@@ -15,7 +15,6 @@ from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal
 
 from core.events import Event, JobsChanged, PointsChanged, SessionChanged
 
-from .signals import emit
 
 Unsubscribe = Callable[[], None]
 Subscribe = Callable[[Callable[[Event], None]], Unsubscribe]
@@ -52,20 +51,20 @@ class EventBridge(QObject):
     def _listener(self, event: Event) -> None:
         """Called on engine threads: only queue the event, never touch Qt widgets."""
         try:
-            emit(self._arrived, event)
+            self._arrived.emit(event)
         except RuntimeError:  # the bridge was deleted while the engine ran on
             pass
 
     # -- GUI thread -----------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         if isinstance(event, SessionChanged):
-            emit(self.sessionChanged, event.job, event.session_id)
+            self.sessionChanged.emit(event.job, event.session_id)
         elif isinstance(event, PointsChanged):
-            emit(self.pointsChanged, event.job)
+            self.pointsChanged.emit(event.job)
         elif isinstance(event, JobsChanged):
-            emit(self.jobsChanged)
+            self.jobsChanged.emit()
         else:  # CatalogueChanged, or any event this console does not know yet
-            emit(self.catalogueChanged)
+            self.catalogueChanged.emit()
         self.mark_dirty()
 
     def mark_dirty(self) -> None:
@@ -94,4 +93,4 @@ class EventBridge(QObject):
             return
         self._dirty = False
         self._since_fire.start()
-        emit(self.refreshDue)
+        self.refreshDue.emit()

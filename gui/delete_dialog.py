@@ -8,7 +8,6 @@ from PySide6.QtWidgets import (
     QCheckBox, QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
 )
 
-from .signals import emit
 
 
 class DeleteJobDialog(QDialog):
@@ -47,5 +46,5 @@ class DeleteJobDialog(QDialog):
         self.setMinimumWidth(480)
 
     def _confirm(self) -> None:
-        emit(self.confirmed, self.delete_backups.isChecked())
+        self.confirmed.emit(self.delete_backups.isChecked())
         self.accept()

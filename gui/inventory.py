@@ -6,7 +6,6 @@ from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
 
 from .jobs_filter import JobScope
 from .resources import icon
-from .signals import emit
 
 SCOPE_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -76,4 +75,4 @@ class InventoryPane(QWidget):
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous: object) -> None:
         if current is not None:
-            emit(self.scopeChanged, current.data(0, SCOPE_ROLE))
+            self.scopeChanged.emit(current.data(0, SCOPE_ROLE))

@@ -23,7 +23,6 @@ from .delete_dialog import DeleteJobDialog
 from .error_box import show_error
 from .jobs_model import JobsTableModel
 from .retry_probe import RetryProbe
-from .signals import emit
 from .statistics_dialog import StatisticsDialog
 from .stop_dialog import StopJobDialog
 from .worker import TaskRunner
@@ -110,7 +109,7 @@ class JobController(QObject):
     def _started(self, job: str, session_id: object) -> None:
         assert isinstance(session_id, str)
         self.own_sessions.add(session_id)
-        emit(self.sessionStarted, job, session_id)
+        self.sessionStarted.emit(job, session_id)
 
     # -- stop ----------------------------------------------------------------------
     def stop(self) -> None:

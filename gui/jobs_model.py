@@ -11,7 +11,6 @@ from core.models import JobInfo, JobStatus, SessionResult
 
 from .formatting import datetime_text, next_run_text, status_text
 from .resources import icon
-from .signals import emit
 
 JOB_ROLE = Qt.ItemDataRole.UserRole + 1     # the row's JobInfo
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2    # a value that sorts naturally
@@ -184,7 +183,7 @@ class JobsTableModel(QAbstractTableModel):
             known.add(old.name)
             if new != old:
                 self._jobs[row] = new
-                emit(self.dataChanged, self.index(row, 0), self.index(row, last_column))
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last_column))
         added = [job for job in jobs if job.name not in known]
         if added:
             first = len(self._jobs)

@@ -13,7 +13,6 @@ from core.models import JobInfo
 from .jobs_filter import JobsFilterProxy
 from .jobs_model import JOB_ROLE, Column, JobsTableModel
 from .resources import icon
-from .signals import emit
 
 MenuFactory = Callable[[QWidget], QMenu]
 
@@ -74,7 +73,7 @@ class JobsView(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self.show_context_menu)
         self.table.selectionModel().selectionChanged.connect(
-            lambda *_: emit(self.selectionChanged))
+            lambda *_: self.selectionChanged.emit())
         layout.addWidget(self.table, 1)
         model.rowsInserted.connect(lambda *_: self._fit_columns_once())
 

@@ -5,7 +5,6 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QButtonGroup, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from .resources import icon
-from .signals import emit
 
 # Views that work today. History and the others appear once they exist.
 VIEWS: list[tuple[str, str]] = [("Home", "home")]
@@ -32,7 +31,7 @@ class NavigationPane(QWidget):
             button.setCheckable(True)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            button.clicked.connect(lambda _=False, view=name: emit(self.viewChanged, view))
+            button.clicked.connect(lambda _=False, view=name: self.viewChanged.emit(view))
             self._group.addButton(button)
             self.buttons[name] = button
             layout.addWidget(button)

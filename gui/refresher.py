@@ -13,7 +13,6 @@ from core.models import JobInfo
 
 from .action_state import is_running
 from .jobs_model import JobsTableModel
-from .signals import emit
 from .worker import TaskRunner
 
 ListJobs = Callable[[], list[JobInfo]]
@@ -50,7 +49,7 @@ class JobsRefresher(QObject):
         self.last_error = None
         self._model.set_jobs(jobs)
         self.count += 1
-        emit(self.refreshed, jobs)
+        self.refreshed.emit(jobs)
         self._follow_up()
 
     def _on_error(self, exc: BaseException) -> None:
@@ -58,7 +57,7 @@ class JobsRefresher(QObject):
         first = self.last_error is None
         self.last_error = exc
         if first:   # report once, not at every poll while the problem lasts
-            emit(self.failed, exc)
+            self.failed.emit(exc)
         self._follow_up()
 
     def _follow_up(self) -> None:

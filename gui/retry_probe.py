@@ -13,7 +13,6 @@ from PySide6.QtCore import QObject, Signal
 from core.models import JobInfo, SessionResult
 
 from .action_state import may_retry
-from .signals import emit
 from .worker import TaskRunner
 
 RetryCandidates = Callable[[str], list[str]]
@@ -65,4 +64,4 @@ class RetryProbe(QObject):
         if self._asking.get(name) == key:
             del self._asking[name]
         self._known[name] = (key, list(candidates))
-        emit(self.changed)
+        self.changed.emit()

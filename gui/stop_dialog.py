@@ -17,7 +17,6 @@ from core.models import StopMode
 from core.service import StopPreview
 
 from .resources import icon
-from .signals import emit
 
 IMMEDIATELY_TEXT = (
     "Stop now. Computers already backed up keep their new restore points. Computers "
@@ -149,5 +148,5 @@ class StopJobDialog(QDialog):
 
     def _choose(self, mode: StopMode) -> None:
         self.mode = mode
-        emit(self.chosen, mode)
+        self.chosen.emit(mode)
         self.accept()

@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
-from .signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class TaskRunner(QObject):
             if self._closed:
                 return
             try:
-                emit(self._finished, task_id, ok, value)
+                self._finished.emit(task_id, ok, value)
             except RuntimeError:  # the runner's C++ object is already gone
                 pass
 
@@ -106,10 +105,10 @@ class TaskRunner(QObject):
                 if pending.on_error is not None:
                     pending.on_error(value)
                 else:
-                    emit(self.failed, value)
+                    self.failed.emit(value)
         except Exception as exc:  # a callback bug must not kill the event loop
             log.exception("callback of a background call failed")
-            emit(self.failed, exc)
+            self.failed.emit(exc)
         finally:
             if not self._pending:
-                emit(self.idle)
+                self.idle.emit()
