@@ -9,7 +9,7 @@ from typing import Sequence
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QProxyStyle, QStyle
 
 from core.errors import ConsoleError
 from core.paths import resolve_data_dir
@@ -24,9 +24,21 @@ FONT_POINT_SIZE = 9
 SCREENSHOT_SIZE = (1360, 780)
 
 
+class ConsoleStyle(QProxyStyle):
+    """Fusion, without the icons Fusion draws on OK/Cancel buttons on Linux."""
+
+    def __init__(self) -> None:
+        super().__init__("Fusion")
+
+    def styleHint(self, hint, option=None, widget=None, returnData=None) -> int:  # noqa: N802
+        if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
+            return 0
+        return super().styleHint(hint, option, widget, returnData)
+
+
 def apply_look(app: QApplication) -> None:
     """The console's light, Veeam-like look: font, style sheet, icon."""
-    app.setStyle("Fusion")
+    app.setStyle(ConsoleStyle())
     font = QFont()
     font.setFamilies(FONT_FAMILIES)
     font.setPointSize(FONT_POINT_SIZE)

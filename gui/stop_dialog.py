@@ -141,10 +141,16 @@ class StopJobDialog(QDialog):
         if not_started:
             notes.append("No new restore point in either case (not started yet): "
                          + _per_job(not_started, "not_started").replace("\n", "; "))
-        if gone:
+        if gone and not previews:
+            what = f"The job '{gone[0]}' has" if len(gone) == 1 else "These jobs have"
+            notes.append(f"{what} already finished: there is nothing to stop.")
+        elif gone:
             notes.append("No longer running: " + ", ".join(gone))
         self.nothing.setText("\n".join(notes))
         self.nothing.setVisible(bool(notes))
+        still_running = bool(previews) or not gone
+        self.immediately_button.setEnabled(still_running)
+        self.gracefully_button.setEnabled(still_running)
 
     def _choose(self, mode: StopMode) -> None:
         self.mode = mode

@@ -115,3 +115,23 @@ def test_stop_preview_follows_the_job_while_open(qtbot: QtBot, window: MainWindo
     qtbot.waitUntil(lambda: dialog.gracefully.points.text() == "l1, l2", timeout=5000)
     assert dialog.immediately.points.text() == "l1"
     click_button(qtbot, dialog, "Cancel")
+
+
+def test_stop_window_follows_a_job_that_finishes_meanwhile(
+        qtbot: QtBot, window: MainWindow, service: BackupService, gate: TaskGate,
+        make_job: JobFactory) -> None:
+    _running_with_held(qtbot, window, service, gate, make_job, "Racing")
+    click_row(qtbot, window, "Racing")
+    click_ribbon(qtbot, window, "Stop")
+    _open_stop_dialog_previewed(qtbot, window)
+    dialog = window.stop_dialog
+    assert dialog is not None and dialog.immediately_button.isEnabled()
+
+    gate.release("c2")  # the job runs to its end while the operator hesitates
+    qtbot.waitUntil(lambda: "already finished" in dialog.nothing.text(), timeout=10_000)
+    assert not dialog.immediately_button.isEnabled()
+    assert not dialog.gracefully_button.isEnabled()
+    click_button(qtbot, dialog, "Cancel")
+    assert window.stop_dialog is None
+    wait_cell(qtbot, window, "Racing", Column.LAST_RESULT, "Success")
+    assert point_computers(service, "Racing") == {"c1", "c2", "c3"}
