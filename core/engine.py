@@ -42,7 +42,7 @@ from .models import (
     TaskStatus,
     utcnow,
 )
-from .repository import PointMeta, Repository
+from .repository import MissingParentData, PointMeta, Repository
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -372,6 +372,7 @@ class TaskProcessor:
                 self._add(writer, agent, entry, parent_entries.get(entry.rel))
             self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
                                       self.cancelled)
+            writer.flush()  # the slow part (packs, fsync, index) outside the lock
             with self.runner._lock:
                 if self.cancel.is_set():
                     raise Cancelled
@@ -400,8 +401,8 @@ class TaskProcessor:
             writer.add_dir(entry.rel, entry.st)
         elif entry.kind == "symlink":
             writer.add_symlink(entry.rel, entry.target or "", entry.st)
-        elif previous is not None and _unchanged(previous, entry.st):
-            writer.add_unchanged(previous)
+        elif previous is not None and _unchanged(previous, entry.st) and \
+                self._reuse(writer, previous):
             task.bytes_processed += entry.st.st_size
             task.files_done += 1
         else:
@@ -417,6 +418,17 @@ class TaskProcessor:
                 writer.add_file(entry.rel, os.fstat(f.fileno()), self._blocks(f, writer.block_size))
             task.files_done += 1
             task.bytes_transferred = writer.bytes_new
+
+    def _reuse(self, writer, previous) -> bool:
+        """Reuse an unchanged file's blocks; False if the repository lost them
+        (the file is then read again)."""
+        try:
+            writer.add_unchanged(previous)
+        except MissingParentData:
+            self.task.note(f"Data of unchanged file '{previous.path}' is missing from the "
+                           "repository; reading it again")
+            return False
+        return True
 
     def _blocks(self, f, block_size: int) -> Iterator[bytes]:
         task, throttle, cancel = self.task, self.runner._throttle, self.cancel

@@ -178,20 +178,27 @@ class BackupWriter:
 
     # -- end of the point ----------------------------------------------------
 
+    def flush(self) -> None:
+        """Make all data added so far durable (packs, then index) without
+        committing the point. ``commit`` after ``flush`` only writes the
+        manifest, so a caller can keep its own critical section short."""
+        self._check_open()
+        if self._batch:
+            self._submit_batch()
+        self._drain(wait_all=True)
+        try:
+            self._sink.seal_current()
+        except RepositoryError as exc:
+            raise self._fail(exc) from None
+        self._index_durable_packs()
+
     def commit(self) -> PointMeta:
         """Make the point durable: packs, then index, then the manifest last.
 
         On failure the writer cleans up as ``abort`` would and re-raises."""
         self._check_open()
         try:
-            if self._batch:
-                self._submit_batch()
-            self._drain(wait_all=True)
-            try:
-                self._sink.seal_current()
-            except RepositoryError as exc:
-                raise self._fail(exc) from None
-            self._index_durable_packs()
+            self.flush()
             files = [e for e in self._entries if e.kind == FILE]
             meta = replace(self.meta, files=len(files), size=sum(e.size for e in files))
             path = self._layout.point(meta.id)
