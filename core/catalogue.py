@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from .errors import AlreadyExists, JobStateError, NotFound, RepositoryError
 from .models import (

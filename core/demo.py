@@ -89,7 +89,7 @@ def ensure_demo_computers(data_dir: Path) -> Path:
     return root
 
 
-def setup_demo(service: "BackupService") -> list[str]:
+def setup_demo(service: BackupService) -> list[str]:
     """Idempotent: creates what is missing and returns the names of new jobs."""
     root = ensure_demo_computers(service.data_dir)
     created = []

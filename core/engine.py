@@ -21,7 +21,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from .agent import FsEntry, agent_for
 from .catalogue import Catalogue
@@ -111,7 +111,7 @@ def new_session_id() -> str:
 
 class SessionRunner:
     def __init__(self, ctx: EngineContext, job: JobDefinition, session: SessionInfo,
-                 on_finished: Callable[["SessionRunner"], None] | None = None) -> None:
+                 on_finished: Callable[[SessionRunner], None] | None = None) -> None:
         self.ctx = ctx
         self.job = job
         self.session = session

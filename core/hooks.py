@@ -2,7 +2,7 @@
 hooks; tests use :class:`core.testing.TaskGate` to hold a computer mid-task."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 class EngineHooks:

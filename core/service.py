@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
@@ -118,7 +118,7 @@ class BackupService:
             self._watcher.start()
 
     @classmethod
-    def open(cls, data_dir: Path, **kwargs) -> "BackupService":
+    def open(cls, data_dir: Path, **kwargs) -> BackupService:
         return cls(data_dir, **kwargs)
 
     # -- events --------------------------------------------------------------

@@ -4,7 +4,7 @@ at the moment of a stop."""
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .hooks import EngineHooks
 

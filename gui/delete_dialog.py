@@ -1,7 +1,7 @@
 """Confirmation before deleting jobs, optionally with their backups."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (

@@ -7,7 +7,8 @@ tests, can reach the one that is showing.
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon

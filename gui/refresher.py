@@ -5,7 +5,7 @@ served once the current fetch lands, so bursts collapse into one more fetch.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
+from functools import lru_cache, cache
 from pathlib import Path
 
 from PySide6.QtCore import QSize
@@ -47,7 +47,7 @@ def icon_path(name: str) -> Path:
     return resources_dir() / "icons" / f"{name}.svg"
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     """An icon drawn from its SVG file: sharp at any size and device pixel ratio.
 

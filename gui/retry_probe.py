@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QObject, Signal
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 

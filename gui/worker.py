@@ -10,7 +10,8 @@ import itertools
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
@@ -28,7 +29,7 @@ class _Pending:
 
 
 class _Call(QRunnable):
-    def __init__(self, runner: "TaskRunner", task_id: int, fn: Callable[[], Any]) -> None:
+    def __init__(self, runner: TaskRunner, task_id: int, fn: Callable[[], Any]) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self._runner = runner

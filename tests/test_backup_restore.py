@@ -126,7 +126,7 @@ def test_unreadable_file_gives_warning(service, tree_job, tmp_path, monkeypatch)
 
 def test_retention_keeps_newest_and_reclaims_data(service, tree_job, tmp_path):
     sizes = []
-    for i in range(5):
+    for _i in range(5):
         (tree_job / "big.bin").write_bytes(os.urandom(1 << 20))  # new unique data each time
         run(service)
         sizes.append(service.repository_stats().bytes_on_disk)

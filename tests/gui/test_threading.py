@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelectionModel, QThread
 from PySide6.QtWidgets import QApplication, QTableView
