@@ -113,11 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
+                   "throttle_mbps": "--throttle", "description": "--description",
+                   "computers": "--computer", "name": "NAME"}
+
+
 def _validation_message(exc: ValidationError) -> str:
     err = exc.errors()[0]
     msg = str(err.get("msg", exc)).removeprefix("Value error, ")
-    loc = ".".join(str(x) for x in err.get("loc", ()))
-    return f"{msg} ({loc})" if loc and loc not in msg else msg
+    loc = [str(x) for x in err.get("loc", ())]
+    if not loc or loc[0] not in OPTION_OF_FIELD or loc[0] in msg:
+        return msg
+    return f"{OPTION_OF_FIELD[loc[0]]}: {msg[0].lower()}{msg[1:]}"
 
 
 def _service(data_dir: Path):

@@ -95,6 +95,9 @@ class BackupService:
     def __init__(self, data_dir: Path, *, hooks: EngineHooks | None = None,
                  watch: bool = True) -> None:
         self.data_dir = Path(data_dir)
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise InvalidInput(f"Data directory {self.data_dir} is a file, not a folder. "
+                               "Choose another one with --data-dir.")
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

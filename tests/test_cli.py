@@ -66,6 +66,8 @@ def test_job_create_list_start_points_restore_verify(cli, tmp_path):
     (("job", "create", "J", "--computer", "nopath"), "NAME=PATH"),
     (("job", "create", "a/b", "--computer", "pc1=."), "invalid job name"),
     (("restore", "ffff", "/tmp/x"), "No restore point"),
+    (("job", "create", "J", "--computer", "pc1=.", "--tasks", "0"),
+     "--tasks: input should be greater than or equal to 1"),
 ])
 def test_errors_are_one_line_messages(cli, args, message):
     code, out, err = cli(*args)
