@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
-from core.models import Computer, JobDefinition  # noqa: E402
+from core.models import Computer, JobDefinition, StopMode  # noqa: E402
 from core.service import BackupService  # noqa: E402
 from core.testing import TaskGate  # noqa: E402
 
@@ -40,21 +40,24 @@ def gate() -> TaskGate:
     return TaskGate()
 
 
+def shutdown_service(service: BackupService, gate: TaskGate) -> None:
+    """Release every held task, stop what still runs and wait for it."""
+    gate.release_all()
+    for name in service.running_here():
+        try:
+            service.stop_job(name, StopMode.IMMEDIATELY)
+        except Exception:
+            pass
+    for session in service.list_sessions(limit=50):
+        service.wait_session(session.id, timeout=10)
+    service.close()
+
+
 @pytest.fixture
 def service(tmp_path: Path, gate: TaskGate) -> Iterator[BackupService]:
     svc = BackupService(tmp_path / "data", hooks=gate, watch=False)
     yield svc
-    gate.release_all()
-    for name in svc.running_here():
-        try:
-            from core.models import StopMode
-
-            svc.stop_job(name, StopMode.IMMEDIATELY)
-        except Exception:
-            pass
-    for session in svc.list_sessions():
-        svc.wait_session(session.id, timeout=10)
-    svc.close()
+    shutdown_service(svc, gate)
 
 
 @pytest.fixture

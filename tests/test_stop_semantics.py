@@ -25,16 +25,21 @@ def test_manual_start_adds_one_point_per_computer(service, make_job):
     assert job.next_run is None and job.last_result is SessionResult.SUCCESS
 
 
-@pytest.mark.parametrize("slots", [1, 2])
-def test_stop_immediately_keeps_only_completed(service, make_job, gate, slots):
-    # slots=1: pc1 done, pc2 held in progress, pc3 not started.
-    # slots=2: pc1 done, pc2 and pc3 held in progress, pc4 not started.
+def start_with_held(service, make_job, gate, slots: int) -> tuple[str, list[str]]:
+    """slots=1: pc1 done, pc2 held in progress, pc3 not started.
+    slots=2: pc1 done, pc2 and pc3 held in progress, pc4 not started."""
     make_job("Job", computers=4 if slots == 2 else 3, task_slots=slots)
     held = ["pc2", "pc3"] if slots == 2 else ["pc2"]
     gate.hold(*held)
     sid = service.start_job("Job")
     for c in held:
         assert gate.wait_held(c)
+    return sid, held
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_stop_immediately_keeps_only_completed(service, make_job, gate, slots):
+    sid, held = start_with_held(service, make_job, gate, slots)
     outcome = service.stop_job("Job", StopMode.IMMEDIATELY)
     assert outcome.completed == ["pc1"] and outcome.in_progress == held
     session = service.wait_session(sid, timeout=10)
@@ -50,12 +55,7 @@ def test_stop_immediately_keeps_only_completed(service, make_job, gate, slots):
 
 @pytest.mark.parametrize("slots", [1, 2])
 def test_stop_gracefully_finishes_computers_in_progress(service, make_job, gate, slots):
-    make_job("Job", computers=4 if slots == 2 else 3, task_slots=slots)
-    held = ["pc2", "pc3"] if slots == 2 else ["pc2"]
-    gate.hold(*held)
-    sid = service.start_job("Job")
-    for c in held:
-        assert gate.wait_held(c)
+    sid, held = start_with_held(service, make_job, gate, slots)
     service.stop_job("Job", StopMode.GRACEFULLY)
     assert service.get_job("Job").status.value == "Stopping"
     gate.release_all()

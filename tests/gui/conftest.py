@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator  # noqa: E402
 import pytest  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
-from core.models import Computer, JobDefinition, StopMode  # noqa: E402
+from core.models import Computer, JobDefinition  # noqa: E402
 from core.service import BackupService  # noqa: E402
 from core.testing import TaskGate  # noqa: E402
 from gui.app import create_main_window  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
+from tests.conftest import shutdown_service  # noqa: E402
 
 JobFactory = Callable[..., JobDefinition]
 
@@ -32,18 +33,6 @@ def write_tree(root: Path, files: int = 3, size: int = 1024) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"file_{i:02d}.txt").write_bytes(bytes((i * 13 + j) % 251 for j in range(size)))
     return root
-
-
-def shutdown_service(service: BackupService, gate: TaskGate) -> None:
-    gate.release_all()
-    for name in service.running_here():
-        try:
-            service.stop_job(name, StopMode.IMMEDIATELY)
-        except Exception:
-            pass
-    for session in service.list_sessions(limit=50):
-        service.wait_session(session.id, timeout=10)
-    service.close()
 
 
 @pytest.fixture
