@@ -75,6 +75,11 @@ class EventBridge(QObject):
         elapsed = self._since_fire.elapsed() if self._since_fire.isValid() else self.min_interval_ms
         self._throttle.start(max(0, self.min_interval_ms - elapsed))
 
+    @property
+    def pending(self) -> bool:
+        """Whether a refresh is still due (events arrived since the last one)."""
+        return self._dirty or self._throttle.isActive()
+
     def set_busy(self, busy: bool) -> None:
         """Poll every second while jobs run, slowly otherwise."""
         interval = self._poll_interval_ms if busy else self._idle_poll_interval_ms

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QThread
+from PySide6.QtCore import QElapsedTimer, QItemSelectionModel, QThread
 from PySide6.QtWidgets import QApplication, QTableView
 from pytestqt.qtbot import QtBot
 
@@ -65,24 +65,30 @@ def test_runner_delivers_on_gui_thread(qtbot: QtBot) -> None:
 def test_bridge_coalesces_a_burst_of_engine_events(qtbot: QtBot) -> None:
     publisher = _Publisher()
     bridge = EventBridge(publisher.subscribe, min_interval_ms=100, idle_poll_interval_ms=60_000)
-    refreshes: list[int] = []
+    clock = QElapsedTimer()
+    clock.start()
+    refreshes: list[int] = []   # when each refresh fired, in ms
     sessions: list[tuple[str, str]] = []
-    bridge.refreshDue.connect(lambda: refreshes.append(1))
+    bridge.refreshDue.connect(lambda: refreshes.append(clock.elapsed()))
     bridge.sessionChanged.connect(lambda job, sid: sessions.append((job, sid)))
 
-    def engine() -> None:
-        for i in range(500):
-            publisher.publish(SessionChanged("Job", f"s{i}"))
+    def engine(batch: int) -> None:
+        for i in range(125):
+            publisher.publish(SessionChanged("Job", f"s{batch}-{i}"))
 
-    threads = [threading.Thread(target=engine) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    qtbot.waitUntil(lambda: len(sessions) == 2000)
-    qtbot.waitUntil(lambda: len(refreshes) >= 1)
-    qtbot.wait(350)   # the event loop keeps running: nothing more may pile up
-    assert 1 <= len(refreshes) <= 3
+    for batch in range(4):   # 4 bursts of 4 threads x 125 events, the GUI loop runs between
+        threads = [threading.Thread(target=engine, args=(batch,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        qtbot.waitUntil(lambda expected=(batch + 1) * 500: len(sessions) == expected)
+    qtbot.waitUntil(lambda: not bridge.pending)   # the last event's refresh has fired
+    # 2,000 events in 4 bursts, yet refreshes come at most once per 100 ms (timer slack aside).
+    assert refreshes
+    gaps = [later - earlier for earlier, later in zip(refreshes, refreshes[1:])]
+    assert all(gap >= 90 for gap in gaps), gaps
+    assert len(refreshes) <= 1 + refreshes[-1] // 90
     bridge.close()
     assert publisher.listeners == []
 
