@@ -345,16 +345,22 @@ class Catalogue:
         if conds:
             sql += " WHERE " + " AND ".join(conds)
         sql += " ORDER BY created, id"
-        return [RestorePointInfo(id=r["id"], job=r["job"], computer=r["computer"],
-                                 session_id=r["session_id"], type=r["type"],
-                                 created=_dt(r["created"]), files=r["files"], size=r["size"],
-                                 repository=r["repository"])
-                for r in self._conn().execute(sql, args)]
+        return [_point_from_row(r) for r in self._conn().execute(sql, args)]
 
     def point(self, point_id: str) -> RestorePointInfo:
-        matches = [p for p in self.points() if p.id == point_id or p.id.startswith(point_id)]
-        if not matches:
+        """The point with this id, or the only one whose id starts with it."""
+        rows = self._conn().execute(
+            "SELECT * FROM points WHERE substr(id, 1, ?)=? ORDER BY id=? DESC LIMIT 2",
+            (len(point_id), point_id, point_id)).fetchall()
+        if not rows:
             raise NotFound(f"No restore point with id {point_id}. Run 'points' to list them.")
-        if len(matches) > 1:
+        if rows[0]["id"] != point_id and len(rows) > 1:
             raise NotFound(f"Restore point id {point_id} is ambiguous; give more characters.")
-        return matches[0]
+        return _point_from_row(rows[0])
+
+
+def _point_from_row(r: sqlite3.Row) -> RestorePointInfo:
+    return RestorePointInfo(id=r["id"], job=r["job"], computer=r["computer"],
+                            session_id=r["session_id"], type=r["type"],
+                            created=_dt(r["created"]), files=r["files"], size=r["size"],
+                            repository=r["repository"])

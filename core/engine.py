@@ -42,7 +42,7 @@ from .models import (
     TaskStatus,
     utcnow,
 )
-from .repository import MissingParentData, PointMeta, Repository
+from .repository import Manifest, MissingParentData, PointMeta, PointNotFound, Repository
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -353,15 +353,15 @@ class TaskProcessor:
         task.files_total, task.bytes_total = scan.files, scan.bytes
         repo_name = self.ctx.repository_name(self.job.repository)
         repo = self.ctx.repository(repo_name)
-        parent = None if self.runner.session.full else self._parent_point(repo)
+        parent = None if self.runner.session.full else self._parent_manifest(repo)
         point_type = PointType.INCREMENT if parent else PointType.FULL
-        parent_entries = repo.load_manifest(parent).by_path() if parent else {}
+        parent_entries = parent.by_path() if parent else {}
         task.note(f"Found {scan.files} file(s), {_size(scan.bytes)}; creating "
                   f"{point_type.value.lower()} restore point"
                   + (" (active full)" if self.runner.session.full else ""))
         meta = PointMeta(id=_point_id(), job=self.job.name, computer=task.computer.name,
                          session_id=self.runner.session.id, type=point_type.value,
-                         created=utcnow(), parent=parent)
+                         created=utcnow(), parent=parent.meta.id if parent else None)
         writer = repo.begin_backup(meta)
         try:
             for entry in scan.entries:
@@ -387,12 +387,13 @@ class TaskProcessor:
         finally:
             task.bytes_transferred = writer.bytes_new
 
-    def _parent_point(self, repo: Repository) -> str | None:
-        points = self.ctx.catalogue.points(self.job.name, self.task.computer.name)
-        existing = {p.id for p in repo.list_points()} if points else set()
-        for p in reversed(points):
-            if p.id in existing:
-                return p.id
+    def _parent_manifest(self, repo: Repository) -> Manifest | None:
+        """The computer's newest point that is still in the repository."""
+        for p in reversed(self.ctx.catalogue.points(self.job.name, self.task.computer.name)):
+            try:
+                return repo.load_manifest(p.id)
+            except PointNotFound:
+                continue
         return None
 
     def _add(self, writer, agent, entry: FsEntry, previous) -> None:

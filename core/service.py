@@ -388,11 +388,9 @@ class BackupService:
         if not points:
             return VerifyReport(points_checked=0, blobs_checked=0, problems=[])
         repo = self._repository(DEFAULT_REPOSITORY)
-        ids = [p.id for p in points]
-        problems = repo.verify(ids)
-        blobs = {b for pid in ids for e in repo.load_manifest(pid).entries for b in e.blocks}
+        problems = repo.verify([p.id for p in points])
         return VerifyReport(
-            points_checked=len(points), blobs_checked=len(blobs),
+            points_checked=problems.points_checked, blobs_checked=problems.blobs_checked,
             problems=[VerifyProblem(point_id=p.point_id, blob=p.blob, pack=p.pack,
                                     problem=p.problem, paths=list(p.paths)) for p in problems])
 

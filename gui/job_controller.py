@@ -118,16 +118,21 @@ class JobController(QObject):
         if not names or self.stop_dialog is not None:
             return
         dialog = StopJobDialog(names, self._window)
-        self.stop_dialog = dialog
+        self._track("stop_dialog", dialog)
         dialog.chosen.connect(lambda mode: self._stop(names, mode))
-        dialog.finished.connect(lambda _result: self._stop_dialog_closed(dialog))
         dialog.open()
         self._fetch_previews()
 
-    def _stop_dialog_closed(self, dialog: StopJobDialog) -> None:
-        if self.stop_dialog is dialog:
-            self.stop_dialog = None
-        dialog.deleteLater()
+    def _track(self, handle: str, dialog: QDialog) -> None:
+        """Keep ``dialog`` as ``self.<handle>`` until it closes, then drop it."""
+        setattr(self, handle, dialog)
+
+        def closed(_result: int) -> None:
+            if getattr(self, handle) is dialog:
+                setattr(self, handle, None)
+            dialog.deleteLater()
+
+        dialog.finished.connect(closed)
 
     def _fetch_previews(self) -> None:
         dialog = self.stop_dialog
@@ -178,15 +183,9 @@ class JobController(QObject):
         if not names or self.delete_dialog is not None:
             return
         dialog = DeleteJobDialog(names, self._window)
-        self.delete_dialog = dialog
+        self._track("delete_dialog", dialog)
         dialog.confirmed.connect(lambda with_backups: self._delete(names, with_backups))
-        dialog.finished.connect(lambda _result: self._delete_dialog_closed(dialog))
         dialog.open()
-
-    def _delete_dialog_closed(self, dialog: DeleteJobDialog) -> None:
-        if self.delete_dialog is dialog:
-            self.delete_dialog = None
-        dialog.deleteLater()
 
     def _delete(self, names: Sequence[str], delete_backups: bool) -> None:
         for name in names:
@@ -201,15 +200,9 @@ class JobController(QObject):
         if self.statistics_dialog is not None:
             self.statistics_dialog.close()
         dialog = StatisticsDialog(jobs[0].name, self._window)
-        self.statistics_dialog = dialog
-        dialog.finished.connect(lambda _result: self._statistics_closed(dialog))
+        self._track("statistics_dialog", dialog)
         dialog.show()
         self._fetch_statistics()
-
-    def _statistics_closed(self, dialog: QDialog) -> None:
-        if self.statistics_dialog is dialog:
-            self.statistics_dialog = None
-        dialog.deleteLater()
 
     def _fetch_statistics(self) -> None:
         dialog = self.statistics_dialog
