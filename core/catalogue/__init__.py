@@ -1,0 +1,32 @@
+"""The catalogue: jobs, sessions, tasks and restore points in SQLite (WAL).
+
+Only the backup server writes it (the one process that owns the data
+directory). Each thread gets its own connection. The repository stays the
+source of truth for restore points; the catalogue indexes them. The schema is
+brought up to date on open by the numbered migrations in ``migrations``.
+
+Modules: ``db`` (connections, transactions, migrating on open),
+``migrations``, and one mixin per table group: ``jobs``, ``sessions``,
+``points``. ``Catalogue`` combines them and is the one public object.
+"""
+from __future__ import annotations
+
+from .db import CatalogueDB
+from .jobs import JobsMixin
+from .points import PointsMixin
+from .sessions import HOST, SessionsMixin
+
+__all__ = ["Catalogue", "HOST"]
+
+
+class Catalogue(JobsMixin, SessionsMixin, PointsMixin, CatalogueDB):
+    # -- server state (persisted key/value, e.g. the scheduler's last tick) --
+    def get_state(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM server_state WHERE key=?",
+                                   (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO server_state(key, value) VALUES (?,?) "
+                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))

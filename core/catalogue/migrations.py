@@ -1,0 +1,147 @@
+"""Numbered schema migrations, tracked with ``PRAGMA user_version``.
+
+Version 0 is a catalogue written before migrations existed (or a new, empty
+file). Each migration brings the schema from ``version - 1`` to ``version``
+inside one ``BEGIN IMMEDIATE`` transaction that also sets ``user_version``,
+so a crash or a failure mid-way leaves the previous version, and two
+processes opening at once migrate only once (the second sees the new
+version once it gets the write lock). Never edit a released migration:
+append a new one.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import RepositoryError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+# The schema as the pre-migration code created it. IF NOT EXISTS: a catalogue
+# written by that code already has these tables, at user_version 0.
+_V1_STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    definition TEXT NOT NULL,
+    created TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL COLLATE NOCASE,
+    state TEXT NOT NULL,
+    result TEXT,
+    run_kind TEXT NOT NULL,
+    full INTEGER NOT NULL,
+    stop_mode TEXT,
+    stop_request TEXT,
+    created TEXT NOT NULL,
+    ended TEXT,
+    progress INTEGER NOT NULL DEFAULT 0,
+    owner_host TEXT,
+    owner_pid INTEGER,
+    heartbeat TEXT,
+    log TEXT NOT NULL DEFAULT '[]'
+)""",
+    "CREATE INDEX IF NOT EXISTS sessions_job ON sessions(job, created)",
+    "CREATE INDEX IF NOT EXISTS sessions_active ON sessions(state)",
+    """CREATE TABLE IF NOT EXISTS tasks (
+    session_id TEXT NOT NULL,
+    computer TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (session_id, computer)
+)""",
+    """CREATE TABLE IF NOT EXISTS points (
+    id TEXT PRIMARY KEY,
+    job TEXT NOT NULL COLLATE NOCASE,
+    computer TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    created TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    repository TEXT NOT NULL
+)""",
+    "CREATE INDEX IF NOT EXISTS points_job ON points(job, computer, created)",
+)
+
+
+def _v1_initial_schema(db: sqlite3.Connection) -> None:
+    # One statement at a time: executescript() would COMMIT the open transaction.
+    for statement in _V1_STATEMENTS:
+        db.execute(statement)
+
+
+def _v2_server_state_and_session_reason(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS server_state ("
+               "key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    columns = {r[1] for r in db.execute("PRAGMA table_info(sessions)")}
+    if "reason" not in columns:
+        db.execute("ALTER TABLE sessions ADD COLUMN reason TEXT")
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "initial schema: jobs, sessions, tasks, points", _v1_initial_schema),
+    Migration(2, "server_state table; sessions.reason", _v2_server_state_and_session_reason),
+]
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1].version if MIGRATIONS else 0
+
+
+def user_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _newer_error(path: Path, found: int) -> RepositoryError:
+    return RepositoryError(
+        f"The catalogue {path} was written by a newer version of Agent Backup "
+        f"Console (schema {found}, this version knows {latest_version()}). Upgrade "
+        "the app to open it; the catalogue was left unchanged.")
+
+
+def refuse_if_newer(db: sqlite3.Connection, path: Path) -> None:
+    """Raise if the catalogue was written by a newer schema. Only reads."""
+    found = user_version(db)
+    if found > latest_version():
+        raise _newer_error(path, found)
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Apply every pending migration, one transaction each.
+
+    ``db`` must be in autocommit mode (isolation_level=None).
+    """
+    for migration in MIGRATIONS:
+        if user_version(db) >= migration.version:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated.
+            current = user_version(db)
+            if current > latest_version():
+                raise _newer_error(path, current)
+            if current < migration.version:
+                migration.apply(db)
+                db.execute(f"PRAGMA user_version = {int(migration.version)}")
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise RepositoryError(
+                    f"Could not upgrade the catalogue {path} to schema "
+                    f"{migration.version} ({migration.description}): {exc}. It was "
+                    f"left unchanged at schema {user_version(db)}. Check the disk "
+                    "space and permissions of its folder, then restart.") from exc
+            raise
+    refuse_if_newer(db, path)

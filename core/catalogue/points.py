@@ -1,0 +1,52 @@
+"""Restore points (an index of the repository, which stays the source of truth)."""
+from __future__ import annotations
+
+import sqlite3
+
+from ..errors import NotFound
+from ..models import RestorePointInfo
+from .db import CatalogueDB, _dt, _ts
+
+
+class PointsMixin(CatalogueDB):
+    def add_point(self, point: RestorePointInfo) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?)",
+                       (point.id, point.job, point.computer, point.session_id, point.type.value,
+                        _ts(point.created), point.files, point.size, point.repository))
+
+    def remove_points(self, ids: list[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM points WHERE id=?", [(i,) for i in ids])
+
+    def points(self, job: str | None = None, computer: str | None = None) -> list[RestorePointInfo]:
+        sql, args = "SELECT * FROM points", []
+        conds = []
+        if job is not None:
+            conds.append("job=?")
+            args.append(job)
+        if computer is not None:
+            conds.append("computer=?")
+            args.append(computer)
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY created, id"
+        return [_point_from_row(r) for r in self._conn().execute(sql, args)]
+
+    def point(self, point_id: str) -> RestorePointInfo:
+        """The point with this id, or the only one whose id starts with it."""
+        rows = self._conn().execute(
+            "SELECT * FROM points WHERE substr(id, 1, ?)=? ORDER BY id=? DESC LIMIT 2",
+            (len(point_id), point_id, point_id)).fetchall()
+        if not rows:
+            raise NotFound(f"No restore point with id {point_id}. Run 'points' to list them.")
+        if rows[0]["id"] != point_id and len(rows) > 1:
+            raise NotFound(f"Restore point id {point_id} is ambiguous; give more characters.")
+        return _point_from_row(rows[0])
+
+
+def _point_from_row(r: sqlite3.Row) -> RestorePointInfo:
+    return RestorePointInfo(id=r["id"], job=r["job"], computer=r["computer"],
+                            session_id=r["session_id"], type=r["type"],
+                            created=_dt(r["created"]), files=r["files"], size=r["size"],
+                            repository=r["repository"])

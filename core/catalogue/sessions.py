@@ -1,0 +1,141 @@
+"""Sessions and their tasks: creation, progress, and failing the sessions a
+server left running when it died."""
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+
+from ..errors import JobStateError, NotFound
+from ..models import (
+    LogItem,
+    RunKind,
+    SessionInfo,
+    SessionResult,
+    SessionState,
+    StopMode,
+    TaskInfo,
+    TaskStatus,
+    utcnow,
+)
+from .db import CatalogueDB, _dt, _ts
+
+HOST = socket.gethostname()
+
+
+class SessionsMixin(CatalogueDB):
+    def create_session(self, session: SessionInfo, *, owner_pid: int) -> None:
+        """Insert a new active session, unless the job already has one."""
+        with self._tx() as db:
+            active = db.execute(
+                "SELECT id, owner_pid, owner_host FROM sessions WHERE job=? AND state!=?",
+                (session.job, SessionState.STOPPED.value)).fetchone()
+            if active is not None:
+                raise JobStateError(
+                    f"Job '{session.job}' is already running. "
+                    "Wait for it to finish or stop it first.")
+            db.execute(
+                "INSERT INTO sessions(id, job, state, result, run_kind, full, created, "
+                "progress, owner_host, owner_pid, heartbeat, log) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (session.id, session.job, session.state.value, None, session.run_kind.value,
+                 int(session.full), _ts(session.created), 0, HOST, owner_pid,
+                 _ts(utcnow()), json.dumps([i.model_dump(mode="json") for i in session.log])))
+            for ord_, task in enumerate(session.tasks):
+                db.execute("INSERT INTO tasks(session_id, computer, ord, data) VALUES (?,?,?,?)",
+                           (session.id, task.computer, ord_, task.model_dump_json()))
+
+    def save_session(self, session: SessionInfo, tasks: list[TaskInfo] | None = None) -> None:
+        """Write a running session's state, progress, log, heartbeat and tasks."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE sessions SET state=?, result=?, stop_mode=?, ended=?, progress=?, "
+                "heartbeat=?, log=? WHERE id=?",
+                (session.state.value, session.result.value if session.result else None,
+                 session.stop_mode.value if session.stop_mode else None, _ts(session.ended),
+                 session.progress, _ts(utcnow()),
+                 json.dumps([i.model_dump(mode="json") for i in session.log]), session.id))
+            for task in tasks if tasks is not None else session.tasks:
+                db.execute("UPDATE tasks SET data=? WHERE session_id=? AND computer=?",
+                           (task.model_dump_json(), session.id, task.computer))
+
+    def _session_from_row(self, row: sqlite3.Row, with_tasks: bool = True) -> SessionInfo:
+        tasks: list[TaskInfo] = []
+        if with_tasks:
+            tasks = [TaskInfo.model_validate_json(r[0]) for r in self._conn().execute(
+                "SELECT data FROM tasks WHERE session_id=? ORDER BY ord", (row["id"],))]
+        return SessionInfo(
+            id=row["id"], job=row["job"], state=SessionState(row["state"]),
+            result=SessionResult(row["result"]) if row["result"] else None,
+            run_kind=RunKind(row["run_kind"]), full=bool(row["full"]),
+            stop_mode=StopMode(row["stop_mode"]) if row["stop_mode"] else None,
+            created=_dt(row["created"]), ended=_dt(row["ended"]), progress=row["progress"],
+            tasks=tasks, log=[LogItem.model_validate(i) for i in json.loads(row["log"])])
+
+    def session(self, session_id: str) -> SessionInfo:
+        row = self._conn().execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No session with id {session_id}.")
+        return self._session_from_row(row)
+
+    def sessions(self, job: str | None = None, limit: int = 200,
+                 with_tasks: bool = True) -> list[SessionInfo]:
+        if job is None:
+            rows = self._conn().execute(
+                "SELECT * FROM sessions ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        else:
+            rows = self._conn().execute(
+                "SELECT * FROM sessions WHERE job=? ORDER BY created DESC LIMIT ?",
+                (job, limit)).fetchall()
+        return [self._session_from_row(r, with_tasks) for r in rows]
+
+    def latest_sessions(self) -> dict[str, SessionInfo]:
+        """The newest session of every job (without tasks), for the jobs list."""
+        rows = self._conn().execute(
+            "SELECT s.* FROM sessions s JOIN (SELECT job, MAX(created) AS c FROM sessions "
+            "GROUP BY job) m ON s.job=m.job AND s.created=m.c").fetchall()
+        return {r["job"]: self._session_from_row(r, with_tasks=False) for r in rows}
+
+    def latest_finished(self, job: str) -> SessionInfo | None:
+        row = self._conn().execute(
+            "SELECT * FROM sessions WHERE job=? AND state=? ORDER BY created DESC LIMIT 1",
+            (job, SessionState.STOPPED.value)).fetchone()
+        return self._session_from_row(row) if row else None
+
+    def active_session(self, job: str) -> SessionInfo | None:
+        row = self._conn().execute("SELECT * FROM sessions WHERE job=? AND state!=?",
+                                   (job, SessionState.STOPPED.value)).fetchone()
+        return self._session_from_row(row) if row else None
+
+    def fail_interrupted_sessions(self) -> list[str]:
+        """Mark Failed every session still marked running. Only the owner of the
+        data directory calls this, when it opens: such sessions were left by a
+        server that died (killed, crashed, or the machine lost power)."""
+        now = utcnow()
+        failed: list[str] = []
+        with self._tx() as db:
+            rows = db.execute("SELECT id, owner_host, owner_pid FROM sessions WHERE state!=?",
+                              (SessionState.STOPPED.value,)).fetchall()
+            for r in rows:
+                reason = (f"The backup server (pid {r['owner_pid']} on {r['owner_host']}) "
+                          "stopped unexpectedly while this session ran. Restore points "
+                          "committed before that are kept.")
+                session = self._session_from_row(
+                    db.execute("SELECT * FROM sessions WHERE id=?", (r["id"],)).fetchone())
+                session.log.append(LogItem(time=now, level="error", text=reason))
+                for task in session.tasks:
+                    if not task.status.is_final:
+                        task.status = TaskStatus.FAILED
+                        task.ended = now
+                        task.log.append(LogItem(time=now, level="error", text=(
+                            "Interrupted: the backup server stopped unexpectedly; no restore "
+                            "point was created")))
+                db.execute("UPDATE sessions SET state=?, result=?, ended=?, log=?, reason=? "
+                           "WHERE id=?",
+                           (SessionState.STOPPED.value, SessionResult.FAILED.value, _ts(now),
+                            json.dumps([i.model_dump(mode="json") for i in session.log]),
+                            reason, r["id"]))
+                for task in session.tasks:
+                    db.execute("UPDATE tasks SET data=? WHERE session_id=? AND computer=?",
+                               (task.model_dump_json(), r["id"], task.computer))
+                failed.append(r["id"])
+        return failed
