@@ -8,6 +8,8 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .scheduling.schedule import Schedule
+
 JOB_NAME_RE = re.compile(r"^[^\x00-\x1f/\\]{1,64}$")
 COMPUTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -111,6 +113,7 @@ class JobDefinition(BaseModel):
     task_slots: int = Field(2, ge=1, le=64)
     throttle_mbps: float | None = Field(None, gt=0)
     enabled: bool = True
+    schedule: Schedule | None = None
 
     @field_validator("name")
     @classmethod
