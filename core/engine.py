@@ -210,7 +210,6 @@ class SessionRunner:
             while any(w.is_alive() for w in workers):
                 self._wake.wait(FLUSH_INTERVAL_S)
                 self._wake.clear()
-                self._poll_remote_stop()
                 self._flush()
             for w in workers:
                 w.join()
@@ -226,18 +225,6 @@ class SessionRunner:
             self._finished.set()
             if self._on_finished:
                 self._on_finished(self)
-
-    def _poll_remote_stop(self) -> None:
-        try:
-            mode = self.ctx.catalogue.stop_request(self.session.id)
-        except Exception:
-            return
-        if mode is not None and mode is not self._stop_mode and \
-                self._stop_mode is not StopMode.IMMEDIATELY:
-            try:
-                self.stop(mode)
-            except JobStateError:
-                pass
 
     def _flush(self) -> None:
         snap = self.snapshot()

@@ -68,3 +68,11 @@ class EventBus:
 @dataclass(frozen=True)
 class CatalogueChanged(Event):
     """The catalogue changed, possibly by another process: refresh everything."""
+
+
+@dataclass(frozen=True)
+class ServerConnection(Event):
+    """A client's link to the backup server came up or went down."""
+
+    connected: bool
+    address: str

@@ -1,5 +1,5 @@
 """Points where the engine lets an observer in. Production uses the no-op
-hooks; tests use :class:`core.testing.TaskGate` to hold a computer mid-task."""
+hooks; tests use ``tests.support.gate.TaskGate`` to hold a computer mid-task."""
 from __future__ import annotations
 
 from collections.abc import Callable

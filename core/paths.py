@@ -30,3 +30,20 @@ def default_repository_path(data_dir: Path) -> Path:
 
 def demo_computers_dir(data_dir: Path) -> Path:
     return data_dir / "demo-computers"
+
+
+def server_socket_path(data_dir: Path) -> Path:
+    return data_dir / "server.sock"
+
+
+def server_token_path(data_dir: Path) -> Path:
+    return data_dir / "server.token"
+
+
+def server_lock_path(data_dir: Path) -> Path:
+    """Held (flock) by the one process that owns the data directory."""
+    return data_dir / "server.lock"
+
+
+def logs_dir(data_dir: Path) -> Path:
+    return data_dir / "logs"

@@ -7,19 +7,19 @@ messages.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
-import time
+from datetime import datetime
 from pathlib import Path
 from collections.abc import Callable
 
-from pydantic import BaseModel
-
 from .agent import agent_for
+from .api import BulkResult, RestoreReport, StopPreview, VerifyProblem, VerifyReport
 from .catalogue import Catalogue
 from .engine import EngineContext, SessionRunner, new_session_id
 from .errors import ConsoleError, InvalidInput, JobStateError, RestoreError
-from .events import CatalogueChanged, Event, EventBus, JobsChanged, PointsChanged, SessionChanged
+from .events import Event, EventBus, JobsChanged, PointsChanged, SessionChanged
 from .hooks import NO_HOOKS, EngineHooks
 from .models import (
     JobDefinition,
@@ -35,65 +35,21 @@ from .models import (
     TaskStatus,
     utcnow,
 )
+from .ownership import DataDirOwnership
 from .paths import catalogue_path, default_repository_path
 from .repository import Repository
-
-
-class StopPreview(BaseModel):
-    """What a stop would do to the job's current session, computer by computer."""
-
-    job: str
-    session_id: str
-    completed: list[str]      # already have their new point: kept by both modes
-    in_progress: list[str]    # get a point only if stopped gracefully
-    not_started: list[str]    # get none in either mode
-
-    @property
-    def immediately_gets_point(self) -> list[str]:
-        return list(self.completed)
-
-    @property
-    def gracefully_gets_point(self) -> list[str]:
-        return self.completed + self.in_progress
-
-
-class RestoreReport(BaseModel):
-    point_id: str
-    target: str
-    files: int
-    dirs: int
-    symlinks: int
-    bytes: int
-
-
-class VerifyProblem(BaseModel):
-    point_id: str
-    blob: str
-    pack: str | None
-    problem: str          # "missing" | "corrupt"
-    paths: list[str]      # files of the point that use this blob
-
-
-class VerifyReport(BaseModel):
-    points_checked: int
-    blobs_checked: int
-    problems: list[VerifyProblem]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+from .scheduling import Scheduler
 
 
 DEFAULT_REPOSITORY = "Default Backup Repository"
-WATCH_INTERVAL_S = 0.3
-ORPHAN_CHECK_EVERY = 10  # watch ticks
+RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
 
 
 class BackupService:
     """The backup server. One instance per process and data directory."""
 
     def __init__(self, data_dir: Path, *, hooks: EngineHooks | None = None,
-                 watch: bool = True) -> None:
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.data_dir = Path(data_dir)
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise InvalidInput(f"Data directory {self.data_dir} is a file, not a folder. "
@@ -103,22 +59,29 @@ class BackupService:
         except OSError as exc:
             raise InvalidInput(f"Cannot use data directory {self.data_dir}: {exc.strerror}. "
                                "Choose another one with --data-dir.") from exc
-        self.catalogue = Catalogue(catalogue_path(self.data_dir))
-        self._events = EventBus()
-        self._runners: dict[str, SessionRunner] = {}
-        self._runners_lock = threading.Lock()
-        self._repos: dict[str, Repository] = {}
-        self._repos_lock = threading.Lock()
-        self._ctx = EngineContext(self.catalogue, self._events, hooks or NO_HOOKS,
-                                  self._repository, self._repository_name)
-        self.catalogue.fail_orphaned_sessions()
-        self._reconcile_points()
-        self._closing = threading.Event()
-        self._watcher: threading.Thread | None = None
-        if watch:
-            self._watcher = threading.Thread(target=self._watch, name="catalogue-watch",
-                                             daemon=True)
-            self._watcher.start()
+        # Every session, write and schedule of this data directory is ours alone.
+        self._ownership = DataDirOwnership.acquire(self.data_dir)
+        try:
+            self.catalogue = Catalogue(catalogue_path(self.data_dir))
+            self._events = EventBus()
+            self._runners: dict[str, SessionRunner] = {}
+            self._runners_lock = threading.Lock()
+            self._repos: dict[str, Repository] = {}
+            self._repos_lock = threading.Lock()
+            self._ctx = EngineContext(self.catalogue, self._events, hooks or NO_HOOKS,
+                                      self._repository, self._repository_name)
+            self.catalogue.fail_interrupted_sessions()
+            self._reconcile_points()
+            self._scheduled_sessions: set[str] = set()
+            self.scheduler = Scheduler(self, self.catalogue, clock=clock or utcnow,
+                                       log=logging.getLogger("core.scheduler"))
+            self._scheduler_thread: threading.Thread | None = None
+            self._scheduler_stop = threading.Event()
+            self._scheduler_wake = threading.Event()
+            self._events.subscribe(self._wake_scheduler)
+        except BaseException:
+            self._ownership.release()
+            raise
 
     @classmethod
     def open(cls, data_dir: Path, **kwargs) -> BackupService:
@@ -129,27 +92,42 @@ class BackupService:
         return self._events.subscribe(listener)
 
     def close(self) -> None:
-        self._closing.set()
-        if self._watcher is not None:
-            self._watcher.join(timeout=2)
+        """Let go of the data directory. Sessions still running go on in this
+        process until it exits; stop them first to end them."""
+        self._scheduler_stop.set()
+        self._scheduler_wake.set()
+        if self._scheduler_thread is not None:
+            self._scheduler_thread.join(5)
+        self.catalogue.close()
+        self._ownership.release()
 
-    def _watch(self) -> None:
-        """Publish CatalogueChanged when any process commits to the catalogue,
-        and fail sessions whose process died."""
-        version = self.catalogue.data_version()
-        ticks = 0
-        while not self._closing.wait(WATCH_INTERVAL_S):
-            ticks += 1
-            try:
-                if ticks % ORPHAN_CHECK_EVERY == 0 and \
-                        self.catalogue.fail_orphaned_sessions(live_pids={os.getpid()}):
-                    self._events.publish(CatalogueChanged())
-                current = self.catalogue.data_version()
-            except Exception:
-                continue
-            if current != version:
-                version = current
-                self._events.publish(CatalogueChanged())
+    def ownership_update(self, **info: object) -> None:
+        self._ownership.update(**info)
+
+    # -- scheduler -------------------------------------------------------------
+    def start_scheduler(self) -> None:
+        """Run scheduled jobs from now on (the server does; tests call tick())."""
+        if self._scheduler_thread is None:
+            self._scheduler_thread = threading.Thread(
+                target=self.scheduler.run, args=(self._scheduler_stop, self._scheduler_wake),
+                name="scheduler", daemon=True)
+            self._scheduler_thread.start()
+
+    def _wake_scheduler(self, event: Event) -> None:
+        if isinstance(event, JobsChanged):
+            self._scheduler_wake.set()
+
+    def has_schedules(self) -> bool:
+        return any(j.enabled and j.schedule is not None for j in self.catalogue.jobs())
+
+    def scheduled_jobs(self) -> list[JobDefinition]:
+        return [j for j in self.catalogue.jobs() if j.schedule is not None]
+
+    def is_running(self, name: str) -> bool:
+        return self.catalogue.active_session(name) is not None
+
+    def start_scheduled(self, name: str, *, retry: bool) -> str:
+        return self._start(name, full=False, retry=retry, kind=RunKind.SCHEDULED)
 
     # -- repositories ----------------------------------------------------------
     def _repository_name(self, name: str) -> str:
@@ -258,10 +236,16 @@ class BackupService:
             definition=job, status=status, progress=latest.progress if running else 0,
             last_run=latest.created if latest else None,
             last_result=finished.result if finished else None,
-            next_run=None, active_session_id=latest.id if running else None)
+            next_run=self.scheduler.next_run(job),
+            active_session_id=latest.id if running else None)
 
     # -- sessions --------------------------------------------------------------
     def start_job(self, name: str, *, full: bool = False, retry: bool = False) -> str:
+        """A manual start: one more restore point per computer; Next Run stays."""
+        return self._start(name, full=full, retry=retry,
+                           kind=RunKind.RETRY if retry else RunKind.MANUAL)
+
+    def _start(self, name: str, *, full: bool, retry: bool, kind: RunKind) -> str:
         job = self.catalogue.job(name)
         if not job.enabled:
             raise JobStateError(f"Job '{job.name}' is disabled. Enable it before starting it.")
@@ -274,10 +258,12 @@ class BackupService:
             computers = [c for c in computers if c.name in wanted]
         session = SessionInfo(
             id=new_session_id(), job=job.name, state=SessionState.STARTING,
-            run_kind=RunKind.RETRY if retry else RunKind.MANUAL, full=full, created=utcnow(),
+            run_kind=kind, full=full, created=utcnow(),
             tasks=[TaskInfo(computer=c.name) for c in computers])
         self._repository(job.repository)  # fail early on a broken repository
         self.catalogue.create_session(session, owner_pid=os.getpid())
+        if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
+            self._scheduled_sessions.add(session.id)
         runner = SessionRunner(self._ctx, job, session, on_finished=self._runner_finished)
         with self._runners_lock:
             self._runners[session.id] = runner
@@ -288,11 +274,42 @@ class BackupService:
     def _runner_finished(self, runner: SessionRunner) -> None:
         with self._runners_lock:
             self._runners.pop(runner.session.id, None)
+        session_id = runner.session.id
+        scheduled = session_id in self._scheduled_sessions
+        self._scheduled_sessions.discard(session_id)
+        failed = any(t.status in RETRY_STATUSES for t in runner.tasks)
+        try:
+            self.scheduler.session_finished(runner.job.name, session_id, failed=failed,
+                                            scheduled=scheduled)
+        except Exception:
+            logging.getLogger(__name__).exception("scheduler bookkeeping failed")
+        self._scheduler_wake.set()
 
-    def running_here(self) -> list[str]:
-        """Names of jobs whose sessions run in this process."""
+    def running_jobs(self) -> list[str]:
+        """Names of the jobs that have a session running."""
         with self._runners_lock:
             return [r.job.name for r in self._runners.values() if not r.finished]
+
+    running_here = running_jobs
+
+    def start_jobs(self, names: list[str], *, full: bool = False,
+                   retry: bool = False) -> BulkResult:
+        result = BulkResult()
+        for name in names:
+            try:
+                result.sessions[name] = self.start_job(name, full=full, retry=retry)
+            except ConsoleError as exc:
+                result.errors[name] = str(exc)
+        return result
+
+    def stop_jobs(self, names: list[str], mode: StopMode) -> BulkResult:
+        result = BulkResult()
+        for name in names:
+            try:
+                result.stopped[name] = self.stop_job(name, mode)
+            except ConsoleError as exc:
+                result.errors[name] = str(exc)
+        return result
 
     def _active(self, name: str) -> tuple[JobDefinition, SessionInfo]:
         job = self.catalogue.job(name)
@@ -301,31 +318,24 @@ class BackupService:
             raise JobStateError(f"Job '{job.name}' is not running; there is nothing to stop.")
         return job, active
 
-    def stop_job(self, name: str, mode: StopMode) -> StopPreview | None:
-        """Stop the job's session. For a session run by this process, returns
-        where each computer stood at the moment the stop took effect; for one
-        run by another process, the request is queued and None is returned."""
+    def stop_job(self, name: str, mode: StopMode) -> StopPreview:
+        """Stop the job's session; returns where each computer stood at the
+        moment the stop took effect."""
         job, active = self._active(name)
         runner = self._runners.get(active.id)
-        outcome = None
-        if runner is not None:
-            done, running, pending = runner.stop(mode)
-            outcome = StopPreview(job=job.name, session_id=active.id, completed=done,
-                                  in_progress=running, not_started=pending)
-        else:
-            self.catalogue.request_stop(active.id, mode)
+        if runner is None:
+            raise JobStateError(f"Job '{job.name}' is not running; there is nothing to stop.")
+        done, running, pending = runner.stop(mode)
         self._events.publish(SessionChanged(job.name, active.id))
-        return outcome
+        return StopPreview(job=job.name, session_id=active.id, completed=done,
+                           in_progress=running, not_started=pending)
 
     def stop_preview(self, name: str) -> StopPreview:
         job, active = self._active(name)
         runner = self._runners.get(active.id)
-        if runner is not None:
-            done, running, pending = runner.preview()
-        else:
-            done = [t.computer for t in active.tasks if t.status.produced_point]
-            running = [t.computer for t in active.tasks if t.status is TaskStatus.IN_PROGRESS]
-            pending = [t.computer for t in active.tasks if t.status is TaskStatus.PENDING]
+        if runner is None:
+            raise JobStateError(f"Job '{job.name}' is not running; there is nothing to stop.")
+        done, running, pending = runner.preview()
         return StopPreview(job=job.name, session_id=active.id, completed=done,
                            in_progress=running, not_started=pending)
 
@@ -333,16 +343,7 @@ class BackupService:
         runner = self._runners.get(session_id)
         if runner is not None:
             runner.join(timeout)
-            return self.get_session(session_id)
-        waiter = threading.Event()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            session = self.catalogue.session(session_id)
-            if session.state is SessionState.STOPPED:
-                return session
-            if deadline is not None and time.monotonic() >= deadline:
-                return session
-            waiter.wait(0.1)
+        return self.get_session(session_id)
 
     def get_session(self, session_id: str) -> SessionInfo:
         runner = self._runners.get(session_id)
@@ -362,9 +363,9 @@ class BackupService:
         last = self.catalogue.latest_finished(job.name)
         if last is None:
             return []
-        retry = {TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
         current = {c.name for c in job.computers}
-        return [t.computer for t in last.tasks if t.status in retry and t.computer in current]
+        return [t.computer for t in last.tasks
+                if t.status in RETRY_STATUSES and t.computer in current]
 
     # -- restore points ------------------------------------------------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A server a test leaves behind ends by itself; the fixture below kills it sooner.
+os.environ.setdefault("AGENT_JOBS_SERVER_IDLE_EXIT", "120")
 
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -12,9 +14,10 @@ from collections.abc import Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
 
-from core.models import Computer, JobDefinition, StopMode  # noqa: E402
+from core.models import Computer, JobDefinition  # noqa: E402
 from core.service import BackupService  # noqa: E402
-from core.testing import TaskGate  # noqa: E402
+from tests.support.gate import TaskGate  # noqa: E402
+from tests.support.server import kill_servers_under, stop_all  # noqa: E402
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -43,19 +46,20 @@ def gate() -> TaskGate:
 def shutdown_service(service: BackupService, gate: TaskGate) -> None:
     """Release every held task, stop what still runs and wait for it."""
     gate.release_all()
-    for name in service.running_here():
-        try:
-            service.stop_job(name, StopMode.IMMEDIATELY)
-        except Exception:
-            pass
-    for session in service.list_sessions(limit=50):
-        service.wait_session(session.id, timeout=10)
+    stop_all(service)
     service.close()
+
+
+@pytest.fixture(autouse=True)
+def no_stray_servers(tmp_path: Path) -> Iterator[None]:
+    """Servers that the CLI or the console started for this test end with it."""
+    yield
+    kill_servers_under(tmp_path)
 
 
 @pytest.fixture
 def service(tmp_path: Path, gate: TaskGate) -> Iterator[BackupService]:
-    svc = BackupService(tmp_path / "data", hooks=gate, watch=False)
+    svc = BackupService(tmp_path / "data", hooks=gate)
     yield svc
     shutdown_service(svc, gate)
 

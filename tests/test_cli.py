@@ -99,8 +99,9 @@ def _json(data: Path, *args: str):
     return json.loads(result.stdout)
 
 
-def test_another_process_sees_and_stops_a_detached_session(tmp_path):
-    """start (detached) in one process, stop immediately from another."""
+def test_another_process_sees_and_stops_a_session(tmp_path):
+    """start in one process, stop immediately from another; both are clients
+    of the server the first command started."""
     data = tmp_path / "data"
     src = tmp_path / "pc"
     src.mkdir()
@@ -114,6 +115,7 @@ def test_another_process_sees_and_stops_a_detached_session(tmp_path):
     assert again.returncode != 0 and "already running" in again.stderr
     stopped = _agent_jobs(data, "stop", "Slow", "--immediately", "--wait")
     assert stopped.returncode == 0, stopped.stderr
+    assert "new restore points for: none" in stopped.stdout
     (session,) = _json(data, "sessions", "Slow")
     assert session["state"] == "Stopped" and session["result"] == "Failed"
     assert session["stop_mode"] == "immediately"
@@ -121,25 +123,26 @@ def test_another_process_sees_and_stops_a_detached_session(tmp_path):
     assert _json(data, "points") == []
 
 
-def test_killed_session_leaves_earlier_points_restorable(tmp_path):
+def test_killed_server_leaves_earlier_points_restorable(tmp_path):
     data = tmp_path / "data"
     src = make_tree(tmp_path / "pc", files=5, size=4096)
     assert _agent_jobs(data, "job", "create", "K", "--computer", f"pc1={src}",
                        "--throttle", "1").returncode == 0
     assert _agent_jobs(data, "start", "K", "--wait").returncode == 0
     (src / "big.bin").write_bytes(os.urandom(16 << 20))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "--data-dir", str(data),
-                             "start", "K", "--wait"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: any(t["bytes_read"] > 0 for s in _json(data, "sessions", "K")
-                               if s["state"] != "Stopped" for t in s["tasks"]), timeout=20)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    assert _agent_jobs(data, "start", "K").returncode == 0
+    wait_until(lambda: any(t["bytes_read"] > 0 for s in _json(data, "sessions", "K")
+                           if s["state"] != "Stopped" for t in s["tasks"]), timeout=20)
+    status = _agent_jobs(data, "server", "status", "--json")
+    pid = json.loads(status.stdout)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: _agent_jobs(data, "server", "status").returncode == 3)
+
+    # The next command starts a new server, which says what happened.
     sessions = _json(data, "sessions", "K")
     assert sessions[0]["state"] == "Stopped" and sessions[0]["result"] == "Failed"
+    assert any("stopped unexpectedly" in i["text"] for i in sessions[0]["log"])
+    assert _json(data, "server", "status")["pid"] != pid
     (point,) = _json(data, "points", "K")
     restored = _agent_jobs(data, "restore", point["id"], str(tmp_path / "out"))
     assert restored.returncode == 0, restored.stderr

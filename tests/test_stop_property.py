@@ -45,7 +45,7 @@ class StopAtCheckpoint(EngineHooks):
 def test_points_match_stop_moment(tmp_path_factory, slots, computers, files, k, mode):
     base: Path = tmp_path_factory.mktemp("prop")
     hooks = StopAtCheckpoint(k)
-    svc = BackupService(base / "data", hooks=hooks, watch=False)
+    svc = BackupService(base / "data", hooks=hooks)
     try:
         comps = tuple(Computer(name=f"pc{i}", path=str(make_tree(base / f"pc{i}", files, 512, i)))
                       for i in range(computers))

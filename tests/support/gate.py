@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from .hooks import EngineHooks
+from core.hooks import EngineHooks
 
 
 class TaskGate(EngineHooks):

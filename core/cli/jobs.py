@@ -1,0 +1,141 @@
+"""``agent-jobs job ...`` and ``demo``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..api import job_summary
+from ..errors import InvalidInput
+from ..models import Computer, FileScope, JobDefinition
+from ..scheduling import BackupWindow, Schedule, ScheduleKind, parse_days, parse_duration_minutes
+from ..scheduling import parse_hhmm, parse_window
+from .connect import client
+from .output import print_json, short, table
+
+
+def demo(args: argparse.Namespace, data_dir: Path) -> int:
+    with client(data_dir) as api:
+        created = api.setup_demo()
+    print(f"Demo ready in {data_dir}: " +
+          (f"created {', '.join(created)}" if created else "already set up"))
+    return 0
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> int:
+    with client(data_dir) as api:
+        sub = args.job_command
+        if sub == "create":
+            definition = JobDefinition.model_validate(_settings(args, {"name": args.name}))
+            api.create_job(definition)
+            print(f"Created job '{definition.name}' with {len(definition.computers)} "
+                  "computer(s)." + (f" Schedule: {definition.schedule.describe()}."
+                                    if definition.schedule else ""))
+        elif sub == "set":
+            current = api.get_job(args.name).definition
+            base = current.model_dump()
+            if args.new_name:
+                base["name"] = args.new_name
+            definition = JobDefinition.model_validate(_settings(args, base))
+            api.update_job(current.name, definition)
+            print(f"Job '{definition.name}' updated." +
+                  (f" Schedule: {definition.schedule.describe()}." if definition.schedule
+                   else " Not scheduled."))
+        elif sub == "list":
+            listed = api.list_jobs()
+            if args.json:
+                print_json([job_summary(j) for j in listed])
+            else:
+                table(["Name", "Objects", "Status", "Last Run", "Last Result", "Next Run"],
+                      [[j.name, len(j.definition.computers),
+                        f"{j.status.value} {j.progress}%" if j.status.value == "Working"
+                        else j.status.value, short(j.last_run),
+                        j.last_result.value if j.last_result else "",
+                        short(j.next_run) if j.next_run else "<not scheduled>"]
+                       for j in listed])
+        elif sub == "delete":
+            api.delete_job(args.name, delete_backups=args.delete_backups)
+            print(f"Deleted job '{args.name}'" +
+                  (" and its backups." if args.delete_backups else "."))
+        elif sub in ("enable", "disable"):
+            api.set_job_enabled(args.name, sub == "enable")
+            print(f"Job '{args.name}' {sub}d.")
+    return 0
+
+
+def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
+    """The job's settings: ``base`` with every option given on the command line."""
+    settings = dict(base)
+    if args.computer:
+        settings["computers"] = [_computer(spec) for spec in args.computer]
+    for option, field in (("description", "description"), ("tasks", "task_slots"),
+                          ("retain", "retain_points")):
+        value = getattr(args, option)
+        if value is not None:
+            settings[field] = value
+    if args.throttle is not None:
+        settings["throttle_mbps"] = args.throttle or None
+    scope = dict(settings.get("scope") or {})
+    for option in ("include", "exclude"):
+        value = getattr(args, option, None)
+        if value is not None:
+            scope[option] = tuple(value)
+    settings["scope"] = FileScope.model_validate(scope)
+    settings["schedule"] = _schedule(args, settings.get("schedule"))
+    return settings
+
+
+def _computer(spec: str) -> Computer:
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise InvalidInput(f"--computer '{spec}' must look like NAME=PATH.")
+    return Computer(name=name, path=str(Path(path).expanduser().resolve()))
+
+
+def _schedule(args: argparse.Namespace, current: Any) -> Schedule | None:
+    if args.no_schedule:
+        return None
+    fields: dict[str, Any] = {}
+    if current is not None:
+        fields = current.model_dump() if isinstance(current, Schedule) else dict(current)
+    if args.daily:
+        fields.update(kind=ScheduleKind.DAILY, at=parse_hhmm(args.daily))
+    elif args.monthly:
+        last = args.monthly.strip().lower() == "last"
+        fields.update(kind=ScheduleKind.MONTHLY, last_day=last)
+        if not last:
+            try:
+                fields["day_of_month"] = int(args.monthly)
+            except ValueError:
+                raise InvalidInput("--monthly takes a day of the month (1-31) or 'last'.") \
+                    from None
+    elif args.every:
+        fields.update(kind=ScheduleKind.PERIODICALLY,
+                      every_minutes=parse_duration_minutes(args.every))
+    details = any(v is not None for v in (args.days, args.at, args.retries, args.retry_wait,
+                                          args.window, args.window_days)) or args.no_window
+    if not fields:
+        if details:
+            raise InvalidInput("Choose when the job runs first: --daily HH:MM, --monthly DAY "
+                               "or --every PERIOD.")
+        return None
+    if args.days is not None:
+        fields["days"] = parse_days(args.days)
+    if args.at is not None:
+        fields["at"] = parse_hhmm(args.at)
+    if args.retries is not None:
+        fields["retries"] = args.retries
+    if args.retry_wait is not None:
+        fields["retry_wait_minutes"] = parse_duration_minutes(args.retry_wait)
+    if args.no_window:
+        fields["window"] = None
+    elif args.window is not None or args.window_days is not None:
+        window = dict(fields.get("window") or {})
+        if args.window is not None:
+            window["start"], window["end"] = parse_window(args.window)
+        elif not window:
+            raise InvalidInput("--window-days needs --window HH:MM-HH:MM.")
+        if args.window_days is not None:
+            window["days"] = parse_days(args.window_days)
+        fields["window"] = BackupWindow.model_validate(window)
+    return Schedule.model_validate(fields)

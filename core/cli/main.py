@@ -1,0 +1,66 @@
+"""Entry point: parse, dispatch, and turn every error into one line."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from ..errors import ConsoleError
+from ..logs import setup_logging
+from ..paths import resolve_data_dir
+from . import jobs, server, sessions
+from .parser import build_parser
+
+OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
+                   "throttle_mbps": "--throttle", "description": "--description",
+                   "computers": "--computer", "name": "NAME", "schedule": "schedule"}
+
+COMMANDS = {
+    "server": server.run, "demo": jobs.demo, "job": jobs.run, "start": sessions.start,
+    "stop": sessions.stop, "sessions": sessions.list_sessions, "points": sessions.points,
+    "restore": sessions.restore, "verify": sessions.verify,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        data_dir = resolve_data_dir(args.data_dir)
+        if args.command != "server" and data_dir.is_dir():
+            setup_logging(data_dir, "cli", level=logging.WARNING)
+        return COMMANDS[args.command](args, data_dir)
+    except ConsoleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        print(f"error: {validation_message(exc)}", file=sys.stderr)
+        return 1
+    except ValueError as exc:   # an option's value that a parser refused
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:   # `agent-jobs ... | head`: the reader left; say nothing
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # never a traceback
+        print(f"error: unexpected {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+def validation_message(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    msg = str(err.get("msg", exc)).removeprefix("Value error, ")
+    loc = [str(x) for x in err.get("loc", ())]
+    if not loc or loc[0] not in OPTION_OF_FIELD or loc[0] in msg:
+        return msg
+    return f"{OPTION_OF_FIELD[loc[0]]}: {msg[0].lower()}{msg[1:]}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

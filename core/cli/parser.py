@@ -1,0 +1,119 @@
+"""The ``agent-jobs`` command line."""
+from __future__ import annotations
+
+import argparse
+
+
+def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
+    """Options shared by ``job create`` and ``job set``. When setting, an
+    option left out keeps the job's current value."""
+    keep = None if not creating else argparse.SUPPRESS
+    p.add_argument("--computer", action="append", required=creating, metavar="CNAME=PATH",
+                   help="a computer to protect (repeatable"
+                        + ("" if creating else "; replaces the job's computers") + ")")
+    p.add_argument("--description", default=None if not creating else "")
+    p.add_argument("--tasks", type=int, default=None if not creating else 2,
+                   help="task slots (default 2)")
+    p.add_argument("--throttle", type=float, default=None, metavar="MBPS",
+                   help="cap the read rate in MB/s" + ("" if creating else "; 0 removes the cap"))
+    p.add_argument("--retain", type=int, default=None if not creating else 7,
+                   help="restore points to keep per computer (default 7)")
+    p.add_argument("--include", action="append", default=keep, metavar="FOLDER",
+                   help="back up only these folders (repeatable)")
+    p.add_argument("--exclude", action="append", default=keep, metavar="MASK",
+                   help="skip files and folders matching this mask (repeatable)")
+    sched = p.add_argument_group("schedule (run the job automatically)")
+    kind = sched.add_mutually_exclusive_group()
+    kind.add_argument("--daily", metavar="HH:MM", help="run daily at this time")
+    kind.add_argument("--monthly", metavar="DAY", help="run monthly on this day (1-31 or 'last')")
+    kind.add_argument("--every", metavar="PERIOD",
+                      help="run periodically, e.g. 30 (minutes), 90m or 4h")
+    kind.add_argument("--no-schedule", action="store_true", help="do not run automatically")
+    sched.add_argument("--days", metavar="DAYS",
+                       help="with --daily: mon,tue,... or weekdays, weekends, all")
+    sched.add_argument("--at", metavar="HH:MM", help="with --monthly: the time (default 22:00)")
+    sched.add_argument("--retries", type=int, metavar="N",
+                       help="retry a failed run N times (default 3)")
+    sched.add_argument("--retry-wait", metavar="MINUTES",
+                       help="minutes between retries (default 10)")
+    window = sched.add_mutually_exclusive_group()
+    window.add_argument("--window", metavar="HH:MM-HH:MM",
+                        help="backup window: scheduled runs start only inside it")
+    window.add_argument("--no-window", action="store_true", help="remove the backup window")
+    sched.add_argument("--window-days", metavar="DAYS", help="days the backup window opens")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="agent-jobs",
+        description="Manage and run agent backup jobs. Every command talks to the data "
+                    "directory's backup server and starts one when none runs.")
+    p.add_argument("--data-dir", help="data directory (default: $AGENT_CONSOLE_DATA_DIR "
+                                      "or the platform's user data directory)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    server = sub.add_parser("server", help="run, inspect or stop the backup server")
+    ssub = server.add_subparsers(dest="server_command", metavar="ACTION")
+    server.set_defaults(server_command="run", listen=None, idle_exit=None)
+    run = ssub.add_parser("run", help="run the server in the foreground (the default)")
+    run.add_argument("--listen", metavar="127.0.0.1:PORT",
+                     help="also listen on loopback TCP; requests need the bearer token from "
+                          "DATA_DIR/server.token")
+    run.add_argument("--idle-exit", type=float, metavar="SECONDS",
+                     help="exit after this long with no session, no schedule and no client")
+    status = ssub.add_parser("status", help="show whether a server runs, and what it does")
+    status.add_argument("--json", action="store_true")
+    stop = ssub.add_parser("stop", help="stop the server")
+    stop.add_argument("--jobs", choices=["immediately", "gracefully"],
+                      help="stop running jobs this way first (without it, a server with "
+                           "running jobs is not stopped)")
+
+    sub.add_parser("demo", help="create the demo computers and jobs (idempotent)")
+
+    job = sub.add_parser("job", help="create, change, list or delete jobs")
+    jsub = job.add_subparsers(dest="job_command", required=True, metavar="ACTION")
+    create = jsub.add_parser("create", help="create an agent backup job")
+    create.add_argument("name")
+    _job_options(create, creating=True)
+    change = jsub.add_parser("set", help="change a job's settings")
+    change.add_argument("name")
+    change.add_argument("--name", dest="new_name", metavar="NEW_NAME", help="rename the job")
+    _job_options(change, creating=False)
+    lst = jsub.add_parser("list", help="list jobs")
+    lst.add_argument("--json", action="store_true")
+    delete = jsub.add_parser("delete", help="delete a job")
+    delete.add_argument("name")
+    delete.add_argument("--delete-backups", action="store_true",
+                        help="also delete the job's restore points from disk")
+    for verb in ("enable", "disable"):
+        jsub.add_parser(verb, help=f"{verb} a job").add_argument("name")
+
+    start = sub.add_parser("start", help="start a job")
+    start.add_argument("name")
+    start.add_argument("--full", action="store_true", help="active full: read all data again")
+    start.add_argument("--retry", action="store_true",
+                       help="process only the computers that failed last time")
+    start.add_argument("--wait", action="store_true", help="return when the session ends")
+
+    stop_job = sub.add_parser("stop", help="stop a running job")
+    stop_job.add_argument("name")
+    mode = stop_job.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--immediately", action="store_true")
+    mode.add_argument("--gracefully", action="store_true")
+    stop_job.add_argument("--wait", action="store_true", help="return when the session ends")
+
+    sessions = sub.add_parser("sessions", help="list job sessions")
+    sessions.add_argument("name", nargs="?")
+    sessions.add_argument("--json", action="store_true")
+
+    points = sub.add_parser("points", help="list restore points")
+    points.add_argument("name", nargs="?")
+    points.add_argument("--json", action="store_true")
+
+    restore = sub.add_parser("restore", help="restore a point into a new or empty folder")
+    restore.add_argument("point_id")
+    restore.add_argument("target")
+
+    verify = sub.add_parser("verify", help="re-check stored data of one or all points")
+    verify.add_argument("point_id", nargs="?")
+    return p

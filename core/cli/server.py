@@ -1,0 +1,113 @@
+"""``agent-jobs server [run|status|stop]``."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput
+from ..logs import setup_logging
+from ..models import StopMode
+from ..ownership import describe_owner, read_owner
+from ..paths import server_socket_path
+from .connect import client
+from .output import print_json
+
+STOP_WAIT_S = 3600.0
+NOT_RUNNING = 3   # as `systemctl status` says of a stopped unit
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> int:
+    action = args.server_command
+    if action == "status":
+        return status(args, data_dir)
+    if action == "stop":
+        return stop(args, data_dir)
+    return serve(args, data_dir)
+
+
+def _listen_address(text: str | None) -> tuple[str, int] | None:
+    if text is None:
+        return None
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        if not sep or not ipaddress.ip_address(host).is_loopback:
+            raise ValueError
+        number = int(port)
+        if not 0 <= number <= 65535:
+            raise ValueError
+    except ValueError:
+        raise InvalidInput(f"--listen '{text}' must be a loopback address and port, for "
+                           "example 127.0.0.1:8750. The server never listens beyond this "
+                           "machine.") from None
+    return host, number
+
+
+def serve(args: argparse.Namespace, data_dir: Path) -> int:
+    from ..server.runtime import ServerRuntime   # the engine loads only in the server
+
+    tcp = _listen_address(args.listen)
+    setup_logging(data_dir, "server")
+    runtime = ServerRuntime(data_dir, tcp=tcp, idle_exit_s=args.idle_exit)
+    runtime.start()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        runtime.signal_received()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    where = f"unix:{server_socket_path(data_dir)}"
+    if runtime.tcp_address:
+        where += f" and http://{runtime.tcp_address[0]}:{runtime.tcp_address[1]}"
+    print(f"Backup server for {data_dir} listening on {where}. Ctrl-C stops it (running "
+          "jobs gracefully; twice: immediately).", flush=True)
+    runtime.serve_forever()
+    print("Backup server stopped.", flush=True)
+    return 0
+
+
+def status(args: argparse.Namespace, data_dir: Path) -> int:
+    owner = read_owner(data_dir)
+    if owner is None:
+        if args.json:
+            print_json({"running": False, "data_dir": str(data_dir)})
+        else:
+            print(f"No backup server runs for {data_dir}.")
+        return NOT_RUNNING
+    with client(data_dir, autostart=False) as api:
+        info = api.server_info()
+    if args.json:
+        print_json({"running": True, **info})
+        return 0
+    print(f"Backup server {describe_owner(owner)} serves {data_dir}")
+    print(f"  socket:  {info.get('socket')}")
+    if info.get("tcp"):
+        print(f"  tcp:     http://{info['tcp']} (bearer token in server.token)")
+    print(f"  started: {'automatically' if info.get('auto_started') else 'by hand'}")
+    running = info.get("running_jobs") or []
+    print(f"  running jobs: {', '.join(running) if running else 'none'}")
+    print(f"  connected consoles: {info.get('event_streams', 0)}")
+    return 0
+
+
+def stop(args: argparse.Namespace, data_dir: Path) -> int:
+    if read_owner(data_dir) is None:
+        print(f"No backup server runs for {data_dir}.")
+        return 0
+    jobs = StopMode(args.jobs) if args.jobs else None
+    with client(data_dir, autostart=False) as api:
+        answer = api.stop_server(jobs)
+    running = answer.get("running_jobs") or []
+    if running:
+        print(f"Stopping {', '.join(running)} {args.jobs}, then the server...", flush=True)
+    deadline = time.monotonic() + STOP_WAIT_S
+    waiter = threading.Event()
+    while read_owner(data_dir) is not None and time.monotonic() < deadline:
+        waiter.wait(0.05)
+    print("Backup server stopped.")
+    return 0

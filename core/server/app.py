@@ -1,0 +1,304 @@
+"""The backup server's REST API (FastAPI), over the service facade.
+
+Paths and bodies follow the reference console's REST API where it has one
+(``POST /api/v1/jobs/{name}/stop`` with ``{"gracefulStop": ...}``). Every
+error is ``{"error": "...", "kind": "..."}`` with the operator-facing words
+the CLI prints; never a stack trace.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from .. import errors
+from ..api import BulkResult, RestoreReport, StopPreview, VerifyReport, job_summary
+from ..models import JobDefinition, JobInfo, RestorePointInfo, SessionInfo, StopMode
+from .events_hub import EventHub
+
+if TYPE_CHECKING:
+    from ..service import BackupService
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+MAX_WAIT_S = 30.0
+
+STATUS_OF_ERROR: dict[type[errors.ConsoleError], int] = {
+    errors.NotFound: 404,
+    errors.AlreadyExists: 409,
+    errors.JobStateError: 409,
+    errors.InvalidInput: 400,
+    errors.RestoreError: 400,
+    errors.RepositoryError: 500,
+}
+
+
+class ServerControl:
+    """What the API needs from the process around it."""
+
+    def info(self) -> dict[str, Any]:
+        return {}
+
+    def request_shutdown(self, jobs: StopMode | None) -> None:
+        pass
+
+
+# -- bodies and answers ----------------------------------------------------------
+class JobOut(BaseModel):
+    """A job as ``job list --json`` shows it, plus its full definition."""
+
+    name: str
+    type: str
+    description: str
+    computers: list[str]
+    status: str
+    progress: int
+    enabled: bool
+    last_run: str | None
+    last_result: str | None
+    next_run: str | None
+    target: str
+    task_slots: int
+    throttle_mbps: float | None
+    retain_points: int
+    schedule: str | None
+    active_session_id: str | None
+    definition: JobDefinition
+
+    @classmethod
+    def of(cls, job: JobInfo) -> JobOut:
+        return cls(**job_summary(job), active_session_id=job.active_session_id,
+                   definition=job.definition)
+
+
+class StartBody(BaseModel):
+    full: bool = False
+    retry: bool = False
+
+
+class StartAnswer(BaseModel):
+    session_id: str
+
+
+class StopBody(BaseModel):
+    gracefulStop: bool = False   # noqa: N815 (the reference API's name)
+
+
+class BulkStartBody(StartBody):
+    names: list[str] = Field(max_length=10_000)
+
+
+class BulkStopBody(StopBody):
+    names: list[str] = Field(max_length=10_000)
+
+
+class RestoreBody(BaseModel):
+    target: str
+
+
+class VerifyBody(BaseModel):
+    point_id: str | None = None
+
+
+class ServerStopBody(BaseModel):
+    jobs: StopMode | None = None
+
+
+class DemoAnswer(BaseModel):
+    created: list[str]
+
+
+def _mode(body: StopBody) -> StopMode:
+    return StopMode.GRACEFULLY if body.gracefulStop else StopMode.IMMEDIATELY
+
+
+def _error(status: int, message: str, kind: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, "kind": kind, **extra}, status_code=status)
+
+
+def _field_message(err: dict[str, Any]) -> str:
+    loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{'.'.join(loc)}: {msg}" if loc else msg
+
+
+def create_app(service: BackupService, control: ServerControl | None = None,
+               hub: EventHub | None = None) -> FastAPI:
+    control = control or ServerControl()
+    hub = hub or EventHub(service.subscribe)
+    app = FastAPI(title="Agent Backup Console server", version="1",
+                  description="Jobs, sessions, restore points and live events of one data "
+                              "directory's backup server.")
+    app.state.hub = hub
+
+    # -- errors ------------------------------------------------------------------
+    @app.exception_handler(errors.ConsoleError)
+    async def console_error(_req: Request, exc: errors.ConsoleError) -> JSONResponse:
+        status = next((code for cls, code in STATUS_OF_ERROR.items() if isinstance(exc, cls)),
+                      500 if isinstance(exc, errors.RepositoryError) else 400)
+        return _error(status, str(exc), type(exc).__name__)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = list(exc.errors())
+        message = _field_message(errs[0]) if errs else "invalid request"
+        return _error(422, message, "InvalidInput",
+                      fields=[_field_message(e) for e in errs])
+
+    @app.exception_handler(ValidationError)
+    async def model_invalid(_req: Request, exc: ValidationError) -> JSONResponse:
+        errs = exc.errors()
+        return _error(422, _field_message(dict(errs[0])) if errs else str(exc), "InvalidInput")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_req: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in a request")
+        return _error(500, f"Internal error in the backup server ({exc.__class__.__name__}: "
+                           f"{exc}). Details are in the server log under "
+                           f"{service.data_dir / 'logs'}.", "InternalError")
+
+    # -- server ------------------------------------------------------------------
+    @app.get(f"{API}/server")
+    def server_info() -> dict[str, Any]:
+        running = [j.name for j in service.list_jobs() if j.active_session_id]
+        return {"data_dir": str(service.data_dir), "running_jobs": running,
+                "event_streams": hub.stream_count, **control.info()}
+
+    @app.post(f"{API}/server/stop", status_code=202)
+    def server_stop(body: ServerStopBody) -> dict[str, Any]:
+        running = [j.name for j in service.list_jobs() if j.active_session_id]
+        if running and body.jobs is None:
+            raise errors.JobStateError(
+                f"Jobs are running: {', '.join(running)}. Stop them first, or use "
+                "'server stop --jobs immediately|gracefully'.")
+        control.request_shutdown(body.jobs)
+        return {"stopping": True, "running_jobs": running}
+
+    # -- jobs --------------------------------------------------------------------
+    @app.get(f"{API}/jobs")
+    def list_jobs() -> list[JobOut]:
+        return [JobOut.of(j) for j in service.list_jobs()]
+
+    @app.post(f"{API}/jobs", status_code=201)
+    def create_job(definition: JobDefinition) -> JobOut:
+        service.create_job(definition)
+        return JobOut.of(service.get_job(definition.name))
+
+    @app.get(API + "/jobs/{name}")
+    def get_job(name: str) -> JobOut:
+        return JobOut.of(service.get_job(name))
+
+    @app.put(API + "/jobs/{name}")
+    def update_job(name: str, definition: JobDefinition) -> JobOut:
+        service.update_job(name, definition)
+        return JobOut.of(service.get_job(definition.name))
+
+    @app.delete(API + "/jobs/{name}", status_code=204)
+    def delete_job(name: str, deleteBackups: bool = False) -> Response:  # noqa: N803
+        service.delete_job(name, delete_backups=deleteBackups)
+        return Response(status_code=204)
+
+    @app.post(API + "/jobs/{name}/enable")
+    def enable_job(name: str) -> JobOut:
+        service.set_job_enabled(name, True)
+        return JobOut.of(service.get_job(name))
+
+    @app.post(API + "/jobs/{name}/disable")
+    def disable_job(name: str) -> JobOut:
+        service.set_job_enabled(name, False)
+        return JobOut.of(service.get_job(name))
+
+    @app.post(f"{API}/jobs/start")
+    def start_jobs(body: BulkStartBody) -> BulkResult:
+        return service.start_jobs(body.names, full=body.full, retry=body.retry)
+
+    @app.post(f"{API}/jobs/stop")
+    def stop_jobs(body: BulkStopBody) -> BulkResult:
+        return service.stop_jobs(body.names, _mode(body))
+
+    @app.post(API + "/jobs/{name}/start")
+    def start_job(name: str, body: StartBody | None = None) -> StartAnswer:
+        body = body or StartBody()
+        return StartAnswer(session_id=service.start_job(name, full=body.full, retry=body.retry))
+
+    @app.post(API + "/jobs/{name}/stop")
+    def stop_job(name: str, body: StopBody | None = None) -> StopPreview:
+        return service.stop_job(name, _mode(body or StopBody()))
+
+    @app.get(API + "/jobs/{name}/stopPreview")
+    def stop_preview(name: str) -> StopPreview:
+        return service.stop_preview(name)
+
+    @app.get(API + "/jobs/{name}/retryCandidates")
+    def retry_candidates(name: str) -> list[str]:
+        return service.retry_candidates(name)
+
+    # -- sessions ----------------------------------------------------------------
+    @app.get(f"{API}/sessions")
+    def list_sessions(job: str | None = None,
+                      limit: int = Query(200, ge=1, le=10_000)) -> list[SessionInfo]:
+        return service.list_sessions(job, limit)
+
+    @app.get(API + "/sessions/{session_id}")
+    def get_session(session_id: str) -> SessionInfo:
+        return service.get_session(session_id)
+
+    @app.get(API + "/sessions/{session_id}/wait")
+    def wait_session(session_id: str,
+                     timeout: float = Query(MAX_WAIT_S, ge=0, le=MAX_WAIT_S)) -> SessionInfo:
+        """Long poll: answers when the session has stopped, or after ``timeout``."""
+        return service.wait_session(session_id, timeout)
+
+    # -- restore points ------------------------------------------------------------
+    @app.get(f"{API}/restorePoints")
+    def list_points(job: str | None = None) -> list[RestorePointInfo]:
+        return service.list_points(job)
+
+    @app.post(API + "/restorePoints/{point_id}/restore")
+    def restore(point_id: str, body: RestoreBody) -> RestoreReport:
+        return service.restore(point_id, Path(body.target))
+
+    @app.post(f"{API}/verify")
+    def verify(body: VerifyBody | None = None) -> VerifyReport:
+        return service.verify((body or VerifyBody()).point_id)
+
+    @app.post(f"{API}/demo")
+    def demo() -> DemoAnswer:
+        return DemoAnswer(created=service.setup_demo())
+
+    # -- events --------------------------------------------------------------------
+    @app.get(f"{API}/events")
+    async def events() -> StreamingResponse:
+        """Server-Sent Events: ``data: {"type": "SessionChanged", ...}`` per change."""
+        return StreamingResponse(hub.stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    return app
+
+
+def require_token(app: Callable[..., Any], token: str) -> Callable[..., Any]:
+    """ASGI wrapper for the TCP listener: every request needs ``Bearer <token>``."""
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            if not hmac.compare_digest(headers.get(b"authorization", b""), expected):
+                response = JSONResponse(
+                    {"error": "Missing or wrong bearer token. Send 'Authorization: Bearer "
+                              "<token>' with the token from the data directory's server.token "
+                              "file.", "kind": "Unauthorized"},
+                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
+                await response(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded

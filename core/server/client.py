@@ -1,0 +1,251 @@
+"""The facade over HTTP: :class:`ServerClient` implements :class:`core.api.BackupApi`
+by calling the data directory's server, starting it when none answers.
+
+Calls are synchronous and thread-safe (the console makes them on worker
+threads). Events arrive on one background thread that reads the server's
+event stream and reconnects when it breaks.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from .. import errors
+from ..api import BulkResult, RestoreReport, StopPreview, VerifyReport
+from ..events import CatalogueChanged, Event, EventBus, ServerConnection
+from ..models import JobDefinition, JobInfo, JobStatus, RestorePointInfo, SessionInfo, StopMode
+from ..paths import server_socket_path
+from .launcher import ServerUnavailable, ensure_server
+from .sockets import unix_address
+from .wire import decode_event
+
+log = logging.getLogger(__name__)
+
+WAIT_CHUNK_S = 25.0
+REQUEST_TIMEOUT_S = 120.0
+RECONNECT_MAX_S = 2.0
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+class ServerClient:
+    def __init__(self, data_dir: Path, *, autostart: bool = True,
+                 base_url: str | None = None, token: str | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self._autostart = autostart and base_url is None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=5.0)
+        if base_url is None:
+            transport = httpx.HTTPTransport(uds=unix_address(server_socket_path(self.data_dir)))
+            self._http = httpx.Client(transport=transport, base_url="http://agent-jobs/api/v1",
+                                      headers=headers, timeout=timeout)
+        else:
+            self._http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v1",
+                                      headers=headers, timeout=timeout)
+        self.address = base_url or f"unix:{server_socket_path(self.data_dir)}"
+        self._events = EventBus()
+        self._stream: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._stream_lock = threading.Lock()
+        self.connected = False
+
+    # -- plumbing -----------------------------------------------------------------
+    def _ensure(self) -> None:
+        if self._autostart:
+            ensure_server(self.data_dir)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if not self._autostart:
+                raise self._unavailable(exc) from exc
+            self._ensure()
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as again:
+                raise self._unavailable(again) from again
+        except httpx.TransportError as exc:
+            raise self._unavailable(exc) from exc
+        if response.status_code >= 400:
+            raise _error_of(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def _unavailable(self, exc: BaseException) -> ServerUnavailable:
+        return ServerUnavailable(
+            f"The backup server at {self.address} is not answering ({exc.__class__.__name__}). "
+            "Start it with 'agent-jobs server run', or see the server log under "
+            f"{self.data_dir / 'logs'}.")
+
+    # -- events ---------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        unsubscribe = self._events.subscribe(listener)
+        with self._stream_lock:
+            if self._stream is None:
+                self._stream = threading.Thread(target=self._read_events, name="event-stream",
+                                                daemon=True)
+                self._stream.start()
+        return unsubscribe
+
+    def _read_events(self) -> None:
+        delay = 0.1
+        while not self._closing.is_set():
+            try:
+                self._ensure()
+                with self._http.stream("GET", "/events",
+                                       timeout=httpx.Timeout(None, connect=5.0)) as response:
+                    if response.status_code != 200:
+                        raise _error_of(response)
+                    self._set_connected(True)
+                    delay = 0.1
+                    for line in response.iter_lines():
+                        if self._closing.is_set():
+                            return
+                        if line.startswith("data:"):
+                            self._events.publish(decode_event(line[5:].strip()))
+            except (httpx.HTTPError, errors.ConsoleError, OSError) as exc:
+                if self._closing.is_set():
+                    return
+                log.info("event stream interrupted: %s", exc)
+            self._set_connected(False)
+            self._closing.wait(delay)
+            delay = min(RECONNECT_MAX_S, delay * 2)
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected == self.connected:
+            return
+        self.connected = connected
+        self._events.publish(ServerConnection(connected=connected, address=self.address))
+        if connected:   # whatever happened while we were away: fetch everything again
+            self._events.publish(CatalogueChanged())
+
+    def close(self) -> None:
+        self._closing.set()
+        self._http.close()
+
+    # -- server ---------------------------------------------------------------------
+    def server_info(self) -> dict[str, Any]:
+        return self._request("GET", "/server")
+
+    def stop_server(self, jobs: StopMode | None = None) -> dict[str, Any]:
+        return self._request("POST", "/server/stop",
+                             json={"jobs": jobs.value if jobs else None})
+
+    # -- jobs -------------------------------------------------------------------------
+    def list_jobs(self) -> list[JobInfo]:
+        return [_job_info(j) for j in self._request("GET", "/jobs")]
+
+    def get_job(self, name: str) -> JobInfo:
+        return _job_info(self._request("GET", f"/jobs/{_q(name)}"))
+
+    def create_job(self, definition: JobDefinition) -> None:
+        self._request("POST", "/jobs", json=definition.model_dump(mode="json"))
+
+    def update_job(self, name: str, definition: JobDefinition) -> None:
+        self._request("PUT", f"/jobs/{_q(name)}", json=definition.model_dump(mode="json"))
+
+    def delete_job(self, name: str, *, delete_backups: bool = False) -> None:
+        self._request("DELETE", f"/jobs/{_q(name)}",
+                      params={"deleteBackups": "true" if delete_backups else "false"})
+
+    def set_job_enabled(self, name: str, enabled: bool) -> None:
+        self._request("POST", f"/jobs/{_q(name)}/{'enable' if enabled else 'disable'}")
+
+    def start_job(self, name: str, *, full: bool = False, retry: bool = False) -> str:
+        answer = self._request("POST", f"/jobs/{_q(name)}/start",
+                               json={"full": full, "retry": retry})
+        return str(answer["session_id"])
+
+    def start_jobs(self, names: list[str], *, full: bool = False,
+                   retry: bool = False) -> BulkResult:
+        return BulkResult.model_validate(self._request(
+            "POST", "/jobs/start", json={"names": names, "full": full, "retry": retry}))
+
+    def stop_job(self, name: str, mode: StopMode) -> StopPreview:
+        return StopPreview.model_validate(self._request(
+            "POST", f"/jobs/{_q(name)}/stop",
+            json={"gracefulStop": mode is StopMode.GRACEFULLY}))
+
+    def stop_jobs(self, names: list[str], mode: StopMode) -> BulkResult:
+        return BulkResult.model_validate(self._request(
+            "POST", "/jobs/stop",
+            json={"names": names, "gracefulStop": mode is StopMode.GRACEFULLY}))
+
+    def stop_preview(self, name: str) -> StopPreview:
+        return StopPreview.model_validate(self._request("GET", f"/jobs/{_q(name)}/stopPreview"))
+
+    def retry_candidates(self, name: str) -> list[str]:
+        return list(self._request("GET", f"/jobs/{_q(name)}/retryCandidates"))
+
+    # -- sessions ---------------------------------------------------------------------
+    def get_session(self, session_id: str) -> SessionInfo:
+        return SessionInfo.model_validate(self._request("GET", f"/sessions/{_q(session_id)}"))
+
+    def list_sessions(self, job: str | None = None, limit: int = 200) -> list[SessionInfo]:
+        params: dict[str, Any] = {"limit": limit}
+        if job is not None:
+            params["job"] = job
+        return [SessionInfo.model_validate(s)
+                for s in self._request("GET", "/sessions", params=params)]
+
+    def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
+        """Return when the session has stopped, or after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = WAIT_CHUNK_S if deadline is None else max(0.0, deadline - time.monotonic())
+            session = SessionInfo.model_validate(self._request(
+                "GET", f"/sessions/{_q(session_id)}/wait",
+                params={"timeout": min(WAIT_CHUNK_S, left)}))
+            if not session.state.is_active or (deadline is not None and
+                                               time.monotonic() >= deadline):
+                return session
+
+    # -- restore points -----------------------------------------------------------------
+    def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
+        params = {"job": job} if job is not None else {}
+        return [RestorePointInfo.model_validate(p)
+                for p in self._request("GET", "/restorePoints", params=params)]
+
+    def restore(self, point_id: str, target: Path) -> RestoreReport:
+        return RestoreReport.model_validate(self._request(
+            "POST", f"/restorePoints/{_q(point_id)}/restore",
+            json={"target": str(Path(target).expanduser().absolute())}))
+
+    def verify(self, point_id: str | None = None) -> VerifyReport:
+        return VerifyReport.model_validate(self._request("POST", "/verify",
+                                                         json={"point_id": point_id}))
+
+    def setup_demo(self) -> list[str]:
+        return list(self._request("POST", "/demo")["created"])
+
+
+def _job_info(raw: dict[str, Any]) -> JobInfo:
+    return JobInfo(definition=JobDefinition.model_validate(raw["definition"]),
+                   status=JobStatus(raw["status"]), progress=raw["progress"],
+                   last_run=raw["last_run"], last_result=raw["last_result"],
+                   next_run=raw["next_run"], active_session_id=raw["active_session_id"])
+
+
+def _error_of(response: httpx.Response) -> errors.ConsoleError:
+    try:
+        response.read()
+        body = response.json()
+        message, kind = str(body["error"]), str(body.get("kind", ""))
+    except (ValueError, KeyError, TypeError, httpx.HTTPError):
+        return errors.ConsoleError(f"The backup server answered {response.status_code} "
+                                   f"{response.reason_phrase}.")
+    cls = getattr(errors, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.ConsoleError)):
+        cls = errors.ConsoleError
+    return cls(message)

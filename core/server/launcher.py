@@ -1,0 +1,96 @@
+"""Finds the data directory's server and starts one when none answers, the
+way gpg-agent is started on demand: detached, in its own session, logging to
+``DATA_DIR/logs``. Several clients starting at once end with one server: the
+others lose the race for the data directory and exit."""
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import ConsoleError
+from ..paths import logs_dir, server_socket_path
+from .sockets import unix_address
+
+START_TIMEOUT_S = 30.0
+AUTO_IDLE_EXIT_S = 600
+ENV_IDLE_EXIT = "AGENT_JOBS_SERVER_IDLE_EXIT"   # seconds; for tests and special setups
+
+
+class ServerUnavailable(ConsoleError):
+    """No server answers for the data directory, and none could be started."""
+
+
+def server_answers(data_dir: Path) -> bool:
+    """Whether a server accepts connections on the data directory's socket."""
+    path = server_socket_path(data_dir)
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2.0)
+        try:
+            sock.connect(unix_address(path))
+        except OSError:
+            return False
+    return True
+
+
+def ensure_server(data_dir: Path, timeout: float = START_TIMEOUT_S) -> None:
+    """Return once a server answers for ``data_dir``, starting one if needed."""
+    if server_answers(data_dir):
+        return
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ServerUnavailable(f"Data directory {data_dir} is a file, not a folder. "
+                                "Choose another one with --data-dir.")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        logs = logs_dir(data_dir)
+        logs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServerUnavailable(f"Cannot use data directory {data_dir}: {exc.strerror}. "
+                                "Choose another one with --data-dir.") from exc
+    # One launcher at a time per data directory; the others wait for its server.
+    with open(data_dir / "server.launch", "a+b") as launch_lock:
+        fcntl.flock(launch_lock.fileno(), fcntl.LOCK_EX)
+        if server_answers(data_dir):
+            return
+        out = logs / "server.out"
+        proc = _spawn(data_dir, out)
+        deadline = time.monotonic() + timeout
+        waiter = threading.Event()
+        while time.monotonic() < deadline:
+            if server_answers(data_dir):
+                return
+            if proc.poll() is not None and not server_answers(data_dir):
+                raise ServerUnavailable(
+                    f"The backup server for {data_dir} could not start: "
+                    f"{_last_line(out) or f'it exited with code {proc.returncode}'}")
+            waiter.wait(0.03)
+    raise ServerUnavailable(f"The backup server for {data_dir} did not answer within "
+                            f"{timeout:.0f} s. See {out}.")
+
+
+def _spawn(data_dir: Path, out: Path) -> subprocess.Popen[bytes]:
+    idle = os.environ.get(ENV_IDLE_EXIT, str(AUTO_IDLE_EXIT_S))
+    cmd = [sys.executable, "-m", "core.cli", "--data-dir", str(data_dir), "server", "run",
+           "--idle-exit", idle]
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(
+        os.pathsep) if p])
+    with open(out, "ab") as log_file:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                                start_new_session=True, env=env, close_fds=True)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1].removeprefix("error: ") if lines else ""

@@ -1,0 +1,191 @@
+"""Runs the backup server: the service, its scheduler and the HTTP listeners.
+
+The listeners run on an asyncio loop in a background thread; the thread that
+calls :meth:`ServerRuntime.serve_forever` waits for a reason to exit (a
+signal, ``server stop``, or idleness of an auto-started server) and then
+shuts down in order: stop sessions as asked, wait for them, close the
+listeners, release the data directory.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ..events import Event, SessionChanged
+from ..hooks import EngineHooks
+from ..models import StopMode, utcnow
+from ..paths import server_socket_path, server_token_path
+from ..service import BackupService
+from .app import ServerControl, create_app, require_token
+from .events_hub import EventHub
+from .sockets import bind_tcp, bind_unix, ensure_token
+
+log = logging.getLogger(__name__)
+
+IDLE_EXIT_S = 600.0
+TICK_S = 0.5
+SESSION_STOP_WAIT_S = 3600.0
+
+
+class ServerRuntime(ServerControl):
+    def __init__(self, data_dir: Path, *, tcp: tuple[str, int] | None = None,
+                 idle_exit_s: float | None = None, hooks: EngineHooks | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.tcp = tcp
+        self.idle_exit_s = idle_exit_s
+        self._hooks = hooks
+        self.service: BackupService | None = None
+        self._servers: list[uvicorn.Server] = []
+        self._thread: threading.Thread | None = None
+        self._exit = threading.Event()
+        self._stop_mode: StopMode | None = None
+        self._escalate = threading.Event()
+        self._activity = threading.Event()
+        self._started_at = utcnow()
+        self.tcp_address: tuple[str, int] | None = None
+
+    # -- ServerControl ----------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "started": self._started_at.isoformat(),
+                "socket": str(server_socket_path(self.data_dir)),
+                "tcp": f"{self.tcp_address[0]}:{self.tcp_address[1]}" if self.tcp_address
+                else None,
+                "auto_started": self.idle_exit_s is not None}
+
+    def request_shutdown(self, jobs: StopMode | None) -> None:
+        """Exit once the sessions are stopped ``jobs`` (or have ended by themselves)."""
+        if jobs is StopMode.IMMEDIATELY:
+            self._escalate.set()
+        if self._stop_mode is None or jobs is StopMode.IMMEDIATELY:
+            self._stop_mode = jobs
+        self._exit.set()
+
+    def signal_received(self) -> None:
+        """SIGTERM/SIGINT: the first stops jobs gracefully, the second immediately."""
+        if self._exit.is_set():
+            self.request_shutdown(StopMode.IMMEDIATELY)
+        else:
+            self.request_shutdown(StopMode.GRACEFULLY)
+
+    # -- life ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Own the data directory and listen; raises DataDirBusy if another server does."""
+        self.service = service = BackupService(self.data_dir, hooks=self._hooks)
+        try:
+            token = ensure_token(server_token_path(self.data_dir))
+            hub = EventHub(service.subscribe)
+            self._hub = hub
+            app = create_app(service, self, hub)
+            listeners: list[tuple[Any, Any]] = [
+                (app, bind_unix(server_socket_path(self.data_dir)))]
+            if self.tcp is not None:
+                sock = bind_tcp(*self.tcp)
+                self.tcp_address = sock.getsockname()[:2]
+                listeners.append((require_token(app, token), sock))
+            self._servers = [
+                uvicorn.Server(uvicorn.Config(asgi, lifespan="off", log_config=None,
+                                              access_log=False, timeout_graceful_shutdown=2))
+                for asgi, _sock in listeners]
+            ready = threading.Event()
+            self._thread = threading.Thread(target=self._serve, args=(listeners, ready),
+                                            name="http", daemon=True)
+            self._thread.start()
+            ready.wait(30)
+            if not all(s.started for s in self._servers):
+                raise RuntimeError("the HTTP listeners did not start")
+            service.subscribe(self._on_event)
+            service.start_scheduler()
+            service.ownership_update(**{k: v for k, v in self.info().items()
+                                        if k in ("socket", "tcp", "auto_started")})
+        except BaseException:
+            self._close_listeners()
+            service.close()
+            raise
+        log.info("server %d serving %s", os.getpid(), self.data_dir)
+
+    def _serve(self, listeners: list[tuple[Any, Any]], ready: threading.Event) -> None:
+        async def main() -> None:
+            tasks = [asyncio.create_task(server.serve(sockets=[sock]))
+                     for server, (_app, sock) in zip(self._servers, listeners)]
+            while not all(s.started for s in self._servers) and \
+                    not any(t.done() for t in tasks):
+                await asyncio.sleep(0.01)
+            ready.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            asyncio.run(main())
+        except Exception:
+            log.exception("the HTTP listeners failed")
+        finally:
+            ready.set()
+            self._exit.set()
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, SessionChanged):
+            self._activity.set()
+
+    def serve_forever(self) -> None:
+        """Block until asked to exit, then shut down."""
+        idle_since = utcnow()
+        while not self._exit.wait(TICK_S):
+            if self.idle_exit_s is None:
+                continue
+            if self._activity.is_set() or not self._idle():
+                self._activity.clear()
+                idle_since = utcnow()
+            elif (utcnow() - idle_since).total_seconds() >= self.idle_exit_s:
+                log.info("idle for %.0f s with nothing scheduled: exiting", self.idle_exit_s)
+                break
+        self.shutdown()
+
+    def _idle(self) -> bool:
+        service = self.service
+        assert service is not None
+        return not service.running_jobs() and not service.has_schedules() and \
+            self._hub.stream_count == 0
+
+    def shutdown(self) -> None:
+        service = self.service
+        if service is None:
+            return
+        self._stop_sessions(service)
+        self._hub.close()
+        self._close_listeners()
+        service.close()
+        self.service = None
+        log.info("server %d stopped", os.getpid())
+
+    def _stop_sessions(self, service: BackupService) -> None:
+        running = service.running_jobs()
+        if not running:
+            return
+        mode = self._stop_mode or StopMode.GRACEFULLY
+        log.info("stopping %s %s before exiting", ", ".join(running), mode.value)
+        service.stop_jobs(running, mode)
+        escalated = mode is StopMode.IMMEDIATELY
+        waiter = threading.Event()
+        deadline = SESSION_STOP_WAIT_S
+        while service.running_jobs() and deadline > 0:
+            if not escalated and self._escalate.is_set():
+                escalated = True
+                service.stop_jobs(service.running_jobs(), StopMode.IMMEDIATELY)
+            waiter.wait(0.05)
+            deadline -= 0.05
+
+    def _close_listeners(self) -> None:
+        for server in self._servers:
+            server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        try:
+            server_socket_path(self.data_dir).unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,173 @@
+"""End to end, with a real ``agent-jobs server`` process on its socket: the
+CLI and REST as clients, signals, a second server, the TCP token, SIGKILL."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.conftest import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+JOB = "Nightly Ünïcode job"   # a space and Unicode: URL-encoded in REST paths
+
+
+def agent_jobs(data: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core.cli", "--data-dir", str(data), *args],
+                          capture_output=True, text=True, env=ENV, timeout=timeout, cwd=ROOT)
+
+
+def as_json(data: Path, *args: str):
+    result = agent_jobs(data, *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+class Server:
+    """``agent-jobs server run --listen 127.0.0.1:0`` in the foreground."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "--data-dir", str(data), "server", "run",
+             "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert "listening on" in line, line + self.proc.stderr.read()
+        self.url = line.split(" and ")[1].split(". ")[0].strip()
+        self.token = (data / "server.token").read_text().strip()
+
+    def rest(self, method: str, path: str, *, token: bool = True, **kw) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if token else {}
+        return httpx.request(method, f"{self.url}/api/v1{path}", headers=headers,
+                             timeout=30, **kw)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data")
+    yield srv
+    srv.stop()
+
+
+def computers(tmp_path: Path, sizes_mib: dict[str, int]) -> list[str]:
+    args = []
+    for name, mib in sizes_mib.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "data.bin").write_bytes(os.urandom(mib << 20))
+        args += ["--computer", f"{name}={tmp_path / name}"]
+    return args
+
+
+def in_progress(data: Path, job: str, computer: str) -> bool:
+    sessions = as_json(data, "sessions", job)
+    return bool(sessions) and any(t["computer"] == computer and t["bytes_read"] > 0
+                                  and t["status"] == "In progress" for t in sessions[0]["tasks"])
+
+
+def test_cli_start_then_graceful_stop_over_rest(server: Server, tmp_path: Path) -> None:
+    data = server.data
+    assert stat.S_IMODE((data / "server.sock").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data / "server.token").stat().st_mode) == 0o600
+    created = agent_jobs(data, "job", "create", JOB, "--tasks", "1", "--throttle", "2",
+                         *computers(tmp_path, {"pc1": 3, "pc2": 3}))
+    assert created.returncode == 0, created.stderr
+    started = agent_jobs(data, "start", JOB)
+    assert started.returncode == 0, started.stderr
+    wait_until(lambda: in_progress(data, JOB, "pc1"), timeout=20)
+
+    path = f"/jobs/{quote(JOB, safe='')}/stop"
+    refused = server.rest("POST", path, token=False, json={"gracefulStop": True})
+    assert refused.status_code == 401 and "token" in refused.json()["error"]
+    answer = server.rest("POST", path, json={"gracefulStop": True})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["in_progress"] == ["pc1"] and answer.json()["not_started"] == ["pc2"]
+
+    session_id = answer.json()["session_id"]
+    ended = server.rest("GET", f"/sessions/{session_id}/wait", params={"timeout": 30}).json()
+    assert ended["state"] == "Stopped" and ended["stop_mode"] == "gracefully"
+    assert [t["status"] for t in ended["tasks"]] == ["Success", "Skipped"]
+    assert {p["computer"] for p in as_json(data, "points", JOB)} == {"pc1"}
+    assert as_json(data, "job", "list")[0]["last_result"] == "Warning"
+
+
+def test_rest_errors_are_plain_json(server: Server) -> None:
+    missing = server.rest("GET", f"/jobs/{quote('No such job', safe='')}")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "No job named 'No such job'. Run 'job list' to see the "
+                                       "jobs.", "kind": "NotFound"}
+    bad = server.rest("POST", "/jobs", json={"name": "a/b", "computers": []})
+    assert bad.status_code == 422 and bad.json()["error"].startswith("name:")
+    assert "Traceback" not in bad.text
+    auth = {"Authorization": f"Bearer {server.token}"}
+    spec = httpx.get(f"{server.url}/openapi.json", headers=auth).json()
+    assert "/api/v1/jobs/{name}/stop" in spec["paths"]
+    assert httpx.get(f"{server.url}/docs", headers=auth).status_code == 200
+
+
+def test_a_second_server_is_refused(server: Server) -> None:
+    started = time.monotonic()
+    second = agent_jobs(server.data, "server", "run", timeout=20)
+    assert second.returncode != 0
+    assert time.monotonic() - started < 10
+    assert f"pid {server.proc.pid}" in second.stderr and "Traceback" not in second.stderr
+    status = agent_jobs(server.data, "server", "status")
+    assert status.returncode == 0 and f"pid {server.proc.pid}" in status.stdout
+
+
+def test_sigterm_stops_jobs_gracefully_then_exits(server: Server, tmp_path: Path) -> None:
+    data = server.data
+    agent_jobs(data, "job", "create", "T", "--tasks", "1", "--throttle", "2",
+               *computers(tmp_path, {"a1": 2, "a2": 2}))
+    assert agent_jobs(data, "start", "T").returncode == 0
+    wait_until(lambda: in_progress(data, "T", "a1"), timeout=20)
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=30) == 0
+    assert not (data / "server.sock").exists()
+    (session,) = as_json(data, "sessions", "T")   # starts a new server
+    assert [t["status"] for t in session["tasks"]] == ["Success", "Skipped"]
+
+
+def test_server_stop_refuses_while_jobs_run(server: Server, tmp_path: Path) -> None:
+    data = server.data
+    agent_jobs(data, "job", "create", "R", "--tasks", "1", "--throttle", "1",
+               *computers(tmp_path, {"r1": 8}))
+    assert agent_jobs(data, "start", "R").returncode == 0
+    wait_until(lambda: in_progress(data, "R", "r1"), timeout=20)
+    refused = agent_jobs(data, "server", "stop")
+    assert refused.returncode == 1 and "R" in refused.stderr and "--jobs" in refused.stderr
+    assert server.proc.poll() is None
+    stopped = agent_jobs(data, "server", "stop", "--jobs", "immediately")
+    assert stopped.returncode == 0, stopped.stderr
+    assert server.proc.wait(timeout=20) == 0
+    assert agent_jobs(data, "server", "status").returncode == 3
+    (session,) = as_json(data, "sessions", "R")
+    assert session["result"] == "Failed" and session["stop_mode"] == "immediately"
+
+
+def test_stale_socket_never_blocks_a_new_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = Server(data)
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait()
+    assert (data / "server.sock").exists()       # left behind by the killed server
+    listed = agent_jobs(data, "job", "list")      # starts a new one on the same path
+    assert listed.returncode == 0, listed.stderr
+    assert as_json(data, "server", "status")["pid"] != first.proc.pid
