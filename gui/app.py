@@ -13,7 +13,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QProxyStyle, QStyle
 
 from core.errors import ConsoleError
 from core.paths import resolve_data_dir
-from core.service import BackupService
+from core.api import BackupApi
+from core.logs import setup_logging
+from core.server.client import ServerClient
 
 from .error_box import error_text
 from .main_window import WINDOW_TITLE, MainWindow
@@ -47,16 +49,17 @@ def apply_look(app: QApplication) -> None:
     app.setWindowIcon(icon("app"))
 
 
-def create_main_window(data_dir: Path, *, service: BackupService | None = None) -> MainWindow:
-    """The ready main window (not shown; no event loop started). If no service
-    is given, one is opened on ``data_dir`` and closed with the window."""
+def create_main_window(data_dir: Path, *, service: BackupApi | None = None) -> MainWindow:
+    """The ready main window (not shown; no event loop started). Without a
+    service it is a client of ``data_dir``'s backup server, started on demand
+    by the first call (made off the GUI thread)."""
     app = QApplication.instance()
     if isinstance(app, QApplication) and not app.property("agentConsoleStyled"):
         apply_look(app)
         app.setProperty("agentConsoleStyled", True)
     owns = service is None
     if service is None:
-        service = BackupService.open(Path(data_dir))
+        service = ServerClient(Path(data_dir))
     return MainWindow(service, owns_service=owns)
 
 
@@ -84,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName(WINDOW_TITLE)
     data_dir = resolve_data_dir(args.data_dir)
+    setup_logging(data_dir, "console")
     try:
         window = create_main_window(data_dir)
     except ConsoleError as exc:

@@ -7,7 +7,6 @@ tests, can reach the one that is showing.
 from __future__ import annotations
 
 from functools import partial
-from typing import Protocol
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal
@@ -15,7 +14,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from core.errors import ConsoleError
 from core.models import JobInfo, SessionInfo, StopMode
-from core.service import StopPreview
+from core.api import BackupApi, BulkResult, StopPreview
 
 from .action_state import can_start, is_running
 from .actions import JobActions
@@ -28,31 +27,13 @@ from .statistics_dialog import StatisticsDialog
 from .stop_dialog import StopJobDialog
 from .worker import TaskRunner
 
-STOP_WAIT_S = 60.0
-
-
-class Service(Protocol):
-    """The part of ``core.service.BackupService`` the job commands use."""
-
-    def start_job(self, name: str, *, full: bool = False, retry: bool = False) -> str: ...
-    def stop_job(self, name: str, mode: StopMode) -> object: ...
-    def stop_preview(self, name: str) -> StopPreview: ...
-    def set_job_enabled(self, name: str, enabled: bool) -> None: ...
-    def delete_job(self, name: str, *, delete_backups: bool = False) -> None: ...
-    def get_session(self, session_id: str) -> SessionInfo: ...
-    def list_sessions(self, job: str | None = None, limit: int = 200) -> list[SessionInfo]: ...
-    def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo: ...
-    def setup_demo(self) -> None: ...
-    def get_job(self, name: str) -> JobInfo: ...
-
-
 SelectedJobs = Callable[[], list[JobInfo]]
 
 
 class JobController(QObject):
     sessionStarted = Signal(str, str)   # job, session id
 
-    def __init__(self, service: Service, runner: TaskRunner, bridge: EventBridge,
+    def __init__(self, service: BackupApi, runner: TaskRunner, bridge: EventBridge,
                  model: JobsTableModel, actions: JobActions, retry_probe: RetryProbe,
                  selected: SelectedJobs, window: QWidget) -> None:
         super().__init__(window)
@@ -63,7 +44,6 @@ class JobController(QObject):
         self._retry_probe = retry_probe
         self._selected = selected
         self._window = window
-        self.own_sessions: set[str] = set()
         self.stop_dialog: StopJobDialog | None = None
         self.delete_dialog: DeleteJobDialog | None = None
         self.statistics_dialog: StatisticsDialog | None = None
@@ -100,17 +80,20 @@ class JobController(QObject):
 
     # -- start, retry, active full -------------------------------------------------
     def start(self, *, full: bool = False, retry: bool = False) -> None:
+        """Start every selected job that can start, in one request to the server."""
         title = "Retry Job" if retry else "Active Full" if full else "Start Job"
-        for job in self._selected():
-            if not can_start(job):
-                continue
-            self._call(title, partial(self._service.start_job, job.name, full=full, retry=retry),
-                       partial(self._started, job.name))
+        names = [job.name for job in self._selected() if can_start(job)]
+        if not names:
+            return
+        self._call(title, partial(self._service.start_jobs, names, full=full, retry=retry),
+                   partial(self._bulk_done, title))
 
-    def _started(self, job: str, session_id: object) -> None:
-        assert isinstance(session_id, str)
-        self.own_sessions.add(session_id)
-        self.sessionStarted.emit(job, session_id)
+    def _bulk_done(self, title: str, result: object) -> None:
+        assert isinstance(result, BulkResult)
+        for job, session_id in result.sessions.items():
+            self.sessionStarted.emit(job, session_id)
+        if result.errors:
+            self.show_error(title, ConsoleError("\n".join(result.errors.values())))
 
     # -- stop ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -165,8 +148,8 @@ class JobController(QObject):
 
     def _stop(self, names: Sequence[str], mode: StopMode) -> None:
         self._model.mark_stopping(names)
-        for name in names:
-            self._call("Stop Job", partial(self._service.stop_job, name, mode))
+        self._call("Stop Job", partial(self._service.stop_jobs, list(names), mode),
+                   partial(self._bulk_done, "Stop Job"))
 
     # -- manage --------------------------------------------------------------------
     def toggle_enabled(self) -> None:
@@ -248,35 +231,3 @@ class JobController(QObject):
             on_done()
 
         self._runner.submit(self._service.setup_demo, lambda _r: on_done(), failed)
-
-    # -- closing -----------------------------------------------------------------------
-    def own_running_jobs(self) -> list[str]:
-        """Jobs whose sessions run in this process: they end when the console exits."""
-        here = getattr(self._service, "running_here", None)
-        names = set(here()) if callable(here) else set()
-        names |= {job.name for job in self._model.jobs()
-                  if is_running(job) and job.active_session_id in self.own_sessions}
-        return sorted(names)
-
-    def stop_own_immediately(self, on_done: Callable[[], None]) -> None:
-        names = self.own_running_jobs()
-
-        def stop_all() -> None:
-            sessions: list[str] = []
-            for name in names:
-                try:
-                    sid = self._service.get_job(name).active_session_id
-                    self._service.stop_job(name, StopMode.IMMEDIATELY)
-                except ConsoleError:
-                    continue   # it ended on its own meanwhile
-                if sid is not None:
-                    sessions.append(sid)
-            for sid in sessions:
-                self._service.wait_session(sid, timeout=STOP_WAIT_S)
-
-        def failed(exc: BaseException) -> None:
-            self.show_error("Exit", exc)
-            on_done()
-
-        self._model.mark_stopping(names)
-        self._runner.submit(stop_all, lambda _r: on_done(), failed)

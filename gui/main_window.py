@@ -2,15 +2,13 @@
 the jobs list and the status bar, wired to the service."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
-from core.events import Event
+from core.api import BackupApi
 from core.models import JobInfo
 
 from .action_state import action_state
@@ -20,7 +18,6 @@ from .context_menu import build_job_context_menu
 from .delete_dialog import DeleteJobDialog
 from .inventory import InventoryPane
 from .job_controller import JobController
-from .job_controller import Service as JobService
 from .jobs_filter import JobsFilterProxy
 from .jobs_model import JobsTableModel
 from .jobs_view import JobsView
@@ -38,17 +35,8 @@ WINDOW_TITLE = "Agent Backup Console"
 LEFT_PANE_WIDTH = 220
 
 
-class Service(JobService, Protocol):
-    data_dir: Path
-
-    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]: ...
-    def list_jobs(self) -> list[JobInfo]: ...
-    def retry_candidates(self, name: str) -> list[str]: ...
-    def close(self) -> None: ...
-
-
 class MainWindow(QMainWindow):
-    def __init__(self, service: Service, *, owns_service: bool = False,
+    def __init__(self, service: BackupApi, *, owns_service: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MainWindow")
@@ -56,9 +44,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.service = service
         self._owns_service = owns_service
-        self._exit_confirmed = False
         self._shut_down = False
-        self.close_dialog: QMessageBox | None = None
 
         self.runner = TaskRunner(self)
         self.bridge = EventBridge(service.subscribe, self)
@@ -127,6 +113,7 @@ class MainWindow(QMainWindow):
         self.bridge.refreshDue.connect(self.refresher.request)
         self.refresher.refreshed.connect(self._on_refreshed)
         self.refresher.failed.connect(lambda exc: self.controller.show_error("Jobs", exc))
+        self.bridge.serverConnection.connect(self.status_bar.show_server)
         self.runner.failed.connect(lambda exc: self.controller.show_error(WINDOW_TITLE, exc))
         self.jobs_view.selectionChanged.connect(self._on_selection)
         self.model.dataChanged.connect(lambda *_: self.update_actions())
@@ -163,7 +150,6 @@ class MainWindow(QMainWindow):
     # -- state -------------------------------------------------------------------------------
     def _on_refreshed(self, jobs: list[JobInfo]) -> None:
         self.status_bar.show_jobs(jobs)
-        self.bridge.set_busy(self.refresher.any_running)
         self.retry_probe.ensure(self.jobs_view.selected_jobs())
         self.update_actions()
 
@@ -179,43 +165,9 @@ class MainWindow(QMainWindow):
 
     # -- closing --------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        own = [] if self._exit_confirmed else self.controller.own_running_jobs()
-        if own:
-            event.ignore()
-            self._ask_before_exit(own)
-            return
+        """Jobs run in the backup server: closing the console never stops one."""
         self.shutdown()
         event.accept()
-
-    def _ask_before_exit(self, names: list[str]) -> None:
-        if self.close_dialog is not None:
-            return
-        box = QMessageBox(self)
-        box.setObjectName("ExitDialog")
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Exit")
-        listed = ", ".join(names)
-        box.setText(f"Jobs started from this console are still running: {listed}.")
-        box.setInformativeText("Stop them immediately and exit? Computers not yet backed up "
-                               "get no new restore point. Restore points created earlier "
-                               "are kept.")
-        stop = box.addButton("Stop Jobs and Exit", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(QMessageBox.StandardButton.NoButton)
-        self.close_dialog = box
-
-        def finished() -> None:
-            self.close_dialog = None
-            if box.clickedButton() is stop:
-                self.controller.stop_own_immediately(self._exit_now)
-            box.deleteLater()
-
-        box.finished.connect(lambda _r: finished())
-        box.open()
-
-    def _exit_now(self) -> None:
-        self._exit_confirmed = True
-        self.close()
 
     def shutdown(self) -> None:
         """Stop listening and wait for background calls; close the service if ours."""

@@ -29,9 +29,18 @@ class ConsoleStatusBar(QStatusBar):
         self.data_dir_label = QLabel(f"Data directory: {data_dir}", self)
         self.data_dir_label.setObjectName("DataDirLabel")
         self.data_dir_label.setToolTip(str(data_dir))
+        self.server_label = QLabel("Connecting to the backup server...", self)
+        self.server_label.setObjectName("ServerLabel")
         self.addWidget(self.running_label)
         self.addWidget(self.jobs_label)
+        self.addPermanentWidget(self.server_label)
         self.addPermanentWidget(self.data_dir_label)
+
+    def show_server(self, connected: bool, address: str) -> None:
+        self.server_label.setText("Backup server: connected" if connected
+                                  else "Backup server: reconnecting...")
+        self.server_label.setProperty("connected", connected)
+        self.server_label.setToolTip(address)
 
     def show_jobs(self, jobs: Sequence[JobInfo]) -> None:
         self.running_label.setText(running_text(sum(1 for job in jobs if is_running(job))))

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.models import StopMode
-from core.service import StopPreview
+from core.api import StopPreview
 
 from .resources import icon
 

@@ -1,8 +1,11 @@
 """Fixtures of the console's GUI tests (pytest-qt, offscreen).
 
-The offscreen platform is set before any Qt import. Timing is controlled
-with ``core.testing.TaskGate``: a held computer stays in progress until the
-test releases it, so every stop lands exactly where the test wants it.
+The offscreen platform is set before any Qt import. The console talks to a
+real backup server over its Unix socket (REST and the event stream), as in
+production; the server is hosted in the test process so that timing is
+controlled with ``tests.support.gate.TaskGate``: a held computer stays in
+progress until the test releases it, so every stop lands exactly where the
+test wants it.
 """
 from __future__ import annotations
 
@@ -17,11 +20,13 @@ import pytest  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
 from core.models import Computer, JobDefinition  # noqa: E402
-from core.service import BackupService  # noqa: E402
-from core.testing import TaskGate  # noqa: E402
+from core.api import BackupApi  # noqa: E402
+from core.server.client import ServerClient  # noqa: E402
+from core.server.runtime import ServerRuntime  # noqa: E402
+from tests.support.gate import TaskGate  # noqa: E402
+from tests.support.server import start_server, stop_server  # noqa: E402
 from gui.app import create_main_window  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from tests.conftest import shutdown_service  # noqa: E402
 
 JobFactory = Callable[..., JobDefinition]
 
@@ -41,20 +46,26 @@ def gate() -> TaskGate:
 
 
 @pytest.fixture
-def watch() -> bool:
-    """Whether the service watches the catalogue for other processes' changes."""
-    return False
+def server(tmp_path: Path, gate: TaskGate) -> Iterator[ServerRuntime]:
+    runtime = start_server(tmp_path / "data", gate)
+    yield runtime
+    stop_server(runtime, gate)
 
 
 @pytest.fixture
-def service(tmp_path: Path, gate: TaskGate, watch: bool) -> Iterator[BackupService]:
-    svc = BackupService(tmp_path / "data", hooks=gate, watch=watch)
-    yield svc
-    shutdown_service(svc, gate)
+def service(server: ServerRuntime) -> Iterator[ServerClient]:
+    """The facade the console uses: a client of the server above."""
+    client = ServerClient(server.data_dir, autostart=False)
+    yield client
+    client.close()
+
+
+def running_jobs(service: BackupApi) -> list[str]:
+    return [job.name for job in service.list_jobs() if job.active_session_id]
 
 
 @pytest.fixture
-def make_job(service: BackupService, tmp_path: Path) -> JobFactory:
+def make_job(service: BackupApi, tmp_path: Path) -> JobFactory:
     """Create a job whose computers are small trees under ``tmp_path``."""
     def factory(name: str, computers: tuple[str, ...] = ("pc1", "pc2", "pc3"), *,
                 files: int = 3, task_slots: int = 1, **options: object) -> JobDefinition:
@@ -69,16 +80,15 @@ def make_job(service: BackupService, tmp_path: Path) -> JobFactory:
 
 
 @pytest.fixture
-def window(qtbot: QtBot, service: BackupService, gate: TaskGate) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, service: BackupApi, gate: TaskGate) -> Iterator[MainWindow]:
     """The main window, shown. Not registered with qtbot.addWidget: pytest-qt
-    would close it before this fixture's teardown has let the jobs end, and
-    closing with running jobs asks the operator first."""
+    would close it before this fixture's teardown has let the jobs end."""
     win = create_main_window(service.data_dir, service=service)
     win.show()
     qtbot.waitUntil(lambda: win.refresher.count >= 1)
     yield win
     gate.release_all()
-    qtbot.waitUntil(lambda: not service.running_here(), timeout=10_000)
+    qtbot.waitUntil(lambda: not running_jobs(service), timeout=10_000)
     win.close()
     win.shutdown()
     win.deleteLater()

@@ -9,8 +9,8 @@ from PySide6.QtGui import QAction, QContextMenuEvent
 from PySide6.QtWidgets import QApplication, QMenu, QPushButton, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from core.service import BackupService
-from core.testing import TaskGate
+from core.api import BackupApi
+from tests.support.gate import TaskGate
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
 
@@ -103,7 +103,7 @@ def wait_held(qtbot: QtBot, gate: TaskGate, computer: str) -> None:
     qtbot.waitUntil(lambda: gate.is_waiting(computer), timeout=WAIT_MS)
 
 
-def start_held(qtbot: QtBot, service: BackupService, gate: TaskGate, job: str,
+def start_held(qtbot: QtBot, service: BackupApi, gate: TaskGate, job: str,
                computer: str) -> str:
     """Start ``job`` from the core (as another front end would) with ``computer`` held."""
     gate.hold(computer)
@@ -112,5 +112,5 @@ def start_held(qtbot: QtBot, service: BackupService, gate: TaskGate, job: str,
     return session_id
 
 
-def point_computers(service: BackupService, job: str) -> set[str]:
+def point_computers(service: BackupApi, job: str) -> set[str]:
     return {p.computer for p in service.list_points(job)}

@@ -5,8 +5,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from core.models import StopMode
-from core.service import BackupService
-from core.testing import TaskGate
+from core.api import BackupApi
+from tests.support.gate import TaskGate
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
 
@@ -48,7 +48,7 @@ def test_job_tab_appears_and_becomes_current(qtbot: QtBot, window: MainWindow,
 
 
 def test_enabled_state_follows_selection(qtbot: QtBot, window: MainWindow,
-                                         service: BackupService, gate: TaskGate,
+                                         service: BackupApi, gate: TaskGate,
                                          make_job: JobFactory) -> None:
     make_job("Idle Job", ("i1",))
     make_job("Busy Job", ("b1", "b2"))
@@ -94,7 +94,7 @@ def test_enabled_state_follows_selection(qtbot: QtBot, window: MainWindow,
 
 
 def test_retry_enabled_only_after_failure_and_runs_failed_computers(
-        qtbot: QtBot, window: MainWindow, service: BackupService, gate: TaskGate,
+        qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
         make_job: JobFactory) -> None:
     make_job("Retry Job", ("r1", "r2", "r3"))
     start_held(qtbot, service, gate, "Retry Job", "r2")

@@ -1,5 +1,5 @@
-"""Entry points, the status bar, resources, closing with running jobs, and
-jobs started by another process (the CLI) on the same data directory."""
+"""Entry points, the status bar, resources, closing while jobs run, and jobs
+started by another client (the CLI) of the same server."""
 from __future__ import annotations
 
 import os
@@ -7,22 +7,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from PySide6.QtCore import QElapsedTimer
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
+from core.api import BackupApi
 from core.models import Computer, JobDefinition, JobStatus
-from core.service import BackupService
-from core.testing import TaskGate
+from core.server.client import ServerClient
+from core.server.runtime import ServerRuntime
+from tests.support.gate import TaskGate
 from gui import resources
 from gui.app import create_main_window
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
 
-from .conftest import JobFactory, shutdown_service, write_tree
+from .conftest import JobFactory, write_tree
 from .helpers import (
-    button, click_button, click_ribbon, click_row, point_computers, start_held, wait_cell,
-    wait_held,
+    click_button, click_ribbon, click_row, point_computers, start_held, wait_cell, wait_held,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ def test_resources_are_found_and_icons_are_svg() -> None:
     assert "#00B336" in resources.style_sheet()
 
 
-def test_create_main_window_is_ready_but_not_shown(qtbot: QtBot, service: BackupService,
+def test_create_main_window_is_ready_but_not_shown(qtbot: QtBot, service: BackupApi,
                                                    make_job: JobFactory) -> None:
     make_job("One", ("o1",))
     window = create_main_window(service.data_dir, service=service)
@@ -63,7 +64,7 @@ def cell_row(window: MainWindow, job: str) -> list[str]:
 
 
 def test_status_bar_counts_running_jobs(qtbot: QtBot, window: MainWindow,
-                                        service: BackupService, gate: TaskGate,
+                                        service: BackupApi, gate: TaskGate,
                                         make_job: JobFactory) -> None:
     make_job("R1", ("r1",))
     make_job("R2", ("r2",))
@@ -75,8 +76,9 @@ def test_status_bar_counts_running_jobs(qtbot: QtBot, window: MainWindow,
                     timeout=10_000)
 
 
-def test_close_with_running_jobs_asks(qtbot: QtBot, window: MainWindow, service: BackupService,
-                                      gate: TaskGate, make_job: JobFactory) -> None:
+def test_closing_the_console_never_stops_a_job(qtbot: QtBot, window: MainWindow,
+                                              service: BackupApi, gate: TaskGate,
+                                              make_job: JobFactory) -> None:
     make_job("Night", ("n1", "n2", "n3"))
     gate.hold("n2")
     wait_cell(qtbot, window, "Night", Column.STATUS, "Idle")
@@ -85,45 +87,37 @@ def test_close_with_running_jobs_asks(qtbot: QtBot, window: MainWindow, service:
     wait_held(qtbot, gate, "n2")
     wait_cell(qtbot, window, "Night", Column.STATUS, lambda t: t.startswith("Working"))
 
-    window.close()
-    box = window.close_dialog
-    assert box is not None and box.isVisible()
-    assert "Night" in box.text()
-    click_button(qtbot, box, "Cancel")
-    assert window.isVisible()
+    window.close()   # no question asked: the job belongs to the server
+    assert not window.isVisible()
     assert service.get_job("Night").status is JobStatus.WORKING
 
-    window.close()
-    box = window.close_dialog
-    assert box is not None
-    assert button(box, "Stop Jobs and Exit")
-    click_button(qtbot, box, "Stop Jobs and Exit")
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
-    assert service.get_job("Night").last_result is not None
-    assert cell(service, "Night") == "Failed"
-    assert point_computers(service, "Night") == {"n1"}
+    reopened = create_main_window(service.data_dir, service=service)
+    reopened.show()
+    wait_cell(qtbot, reopened, "Night", Column.STATUS, lambda t: t.startswith("Working"))
+    gate.release_all()
+    wait_cell(qtbot, reopened, "Night", Column.LAST_RESULT, "Success")
+    assert point_computers(service, "Night") == {"n1", "n2", "n3"}
+    reopened.close()
 
 
-def cell(service: BackupService, job: str) -> str:
-    result = service.get_job(job).last_result
-    return result.value if result else ""
-
-
-@pytest.mark.parametrize("watch", [True])
-def test_job_started_by_another_process_appears_within_a_second(
-        qtbot: QtBot, window: MainWindow, service: BackupService, tmp_path: Path,
-        watch: bool) -> None:
-    other_gate = TaskGate()
-    other = BackupService(service.data_dir, hooks=other_gate, watch=False)   # "the CLI"
+def test_job_started_by_another_client_appears_at_once(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, server: ServerRuntime,
+        gate: TaskGate, tmp_path: Path) -> None:
+    other = ServerClient(server.data_dir, autostart=False)   # "the CLI"
     try:
         computers = tuple(Computer(name=n, path=str(write_tree(tmp_path / "cli" / n)))
                           for n in ("cli1", "cli2"))
         other.create_job(JobDefinition(name="From CLI", computers=computers, task_slots=1))
-        qtbot.waitUntil(lambda: window.model.row_of("From CLI") is not None, timeout=1500)
-        other_gate.hold("cli1")
+        qtbot.waitUntil(lambda: window.model.row_of("From CLI") is not None, timeout=1000)
+        gate.hold("cli1")
+        clock = QElapsedTimer()
+        clock.start()
         other.start_job("From CLI")
         wait_cell(qtbot, window, "From CLI", Column.STATUS, lambda t: t.startswith("Working"),
-                  timeout=1500)
+                  timeout=1000)
+        shown_after_ms = clock.elapsed()
+        # Usually about 110 ms (the bridge coalesces for 100 ms); a loaded CI gets slack.
+        assert shown_after_ms < 1000
 
         # ... and the console can stop what the CLI started.
         click_row(qtbot, window, "From CLI")
@@ -135,7 +129,7 @@ def test_job_started_by_another_process_appears_within_a_second(
         wait_cell(qtbot, window, "From CLI", Column.LAST_RESULT, "Failed", timeout=5000)
         assert point_computers(service, "From CLI") == set()
     finally:
-        shutdown_service(other, other_gate)
+        other.close()
 
 
 def test_screenshot_command_line(tmp_path: Path) -> None:

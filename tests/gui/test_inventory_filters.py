@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from core.models import Computer, JobDefinition, JobInfo, JobStatus, SessionResult, StopMode
-from core.service import BackupService
-from core.testing import TaskGate
+from core.api import BackupApi
+from tests.support.gate import TaskGate
 from gui.jobs_filter import JobScope, JobsFilterProxy
 from gui.jobs_model import Column, JobsTableModel
 from gui.main_window import MainWindow
@@ -25,7 +25,7 @@ def _click_node(qtbot: QtBot, window: MainWindow, path: str) -> None:
     assert tree.currentItem() is item
 
 
-def test_last_24_hours_filters(qtbot: QtBot, window: MainWindow, service: BackupService,
+def test_last_24_hours_filters(qtbot: QtBot, window: MainWindow, service: BackupApi,
                                gate: TaskGate, make_job: JobFactory) -> None:
     make_job("Ok Job", ("ok1",))
     make_job("Bad Job", ("bad1", "bad2"))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.errors import JobStateError
-from core.service import BackupService
-from core.testing import TaskGate
+from core.api import BackupApi
+from tests.support.gate import TaskGate
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
 
@@ -18,7 +17,7 @@ from .helpers import (
 )
 
 
-def test_disable_and_enable(qtbot: QtBot, window: MainWindow, service: BackupService,
+def test_disable_and_enable(qtbot: QtBot, window: MainWindow, service: BackupApi,
                             make_job: JobFactory) -> None:
     make_job("Toggle", ("t1",))
     wait_cell(qtbot, window, "Toggle", Column.STATUS, "Idle")
@@ -34,7 +33,7 @@ def test_disable_and_enable(qtbot: QtBot, window: MainWindow, service: BackupSer
 
 
 def test_delete_asks_and_can_delete_backups(qtbot: QtBot, window: MainWindow,
-                                            service: BackupService, make_job: JobFactory
+                                            service: BackupApi, make_job: JobFactory
                                             ) -> None:
     make_job("Keep Points", ("k1",))
     make_job("Drop Points", ("d1",))
@@ -67,7 +66,7 @@ def test_delete_asks_and_can_delete_backups(qtbot: QtBot, window: MainWindow,
     assert point_computers(service, "Keep Points") == {"k1"}
 
 
-def test_statistics_of_last_session(qtbot: QtBot, window: MainWindow, service: BackupService,
+def test_statistics_of_last_session(qtbot: QtBot, window: MainWindow, service: BackupApi,
                                     gate: TaskGate, make_job: JobFactory) -> None:
     make_job("Stats", ("s1", "s2"), files=4)
     start_held(qtbot, service, gate, "Stats", "s2")
@@ -94,17 +93,17 @@ def test_statistics_of_last_session(qtbot: QtBot, window: MainWindow, service: B
     assert window.statistics_dialog is None
 
 
-def test_core_error_shows_its_text(qtbot: QtBot, window: MainWindow, service: BackupService,
-                                   make_job: JobFactory, monkeypatch: pytest.MonkeyPatch
-                                   ) -> None:
+def test_core_error_shows_its_text(qtbot: QtBot, window: MainWindow, service: BackupApi,
+                                   make_job: JobFactory) -> None:
+    """An error the server reports appears in a message box, in its own words."""
     make_job("Err", ("e1",))
     wait_cell(qtbot, window, "Err", Column.STATUS, "Idle")
-    message = "Job 'Err' is already running, started by another process (pid 42)."
+    repositories = service.data_dir / "repositories"
+    repositories.mkdir(parents=True, exist_ok=True)
+    (repositories / "default").write_text("not a repository")   # a broken repository
+    message = (f"Cannot create a repository at {repositories / 'default'}: it is a file. "
+               "Choose a folder.")
 
-    def refuse(name: str, *, full: bool = False, retry: bool = False) -> str:
-        raise JobStateError(message)
-
-    monkeypatch.setattr(service, "start_job", refuse)
     click_row(qtbot, window, "Err")
     click_ribbon(qtbot, window, "Start")
     qtbot.waitUntil(lambda: window.error_box is not None and window.error_box.isVisible())
@@ -116,7 +115,7 @@ def test_core_error_shows_its_text(qtbot: QtBot, window: MainWindow, service: Ba
 
 
 def test_unexpected_error_is_one_line(qtbot: QtBot, window: MainWindow,
-                                      service: BackupService, make_job: JobFactory,
+                                      service: BackupApi, make_job: JobFactory,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     make_job("Boom", ("x1",))
     wait_cell(qtbot, window, "Boom", Column.STATUS, "Idle")

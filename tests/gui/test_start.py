@@ -5,8 +5,8 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from core.models import PointType, RunKind
-from core.service import BackupService
-from core.testing import TaskGate
+from core.api import BackupApi
+from tests.support.gate import TaskGate
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
 
@@ -21,7 +21,7 @@ def _percent(text: str) -> int:
     return int(text.removeprefix("Working ").removesuffix("%"))
 
 
-def test_start_from_ribbon(qtbot: QtBot, window: MainWindow, service: BackupService,
+def test_start_from_ribbon(qtbot: QtBot, window: MainWindow, service: BackupApi,
                            gate: TaskGate, make_job: JobFactory) -> None:
     make_job("Linux Servers", ("web01", "db01", "app01"))
     gate.hold("web01", "db01")
@@ -44,7 +44,7 @@ def test_start_from_ribbon(qtbot: QtBot, window: MainWindow, service: BackupServ
     assert service.list_sessions("Linux Servers")[0].run_kind is RunKind.MANUAL
 
 
-def test_start_from_context_menu(qtbot: QtBot, window: MainWindow, service: BackupService,
+def test_start_from_context_menu(qtbot: QtBot, window: MainWindow, service: BackupApi,
                                  gate: TaskGate, make_job: JobFactory) -> None:
     make_job("Finance", ("fin01", "fin02"))
     gate.hold("fin01")
@@ -61,7 +61,7 @@ def test_start_from_context_menu(qtbot: QtBot, window: MainWindow, service: Back
 
 
 def test_start_applies_to_every_selected_job(qtbot: QtBot, window: MainWindow,
-                                             service: BackupService, make_job: JobFactory
+                                             service: BackupApi, make_job: JobFactory
                                              ) -> None:
     make_job("Job A", ("a1",))
     make_job("Job B", ("b1",))
@@ -75,7 +75,7 @@ def test_start_applies_to_every_selected_job(qtbot: QtBot, window: MainWindow,
     assert point_computers(service, "Job B") == {"b1"}
 
 
-def test_active_full_from_ribbon(qtbot: QtBot, window: MainWindow, service: BackupService,
+def test_active_full_from_ribbon(qtbot: QtBot, window: MainWindow, service: BackupApi,
                                  make_job: JobFactory) -> None:
     make_job("Full Job", ("f1", "f2"))
     service.wait_session(service.start_job("Full Job"), timeout=10)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from core.models import JobStatus
-from core.service import BackupService
-from core.testing import TaskGate
+from core.api import BackupApi
+from tests.support.gate import TaskGate
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
 from gui.stop_dialog import LOADING_TEXT
@@ -18,7 +18,7 @@ from .helpers import (
 )
 
 
-def _running_with_held(qtbot: QtBot, window: MainWindow, service: BackupService,
+def _running_with_held(qtbot: QtBot, window: MainWindow, service: BackupApi,
                        gate: TaskGate, make_job: JobFactory, name: str) -> None:
     """Three computers, one at a time: c1 done, c2 in progress (held), c3 waiting."""
     make_job(name, ("c1", "c2", "c3"))
@@ -34,7 +34,7 @@ def _open_stop_dialog_previewed(qtbot: QtBot, window: MainWindow) -> None:
 
 
 def test_stop_immediately_from_ribbon(qtbot: QtBot, window: MainWindow,
-                                      service: BackupService, gate: TaskGate,
+                                      service: BackupApi, gate: TaskGate,
                                       make_job: JobFactory) -> None:
     _running_with_held(qtbot, window, service, gate, make_job, "Servers")
 
@@ -57,7 +57,7 @@ def test_stop_immediately_from_ribbon(qtbot: QtBot, window: MainWindow,
 
 
 def test_stop_gracefully_from_context_menu(qtbot: QtBot, window: MainWindow,
-                                           service: BackupService, gate: TaskGate,
+                                           service: BackupApi, gate: TaskGate,
                                            make_job: JobFactory) -> None:
     _running_with_held(qtbot, window, service, gate, make_job, "Workstations")
 
@@ -78,7 +78,7 @@ def test_stop_gracefully_from_context_menu(qtbot: QtBot, window: MainWindow,
 
 
 def test_stop_cancel_changes_nothing(qtbot: QtBot, window: MainWindow,
-                                     service: BackupService, gate: TaskGate,
+                                     service: BackupApi, gate: TaskGate,
                                      make_job: JobFactory) -> None:
     _running_with_held(qtbot, window, service, gate, make_job, "Build")
 
@@ -97,7 +97,7 @@ def test_stop_cancel_changes_nothing(qtbot: QtBot, window: MainWindow,
 
 
 def test_stop_preview_follows_the_job_while_open(qtbot: QtBot, window: MainWindow,
-                                                 service: BackupService, gate: TaskGate,
+                                                 service: BackupApi, gate: TaskGate,
                                                  make_job: JobFactory) -> None:
     make_job("Live", ("l1", "l2", "l3"))
     gate.hold("l1", "l2")
@@ -118,7 +118,7 @@ def test_stop_preview_follows_the_job_while_open(qtbot: QtBot, window: MainWindo
 
 
 def test_stop_window_follows_a_job_that_finishes_meanwhile(
-        qtbot: QtBot, window: MainWindow, service: BackupService, gate: TaskGate,
+        qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
         make_job: JobFactory) -> None:
     _running_with_held(qtbot, window, service, gate, make_job, "Racing")
     click_row(qtbot, window, "Racing")

@@ -64,7 +64,7 @@ def test_runner_delivers_on_gui_thread(qtbot: QtBot) -> None:
 
 def test_bridge_coalesces_a_burst_of_engine_events(qtbot: QtBot) -> None:
     publisher = _Publisher()
-    bridge = EventBridge(publisher.subscribe, min_interval_ms=100, idle_poll_interval_ms=60_000)
+    bridge = EventBridge(publisher.subscribe, min_interval_ms=100)
     clock = QElapsedTimer()
     clock.start()
     refreshes: list[int] = []   # when each refresh fired, in ms
