@@ -224,7 +224,3 @@ class JobInfo(BaseModel):
     def type_label(self) -> str:
         return "Linux Agent Backup"
 
-
-class RepositoryInfo(BaseModel):
-    name: str
-    path: str

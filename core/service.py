@@ -145,9 +145,6 @@ class BackupService:
                 self._repos[name] = repo
             return repo
 
-    def repositories(self) -> list[str]:
-        return [DEFAULT_REPOSITORY]
-
     def _reconcile_points(self) -> None:
         """The repository is the truth: import points whose manifest was committed
         but not yet catalogued (a crash in between), drop rows whose manifest is gone."""
@@ -289,8 +286,6 @@ class BackupService:
         """Names of the jobs that have a session running."""
         with self._runners_lock:
             return [r.job.name for r in self._runners.values() if not r.finished]
-
-    running_here = running_jobs
 
     def start_jobs(self, names: list[str], *, full: bool = False,
                    retry: bool = False) -> BulkResult:

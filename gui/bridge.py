@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal
 
-from core.events import Event, JobsChanged, PointsChanged, ServerConnection, SessionChanged
+from core.events import Event, ServerConnection, SessionChanged
 
 
 Unsubscribe = Callable[[], None]
@@ -21,10 +21,7 @@ Subscribe = Callable[[Callable[[Event], None]], Unsubscribe]
 
 
 class EventBridge(QObject):
-    jobsChanged = Signal()
     sessionChanged = Signal(str, str)     # job, session id
-    pointsChanged = Signal(str)           # job
-    catalogueChanged = Signal()           # anything: refresh everything
     serverConnection = Signal(bool, str)  # connected, server address
     refreshDue = Signal()                 # coalesced: time to fetch the jobs list again
 
@@ -57,13 +54,7 @@ class EventBridge(QObject):
             return
         if isinstance(event, SessionChanged):
             self.sessionChanged.emit(event.job, event.session_id)
-        elif isinstance(event, PointsChanged):
-            self.pointsChanged.emit(event.job)
-        elif isinstance(event, JobsChanged):
-            self.jobsChanged.emit()
-        else:  # CatalogueChanged, or any event this console does not know yet
-            self.catalogueChanged.emit()
-        self.mark_dirty()
+        self.mark_dirty()   # any change, or an event this console does not know yet
 
     def mark_dirty(self) -> None:
         """Ask for a refresh; it comes within ``min_interval_ms``, never faster."""

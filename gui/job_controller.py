@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from core.errors import ConsoleError
@@ -22,7 +22,6 @@ from .bridge import EventBridge
 from .delete_dialog import DeleteJobDialog
 from .error_box import show_error
 from .jobs_model import JobsTableModel
-from .retry_probe import RetryProbe
 from .statistics_dialog import StatisticsDialog
 from .stop_dialog import StopJobDialog
 from .worker import TaskRunner
@@ -31,17 +30,14 @@ SelectedJobs = Callable[[], list[JobInfo]]
 
 
 class JobController(QObject):
-    sessionStarted = Signal(str, str)   # job, session id
-
     def __init__(self, service: BackupApi, runner: TaskRunner, bridge: EventBridge,
-                 model: JobsTableModel, actions: JobActions, retry_probe: RetryProbe,
+                 model: JobsTableModel, actions: JobActions,
                  selected: SelectedJobs, window: QWidget) -> None:
         super().__init__(window)
         self._service = service
         self._runner = runner
         self._bridge = bridge
         self._model = model
-        self._retry_probe = retry_probe
         self._selected = selected
         self._window = window
         self.stop_dialog: StopJobDialog | None = None
@@ -90,8 +86,6 @@ class JobController(QObject):
 
     def _bulk_done(self, title: str, result: object) -> None:
         assert isinstance(result, BulkResult)
-        for job, session_id in result.sessions.items():
-            self.sessionStarted.emit(job, session_id)
         if result.errors:
             self.show_error(title, ConsoleError("\n".join(result.errors.values())))
 

@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
 
         self.controller = JobController(service, self.runner, self.bridge, self.model,
-                                        self.job_actions, self.retry_probe,
+                                        self.job_actions,
                                         self.jobs_view.selected_jobs, self)
         self._wire()
         self.resize(1360, 780)

@@ -11,7 +11,6 @@ from PySide6.QtCore import QObject, Signal
 
 from core.models import JobInfo
 
-from .action_state import is_running
 from .jobs_model import JobsTableModel
 from .worker import TaskRunner
 
@@ -32,10 +31,6 @@ class JobsRefresher(QObject):
         self._again = False
         self.count = 0                   # completed refreshes
         self.last_error: BaseException | None = None
-
-    @property
-    def any_running(self) -> bool:
-        return any(is_running(job) for job in self._model.jobs())
 
     def request(self) -> None:
         if self._in_flight:

@@ -63,10 +63,6 @@ class TaskRunner(QObject):
         self._closed = False
         self._finished.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
 
-    @property
-    def pending_count(self) -> int:
-        return len(self._pending)
-
     def submit(self, fn: Callable[[], Any], on_result: ResultCallback | None = None,
                on_error: ErrorCallback | None = None) -> None:
         if self._closed:

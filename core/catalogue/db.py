@@ -106,8 +106,6 @@ class CatalogueDB:
         else:
             conn.execute("COMMIT")
 
-    def data_version(self) -> int:
-        return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -28,7 +28,6 @@ from .sockets import bind_tcp, bind_unix, ensure_token
 
 log = logging.getLogger(__name__)
 
-IDLE_EXIT_S = 600.0
 TICK_S = 0.5
 SESSION_STOP_WAIT_S = 3600.0
 

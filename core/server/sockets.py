@@ -70,9 +70,3 @@ def ensure_token(path: Path) -> str:
         f.write(token + "\n")
     return token
 
-
-def read_token(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
