@@ -171,3 +171,54 @@ def test_stale_socket_never_blocks_a_new_server(tmp_path: Path) -> None:
     listed = agent_jobs(data, "job", "list")      # starts a new one on the same path
     assert listed.returncode == 0, listed.stderr
     assert as_json(data, "server", "status")["pid"] != first.proc.pid
+
+
+def test_an_idle_auto_started_server_exits_by_itself(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "--data-dir", str(data),
+                             "server", "run", "--idle-exit", "0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ENV, cwd=ROOT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Backup server stopped." in out
+    assert agent_jobs(data, "server", "status").returncode == 3
+
+
+def test_stop_wait_never_hangs_when_the_server_dies(server: Server, tmp_path: Path) -> None:
+    data = server.data
+    agent_jobs(data, "job", "create", "W", "--tasks", "1", "--throttle", "1",
+               *computers(tmp_path, {"w1": 8}))
+    assert agent_jobs(data, "start", "W").returncode == 0
+    wait_until(lambda: in_progress(data, "W", "w1"), timeout=20)
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--data-dir", str(data), "stop", "W",
+         "--gracefully", "--wait"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    assert "Stopping job 'W' gracefully" in waiting.stdout.readline()
+    server.proc.send_signal(signal.SIGKILL)
+    out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 1
+    assert "not answering" in err and "Traceback" not in err
+
+
+def test_job_set_changes_settings_and_schedule(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    made = agent_jobs(data, "job", "create", "S", *computers(tmp_path, {"s1": 0}))
+    assert made.returncode == 0, made.stderr
+    (job,) = as_json(data, "job", "list")
+    assert job["next_run"] is None and job["schedule"] is None
+    changed = agent_jobs(data, "job", "set", "S", "--daily", "23:30", "--days", "mon,fri",
+                         "--retries", "2", "--retry-wait", "5", "--tasks", "3",
+                         "--window", "22:00-06:00", "--name", "S2")
+    assert changed.returncode == 0, changed.stderr
+    (job,) = as_json(data, "job", "list")
+    assert job["name"] == "S2" and job["task_slots"] == 3
+    assert job["schedule"] == ("Daily at 23:30 on Mon, Fri, retry 2 times every 5 min, "
+                               "within 22:00–06:00")
+    assert job["next_run"] is not None
+    bad = agent_jobs(data, "job", "set", "S2", "--daily", "25:00")
+    assert bad.returncode == 1 and "HH:MM" in bad.stderr and "Traceback" not in bad.stderr
+    cleared = agent_jobs(data, "job", "set", "S2", "--no-schedule")
+    assert cleared.returncode == 0
+    assert as_json(data, "job", "list")[0]["next_run"] is None
