@@ -222,3 +222,20 @@ def test_job_set_changes_settings_and_schedule(tmp_path: Path) -> None:
     cleared = agent_jobs(data, "job", "set", "S2", "--no-schedule")
     assert cleared.returncode == 0
     assert as_json(data, "job", "list")[0]["next_run"] is None
+
+
+def test_a_second_signal_stops_jobs_immediately(server: Server, tmp_path: Path) -> None:
+    data = server.data
+    agent_jobs(data, "job", "create", "I", "--tasks", "1", "--throttle", "1",
+               *computers(tmp_path, {"i1": 8, "i2": 1}))
+    assert agent_jobs(data, "start", "I").returncode == 0
+    wait_until(lambda: in_progress(data, "I", "i1"), timeout=20)
+    server.proc.send_signal(signal.SIGTERM)      # gracefully: i1 would take ~8 s
+    wait_until(lambda: as_json(data, "sessions", "I")[0]["stop_mode"] == "gracefully",
+               timeout=20)
+    server.proc.send_signal(signal.SIGTERM)      # ... then immediately
+    assert server.proc.wait(timeout=15) == 0
+    (session,) = as_json(data, "sessions", "I")
+    assert session["stop_mode"] == "immediately" and session["result"] == "Failed"
+    assert [t["status"] for t in session["tasks"]] == ["Cancelled", "Skipped"]
+    assert as_json(data, "points", "I") == []

@@ -29,7 +29,7 @@ from .helpers import (
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_resources_are_found_and_icons_are_svg() -> None:
+def test_resources_are_found_and_icons_are_svg(qapp: object) -> None:
     base = resources.resources_dir()
     assert (base / "style.qss").is_file()
     for name in ["start", "stop", "retry", "active_full", "enable", "disable", "delete",
@@ -143,3 +143,31 @@ def test_screenshot_command_line(tmp_path: Path) -> None:
     image = QImage(str(shot))
     assert not image.isNull() and image.width() >= 800 and image.height() >= 500
     assert (tmp_path / "data").is_dir()
+
+
+def test_two_consoles_side_by_side(qtbot: QtBot, window: MainWindow, service: BackupApi,
+                                   gate: TaskGate, make_job: JobFactory) -> None:
+    make_job("Shared", ("s1", "s2"))
+    second = create_main_window(service.data_dir,
+                                service=ServerClient(service.data_dir, autostart=False))
+    second.show()
+    try:
+        wait_cell(qtbot, second, "Shared", Column.STATUS, "Idle")
+        wait_cell(qtbot, window, "Shared", Column.STATUS, "Idle")
+        gate.hold("s1")
+        click_row(qtbot, window, "Shared")
+        click_ribbon(qtbot, window, "Start")
+        wait_held(qtbot, gate, "s1")
+        wait_cell(qtbot, second, "Shared", Column.STATUS, lambda t: t.startswith("Working"))
+        click_row(qtbot, second, "Shared")
+        click_ribbon(qtbot, second, "Stop")
+        dialog = second.stop_dialog
+        assert dialog is not None
+        qtbot.waitUntil(lambda: dialog.gracefully.points.text() == "s1")
+        click_button(qtbot, dialog, "Gracefully")
+        gate.release_all()
+        wait_cell(qtbot, window, "Shared", Column.LAST_RESULT, "Warning")
+        wait_cell(qtbot, second, "Shared", Column.LAST_RESULT, "Warning")
+        assert point_computers(service, "Shared") == {"s1"}
+    finally:
+        second.close()
