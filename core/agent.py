@@ -17,15 +17,27 @@ from .models import Computer, FileScope
 @dataclass(slots=True)
 class FsEntry:
     rel: str                 # posix path relative to the computer's root
-    kind: str                # "file" | "dir" | "symlink"
+    kind: str                # "file" | "dir" | "symlink" | "hardlink"
     st: os.stat_result
-    target: str | None = None
+    target: str | None = None   # symlink target, or the file a hard link shares data with
 
 
 @dataclass
 class ScanResult:
     entries: list[FsEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped_special: list[tuple[str, str]] = field(default_factory=list)   # (rel, kind)
+    _links: dict[tuple[int, int], str] = field(default_factory=dict)     # (dev, ino) -> rel
+    _seen: set[str] = field(default_factory=set)
+
+    def add(self, entry: FsEntry) -> bool:
+        """Add ``entry`` unless its path is already in (overlapping includes)."""
+        if entry.rel in self._seen:
+            return False
+        self._seen.add(entry.rel)
+        self.entries.append(entry)
+        return True
 
     @property
     def files(self) -> int:
@@ -48,7 +60,13 @@ class LocalAgent:
         self.root = Path(computer.path)
 
     def check(self) -> None:
-        if not self.root.exists():
+        try:
+            exists = self.root.exists()
+        except OSError as exc:   # a name too long, a loop of symlinks, ...
+            raise InvalidInput(
+                f"Computer '{self.computer.name}': path {str(self.root)[:200]} cannot be used: "
+                f"{exc.strerror or exc}.") from None
+        if not exists:
             raise InvalidInput(
                 f"Computer '{self.computer.name}': path {self.root} does not exist. "
                 "Check the computer's path in the job settings.")
@@ -61,22 +79,49 @@ class LocalAgent:
         result = ScanResult()
         roots = [r.strip("/") for r in scope.include] or [""]
         for rel_root in roots:
-            start = self.root / rel_root if rel_root else self.root
-            if not start.exists():
-                result.warnings.append(f"Included folder '{rel_root}' does not exist, skipped")
-                continue
             if rel_root:
+                problem = self._include_problem(rel_root)
+                if problem is not None:
+                    result.warnings.append(f"Included folder '{rel_root}' {problem}, skipped")
+                    continue
                 self._add_parents(rel_root, result)
+            start = self.root / rel_root if rel_root else self.root
             self._walk(start, rel_root, scope.exclude, result)
+        if result.skipped_special:
+            shown = ", ".join(f"'{rel}' ({kind})" for rel, kind in result.skipped_special[:20])
+            more = len(result.skipped_special) - 20
+            result.notes.append(
+                f"Skipped {len(result.skipped_special)} special file(s) that cannot be backed "
+                f"up (FIFOs, sockets and devices): {shown}" + (f" and {more} more" if more > 0
+                                                               else ""))
         return result
+
+    def _include_problem(self, rel_root: str) -> str | None:
+        """Why an included folder cannot be used, or None. Every component is
+        checked without following symlinks, so an include never leads outside
+        the computer's root."""
+        parts = rel_root.split("/")
+        if any(p in ("", ".", "..") for p in parts) or "\x00" in rel_root:
+            return "is not a folder inside the computer's root"
+        for i in range(1, len(parts) + 1):
+            rel = "/".join(parts[:i])
+            try:
+                st = os.lstat(self.root / rel)
+            except FileNotFoundError:
+                return "does not exist"
+            except OSError as exc:
+                return f"cannot be read ({exc.strerror})"
+            if statmod.S_ISLNK(st.st_mode) and i < len(parts):
+                return f"lies under the symlink '{rel}' (symlinks are not followed)"
+            if not statmod.S_ISDIR(st.st_mode) and i < len(parts):
+                return "does not exist"
+        return None
 
     def _add_parents(self, rel_root: str, result: ScanResult) -> None:
         parts = rel_root.split("/")
-        known = {e.rel for e in result.entries}
         for i in range(1, len(parts)):
             rel = "/".join(parts[:i])
-            if rel not in known:
-                result.entries.append(FsEntry(rel, "dir", os.lstat(self.root / rel)))
+            result.add(FsEntry(rel, "dir", os.lstat(self.root / rel)))
 
     def _walk(self, start: Path, rel_root: str, exclude: tuple[str, ...],
               result: ScanResult) -> None:
@@ -86,8 +131,7 @@ class LocalAgent:
             entry = self._entry(start, rel_root, st, result)
             if entry is None:
                 return
-            result.entries.append(entry)
-            if entry.kind != "dir":
+            if not result.add(entry) or entry.kind != "dir":
                 return
         stack: list[tuple[Path, str]] = [(start, rel_root)]
         while stack:
@@ -110,9 +154,8 @@ class LocalAgent:
                     result.warnings.append(f"Cannot stat '{child_rel}': {exc.strerror}, skipped")
                     continue
                 entry = self._entry(Path(child.path), child_rel, st, result)
-                if entry is None:
+                if entry is None or not result.add(entry):
                     continue
-                result.entries.append(entry)
                 if entry.kind == "dir":
                     subdirs.append((Path(child.path), child_rel))
             stack.extend(reversed(subdirs))
@@ -128,11 +171,29 @@ class LocalAgent:
         if statmod.S_ISDIR(st.st_mode):
             return FsEntry(rel, "dir", st)
         if statmod.S_ISREG(st.st_mode):
+            if st.st_nlink > 1:
+                first = result._links.setdefault((st.st_dev, st.st_ino), rel)
+                if first != rel:
+                    return FsEntry(rel, "hardlink", st, first)
             return FsEntry(rel, "file", st)
-        return None  # sockets, fifos and devices are not backed up
+        # sockets, FIFOs and devices are not backed up; the task log names them
+        result.skipped_special.append((rel, _special_kind(st.st_mode)))
+        return None
 
     def open_file(self, rel: str) -> BinaryIO:
         return open(self.root / rel, "rb", buffering=0)
+
+
+def _special_kind(mode: int) -> str:
+    if statmod.S_ISFIFO(mode):
+        return "FIFO"
+    if statmod.S_ISSOCK(mode):
+        return "socket"
+    if statmod.S_ISCHR(mode):
+        return "character device"
+    if statmod.S_ISBLK(mode):
+        return "block device"
+    return "special file"
 
 
 def _excluded(rel: str, name: str, masks: tuple[str, ...]) -> bool:

@@ -4,10 +4,15 @@ from __future__ import annotations
 import threading
 import time
 
+MIN_MBPS = 0.01
+MAX_MBPS = 100_000.0
+MAX_WAIT_S = 3600.0
+
 
 class Throttle:
     def __init__(self, mbps: float | None) -> None:
-        self.rate = mbps * 1024 * 1024 if mbps else None
+        # Bounded: a rate of 1e-300 MB/s must neither overflow a wait nor stall for ever.
+        self.rate = min(max(mbps, MIN_MBPS), MAX_MBPS) * 1024 * 1024 if mbps else None
         self._lock = threading.Lock()
         self._next_free = time.monotonic()
         self.waited_s = 0.0
@@ -27,5 +32,6 @@ class Throttle:
             self._next_free = start + nbytes / self.rate
             delay = self._next_free - now - 0.05  # allow a small burst
         if delay > 0:
+            delay = min(delay, MAX_WAIT_S)
             self.waited_s += delay
             cancel.wait(delay)

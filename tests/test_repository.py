@@ -471,14 +471,26 @@ def test_prune_skipped_while_a_writer_holds_the_lock(repo: Repository, tmp_path:
     assert not repo.prune().skipped
 
 
-def test_prune_refuses_to_run_with_an_unreadable_manifest(repo: Repository, tmp_path: Path) -> None:
-    src = build_tree(tmp_path / "src")
-    first, _, _ = backup(repo, src)
-    packs = pack_files(repo)
-    (repo.path / "points" / f"{first.id}.json.zst").write_bytes(b"garbage")
-    with pytest.raises(RepositoryError, match="Prune did not delete anything"):
-        repo.prune()
-    assert pack_files(repo) == packs
+def test_prune_goes_on_around_an_unreadable_manifest(repo: Repository, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "old.bin").write_bytes(pseudo_random(12 * BLOCK, 1))
+    old, _, _ = backup(repo, src)
+    (src / "old.bin").unlink()
+    (src / "new.bin").write_bytes(pseudo_random(6 * BLOCK, 2))
+    damaged, _, _ = backup(repo, src)
+    (src / "new.bin").unlink()
+    (src / "kept.bin").write_bytes(pseudo_random(3 * BLOCK, 3))
+    good, _, _ = backup(repo, src)
+    manifest = repo.path / "points" / f"{damaged.id}.json.zst"
+    flip_byte(manifest, manifest.stat().st_size // 2)
+    repo.forget([old.id])
+    report = repo.prune()
+    assert not report.skipped and report.blobs_removed >= 12
+    assert any(damaged.id in p and "is corrupt" in p for p in report.problems)
+    assert repo.verify([good.id]) == []
+    repo.restore(good.id, tmp_path / "out")
+    assert snapshot(tmp_path / "out") == snapshot(src)
 
 
 def test_prune_rebuilds_a_lost_index_from_packs(repo: Repository, tmp_path: Path) -> None:
@@ -608,12 +620,22 @@ def test_create_completes_a_creation_that_crashed(tmp_path: Path) -> None:
     assert (root / "config.json").is_file()
 
 
-def test_corrupt_index_is_named(repo: Repository, tmp_path: Path) -> None:
-    backup(repo, build_tree(tmp_path / "src"))
+def test_corrupt_index_is_rebuilt_from_the_packs(repo: Repository, tmp_path: Path) -> None:
+    src = build_tree(tmp_path / "src")
+    point, _, _ = backup(repo, src)
     (idx,) = (repo.path / "index").iterdir()
     flip_byte(idx, 20)
-    with pytest.raises(RepositoryError, match=f"{idx.name} is corrupt.*run prune"):
-        Repository.open(repo.path)
+    with Repository.open(repo.path) as again:   # opens: the packs are indexed again
+        problems = again.verify()
+        assert any(idx.name in p.detail and "is corrupt" in p.detail for p in problems)
+        assert all(p.point_id == "" for p in problems)   # the point itself is intact
+        again.restore(point.id, tmp_path / "out")
+        second, _, new_blobs = backup(again, src)
+        assert new_blobs == 0                              # dedup still works
+        report = again.repair()
+        assert report.index_files_replaced == 2 and not report.points_damaged
+        assert again.verify() == []
+    assert snapshot(tmp_path / "out") == snapshot(src)
 
 
 def test_unreadable_manifest_is_skipped_by_list_points(repo: Repository, tmp_path: Path) -> None:
@@ -628,7 +650,7 @@ def test_unreadable_manifest_is_skipped_by_list_points(repo: Repository, tmp_pat
     with pytest.raises(PointNotFound):
         repo.load_manifest("../config")
     bad = [p for p in repo.verify() if p.point_id == "bad"]
-    assert bad and bad[0].problem == "corrupt"
+    assert bad and bad[0].problem == "manifest corrupt"
 
 
 def test_out_of_space_is_an_operator_message(
@@ -639,12 +661,12 @@ def test_out_of_space_is_an_operator_message(
     monkeypatch.setattr(PackBuilder, "add", full)
     w = repo.begin_backup(meta())
     st = os.stat(tmp_path)
-    with pytest.raises(RepositoryError, match="out of disk space"):
+    with pytest.raises(RepositoryError, match="disk is full"):
         for i in range(100):   # the failure surfaces at a later add_file or at commit
             w.add_file(f"x{i}.bin", st, iter([pseudo_random(BLOCK, 100 * i + j)
                                                for j in range(64)]))
         w.commit()
-    with pytest.raises(RepositoryError, match="out of disk space"):
+    with pytest.raises(RepositoryError, match="disk is full"):
         w.commit()
     w.abort()
     assert repo.list_points() == []

@@ -12,6 +12,7 @@ Modules: ``db`` (connections, transactions, migrating on open),
 from __future__ import annotations
 
 from .db import CatalogueDB
+from .errors import guard_public_methods
 from .jobs import JobsMixin
 from .points import PointsMixin
 from .sessions import HOST, SessionsMixin
@@ -19,6 +20,7 @@ from .sessions import HOST, SessionsMixin
 __all__ = ["Catalogue", "HOST"]
 
 
+@guard_public_methods
 class Catalogue(JobsMixin, SessionsMixin, PointsMixin, CatalogueDB):
     # -- server state (persisted key/value, e.g. the scheduler's last tick) --
     def get_state(self, key: str) -> str | None:

@@ -88,9 +88,18 @@ def _v2_server_state_and_session_reason(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE sessions ADD COLUMN reason TEXT")
 
 
+def _v3_point_damage_and_forgetting(db: sqlite3.Connection) -> None:
+    columns = {r[1] for r in db.execute("PRAGMA table_info(points)")}
+    if "damaged" not in columns:
+        db.execute("ALTER TABLE points ADD COLUMN damaged TEXT")
+    if "forgetting" not in columns:
+        db.execute("ALTER TABLE points ADD COLUMN forgetting INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: jobs, sessions, tasks, points", _v1_initial_schema),
     Migration(2, "server_state table; sessions.reason", _v2_server_state_and_session_reason),
+    Migration(3, "points.damaged and points.forgetting", _v3_point_damage_and_forgetting),
 ]
 
 

@@ -11,13 +11,38 @@ from .db import CatalogueDB, _dt, _ts
 class PointsMixin(CatalogueDB):
     def add_point(self, point: RestorePointInfo) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?)",
+            db.execute("INSERT OR REPLACE INTO points(id, job, computer, session_id, type, "
+                       "created, files, size, repository, damaged) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (point.id, point.job, point.computer, point.session_id, point.type.value,
-                        _ts(point.created), point.files, point.size, point.repository))
+                        _ts(point.created), point.files, point.size, point.repository,
+                        point.damaged))
 
     def remove_points(self, ids: list[str]) -> None:
         with self._tx() as db:
             db.executemany("DELETE FROM points WHERE id=?", [(i,) for i in ids])
+
+    def mark_forgetting(self, ids: list[str]) -> None:
+        """Record that these points are being removed (retention, job deletion), so
+        that a crash between removing the manifest and the row is finished by
+        the next start, not mistaken for a damaged point."""
+        with self._tx() as db:
+            db.executemany("UPDATE points SET forgetting=1 WHERE id=?", [(i,) for i in ids])
+
+    def forgetting_points(self) -> list[str]:
+        return [r[0] for r in self._conn().execute("SELECT id FROM points WHERE forgetting=1")]
+
+    def set_damaged(self, damage: dict[str, str | None]) -> list[str]:
+        """Mark points damaged (id -> why) or intact again (id -> None); returns
+        the ids whose state changed."""
+        changed: list[str] = []
+        with self._tx() as db:
+            for point_id, why in damage.items():
+                row = db.execute("SELECT damaged FROM points WHERE id=?", (point_id,)).fetchone()
+                if row is None or row[0] == why:
+                    continue
+                db.execute("UPDATE points SET damaged=? WHERE id=?", (why, point_id))
+                changed.append(point_id)
+        return changed
 
     def points(self, job: str | None = None, computer: str | None = None) -> list[RestorePointInfo]:
         sql, args = "SELECT * FROM points", []
@@ -49,4 +74,4 @@ def _point_from_row(r: sqlite3.Row) -> RestorePointInfo:
     return RestorePointInfo(id=r["id"], job=r["job"], computer=r["computer"],
                             session_id=r["session_id"], type=r["type"],
                             created=_dt(r["created"]), files=r["files"], size=r["size"],
-                            repository=r["repository"])
+                            repository=r["repository"], damaged=r["damaged"])

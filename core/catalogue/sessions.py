@@ -44,19 +44,57 @@ class SessionsMixin(CatalogueDB):
                 db.execute("INSERT INTO tasks(session_id, computer, ord, data) VALUES (?,?,?,?)",
                            (session.id, task.computer, ord_, task.model_dump_json()))
 
-    def save_session(self, session: SessionInfo, tasks: list[TaskInfo] | None = None) -> None:
-        """Write a running session's state, progress, log, heartbeat and tasks."""
+    def save_session(self, session: SessionInfo, tasks: list[TaskInfo] | None = None) -> bool:
+        """Write a running session's state, progress, log, heartbeat and tasks.
+
+        A session already recorded as stopped is never written again (a late
+        owner cannot overwrite a record marked Failed); returns False then."""
         with self._tx() as db:
-            db.execute(
+            updated = db.execute(
                 "UPDATE sessions SET state=?, result=?, stop_mode=?, ended=?, progress=?, "
-                "heartbeat=?, log=? WHERE id=?",
+                "heartbeat=?, log=? WHERE id=? AND state!=?",
                 (session.state.value, session.result.value if session.result else None,
                  session.stop_mode.value if session.stop_mode else None, _ts(session.ended),
                  session.progress, _ts(utcnow()),
-                 json.dumps([i.model_dump(mode="json") for i in session.log]), session.id))
+                 json.dumps([i.model_dump(mode="json") for i in session.log]), session.id,
+                 SessionState.STOPPED.value)).rowcount
+            if not updated:
+                return False
             for task in tasks if tasks is not None else session.tasks:
                 db.execute("UPDATE tasks SET data=? WHERE session_id=? AND computer=?",
                            (task.model_dump_json(), session.id, task.computer))
+        return True
+
+    def record_recovered_point(self, session_id: str, computer: str, point_id: str) -> bool:
+        """A point committed to the repository whose task was recorded without it
+        (the server died between the commit and the catalogue update): give the
+        task its point. Returns True if a task was corrected."""
+        now = utcnow()
+        with self._tx() as db:
+            row = db.execute("SELECT data FROM tasks WHERE session_id=? AND computer=?",
+                             (session_id, computer)).fetchone()
+            if row is None:
+                return False
+            task = TaskInfo.model_validate_json(row[0])
+            if task.point_id == point_id:
+                return False
+            task.point_id = point_id
+            if not task.status.produced_point:
+                task.status = TaskStatus.WARNING if task.warnings else TaskStatus.SUCCESS
+            task.ended = task.ended or now
+            task.log.append(LogItem(time=now, level="info", text=(
+                f"Restore point {point_id} was committed before the server stopped; it was "
+                "found in the repository and recorded at the next start")))
+            db.execute("UPDATE tasks SET data=? WHERE session_id=? AND computer=?",
+                       (task.model_dump_json(), session_id, computer))
+            srow = db.execute("SELECT log FROM sessions WHERE id=?", (session_id,)).fetchone()
+            if srow is not None:
+                log = json.loads(srow[0])
+                log.append(LogItem(time=now, level="info", text=(
+                    f"{computer}: restore point {point_id} recovered from the repository"))
+                    .model_dump(mode="json"))
+                db.execute("UPDATE sessions SET log=? WHERE id=?", (json.dumps(log), session_id))
+        return True
 
     def _session_from_row(self, row: sqlite3.Row, with_tasks: bool = True) -> SessionInfo:
         tasks: list[TaskInfo] = []

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from ..errors import ConsoleError
+from ..errors import ConsoleError, InvalidInput
 from ..logs import setup_logging
 from ..paths import resolve_data_dir
 from . import jobs, server, sessions
@@ -16,18 +16,21 @@ from .parser import build_parser
 
 OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
                    "throttle_mbps": "--throttle", "description": "--description",
-                   "computers": "--computer", "name": "NAME", "schedule": "schedule"}
+                   "computers": "--computer", "name": "NAME", "schedule": "schedule",
+                   "path": "--computer"}
 
 COMMANDS = {
     "server": server.run, "demo": jobs.demo, "job": jobs.run, "start": sessions.start,
     "stop": sessions.stop, "sessions": sessions.list_sessions, "points": sessions.points,
-    "restore": sessions.restore, "verify": sessions.verify,
+    "restore": sessions.restore, "verify": sessions.verify, "repair": sessions.repair,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.data_dir is not None and not args.data_dir.strip():
+            raise InvalidInput("--data-dir needs a folder; it was given an empty path.")
         data_dir = resolve_data_dir(args.data_dir)
         if args.command != "server" and data_dir.is_dir():
             setup_logging(data_dir, "cli", level=logging.WARNING)
@@ -48,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:   # a path the system refused (too long, not a folder, ...)
+        name = str(exc.filename or "")
+        where = f" {name[:120]}..." if len(name) > 120 else f" {name}" if name else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}.", file=sys.stderr)
+        return 1
     except Exception as exc:  # never a traceback
         print(f"error: unexpected {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import signal
 import threading
 import time
@@ -53,6 +54,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
 
     tcp = _listen_address(args.listen)
     setup_logging(data_dir, "server")
+    logging.raiseExceptions = False   # a full disk must not turn log lines into tracebacks
     runtime = ServerRuntime(data_dir, tcp=tcp, idle_exit_s=args.idle_exit)
     runtime.start()
 

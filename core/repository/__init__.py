@@ -10,10 +10,11 @@ On-disk layout under the repository root::
     lock                        flock: shared for backup/restore/verify, exclusive for prune
     tmp/                        files being written; renamed into place when durable
 """
-from .errors import MissingParentData, PointNotFound
+from .errors import MissingParentData, PartialRestore, PointNotFound
 from .model import (
     DIR,
     FILE,
+    HARDLINK,
     SYMLINK,
     BlobProblem,
     Entry,
@@ -21,6 +22,7 @@ from .model import (
     Manifest,
     PointMeta,
     PruneReport,
+    RepairReport,
     RepoStats,
     RestoreStats,
     new_point_id,
@@ -32,6 +34,7 @@ from .writer import BackupWriter
 __all__ = [
     "DIR",
     "FILE",
+    "HARDLINK",
     "SYMLINK",
     "BackupWriter",
     "BlobProblem",
@@ -39,9 +42,11 @@ __all__ = [
     "FileEntry",
     "Manifest",
     "MissingParentData",
+    "PartialRestore",
     "PointMeta",
     "PointNotFound",
     "PruneReport",
+    "RepairReport",
     "RepoStats",
     "Repository",
     "RestoreStats",

@@ -4,7 +4,12 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from core.errors import NotFound, RepositoryError, RestoreError
+
+if TYPE_CHECKING:
+    from .model import RestoreStats
 
 
 class PointNotFound(NotFound, RepositoryError):
@@ -15,6 +20,22 @@ class MissingParentData(RepositoryError):
     """An unchanged file's data is no longer in the repository.
 
     The caller should back the file up again with ``add_file``."""
+
+
+class PartialRestore(RestoreError):
+    """Some files could not be restored exactly; they were not written, every
+    other file was. ``stats`` says what was restored and what was not."""
+
+    def __init__(self, stats: RestoreStats) -> None:
+        failed = stats.failed
+        names = ", ".join(f"{path!r} ({why})" for path, why in failed)
+        super().__init__(
+            f"Restore of point {stats.point_id} to {stats.target} is incomplete: {len(failed)} "
+            f"file(s) could not be restored exactly and were not written: {names}. The other "
+            f"{stats.files} file(s) were restored. Run 'agent-jobs verify': the next backup "
+            "of that computer stores good copies of damaged blocks, or restore an older point."
+        )
+        self.stats = stats
 
 
 class BlobError(Exception):
@@ -31,8 +52,9 @@ def write_error(root: Path, exc: OSError, what: str) -> RepositoryError:
     """Turn an OSError raised while writing into the repository into an operator message."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return RepositoryError(
-            f"Repository {root} is out of disk space while writing {what}: free space on that "
-            "disk or forget old restore points and prune, then run the job again."
+            f"The disk is full: repository {root} is out of space while writing {what}. Free "
+            "space on that disk or keep fewer restore points, then run the job again; earlier "
+            "restore points are intact."
         )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return RepositoryError(
@@ -55,8 +77,8 @@ def read_error(root: Path, exc: OSError, what: str) -> RepositoryError:
 def restore_write_error(target: Path, exc: OSError, what: str) -> RestoreError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return RestoreError(
-            f"The restore target {target} is out of disk space while writing {what}: free "
-            "space there or restore to another folder."
+            f"The disk is full: restore target {target} is out of space while writing {what}. "
+            "Free space there or restore to another folder."
         )
     return RestoreError(
         f"Cannot write {what} under restore target {target}: {exc.strerror or exc}. Check the "

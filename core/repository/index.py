@@ -11,6 +11,7 @@ progress); any copy will do.
 """
 from __future__ import annotations
 
+import logging
 import secrets
 import struct
 import threading
@@ -20,9 +21,12 @@ from blake3 import blake3
 
 from core.errors import RepositoryError
 
+from .damage import DamageRegistry
 from .fsio import atomic_write
 from .layout import Layout
-from .packfile import ENTRY, BlobLoc, PackInfo, decode_entries, encode_entries
+from .packfile import ENTRY, BlobLoc, PackInfo, decode_entries, encode_entries, read_trailer
+
+log = logging.getLogger(__name__)
 
 INDEX_MAGIC = b"ABKIDX01"
 PACK_HEADER = struct.Struct("<16sI")
@@ -79,32 +83,45 @@ def read_index(layout: Layout, index_id: str) -> list[tuple[str, BlobLoc]]:
         ) from exc
     except (ValueError, struct.error) as exc:
         raise RepositoryError(
-            f"Index file {path} is corrupt ({exc}): move it out of the index folder and run "
-            "prune, which rebuilds the index from the pack files."
+            f"Index file {path} is corrupt ({exc}); its entries are rebuilt from the pack "
+            "files. Run 'agent-jobs repair' to replace it."
         ) from exc
 
 
 class Index:
     """The shared in-memory index. Lookups are plain dict reads (atomic under
-    the GIL); loads and additions take a lock."""
+    the GIL); loads and additions take a lock.
 
-    def __init__(self, layout: Layout) -> None:
+    Copies recorded as damaged (see damage) are left out. A damaged index file
+    never stops a backup, restore or verify: the packs it may have listed are
+    read from their own trailers instead, and a new index file is written for
+    them when the repository is writable."""
+
+    def __init__(self, layout: Layout, damage: DamageRegistry | None = None) -> None:
         self._layout = layout
+        self._damage = damage
         self._lock = threading.Lock()
         self.blobs: dict[str, BlobLoc] = {}
         self.loaded: frozenset[str] = frozenset()
+        self._indexed_packs: set[str] = set()
+        self.problems: dict[str, str] = {}   # index id -> why it was not used
 
-    def refresh(self) -> None:
+    def refresh(self, *, full: bool = False) -> None:
         """Pick up index files written by others; reload everything if some
         were removed (a prune rewrote the index and may have deleted packs)."""
         with self._lock:
             on_disk = set(self._layout.list_index_ids())
-            if self.loaded - on_disk:
+            if full or self.loaded - on_disk:
                 blobs: dict[str, BlobLoc] = {}
+                indexed: set[str] = set()
                 new = sorted(on_disk)
+                self.problems = {}
             else:
                 blobs = self.blobs
+                indexed = self._indexed_packs
                 new = sorted(on_disk - self.loaded)
+            damaged = self._damage.pairs if self._damage is not None else frozenset()
+            broken = False
             for index_id in new:
                 try:
                     entries = read_index(self._layout, index_id)
@@ -113,24 +130,63 @@ class Index:
                     # refreshing without the lock): its packs went with it.
                     on_disk.discard(index_id)
                     continue
+                except RepositoryError as exc:
+                    log.warning("%s", exc)
+                    self.problems[index_id] = str(exc)
+                    broken = True
+                    continue
                 for blob, loc in entries:
-                    blobs.setdefault(blob, loc)
+                    indexed.add(loc.pack)
+                    if (blob, loc.pack) not in damaged:
+                        blobs.setdefault(blob, loc)
+            if broken:
+                self._rebuild_unindexed(blobs, indexed, on_disk, damaged)
             self.blobs = blobs
+            self._indexed_packs = indexed
             self.loaded = frozenset(on_disk)
+
+    def _rebuild_unindexed(self, blobs: dict[str, BlobLoc], indexed: set[str],
+                           on_disk: set[str], damaged: frozenset[tuple[str, str]]) -> None:
+        """Index, from their trailers, the packs no readable index file lists."""
+        infos: list[PackInfo] = []
+        for pack_id, path in self._layout.list_packs().items():
+            if pack_id in indexed:
+                continue
+            try:
+                entries = read_trailer(path, pack_id)
+                size = path.stat().st_size
+            except (OSError, ValueError) as exc:
+                log.warning("pack %s cannot be indexed (%s)", path, exc)
+                continue
+            infos.append(PackInfo(pack_id, entries, size))
+            indexed.add(pack_id)
+            for blob, loc in entries:
+                if (blob, pack_id) not in damaged:
+                    blobs.setdefault(blob, loc)
+        if not infos:
+            return
+        try:
+            on_disk.add(write_index(self._layout, infos))
+        except OSError as exc:   # read-only: the rebuilt entries stay in memory
+            log.warning("could not write the rebuilt index: %s", exc)
 
     def publish(self, index_id: str, packs: list[PackInfo]) -> None:
         """Add the packs of an index file this process just wrote."""
         with self._lock:
             blobs = self.blobs
             for info in packs:
+                self._indexed_packs.add(info.pack_id)
                 for blob, loc in info.blobs:
                     blobs.setdefault(blob, loc)
             self.loaded = self.loaded | {index_id}
 
     def replace(self, blobs: dict[str, BlobLoc], loaded: Iterable[str]) -> None:
         with self._lock:
-            self.blobs = blobs
+            damaged = self._damage.pairs if self._damage is not None else frozenset()
+            self.blobs = {b: loc for b, loc in blobs.items() if (b, loc.pack) not in damaged}
+            self._indexed_packs = {loc.pack for loc in blobs.values()}
             self.loaded = frozenset(loaded)
+            self.problems = {}
 
     def packs(self) -> dict[str, int]:
         """Pack id -> number of indexed blobs in it."""

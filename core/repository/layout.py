@@ -39,6 +39,11 @@ class Layout:
     def lock(self) -> Path:
         return self.root / "lock"
 
+    @property
+    def damaged(self) -> Path:
+        """Block copies found damaged (see damage.DamageRegistry)."""
+        return self.root / "damaged.json"
+
     def pack(self, pack_id: str) -> Path:
         return self.packs / pack_id[:2] / f"{pack_id}{PACK_SUFFIX}"
 

@@ -3,22 +3,32 @@
 A manifest is a zstd frame (with content checksum) holding two lines of JSON:
 a header object with the point's metadata, then one array of entry rows. The
 header comes first so listing points decompresses only a few bytes.
+
+Format 2 appends a trailer, ``MANIFEST_TRAILER`` + blake3 of the frame, so that
+every single-byte change of the file is detected (a few bytes of a zstd frame
+can change without changing what it decodes to). Format 1 files (no trailer)
+are still read.
 """
 from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import zstandard
+from blake3 import blake3
 
 from core.errors import RepositoryError
 
 from .model import Entry, Manifest, PointMeta
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
+LEGACY_FORMATS = (1,)
+MANIFEST_TRAILER = b"ABKMSUM2"
+_TRAILER_LEN = len(MANIFEST_TRAILER) + 32
 FIELDS = list(Entry._fields)
 _LEVEL = 3
 
@@ -68,13 +78,25 @@ def encode_manifest(manifest: Manifest) -> bytes:
         + json.dumps(manifest.entries, separators=(",", ":"))
         + "\n"
     ).encode("ascii")
-    return zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(body)
+    frame = zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(body)
+    return frame + MANIFEST_TRAILER + blake3(frame).digest()
+
+
+def _split_trailer(data: bytes) -> tuple[bytes, bool]:
+    """(zstd frame, whether a checksum trailer was present); ValueError if it does not match."""
+    if len(data) > _TRAILER_LEN and data[-_TRAILER_LEN:-32] == MANIFEST_TRAILER:
+        frame = data[:-_TRAILER_LEN]
+        if blake3(frame).digest() != data[-32:]:
+            raise ValueError("checksum mismatch")
+        return frame, True
+    return data, False
 
 
 def _corrupt(path: Path, exc: Exception) -> RepositoryError:
     return RepositoryError(
-        f"Manifest {path} is corrupt ({exc}): that restore point cannot be used; forget it, "
-        "or restore the file from a copy of the repository."
+        f"Manifest {path} is corrupt ({exc}): restore point {path.name.split('.')[0]} cannot "
+        "be read. It stays listed as damaged; restore another point of that computer, or put "
+        "back this file from a copy of the repository."
     )
 
 
@@ -86,7 +108,9 @@ def _unreadable(path: Path, exc: OSError) -> RepositoryError:
 
 
 def _check_header(header: Any) -> dict[str, Any]:
-    if not isinstance(header, dict) or header.get("format") != MANIFEST_FORMAT:
+    if not isinstance(header, dict) or (
+            header.get("format") != MANIFEST_FORMAT
+            and header.get("format") not in LEGACY_FORMATS):
         raise ValueError("unknown manifest format")
     if header.get("fields") != FIELDS:
         raise ValueError("unexpected entry fields")
@@ -94,11 +118,14 @@ def _check_header(header: Any) -> dict[str, Any]:
 
 
 def decode_manifest(data: bytes) -> Manifest:
-    body = zstandard.ZstdDecompressor().decompress(data)
+    frame, checked = _split_trailer(data)
+    body = zstandard.ZstdDecompressor().decompress(frame)
     head, sep, rows_json = body.partition(b"\n")
     if not sep:
         raise ValueError("missing entry list")
     header = _check_header(json.loads(head.decode("ascii")))
+    if header["format"] == MANIFEST_FORMAT and not checked:
+        raise ValueError("checksum trailer is missing or damaged")
     rows = json.loads(rows_json.decode("ascii"))
     entries = [
         Entry(path, kind, mode, mtime_ns, size, ctime_ns, inode, tuple(blocks), target)
@@ -107,6 +134,29 @@ def decode_manifest(data: bytes) -> Manifest:
     if len(entries) != header["count"]:
         raise ValueError("entry count mismatch")
     return Manifest(meta_from_json(header["meta"]), entries)
+
+
+_BLOB_ID = re.compile(rb"[0-9a-f]{64}")
+
+
+def salvage_blob_ids(path: Path) -> set[str]:
+    """Block ids named in the readable part of a damaged manifest (decompressed
+    up to the damage), so that prune keeps what the point may still need."""
+    found: set[str] = set()
+    tail = b""
+    try:
+        with open(path, "rb") as f:
+            reader = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=False)
+            while True:
+                chunk = reader.read(1 << 16)
+                if not chunk:
+                    break
+                data = tail + chunk
+                found.update(m.decode() for m in _BLOB_ID.findall(data))
+                tail = data[-80:]
+    except (OSError, zstandard.ZstdError, ValueError):
+        pass
+    return found
 
 
 def load_manifest_file(path: Path) -> Manifest:
@@ -148,6 +198,10 @@ def read_meta(path: Path) -> PointMeta:
         raise _corrupt(path, exc) from exc
     try:
         header = _check_header(json.loads(buf.getvalue().decode("ascii")))
-        return meta_from_json(header["meta"])
+        meta = meta_from_json(header["meta"])
     except (ValueError, TypeError, KeyError) as exc:
         raise _corrupt(path, exc) from exc
+    if meta.id != path.name.split(".")[0]:
+        raise _corrupt(path, ValueError(f"it names point {meta.id!r}"))
+    return meta
+

@@ -10,7 +10,8 @@ from typing import NamedTuple
 FILE = "file"
 DIR = "dir"
 SYMLINK = "symlink"
-KINDS = (FILE, DIR, SYMLINK)
+HARDLINK = "hardlink"  # another name of a file entry earlier in the manifest (``target``)
+KINDS = (FILE, DIR, SYMLINK, HARDLINK)
 
 _POINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -52,7 +53,7 @@ class Entry(NamedTuple):
     ctime_ns: int
     inode: int
     blocks: tuple[str, ...] = ()
-    target: str | None = None  # symlink target
+    target: str | None = None  # symlink target, or the path a hard link shares data with
 
 
 FileEntry = Entry
@@ -76,6 +77,8 @@ class RestoreStats:
     symlinks: int
     bytes: int
     cancelled: bool = False
+    hardlinks: int = 0
+    failed: tuple[tuple[str, str], ...] = ()   # (path, why) of files not restored
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,25 @@ class RepoStats:
 
 @dataclass(frozen=True)
 class BlobProblem:
-    point_id: str
-    blob: str
+    point_id: str  # "" for damage no checked point depends on
+    blob: str      # "" for a manifest, index or pack-structure problem
     pack: str | None
-    problem: str  # "missing" | "corrupt"
+    problem: str  # "missing" | "corrupt" | "manifest missing" | "manifest corrupt" | "damaged"
     paths: list[str]
+    detail: str = ""
+
+
+@dataclass
+class RepairReport:
+    packs_checked: int = 0
+    blobs_ok: int = 0
+    blobs_damaged: int = 0           # copies that failed to decode and were dropped
+    packs_rewritten: int = 0         # packs with damage whose intact blobs were copied out
+    index_files_replaced: int = 0
+    points_ok: list[str] = field(default_factory=list)
+    points_relinked: list[str] = field(default_factory=list)   # were broken, now complete
+    points_damaged: dict[str, str] = field(default_factory=dict)  # point id -> why
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass

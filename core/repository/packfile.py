@@ -187,3 +187,62 @@ class PackReader:
             for fd, _ in self._fds.values():
                 os.close(fd)
             self._fds.clear()
+
+
+class PackCheck(NamedTuple):
+    """The outcome of reading a whole pack back."""
+
+    entries: list[tuple[str, BlobLoc]] | None   # from the trailer; None if it is damaged
+    bad: list[tuple[str, str]]                  # (blob, problem) for blobs that fail to decode
+    problem: str | None                         # damage to the pack's own structure
+
+
+def check_pack(path: Path, pack_id: str,
+               fallback: list[tuple[str, BlobLoc]] | None = None) -> PackCheck:
+    """Read a pack completely: header, every blob, trailer and footer, so that
+    any changed byte is found. ``fallback`` (the index's entries for the pack)
+    locates the blobs when the trailer is damaged. OSError if unreadable."""
+    with open(path, "rb") as f:
+        data = f.read()
+    problem: str | None = None
+    entries: list[tuple[str, BlobLoc]] | None = None
+    if not data.startswith(PACK_MAGIC):
+        problem = "its header is damaged"
+    try:
+        entries = _trailer_of(data, pack_id)
+    except ValueError as exc:
+        problem = problem or str(exc)
+    located = entries if entries is not None else (fallback or [])
+    bad: list[tuple[str, str]] = []
+    expected = len(PACK_MAGIC)
+    for blob, loc in sorted(located, key=lambda b: b[1].offset):
+        if entries is not None and loc.offset != expected and problem is None:
+            problem = "its blobs do not follow each other"
+        expected = loc.offset + loc.length
+        stored = data[loc.offset:loc.offset + loc.length]
+        if len(stored) != loc.length:
+            bad.append((blob, "corrupt"))
+            continue
+        try:
+            decode(stored, loc.flags, loc.raw_length, blob, pack_id)
+        except BlobError:
+            bad.append((blob, "corrupt"))
+    if entries is not None and problem is None:
+        trailer_start = len(data) - FOOTER.size - len(entries) * ENTRY.size
+        if expected != trailer_start:
+            problem = "its blobs do not fill the pack"
+    return PackCheck(entries, bad, problem)
+
+
+def _trailer_of(data: bytes, pack_id: str) -> list[tuple[str, BlobLoc]]:
+    end = len(data)
+    if end < len(PACK_MAGIC) + FOOTER.size:
+        raise ValueError("the pack is truncated")
+    count, digest, magic = FOOTER.unpack_from(data, end - FOOTER.size)
+    tlen = count * ENTRY.size
+    if magic != END_MAGIC or tlen > end - FOOTER.size - len(PACK_MAGIC):
+        raise ValueError("its footer is damaged")
+    trailer = data[end - FOOTER.size - tlen:end - FOOTER.size]
+    if blake3(trailer).digest() != digest:
+        raise ValueError("its list of blobs is damaged")
+    return decode_entries(trailer, pack_id)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from core.errors import RepositoryError
 
 from .codec import decode
+from .damage import DamageRegistry
 from .errors import BlobError, write_error
 from .fsio import fsync_dir
 from .index import Index, read_index, write_index
@@ -49,10 +50,12 @@ class _Pack:
 
 
 class Pruner:
-    def __init__(self, layout: Layout, index: Index, pack_size: int) -> None:
+    def __init__(self, layout: Layout, index: Index, pack_size: int,
+                 damage: DamageRegistry | None = None) -> None:
         self._layout = layout
         self._index = index
         self._pack_size = pack_size
+        self._damage = damage
         self.report_problems: list[str] = []
 
     def run(self, used: set[str]) -> dict[str, int]:
@@ -62,10 +65,17 @@ class Pruner:
         packs = self._load_packs(old_index_ids)
         blobs_before = len({b for p in packs.values() for b, _ in p.blobs})
         bytes_before = self._disk_bytes()
-        self._assign_live(packs, used)
+        damaged = self._damage.pairs if self._damage is not None else frozenset()
+        self._assign_live(packs, used, damaged)
 
         drop = [p for p in packs.values() if not p.live]
         keep = [p for p in packs.values() if p.live]
+        # Unused packs no index lists (left by an aborted or killed writer) go
+        # first: nothing refers to them, and on a full disk the space they free
+        # is what lets the rest (new packs, a new index) be written.
+        orphans = [p for p in drop if not p.indexed]
+        self._delete_packs(orphans)
+        drop = [p for p in drop if p.indexed]
         repack = [p for p in keep if p.live_bytes < REPACK_BELOW_USED * p.data_bytes]
         chosen = set(repack)
         small = [
@@ -75,7 +85,8 @@ class Pruner:
         if len(small) >= MERGE_SMALL_PACKS:
             repack += small
             chosen.update(small)
-        staying = {b for p in keep if p not in chosen for b, _ in p.blobs}
+        staying = {b for p in keep if p not in chosen for b, _ in p.blobs
+                   if (b, p.id) not in damaged}
         for p in repack:  # a copy in a pack that stays is enough
             p.live = [(b, loc) for b, loc in p.live if b not in staying]
         new_packs, repacked = self._repack(repack)
@@ -88,8 +99,10 @@ class Pruner:
         if changed:
             blobs_after = self._rewrite_index(keep, new_packs, old_index_ids)
             self._delete_packs(drop + repacked)
+            if self._damage is not None:
+                self._damage.keep_only_packs({p.id for p in keep})
         counts.update(
-            deleted=len(drop),
+            deleted=len(drop) + len(orphans),
             repacked=len(repacked),
             written=len(new_packs),
             blobs_removed=blobs_before - blobs_after,
@@ -142,14 +155,23 @@ class Pruner:
         return packs
 
     @staticmethod
-    def _assign_live(packs: dict[str, _Pack], used: set[str]) -> None:
-        """Give every used blob to one pack, preferring packs with more live data."""
+    def _assign_live(packs: dict[str, _Pack], used: set[str],
+                     damaged: frozenset[tuple[str, str]] = frozenset()) -> None:
+        """Give every used blob to one pack, preferring packs with more live data
+        and never a damaged copy when an intact one exists (a damaged copy with
+        no intact one is kept: prune deletes nothing it cannot replace)."""
         share = {
             p.id: sum(loc.length for b, loc in p.blobs if b in used) / max(p.data_bytes, 1)
             for p in packs.values()
         }
         taken: set[str] = set()
-        for p in sorted(packs.values(), key=lambda p: share[p.id], reverse=True):
+        ordered = sorted(packs.values(), key=lambda p: share[p.id], reverse=True)
+        for p in ordered:
+            for blob, loc in p.blobs:
+                if blob in used and blob not in taken and (blob, p.id) not in damaged:
+                    taken.add(blob)
+                    p.live.append((blob, loc))
+        for p in ordered:
             for blob, loc in p.blobs:
                 if blob in used and blob not in taken:
                     taken.add(blob)

@@ -11,24 +11,27 @@ from pathlib import Path
 from core.errors import RepositoryError
 
 from .config import RepoConfig, new_config, read_config, write_config
+from .damage import DamageRegistry
 from .errors import PointNotFound, write_error
 from .fsio import fsync_dir
 from .index import Index
 from .layout import Layout
 from .locking import RepoLock
-from .manifest import load_manifest_file, read_meta
+from .manifest import load_manifest_file, read_meta, salvage_blob_ids
 from .model import (
     Manifest,
     PointMeta,
     PruneReport,
+    RepairReport,
     RepoStats,
     RestoreStats,
     is_valid_point_id,
 )
 from .packfile import PackReader
 from .prune import Pruner
+from .repair import repair_repository
 from .restore import RestoreContext, Restorer
-from .verify import VerifyProblems, verify_manifests
+from .verify import VerifyProblems, verify_repository
 from .writer import BackupWriter, WriterContext
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,8 @@ class Repository:
         self._layout = layout
         self.config = config
         self._workers = workers
-        self._index = Index(layout)
+        self.damage = DamageRegistry(layout)
+        self._index = Index(layout, self.damage)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -131,19 +135,32 @@ class Repository:
 
     # -- points --------------------------------------------------------------
 
-    def scan_points(self) -> tuple[list[PointMeta], list[str]]:
-        """All readable points (oldest first) and a message per unreadable manifest."""
+    def point_health(self) -> tuple[list[PointMeta], dict[str, str]]:
+        """All readable points (oldest first), and point id -> why for every
+        manifest on disk that cannot be read."""
         points: list[PointMeta] = []
-        problems: list[str] = []
+        unreadable: dict[str, str] = {}
         for point_id in self._layout.list_point_ids():
             try:
                 points.append(read_meta(self._layout.point(point_id)))
             except FileNotFoundError:
                 continue  # forgotten meanwhile
             except RepositoryError as exc:
-                problems.append(str(exc))
+                unreadable[point_id] = str(exc)
         points.sort(key=lambda m: (m.created, m.id))
-        return points, problems
+        return points, unreadable
+
+    def scan_points(self) -> tuple[list[PointMeta], list[str]]:
+        """All readable points (oldest first) and a message per unreadable manifest."""
+        points, unreadable = self.point_health()
+        return points, list(unreadable.values())
+
+    def point_ids(self) -> list[str]:
+        """Ids of every manifest on disk, readable or not."""
+        return self._layout.list_point_ids()
+
+    def has_point(self, point_id: str) -> bool:
+        return _valid_id(point_id) and self._layout.point(point_id).exists()
 
     def list_points(self) -> list[PointMeta]:
         """Readable points, oldest first; unreadable manifests are logged and skipped
@@ -160,8 +177,10 @@ class Repository:
             return load_manifest_file(self._layout.point(point_id))
         except FileNotFoundError:
             raise PointNotFound(
-                f"Restore point {point_id} is not in repository {self.path}: it may have been "
-                "removed by retention; refresh the list of restore points."
+                f"Restore point {point_id} is not in repository {self.path} (it has no "
+                "manifest): it was removed by retention, or its manifest file was deleted. "
+                "Restore another point; 'agent-jobs points' lists it as damaged if it is "
+                "still catalogued."
             ) from None
 
     def forget(self, point_ids: Iterable[str]) -> None:
@@ -199,16 +218,23 @@ class Repository:
             )
         with lock:
             used: set[str] = set()
+            unreadable: list[str] = []
             for point_id in self._layout.list_point_ids():
                 try:
                     manifest = self.load_manifest(point_id)
+                except PointNotFound:
+                    continue
                 except RepositoryError as exc:
-                    raise RepositoryError(
-                        f"Prune did not delete anything: {exc}"
-                    ) from exc
+                    # Go on around it, keeping every block its readable part names.
+                    salvaged = salvage_blob_ids(self._layout.point(point_id))
+                    used.update(salvaged)
+                    unreadable.append(f"{exc} (prune kept the {len(salvaged)} block(s) its "
+                                      "readable part names)")
+                    continue
                 for e in manifest.entries:
                     used.update(e.blocks)
-            pruner = Pruner(self._layout, self._index, self.config.pack_size)
+            pruner = Pruner(self._layout, self._index, self.config.pack_size, self.damage)
+            pruner.report_problems.extend(unreadable)
             counts = pruner.run(used)
         report = PruneReport(
             packs_deleted=counts["deleted"],
@@ -234,36 +260,65 @@ class Repository:
             manifest = self.load_manifest(point_id)
             reader = PackReader(self._layout)
             try:
-                ctx = RestoreContext(self._index.blobs, reader, self._executor(), self._workers)
+                ctx = RestoreContext(self._index, self.damage, reader, self._executor(),
+                                     self._workers)
                 return Restorer(ctx, manifest, Path(target).absolute(), cancel).run()
             finally:
                 reader.close()
 
-    def verify(self, point_ids: Iterable[str] | None = None) -> VerifyProblems:
-        """Re-read, decompress and re-hash every blob the points (default: all)
-        reference. An empty result means everything is intact."""
+    def verify(self, point_ids: Iterable[str] | None = None, *,
+               missing_ok: bool = False, full: bool | None = None) -> VerifyProblems:
+        """Re-read, decompress and re-hash every blob the points reference; with
+        no ids, every point and also every byte of every pack and index file.
+        An empty result means everything is intact. A point id without a
+        manifest raises PointNotFound, or with ``missing_ok`` is reported as a
+        "manifest missing" problem. ``full`` forces (or skips) the whole-repository
+        check."""
         with RepoLock.shared(self._layout.lock):
-            self._index.refresh()
-            explicit = point_ids is not None
+            self._index.refresh(full=self.damage.load())
+            if full is None:
+                full = point_ids is None
             ids = list(point_ids) if point_ids is not None else self._layout.list_point_ids()
             manifests: list[Manifest] = []
-            broken: list[str] = []
+            broken: dict[str, str] = {}
+            missing: list[str] = []
             for point_id in ids:
                 try:
                     manifests.append(self.load_manifest(point_id))
                 except PointNotFound:
-                    if explicit:
+                    if point_ids is not None and not missing_ok:
                         raise
+                    if point_ids is not None:
+                        missing.append(point_id)
                 except RepositoryError as exc:
                     log.warning("%s", exc)
-                    broken.append(point_id)
+                    broken[point_id] = str(exc)
             reader = PackReader(self._layout)
             try:
-                return verify_manifests(
-                    manifests, broken, self._index.blobs, reader, self._executor()
+                return verify_repository(
+                    self._layout, self._index, self.damage, reader, self._executor(),
+                    manifests, broken, missing, full=full,
                 )
             finally:
                 reader.close()
+
+    def repair(self) -> RepairReport:
+        """Rebuild the index from the packs, drop damaged copies (salvaging the
+        intact blobs of their packs) and say which points are whole again.
+        RepositoryError if a backup, restore or verify is running."""
+        lock = RepoLock.try_exclusive(self._layout.lock)
+        if lock is None:
+            raise RepositoryError(
+                f"Repository {self.path} is in use by a backup, restore or verify: run repair "
+                "again when it has finished."
+            )
+        with lock:
+            self.damage.load()
+            self._index.refresh(full=True)
+            return repair_repository(
+                self._layout, self._index, self.damage, self.config.pack_size,
+                self._executor(), self._layout.list_point_ids(), self.load_manifest,
+            )
 
     def stats(self) -> RepoStats:
         self._index.refresh()

@@ -2,26 +2,43 @@
 
 Directories are created first, then file contents are written by the pool
 (small files in batches, large files in segments written with pwrite), then
-symlinks, then directory modes and times. Every path is reached through
-directory descriptors opened with O_NOFOLLOW (see safedirs), files are created
-with O_EXCL after unlinking whatever was there, and symlinks are created last,
-so nothing is ever written through a symlink or outside the target."""
+hard links, then symlinks, then directory modes and times. Every path is
+reached through directory descriptors opened with O_NOFOLLOW (see safedirs),
+and symlinks are created last, so nothing is ever written through a symlink or
+outside the target.
+
+A file is created under its own name only once every block of it was read
+back intact (decompressed and re-hashed): a small file after all its blocks
+are read, a large one (written in parallel segments) under a temporary name in
+its folder, renamed when the last segment is done. A file that cannot be
+restored exactly is never left under its own name; the other files are still
+restored, and the error names every file that was not. Large blocks of zeros
+are not written, so they stay holes (a sparse file comes back sparse).
+"""
 from __future__ import annotations
 
+import errno
+import itertools
 import os
+import secrets
 import stat
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+from blake3 import blake3
 
 from core.errors import RestoreError
 
-from .errors import BlobError, restore_write_error
-from .model import DIR, FILE, KINDS, SYMLINK, Entry, Manifest, RestoreStats
-from .packfile import BlobLoc, PackReader
+from .damage import DamageRegistry
+from .errors import BlobError, PartialRestore, restore_write_error
+from .index import Index
+from .model import DIR, FILE, HARDLINK, KINDS, SYMLINK, Entry, Manifest, RestoreStats
+from .packfile import PackReader
 from .paths import parent_of, rel_path_problem
 from .safedirs import DirHandles, NotADir
 
@@ -29,65 +46,135 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXE
 _JOB_BYTES = 8 << 20  # a batch of small files, or one segment of a large file
 _JOB_FILES = 128
 _INFLIGHT_BYTES = 64 << 20
+_TMP_PREFIX = ".abk-restore-"
+# Bounds of values that reach system calls (a forged manifest must not crash them).
+_MAX_MODE = 0o7777
+_MAX_NS = 2**63 - 1
+_MAX_SIZE = 2**62
+_MAX_NAME = 255
+_MAX_TARGET = 4095
+_BLOB_ID_LEN = 64
 
 
 @dataclass(frozen=True)
 class RestoreContext:
-    blobs: dict[str, BlobLoc]
+    index: Index
+    damage: DamageRegistry
     reader: PackReader
     pool: ThreadPoolExecutor
     workers: int
 
 
-def _forged(point: str, path: str, problem: str) -> RestoreError:
+class _FileFailed(Exception):
+    """This file cannot be restored exactly (its data is damaged or missing)."""
+
+
+def _forged(point: str, path: object, problem: str) -> RestoreError:
     return RestoreError(
         f"Restore point {point} is damaged or forged: entry {path!r} has {problem}. Nothing "
         "was restored; restore another point."
     )
 
 
-def check_restorable(manifest: Manifest, blobs: dict[str, BlobLoc]) -> None:
+def _entry_problem(e: Entry) -> str | None:
+    problem = rel_path_problem(e.path)
+    if problem is not None:
+        return f"an invalid path ({problem})"
+    if len(e.path) > _MAX_NAME // 4 and any(
+            len(os.fsencode(part)) > _MAX_NAME for part in e.path.split("/")):
+        return f"a name longer than {_MAX_NAME} bytes"
+    if e.kind not in KINDS:
+        return f"an unknown kind {e.kind!r}"
+    if not all(type(v) is int for v in (e.mode, e.mtime_ns, e.size)):
+        return "a malformed mode, time or size"
+    if not 0 <= e.mode <= _MAX_MODE:
+        return f"an impossible mode {e.mode:#o}" if e.mode >= 0 else "a negative mode"
+    if not -_MAX_NS <= e.mtime_ns <= _MAX_NS:
+        return "an impossible modification time"
+    if not 0 <= e.size <= _MAX_SIZE:
+        return "an impossible size"
+    if e.kind in (SYMLINK, HARDLINK):
+        if not isinstance(e.target, str) or not e.target or "\x00" in e.target \
+                or len(e.target) > _MAX_TARGET:
+            return "no valid link target"
+    if not isinstance(e.blocks, tuple) or not all(
+            isinstance(b, str) and len(b) == _BLOB_ID_LEN for b in e.blocks):
+        return "malformed block ids"
+    if e.kind != FILE and e.blocks:
+        return "data blocks although it is not a file"
+    return None
+
+
+def _plain(e: Entry) -> bool:
+    """The common case, checked in one expression: a well-formed entry."""
+    return (type(e.mode) is int and type(e.mtime_ns) is int and type(e.size) is int
+            and 0 <= e.mode <= _MAX_MODE and -_MAX_NS <= e.mtime_ns <= _MAX_NS
+            and 0 <= e.size <= _MAX_SIZE and type(e.blocks) is tuple
+            and len(e.path) <= _MAX_NAME // 4
+            and ((e.kind == FILE and all(type(b) is str and len(b) == _BLOB_ID_LEN
+                                         for b in e.blocks))
+                 or (e.kind == DIR and not e.blocks))
+            and rel_path_problem(e.path) is None)
+
+
+def check_restorable(manifest: Manifest, index: Index) -> None:
     """Refuse, before writing anything, a manifest that could escape the
-    target, contradicts itself, or whose data is missing."""
+    target, contradicts itself, or holds values no file can have. Missing or
+    damaged data is not refused here: those files fail one by one."""
     point = manifest.meta.id
     kinds: dict[str, str] = {}
     for e in manifest.entries:
-        problem = rel_path_problem(e.path)
-        if problem is not None:
-            raise _forged(point, e.path, f"an invalid path ({problem})")
-        if e.kind not in KINDS:
-            raise _forged(point, e.path, f"an unknown kind {e.kind!r}")
-        if e.kind == SYMLINK and not isinstance(e.target, str):
-            raise _forged(point, e.path, "no symlink target")
-        if not all(type(v) is int for v in (e.mode, e.mtime_ns, e.size)):
-            raise _forged(point, e.path, "a malformed mode, time or size")
+        if not _plain(e):
+            problem = _entry_problem(e)
+            if problem is not None:
+                raise _forged(point, e.path, problem)
+        if e.path in kinds:
+            raise _forged(point, e.path, "a duplicate")
         kinds[e.path] = e.kind
-    missing: list[str] = []
+    blobs = index.blobs
     for e in manifest.entries:
+        # The nearest ancestor listed must be a folder; its own ancestors are
+        # checked with it.
         parent = parent_of(e.path)
         while parent:
             kind = kinds.get(parent)
-            if kind is not None and kind != DIR:
-                raise _forged(point, e.path, f"a parent {parent!r} that is a {kind}")
+            if kind is not None:
+                if kind != DIR:
+                    raise _forged(point, e.path, f"a parent {parent!r} that is a {kind}")
+                break
             parent = parent_of(parent)
-        if e.kind != FILE:
+        if e.kind == HARDLINK:
+            if kinds.get(e.target) != FILE or rel_path_problem(e.target or "") is not None:
+                raise _forged(point, e.path, f"a hard link to {e.target!r}, not a file of the "
+                                             "point")
+        if e.kind != FILE or not e.blocks:
+            if e.kind == FILE and e.size:
+                raise _forged(point, e.path, f"a size of {e.size} bytes but no data")
             continue
-        try:
-            stored = sum(blobs[b].raw_length for b in e.blocks)
-        except KeyError:
-            missing.append(e.path)
-            continue
-        except TypeError:
-            raise _forged(point, e.path, "malformed block ids") from None
-        if stored != e.size:
-            raise _forged(point, e.path, f"a size of {e.size} bytes but {stored} bytes of data")
-    if missing:
-        shown = ", ".join(repr(p) for p in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise RestoreError(
-            f"Restore point {point} is damaged: data of {shown}{more} is missing from the "
-            "repository. Nothing was restored; run verify for details or restore another point."
-        )
+        stored = 0
+        for b in e.blocks:
+            loc = blobs.get(b)
+            if loc is None:
+                break
+            stored += loc.raw_length
+        else:
+            if stored != e.size:
+                raise _forged(point, e.path,
+                              f"a size of {e.size} bytes but {stored} bytes of data")
+
+
+# Blocks of zeros at least this long are left as holes; shorter ones are
+# written (a hole that small saves nothing).
+_HOLE_MIN = 64 << 10
+
+
+@lru_cache(maxsize=16)
+def _zero_id(n: int) -> str:
+    return blake3(bytes(n)).hexdigest()
+
+
+def _is_zero_block(blob: str, raw_length: int) -> bool:
+    return raw_length >= _HOLE_MIN and blob == _zero_id(raw_length)
 
 
 def _remove_non_dir(pfd: int, name: str, rel: str) -> None:
@@ -103,45 +190,31 @@ def _remove_non_dir(pfd: int, name: str, rel: str) -> None:
         pass
 
 
-def _create_file(dirs: DirHandles, rel: str) -> int:
-    """A new, empty, private file. Whatever was at ``rel`` is unlinked, never
-    written through (it might be a symlink, or a hard link to a file elsewhere)."""
-    pfd = dirs.fd(parent_of(rel))
-    name = rel.rsplit("/", 1)[-1]
-    for _ in range(3):
-        try:
-            return os.open(name, _FILE_FLAGS, 0o600, dir_fd=pfd)
-        except FileExistsError:
-            _remove_non_dir(pfd, name, rel)
-    raise NotADir(rel)
-
-
 def _finish_file(fd: int, e: Entry) -> None:
     os.fchmod(fd, e.mode)
     os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
 
 
-class _LargeFile:
-    """A file written in segments by several jobs; the last one closes it."""
+class _Pending:
+    """A file being written under a temporary name in its folder."""
 
-    def __init__(self, fd: int, entry: Entry, segments: int) -> None:
+    def __init__(self, fd: int, entry: Entry, tmp: str, segments: int = 1) -> None:
         self.fd = fd
         self.entry = entry
+        self.tmp = tmp
+        self.name = entry.path.rsplit("/", 1)[-1]
+        self.parent = parent_of(entry.path)
         self._left = segments
         self._lock = threading.Lock()
         self.closed = False
+        self.failure: str | None = None
+        self.holes = False   # a block of zeros was left unwritten
 
     def segment_done(self) -> bool:
-        """True for the last segment, which sets attributes and closes the file."""
+        """True for the last segment, which then completes or discards the file."""
         with self._lock:
             self._left -= 1
-            last = self._left == 0
-        if last:
-            try:
-                _finish_file(self.fd, self.entry)
-            finally:
-                self.close()
-        return last
+            return self._left == 0
 
     def close(self) -> None:
         with self._lock:
@@ -163,18 +236,23 @@ class Restorer:
         self._manifest = manifest
         self._target = target
         self._cancel = cancel or (lambda: False)
-        self._files = self._dirs = self._symlinks = self._bytes = 0
+        self._files = self._dirs = self._symlinks = self._hardlinks = self._bytes = 0
         self._cancelled = False  # set by a job that saw cancel() and stopped early
         self._root_fd = -1
         self._local = threading.local()
         self._all_dirs: list[DirHandles] = []
         self._dirs_lock = threading.Lock()
+        self._failed: dict[str, str] = {}
+        self._failed_lock = threading.Lock()
+        self._token = secrets.token_hex(6)
+        self._counter = itertools.count()
+        self._leftovers: list[_Pending] = []
 
     def run(self) -> RestoreStats:
-        check_restorable(self._manifest, self._ctx.blobs)
+        check_restorable(self._manifest, self._ctx.index)
         self._root_fd = self._open_target()
         try:
-            return self._restore()
+            stats = self._restore()
         except NotADir as exc:
             raise RestoreError(
                 f"Cannot restore into {self._target}: {exc} is in the way. Remove it or "
@@ -184,11 +262,15 @@ class Restorer:
             for dirs in self._all_dirs:
                 dirs.close()
             os.close(self._root_fd)
+        if stats.failed:
+            raise PartialRestore(stats)
+        return stats
 
     def _stats(self, cancelled: bool) -> RestoreStats:
+        failed = tuple(sorted(self._failed.items()))
         return RestoreStats(
             self._manifest.meta.id, str(self._target), self._files, self._dirs,
-            self._symlinks, self._bytes, cancelled,
+            self._symlinks, self._bytes, cancelled, self._hardlinks, failed,
         )
 
     def _open_target(self) -> int:
@@ -212,8 +294,12 @@ class Restorer:
                 self._all_dirs.append(dirs)
         return dirs
 
+    def _fail(self, path: str, why: str) -> None:
+        with self._failed_lock:
+            self._failed.setdefault(path, why)
+
     def _restore(self) -> RestoreStats:
-        by_kind: dict[str, list[Entry]] = {DIR: [], FILE: [], SYMLINK: []}
+        by_kind: dict[str, list[Entry]] = {DIR: [], FILE: [], SYMLINK: [], HARDLINK: []}
         for e in sorted(self._manifest.entries, key=lambda e: e.path):
             by_kind[e.kind].append(e)
         dirs = self._thread_dirs()
@@ -224,6 +310,9 @@ class Restorer:
             what = "files"
             if not self._write_files(by_kind[FILE]):
                 return self._stats(cancelled=True)
+            what = "hard links"
+            for e in by_kind[HARDLINK]:
+                self._make_hardlink(dirs, e)
             what = "symlinks"
             for e in by_kind[SYMLINK]:
                 self._make_symlink(dirs, e)
@@ -244,7 +333,7 @@ class Restorer:
         max_jobs = 2 * self._ctx.workers + 2
         inflight: deque[tuple[Future[tuple[int, int]], int]] = deque()
         inflight_bytes = 0
-        large: list[_LargeFile] = []
+        large: list[_Pending] = []
         batch: list[Entry] = []
         batch_bytes = 0
 
@@ -278,9 +367,8 @@ class Restorer:
                         push(submit(self._write_small, batch), batch_bytes)
                         batch, batch_bytes = [], 0
                     continue
-                fd = self._create(self._thread_dirs(), e.path)
                 segments = self._segments(e)
-                big = _LargeFile(fd, e, len(segments))
+                big = self._create(self._thread_dirs(), e, len(segments))
                 large.append(big)
                 for offset, blocks, size in segments:
                     push(submit(self._write_segment, big, offset, blocks), size)
@@ -294,82 +382,241 @@ class Restorer:
             raise
         finally:
             for big in large:
-                big.close()
+                if not big.closed:   # cancelled or failed half-way: never left behind
+                    self._discard(self._thread_dirs(), big)
         return not (cancelled or self._cancelled)
 
     def _segments(self, e: Entry) -> list[tuple[int, tuple[str, ...], int]]:
         """(file offset, blocks, bytes) pieces of about _JOB_BYTES."""
-        blobs = self._ctx.blobs
+        blobs = self._ctx.index.blobs
+        block = e.size // max(len(e.blocks), 1) or 1
         out: list[tuple[int, tuple[str, ...], int]] = []
         start = offset = size = 0
         for i, b in enumerate(e.blocks):
-            size += blobs[b].raw_length
+            loc = blobs.get(b)
+            size += loc.raw_length if loc is not None else block
             if size >= _JOB_BYTES or i == len(e.blocks) - 1:
                 out.append((offset, e.blocks[start:i + 1], size))
                 offset += size
                 start, size = i + 1, 0
-        return out
+        return out or [(0, (), 0)]
 
-    def _read(self, e: Entry, blob: str) -> bytes:
-        try:
-            return self._ctx.reader.read(blob, self._ctx.blobs[blob])
-        except BlobError as exc:
-            raise RestoreError(
-                f"Cannot restore {e.path!r}: its data block {exc.blob} in pack {exc.pack} is "
-                f"{exc.problem}. Run verify on the repository; restore another point to "
-                "recover this file."
-            ) from None
+    def _read(self, blob: str) -> bytes:
+        """The block, verified; a damaged copy is recorded and another copy
+        tried. _FileFailed if no intact copy is left."""
+        index, damage = self._ctx.index, self._ctx.damage
+        tried: list[tuple[str, str]] = []
+        while True:
+            loc = index.blobs.get(blob)
+            if loc is None or any(p == loc.pack for p, _ in tried):
+                break
+            try:
+                return self._ctx.reader.read(blob, loc)
+            except BlobError as exc:
+                tried.append((loc.pack, exc.problem))
+                damage.update(add=[(blob, loc.pack, exc.problem)])
+                index.refresh(full=True)
+        if not tried:
+            tried = [(p, damage.problem(b, p) or "damaged") for b, p in damage.pairs
+                     if b == blob]
+        if tried:
+            pack, problem = tried[0]
+            raise _FileFailed(f"block {blob} is {problem} in pack {pack}")
+        raise _FileFailed(f"block {blob} is missing from the repository")
 
-    def _create(self, dirs: DirHandles, rel: str) -> int:
+    def _create(self, dirs: DirHandles, e: Entry, segments: int = 1) -> _Pending:
+        """A new, private, temporary file next to where ``e`` goes; a file
+        written in segments is sized at once (holes are left unwritten)."""
+        pfd = dirs.fd(parent_of(e.path))
+        for _ in range(3):
+            tmp = f"{_TMP_PREFIX}{self._token}-{next(self._counter)}"
+            try:
+                fd = os.open(tmp, _FILE_FLAGS, 0o600, dir_fd=pfd)
+                break
+            except FileExistsError:   # left by a killed restore: choose another name
+                self._token = secrets.token_hex(6)
+            except OSError as exc:
+                raise restore_write_error(self._target, exc, f"file {e.path!r}") from exc
+        else:
+            raise NotADir(e.path)
         try:
-            return _create_file(dirs, rel)
+            if segments > 1:
+                os.ftruncate(fd, e.size)
         except OSError as exc:
-            raise restore_write_error(self._target, exc, f"file {rel!r}") from exc
+            os.close(fd)
+            os.unlink(tmp, dir_fd=pfd)
+            raise restore_write_error(self._target, exc, f"file {e.path!r}") from exc
+        return _Pending(fd, e, tmp, segments)
+
+    def _write_blocks(self, f: _Pending, offset: int, blocks: tuple[str, ...]) -> int:
+        """pwrite the blocks from ``offset``; zero blocks stay holes. Returns bytes."""
+        start = offset
+        blobs = self._ctx.index.blobs
+        for blob in blocks:
+            if f.failure is not None:
+                break
+            loc = blobs.get(blob)
+            if loc is not None and _is_zero_block(blob, loc.raw_length):
+                offset += loc.raw_length
+                f.holes = True
+                continue
+            data = self._read(blob)
+            view = memoryview(data)
+            while view:
+                n = os.pwrite(f.fd, view, offset)
+                view = view[n:]
+                offset += n
+        return offset - start
+
+    def _complete(self, dirs: DirHandles, f: _Pending) -> None:
+        """Rename the verified temporary file to its own name."""
+        e = f.entry
+        try:
+            _finish_file(f.fd, e)
+        finally:
+            f.close()
+        pfd = dirs.fd(f.parent)
+        try:
+            # Replaces a file or symlink in the way (the symlink itself, never
+            # its target); a folder in the way is refused.
+            os.rename(f.tmp, f.name, src_dir_fd=pfd, dst_dir_fd=pfd)
+        except (IsADirectoryError, NotADirectoryError, OSError) as exc:
+            os.unlink(f.tmp, dir_fd=pfd)
+            if isinstance(exc, IsADirectoryError) or getattr(exc, "errno", None) in (
+                    errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+                raise NotADir(f"the folder {e.path!r}") from None
+            raise
+
+    def _discard(self, dirs: DirHandles, f: _Pending) -> None:
+        f.close()
+        try:
+            os.unlink(f.tmp, dir_fd=dirs.fd(f.parent))
+        except FileNotFoundError:
+            pass
 
     def _write_small(self, files: list[Entry]) -> tuple[int, int]:
-        """Runs on the pool: create and fill whole files."""
+        """Runs on the pool: whole files (each at most _JOB_BYTES). Every block
+        of a file is read back and verified before the file is created, so a
+        file whose data is damaged is never created at all."""
         dirs = self._thread_dirs()
+        blobs = self._ctx.index.blobs
         done = nbytes = 0
         for e in files:
             if self._cancel():
                 self._cancelled = True
                 break
-            fd = self._create(dirs, e.path)
+            pieces: list[tuple[int, bytes]] = []
+            offset = 0
             try:
                 for blob in e.blocks:
-                    data = self._read(e, blob)
+                    loc = blobs.get(blob)
+                    if loc is not None and _is_zero_block(blob, loc.raw_length):
+                        offset += loc.raw_length
+                        continue
+                    data = self._read(blob)
+                    pieces.append((offset, data))
+                    offset += len(data)
+            except _FileFailed as exc:
+                self._fail(e.path, str(exc))
+                continue
+            pfd = -1
+            fd = self._create_final(dirs, e.path)
+            try:
+                for at, data in pieces:
                     view = memoryview(data)
                     while view:
-                        view = view[os.write(fd, view):]
-                    nbytes += len(data)
+                        n = os.pwrite(fd, view, at)
+                        view = view[n:]
+                        at += n
+                if offset > (pieces[-1][0] + len(pieces[-1][1]) if pieces else 0):
+                    os.ftruncate(fd, offset)   # the file ends in a hole
                 _finish_file(fd, e)
-            except OSError as exc:
-                raise restore_write_error(self._target, exc, f"file {e.path!r}") from exc
-            finally:
+            except BaseException as exc:
                 os.close(fd)
+                fd = -1
+                pfd = dirs.fd(parent_of(e.path))
+                try:   # never leave a partly written file under its own name
+                    os.unlink(e.path.rsplit("/", 1)[-1], dir_fd=pfd)
+                except OSError:
+                    pass
+                if isinstance(exc, OSError):
+                    raise restore_write_error(self._target, exc, f"file {e.path!r}") from exc
+                raise
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+            nbytes += offset
             done += 1
         return done, nbytes
 
-    def _write_segment(
-        self, big: _LargeFile, offset: int, blocks: tuple[str, ...]
-    ) -> tuple[int, int]:
-        """Runs on the pool: one piece of a large file; the last piece finishes it."""
-        e = big.entry
-        start = offset
+    def _create_final(self, dirs: DirHandles, rel: str) -> int:
+        """A new, empty, private file at ``rel``. Whatever was there is unlinked,
+        never written through (it might be a symlink, or a hard link to a file
+        elsewhere)."""
+        pfd = dirs.fd(parent_of(rel))
+        name = rel.rsplit("/", 1)[-1]
         try:
-            for blob in blocks:
-                data = self._read(e, blob)
-                view = memoryview(data)
-                while view:
-                    n = os.pwrite(big.fd, view, offset)
-                    view = view[n:]
-                    offset += n
-            last = big.segment_done()
+            for _ in range(3):
+                try:
+                    return os.open(name, _FILE_FLAGS, 0o600, dir_fd=pfd)
+                except FileExistsError:
+                    _remove_non_dir(pfd, name, rel)
+        except OSError as exc:
+            raise restore_write_error(self._target, exc, f"file {rel!r}") from exc
+        raise NotADir(rel)
+
+    def _write_segment(
+        self, big: _Pending, offset: int, blocks: tuple[str, ...]
+    ) -> tuple[int, int]:
+        """Runs on the pool: one piece of a large file; the last piece renames
+        it into place, or removes it if any piece failed."""
+        e = big.entry
+        written = 0
+        try:
+            try:
+                if not self._cancel():
+                    written = self._write_blocks(big, offset, blocks)
+                else:
+                    self._cancelled = True
+            except _FileFailed as exc:
+                big.failure = big.failure or str(exc)
+            if not big.segment_done():
+                return 0, written
+            dirs = self._thread_dirs()
+            if big.failure is not None or self._cancelled:
+                self._discard(dirs, big)
+                if big.failure is not None:
+                    self._fail(e.path, big.failure)
+                return 0, 0
+            self._complete(dirs, big)
         except OSError as exc:
             raise restore_write_error(self._target, exc, f"file {e.path!r}") from exc
-        return (1 if last else 0), offset - start
+        return 1, written
 
-    # -- symlinks ------------------------------------------------------------
+    # -- links ---------------------------------------------------------------
+
+    def _make_hardlink(self, dirs: DirHandles, e: Entry) -> None:
+        assert e.target is not None
+        if e.target in self._failed:
+            self._fail(e.path, f"it is a hard link to {e.target!r}, which was not restored")
+            return
+        src_fd = os.dup(dirs.fd(parent_of(e.target)))
+        try:
+            pfd = dirs.fd(parent_of(e.path))
+            name = e.path.rsplit("/", 1)[-1]
+            src = e.target.rsplit("/", 1)[-1]
+            for _ in range(3):
+                try:
+                    os.link(src, name, src_dir_fd=src_fd, dst_dir_fd=pfd,
+                            follow_symlinks=False)
+                    break
+                except FileExistsError:
+                    _remove_non_dir(pfd, name, e.path)
+            else:
+                raise NotADir(e.path)
+        finally:
+            os.close(src_fd)
+        self._hardlinks += 1
 
     def _make_symlink(self, dirs: DirHandles, e: Entry) -> None:
         pfd = dirs.fd(parent_of(e.path))

@@ -1,21 +1,53 @@
-"""Re-reading every blob a set of points references."""
+"""Re-reading what a set of points needs, or the whole repository.
+
+A point verify re-reads, decompresses and re-hashes every block the points use.
+A full verify also reads every pack completely (header, every blob, trailer)
+and every index file, so that any changed byte anywhere is found. Damaged
+copies are recorded (see damage) and left out of the index at once: if a good
+copy of the block exists the points using it are intact, otherwise the next
+backup that reads the same data stores a good copy.
+"""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
+from core.errors import RepositoryError
+
+from .damage import DamageRegistry
 from .errors import BlobError
+from .index import Index, read_index
+from .layout import Layout
 from .model import BlobProblem, Manifest
-from .packfile import BlobLoc, PackReader
+from .packfile import BlobLoc, PackCheck, PackReader, check_pack
+
+REPAIR_HINT = "run 'agent-jobs repair'"
 
 
 class VerifyProblems(list[BlobProblem]):
     """The problems found, plus what was checked.
 
-    A point whose manifest cannot be read appears as a problem with an empty
-    ``blob`` and ``problem == "corrupt"``."""
+    A point whose manifest cannot be read appears with an empty ``blob`` and
+    ``problem`` "manifest corrupt" or "manifest missing". Damage that no
+    checked point depends on (an index file, a pack's structure, a block no
+    point uses or that has a good copy elsewhere) appears with an empty
+    ``point_id`` and the sentence in ``detail``."""
 
     points_checked: int = 0
     blobs_checked: int = 0
+    packs_checked: int = 0
+
+
+@dataclass
+class _Run:
+    layout: Layout
+    index: Index
+    damage: DamageRegistry
+    reader: PackReader
+    pool: ThreadPoolExecutor
+    bad: dict[tuple[str, str], str] = field(default_factory=dict)       # (blob, pack) -> problem
+    good: set[tuple[str, str]] = field(default_factory=set)
+    repo_problems: list[BlobProblem] = field(default_factory=list)
 
 
 def _blob_users(manifests: list[Manifest]) -> dict[str, dict[str, list[str]]]:
@@ -31,49 +63,168 @@ def _blob_users(manifests: list[Manifest]) -> dict[str, dict[str, list[str]]]:
     return users
 
 
-def _check_pack(
-    reader: PackReader, blobs: list[tuple[str, BlobLoc]]
-) -> list[tuple[str, str, str]]:
-    """(blob, pack, problem) for every bad blob of one pack."""
+def _check_blobs(reader: PackReader, blobs: list[tuple[str, BlobLoc]]
+                 ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """(bad (blob, pack, problem), good (blob, pack)) for blobs of one pack."""
     bad: list[tuple[str, str, str]] = []
-    for blob, loc in sorted(blobs, key=lambda b: b[1].offset):
+    good: list[tuple[str, str]] = []
+    ordered = sorted(blobs, key=lambda b: b[1].offset)
+    for i, (blob, loc) in enumerate(ordered):
         try:
             reader.read(blob, loc)
+            good.append((blob, loc.pack))
         except BlobError as exc:
             bad.append((blob, loc.pack, exc.problem))
             if exc.problem == "missing":  # the whole pack is gone
-                bad.extend((b, loc.pack, "missing") for b, _ in blobs if b != blob)
+                bad.extend((b, loc.pack, "missing") for b, _ in ordered[i + 1:])
                 break
-    return bad
+    return bad, good
 
 
-def verify_manifests(
-    manifests: list[Manifest],
-    broken_points: list[str],
-    index: dict[str, BlobLoc],
+def _repo_problem(detail: str, blob: str = "", pack: str | None = None,
+                  problem: str = "damaged") -> BlobProblem:
+    return BlobProblem("", blob, pack, problem, [], detail)
+
+
+def _check_all_packs(run: _Run) -> int:
+    """Read every index file and every pack in full; fill run.bad and run.good."""
+    layout = run.layout
+    listed: dict[str, list[tuple[str, BlobLoc]]] = {}
+    for index_id in layout.list_index_ids():
+        try:
+            entries = read_index(layout, index_id)
+        except FileNotFoundError:
+            continue
+        except RepositoryError as exc:
+            run.repo_problems.append(_repo_problem(str(exc)))
+            continue
+        for blob, loc in entries:
+            listed.setdefault(loc.pack, []).append((blob, loc))
+    on_disk = layout.list_packs()
+
+    def one(pack_id: str) -> tuple[str, PackCheck | OSError]:
+        try:
+            return pack_id, check_pack(on_disk[pack_id], pack_id, listed.get(pack_id))
+        except OSError as exc:
+            return pack_id, exc
+
+    for pack_id, result in run.pool.map(one, sorted(on_disk)):
+        path = on_disk[pack_id]
+        if isinstance(result, OSError):
+            run.repo_problems.append(_repo_problem(
+                f"pack {path} cannot be read ({result.strerror or result})", pack=pack_id))
+            for blob, _ in listed.get(pack_id, []):
+                run.bad[(blob, pack_id)] = "missing"
+            continue
+        bad = dict(result.bad)
+        if result.problem:
+            run.repo_problems.append(_repo_problem(
+                f"pack {path} is damaged: {result.problem}; {REPAIR_HINT} to salvage its "
+                "intact blocks", pack=pack_id))
+        known = set(result.entries) if result.entries is not None else None
+        for blob, loc in listed.get(pack_id, []):
+            if known is not None and (blob, loc) not in known:
+                bad.setdefault(blob, "corrupt")
+                run.repo_problems.append(_repo_problem(
+                    f"the index places block {blob} in pack {pack_id} where the pack does not "
+                    f"hold it; {REPAIR_HINT}", blob, pack_id))
+        for blob, problem in bad.items():
+            run.bad[(blob, pack_id)] = problem
+        for blob, _ in (result.entries or listed.get(pack_id, [])):
+            if blob not in bad:
+                run.good.add((blob, pack_id))
+    for pack_id, entries in listed.items():
+        if pack_id not in on_disk:
+            for blob, _ in entries:
+                run.bad[(blob, pack_id)] = "missing"
+    return len(on_disk)
+
+
+def _resolve_used(run: _Run, used: list[str]) -> None:
+    """Read each used block at its index location until a good copy is found
+    or none is left; every damaged copy met on the way is recorded."""
+    pending = used
+    for _ in range(8):   # each round drops at least one damaged copy per block
+        by_pack: dict[str, list[tuple[str, BlobLoc]]] = {}
+        blobs = run.index.blobs
+        for blob in pending:
+            loc = blobs.get(blob)
+            if loc is not None and (blob, loc.pack) not in run.good:
+                by_pack.setdefault(loc.pack, []).append((blob, loc))
+        if not by_pack:
+            return
+        futures = [run.pool.submit(_check_blobs, run.reader, b) for b in by_pack.values()]
+        new_bad: list[tuple[str, str, str]] = []
+        for fut in futures:
+            bad, good = fut.result()
+            new_bad.extend(bad)
+            run.good.update(good)
+        if not new_bad:
+            return
+        for blob, pack, problem in new_bad:
+            run.bad[(blob, pack)] = problem
+        run.damage.update(add=new_bad)
+        run.index.refresh(full=True)
+        pending = [b for b, _, _ in new_bad]
+
+
+def verify_repository(
+    layout: Layout,
+    index: Index,
+    damage: DamageRegistry,
     reader: PackReader,
     pool: ThreadPoolExecutor,
+    manifests: list[Manifest],
+    broken_points: dict[str, str],
+    missing_points: list[str],
+    *,
+    full: bool,
 ) -> VerifyProblems:
+    run = _Run(layout, index, damage, reader, pool)
+    packs_checked = 0
+    if full:
+        packs_checked = _check_all_packs(run)
+        checked_packs = {p for _, p in run.good} | {p for _, p in run.bad}
+        stale = [pair for pair in damage.pairs
+                 if pair[1] in checked_packs and pair in run.good]
+        if damage.update(add=[(b, p, why) for (b, p), why in run.bad.items()], remove=stale):
+            index.refresh(full=True)
+        for index_id, why in index.problems.items():
+            if not any(why == p.detail for p in run.repo_problems):
+                run.repo_problems.append(_repo_problem(why))
     users = _blob_users(manifests)
-    by_pack: dict[str, list[tuple[str, BlobLoc]]] = {}
-    bad: list[tuple[str, str | None, str]] = []
-    for blob in users:
-        loc = index.get(blob)
-        if loc is None:
-            bad.append((blob, None, "missing"))
-        else:
-            by_pack.setdefault(loc.pack, []).append((blob, loc))
-    futures = [pool.submit(_check_pack, reader, blobs) for blobs in by_pack.values()]
-    for fut in futures:
-        bad.extend(fut.result())
+    _resolve_used(run, list(users))
 
-    problems = VerifyProblems(
-        BlobProblem(pid, "", None, "corrupt", []) for pid in broken_points
-    )
-    for blob, pack, problem in bad:
-        for pid, paths in users[blob].items():
+    problems = VerifyProblems()
+    for pid, why in sorted(broken_points.items()):
+        problems.append(BlobProblem(pid, "", None, "manifest corrupt", [], why))
+    for pid in sorted(missing_points):
+        problems.append(BlobProblem(pid, "", None, "manifest missing", [],
+                                    f"the manifest of restore point {pid} is missing"))
+    blobs = index.blobs
+    reported: set[tuple[str, str]] = set()
+    for blob, points in users.items():
+        if blob in blobs:
+            continue
+        copies = [(p, why) for (b, p), why in run.bad.items() if b == blob]
+        copies += [(p, damage.problem(b, p) or "corrupt") for b, p in damage.pairs
+                   if b == blob and (b, p) not in run.bad]
+        pack, problem = copies[0] if copies else (None, "missing")
+        reported.update((blob, p) for p, _ in copies)
+        for pid, paths in points.items():
             problems.append(BlobProblem(pid, blob, pack, problem, paths))
-    problems.sort(key=lambda p: (p.point_id, p.paths[:1], p.blob))
-    problems.points_checked = len(manifests) + len(broken_points)
+    for (blob, pack), problem in sorted(run.bad.items()):
+        if (blob, pack) in reported:
+            continue
+        where = blobs.get(blob)
+        why = (f"a good copy is in pack {where.pack}" if where is not None
+               else "no checked restore point uses it")
+        problems.append(_repo_problem(
+            f"block {blob} in pack {pack} is {problem} ({why}); {REPAIR_HINT} to drop the "
+            "damaged copy", blob, pack, problem))
+    problems.extend(run.repo_problems)
+    problems.sort(key=lambda p: (p.point_id == "", p.point_id, p.paths[:1], p.blob, p.detail))
+    problems.points_checked = len(manifests) + len(broken_points) + len(missing_points)
     problems.blobs_checked = len(users)
+    problems.packs_checked = packs_checked
     return problems

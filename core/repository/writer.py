@@ -19,7 +19,7 @@ from .index import Index, write_index
 from .layout import Layout
 from .locking import RepoLock
 from .manifest import encode_manifest
-from .model import DIR, FILE, SYMLINK, Entry, Manifest, PointMeta
+from .model import DIR, FILE, HARDLINK, SYMLINK, Entry, Manifest, PointMeta
 from .packsink import PackSink
 from .paths import check_rel_path
 
@@ -90,6 +90,23 @@ class BackupWriter:
             Entry(check_rel_path(rel), SYMLINK, stat.S_IMODE(st.st_mode), st.st_mtime_ns,
                   st.st_size, st.st_ctime_ns, st.st_ino, (), target)
         )
+
+    def add_hardlink(self, rel: str, target: str, st: os.stat_result) -> None:
+        """Record ``rel`` as another name of the file entry ``target`` (added before)."""
+        self._check_open()
+        self._entries.append(
+            Entry(check_rel_path(rel), HARDLINK, stat.S_IMODE(st.st_mode), st.st_mtime_ns,
+                  st.st_size, st.st_ctime_ns, st.st_ino, (), check_rel_path(target))
+        )
+
+    def retract(self, entry: Entry) -> None:
+        """Take back the entry ``add_file`` just returned (the file changed while
+        it was read and is read again). Its blocks stay stored: they are
+        content-addressed and harmless."""
+        self._check_open()
+        if not self._entries or self._entries[-1] is not entry:
+            raise ValueError(f"{entry.path!r} is not the last entry added")
+        self._entries.pop()
 
     def add_unchanged(self, entry: Entry) -> None:
         """Reuse an entry of the parent point without reading the file.

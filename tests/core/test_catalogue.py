@@ -62,14 +62,14 @@ def v0_copy(tmp_path: Path) -> Path:
 
 
 def test_the_migrations_are_numbered_in_order() -> None:
-    assert [m.version for m in MIGRATIONS] == [1, 2]
-    assert latest_version() == 2
+    assert [m.version for m in MIGRATIONS] == [1, 2, 3]
+    assert latest_version() == 3
 
 
 def test_a_v0_catalogue_is_migrated_and_reads_back_exactly(v0_copy: Path) -> None:
     cat = Catalogue(v0_copy)
     try:
-        assert version_of(v0_copy) == latest_version() == 2
+        assert version_of(v0_copy) == latest_version() == 3
 
         jobs = cat.jobs()
         assert [j.name for j in jobs] == ["Nightly Servers", "Ünïcode job"]
@@ -154,7 +154,7 @@ def test_reopening_a_migrated_catalogue_changes_nothing(
     cat = Catalogue(v0_copy)
     try:
         assert applied == []
-        assert version_of(v0_copy) == 2
+        assert version_of(v0_copy) == latest_version()
         assert raw(v0_copy, "SELECT type, name, sql FROM sqlite_master ORDER BY name") == schema
         assert [j.name for j in cat.jobs()] == ["Nightly Servers", "Ünïcode job"]
         assert [p.id for p in cat.points()] == [POINT_ID]
@@ -255,7 +255,7 @@ def test_a_migration_failing_half_way_leaves_the_previous_version(
     monkeypatch.undo()  # the fixed code then migrates it
     cat = Catalogue(v0_copy)
     try:
-        assert version_of(v0_copy) == 2
+        assert version_of(v0_copy) == latest_version()
         assert [j.name for j in cat.jobs()] == ["Nightly Servers", "Ünïcode job"]
     finally:
         cat.close()
@@ -282,7 +282,7 @@ Catalogue(Path({str(v0_copy)!r}))
     assert "reason" not in columns(v0_copy, "sessions")
     cat = Catalogue(v0_copy)
     try:
-        assert version_of(v0_copy) == 2
+        assert version_of(v0_copy) == latest_version()
         assert cat.session(SESSION_ID).result is SessionResult.SUCCESS
     finally:
         cat.close()
@@ -329,4 +329,4 @@ def test_threads_opening_a_new_catalogue_at_once_all_succeed(
         assert errors == []
         assert sorted(seen) == [str(n) for n in range(threads_per_round)]
         assert version_of(path) == latest_version()
-        assert applied == [1, 2]  # each migration ran once, whoever got there first
+        assert applied == [1, 2, 3]  # each migration ran once, whoever got there first

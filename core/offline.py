@@ -1,0 +1,253 @@
+"""The data directory without its server.
+
+* :class:`ReadOnlyService`: a read-only data directory (a mount remounted
+  read-only, a snapshot, an immutable folder) cannot hold the server's socket
+  or lock, so the CLI reads it in-process: jobs, points and sessions are
+  listed from the catalogue opened read-only, and restore and verify read the
+  repository under its shared lock. Every command that would change something
+  says "read-only".
+* :func:`rebuild_catalogue`: ``agent-jobs repair --catalogue``, with the
+  server stopped: the damaged catalogue is moved aside and a new one is built
+  from the repository's manifests, keeping every job still readable.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from . import integrity
+from .api import RestoreReport, VerifyReport
+from .catalogue import Catalogue
+from .errors import ConsoleError, ReadOnlyError, RestoreError
+from .events import Event
+from .models import (
+    JobDefinition,
+    JobInfo,
+    JobStatus,
+    PointType,
+    RepairReport,
+    RestorePointInfo,
+    SessionInfo,
+    SessionState,
+    utcnow,
+)
+from .ownership import DataDirOwnership
+from .paths import catalogue_path, default_repository_path
+from .repository import Repository
+
+log = logging.getLogger(__name__)
+
+
+def is_read_only(data_dir: Path) -> bool:
+    """Whether an existing data directory cannot be written (a read-only mount,
+    an immutable folder, or no write permission)."""
+    if not data_dir.is_dir():
+        return False
+    try:
+        if os.statvfs(data_dir).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        pass
+    return not os.access(data_dir, os.W_OK)
+
+
+class ReadOnlyService:
+    """The reading half of :class:`core.api.BackupApi` on a read-only data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.catalogue = Catalogue(catalogue_path(self.data_dir), read_only=True)
+        self._repo: Repository | None = None
+
+    def _refuse(self, what: str) -> ReadOnlyError:
+        return ReadOnlyError(
+            f"The data directory {self.data_dir} is read-only: {what} would change it. "
+            "Listing jobs, points and sessions, restore and verify work; make it writable "
+            "to run or change jobs.")
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise self._refuse(f"'{name.replace('_', ' ')}'")
+        return refuse
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        return lambda: None
+
+    def close(self) -> None:
+        self.catalogue.close()
+        if self._repo is not None:
+            self._repo.close()
+
+    def _repository(self) -> Repository:
+        if self._repo is None:
+            self._repo = Repository.open(default_repository_path(self.data_dir))
+        return self._repo
+
+    # -- jobs and sessions ---------------------------------------------------------
+    def list_jobs(self) -> list[JobInfo]:
+        latest = self.catalogue.latest_sessions()
+        return [self._job_info(j, latest.get(j.name)) for j in self.catalogue.jobs()]
+
+    def get_job(self, name: str) -> JobInfo:
+        job = self.catalogue.job(name)
+        return self._job_info(job, self.catalogue.latest_sessions().get(job.name))
+
+    @staticmethod
+    def _job_info(job: JobDefinition, latest: SessionInfo | None) -> JobInfo:
+        finished = latest if latest is not None and latest.state is SessionState.STOPPED \
+            else None
+        return JobInfo(definition=job,
+                       status=JobStatus.IDLE if job.enabled else JobStatus.DISABLED,
+                       last_run=latest.created if latest else None,
+                       last_result=finished.result if finished else None)
+
+    def list_sessions(self, job: str | None = None, limit: int = 200) -> list[SessionInfo]:
+        if job is not None:
+            job = self.catalogue.job(job).name
+        return self.catalogue.sessions(job, limit)
+
+    def get_session(self, session_id: str) -> SessionInfo:
+        return self.catalogue.session(session_id)
+
+    def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
+        return self.catalogue.session(session_id)
+
+    def retry_candidates(self, name: str) -> list[str]:
+        return []
+
+    # -- restore points ------------------------------------------------------------
+    def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
+        return self.catalogue.points(job)
+
+    def restore(self, point_id: str, target: Path) -> RestoreReport:
+        point = self.catalogue.point(point_id)
+        target = Path(target).expanduser().resolve()
+        if target == self.data_dir.resolve() or self.data_dir.resolve() in target.parents:
+            raise RestoreError(f"Cannot restore into {target}: it is inside the console's "
+                               "data directory. Choose a folder outside it.")
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise RestoreError(f"Restore target {target} is not an empty folder. Choose a "
+                               "new or empty folder so that no existing file is overwritten.")
+        stats = self._repository().restore(point.id, target)
+        return RestoreReport(point_id=point.id, target=str(target), files=stats.files,
+                             dirs=stats.dirs, symlinks=stats.symlinks, bytes=stats.bytes)
+
+    def verify(self, point_id: str | None = None) -> VerifyReport:
+        """As the server's verify; damage found cannot be recorded here."""
+        catalogued = [p.id for p in self.catalogue.points()]
+        pid = self.catalogue.point(point_id).id if point_id else None
+        report, _damage = integrity.verify(self._repository(), catalogued, pid)
+        return report
+
+
+# -- rebuilding the catalogue ------------------------------------------------------------
+
+
+def _salvage_jobs(path: Path) -> tuple[list[JobDefinition], int]:
+    """(jobs still readable from a damaged catalogue, jobs that are not)."""
+    if not path.exists():
+        return [], 0
+    jobs: list[JobDefinition] = []
+    lost = 0
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return [], 0
+    try:
+        try:
+            rows = conn.execute("SELECT name, definition FROM jobs").fetchall()
+        except sqlite3.Error:
+            rows = []
+            names = _names_one_by_one(conn)
+            for name in names:
+                try:
+                    rows += conn.execute("SELECT name, definition FROM jobs WHERE name=?",
+                                         (name,)).fetchall()
+                except sqlite3.Error:
+                    lost += 1
+        for name, definition in rows:
+            try:
+                jobs.append(JobDefinition.model_validate_json(definition))
+            except (ValidationError, ValueError, TypeError):
+                log.warning("job %r in the damaged catalogue is unreadable", name)
+                lost += 1
+    finally:
+        conn.close()
+    return jobs, lost
+
+
+def _names_one_by_one(conn: sqlite3.Connection) -> list[str]:
+    names: list[str] = []
+    try:
+        for (name,) in conn.execute("SELECT name FROM jobs"):
+            names.append(name)
+    except sqlite3.Error:
+        pass
+    return names
+
+
+def rebuild_catalogue(data_dir: Path) -> RepairReport:
+    """Move the catalogue aside and build a new one: every readable job of the
+    old one, every restore point of the repository. Needs the data directory
+    (no server may run): raises DataDirBusy otherwise."""
+    data_dir = Path(data_dir)
+    if is_read_only(data_dir):
+        raise ReadOnlyError(f"The data directory {data_dir} is read-only: the catalogue "
+                            "cannot be rebuilt there. Make it writable first.")
+    ownership = DataDirOwnership.acquire(data_dir, role="agent-jobs repair --catalogue")
+    try:
+        return _rebuild(data_dir)
+    finally:
+        ownership.release()
+
+
+def _rebuild(data_dir: Path) -> RepairReport:
+    path = catalogue_path(data_dir)
+    report = RepairReport(catalogue_rebuilt=True)
+    jobs, report.jobs_lost = _salvage_jobs(path)
+    if path.exists():
+        aside = path.with_name(f"{path.name}.damaged-{utcnow():%Y%m%d-%H%M%S}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{path}{suffix}")
+            if old.exists():
+                os.replace(old, Path(f"{aside}{suffix}"))
+        report.catalogue_aside = str(aside)
+    metas: list = []
+    repo_path = default_repository_path(data_dir)
+    if repo_path.exists():
+        with Repository.open(repo_path) as repo:
+            metas, unreadable = repo.point_health()
+        for pid, why in sorted(unreadable.items()):
+            report.problems.append(f"restore point {pid} was not imported: {why}")
+    cat = Catalogue(path)
+    try:
+        for job in jobs:
+            try:
+                cat.add_job(job)
+                report.jobs_kept.append(job.name)
+            except ConsoleError as exc:
+                report.problems.append(f"job {job.name!r} was not kept: {exc}")
+                report.jobs_lost += 1
+        for m in metas:
+            cat.add_point(RestorePointInfo(
+                id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
+                type=PointType(m.type), created=m.created, files=m.files, size=m.size))
+            report.points_imported += 1
+    finally:
+        cat.close()
+    orphans = sorted({m.job for m in metas} - {j.name for j in jobs})
+    if orphans:
+        report.problems.append(
+            f"restore points of job(s) no longer defined were kept: {', '.join(orphans)}; "
+            "create the job again with the same name to see them under it")
+    return report

@@ -1,0 +1,90 @@
+"""Block copies known to be damaged, so that nothing relies on them again.
+
+Verify, restore and repair record every (blob, pack) pair they could not read
+back intact in ``damaged.json``. The index leaves those copies out, so the next
+backup that reads the same data stores a good copy (and every point using that
+block is healed, since points name blocks by content), and prune never keeps a
+damaged copy when a good one exists. The file is advisory: if it is lost or
+unreadable, the next verify finds the damage again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+
+from .fsio import atomic_write
+from .layout import Layout
+
+log = logging.getLogger(__name__)
+
+Pair = tuple[str, str]   # (blob id, pack id)
+
+
+class DamageRegistry:
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+        self._lock = threading.Lock()
+        self._problems: dict[Pair, str] = {}
+        self.load()
+
+    def load(self) -> bool:
+        """Re-read the file (another process may have written it); True if the
+        recorded pairs changed."""
+        path = self._layout.damaged
+        try:
+            raw = json.loads(path.read_bytes())
+            problems = {(str(b), str(p)): str(why) for b, p, why in raw["blobs"]}
+        except FileNotFoundError:
+            problems = {}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable %s (%s); the next verify finds the damage again",
+                        path, exc)
+            problems = {}
+        with self._lock:
+            changed = problems.keys() != self._problems.keys()
+            self._problems = problems
+        return changed
+
+    @property
+    def pairs(self) -> frozenset[Pair]:
+        with self._lock:
+            return frozenset(self._problems)
+
+    def problem(self, blob: str, pack: str) -> str | None:
+        return self._problems.get((blob, pack))
+
+    def packs(self) -> set[str]:
+        with self._lock:
+            return {p for _, p in self._problems}
+
+    def update(self, add: Iterable[tuple[str, str, str]] = (),
+               remove: Iterable[Pair] = ()) -> bool:
+        """Record and forget pairs; True if anything changed. Saved at once
+        (best effort: a read-only repository keeps the change in memory)."""
+        with self._lock:
+            before = dict(self._problems)
+            for blob, pack, problem in add:
+                self._problems[(blob, pack)] = problem
+            for pair in remove:
+                self._problems.pop(pair, None)
+            changed = self._problems != before
+            if changed:
+                self._save()
+        return changed
+
+    def keep_only_packs(self, packs: set[str]) -> bool:
+        """Forget damaged copies in packs that are gone or no longer indexed."""
+        with self._lock:
+            stale = [pair for pair in self._problems if pair[1] not in packs]
+        return self.update(remove=stale)
+
+    def _save(self) -> None:
+        rows = sorted([b, p, why] for (b, p), why in self._problems.items())
+        data = json.dumps({"blobs": rows}, indent=1).encode() + b"\n"
+        try:
+            if rows or self._layout.damaged.exists():
+                atomic_write(self._layout.damaged, data, self._layout.tmp)
+        except OSError as exc:
+            log.warning("could not record damaged blocks in %s: %s", self._layout.damaged, exc)

@@ -1,0 +1,171 @@
+"""Repair: rebuild the index from the packs and drop damaged copies.
+
+Runs under the exclusive lock. Every pack is read in full; a pack with a
+damaged blob or a damaged structure has its intact blobs copied into a new
+pack and is then removed (restic's ``repair packs``), and one new index file
+replaces every old one (``repair index``). Points whose blocks are all intact
+again are "re-linked"; a block with no intact copy left is simply absent, so
+the next backup that reads the same data stores it again.
+
+Crash safety is prune's: new packs, then the new index, then deleting old
+index files, then deleting old packs.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from core.errors import RepositoryError
+
+from .damage import DamageRegistry
+from .errors import write_error
+from .fsio import fsync_dir
+from .index import Index, read_index, write_index
+from .layout import Layout
+from .model import Manifest, RepairReport
+from .packfile import BlobLoc, PackBuilder, PackCheck, PackInfo, check_pack
+
+log = logging.getLogger(__name__)
+
+
+def repair_repository(
+    layout: Layout,
+    index: Index,
+    damage: DamageRegistry,
+    pack_size: int,
+    pool: ThreadPoolExecutor,
+    point_ids: list[str],
+    load_manifest: Callable[[str], Manifest],
+) -> RepairReport:
+    report = RepairReport()
+    before = dict(index.blobs)
+    old_index_ids = layout.list_index_ids()
+    listed: dict[str, list[tuple[str, BlobLoc]]] = {}
+    for index_id in old_index_ids:
+        try:
+            entries = read_index(layout, index_id)
+        except FileNotFoundError:
+            continue
+        except RepositoryError as exc:
+            report.problems.append(f"{exc} (replaced)")
+            continue
+        for blob, loc in entries:
+            listed.setdefault(loc.pack, []).append((blob, loc))
+    on_disk = layout.list_packs()
+
+    def one(pack_id: str) -> tuple[str, PackCheck | OSError]:
+        try:
+            return pack_id, check_pack(on_disk[pack_id], pack_id, listed.get(pack_id))
+        except OSError as exc:
+            return pack_id, exc
+
+    keep: list[PackInfo] = []
+    salvage: list[tuple[str, list[tuple[str, BlobLoc]]]] = []
+    for pack_id, result in pool.map(one, sorted(on_disk)):
+        report.packs_checked += 1
+        path = on_disk[pack_id]
+        if isinstance(result, OSError):
+            report.problems.append(f"pack {path} cannot be read ({result.strerror or result}); "
+                                   "it was left in place and is not used")
+            continue
+        located = result.entries if result.entries is not None else listed.get(pack_id, [])
+        bad = {b for b, _ in result.bad}
+        good = [(b, loc) for b, loc in located if b not in bad]
+        report.blobs_ok += len(good)
+        report.blobs_damaged += len(bad)
+        if result.problem is None and not bad:
+            keep.append(PackInfo(pack_id, result.entries or [], path.stat().st_size))
+            continue
+        why = result.problem or f"{len(bad)} damaged block(s)"
+        report.problems.append(f"pack {pack_id}: {why}; {len(good)} intact block(s) kept")
+        salvage.append((pack_id, good))
+    for pack_id in sorted(set(listed) - set(on_disk)):
+        report.problems.append(f"pack {pack_id} is listed in the index but missing; its "
+                               "blocks are stored again by the next backups")
+
+    new_packs = _copy_intact(layout, pack_size, salvage, keep)
+    infos = keep + new_packs
+    blobs: dict[str, BlobLoc] = {}
+    for info in infos:
+        for blob, loc in info.blobs:
+            blobs.setdefault(blob, loc)
+    try:
+        loaded = [write_index(layout, infos)] if infos else []
+        for index_id in old_index_ids:
+            layout.index_file(index_id).unlink(missing_ok=True)
+        fsync_dir(layout.index)
+    except OSError as exc:
+        raise write_error(layout.root, exc, "the new index") from exc
+    report.index_files_replaced = len(old_index_ids)
+    for pack_id, _ in salvage:
+        try:
+            on_disk[pack_id].unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            report.problems.append(f"could not delete damaged pack {on_disk[pack_id]}: {exc}")
+    if salvage:
+        for d in {on_disk[p].parent for p, _ in salvage}:
+            try:
+                fsync_dir(d)
+            except OSError:
+                log.warning("could not fsync %s", d)
+    report.packs_rewritten = len(salvage)
+    damage.keep_only_packs({info.pack_id for info in infos})
+    index.replace(blobs, loaded)
+
+    for point_id in point_ids:
+        try:
+            manifest = load_manifest(point_id)
+        except RepositoryError as exc:
+            report.points_damaged[point_id] = str(exc)
+            continue
+        needed = {b for e in manifest.entries for b in e.blocks}
+        missing = {b for b in needed if b not in blobs}
+        if missing:
+            paths = sorted({e.path for e in manifest.entries if not missing.isdisjoint(e.blocks)})
+            shown = ", ".join(repr(p) for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
+            report.points_damaged[point_id] = (
+                f"{len(missing)} block(s) have no intact copy (used by {shown}); the next "
+                "backup of that computer stores them again")
+        elif any(b not in before for b in needed):
+            report.points_relinked.append(point_id)
+        else:
+            report.points_ok.append(point_id)
+    return report
+
+
+def _copy_intact(layout: Layout, pack_size: int,
+                 salvage: list[tuple[str, list[tuple[str, BlobLoc]]]],
+                 keep: list[PackInfo]) -> list[PackInfo]:
+    """Copy intact blobs of damaged packs into new packs (still compressed),
+    unless a kept pack already holds the blob."""
+    have = {b for info in keep for b, _ in info.blobs}
+    new_packs: list[PackInfo] = []
+    builder: PackBuilder | None = None
+    try:
+        for pack_id, good in salvage:
+            path = layout.pack(pack_id)
+            with open(path, "rb") as f:
+                data = f.read()
+            for blob, loc in sorted(good, key=lambda b: b[1].offset):
+                if blob in have:
+                    continue
+                have.add(blob)
+                if builder is None:
+                    builder = PackBuilder(layout)
+                builder.add(blob, data[loc.offset:loc.offset + loc.length], loc.raw_length,
+                            loc.flags)
+                if builder.size >= pack_size:
+                    new_packs.append(builder.finish())
+                    builder = None
+        if builder is not None:
+            new_packs.append(builder.finish())
+            builder = None
+    except OSError as exc:
+        raise write_error(layout.root, exc, "repaired packs") from exc
+    finally:
+        if builder is not None:
+            builder.discard()
+    return new_packs
