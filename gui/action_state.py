@@ -32,6 +32,8 @@ class ActionState:
     enable_label: bool = False   # True: the toggle reads "Enable", else "Disable"
     delete: bool = False
     statistics: bool = False
+    edit: bool = False
+    clone: bool = False
 
 
 def action_state(selected: Sequence[JobInfo],
@@ -52,4 +54,6 @@ def action_state(selected: Sequence[JobInfo],
         delete=not any(is_running(job) for job in selected),
         statistics=single is not None and (single.last_run is not None
                                            or single.active_session_id is not None),
+        edit=single is not None,    # a running job too: changes apply to its next session
+        clone=single is not None,
     )

@@ -1,23 +1,38 @@
-"""The job actions shared by the ribbon and the context menu."""
+"""The actions shared by the ribbon, the context menu, the main menu and
+the keyboard. A shortcut shows in the action's menus and in its tooltip."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
 
 from .action_state import ActionState
 from .resources import icon
 
+KeySpec = QKeySequence | QKeySequence.StandardKey | str
 
-def _action(parent: QObject, icon_name: str, text: str, tip: str) -> QAction:
-    action = QAction(icon(icon_name), text, parent)
+
+def _action(parent: QObject, icon_name: str | None, text: str, tip: str, *,
+            keys: Sequence[KeySpec] = (), key_text: str | None = None,
+            enabled: bool = False) -> QAction:
+    action = QAction(icon(icon_name), text, parent) if icon_name else QAction(text, parent)
+    sequences = [QKeySequence(key) for key in keys]
+    if sequences:
+        action.setShortcuts(sequences)
+        shown = key_text or sequences[0].toString(QKeySequence.SequenceFormat.NativeText)
+        tip = f"{tip} ({shown})"
     action.setToolTip(tip)
     action.setStatusTip(tip)
-    action.setEnabled(False)
+    action.setEnabled(enabled)
     return action
 
 
 class JobActions(QObject):
-    """One QAction per job command; enabled state follows the selection."""
+    """One QAction per job command; enabled state follows the selection.
+
+    Delete and Enter act on the jobs list only (the list adds them with a
+    widget shortcut context), so typing in the search box never deletes."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -27,30 +42,66 @@ class JobActions(QObject):
                              "Process again only the computers that failed in the last session")
         self.active_full = _action(self, "active_full", "Active Full",
                                    "Read all data again and start a new backup chain")
+        self.edit = _action(self, "edit", "Edit", "Edit the job's settings",
+                            keys=[Qt.Key.Key_Enter, Qt.Key.Key_Return], key_text="Enter")
+        self.clone = _action(self, "clone", "Clone",
+                             "Create a copy of the job with the same settings")
         self.toggle_enabled = _action(self, "disable", "Disable",
                                       "Disable or enable the selected jobs")
-        self.delete = _action(self, "delete", "Delete", "Delete the selected jobs")
+        self.delete = _action(self, "delete", "Delete", "Delete the selected jobs",
+                              keys=[QKeySequence.StandardKey.Delete], key_text="Delete")
         self.statistics = _action(self, "statistics", "Statistics",
                                   "Show statistics of the job's last session")
         self.new_backup_job = _action(self, "backup_job", "Backup Job",
-                                      "Create an agent backup job (coming with the job wizard)")
+                                      "Create an agent backup job", enabled=True)
+        for action in (self.edit, self.delete):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
 
     def job_control(self) -> list[QAction]:
         return [self.start, self.stop, self.retry, self.active_full]
 
     def manage_job(self) -> list[QAction]:
-        return [self.toggle_enabled, self.delete]
+        return [self.edit, self.clone, self.toggle_enabled, self.delete]
 
     def details(self) -> list[QAction]:
         return [self.statistics]
+
+    def keyboard(self) -> list[QAction]:
+        """The actions the jobs list answers to with a key."""
+        return [self.edit, self.delete]
 
     def apply(self, state: ActionState) -> None:
         self.start.setEnabled(state.start)
         self.stop.setEnabled(state.stop)
         self.retry.setEnabled(state.retry)
         self.active_full.setEnabled(state.active_full)
+        self.edit.setEnabled(state.edit)
+        self.clone.setEnabled(state.clone)
         self.toggle_enabled.setEnabled(state.toggle_enabled)
         self.toggle_enabled.setText("Enable" if state.enable_label else "Disable")
         self.toggle_enabled.setIcon(icon("enable" if state.enable_label else "disable"))
         self.delete.setEnabled(state.delete)
         self.statistics.setEnabled(state.statistics)
+
+
+class WindowActions(QObject):
+    """The main window's own commands (main menu and keyboard)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.find = _action(self, "search", "Search", "Search the jobs list",
+                            keys=[QKeySequence.StandardKey.Find], key_text="Ctrl+F",
+                            enabled=True)
+        self.refresh = _action(self, None, "Refresh", "Fetch the jobs list again",
+                               keys=["F5"],
+                               enabled=True)
+        self.help = _action(self, None, "Help", "How to use the console",
+                            keys=[QKeySequence.StandardKey.HelpContents], key_text="F1",
+                            enabled=True)
+        self.about = _action(self, None, "About", "Version, data directory and backup server",
+                             enabled=True)
+        self.exit = _action(self, None, "Exit", "Close the console (jobs keep running)",
+                            keys=["Ctrl+Q"], enabled=True)
+
+    def all(self) -> list[QAction]:
+        return [self.find, self.refresh, self.help, self.about, self.exit]

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from core.errors import ConsoleError
-from core.models import JobInfo, SessionInfo, StopMode
+from core.models import JobDefinition, JobInfo, SessionInfo, StopMode
 from core.api import BackupApi, BulkResult, StopPreview
 
 from .action_state import can_start, is_running
@@ -21,18 +21,23 @@ from .actions import JobActions
 from .bridge import EventBridge
 from .delete_dialog import DeleteJobDialog
 from .error_box import show_error
+from .job_draft import clone_name
+from .job_wizard import JobWizard
 from .jobs_model import JobsTableModel
 from .statistics_dialog import StatisticsDialog
 from .stop_dialog import StopJobDialog
+from .tracking import track
 from .worker import TaskRunner
 
 SelectedJobs = Callable[[], list[JobInfo]]
+Reveal = Callable[[str], None]
 
 
 class JobController(QObject):
     def __init__(self, service: BackupApi, runner: TaskRunner, bridge: EventBridge,
                  model: JobsTableModel, actions: JobActions,
-                 selected: SelectedJobs, window: QWidget) -> None:
+                 selected: SelectedJobs, window: QWidget,
+                 reveal: Reveal | None = None) -> None:
         super().__init__(window)
         self._service = service
         self._runner = runner
@@ -40,12 +45,16 @@ class JobController(QObject):
         self._model = model
         self._selected = selected
         self._window = window
+        self._reveal: Reveal = reveal or (lambda _name: None)
         self.stop_dialog: StopJobDialog | None = None
         self.delete_dialog: DeleteJobDialog | None = None
         self.statistics_dialog: StatisticsDialog | None = None
+        self.job_wizard: JobWizard | None = None
         self.error_box: QMessageBox | None = None
+        self.window_question: QMessageBox | None = None   # start outside the backup window?
         self._preview_in_flight = False
         self._stats_in_flight = False
+        self._fetching_job = False
 
         actions.start.triggered.connect(lambda: self.start())
         actions.retry.triggered.connect(lambda: self.start(retry=True))
@@ -54,11 +63,14 @@ class JobController(QObject):
         actions.toggle_enabled.triggered.connect(self.toggle_enabled)
         actions.delete.triggered.connect(self.delete)
         actions.statistics.triggered.connect(self.statistics)
+        actions.new_backup_job.triggered.connect(self.new_job)
+        actions.edit.triggered.connect(self.edit)
+        actions.clone.triggered.connect(self.clone)
         bridge.refreshDue.connect(self._refresh_open_dialogs)
 
     # -- errors -------------------------------------------------------------------
-    def show_error(self, title: str, exc: BaseException) -> None:
-        self.error_box = show_error(self._window, title, exc)
+    def show_error(self, title: str, exc: BaseException, parent: QWidget | None = None) -> None:
+        self.error_box = show_error(parent or self._window, title, exc)
 
     def _call(self, title: str, fn: Callable[[], object],
               on_result: Callable[[object], None] | None = None) -> None:
@@ -82,7 +94,40 @@ class JobController(QObject):
         if not names:
             return
         self._call(title, partial(self._service.start_jobs, names, full=full, retry=retry),
-                   partial(self._bulk_done, title))
+                   partial(self._started, title, full, retry))
+
+    def _started(self, title: str, full: bool, retry: bool, result: object) -> None:
+        """Report what did not start; offer to start anyway what is outside its window."""
+        assert isinstance(result, BulkResult)
+        outside = [job for job, kind in result.error_kinds.items()
+                   if kind == "OutsideBackupWindow"]
+        others = {job: text for job, text in result.errors.items() if job not in outside}
+        if others:
+            self.show_error(title, ConsoleError("\n".join(others.values())))
+        if outside and self.window_question is None:
+            self._ask_outside_window(title, outside, [result.errors[j] for j in outside],
+                                     full, retry)
+
+    def _ask_outside_window(self, title: str, names: list[str], reasons: list[str],
+                            full: bool, retry: bool) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, title,
+                          "\n".join(r.split(" Start it anyway")[0] for r in reasons),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self._window)
+        box.setObjectName("OutsideWindowQuestion")
+        box.setInformativeText("Start anyway? The job then runs now, although its backup "
+                               "window is closed.")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        self._track("window_question", box)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
+                self._call(title, partial(self._service.start_jobs, names, full=full,
+                                          retry=retry, outside_window=True),
+                           partial(self._bulk_done, title))
+
+        box.finished.connect(answered)
+        box.open()
 
     def _bulk_done(self, title: str, result: object) -> None:
         assert isinstance(result, BulkResult)
@@ -96,20 +141,13 @@ class JobController(QObject):
             return
         dialog = StopJobDialog(names, self._window)
         self._track("stop_dialog", dialog)
-        dialog.chosen.connect(lambda mode: self._stop(names, mode))
+        dialog.chosen.connect(lambda mode: self._stop(names, mode, dialog.escalate_after_s))
         dialog.open()
         self._fetch_previews()
 
     def _track(self, handle: str, dialog: QDialog) -> None:
         """Keep ``dialog`` as ``self.<handle>`` until it closes, then drop it."""
-        setattr(self, handle, dialog)
-
-        def closed(_result: int) -> None:
-            if getattr(self, handle) is dialog:
-                setattr(self, handle, None)
-            dialog.deleteLater()
-
-        dialog.finished.connect(closed)
+        track(self, handle, dialog)
 
     def _fetch_previews(self) -> None:
         dialog = self.stop_dialog
@@ -140,10 +178,90 @@ class JobController(QObject):
         self._preview_in_flight = True
         self._runner.submit(previews, show, failed)
 
-    def _stop(self, names: Sequence[str], mode: StopMode) -> None:
+    def _stop(self, names: Sequence[str], mode: StopMode,
+              escalate_after_s: float | None = None) -> None:
         self._model.mark_stopping(names)
-        self._call("Stop Job", partial(self._service.stop_jobs, list(names), mode),
+        self._call("Stop Job", partial(self._service.stop_jobs, list(names), mode,
+                                       escalate_after_s),
                    partial(self._bulk_done, "Stop Job"))
+
+    # -- new job, edit, clone ---------------------------------------------------------
+    def _job_names(self) -> list[str]:
+        return [job.name for job in self._model.jobs()]
+
+    def new_job(self) -> None:
+        self._open_wizard(None)
+
+    def edit(self) -> None:
+        """Open the wizard on the selected job, as the server has it now."""
+        jobs = self._selected()
+        if len(jobs) != 1 or self._fetching_job:
+            return
+        if self.job_wizard is not None:
+            self._open_wizard(None)   # brings the open one to the front
+            return
+
+        def fetched(job: JobInfo) -> None:
+            self._fetching_job = False
+            self._open_wizard(job)
+
+        def failed(exc: BaseException) -> None:
+            self._fetching_job = False
+            self.show_error("Edit Job", exc)
+            self._bridge.mark_dirty()
+
+        self._fetching_job = True
+        self._runner.submit(partial(self._service.get_job, jobs[0].name), fetched, failed)
+
+    def _open_wizard(self, job: JobInfo | None) -> None:
+        if self.job_wizard is not None:   # one at a time, as in the reference console
+            self.job_wizard.raise_()
+            self.job_wizard.activateWindow()
+            return
+        wizard = JobWizard(self._runner, self._service.preview_scope, self._job_names, job,
+                           self._window)
+        self._track("job_wizard", wizard)
+        wizard.submitted.connect(partial(self._save_job, wizard))
+        for signal in (self._model.rowsInserted, self._model.rowsRemoved,
+                       self._model.dataChanged):
+            signal.connect(wizard.jobs_changed)   # another job's name may now be taken
+        wizard.open()
+
+    def _save_job(self, wizard: JobWizard, definition: JobDefinition, run_now: bool) -> None:
+        original = wizard.original_name
+        title = "Edit Job" if original is not None else "New Job"
+        if original is None:
+            save: Callable[[], object] = partial(self._service.create_job, definition)
+        else:
+            save = partial(self._service.update_job, original, definition)
+
+        def saved(_result: object) -> None:
+            if self.job_wizard is wizard:
+                wizard.saved()
+            self._reveal(definition.name)
+            if run_now:
+                self._call("Start Job", partial(self._service.start_job, definition.name))
+            self._bridge.mark_dirty()
+
+        def failed(exc: BaseException) -> None:
+            if self.job_wizard is wizard:
+                wizard.save_failed()
+                self.show_error(title, exc, wizard)
+            else:
+                self.show_error(title, exc)
+            self._bridge.mark_dirty()
+
+        self._runner.submit(save, saved, failed)
+
+    def clone(self) -> None:
+        """Create "<name> clone" (or "... clone 2", ...) at once and select it."""
+        jobs = self._selected()
+        if len(jobs) != 1:
+            return
+        name = clone_name(jobs[0].name, self._job_names())
+        copy = jobs[0].definition.model_copy(update={"name": name})
+        self._call("Clone Job", partial(self._service.create_job, copy),
+                   lambda _result: self._reveal(name))
 
     # -- manage --------------------------------------------------------------------
     def toggle_enabled(self) -> None:

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import (
+    QByteArray, QEvent, QItemSelectionModel, QModelIndex, QObject, QPersistentModelIndex,
+    QPoint, Qt, Signal,
+)
+from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLineEdit, QMenu, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView, QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QStackedWidget,
+    QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget,
 )
 
 from core.models import JobInfo
@@ -17,19 +22,91 @@ from .resources import icon
 MenuFactory = Callable[[QWidget], QMenu]
 
 _WIDTHS: dict[Column, int] = {
-    Column.NAME: 170, Column.TYPE: 128, Column.OBJECTS: 62, Column.STATUS: 104,
-    Column.LAST_RUN: 132, Column.LAST_RESULT: 92, Column.NEXT_RUN: 110, Column.TARGET: 170,
+    Column.NAME: 170, Column.TYPE: 128, Column.OBJECTS: 62, Column.STATUS: 96,
+    Column.LAST_RUN: 120, Column.LAST_RESULT: 90, Column.NEXT_RUN: 116, Column.TARGET: 160,
 }
-_MAX_FITTED_WIDTH = 320
+# When fitting leaves too little room for Description, these give way first, down to:
+_GIVE_WAY: dict[Column, int] = {Column.TARGET: 120, Column.NAME: 160}
+_MAX_FITTED_WIDTH = 240
 MIN_COLUMN_WIDTH = 48
+MIN_DESCRIPTION_WIDTH = 200
 _FIT_PADDING = 10
+EMPTY_TEXT = ("Create an agent backup job to protect computers: choose their folders, "
+              "the backup repository and when the job runs.")
+
+
+class RowHoverDelegate(QStyledItemDelegate):
+    """Paints every cell of the hovered row as hovered, so the whole row lights up."""
+
+    def __init__(self, table: QTableView) -> None:
+        super().__init__(table)
+        self.hover_row = -1
+        self._table = table
+        table.setMouseTracking(True)
+        table.viewport().installEventFilter(self)
+
+    def initStyleOption(self, option: QStyleOptionViewItem,
+                        index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        if index.row() == self.hover_row:
+            option.state |= QStyle.StateFlag.State_MouseOver
+        else:
+            option.state &= ~QStyle.StateFlag.State_MouseOver
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
+            self._set_row(self._table.rowAt(event.position().toPoint().y()))
+        elif event.type() == QEvent.Type.Leave:
+            self._set_row(-1)
+        return False
+
+    def _set_row(self, row: int) -> None:
+        if row != self.hover_row:
+            self.hover_row = row
+            self._table.viewport().update()
+
+
+class EmptyInventory(QWidget):
+    """What the working area shows before the first job exists."""
+
+    def __init__(self, new_job: QAction | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("EmptyInventory")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(40, 40, 40, 40)
+        layout.addStretch(2)
+        picture = QLabel(self)
+        picture.setPixmap(icon("empty").pixmap(64, 64))
+        picture.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(picture)
+        title = QLabel("No jobs yet", self)
+        title.setObjectName("EmptyTitle")
+        title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(title)
+        text = QLabel(EMPTY_TEXT, self)
+        text.setObjectName("EmptyText")
+        text.setWordWrap(True)
+        text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        text.setFixedWidth(440)
+        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(8)
+        self.button = QPushButton("Backup Job", self)
+        self.button.setObjectName("EmptyNewJob")
+        self.button.setToolTip("Create an agent backup job (Home > Backup Job)")
+        if new_job is not None:
+            self.button.clicked.connect(new_job.trigger)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(3)
 
 
 class JobsView(QWidget):
     selectionChanged = Signal()
+    editRequested = Signal()   # a row was double-clicked
 
     def __init__(self, model: JobsTableModel, proxy: JobsFilterProxy,
-                 menu_factory: MenuFactory, parent: QWidget | None = None) -> None:
+                 menu_factory: MenuFactory, parent: QWidget | None = None, *,
+                 new_job: QAction | None = None,
+                 keyboard: list[QAction] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("JobsView")
         self.model = model
@@ -37,6 +114,7 @@ class JobsView(QWidget):
         self._menu_factory = menu_factory
         self.context_menu: QMenu | None = None
         self._fitted = False
+        self._loaded = False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -46,10 +124,13 @@ class JobsView(QWidget):
         self.search.setPlaceholderText("Type in an object name to search for")
         self.search.setClearButtonEnabled(True)
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.setToolTip("Search the jobs list by name, description, computer or "
+                               "target (Ctrl+F)")
         self.search.textChanged.connect(proxy.set_search)
         layout.addWidget(self.search)
 
-        self.table = QTableView(self)
+        self.stack = QStackedWidget(self)
+        self.table = QTableView(self.stack)
         self.table.setObjectName("JobsTable")
         self.table.setModel(proxy)
         self.table.setSortingEnabled(True)
@@ -62,9 +143,12 @@ class JobsView(QWidget):
         self.table.setAlternatingRowColors(False)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(24)
+        self.hover = RowHoverDelegate(self.table)
+        self.table.setItemDelegate(self.hover)
         header = self.table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setHighlightSections(False)
+        header.setSectionsMovable(True)
         header.setMinimumSectionSize(MIN_COLUMN_WIDTH)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
@@ -74,18 +158,69 @@ class JobsView(QWidget):
         self.table.customContextMenuRequested.connect(self.show_context_menu)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self.selectionChanged.emit())
-        layout.addWidget(self.table, 1)
+        self.table.doubleClicked.connect(lambda _index: self.editRequested.emit())
+        for action in keyboard or []:
+            self.table.addAction(action)
+        self.empty = EmptyInventory(new_job, self.stack)
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty)
+        layout.addWidget(self.stack, 1)
+        for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset):
+            signal.connect(lambda *_: self._show_empty())
         model.rowsInserted.connect(lambda *_: self._fit_columns_once())
+
+    # -- the empty inventory --------------------------------------------------------------
+    def set_loaded(self) -> None:
+        """The jobs list has been fetched once: an empty list now means no jobs."""
+        self._loaded = True
+        self._show_empty()
+
+    @property
+    def showing_empty(self) -> bool:
+        return self.stack.currentWidget() is self.empty
+
+    def _show_empty(self) -> None:
+        empty = self._loaded and self.model.rowCount() == 0
+        self.stack.setCurrentWidget(self.empty if empty else self.table)
+        self.search.setEnabled(not empty)
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    # -- remembered layout: widths, order, sort -------------------------------------------
+    def header_state(self) -> QByteArray:
+        return self.table.horizontalHeader().saveState()
+
+    def restore_header_state(self, state: QByteArray) -> bool:
+        header = self.table.horizontalHeader()
+        if state.isEmpty() or not header.restoreState(state):
+            return False
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
+        self.table.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self._fitted = True   # the operator's widths win over fitting to the content
+        return True
 
     def _fit_columns_once(self) -> None:
         """Size the columns to the first jobs shown; later the operator decides."""
         if self._fitted:
             return
         self._fitted = True
+        widths = {}
         for column, default in _WIDTHS.items():
             fitted = min(_MAX_FITTED_WIDTH, self.table.sizeHintForColumn(column) + _FIT_PADDING)
-            self.table.setColumnWidth(column, max(default, fitted))
-
+            widths[column] = max(default, fitted)
+        # Description takes the spare width: fitting never squeezes it below its minimum.
+        viewport = self.table.viewport().width()
+        excess = sum(widths.values()) - (viewport - MIN_DESCRIPTION_WIDTH)
+        if self.isVisible() and excess > 0:
+            for column, floor in _GIVE_WAY.items():
+                cut = max(0, min(excess, widths[column] - floor))
+                widths[column] -= cut
+                excess -= cut
+        for column, width in widths.items():
+            self.table.setColumnWidth(column, width)
 
     # -- selection ----------------------------------------------------------------
     def selected_jobs(self) -> list[JobInfo]:

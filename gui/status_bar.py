@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from collections.abc import Sequence
 
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import QLabel, QStatusBar, QStyle, QStyleOption, QWidget
 
 from core.models import JobInfo
 
@@ -17,6 +19,28 @@ def running_text(count: int) -> str:
     return "1 job running" if count == 1 else f"{count} jobs running"
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that may be narrower than its text: the middle of
+    the text gives way ("/home/.../data"); the tooltip keeps it whole."""
+
+    MIN_WIDTH = 120
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.MIN_WIDTH), hint.height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        option = QStyleOption()
+        option.initFrom(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, option, painter, self)
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle,
+                                             rect.width())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(rect, int(self.alignment()), text)
+
+
 class ConsoleStatusBar(QStatusBar):
     def __init__(self, data_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -26,7 +50,7 @@ class ConsoleStatusBar(QStatusBar):
         self.running_label.setObjectName("RunningLabel")
         self.jobs_label = QLabel("", self)
         self.jobs_label.setObjectName("JobsCountLabel")
-        self.data_dir_label = QLabel(f"Data directory: {data_dir}", self)
+        self.data_dir_label = ElidedLabel(f"Data directory: {data_dir}", self)
         self.data_dir_label.setObjectName("DataDirLabel")
         self.data_dir_label.setToolTip(str(data_dir))
         self.server_label = QLabel("Connecting to the backup server...", self)

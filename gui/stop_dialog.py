@@ -1,7 +1,14 @@
 """The "Stop Backup Job" window: Immediately, Gracefully or Cancel.
 
 Beyond the reference console it shows, for the jobs as they are right now,
-which computers would still get a new restore point under each choice.
+which computers would still get a new restore point under each choice, how
+long a graceful stop will take (each computer in progress: its progress and
+time left, from its measured rate), and offers a middle ground: gracefully,
+but immediately if not done within N minutes (the server keeps that deadline).
+
+The window never changes size while open, so its buttons never move under
+the pointer: every text that changes lives in a box of fixed size, which
+scrolls when the text is longer than its room.
 """
 from __future__ import annotations
 
@@ -9,8 +16,8 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QLayout, QPushButton, QVBoxLayout,
-    QWidget,
+    QCheckBox, QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+    QSpinBox, QVBoxLayout, QWidget,
 )
 
 from core.models import StopMode
@@ -31,10 +38,59 @@ GRACEFULLY_TEXT = (
 KEPT_TEXT = "Restore points created earlier are kept in either case."
 LOADING_TEXT = "Checking the job's computers…"
 CHOICE_TEXT_WIDTH = 260
+POINTS_LINES = 3     # room for the computers that get a point, before it scrolls
+ESTIMATE_LINES = 4   # room for the computers in progress and the total
+DEFAULT_DEADLINE_MIN = 30
+NOTE_LINES = 2       # room for the "no new restore point" note
 
 
 def _names(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "none"
+
+
+def _fixed_box(label: QLabel, width: int, lines: int, parent: QWidget) -> QScrollArea:
+    """``label`` in a frameless box of fixed size that scrolls when needed."""
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    box = QScrollArea(parent)
+    box.setObjectName("FixedTextBox")
+    box.setFrameShape(QFrame.Shape.NoFrame)
+    box.setWidgetResizable(True)
+    box.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    box.setWidget(label)
+    box.setFixedSize(width, label.fontMetrics().lineSpacing() * lines + 6)
+    return box
+
+
+def duration_text(seconds: float) -> str:
+    """'less than a minute', 'about 3 min', 'about 1 h 20 min' (rounded up)."""
+    if seconds < 60:
+        return "less than a minute"
+    minutes = -(-int(seconds) // 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"about {hours} h" + (f" {rest} min" if rest else "")
+
+
+def estimate_text(previews: Sequence[StopPreview]) -> str:
+    """Each computer in progress with its progress and time left, then how long
+    until a graceful stop ends the job(s); 'estimating…' until there is a rate."""
+    lines: list[str] = []
+    for preview in previews:
+        prefix = f"{preview.job} / " if len(previews) > 1 else ""
+        for e in preview.estimates:
+            left = "estimating…" if e.eta_seconds is None \
+                else f"{duration_text(e.eta_seconds)} left"
+            lines.append(f"{prefix}{e.computer}: {e.progress} %, {left}")
+    if not lines:
+        return "Nothing is being backed up now: the job stops at once."
+    totals = [p.graceful_eta_seconds for p in previews if p.estimates]
+    if any(t is None for t in totals):
+        lines.append("Estimating when the job stops…")
+    else:
+        lines.append(f"{duration_text(max(totals))} until the job stops.".capitalize())
+    return "\n".join(lines)
 
 
 def _per_job(previews: Sequence[StopPreview], attr: str) -> str:
@@ -68,11 +124,10 @@ class _Choice(QFrame):
         layout.addWidget(caption, 2, 1)
         self.points = QLabel(LOADING_TEXT, self)
         self.points.setObjectName("StopChoicePoints")
-        self.points.setWordWrap(True)
-        self.points.setFixedWidth(CHOICE_TEXT_WIDTH)
         self.points.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.points, 3, 1)
-        layout.setRowStretch(4, 1)
+        layout.addWidget(_fixed_box(self.points, CHOICE_TEXT_WIDTH, POINTS_LINES, self), 3, 1)
+        self.grid = layout
+        layout.setRowStretch(9, 1)
 
 
 class StopJobDialog(QDialog):
@@ -98,16 +153,14 @@ class StopJobDialog(QDialog):
         row.setSpacing(10)
         self.immediately = _Choice("Immediately", IMMEDIATELY_TEXT, "stop", self)
         self.gracefully = _Choice("Gracefully", GRACEFULLY_TEXT, "success", self)
+        self._add_graceful_extras(self.gracefully)
         row.addWidget(self.immediately)
         row.addWidget(self.gracefully)
         layout.addLayout(row)
 
         self.nothing = QLabel("", self)
         self.nothing.setObjectName("StopNoPoint")
-        self.nothing.setWordWrap(True)
-        self.nothing.setFixedWidth(2 * CHOICE_TEXT_WIDTH + 80)
-        self.nothing.hide()
-        layout.addWidget(self.nothing)
+        layout.addWidget(_fixed_box(self.nothing, 2 * CHOICE_TEXT_WIDTH + 80, NOTE_LINES, self))
         kept = QLabel(KEPT_TEXT, self)
         kept.setObjectName("DialogNote")
         layout.addWidget(kept)
@@ -126,10 +179,40 @@ class StopJobDialog(QDialog):
         self.immediately_button.clicked.connect(lambda: self._choose(StopMode.IMMEDIATELY))
         self.gracefully_button.clicked.connect(lambda: self._choose(StopMode.GRACEFULLY))
         self.cancel_button.clicked.connect(self.reject)
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
+        self.setFixedSize(self.sizeHint())
+
+    def _add_graceful_extras(self, card: _Choice) -> None:
+        caption = QLabel("How long it takes:", card)
+        caption.setObjectName("StopChoiceCaption")
+        card.grid.addWidget(caption, 4, 1)
+        self.estimate = QLabel(LOADING_TEXT, card)
+        self.estimate.setObjectName("StopEstimate")
+        card.grid.addWidget(_fixed_box(self.estimate, CHOICE_TEXT_WIDTH, ESTIMATE_LINES, card),
+                            5, 1)
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        self.deadline = QCheckBox("Stop immediately if not done within", card)
+        self.deadline.setObjectName("StopDeadline")
+        self.deadline_minutes = QSpinBox(card)
+        self.deadline_minutes.setObjectName("StopDeadlineMinutes")
+        self.deadline_minutes.setRange(1, 24 * 60)
+        self.deadline_minutes.setValue(DEFAULT_DEADLINE_MIN)
+        self.deadline_minutes.setSuffix(" min")
+        self.deadline_minutes.setEnabled(False)
+        self.deadline.toggled.connect(self.deadline_minutes.setEnabled)
+        row.addWidget(self.deadline)
+        row.addWidget(self.deadline_minutes)
+        row.addStretch(1)
+        card.grid.addLayout(row, 6, 1)
+
+    @property
+    def escalate_after_s(self) -> float | None:
+        """The graceful stop's deadline in seconds, or None when not asked for."""
+        return self.deadline_minutes.value() * 60.0 if self.deadline.isChecked() else None
 
     def set_previews(self, previews: Sequence[StopPreview], gone: Sequence[str] = ()) -> None:
         """Show what each choice would do; ``gone`` lists jobs no longer running."""
+        self.estimate.setText(estimate_text(previews) if previews else "—")
         if previews:
             self.immediately.points.setText(_per_job(previews, "immediately_gets_point"))
             self.gracefully.points.setText(_per_job(previews, "gracefully_gets_point"))
@@ -147,7 +230,6 @@ class StopJobDialog(QDialog):
         elif gone:
             notes.append("No longer running: " + ", ".join(gone))
         self.nothing.setText("\n".join(notes))
-        self.nothing.setVisible(bool(notes))
         still_running = bool(previews) or not gone
         self.immediately_button.setEnabled(still_running)
         self.gracefully_button.setEnabled(still_running)

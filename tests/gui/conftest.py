@@ -17,6 +17,7 @@ from pathlib import Path  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
 from core.models import Computer, JobDefinition  # noqa: E402
@@ -43,6 +44,14 @@ def write_tree(root: Path, files: int = 3, size: int = 1024) -> Path:
 @pytest.fixture
 def gate() -> TaskGate:
     return TaskGate()
+
+
+@pytest.fixture(autouse=True)
+def settings_dir(tmp_path: Path) -> Path:
+    """The console remembers its layout in a QSettings file of this test only."""
+    path = tmp_path / "settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(path))
+    return path
 
 
 @pytest.fixture

@@ -15,12 +15,17 @@ from .helpers import (
     click_row, menu_action, ribbon_button, right_click_row, start_held, wait_cell,
 )
 
-JOB_TAB_BUTTONS = ["Start", "Stop", "Retry", "Active Full", "Disable", "Delete", "Statistics"]
+JOB_TAB_BUTTONS = ["Start", "Stop", "Retry", "Active Full", "Edit", "Clone", "Disable",
+                   "Delete", "Statistics"]
 
 
 def _enabled(window: MainWindow) -> dict[str, bool]:
     return {text: ribbon_button(window, text).isEnabled()
             for text in ["Start", "Stop", "Retry", "Active Full", "Delete", "Statistics"]}
+
+
+def _manage(window: MainWindow) -> dict[str, bool]:
+    return {text: ribbon_button(window, text).isEnabled() for text in ["Edit", "Clone"]}
 
 
 def test_job_tab_appears_and_becomes_current(qtbot: QtBot, window: MainWindow,
@@ -30,15 +35,21 @@ def test_job_tab_appears_and_becomes_current(qtbot: QtBot, window: MainWindow,
     ribbon = window.ribbon
     job_tab = ribbon.indexOf(window.job_page)
     assert not ribbon.isTabVisible(job_tab)
+    assert ribbon.contextual_header(window.job_page) is None
     assert ribbon.tabText(ribbon.currentIndex()) == "Home"
     assert [b.text() for b in window.home_page.groups[0].buttons] == ["Backup Job"]
+    assert ribbon_button(window, "Backup Job").isEnabled()
 
     click_row(qtbot, window, "Alpha")
     assert ribbon.isTabVisible(job_tab)
     assert ribbon.currentIndex() == job_tab
+    assert ribbon.contextual_header(window.job_page) == "Job Tools"
     groups = {g.title: [b.text() for b in g.buttons] for g in window.job_page.groups}
     assert groups == {"Job Control": ["Start", "Stop", "Retry", "Active Full"],
-                      "Manage Job": ["Disable", "Delete"], "Details": ["Statistics"]}
+                      "Manage Job": ["Edit", "Clone", "Disable", "Delete"],
+                      "Details": ["Statistics"]}
+    assert [b.text() for b in window.ribbon.buttons() if b.isVisible()] == \
+        JOB_TAB_BUTTONS
     for button in window.ribbon.buttons():
         assert button.toolButtonStyle() is Qt.ToolButtonStyle.ToolButtonTextUnderIcon
         assert not button.icon().isNull()
@@ -70,10 +81,14 @@ def test_enabled_state_follows_selection(qtbot: QtBot, window: MainWindow,
     assert _enabled(window)["Stop"] is False
     assert ribbon_button(window, "Enable").isEnabled()
 
+    assert _manage(window) == {"Edit": True, "Clone": True}
+
     click_row(qtbot, window, "Idle Job")
+    assert _manage(window) == {"Edit": True, "Clone": True}
     click_row(qtbot, window, "Busy Job", add=True)   # mixed: neither applies to both
     assert _enabled(window)["Start"] is False
     assert _enabled(window)["Stop"] is False
+    assert _manage(window) == {"Edit": False, "Clone": False}   # one job at a time
 
     # The context menu holds the very same actions, so it agrees with the ribbon.
     # Right-clicking a row outside the selection selects that row alone.
@@ -83,6 +98,8 @@ def test_enabled_state_follows_selection(qtbot: QtBot, window: MainWindow,
     assert menu_action(menu, "Stop") is window.job_actions.stop
     assert menu_action(menu, "Start").isEnabled() is False
     assert menu_action(menu, "Stop").isEnabled() is True
+    assert menu_action(menu, "Edit") is window.job_actions.edit
+    assert menu_action(menu, "Clone") is window.job_actions.clone
     menu.close()
 
     # The row's state changes under the selection: the actions follow.

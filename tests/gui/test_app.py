@@ -34,7 +34,7 @@ def test_resources_are_found_and_icons_are_svg(qapp: object) -> None:
     assert (base / "style.qss").is_file()
     for name in ["start", "stop", "retry", "active_full", "enable", "disable", "delete",
                  "statistics", "backup_job", "home", "jobs", "running", "success",
-                 "warning", "failed"]:
+                 "warning", "failed", "edit", "clone", "empty"]:
         path = resources.icon_path(name)
         assert path.suffix == ".svg" and path.is_file(), name
         pixmap = resources.icon(name).pixmap(64, 64)
@@ -134,7 +134,8 @@ def test_job_started_by_another_client_appears_at_once(
 
 def test_screenshot_command_line(tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               XDG_CONFIG_HOME=str(tmp_path / "config"))   # no layout of the user's
     result = subprocess.run(
         [sys.executable, "-m", "gui", "--data-dir", str(tmp_path / "data"), "--demo",
          "--screenshot", str(shot)],
