@@ -15,6 +15,7 @@ stop was taken.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator
 
 from .agent import FsEntry, agent_for
 from .catalogue import Catalogue
-from .errors import ConsoleError, JobStateError
+from .errors import ConsoleError, JobStateError, RepositoryError
 from .events import EventBus, SessionChanged, PointsChanged
 from .hooks import EngineHooks
 from .models import (
@@ -48,6 +49,7 @@ from .throttle import Throttle
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.25
+READ_ATTEMPTS = 3   # reads of a file that changes while it is read
 
 
 class Cancelled(Exception):
@@ -70,6 +72,7 @@ class TaskRun:
     bytes_total: int = 0
     warnings: int = 0
     point_id: str | None = None
+    reading_since: datetime | None = None   # the first block read: the rate counts from here
     log: list[LogItem] = field(default_factory=list)
 
     def note(self, text: str, level: str = "info") -> None:
@@ -93,7 +96,7 @@ class TaskRun:
             ended=self.ended, bytes_processed=self.bytes_processed, bytes_read=self.bytes_read,
             bytes_transferred=self.bytes_transferred, files_total=self.files_total,
             files_done=self.files_done, bytes_total=self.bytes_total, warnings=self.warnings,
-            point_id=self.point_id, log=list(self.log))
+            point_id=self.point_id, reading_since=self.reading_since, log=list(self.log))
 
 
 @dataclass
@@ -123,8 +126,11 @@ class SessionRunner:
         self._finished = threading.Event()
         self._wake = threading.Event()
         self._stop_mode: StopMode | None = None
+        self._stopped_by = "by user"
         self._throttle = Throttle(job.throttle_mbps)
         self._forgot_points = False
+        self.saved = True                      # the last catalogue save worked
+        self.save_error: str | None = None
         self._on_finished = on_finished
         self._thread = threading.Thread(target=self._run, name=f"session-{session.id}",
                                         daemon=True)
@@ -140,9 +146,11 @@ class SessionRunner:
     def finished(self) -> bool:
         return self._finished.is_set()
 
-    def stop(self, mode: StopMode) -> tuple[list[str], list[str], list[str]]:
+    def stop(self, mode: StopMode, reason: str | None = None, by: str = "by user"
+             ) -> tuple[list[str], list[str], list[str]]:
         """Stop the session; returns (completed, in progress, not started) as
-        they were at the moment the stop took effect."""
+        they were at the moment the stop took effect. ``reason`` replaces the
+        session log's "Stop requested by user" line (a deadline, a window)."""
         with self._lock:
             if self.session.state is SessionState.STOPPED:
                 raise JobStateError(f"Job '{self.job.name}' is not running.")
@@ -150,6 +158,7 @@ class SessionRunner:
             if self._stop_mode is StopMode.IMMEDIATELY or self._stop_mode is mode:
                 return outcome
             self._stop_mode = mode
+            self._stopped_by = by
             self.session.stop_mode = mode
             self.session.state = SessionState.STOPPING
             for task in self._pending:
@@ -160,13 +169,18 @@ class SessionRunner:
             self._pending.clear()
             if mode is StopMode.IMMEDIATELY:
                 self._cancel.set()
-                self._note("Stop requested by user: immediately. Computers in progress are "
-                           "cancelled and get no new restore point.", "warning")
+                self._note(reason or "Stop requested by user: immediately. Computers in "
+                           "progress are cancelled and get no new restore point.", "warning")
             else:
-                self._note("Stop requested by user: gracefully. Computers in progress will "
-                           "finish; no new computer starts.", "warning")
+                self._note(reason or "Stop requested by user: gracefully. Computers in "
+                           "progress will finish; no new computer starts.", "warning")
         self._wake.set()
         return outcome
+
+    def note(self, text: str, level: str = "info") -> None:
+        """Add a line to the session's log."""
+        with self._lock:
+            self._note(text, level)
 
     def preview(self) -> tuple[list[str], list[str], list[str]]:
         """(completed, in progress, not started) at this moment."""
@@ -226,13 +240,21 @@ class SessionRunner:
             if self._on_finished:
                 self._on_finished(self)
 
-    def _flush(self) -> None:
+    def _flush(self) -> bool:
+        """Save the session to the catalogue; False (and ``saved`` False) if that
+        failed, e.g. on a full disk: the live snapshot then stays the truth."""
         snap = self.snapshot()
         try:
             self.ctx.catalogue.save_session(snap)
-        except Exception:
+            self.saved, self.save_error = True, None
+        except ConsoleError as exc:
+            log.warning("could not save session %s: %s", self.session.id, exc)
+            self.saved, self.save_error = False, str(exc)
+        except Exception as exc:
             log.exception("could not save session %s", self.session.id)
+            self.saved, self.save_error = False, f"{exc.__class__.__name__}: {exc}"
         self.ctx.events.publish(SessionChanged(self.job.name, self.session.id))
+        return self.saved
 
     def _finish(self, force_failed: bool = False) -> None:
         with self._lock:
@@ -249,16 +271,19 @@ class SessionRunner:
             else:
                 result = SessionResult.SUCCESS
             made = sum(1 for t in self.tasks if t.status.produced_point)
-            how = {StopMode.IMMEDIATELY: "Job stopped immediately by user. ",
-                   StopMode.GRACEFULLY: "Job stopped gracefully by user. ",
-                   None: ""}[self._stop_mode]
+            how = "" if self._stop_mode is None else \
+                f"Job stopped {self._stop_mode.value} {self._stopped_by}. "
             self._note(f"{how}{made} of {len(self.tasks)} computer(s) got a new restore point.",
                        "info" if result is SessionResult.SUCCESS else
                        "warning" if result is SessionResult.WARNING else "error")
             self.session.result = result
             self.session.state = SessionState.STOPPED
             self.session.ended = utcnow()
-        self._flush()
+        if not self._flush():
+            with self._lock:   # the in-memory record is the one clients see (and retried)
+                self._note(f"The session could not be recorded in the catalogue: "
+                           f"{self.save_error}", "error")
+                self.session.result = SessionResult.FAILED
 
     def _worker(self) -> None:
         while True:
@@ -273,19 +298,25 @@ class SessionRunner:
             self._wake.set()
 
     def _reclaim_space(self) -> None:
-        if not self._forgot_points:
+        """Prune after retention forgot points, and after a computer failed or was
+        cancelled with data already written (a full disk must not stay full of a
+        point that was never made)."""
+        aborted = any(not t.status.produced_point and t.bytes_transferred > 0
+                      for t in self.tasks)
+        if not self._forgot_points and not aborted:
             return
+        what = "Retention" if self._forgot_points else "Cleanup"
         try:
             report = self.ctx.repository(self.ctx.repository_name(self.job.repository)).prune()
             with self._lock:
                 if report.skipped:
-                    self._note(f"Retention: space will be reclaimed later ({report.reason})")
+                    self._note(f"{what}: space will be reclaimed later ({report.reason})")
                 else:
-                    self._note(f"Retention: reclaimed {_size(max(0, report.bytes_freed))} "
+                    self._note(f"{what}: reclaimed {_size(max(0, report.bytes_freed))} "
                                f"from {report.packs_deleted + report.packs_repacked} pack(s)")
         except ConsoleError as exc:
             with self._lock:
-                self._note(f"Retention could not reclaim space: {exc}", "warning")
+                self._note(f"{what} could not reclaim space: {exc}", "warning")
 
 
 class TaskProcessor:
@@ -317,13 +348,22 @@ class TaskProcessor:
             self._fail(str(exc))
             return
         except OSError as exc:
-            self._fail(f"{exc.strerror or exc} ({exc.filename or 'unknown file'})")
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                self._fail(f"The disk is full: {exc.strerror} ({exc.filename or 'unknown file'})")
+            else:
+                self._fail(f"{exc.strerror or exc} ({exc.filename or 'unknown file'})")
             return
         except Exception as exc:
             log.exception("task %s failed", task.computer.name)
             self._fail(f"Unexpected error: {exc.__class__.__name__}: {exc}")
             return
-        self._record_point(point)
+        try:
+            self._record_point(point)
+        except Exception as exc:   # the catalogue (disk full, read-only): the point is safe
+            if not isinstance(exc, ConsoleError):
+                log.exception("recording point %s failed", point.id)
+            self._fail(f"{exc} The restore point {point.id} is committed in the repository "
+                       "and is recorded at the next start of the server.")
 
     def _fail(self, message: str) -> None:
         with self.runner._lock:
@@ -337,6 +377,8 @@ class TaskProcessor:
         scan = agent.scan(self.job.scope)
         for w in scan.warnings:
             task.note(w, "warning")
+        for n in scan.notes:
+            task.note(n)
         task.files_total, task.bytes_total = scan.files, scan.bytes
         repo_name = self.ctx.repository_name(self.job.repository)
         repo = self.ctx.repository(repo_name)
@@ -375,11 +417,16 @@ class TaskProcessor:
             task.bytes_transferred = writer.bytes_new
 
     def _parent_manifest(self, repo: Repository) -> Manifest | None:
-        """The computer's newest point that is still in the repository."""
+        """The computer's newest point whose manifest can be read. A damaged
+        one is passed over (noted), never a reason to fail the backup."""
         for p in reversed(self.ctx.catalogue.points(self.job.name, self.task.computer.name)):
             try:
                 return repo.load_manifest(p.id)
             except PointNotFound:
+                continue
+            except RepositoryError as exc:
+                self.task.note(f"Restore point {p.id} cannot be used as the base of this "
+                               f"backup ({exc}); an older one is used, or every file is read")
                 continue
         return None
 
@@ -389,23 +436,43 @@ class TaskProcessor:
             writer.add_dir(entry.rel, entry.st)
         elif entry.kind == "symlink":
             writer.add_symlink(entry.rel, entry.target or "", entry.st)
+        elif entry.kind == "hardlink":
+            writer.add_hardlink(entry.rel, entry.target or "", entry.st)
         elif previous is not None and _unchanged(previous, entry.st) and \
                 self._reuse(writer, previous):
             task.bytes_processed += entry.st.st_size
             task.files_done += 1
         else:
+            self._read_file(writer, agent, entry)
+            task.files_done += 1
+            task.bytes_transferred = writer.bytes_new
+
+    def _read_file(self, writer, agent, entry: FsEntry) -> None:
+        """Store a file's content. A file that changes while it is read (size,
+        mtime or ctime differ before and after) is read again; if it keeps
+        changing, the last copy is kept and the computer ends with a warning
+        naming the file."""
+        task = self.task
+        for attempt in range(1, READ_ATTEMPTS + 1):
             try:
                 f = agent.open_file(entry.rel)
             except OSError as exc:
                 task.note(f"Cannot read file '{entry.rel}': {exc.strerror}. The file was "
                           "skipped; check its permissions.", "warning")
-                task.files_done += 1
                 task.bytes_processed += entry.st.st_size
                 return
             with f:
-                writer.add_file(entry.rel, os.fstat(f.fileno()), self._blocks(f, writer.block_size))
-            task.files_done += 1
-            task.bytes_transferred = writer.bytes_new
+                before = os.fstat(f.fileno())
+                added = writer.add_file(entry.rel, before, self._blocks(f, writer.block_size))
+                after = os.fstat(f.fileno())
+            if _same_version(before, after):
+                return
+            if attempt < READ_ATTEMPTS:
+                writer.retract(added)
+                task.note(f"File '{entry.rel}' changed while it was read; reading it again")
+        task.note(f"File '{entry.rel}' kept changing while it was read ({READ_ATTEMPTS} "
+                  "attempts): the copy in this restore point may mix old and new content. "
+                  "Back it up when it is not being written.", "warning")
 
     def _reuse(self, writer, previous) -> bool:
         """Reuse an unchanged file's blocks; False if the repository lost them
@@ -428,6 +495,8 @@ class TaskProcessor:
             if not buf:
                 return
             n = len(buf)
+            if task.reading_since is None:
+                task.reading_since = utcnow()
             task.bytes_read += n
             task.bytes_processed += n
             yield buf
@@ -443,16 +512,39 @@ class TaskProcessor:
             id=meta.id, job=meta.job, computer=meta.computer, session_id=meta.session_id,
             type=PointType(meta.type), created=meta.created, files=meta.files, size=meta.size,
             repository=repo_name))
+        self.ctx.events.publish(PointsChanged(self.job.name))
+        try:
+            self._apply_retention(repo_name)
+        except ConsoleError as exc:
+            with self.runner._lock:
+                task.note(f"Retention could not remove older restore points: {exc}", "warning")
+                task.status = TaskStatus.WARNING
+
+    def _apply_retention(self, repo_name: str) -> None:
+        """Keep the newest ``retain_points`` intact points; older ones go. A damaged
+        point never counts as kept, and one newer than the oldest kept stays
+        listed (so that its damage stays visible)."""
+        task, cat = self.task, self.ctx.catalogue
         points = cat.points(self.job.name, task.computer.name)
-        extra = points[:max(0, len(points) - self.job.retain_points)]
+        intact = [p for p in points if not p.damaged]
+        if len(intact) <= self.job.retain_points:
+            return
+        oldest_kept = intact[-self.job.retain_points]
+        extra = [p for p in points if (p.created, p.id) < (oldest_kept.created, oldest_kept.id)]
         if extra:
             ids = [p.id for p in extra]
+            cat.mark_forgetting(ids)   # a crash from here on is finished at the next start
             self.ctx.repository(repo_name).forget(ids)
             cat.remove_points(ids)
             self.runner._forgot_points = True
             task.note(f"Retention: removed {len(ids)} restore point(s) beyond the "
                       f"{self.job.retain_points} to keep")
-        self.ctx.events.publish(PointsChanged(self.job.name))
+            self.ctx.events.publish(PointsChanged(self.job.name))
+
+
+def _same_version(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == \
+        (after.st_size, after.st_mtime_ns, after.st_ctime_ns)
 
 
 def _unchanged(previous, st: os.stat_result) -> bool:

@@ -32,3 +32,15 @@ class RepositoryError(ConsoleError):
 
 class RestoreError(ConsoleError):
     pass
+
+
+class CatalogueError(RepositoryError):
+    """The catalogue cannot be read or written (damaged, disk full, I/O error)."""
+
+
+class ReadOnlyError(ConsoleError):
+    """The data directory is read-only: reading works, changing does not."""
+
+
+class OutsideBackupWindow(JobStateError):
+    """A manual start outside the job's backup window, not confirmed."""

@@ -2,15 +2,26 @@
 sessions, tasks and restore points, in Veeam's vocabulary."""
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import datetime, timezone
+import unicodedata
+from datetime import date, datetime, timezone
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .scheduling.schedule import Schedule
+from .scheduling.schedule import Schedule, Weekday, parse_days
 
 JOB_NAME_RE = re.compile(r"^[^\x00-\x1f/\\]{1,64}$")
+MIN_THROTTLE_MBPS = 0.01
+MAX_THROTTLE_MBPS = 100_000.0
+
+
+def _invisible(c: str) -> bool:
+    """Control, format (bidi overrides, zero-width), separator or unassigned
+    characters: two names differing only by them look the same."""
+    return unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") or (
+        unicodedata.category(c) == "Zs" and c != " ")
 COMPUTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -76,8 +87,15 @@ class Computer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    path: str
+    path: str = Field(min_length=1, max_length=4095)
     agent: str = "local"
+
+    @field_validator("path")
+    @classmethod
+    def _valid_path(cls, v: str) -> str:
+        if "\x00" in v:
+            raise ValueError("a computer's path cannot contain a NUL character")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -100,20 +118,84 @@ class FileScope(BaseModel):
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
 
+    @field_validator("include")
+    @classmethod
+    def _inside_root(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for folder in v:
+            parts = folder.strip("/").split("/")
+            if "\x00" in folder or len(folder) > 4096 or not folder.strip("/") \
+                    or any(p in ("", ".", "..") for p in parts):
+                raise ValueError(
+                    f"include folder {folder!r} must be a folder inside the computer's root, "
+                    "given relative to it (no '.', '..' or empty parts)")
+        return v
+
+    @field_validator("exclude")
+    @classmethod
+    def _masks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for mask in v:
+            if not mask or "\x00" in mask or len(mask) > 1024:
+                raise ValueError(f"exclude mask {mask!r} must be 1 to 1024 characters")
+        return v
+
+
+class ActiveFullKind(str, Enum):
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class ActiveFullSchedule(BaseModel):
+    """Periodic active full: the first scheduled run on one of these days
+    reads all data again and starts a new backup chain."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ActiveFullKind = ActiveFullKind.WEEKLY
+    days: tuple[Weekday, ...] = (Weekday.SAT,)     # weekly
+    day_of_month: int = Field(1, ge=1, le=31)      # monthly; a shorter month: its last day
+    last_day: bool = False                         # monthly: the last day of every month
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days_input(cls, v):
+        return parse_days(v) if isinstance(v, str) else v
+
+    @field_validator("days")
+    @classmethod
+    def _valid_days(cls, v: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if not v:
+            raise ValueError("choose at least one day for the active full")
+        return tuple(d for d in Weekday if d in v)
+
+    def applies(self, day: date) -> bool:
+        """Whether ``day`` (a local calendar day) is an active full day."""
+        if self.kind is ActiveFullKind.WEEKLY:
+            return list(Weekday)[day.weekday()] in self.days
+        last = calendar.monthrange(day.year, day.month)[1]
+        return day.day == (last if self.last_day else min(self.day_of_month, last))
+
+    def describe(self) -> str:
+        if self.kind is ActiveFullKind.WEEKLY:
+            return "Weekly on " + ", ".join(d.label for d in self.days)
+        return "Monthly on the last day" if self.last_day \
+            else f"Monthly on day {self.day_of_month}"
+
 
 class JobDefinition(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    description: str = ""
+    description: str = Field("", max_length=1024)
     computers: tuple[Computer, ...]
     scope: FileScope = FileScope()
     repository: str = "Default Backup Repository"
     retain_points: int = Field(7, ge=1, le=999)
     task_slots: int = Field(2, ge=1, le=64)
-    throttle_mbps: float | None = Field(None, gt=0)
+    throttle_mbps: float | None = Field(None, ge=MIN_THROTTLE_MBPS, le=MAX_THROTTLE_MBPS,
+                                        allow_inf_nan=False)
     enabled: bool = True
     schedule: Schedule | None = None
+    active_full: ActiveFullSchedule | None = None
 
     @field_validator("name")
     @classmethod
@@ -122,6 +204,12 @@ class JobDefinition(BaseModel):
         if not JOB_NAME_RE.match(v):
             raise ValueError(
                 "invalid job name: use 1 to 64 printable characters without '/' or '\\'"
+            )
+        hidden = next((c for c in v if _invisible(c)), None)
+        if hidden is not None:
+            raise ValueError(
+                f"invalid job name: it contains the invisible or control character "
+                f"U+{ord(hidden):04X}; use 1 to 64 printable characters without '/' or '\\'"
             )
         return v
 
@@ -157,6 +245,7 @@ class TaskInfo(BaseModel):
     bytes_total: int = 0
     warnings: int = 0
     point_id: str | None = None
+    reading_since: datetime | None = None   # when the first block was read
     log: list[LogItem] = []
 
     @property
@@ -196,6 +285,28 @@ class RestorePointInfo(BaseModel):
     files: int
     size: int
     repository: str = "Default Backup Repository"
+    damaged: str | None = None   # why it cannot be restored in full; None: intact as far as known
+
+
+class RepairReport(BaseModel):
+    """What ``agent-jobs repair`` did: the repository's index rebuilt from its
+    packs, damaged copies dropped; with ``--catalogue`` the catalogue rebuilt
+    from the repository's manifests."""
+
+    packs_checked: int = 0
+    blobs_ok: int = 0
+    blobs_damaged: int = 0
+    packs_rewritten: int = 0
+    index_files_replaced: int = 0
+    points_ok: int = 0
+    points_relinked: list[str] = []
+    points_damaged: dict[str, str] = {}
+    problems: list[str] = []
+    catalogue_rebuilt: bool = False
+    catalogue_aside: str | None = None
+    jobs_kept: list[str] = []
+    jobs_lost: int = 0
+    points_imported: int = 0
 
 
 class JobStatus(str, Enum):

@@ -7,28 +7,41 @@ messages.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from collections.abc import Callable
 
 from .agent import agent_for
-from .api import BulkResult, RestoreReport, StopPreview, VerifyProblem, VerifyReport
+from .api import (
+    BulkResult, ComputerEstimate, ComputerPreview, RestoreReport, ScopePreview, StopPreview,
+    VerifyReport,
+)
 from .catalogue import Catalogue
 from .engine import EngineContext, SessionRunner, new_session_id
-from .errors import ConsoleError, InvalidInput, JobStateError, RestoreError
+from .errors import (
+    ConsoleError, InvalidInput, JobStateError, OutsideBackupWindow, ReadOnlyError, RestoreError,
+)
 from .events import Event, EventBus, JobsChanged, PointsChanged, SessionChanged
 from .hooks import NO_HOOKS, EngineHooks
+from . import integrity
+from .integrity import MANIFEST_DAMAGE, MANIFEST_MISSING, MANIFEST_UNREADABLE
 from .models import (
+    Computer,
+    FileScope,
     JobDefinition,
     JobInfo,
     JobStatus,
     PointType,
+    RepairReport,
     RestorePointInfo,
     RunKind,
     SessionInfo,
+    SessionResult,
     SessionState,
     StopMode,
     TaskInfo,
@@ -38,10 +51,13 @@ from .models import (
 from .ownership import DataDirOwnership
 from .paths import catalogue_path, default_repository_path
 from .repository import Repository
-from .scheduling import Scheduler
+from .estimates import eta_seconds, progress_percent
+from .scheduling import Scheduler, format_local, local_zone
+from .scheduling.deadlines import DeadlineKeeper
 
 
 DEFAULT_REPOSITORY = "Default Backup Repository"
+TIME_LOOP_MAX_S = 1.0   # deadlines and schedules are kept to about a second
 RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
 
 
@@ -60,7 +76,16 @@ class BackupService:
             raise InvalidInput(f"Cannot use data directory {self.data_dir}: {exc.strerror}. "
                                "Choose another one with --data-dir.") from exc
         # Every session, write and schedule of this data directory is ours alone.
-        self._ownership = DataDirOwnership.acquire(self.data_dir)
+        try:
+            self._ownership = DataDirOwnership.acquire(self.data_dir)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise ReadOnlyError(
+                    f"The data directory {self.data_dir} is read-only ({exc.strerror}): no "
+                    "server can own it. Listing, restore and verify work without one; make it "
+                    "writable to run or change jobs.") from exc
+            raise
+        self._unsaved: dict[str, SessionRunner] = {}   # ended, not yet in the catalogue
         try:
             self.catalogue = Catalogue(catalogue_path(self.data_dir))
             self._events = EventBus()
@@ -73,8 +98,10 @@ class BackupService:
             self.catalogue.fail_interrupted_sessions()
             self._reconcile_points()
             self._scheduled_sessions: set[str] = set()
-            self.scheduler = Scheduler(self, self.catalogue, clock=clock or utcnow,
+            self._clock = clock or utcnow
+            self.scheduler = Scheduler(self, self.catalogue, clock=self._clock,
                                        log=logging.getLogger("core.scheduler"))
+            self.deadlines = DeadlineKeeper(self._clock)
             self._scheduler_thread: threading.Thread | None = None
             self._scheduler_stop = threading.Event()
             self._scheduler_wake = threading.Event()
@@ -106,12 +133,32 @@ class BackupService:
 
     # -- scheduler -------------------------------------------------------------
     def start_scheduler(self) -> None:
-        """Run scheduled jobs from now on (the server does; tests call tick())."""
+        """Run scheduled jobs and keep deadlines from now on (the server does;
+        tests call ``keep_time()`` on an injected clock instead)."""
         if self._scheduler_thread is None:
-            self._scheduler_thread = threading.Thread(
-                target=self.scheduler.run, args=(self._scheduler_stop, self._scheduler_wake),
-                name="scheduler", daemon=True)
+            self._scheduler_thread = threading.Thread(target=self._time_loop,
+                                                      name="scheduler", daemon=True)
             self._scheduler_thread.start()
+
+    def keep_time(self) -> float | None:
+        """Start what is due and fire due deadlines at the clock's now; returns
+        how long nothing is due (None: nothing scheduled)."""
+        self.scheduler.tick()
+        self.deadlines.check()
+        waits = [w for w in (self.scheduler.seconds_until_next(),
+                             self.deadlines.seconds_until_next()) if w is not None]
+        return min(waits) if waits else None
+
+    def _time_loop(self) -> None:
+        while not self._scheduler_stop.is_set():
+            try:
+                wait = self.keep_time()
+            except Exception:
+                logging.getLogger(__name__).exception("scheduler loop failed")
+                wait = None
+            self._scheduler_wake.wait(min(TIME_LOOP_MAX_S, wait if wait is not None
+                                          else TIME_LOOP_MAX_S))
+            self._scheduler_wake.clear()
 
     def _wake_scheduler(self, event: Event) -> None:
         if isinstance(event, JobsChanged):
@@ -127,7 +174,22 @@ class BackupService:
         return self.catalogue.active_session(name) is not None
 
     def start_scheduled(self, name: str, *, retry: bool) -> str:
-        return self._start(name, full=False, retry=retry, kind=RunKind.SCHEDULED)
+        full = not retry and self._active_full_due(name)
+        return self._start(name, full=full, retry=retry, kind=RunKind.SCHEDULED)
+
+    def _active_full_due(self, name: str) -> bool:
+        """Today is one of the job's active full days, and no full session of
+        today has ended other than Failed (the first scheduled run of the day)."""
+        plan = self.catalogue.job(name).active_full
+        if plan is None:
+            return False
+        zone = local_zone()
+        today = self.scheduler.now().astimezone(zone).date()
+        if not plan.applies(today):
+            return False
+        return not any(s.full and s.created.astimezone(zone).date() == today
+                       and s.result is not SessionResult.FAILED
+                       for s in self.catalogue.sessions(name, 50))
 
     # -- repositories ----------------------------------------------------------
     def _repository_name(self, name: str) -> str:
@@ -146,26 +208,67 @@ class BackupService:
             return repo
 
     def _reconcile_points(self) -> None:
-        """The repository is the truth: import points whose manifest was committed
-        but not yet catalogued (a crash in between), drop rows whose manifest is gone."""
+        """The repository is the truth of what exists. Import points whose manifest
+        was committed but not catalogued (a crash in between; their task gets the
+        point too), finish removals a crash interrupted, and mark damaged, never
+        drop, the points whose manifest is missing or unreadable."""
         path = default_repository_path(self.data_dir)
+        catalogued = {p.id: p for p in self.catalogue.points()}
         if not path.exists():
+            self.catalogue.set_damaged({pid: f"{MANIFEST_MISSING}: the repository {path} is "
+                                        "missing (is its disk attached?)"
+                                        for pid in catalogued})
             return
         try:
             repo = self._repository(DEFAULT_REPOSITORY)
-            on_disk = {m.id: m for m in repo.list_points()}
+            metas, unreadable = repo.point_health()
         except ConsoleError:
+            logging.getLogger(__name__).exception("cannot reconcile restore points")
             return
-        catalogued = {p.id for p in self.catalogue.points()}
-        for pid in on_disk.keys() - catalogued:
+        on_disk = {m.id: m for m in metas}
+        forgetting = set(self.catalogue.forgetting_points())
+        if forgetting:
+            repo.forget(sorted(forgetting))
+            self.catalogue.remove_points(sorted(forgetting))
+            for pid in forgetting:
+                catalogued.pop(pid, None)
+                on_disk.pop(pid, None)
+                unreadable.pop(pid, None)
+        for pid in on_disk.keys() - catalogued.keys():
             m = on_disk[pid]
             self.catalogue.add_point(RestorePointInfo(
                 id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
                 type=PointType(m.type), created=m.created, files=m.files, size=m.size,
                 repository=DEFAULT_REPOSITORY))
-        gone = sorted(catalogued - on_disk.keys())
-        if gone:
-            self.catalogue.remove_points(gone)
+            self.catalogue.record_recovered_point(m.session_id, m.computer, m.id)
+        damage: dict[str, str | None] = {}
+        for pid, point in catalogued.items():
+            if pid in unreadable:
+                damage[pid] = f"{MANIFEST_UNREADABLE}: {unreadable[pid]}"
+            elif pid not in on_disk:
+                damage[pid] = (f"{MANIFEST_MISSING}: repository {path} holds no manifest for "
+                               "this point")
+            elif point.damaged and point.damaged.startswith(MANIFEST_DAMAGE):
+                damage[pid] = None   # readable again (a file put back from a copy)
+        self.catalogue.set_damaged(damage)
+
+    def _retry_unsaved(self, job: str | None = None) -> None:
+        """Save sessions whose final record could not be written (a full disk);
+        for ``job``, raise the error if its session still cannot be saved."""
+        if not self._unsaved:
+            return
+        saved = False
+        for sid, runner in list(self._unsaved.items()):
+            try:
+                self.catalogue.save_session(runner.snapshot())
+            except ConsoleError:
+                if runner.job.name.lower() == (job or "").lower():
+                    raise
+                continue
+            self._unsaved.pop(sid, None)
+            saved = True
+        if saved:
+            self._reconcile_points()
 
     # -- jobs ------------------------------------------------------------------
     def _validate(self, definition: JobDefinition) -> JobDefinition:
@@ -194,6 +297,7 @@ class BackupService:
             points = self.catalogue.points(job.name)
             if points:
                 repo = self._repository(job.repository)
+                self.catalogue.mark_forgetting([p.id for p in points])
                 repo.forget([p.id for p in points])
                 self.catalogue.remove_points([p.id for p in points])
                 repo.prune()
@@ -217,7 +321,7 @@ class BackupService:
 
     def _job_info(self, job: JobDefinition, latest: SessionInfo | None) -> JobInfo:
         if latest is not None:
-            runner = self._runners.get(latest.id)
+            runner = self._runners.get(latest.id) or self._unsaved.get(latest.id)
             if runner is not None:
                 live = runner.snapshot()
                 latest = live
@@ -237,15 +341,26 @@ class BackupService:
             active_session_id=latest.id if running else None)
 
     # -- sessions --------------------------------------------------------------
-    def start_job(self, name: str, *, full: bool = False, retry: bool = False) -> str:
-        """A manual start: one more restore point per computer; Next Run stays."""
-        return self._start(name, full=full, retry=retry,
+    def start_job(self, name: str, *, full: bool = False, retry: bool = False,
+                  outside_window: bool = False) -> str:
+        """A manual start: one more restore point per computer; Next Run stays.
+        Outside the job's backup window it needs ``outside_window``."""
+        return self._start(name, full=full, retry=retry, outside_window=outside_window,
                            kind=RunKind.RETRY if retry else RunKind.MANUAL)
 
-    def _start(self, name: str, *, full: bool, retry: bool, kind: RunKind) -> str:
+    def _start(self, name: str, *, full: bool, retry: bool, kind: RunKind,
+               outside_window: bool = False) -> str:
         job = self.catalogue.job(name)
         if not job.enabled:
             raise JobStateError(f"Job '{job.name}' is disabled. Enable it before starting it.")
+        window = job.schedule.window if job.schedule is not None else None
+        now = self._clock()
+        if window is not None and not outside_window and \
+                not window.contains(now, self.scheduler.tz):
+            raise OutsideBackupWindow(
+                f"Job '{job.name}' is outside its backup window ({window.describe()}). "
+                "Start it anyway (the CLI's --outside-window), or wait until the window "
+                "opens.")
         computers = list(job.computers)
         if retry:
             wanted = set(self.retry_candidates(job.name))
@@ -258,20 +373,29 @@ class BackupService:
             run_kind=kind, full=full, created=utcnow(),
             tasks=[TaskInfo(computer=c.name) for c in computers])
         self._repository(job.repository)  # fail early on a broken repository
+        self._retry_unsaved(job.name)      # a session a full disk left unrecorded
         self.catalogue.create_session(session, owner_pid=os.getpid())
         if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
             self._scheduled_sessions.add(session.id)
         runner = SessionRunner(self._ctx, job, session, on_finished=self._runner_finished)
         with self._runners_lock:
             self._runners[session.id] = runner
+        closes = window.next_close(now, self.scheduler.tz) if window is not None else None
+        if closes is not None:   # started inside the window: it ends the session there
+            self.deadlines.set(f"window:{session.id}", closes,
+                               partial(self._window_closed, session.id))
+            self._scheduler_wake.set()
         runner.start()
         self._events.publish(SessionChanged(job.name, session.id))
         return session.id
 
     def _runner_finished(self, runner: SessionRunner) -> None:
         with self._runners_lock:
+            if not runner.saved:   # clients keep seeing its end; saved again later
+                self._unsaved[runner.session.id] = runner
             self._runners.pop(runner.session.id, None)
         session_id = runner.session.id
+        self.deadlines.cancel(f"window:{session_id}", f"escalate:{session_id}")
         scheduled = session_id in self._scheduled_sessions
         self._scheduled_sessions.discard(session_id)
         failed = any(t.status in RETRY_STATUSES for t in runner.tasks)
@@ -287,23 +411,25 @@ class BackupService:
         with self._runners_lock:
             return [r.job.name for r in self._runners.values() if not r.finished]
 
-    def start_jobs(self, names: list[str], *, full: bool = False,
-                   retry: bool = False) -> BulkResult:
+    def start_jobs(self, names: list[str], *, full: bool = False, retry: bool = False,
+                   outside_window: bool = False) -> BulkResult:
         result = BulkResult()
         for name in names:
             try:
-                result.sessions[name] = self.start_job(name, full=full, retry=retry)
+                result.sessions[name] = self.start_job(name, full=full, retry=retry,
+                                                       outside_window=outside_window)
             except ConsoleError as exc:
-                result.errors[name] = str(exc)
+                result.refuse(name, exc)
         return result
 
-    def stop_jobs(self, names: list[str], mode: StopMode) -> BulkResult:
+    def stop_jobs(self, names: list[str], mode: StopMode,
+                  escalate_after_s: float | None = None) -> BulkResult:
         result = BulkResult()
         for name in names:
             try:
-                result.stopped[name] = self.stop_job(name, mode)
+                result.stopped[name] = self.stop_job(name, mode, escalate_after_s)
             except ConsoleError as exc:
-                result.errors[name] = str(exc)
+                result.refuse(name, exc)
         return result
 
     def _active(self, name: str) -> tuple[JobDefinition, SessionInfo]:
@@ -313,26 +439,84 @@ class BackupService:
             raise JobStateError(f"Job '{job.name}' is not running; there is nothing to stop.")
         return job, active
 
-    def stop_job(self, name: str, mode: StopMode) -> StopPreview:
+    def stop_job(self, name: str, mode: StopMode,
+                 escalate_after_s: float | None = None) -> StopPreview:
         """Stop the job's session; returns where each computer stood at the
-        moment the stop took effect."""
-        job, active = self._active(name)
-        runner = self._runners.get(active.id)
-        if runner is None:
-            raise JobStateError(f"Job '{job.name}' is not running; there is nothing to stop.")
+        moment the stop took effect. A graceful stop with ``escalate_after_s``
+        becomes immediate if the session still runs that long after; the server
+        keeps the deadline, so it holds with every console closed."""
+        job, runner = self._runner_of(name)
+        sid = runner.session.id
         done, running, pending = runner.stop(mode)
-        self._events.publish(SessionChanged(job.name, active.id))
-        return StopPreview(job=job.name, session_id=active.id, completed=done,
-                           in_progress=running, not_started=pending)
+        if mode is StopMode.GRACEFULLY and escalate_after_s:
+            due = self._clock() + timedelta(seconds=escalate_after_s)
+            self.deadlines.set(f"escalate:{sid}", due,
+                               partial(self._escalate, sid, escalate_after_s))
+            runner.note(f"If the graceful stop has not ended the job by "
+                        f"{format_local(due, with_date=False)} ({_duration(escalate_after_s)}), "
+                        "it stops immediately.", "warning")
+            self._scheduler_wake.set()
+        elif mode is StopMode.IMMEDIATELY:
+            self.deadlines.cancel(f"escalate:{sid}")
+        self._events.publish(SessionChanged(job.name, sid))
+        return self._preview(job, runner, (done, running, pending))
 
     def stop_preview(self, name: str) -> StopPreview:
+        job, runner = self._runner_of(name)
+        return self._preview(job, runner, runner.preview())
+
+    def _runner_of(self, name: str) -> tuple[JobDefinition, SessionRunner]:
         job, active = self._active(name)
         runner = self._runners.get(active.id)
         if runner is None:
             raise JobStateError(f"Job '{job.name}' is not running; there is nothing to stop.")
-        done, running, pending = runner.preview()
-        return StopPreview(job=job.name, session_id=active.id, completed=done,
-                           in_progress=running, not_started=pending)
+        return job, runner
+
+    def _preview(self, job: JobDefinition, runner: SessionRunner,
+                 where: tuple[list[str], list[str], list[str]]) -> StopPreview:
+        done, running, pending = where
+        now = utcnow()
+        tasks = {t.computer: t for t in runner.snapshot().tasks}
+        estimates = [ComputerEstimate(computer=c, progress=progress_percent(tasks[c]),
+                                      eta_seconds=eta_seconds(tasks[c], now))
+                     for c in running if c in tasks]
+        etas = [e.eta_seconds for e in estimates]
+        total = max(etas, default=0.0) if all(e is not None for e in etas) else None
+        return StopPreview(job=job.name, session_id=runner.session.id, completed=done,
+                           in_progress=running, not_started=pending, estimates=estimates,
+                           graceful_eta_seconds=total,
+                           escalate_at=self.deadlines.due_at(f"escalate:{runner.session.id}"))
+
+    def _escalate(self, session_id: str, after_s: float) -> None:
+        runner = self._runners.get(session_id)
+        if runner is None or runner.finished:
+            return
+        try:
+            _done, cancelled, _pending = runner.stop(
+                StopMode.IMMEDIATELY, by="by user (the graceful stop's deadline passed)",
+                reason=f"The graceful stop did not end the job within {_duration(after_s)}: "
+                       "stopping immediately.")
+        except JobStateError:
+            return
+        for computer in cancelled:
+            runner.note(f"{computer} was cancelled: no new restore point.", "error")
+        self._events.publish(SessionChanged(runner.job.name, session_id))
+
+    def _window_closed(self, session_id: str) -> None:
+        runner = self._runners.get(session_id)
+        if runner is None or runner.finished or runner.job.schedule is None or \
+                runner.job.schedule.window is None:
+            return
+        window = runner.job.schedule.window
+        mode = StopMode.IMMEDIATELY if window.terminate else StopMode.GRACEFULLY
+        what = ("computers in progress are cancelled" if window.terminate else
+                "computers in progress finish; no new computer starts")
+        try:
+            runner.stop(mode, by="by the backup window",
+                        reason=f"Stopped by the backup window ({window.describe()}): {what}.")
+        except JobStateError:
+            return
+        self._events.publish(SessionChanged(runner.job.name, session_id))
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
         runner = self._runners.get(session_id)
@@ -341,7 +525,7 @@ class BackupService:
         return self.get_session(session_id)
 
     def get_session(self, session_id: str) -> SessionInfo:
-        runner = self._runners.get(session_id)
+        runner = self._runners.get(session_id) or self._unsaved.get(session_id)
         if runner is not None:
             return runner.snapshot()
         return self.catalogue.session(session_id)
@@ -350,8 +534,8 @@ class BackupService:
         if job is not None:
             job = self.catalogue.job(job).name
         sessions = self.catalogue.sessions(job, limit)
-        return [self._runners[s.id].snapshot() if s.id in self._runners else s
-                for s in sessions]
+        live = {**self._unsaved, **self._runners}
+        return [live[s.id].snapshot() if s.id in live else s for s in sessions]
 
     def retry_candidates(self, name: str) -> list[str]:
         job = self.catalogue.job(name)
@@ -380,15 +564,36 @@ class BackupService:
                              dirs=stats.dirs, symlinks=stats.symlinks, bytes=stats.bytes)
 
     def verify(self, point_id: str | None = None) -> VerifyReport:
-        points = [self.catalogue.point(point_id)] if point_id else self.catalogue.points()
-        if not points:
+        """Verify one point, or everything: every point (a damaged one too), every
+        pack and index file. Points found damaged are marked so in the catalogue,
+        points found intact lose their mark."""
+        catalogued = [p.id for p in self.catalogue.points()]
+        pid = self.catalogue.point(point_id).id if point_id else None
+        if pid is None and not catalogued and \
+                not default_repository_path(self.data_dir).exists():
             return VerifyReport(points_checked=0, blobs_checked=0, problems=[])
         repo = self._repository(DEFAULT_REPOSITORY)
-        problems = repo.verify([p.id for p in points])
-        return VerifyReport(
-            points_checked=problems.points_checked, blobs_checked=problems.blobs_checked,
-            problems=[VerifyProblem(point_id=p.point_id, blob=p.blob, pack=p.pack,
-                                    problem=p.problem, paths=list(p.paths)) for p in problems])
+        report, damage = integrity.verify(repo, catalogued, pid)
+        self._mark_damage(damage)
+        return report
+
+    def _mark_damage(self, damage: dict[str, str | None]) -> None:
+        changed = set(self.catalogue.set_damaged(damage))
+        for job in sorted({p.job for p in self.catalogue.points() if p.id in changed}):
+            self._events.publish(PointsChanged(job))
+
+    def repair(self) -> RepairReport:
+        """Rebuild the repository's index from its packs, drop damaged copies
+        (salvaging the intact blocks of their packs) and re-mark the points."""
+        running = self.running_jobs()
+        if running:
+            raise JobStateError(f"Jobs are running: {', '.join(running)}. Repair the "
+                                "repository when they have finished.")
+        repo = self._repository(DEFAULT_REPOSITORY)
+        rep = repo.repair()
+        catalogued = [p.id for p in self.catalogue.points()]
+        self._mark_damage(integrity.repair_damage(rep, catalogued))
+        return integrity.repair_report(rep)
 
     def setup_demo(self) -> list[str]:
         """Create the demo computers and jobs that are missing; returns new job names."""
@@ -396,9 +601,37 @@ class BackupService:
 
         return setup_demo(self)
 
+    def preview_scope(self, computers: list[Computer], scope: FileScope) -> ScopePreview:
+        """How many files, and how many bytes, a backup of ``scope`` would read
+        on each computer now; a computer its agent cannot read gets an error."""
+        found: list[ComputerPreview] = []
+        for computer in computers:
+            try:
+                scan = agent_for(computer).scan(scope)
+            except ConsoleError as exc:
+                found.append(ComputerPreview(computer=computer.name, error=str(exc)))
+                continue
+            except OSError as exc:
+                found.append(ComputerPreview(
+                    computer=computer.name,
+                    error=f"Computer '{computer.name}': cannot read {computer.path}: "
+                          f"{exc.strerror or exc}."))
+                continue
+            found.append(ComputerPreview(computer=computer.name, files=scan.files,
+                                         bytes=scan.bytes, warnings=scan.warnings[:20]))
+        return ScopePreview(computers=found)
+
     def repository_point_ids(self) -> set[str]:
         """Ids of the points whose manifests are committed on disk."""
         return {m.id for m in self._repository(DEFAULT_REPOSITORY).list_points()}
 
     def repository_stats(self):
         return self._repository(DEFAULT_REPOSITORY).stats()
+
+
+def _duration(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"

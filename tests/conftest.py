@@ -51,6 +51,13 @@ def shutdown_service(service: BackupService, gate: TaskGate) -> None:
 
 
 @pytest.fixture(autouse=True)
+def own_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Programs a test starts (the console, the CLI) keep their settings in the
+    test's folder, never in the user's ~/.config."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture(autouse=True)
 def no_stray_servers(tmp_path: Path) -> Iterator[None]:
     """Servers that the CLI or the console started for this test end with it."""
     yield

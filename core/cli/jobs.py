@@ -5,9 +5,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..api import job_summary
+from ..api import describe_settings, job_summary
 from ..errors import InvalidInput
-from ..models import Computer, FileScope, JobDefinition
+from ..models import ActiveFullKind, ActiveFullSchedule, Computer, FileScope, JobDefinition
 from ..scheduling import BackupWindow, Schedule, ScheduleKind, parse_days, parse_duration_minutes
 from ..scheduling import parse_hhmm, parse_window
 from .connect import client
@@ -53,6 +53,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
                         j.last_result.value if j.last_result else "",
                         short(j.next_run) if j.next_run else "<not scheduled>"]
                        for j in listed])
+        elif sub == "show":
+            _show(api.get_job(args.name), args.json)
         elif sub == "delete":
             api.delete_job(args.name, delete_backups=args.delete_backups)
             print(f"Deleted job '{args.name}'" +
@@ -75,14 +77,57 @@ def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
             settings[field] = value
     if args.throttle is not None:
         settings["throttle_mbps"] = args.throttle or None
+    if args.repository is not None:
+        settings["repository"] = args.repository
     scope = dict(settings.get("scope") or {})
     for option in ("include", "exclude"):
         value = getattr(args, option, None)
         if value is not None:
             scope[option] = tuple(value)
+    if args.entire_computer:
+        scope["include"] = ()
+    if args.no_exclude:
+        scope["exclude"] = ()
     settings["scope"] = FileScope.model_validate(scope)
+    settings["active_full"] = _active_full(args, settings.get("active_full"))
     settings["schedule"] = _schedule(args, settings.get("schedule"))
     return settings
+
+
+def _active_full(args: argparse.Namespace, current: Any) -> Any:
+    if args.no_active_full:
+        return None
+    if args.active_full_weekly is not None:
+        return ActiveFullSchedule(kind=ActiveFullKind.WEEKLY,
+                                  days=parse_days(args.active_full_weekly))
+    if args.active_full_monthly is not None:
+        day = args.active_full_monthly.strip().lower()
+        if day == "last":
+            return ActiveFullSchedule(kind=ActiveFullKind.MONTHLY, last_day=True)
+        try:
+            return ActiveFullSchedule(kind=ActiveFullKind.MONTHLY, day_of_month=int(day))
+        except ValueError:
+            raise InvalidInput("--active-full-monthly takes a day of the month (1-31) "
+                               "or 'last'.") from None
+    return current
+
+
+def _show(job: Any, as_json: bool) -> None:
+    """``job show``: every setting of the job, then its state."""
+    if as_json:
+        print_json({**job_summary(job), "active_session_id": job.active_session_id,
+                    "definition": job.definition.model_dump(mode="json")})
+        return
+    lines = describe_settings(job.definition) + [
+        ("Status", f"{job.status.value} {job.progress}%" if job.status.value == "Working"
+         else job.status.value),
+        ("Last run", short(job.last_run) or "never"),
+        ("Last result", job.last_result.value if job.last_result else ""),
+        ("Next run", short(job.next_run) if job.next_run else "<not scheduled>"),
+    ]
+    width = max(len(label) for label, _ in lines) + 1
+    for label, text in lines:
+        print(f"{label + ':':<{width}} {text}")
 
 
 def _computer(spec: str) -> Computer:
@@ -113,7 +158,8 @@ def _schedule(args: argparse.Namespace, current: Any) -> Schedule | None:
         fields.update(kind=ScheduleKind.PERIODICALLY,
                       every_minutes=parse_duration_minutes(args.every))
     details = any(v is not None for v in (args.days, args.at, args.retries, args.retry_wait,
-                                          args.window, args.window_days)) or args.no_window
+                                          args.window, args.window_days, args.window_stop)) \
+        or args.no_window
     if not fields:
         if details:
             raise InvalidInput("Choose when the job runs first: --daily HH:MM, --monthly DAY "
@@ -129,7 +175,8 @@ def _schedule(args: argparse.Namespace, current: Any) -> Schedule | None:
         fields["retry_wait_minutes"] = parse_duration_minutes(args.retry_wait)
     if args.no_window:
         fields["window"] = None
-    elif args.window is not None or args.window_days is not None:
+    elif args.window is not None or args.window_days is not None or \
+            args.window_stop is not None:
         window = dict(fields.get("window") or {})
         if args.window is not None:
             window["start"], window["end"] = parse_window(args.window)
@@ -137,5 +184,7 @@ def _schedule(args: argparse.Namespace, current: Any) -> Schedule | None:
             raise InvalidInput("--window-days needs --window HH:MM-HH:MM.")
         if args.window_days is not None:
             window["days"] = parse_days(args.window_days)
+        if args.window_stop is not None:
+            window["terminate"] = args.window_stop == "immediately"
         fields["window"] = BackupWindow.model_validate(window)
     return Schedule.model_validate(fields)

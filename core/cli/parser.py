@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 
 def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
@@ -18,10 +19,26 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
                    help="cap the read rate in MB/s" + ("" if creating else "; 0 removes the cap"))
     p.add_argument("--retain", type=int, default=None if not creating else 7,
                    help="restore points to keep per computer (default 7)")
-    p.add_argument("--include", action="append", default=keep, metavar="FOLDER",
-                   help="back up only these folders (repeatable)")
-    p.add_argument("--exclude", action="append", default=keep, metavar="MASK",
-                   help="skip files and folders matching this mask (repeatable)")
+    p.add_argument("--repository", default=None, metavar="NAME",
+                   help="the backup repository (default: Default Backup Repository)")
+    include = p.add_mutually_exclusive_group()
+    include.add_argument("--include", action="append", default=keep, metavar="FOLDER",
+                         help="back up only these folders (repeatable)")
+    include.add_argument("--entire-computer", action="store_true",
+                         help="back up the whole computer (forget --include folders)")
+    exclude = p.add_mutually_exclusive_group()
+    exclude.add_argument("--exclude", action="append", default=keep, metavar="MASK",
+                         help="skip files and folders matching this mask (repeatable)")
+    exclude.add_argument("--no-exclude", action="store_true", help="remove the exclude masks")
+    full = p.add_argument_group("periodic active full").add_mutually_exclusive_group()
+    full.add_argument("--active-full-weekly", metavar="DAYS",
+                      help="the first scheduled run on these days is an active full "
+                           "(mon,tue,... or weekdays, weekends, all)")
+    full.add_argument("--active-full-monthly", metavar="DAY",
+                      help="the first scheduled run on this day of the month (1-31 or "
+                           "'last') is an active full")
+    full.add_argument("--no-active-full", action="store_true",
+                      help="no periodic active full")
     sched = p.add_argument_group("schedule (run the job automatically)")
     kind = sched.add_mutually_exclusive_group()
     kind.add_argument("--daily", metavar="HH:MM", help="run daily at this time")
@@ -41,10 +58,20 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
                         help="backup window: scheduled runs start only inside it")
     window.add_argument("--no-window", action="store_true", help="remove the backup window")
     sched.add_argument("--window-days", metavar="DAYS", help="days the backup window opens")
+    sched.add_argument("--window-stop", choices=["gracefully", "immediately"],
+                       help="when the window closes on a running job, stop it this way "
+                            "(default gracefully; immediately: terminate the job)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help').\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="agent-jobs",
         description="Manage and run agent backup jobs. Every command talks to the data "
                     "directory's backup server and starts one when none runs.")
@@ -81,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     _job_options(change, creating=False)
     lst = jsub.add_parser("list", help="list jobs")
     lst.add_argument("--json", action="store_true")
+    show = jsub.add_parser("show", help="show a job's settings")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
     delete = jsub.add_parser("delete", help="delete a job")
     delete.add_argument("name")
     delete.add_argument("--delete-backups", action="store_true",
@@ -94,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--retry", action="store_true",
                        help="process only the computers that failed last time")
     start.add_argument("--wait", action="store_true", help="return when the session ends")
+    start.add_argument("--outside-window", action="store_true",
+                       help="start even outside the job's backup window")
 
     stop_job = sub.add_parser("stop", help="stop a running job")
     stop_job.add_argument("name")
@@ -101,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--immediately", action="store_true")
     mode.add_argument("--gracefully", action="store_true")
     stop_job.add_argument("--wait", action="store_true", help="return when the session ends")
+    stop_job.add_argument("--escalate-after", metavar="DURATION",
+                          help="with --gracefully: stop immediately if the job still runs "
+                               "after this long (e.g. 90s, 10m, 2h)")
 
     sessions = sub.add_parser("sessions", help="list job sessions")
     sessions.add_argument("name", nargs="?")
@@ -116,4 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", help="re-check stored data of one or all points")
     verify.add_argument("point_id", nargs="?")
+
+    repair = sub.add_parser("repair", help="rebuild the repository's index from its packs and "
+                                           "drop damaged copies; --catalogue: rebuild the "
+                                           "catalogue from the repository")
+    repair.add_argument("--catalogue", action="store_true",
+                        help="rebuild a damaged catalogue from the repository's manifests "
+                             "(stops the server first; keeps every restore point and every "
+                             "job still readable, moves the damaged file aside)")
     return p

@@ -5,11 +5,13 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConsoleError
+from ..errors import ConsoleError, InvalidInput
 from ..models import SessionInfo, SessionResult, StopMode
+from ..ownership import read_owner
 from ..server.client import ServerClient
 from .connect import client
 from .output import iso, print_json, short, table
@@ -17,7 +19,8 @@ from .output import iso, print_json, short, table
 
 def start(args: argparse.Namespace, data_dir: Path) -> int:
     with client(data_dir) as api:
-        session_id = api.start_job(args.name, full=args.full, retry=args.retry)
+        session_id = api.start_job(args.name, full=args.full, retry=args.retry,
+                                   outside_window=args.outside_window)
         if not args.wait:
             print(f"Started job '{args.name}' (session {session_id}).")
             return 0
@@ -49,12 +52,20 @@ def _quiet_stop(api: ServerClient, name: str, mode: StopMode) -> None:
 
 def stop(args: argparse.Namespace, data_dir: Path) -> int:
     mode = StopMode.IMMEDIATELY if args.immediately else StopMode.GRACEFULLY
+    escalate = None
+    if args.escalate_after is not None:
+        if mode is not StopMode.GRACEFULLY:
+            raise InvalidInput("--escalate-after goes with --gracefully: an immediate stop "
+                               "has nothing to wait for.")
+        escalate = parse_duration_seconds(args.escalate_after)
     with client(data_dir) as api:
-        outcome = api.stop_job(args.name, mode)
+        outcome = api.stop_job(args.name, mode, escalate)
         gets = outcome.immediately_gets_point if mode is StopMode.IMMEDIATELY \
             else outcome.gracefully_gets_point
         print(f"Stopping job '{outcome.job}' {mode.value}; new restore points for: "
               f"{', '.join(gets) if gets else 'none'}.")
+        if outcome.escalate_at is not None:
+            print(f"If it still runs at {short(outcome.escalate_at)}, it stops immediately.")
         if args.wait:
             return _report(api.wait_session(outcome.session_id), exit_on_failed=False)
     return 0
@@ -107,11 +118,14 @@ def points(args: argparse.Namespace, data_dir: Path) -> int:
         print_json([{
             "id": p.id, "job": p.job, "computer": p.computer, "session_id": p.session_id,
             "type": p.type.value, "created": iso(p.created), "files": p.files, "size": p.size,
-            "repository": p.repository} for p in found])
+            "repository": p.repository, "damaged": p.damaged} for p in found])
     else:
-        table(["Id", "Job", "Computer", "Type", "Created", "Files", "Size"],
-              [[p.id, p.job, p.computer, p.type.value, short(p.created), p.files, p.size]
-               for p in found])
+        table(["Id", "Job", "Computer", "Type", "Created", "Files", "Size", "State"],
+              [[p.id, p.job, p.computer, p.type.value, short(p.created), p.files, p.size,
+                "DAMAGED" if p.damaged else "OK"] for p in found])
+        for p in found:
+            if p.damaged:
+                print(f"  {p.id}: {p.damaged}")
     return 0
 
 
@@ -124,12 +138,78 @@ def restore(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def verify(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.point_id is not None and not args.point_id.strip():
+        raise InvalidInput("An empty name or id was given: give a restore point id (see "
+                           "'agent-jobs points'), or none to verify everything.")
     with client(data_dir) as api:
         report = api.verify(args.point_id)
     for p in report.problems:
         paths = ", ".join(p.paths[:5]) + (" ..." if len(p.paths) > 5 else "")
-        print(f"point {p.point_id}: block {p.blob} is {p.problem}"
-              + (f" (pack {p.pack})" if p.pack else "") + (f"; used by {paths}" if paths else ""))
+        if not p.point_id:   # damage no checked point depends on
+            print(f"repository: {p.problem}")
+        elif not p.blob:
+            print(f"point {p.point_id}: its {p.problem.replace('manifest ', 'manifest is ')}"
+                  " (the point stays listed as damaged)")
+        else:
+            print(f"point {p.point_id}: block {p.blob} is {p.problem}"
+                  + (f" (pack {p.pack})" if p.pack else "")
+                  + (f"; used by {paths}" if paths else ""))
     print(f"Verified {report.points_checked} point(s), {report.blobs_checked} block(s): "
           + ("OK" if report.ok else f"{len(report.problems)} problem(s) found"))
     return 0 if report.ok else 1
+
+
+def repair(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.catalogue:
+        return _repair_catalogue(data_dir)
+    with client(data_dir) as api:
+        rep = api.repair()
+    for problem in rep.problems:
+        print(f"  {problem}")
+    print(f"Repaired repository: {rep.packs_checked} pack(s) read, {rep.blobs_ok} intact and "
+          f"{rep.blobs_damaged} damaged block(s); {rep.packs_rewritten} damaged pack(s) "
+          f"salvaged; index rebuilt from the packs ({rep.index_files_replaced} file(s) "
+          f"replaced). Points intact: {rep.points_ok + len(rep.points_relinked)}"
+          + (f" ({len(rep.points_relinked)} re-linked)" if rep.points_relinked else "")
+          + f"; still damaged: {len(rep.points_damaged)}.")
+    for point_id, why in sorted(rep.points_damaged.items()):
+        print(f"  point {point_id}: {why}")
+    return 0 if not rep.points_damaged else 1
+
+
+def _repair_catalogue(data_dir: Path) -> int:
+    from ..offline import rebuild_catalogue   # the catalogue and repository load only here
+
+    if read_owner(data_dir) is not None:   # the server holds the catalogue open: stop it
+        with client(data_dir, autostart=False) as api:
+            api.stop_server(None)
+        waiter = threading.Event()
+        deadline = time.monotonic() + 60
+        while read_owner(data_dir) is not None and time.monotonic() < deadline:
+            waiter.wait(0.05)
+    rep = rebuild_catalogue(data_dir)
+    for problem in rep.problems:
+        print(f"  {problem}")
+    print(f"Rebuilt the catalogue from the repository: {rep.points_imported} restore point(s), "
+          f"{len(rep.jobs_kept)} job(s) kept"
+          + (f" ({', '.join(rep.jobs_kept)})" if rep.jobs_kept else "")
+          + (f", {rep.jobs_lost} job(s) unreadable and lost" if rep.jobs_lost else "")
+          + (f". The damaged catalogue was moved to {rep.catalogue_aside}."
+             if rep.catalogue_aside else "."))
+    return 0
+
+
+def parse_duration_seconds(text: str) -> float:
+    """'90s', '10m', '2h' or a number of seconds."""
+    value = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    factor = units.get(value[-1:], None)
+    number = value[:-1] if factor else value
+    try:
+        seconds = float(number) * (factor or 1)
+    except ValueError:
+        raise InvalidInput(f"--escalate-after '{text}' must be a duration such as 90s, 10m "
+                           "or 2h.") from None
+    if not 1 <= seconds <= 7 * 86400:
+        raise InvalidInput("--escalate-after must be between 1 second and 7 days.")
+    return seconds

@@ -79,6 +79,11 @@ class Scheduler:
         self._attempts: dict[str, int] = {}  # retries started since the last scheduled run
 
     # -- queries ---------------------------------------------------------------
+    @property
+    def tz(self) -> tzinfo | None:
+        """The zone of schedule times (None: the system's local zone)."""
+        return self._tz
+
     def now(self) -> datetime:
         return _aware(self._clock(), _zone(self._tz)).astimezone(UTC)
 

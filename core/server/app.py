@@ -19,8 +19,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from .. import errors
-from ..api import BulkResult, RestoreReport, StopPreview, VerifyReport, job_summary
-from ..models import JobDefinition, JobInfo, RestorePointInfo, SessionInfo, StopMode
+from ..api import (
+    BulkResult, RestoreReport, ScopePreview, StopPreview, VerifyReport, job_summary,
+)
+from ..models import (
+    Computer, FileScope, JobDefinition, JobInfo, RepairReport, RestorePointInfo, SessionInfo,
+    StopMode,
+)
 from .events_hub import EventHub
 
 if TYPE_CHECKING:
@@ -82,6 +87,7 @@ class JobOut(BaseModel):
 class StartBody(BaseModel):
     full: bool = False
     retry: bool = False
+    outsideWindow: bool = False   # noqa: N815 (a manual start outside the backup window)
 
 
 class StartAnswer(BaseModel):
@@ -90,6 +96,8 @@ class StartAnswer(BaseModel):
 
 class StopBody(BaseModel):
     gracefulStop: bool = False   # noqa: N815 (the reference API's name)
+    # A graceful stop turns immediate when the job still runs this long after.
+    escalateAfterSeconds: float | None = Field(None, gt=0, le=7 * 86400)  # noqa: N815
 
 
 class BulkStartBody(StartBody):
@@ -114,6 +122,11 @@ class ServerStopBody(BaseModel):
 
 class DemoAnswer(BaseModel):
     created: list[str]
+
+
+class ScopePreviewBody(BaseModel):
+    computers: list[Computer] = Field(max_length=10_000)
+    scope: FileScope = FileScope()
 
 
 def _mode(body: StopBody) -> StopMode:
@@ -168,13 +181,13 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     # -- server ------------------------------------------------------------------
     @app.get(f"{API}/server")
     def server_info() -> dict[str, Any]:
-        running = [j.name for j in service.list_jobs() if j.active_session_id]
+        running = service.running_jobs()   # from memory: works on a damaged catalogue
         return {"data_dir": str(service.data_dir), "running_jobs": running,
                 "event_streams": hub.stream_count, **control.info()}
 
     @app.post(f"{API}/server/stop", status_code=202)
     def server_stop(body: ServerStopBody) -> dict[str, Any]:
-        running = [j.name for j in service.list_jobs() if j.active_session_id]
+        running = service.running_jobs()   # from memory: works on a damaged catalogue
         if running and body.jobs is None:
             raise errors.JobStateError(
                 f"Jobs are running: {', '.join(running)}. Stop them first, or use "
@@ -218,20 +231,23 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     @app.post(f"{API}/jobs/start")
     def start_jobs(body: BulkStartBody) -> BulkResult:
-        return service.start_jobs(body.names, full=body.full, retry=body.retry)
+        return service.start_jobs(body.names, full=body.full, retry=body.retry,
+                                  outside_window=body.outsideWindow)
 
     @app.post(f"{API}/jobs/stop")
     def stop_jobs(body: BulkStopBody) -> BulkResult:
-        return service.stop_jobs(body.names, _mode(body))
+        return service.stop_jobs(body.names, _mode(body), body.escalateAfterSeconds)
 
     @app.post(API + "/jobs/{name}/start")
     def start_job(name: str, body: StartBody | None = None) -> StartAnswer:
         body = body or StartBody()
-        return StartAnswer(session_id=service.start_job(name, full=body.full, retry=body.retry))
+        return StartAnswer(session_id=service.start_job(
+            name, full=body.full, retry=body.retry, outside_window=body.outsideWindow))
 
     @app.post(API + "/jobs/{name}/stop")
     def stop_job(name: str, body: StopBody | None = None) -> StopPreview:
-        return service.stop_job(name, _mode(body or StopBody()))
+        body = body or StopBody()
+        return service.stop_job(name, _mode(body), body.escalateAfterSeconds)
 
     @app.get(API + "/jobs/{name}/stopPreview")
     def stop_preview(name: str) -> StopPreview:
@@ -273,6 +289,16 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     @app.post(f"{API}/demo")
     def demo() -> DemoAnswer:
         return DemoAnswer(created=service.setup_demo())
+
+    @app.post(f"{API}/repair")
+    def repair() -> RepairReport:
+        """Rebuild the repository's index from its packs and drop damaged copies."""
+        return service.repair()
+
+    @app.post(f"{API}/scopePreview")
+    def scope_preview(body: ScopePreviewBody) -> ScopePreview:
+        """Files and bytes a backup scope would read on each computer now."""
+        return service.preview_scope(body.computers, body.scope)
 
     # -- events --------------------------------------------------------------------
     @app.get(f"{API}/events")

@@ -8,6 +8,7 @@ event stream and reconnects when it breaks.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +19,12 @@ from urllib.parse import quote
 import httpx
 
 from .. import errors
-from ..api import BulkResult, RestoreReport, StopPreview, VerifyReport
+from ..api import BulkResult, RestoreReport, ScopePreview, StopPreview, VerifyReport
 from ..events import CatalogueChanged, Event, EventBus, ServerConnection
-from ..models import JobDefinition, JobInfo, JobStatus, RestorePointInfo, SessionInfo, StopMode
+from ..models import (
+    Computer, FileScope, JobDefinition, JobInfo, JobStatus, RepairReport, RestorePointInfo,
+    SessionInfo, StopMode,
+)
 from ..paths import server_socket_path
 from .launcher import ServerUnavailable, ensure_server
 from .sockets import unix_address
@@ -31,9 +35,23 @@ log = logging.getLogger(__name__)
 WAIT_CHUNK_S = 25.0
 REQUEST_TIMEOUT_S = 120.0
 RECONNECT_MAX_S = 2.0
+# Seconds a request may wait for the server's answer (default REQUEST_TIMEOUT_S;
+# 2 to 3600). A stopped (SIGSTOP) server accepts connections but never answers.
+ENV_REQUEST_TIMEOUT = "AGENT_JOBS_REQUEST_TIMEOUT"
+
+
+def request_timeout() -> float:
+    try:
+        value = float(os.environ.get(ENV_REQUEST_TIMEOUT, REQUEST_TIMEOUT_S))
+    except ValueError:
+        return REQUEST_TIMEOUT_S
+    return min(max(value, 2.0), 3600.0) if value == value else REQUEST_TIMEOUT_S
 
 
 def _q(name: str) -> str:
+    if not name:
+        raise errors.InvalidInput("An empty name or id was given: name the job, session or "
+                                  "restore point (see 'agent-jobs job list' and 'points').")
     return quote(name, safe="")
 
 
@@ -43,7 +61,8 @@ class ServerClient:
         self.data_dir = Path(data_dir)
         self._autostart = autostart and base_url is None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=5.0)
+        self._timeout_s = request_timeout()
+        timeout = httpx.Timeout(self._timeout_s, connect=5.0)
         if base_url is None:
             transport = httpx.HTTPTransport(uds=unix_address(server_socket_path(self.data_dir)))
             self._http = httpx.Client(transport=transport, base_url="http://agent-jobs/api/v1",
@@ -74,6 +93,12 @@ class ServerClient:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as again:
                 raise self._unavailable(again) from again
+        except httpx.TimeoutException as exc:
+            raise ServerUnavailable(
+                f"The backup server at {self.address} did not answer within "
+                f"{self._timeout_s:g} s: it may be stopped (e.g. SIGSTOP), stuck or very busy. "
+                "See 'agent-jobs server status' and the server log under "
+                f"{self.data_dir / 'logs'}.") from exc
         except httpx.TransportError as exc:
             raise self._unavailable(exc) from exc
         if response.status_code >= 400:
@@ -162,25 +187,32 @@ class ServerClient:
     def set_job_enabled(self, name: str, enabled: bool) -> None:
         self._request("POST", f"/jobs/{_q(name)}/{'enable' if enabled else 'disable'}")
 
-    def start_job(self, name: str, *, full: bool = False, retry: bool = False) -> str:
+    def start_job(self, name: str, *, full: bool = False, retry: bool = False,
+                  outside_window: bool = False) -> str:
         answer = self._request("POST", f"/jobs/{_q(name)}/start",
-                               json={"full": full, "retry": retry})
+                               json={"full": full, "retry": retry,
+                                     "outsideWindow": outside_window})
         return str(answer["session_id"])
 
-    def start_jobs(self, names: list[str], *, full: bool = False,
-                   retry: bool = False) -> BulkResult:
+    def start_jobs(self, names: list[str], *, full: bool = False, retry: bool = False,
+                   outside_window: bool = False) -> BulkResult:
         return BulkResult.model_validate(self._request(
-            "POST", "/jobs/start", json={"names": names, "full": full, "retry": retry}))
+            "POST", "/jobs/start", json={"names": names, "full": full, "retry": retry,
+                                         "outsideWindow": outside_window}))
 
-    def stop_job(self, name: str, mode: StopMode) -> StopPreview:
+    def stop_job(self, name: str, mode: StopMode,
+                 escalate_after_s: float | None = None) -> StopPreview:
         return StopPreview.model_validate(self._request(
             "POST", f"/jobs/{_q(name)}/stop",
-            json={"gracefulStop": mode is StopMode.GRACEFULLY}))
+            json={"gracefulStop": mode is StopMode.GRACEFULLY,
+                  "escalateAfterSeconds": escalate_after_s}))
 
-    def stop_jobs(self, names: list[str], mode: StopMode) -> BulkResult:
+    def stop_jobs(self, names: list[str], mode: StopMode,
+                  escalate_after_s: float | None = None) -> BulkResult:
         return BulkResult.model_validate(self._request(
             "POST", "/jobs/stop",
-            json={"names": names, "gracefulStop": mode is StopMode.GRACEFULLY}))
+            json={"names": names, "gracefulStop": mode is StopMode.GRACEFULLY,
+                  "escalateAfterSeconds": escalate_after_s}))
 
     def stop_preview(self, name: str) -> StopPreview:
         return StopPreview.model_validate(self._request("GET", f"/jobs/{_q(name)}/stopPreview"))
@@ -202,11 +234,12 @@ class ServerClient:
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
         """Return when the session has stopped, or after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        chunk = min(WAIT_CHUNK_S, self._timeout_s / 2)   # each long poll answers in time
         while True:
-            left = WAIT_CHUNK_S if deadline is None else max(0.0, deadline - time.monotonic())
+            left = chunk if deadline is None else max(0.0, deadline - time.monotonic())
             session = SessionInfo.model_validate(self._request(
                 "GET", f"/sessions/{_q(session_id)}/wait",
-                params={"timeout": min(WAIT_CHUNK_S, left)}))
+                params={"timeout": min(chunk, left)}))
             if not session.state.is_active or (deadline is not None and
                                                time.monotonic() >= deadline):
                 return session
@@ -228,6 +261,15 @@ class ServerClient:
 
     def setup_demo(self) -> list[str]:
         return list(self._request("POST", "/demo")["created"])
+
+    def repair(self) -> RepairReport:
+        return RepairReport.model_validate(self._request("POST", "/repair"))
+
+    def preview_scope(self, computers: list[Computer], scope: FileScope) -> ScopePreview:
+        return ScopePreview.model_validate(self._request(
+            "POST", "/scopePreview",
+            json={"computers": [c.model_dump(mode="json") for c in computers],
+                  "scope": scope.model_dump(mode="json")}))
 
 
 def _job_info(raw: dict[str, Any]) -> JobInfo:

@@ -15,30 +15,20 @@ from core.models import Computer, JobDefinition, RunKind, SessionResult, TaskSta
 from core.scheduling import Schedule, ScheduleKind
 from core.service import BackupService
 from tests.conftest import make_tree, shutdown_service
+from tests.support.clock import FakeClock
 from tests.support.gate import TaskGate
 
 UTC = timezone.utc
 START = datetime(2026, 11, 26, 9, 58, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(START)
-
-
-@pytest.fixture
-def scheduled(tmp_path: Path, gate: TaskGate, clock: Clock) -> Iterator[BackupService]:
+def scheduled(tmp_path: Path, gate: TaskGate, clock: FakeClock) -> Iterator[BackupService]:
     svc = BackupService(tmp_path / "data", hooks=gate, clock=clock)
     svc.scheduler._tz = UTC   # pin the zone: the machine's may be anything
     yield svc
@@ -57,7 +47,7 @@ def hourly_job(service: BackupService, tmp_path: Path, name: str = "Hourly",
 
 
 def test_next_run_is_computed_and_a_manual_start_never_moves_it(
-        scheduled: BackupService, tmp_path: Path, clock: Clock) -> None:
+        scheduled: BackupService, tmp_path: Path, clock: FakeClock) -> None:
     hourly_job(scheduled, tmp_path)
     assert scheduled.get_job("Hourly").next_run == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     session = scheduled.wait_session(scheduled.start_job("Hourly"), timeout=10)
@@ -68,7 +58,7 @@ def test_next_run_is_computed_and_a_manual_start_never_moves_it(
 
 
 def test_a_due_job_starts_once_and_is_not_started_twice_while_running(
-        scheduled: BackupService, tmp_path: Path, clock: Clock, gate: TaskGate,
+        scheduled: BackupService, tmp_path: Path, clock: FakeClock, gate: TaskGate,
         caplog: pytest.LogCaptureFixture) -> None:
     hourly_job(scheduled, tmp_path)
     assert scheduled.scheduler.tick() == []          # 09:58: nothing due
@@ -91,7 +81,7 @@ def test_a_due_job_starts_once_and_is_not_started_twice_while_running(
 
 
 def test_a_failed_scheduled_run_retries_only_the_failed_computers(
-        scheduled: BackupService, tmp_path: Path, clock: Clock) -> None:
+        scheduled: BackupService, tmp_path: Path, clock: FakeClock) -> None:
     hourly_job(scheduled, tmp_path, retries=1)
     shutil.rmtree(tmp_path / "Hourly" / "h2")        # h2's folder went away
     assert scheduled.scheduler.tick() == []          # 09:58, the server's first tick
@@ -114,7 +104,7 @@ def test_a_failed_scheduled_run_retries_only_the_failed_computers(
 
 
 def test_runs_missed_while_the_server_was_down_are_logged_not_replayed(
-        tmp_path: Path, gate: TaskGate, clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, gate: TaskGate, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
     first = BackupService(tmp_path / "data", hooks=gate, clock=clock)
     first.scheduler._tz = UTC
     hourly_job(first, tmp_path)

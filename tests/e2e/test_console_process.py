@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from core.models import JobStatus, SessionResult
@@ -13,6 +15,13 @@ from gui.jobs_model import Column
 from tests.gui.helpers import click_ribbon, click_row, wait_cell
 
 from .test_server_process import agent_jobs
+
+
+@pytest.fixture(autouse=True)
+def settings_dir(tmp_path: Path) -> None:
+    """The console's layout goes to this test's folder."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(tmp_path / "settings"))
 
 
 def test_close_the_console_while_a_job_runs(qtbot: QtBot, tmp_path: Path) -> None:

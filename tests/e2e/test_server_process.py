@@ -239,3 +239,31 @@ def test_a_second_signal_stops_jobs_immediately(server: Server, tmp_path: Path) 
     assert session["stop_mode"] == "immediately" and session["result"] == "Failed"
     assert [t["status"] for t in session["tasks"]] == ["Cancelled", "Skipped"]
     assert as_json(data, "points", "I") == []
+
+
+def test_cli_graceful_stop_with_a_deadline_and_a_start_outside_the_window(
+        server: Server, tmp_path: Path) -> None:
+    data = server.data
+    hour = time.localtime().tm_hour
+    closed = f"{(hour + 2) % 24:02d}:00-{(hour + 3) % 24:02d}:00"   # not open now
+    made = agent_jobs(data, "job", "create", "E", "--tasks", "1", "--throttle", "1",
+                      "--daily", "03:00", "--window", closed,
+                      *computers(tmp_path, {"e1": 8, "e2": 1}))
+    assert made.returncode == 0, made.stderr
+    refused = agent_jobs(data, "start", "E")
+    assert refused.returncode == 1 and "outside its backup window" in refused.stderr
+    assert agent_jobs(data, "start", "E", "--outside-window").returncode == 0
+    wait_until(lambda: in_progress(data, "E", "e1"), timeout=20)
+
+    bad = agent_jobs(data, "stop", "E", "--immediately", "--escalate-after", "1s")
+    assert bad.returncode == 1 and "--gracefully" in bad.stderr
+    stopped = agent_jobs(data, "stop", "E", "--gracefully", "--escalate-after", "1s", "--wait")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "it stops immediately" in stopped.stdout
+    (session,) = as_json(data, "sessions", "E")
+    assert session["stop_mode"] == "immediately" and session["result"] == "Failed"
+    assert [t["status"] for t in session["tasks"]] == ["Cancelled", "Skipped"]
+    assert any("e1 was cancelled" in i["text"] for i in session["log"])
+
+    preview = server.rest("GET", "/jobs/E/stopPreview")
+    assert preview.status_code == 409   # not running any more
