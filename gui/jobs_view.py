@@ -31,8 +31,10 @@ _MAX_FITTED_WIDTH = 240
 MIN_COLUMN_WIDTH = 48
 MIN_DESCRIPTION_WIDTH = 200
 _FIT_PADDING = 10
-EMPTY_TEXT = ("Create an agent backup job to protect computers: choose their folders, "
-              "the backup repository and when the job runs.")
+# Two short lines, not a wrapped label: a wrapped label's height is fixed before the
+# style sheet sets its font, and its second line was cut off.
+EMPTY_TEXT = ("Create an agent backup job to protect computers:\n"
+              "choose their folders, the backup repository and when the job runs.")
 
 
 class RowHoverDelegate(QStyledItemDelegate):
@@ -85,9 +87,7 @@ class EmptyInventory(QWidget):
         layout.addWidget(title)
         text = QLabel(EMPTY_TEXT, self)
         text.setObjectName("EmptyText")
-        text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        text.setFixedWidth(440)
         layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addSpacing(8)
         self.button = QPushButton("Backup Job", self)
