@@ -13,9 +13,12 @@ repositories (the median is reported):
 
 1. full        first backup of the data set
 2. unchanged   second backup with nothing changed (ours must not read a byte)
-3. incremental backup after ~5 % of the files were modified
-4. restore     restore of the latest point into a new empty folder
-5. verify      ours: BackupService.verify(); restic: check --read-data
+3. incremental backup after --changed-percent (default 1 %) of the files were modified
+4. shifted     backup after 100 bytes were inserted at the front of every file of
+               4 MB or more (content-defined chunking must store only the chunks
+               around the insert); the repository growth is reported for both
+5. restore     restore of the latest point into a new empty folder
+6. verify      ours: BackupService.verify(); restic: check --read-data
 
 Our engine is driven through the facade (core.service.BackupService) exactly as
 a front end does. restic is found on PATH; without it the JSON says
@@ -48,7 +51,9 @@ from blake3 import blake3  # noqa: E402  (a dependency of the project)
 from core.models import Computer, JobDefinition  # noqa: E402
 from core.service import BackupService  # noqa: E402
 
-SCENARIOS = ("full", "unchanged", "incremental", "restore", "verify")
+SCENARIOS = ("full", "unchanged", "incremental", "shifted", "restore", "verify")
+SHIFT_BYTES = 100          # inserted at the front of every large file for "shifted"
+SHIFT_MIN_SIZE = 4_000_000   # "large": at least this many bytes
 RESTIC_PASSWORD = "bench-password"
 MB = 1_000_000  # throughput is reported in MB/s (10^6 bytes)
 
@@ -235,6 +240,21 @@ def modify(src: Path, chosen: list[FileSpec], rep: int) -> int:
     return written
 
 
+def shift_plan(specs: list[FileSpec]) -> list[FileSpec]:
+    return [s for s in specs if s.size >= SHIFT_MIN_SIZE]
+
+
+def shift(src: Path, shifted: list[FileSpec]) -> int:
+    """Insert SHIFT_BYTES at the front of every large file; returns the bytes written."""
+    written = 0
+    for s in shifted:
+        path = src / s.rel
+        data = path.read_bytes()
+        path.write_bytes(b"\x5a" * SHIFT_BYTES + data)
+        written += SHIFT_BYTES + len(data)
+    return written
+
+
 def reset(src: Path, chosen: list[FileSpec], specs: list[FileSpec]) -> None:
     by_rel = {s.rel: s for s in specs}
     for s in chosen:
@@ -340,11 +360,12 @@ class Restic:
 class Ours:
     def __init__(self, base: Path, rep: int, src: Path) -> None:
         self.data_dir = base / f"ours-data-{rep}"
-        self.svc = BackupService(self.data_dir, watch=False)
+        self.svc = BackupService(self.data_dir)
         self.job = f"bench-{rep}"
         self.svc.create_job(JobDefinition(
             name=self.job, computers=(Computer(name="pc1", path=str(src)),), task_slots=1))
         self.last_point: str | None = None
+        self.closed = False
 
     @property
     def repo_path(self) -> Path:
@@ -391,12 +412,15 @@ class Ours:
         directory: what a command-line run pays on top of the in-process timings."""
         code = ("import sys; sys.path.insert(0, sys.argv[1]); "
                 "from core.service import BackupService; "
-                "BackupService(sys.argv[2], watch=False).close()")
+                "BackupService(sys.argv[2]).close()")
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", code, str(ROOT), str(self.data_dir)], check=True)
         return time.perf_counter() - t0
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self.svc.close()
         for repo in list(self.svc._repos.values()):  # join the repository's pool threads
             repo.close()
@@ -428,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
                          "folder under /tmp); removed at the end unless --keep")
     ap.add_argument("--repeats", type=int, default=3, help="repetitions (default 3)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--changed-percent", type=float, default=1.0,
+                    help="percent of the files changed for 'incremental' (default 1)")
     ap.add_argument("--no-drop-caches", action="store_true",
                     help="do not drop the page cache before each timed step")
     args = ap.parse_args(argv)
@@ -456,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": args.repeats,
             "workdir": str(workdir),
             "ours": "BackupService facade, 1 computer, task_slots=1, no throttle; "
-                    "fixed 1 MiB blocks, blake3, zstd level 3 (blocks that do not save "
+                    "FastCDC chunks (256 KiB / 1 MiB / 4 MiB), blake3, zstd level 3 (blocks that do not save "
                     ">=1/32 are stored raw), no encryption",
             "restic": None if exe is None else
                       "repository v2, --compression auto (zstd 'default' level, ~ zstd 3; "
@@ -480,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"generating {len(specs)} files (~{args.size_mb} MB) in {src}")
         t0 = time.perf_counter()
         nfiles, nbytes = generate(src, specs)
-        chosen = modification_plan(specs)
+        chosen = modification_plan(specs, args.changed_percent / 100)
+        shifted = shift_plan(specs)
         result["dataset"] = {
             "path": str(src), "files": nfiles, "bytes": nbytes,
             "mb": round(nbytes / MB, 1),
@@ -490,6 +517,9 @@ def main(argv: list[str] | None = None) -> int:
             "duplicate_files": sum(1 for s in specs if s.kind == "dup"),
             "folders": sum(1 for _ in src.rglob("*") if _.is_dir()),
             "modified_for_incremental": len(chosen),
+            "changed_percent": args.changed_percent,
+            "shifted_files": len(shifted),
+            "shifted_bytes": sum(s.size for s in shifted),
             "generation_seconds": round(time.perf_counter() - t0, 1),
         }
         log(f"data set: {nfiles} files, {nbytes / MB:.0f} MB")
@@ -510,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         overhead: list[float] = []
         ours_overhead: list[float] = []
         restored_ok: dict[str, list[bool]] = {t: [] for t in tools}
+        shift_growth: dict[str, list[int]] = {t: [] for t in tools}
 
         for rep in range(args.repeats):
             order = tools if rep % 2 == 0 else list(reversed(tools))
@@ -522,11 +553,18 @@ def main(argv: list[str] | None = None) -> int:
                 for scenario in SCENARIOS:
                     if scenario == "incremental":
                         modify(src, chosen, rep)
+                    if scenario == "shifted":
+                        shift(src, shifted)
                     for tool in order:
                         cold()
                         target = workdir / f"restore-{tool}-{rep}"
-                        if scenario in ("full", "unchanged", "incremental"):
+                        repo_dir = (restic.repo if tool == "restic" else ours.repo_path) \
+                            if scenario == "shifted" else None
+                        size_before = tree_size(repo_dir)[1] if repo_dir else 0
+                        if scenario in ("full", "unchanged", "incremental", "shifted"):
                             m = restic.backup(src) if tool == "restic" else ours.backup()
+                            if repo_dir:
+                                shift_growth[tool].append(tree_size(repo_dir)[1] - size_before)
                         elif scenario == "restore":
                             m = restic.restore(target) if tool == "restic" \
                                 else ours.restore(target)
@@ -548,10 +586,11 @@ def main(argv: list[str] | None = None) -> int:
                                 restic.repo if tool == "restic" else ours.repo_path))
                 if restic:
                     overhead.append(restic.startup_overhead())
+                ours.close()   # the data directory has one owner: free it for the new process
                 ours_overhead.append(ours.startup_overhead())
             finally:
                 ours.close()
-                reset(src, chosen, specs)  # rewrites in place: no inode churn
+                reset(src, chosen + [s for s in shifted if s not in chosen], specs)
 
         # bytes each scenario is measured against (MB/s)
         # MB/s is the data set size over the wall time for every scenario (the
@@ -618,6 +657,14 @@ def main(argv: list[str] | None = None) -> int:
             "median": round(ours_fixed, 3),
             "what": "wall time of a new Python process importing core.service and opening "
                     "the data directory; NOT part of ours' timings (driven in-process)"}
+        result["repo_growth_shifted"] = {
+            t: {"mb_apparent": round(statistics.median(v) / MB, 2)} for t, v in
+            shift_growth.items()}
+        if "restic" in tools:
+            r_g = statistics.median(shift_growth["restic"])
+            o_g = statistics.median(shift_growth["ours"])
+            result["repo_growth_shifted"]["ratio_ours_over_restic"] = \
+                round(o_g / r_g, 3) if r_g else None
         result["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if created_workdir and not args.keep:

@@ -1,0 +1,47 @@
+"""Content-defined chunking (FastCDC) of a file's bytes into blocks.
+
+New data is cut where the content says (a gear-hash boundary), not every
+``block_size`` bytes, so inserting bytes into a large file changes only the
+chunks around the insert. Sizes derive from the repository's ``block_size``:
+average ``block_size``, minimum a quarter, maximum four times (256 KiB / 1 MiB /
+4 MiB by default). Existing points made of fixed-size blocks stay valid: a
+manifest lists blob ids, never offsets, so restore, verify and incremental reuse
+do not care how a file was cut."""
+from __future__ import annotations
+
+from pyfastcdc import FastCDC
+
+_AVG_MIN, _AVG_MAX = 256, 4 << 20
+_MIN_MIN = 64
+_MAX_MIN, _MAX_MAX = 1024, 16 << 20
+
+
+class Chunker:
+    """Cuts a stream fed in pieces. ``cut(data, final)`` returns the complete
+    chunks at the front of ``data`` and the rest, which the caller prefixes to
+    its next read; with ``final`` (end of file) the rest is empty. Boundaries
+    are the same as cutting the whole file at once."""
+
+    def __init__(self, block_size: int) -> None:
+        avg = min(max(block_size, _AVG_MIN), _AVG_MAX)
+        self.avg_size = avg
+        self.min_size = max(avg // 4, _MIN_MIN)
+        self.max_size = min(max(avg * 4, _MAX_MIN), _MAX_MAX)
+        self.read_size = avg   # read this much at a time; cut once max_size is buffered
+        self._cdc = FastCDC(avg_size=avg, min_size=self.min_size, max_size=self.max_size,
+                            normalized_chunking=1)
+
+    def cut(self, data: bytes, final: bool) -> tuple[list[bytes], bytes]:
+        chunks: list[bytes] = []
+        start, n = 0, len(data)
+        for c in self._cdc.cut_buf(data):
+            end = c.offset + c.length
+            if end == n and not final:
+                break   # may continue in the next read
+            chunks.append(data[start:end])
+            start = end
+        return chunks, data[start:] if start < n else b""
+
+    def split(self, data: bytes) -> list[bytes]:
+        """All chunks of a whole buffer."""
+        return self.cut(data, True)[0]
