@@ -15,10 +15,16 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from . import errors
+from .errors import ConsoleError
 from .events import Event
 from .models import (
-    Computer, FileScope, JobDefinition, JobInfo, RestorePointInfo, SessionInfo, StopMode,
+    Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, OperationInfo,
+    PointEntryInfo, RestorePointInfo, SessionInfo, SessionResult, SessionState, Stage, StopMode,
+    TaskStatus, VerifyProblem, utcnow,
 )
+# VerifyProblem lives in core.models (a Verify session keeps its problems); it is
+# still importable from here, where VerifyReport uses it.
 
 
 class ComputerEstimate(BaseModel):
@@ -57,14 +63,17 @@ class RestoreReport(BaseModel):
     dirs: int
     symlinks: int
     bytes: int
+    session_id: str | None = None
 
 
-class VerifyProblem(BaseModel):
-    point_id: str
-    blob: str
-    pack: str | None
-    problem: str          # "missing" | "corrupt"
-    paths: list[str]      # files of the point that use this blob
+class DeleteReport(BaseModel):
+    """What ``delete_backups`` removed from disk."""
+
+    job: str
+    computer: str | None = None
+    points: int = 0
+    bytes_freed: int = 0
+    note: str = ""          # e.g. prune postponed because the repository was busy
 
 
 class VerifyReport(BaseModel):
@@ -139,8 +148,18 @@ class BackupApi(Protocol):
     def list_sessions(self, job: str | None = None, limit: int = 200) -> list[SessionInfo]: ...
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo: ...
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]: ...
-    def restore(self, point_id: str, target: Path) -> RestoreReport: ...
+    def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
+                overwrite: bool = False) -> RestoreReport: ...
     def verify(self, point_id: str | None = None) -> VerifyReport: ...
+    # History, recorded restores and verifies, browsing and deleting backups
+    def list_history(self, query: HistoryQuery) -> HistoryPage: ...
+    def start_restore(self, point_id: str, target: Path | None = None, *,
+                      paths: list[str] | None = None, overwrite: bool = False) -> str: ...
+    def start_verify(self, point_id: str | None = None, *,
+                     job: str | None = None) -> str: ...
+    def cancel_session(self, session_id: str) -> None: ...
+    def browse_point(self, point_id: str, folder: str = "") -> list[PointEntryInfo]: ...
+    def delete_backups(self, job: str, computer: str | None = None) -> DeleteReport: ...
     def setup_demo(self) -> list[str]: ...
     def preview_scope(self, computers: list[Computer], scope: FileScope) -> ScopePreview: ...
 
@@ -190,3 +209,161 @@ def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
         ("Schedule", d.schedule.describe() if d.schedule else "Not scheduled: run manually"),
         ("Enabled", "Yes" if d.enabled else "No"),
     ]
+
+
+# -- session figures (the console's Statistics window, ``agent-jobs session show``) ----
+class SessionFigures(BaseModel):
+    """A session's figures, from its tasks: what the Statistics window shows."""
+
+    duration_s: float
+    processed: int
+    read: int
+    transferred: int
+    stored_raw: int
+    rate_bps: float | None            # None when nothing was read: no rate to speak of
+    dedup: float | None               # read / new data before compression
+    compression: float | None         # new data before / after compression
+    saving: float | None              # read / transferred (dedup x compression)
+    stages: dict[Stage, float]        # seconds per stage, all computers
+    bottleneck: Stage | None          # the stage that took the most time; None: unmeasured
+    success: int
+    warning: int
+    error: int
+    skipped: int
+    running: int                      # in progress or pending
+
+    def stage_percent(self, stage: Stage) -> int:
+        total = sum(self.stages.values())
+        return round(100 * self.stages[stage] / total) if total > 0 else 0
+
+    def bottleneck_text(self) -> str:
+        if self.bottleneck is None:
+            return "—"
+        return self.bottleneck.value
+
+
+def session_figures(session: SessionInfo) -> SessionFigures:
+    tasks = session.tasks
+    end = session.ended or (utcnow() if session.state is not SessionState.STOPPED
+                            else session.created)
+    duration = max(0.0, (end - session.created).total_seconds())
+    processed = sum(t.bytes_processed for t in tasks)
+    read = sum(t.bytes_read for t in tasks)
+    transferred = sum(t.bytes_transferred for t in tasks)
+    raw = sum(t.bytes_stored_raw for t in tasks)
+    stages = {stage: 0.0 for stage in Stage}
+    for t in tasks:
+        for stage, seconds in t.stage_seconds().items():
+            stages[stage] += seconds
+    measured = sum(stages.values()) > 0
+    statuses = [t.status for t in tasks]
+    return SessionFigures(
+        duration_s=duration, processed=processed, read=read, transferred=transferred,
+        stored_raw=raw,
+        rate_bps=processed / duration if read > 0 and duration > 0 else None,
+        dedup=read / raw if read > 0 and raw > 0 else None,
+        compression=raw / transferred if raw > 0 and transferred > 0 else None,
+        saving=read / transferred if read > 0 and transferred > 0 else None,
+        stages=stages, bottleneck=max(stages, key=lambda s: stages[s]) if measured else None,
+        success=statuses.count(TaskStatus.SUCCESS), warning=statuses.count(TaskStatus.WARNING),
+        error=statuses.count(TaskStatus.FAILED) + statuses.count(TaskStatus.CANCELLED),
+        skipped=statuses.count(TaskStatus.SKIPPED),
+        running=statuses.count(TaskStatus.IN_PROGRESS) + statuses.count(TaskStatus.PENDING))
+
+
+def made_text(session: SessionInfo) -> str:
+    """What a backup session really made: "Full", "Increment", or per computer
+    where they differ ("Full: pc1; Increment: pc2, pc3")."""
+    kinds: dict[str, list[str]] = {}
+    for t in session.tasks:
+        if t.point_type is not None:
+            kinds.setdefault(t.point_type.value, []).append(t.computer)
+    if not kinds:
+        return "Active full" if session.full else "Backup"
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items())
+
+
+def size_text(size: float) -> str:
+    """Bytes for people: 512 B, 1.5 KB, 2.0 GB."""
+    units = ("B", "KB", "MB", "GB", "TB", "PB")
+    value = float(size)
+    for unit in units:
+        if abs(value) < 1024 or unit == units[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def stopped_text(session: SessionInfo | Any) -> str:
+    """ "Stopped by user (immediately)", or "" when the session was not stopped."""
+    if session.stop_mode is None:
+        return ""
+    by = session.stopped_by or "by user"
+    return f"Stopped {by} ({session.stop_mode.value})"
+
+
+# -- reports of recorded restores and verifies ------------------------------------------
+def _operation_error(session: SessionInfo) -> ConsoleError | None:
+    op = session.operation
+    if session.result is not SessionResult.FAILED:
+        return None
+    text = (op.error if op is not None and op.error else
+            next((i.text for i in reversed(session.log) if i.level == "error"),
+                 f"{session.type.value} session {session.id} failed."))
+    kind = op.error_kind if op is not None and op.error_kind else "ConsoleError"
+    cls = getattr(errors, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, ConsoleError)):
+        cls = ConsoleError
+    return cls(text)
+
+
+def restore_report(session: SessionInfo) -> RestoreReport:
+    """The report of an ended Restore session; raises its error if it failed."""
+    op = session.operation or OperationInfo()
+    if session.result is SessionResult.FAILED and (op.error or session.stop_mode is None):
+        error = _operation_error(session)
+        if error is not None:
+            raise error
+    if session.stop_mode is not None:
+        raise errors.RestoreError(f"The restore was cancelled {session.stopped_by or 'by user'}"
+                                  f": {op.target} holds part of the restore point.")
+    return RestoreReport(point_id=op.point_ids[0] if op.point_ids else "",
+                         target=op.target or "", files=op.files, dirs=op.dirs,
+                         symlinks=op.symlinks, bytes=op.bytes, session_id=session.id)
+
+
+def verify_report(session: SessionInfo) -> VerifyReport:
+    """The report of an ended Verify session; raises its error if it could not
+    verify (damage found is a report, not an error)."""
+    op = session.operation or OperationInfo()
+    if session.stop_mode is not None:
+        raise errors.JobStateError(f"The verify was cancelled {session.stopped_by or 'by user'}.")
+    if op.error:
+        error = _operation_error(session)
+        if error is not None:
+            raise error
+    return VerifyReport(points_checked=op.points_checked, blobs_checked=op.blobs_checked,
+                        problems=list(op.problems))
+
+
+def report_damaged_paths(report: VerifyReport) -> list[str]:
+    seen: dict[str, None] = {}
+    for p in report.problems:
+        for path in p.paths:
+            seen.setdefault(path, None)
+    return list(seen)
+
+
+def verify_problem_text(p: VerifyProblem) -> str:
+    """One problem as ``agent-jobs verify`` and the Verify session's log say it."""
+    paths = ", ".join(p.paths[:5]) + (" ..." if len(p.paths) > 5 else "")
+    if not p.point_id:   # damage no checked point depends on
+        return f"repository: {p.problem}"
+    if not p.blob:
+        return (f"point {p.point_id}: its {p.problem.replace('manifest ', 'manifest is ')}"
+                " (the point stays listed as damaged)")
+    return (f"point {p.point_id}: block {p.blob} is {p.problem}"
+            + (f" (pack {p.pack})" if p.pack else "")
+            + (f"; damaged file(s): {paths}" if paths else ""))

@@ -22,6 +22,8 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from time import perf_counter
+from typing import Any
 from collections.abc import Callable, Iterator
 
 from .agent import FsEntry, agent_for
@@ -50,6 +52,11 @@ log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.25
 READ_ATTEMPTS = 3   # reads of a file that changes while it is read
+# Ask the agent to start reading the next files this far ahead (small files only:
+# the kernel reads large ones ahead by itself), so the disk works while the task
+# hashes and hands off the current one. A hint: no data enters the process.
+PREFETCH_FILES = 32
+PREFETCH_MAX_SIZE = 1 << 20
 
 
 class Cancelled(Exception):
@@ -74,6 +81,14 @@ class TaskRun:
     point_id: str | None = None
     reading_since: datetime | None = None   # the first block read: the rate counts from here
     log: list[LogItem] = field(default_factory=list)
+    point_type: PointType | None = None
+    # Where the task thread spends its time (the bottleneck), in seconds; see stages().
+    source_s: float = 0.0      # scanning, opening and reading the computer's files
+    throttle_s: float = 0.0    # waiting on the job's read rate limit
+    writer_s: float = 0.0      # inside the writer between blocks: hashing, or waiting on its pool
+    commit_s: float = 0.0      # flushing packs and index, writing the manifest
+    loop_wait_s: float | None = None   # the writer's pool wait when the last block was added
+    writer: Any = field(default=None, repr=False)   # the BackupWriter while there is one
 
     def note(self, text: str, level: str = "info") -> None:
         self.log.append(LogItem(time=utcnow(), level=level, text=text))
@@ -90,13 +105,43 @@ class TaskRun:
             return min(1.0, self.bytes_processed / self.bytes_total)
         return self.files_done / self.files_total if self.files_total else 0.0
 
+    def stages(self) -> tuple[float, float, float, float, int]:
+        """(source, cpu, target, throttling) seconds and the new blocks' raw bytes.
+
+        The task thread reads (Source), waits on the throttle (Throttling),
+        hashes inside the writer (CPU) or waits there on the writer's pool,
+        and flushes and commits (Target). The pool's wait is split between CPU
+        and Target by the pool's own compress and write times."""
+        writer = self.writer
+        if writer is None:
+            return self.source_s, 0.0, self.commit_s, self.throttle_s, 0
+        wait = writer.wait_s if self.loop_wait_s is None else self.loop_wait_s
+        encode, write = writer.encode_s, writer.write_s
+        share = encode / (encode + write) if encode + write > 0 else 0.5
+        hashing = max(0.0, self.writer_s - wait)
+        return (self.source_s, hashing + wait * share, wait * (1 - share) + self.commit_s,
+                self.throttle_s, writer.raw_bytes_new)
+
     def info(self) -> TaskInfo:
+        source, cpu, target, throttle, raw = self.stages()
         return TaskInfo(
             computer=self.computer.name, status=self.status, started=self.started,
             ended=self.ended, bytes_processed=self.bytes_processed, bytes_read=self.bytes_read,
             bytes_transferred=self.bytes_transferred, files_total=self.files_total,
             files_done=self.files_done, bytes_total=self.bytes_total, warnings=self.warnings,
-            point_id=self.point_id, reading_since=self.reading_since, log=list(self.log))
+            point_id=self.point_id, reading_since=self.reading_since, log=list(self.log),
+            point_type=self.point_type, bytes_stored_raw=raw, source_s=source, cpu_s=cpu,
+            target_s=target, throttle_s=throttle)
+
+
+@dataclass(frozen=True, slots=True)
+class WriterFigures:
+    """A finished writer's timing figures (see TaskRun.stages)."""
+
+    wait_s: float
+    encode_s: float
+    write_s: float
+    raw_bytes_new: int
 
 
 @dataclass
@@ -160,6 +205,7 @@ class SessionRunner:
             self._stop_mode = mode
             self._stopped_by = by
             self.session.stop_mode = mode
+            self.session.stopped_by = by
             self.session.state = SessionState.STOPPING
             for task in self._pending:
                 task.status = TaskStatus.SKIPPED
@@ -374,7 +420,9 @@ class TaskProcessor:
     def _backup(self) -> PointMeta:
         task = self.task
         agent = agent_for(task.computer)
+        t0 = perf_counter()
         scan = agent.scan(self.job.scope)
+        task.source_s += perf_counter() - t0
         for w in scan.warnings:
             task.note(w, "warning")
         for n in scan.notes:
@@ -384,6 +432,7 @@ class TaskProcessor:
         repo = self.ctx.repository(repo_name)
         parent = None if self.runner.session.full else self._parent_manifest(repo)
         point_type = PointType.INCREMENT if parent else PointType.FULL
+        task.point_type = point_type
         parent_entries = parent.by_path() if parent else {}
         task.note(f"Found {scan.files} file(s), {_size(scan.bytes)}; creating "
                   f"{point_type.value.lower()} restore point"
@@ -392,20 +441,29 @@ class TaskProcessor:
                          session_id=self.runner.session.id, type=point_type.value,
                          created=utcnow(), parent=parent.meta.id if parent else None)
         writer = repo.begin_backup(meta)
+        task.writer = writer
         try:
-            for entry in scan.entries:
+            ahead = self._prefetcher(agent, scan.entries, parent_entries)
+            for i, entry in enumerate(scan.entries):
                 self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
                                           self.cancelled)
                 if self.cancel.is_set():
                     raise Cancelled
+                if ahead is not None:
+                    ahead(i)
                 self._add(writer, agent, entry, parent_entries.get(entry.rel))
             self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
                                       self.cancelled)
+            task.loop_wait_s = writer.wait_s
+            t0 = perf_counter()
             writer.flush()  # the slow part (packs, fsync, index) outside the lock
+            task.commit_s += perf_counter() - t0
             with self.runner._lock:
                 if self.cancel.is_set():
                     raise Cancelled
+                t0 = perf_counter()
                 committed = writer.commit()
+                task.commit_s += perf_counter() - t0
                 task.status = TaskStatus.WARNING if task.warnings else TaskStatus.SUCCESS
                 task.ended = utcnow()
                 task.point_id = committed.id
@@ -415,6 +473,9 @@ class TaskProcessor:
             raise
         finally:
             task.bytes_transferred = writer.bytes_new
+            # Keep the figures, not the writer (it holds every entry of the point).
+            task.writer = WriterFigures(writer.wait_s, writer.encode_s, writer.write_s,
+                                        writer.raw_bytes_new)
 
     def _parent_manifest(self, repo: Repository) -> Manifest | None:
         """The computer's newest point whose manifest can be read. A damaged
@@ -429,6 +490,32 @@ class TaskProcessor:
                                f"backup ({exc}); an older one is used, or every file is read")
                 continue
         return None
+
+    def _prefetcher(self, agent, entries: list[FsEntry], parent_entries: dict):
+        """A function ``ahead(i)`` that hints the agent to read the small files
+        among ``entries[i + 1 : i + PREFETCH_FILES]`` that will be read (not the
+        unchanged ones), or None: without agent support or under a throttle
+        (whose rate caps reading from the source)."""
+        prefetch = getattr(agent, "prefetch", None)
+        if prefetch is None or self.runner._throttle.active:
+            return None
+        n = len(entries)
+        nxt = 0
+
+        def ahead(i: int) -> None:
+            nonlocal nxt
+            nxt = max(nxt, i + 1)
+            stop = min(n, i + PREFETCH_FILES)
+            while nxt < stop:
+                e = entries[nxt]
+                nxt += 1
+                if e.kind != "file" or e.st.st_size > PREFETCH_MAX_SIZE or not e.st.st_size:
+                    continue
+                previous = parent_entries.get(e.rel)
+                if previous is not None and _unchanged(previous, e.st):
+                    continue
+                prefetch(e.rel)
+        return ahead
 
     def _add(self, writer, agent, entry: FsEntry, previous) -> None:
         task = self.task
@@ -454,16 +541,19 @@ class TaskProcessor:
         naming the file."""
         task = self.task
         for attempt in range(1, READ_ATTEMPTS + 1):
+            t0 = perf_counter()
             try:
                 f = agent.open_file(entry.rel)
             except OSError as exc:
+                task.source_s += perf_counter() - t0
                 task.note(f"Cannot read file '{entry.rel}': {exc.strerror}. The file was "
                           "skipped; check its permissions.", "warning")
                 task.bytes_processed += entry.st.st_size
                 return
+            task.source_s += perf_counter() - t0
             with f:
                 before = os.fstat(f.fileno())
-                added = writer.add_file(entry.rel, before, self._blocks(f, writer.block_size))
+                added = writer.add_file(entry.rel, before, self._blocks(f, writer.chunker))
                 after = os.fstat(f.fileno())
             if _same_version(before, after):
                 return
@@ -485,22 +575,51 @@ class TaskProcessor:
             return False
         return True
 
-    def _blocks(self, f, block_size: int) -> Iterator[bytes]:
+    def _blocks(self, f, chunker) -> Iterator[bytes]:
+        """The file's content cut by ``chunker`` (FastCDC): read ``read_size``
+        at a time, cut once ``max_size`` is buffered (or at the end). Cancel is
+        checked before every read and every chunk; the throttle is consumed
+        per read and its wait is cancel-aware."""
         task, throttle, cancel = self.task, self.runner._throttle, self.cancel
-        read = f.read
+        read, cut = f.read, chunker.cut
+        read_size, max_size = chunker.read_size, chunker.max_size
+        clock = perf_counter
+        pending: list[bytes] = []   # read but not yet cut
+        buffered = 0
         while True:
             if cancel.is_set():
                 raise Cancelled
-            buf = read(block_size)
-            if not buf:
-                return
+            t0 = clock()
+            buf = read(read_size)
+            t1 = clock()
+            task.source_s += t1 - t0
             n = len(buf)
-            if task.reading_since is None:
-                task.reading_since = utcnow()
-            task.bytes_read += n
-            task.bytes_processed += n
-            yield buf
+            if n:
+                if task.reading_since is None:
+                    task.reading_since = utcnow()
+                task.bytes_read += n
+                task.bytes_processed += n
+                pending.append(buf)
+                buffered += n
+            if n and buffered < max_size:
+                chunks: list[bytes] = []
+            elif pending:
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                chunks, rest = cut(data, not n)
+                pending, buffered = ([rest], len(rest)) if rest else ([], 0)
+            else:
+                return
+            for chunk in chunks:
+                if cancel.is_set():
+                    raise Cancelled
+                t1 = clock()
+                yield chunk
+                task.writer_s += clock() - t1   # the writer hashed it (or waited on its pool)
+            if not n:
+                return
+            t2 = clock()
             throttle.consume(n, cancel)
+            task.throttle_s += clock() - t2
 
     def _record_point(self, meta: PointMeta) -> None:
         task = self.task

@@ -6,7 +6,7 @@ reports and into the ``damaged`` note the catalogue keeps per restore point
 (shown by ``agent-jobs points``)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .api import VerifyProblem, VerifyReport
 from .models import RepairReport
@@ -69,17 +69,23 @@ def verify_report(problems: VerifyProblems) -> VerifyReport:
                         blobs_checked=problems.blobs_checked, problems=out)
 
 
-def verify(repo: Repository, catalogued: list[str], point_id: str | None
+def verify(repo: Repository, catalogued: list[str], point_id: str | list[str] | None, *,
+           progress: Callable[[int, int], None] | None = None,
+           cancel: Callable[[], bool] | None = None,
            ) -> tuple[VerifyReport, dict[str, str | None]]:
-    """Verify one catalogued point, or everything (every catalogued point, every
-    manifest on disk, every pack and index file). Returns the report and the
-    damage to record for the catalogued points checked."""
+    """Verify one catalogued point (or several: a job's), or everything (every
+    catalogued point, every manifest on disk, every pack and index file).
+    Returns the report and the damage to record for the catalogued points
+    checked. ``progress(packs read, packs to read)`` and ``cancel()`` are the
+    repository's hooks."""
     if point_id is not None:
-        ids = [point_id]
-        problems = repo.verify(ids, missing_ok=True, full=False)
+        ids = [point_id] if isinstance(point_id, str) else list(point_id)
+        problems = repo.verify(ids, missing_ok=True, full=False, progress=progress,
+                               cancel=cancel)
     else:
         ids = sorted(set(catalogued) | set(repo.point_ids()))
-        problems = repo.verify(ids, missing_ok=True, full=True)
+        problems = repo.verify(ids, missing_ok=True, full=True, progress=progress,
+                               cancel=cancel)
     known = set(catalogued)
     return verify_report(problems), damage_of([i for i in ids if i in known], problems)
 

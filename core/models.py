@@ -80,6 +80,24 @@ class PointType(str, Enum):
     INCREMENT = "Increment"
 
 
+class SessionType(str, Enum):
+    """What a session does: back a job's computers up, restore files from a
+    restore point, or verify stored data."""
+
+    BACKUP = "Backup"
+    RESTORE = "Restore"
+    VERIFY = "Verify"
+
+
+class Stage(str, Enum):
+    """Where a backup spends its time (the bottleneck figures)."""
+
+    SOURCE = "Source"          # reading the computer's files
+    CPU = "CPU"                # hashing and compressing blocks
+    TARGET = "Target"          # writing packs, index and manifest
+    THROTTLING = "Throttling"  # waiting on the job's read rate limit
+
+
 class Computer(BaseModel):
     """A protected computer. For now a directory tree on this machine,
     protected by the local agent (``agent == "local"``)."""
@@ -247,6 +265,13 @@ class TaskInfo(BaseModel):
     point_id: str | None = None
     reading_since: datetime | None = None   # when the first block was read
     log: list[LogItem] = []
+    point_type: PointType | None = None     # what the task made (or is making)
+    bytes_stored_raw: int = 0               # new blocks before compression (dedup figure)
+    # Seconds the engine spent per stage (the bottleneck): see Stage.
+    source_s: float = 0.0
+    cpu_s: float = 0.0
+    target_s: float = 0.0
+    throttle_s: float = 0.0
 
     @property
     def duration_s(self) -> float | None:
@@ -255,11 +280,52 @@ class TaskInfo(BaseModel):
         end = self.ended or utcnow()
         return max(0.0, (end - self.started).total_seconds())
 
+    def stage_seconds(self) -> dict[Stage, float]:
+        return {Stage.SOURCE: self.source_s, Stage.CPU: self.cpu_s,
+                Stage.TARGET: self.target_s, Stage.THROTTLING: self.throttle_s}
+
+
+class VerifyProblem(BaseModel):
+    point_id: str
+    blob: str
+    pack: str | None
+    problem: str          # "missing" | "corrupt"
+    paths: list[str]      # files of the point that use this blob
+
+
+class OperationInfo(BaseModel):
+    """What a restore or verify session was asked to do, and what it found."""
+
+    point_ids: list[str] = []
+    target: str | None = None           # restore: the folder restored into
+    original_location: bool = False     # restore: into the computer's own folder
+    overwrite: bool = False             # restore: files of the point replace existing ones
+    paths: list[str] = []               # restore: only these paths of the point (all: empty)
+    files: int = 0
+    dirs: int = 0
+    symlinks: int = 0
+    bytes: int = 0
+    failed: list[tuple[str, str]] = []  # restore: (path, why) of files not restored
+    points_checked: int = 0             # verify
+    blobs_checked: int = 0
+    problems: list[VerifyProblem] = []  # verify: damage found
+    error: str | None = None            # why it failed, in the operator's words
+    error_kind: str | None = None       # the error's class (core.errors), for clients
+
+    @property
+    def damaged_paths(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for p in self.problems:
+            for path in p.paths:
+                seen.setdefault(path, None)
+        return list(seen)
+
 
 class SessionInfo(BaseModel):
     id: str
     job: str
     state: SessionState
+    type: SessionType = SessionType.BACKUP
     result: SessionResult | None = None
     run_kind: RunKind = RunKind.MANUAL
     full: bool = False
@@ -269,10 +335,71 @@ class SessionInfo(BaseModel):
     progress: int = 0  # percent
     tasks: list[TaskInfo] = []
     log: list[LogItem] = []
+    stopped_by: str | None = None          # "by user", "by the backup window", ...
+    operation: OperationInfo | None = None  # restore and verify sessions
 
     @property
     def run_manually(self) -> bool:
         return self.run_kind is not RunKind.SCHEDULED
+
+
+class SessionSummary(BaseModel):
+    """One History row: a session without its tasks and logs."""
+
+    id: str
+    job: str
+    type: SessionType = SessionType.BACKUP
+    state: SessionState
+    result: SessionResult | None = None
+    run_kind: RunKind = RunKind.MANUAL
+    full: bool = False
+    stop_mode: StopMode | None = None
+    stopped_by: str | None = None
+    created: datetime
+    ended: datetime | None = None
+    progress: int = 0
+    processed: int = 0       # bytes
+    computers: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        end = self.ended or utcnow()
+        return max(0.0, (end - self.created).total_seconds())
+
+
+class HistoryQuery(BaseModel):
+    """Which sessions a History page holds: newest first, ``limit`` of them,
+    older than the cursor (``before_created``, ``before_id``) when given."""
+
+    job: str | None = None
+    types: list[SessionType] = []        # empty: every type
+    results: list[SessionResult] = []    # empty: every result (and running ones)
+    running: bool | None = None          # True: only active sessions; False: only ended
+    since: datetime | None = None
+    until: datetime | None = None
+    ids: list[str] = Field([], max_length=1000)   # only these sessions
+    before_created: datetime | None = None
+    before_id: str | None = None
+    limit: int = Field(200, ge=1, le=5000)
+    count: bool = True                   # also count every session matching
+
+
+class HistoryPage(BaseModel):
+    sessions: list[SessionSummary]
+    total: int | None = None             # sessions matching the query (all pages)
+    more: bool = False                   # older sessions match too
+
+
+class PointEntryInfo(BaseModel):
+    """One item of a restore point's folder, for browsing it."""
+
+    name: str
+    path: str                 # relative to the computer's root
+    kind: str                 # "file" | "dir" | "symlink" | "hardlink"
+    size: int = 0             # a folder: bytes of every file under it
+    files: int = 0            # a folder: files under it
+    mtime: datetime | None = None
+    target: str | None = None
 
 
 class RestorePointInfo(BaseModel):

@@ -27,10 +27,14 @@ from .api import RestoreReport, VerifyReport
 from .catalogue import Catalogue
 from .errors import ConsoleError, ReadOnlyError, RestoreError
 from .events import Event
+from .browse import TreeCache
 from .models import (
+    HistoryPage,
+    HistoryQuery,
     JobDefinition,
     JobInfo,
     JobStatus,
+    PointEntryInfo,
     PointType,
     RepairReport,
     RestorePointInfo,
@@ -65,6 +69,7 @@ class ReadOnlyService:
         self.data_dir = Path(data_dir)
         self.catalogue = Catalogue(catalogue_path(self.data_dir), read_only=True)
         self._repo: Repository | None = None
+        self._trees: TreeCache | None = None
 
     def _refuse(self, what: str) -> ReadOnlyError:
         return ReadOnlyError(
@@ -125,20 +130,31 @@ class ReadOnlyService:
     def retry_candidates(self, name: str) -> list[str]:
         return []
 
+    def list_history(self, query: HistoryQuery) -> HistoryPage:
+        return self.catalogue.history(query)
+
+    def browse_point(self, point_id: str, folder: str = "") -> list[PointEntryInfo]:
+        point = self.catalogue.point(point_id)
+        if self._trees is None:
+            self._trees = TreeCache(lambda pid: self._repository().load_manifest(pid))
+        return self._trees.get(point.id).list(folder)
+
     # -- restore points ------------------------------------------------------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self.catalogue.points(job)
 
-    def restore(self, point_id: str, target: Path) -> RestoreReport:
+    def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
+                overwrite: bool = False) -> RestoreReport:
         point = self.catalogue.point(point_id)
         target = Path(target).expanduser().resolve()
         if target == self.data_dir.resolve() or self.data_dir.resolve() in target.parents:
             raise RestoreError(f"Cannot restore into {target}: it is inside the console's "
                                "data directory. Choose a folder outside it.")
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        if target.exists() and (not target.is_dir() or (not overwrite
+                                                         and any(target.iterdir()))):
             raise RestoreError(f"Restore target {target} is not an empty folder. Choose a "
                                "new or empty folder so that no existing file is overwritten.")
-        stats = self._repository().restore(point.id, target)
+        stats = self._repository().restore(point.id, target, paths=paths or None)
         return RestoreReport(point_id=point.id, target=str(target), files=stats.files,
                              dirs=stats.dirs, symlinks=stats.symlinks, bytes=stats.bytes)
 

@@ -18,13 +18,17 @@ from collections.abc import Callable
 
 from .agent import agent_for
 from .api import (
-    BulkResult, ComputerEstimate, ComputerPreview, RestoreReport, ScopePreview, StopPreview,
-    VerifyReport,
+    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, RestoreReport, ScopePreview,
+    StopPreview, VerifyReport, restore_report, size_text, verify_problem_text,
+    verify_report, report_damaged_paths,
 )
+from .browse import TreeCache
+from .operations import OperationCancelled, OperationRunner
 from .catalogue import Catalogue
 from .engine import EngineContext, SessionRunner, new_session_id
 from .errors import (
-    ConsoleError, InvalidInput, JobStateError, OutsideBackupWindow, ReadOnlyError, RestoreError,
+    ConsoleError, InvalidInput, JobStateError, NotFound, OutsideBackupWindow, ReadOnlyError,
+    RestoreError,
 )
 from .events import Event, EventBus, JobsChanged, PointsChanged, SessionChanged
 from .hooks import NO_HOOKS, EngineHooks
@@ -33,9 +37,13 @@ from .integrity import MANIFEST_DAMAGE, MANIFEST_MISSING, MANIFEST_UNREADABLE
 from .models import (
     Computer,
     FileScope,
+    HistoryPage,
+    HistoryQuery,
     JobDefinition,
     JobInfo,
     JobStatus,
+    OperationInfo,
+    PointEntryInfo,
     PointType,
     RepairReport,
     RestorePointInfo,
@@ -43,6 +51,7 @@ from .models import (
     SessionInfo,
     SessionResult,
     SessionState,
+    SessionType,
     StopMode,
     TaskInfo,
     TaskStatus,
@@ -50,7 +59,9 @@ from .models import (
 )
 from .ownership import DataDirOwnership
 from .paths import catalogue_path, default_repository_path
-from .repository import Repository
+from .repository import Manifest, PartialRestore, Repository
+from .repository.selection import normalise
+from .repository.verify import VerifyCancelled
 from .estimates import eta_seconds, progress_percent
 from .scheduling import Scheduler, format_local, local_zone
 from .scheduling.deadlines import DeadlineKeeper
@@ -90,6 +101,8 @@ class BackupService:
             self.catalogue = Catalogue(catalogue_path(self.data_dir))
             self._events = EventBus()
             self._runners: dict[str, SessionRunner] = {}
+            self._operations: dict[str, OperationRunner] = {}   # restores and verifies
+            self._trees = TreeCache(self._load_manifest)
             self._runners_lock = threading.Lock()
             self._repos: dict[str, Repository] = {}
             self._repos_lock = threading.Lock()
@@ -125,6 +138,10 @@ class BackupService:
         self._scheduler_wake.set()
         if self._scheduler_thread is not None:
             self._scheduler_thread.join(5)
+        for operation in list(self._operations.values()):   # restores and verifies end here
+            operation.cancel(by="by the server shutting down")
+        for operation in list(self._operations.values()):
+            operation.join(10)
         self.catalogue.close()
         self._ownership.release()
 
@@ -189,7 +206,7 @@ class BackupService:
             return False
         return not any(s.full and s.created.astimezone(zone).date() == today
                        and s.result is not SessionResult.FAILED
-                       for s in self.catalogue.sessions(name, 50))
+                       for s in self.catalogue.sessions(name, 50, type=SessionType.BACKUP))
 
     # -- repositories ----------------------------------------------------------
     def _repository_name(self, name: str) -> str:
@@ -519,22 +536,33 @@ class BackupService:
         self._events.publish(SessionChanged(runner.job.name, session_id))
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
-        runner = self._runners.get(session_id)
+        runner = self._runners.get(session_id) or self._operations.get(session_id)
         if runner is not None:
             runner.join(timeout)
         return self.get_session(session_id)
 
     def get_session(self, session_id: str) -> SessionInfo:
-        runner = self._runners.get(session_id) or self._unsaved.get(session_id)
+        runner = self._runners.get(session_id) or self._unsaved.get(session_id) \
+            or self._operations.get(session_id)
         if runner is not None:
             return runner.snapshot()
         return self.catalogue.session(session_id)
+
+    def list_history(self, query: HistoryQuery) -> HistoryPage:
+        """A page of session summaries (History): see HistoryQuery."""
+        if query.job is not None and query.job:
+            try:
+                query = query.model_copy(update={"job": self.catalogue.job(query.job).name})
+            except ConsoleError:
+                pass   # a deleted job's restores may still be asked for by name
+        return self.catalogue.history(query)
 
     def list_sessions(self, job: str | None = None, limit: int = 200) -> list[SessionInfo]:
         if job is not None:
             job = self.catalogue.job(job).name
         sessions = self.catalogue.sessions(job, limit)
-        live = {**self._unsaved, **self._runners}
+        live: dict[str, SessionRunner | OperationRunner] = {
+            **self._unsaved, **self._runners, **self._operations}
         return [live[s.id].snapshot() if s.id in live else s for s in sessions]
 
     def retry_candidates(self, name: str) -> list[str]:
@@ -550,32 +578,259 @@ class BackupService:
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self.catalogue.points(job)
 
-    def restore(self, point_id: str, target: Path) -> RestoreReport:
+    # -- restore and verify: recorded sessions -----------------------------------
+    def _load_manifest(self, point_id: str) -> Manifest:
         point = self.catalogue.point(point_id)
+        return self._repository(point.repository).load_manifest(point.id)
+
+    def browse_point(self, point_id: str, folder: str = "") -> list[PointEntryInfo]:
+        """One folder of a restore point ("" is the computer's root)."""
+        point = self.catalogue.point(point_id)
+        return self._trees.get(point.id).list(folder)
+
+    def running_operations(self) -> list[str]:
+        """Ids of the restore and verify sessions running."""
+        return [sid for sid, op in list(self._operations.items()) if not op.finished]
+
+    def _run_operation(self, session: SessionInfo,
+                       work: Callable[[OperationRunner], SessionResult]) -> OperationRunner:
+        self.catalogue.create_session(session, owner_pid=os.getpid())
+        runner = OperationRunner(self.catalogue, self._events, session, work,
+                                 on_finished=self._operation_finished)
+        with self._runners_lock:
+            self._operations[session.id] = runner
+        runner.start()
+        self._events.publish(SessionChanged(session.job, session.id))
+        return runner
+
+    def _operation_finished(self, runner: OperationRunner) -> None:
+        with self._runners_lock:
+            self._operations.pop(runner.session.id, None)
+
+    def cancel_session(self, session_id: str) -> None:
+        """Cancel a running restore or verify; a backup session is stopped
+        immediately (as ``stop_job`` does)."""
+        operation = self._operations.get(session_id)
+        if operation is not None and not operation.finished:
+            operation.cancel()
+            return
+        runner = self._runners.get(session_id)
+        if runner is not None and not runner.finished:
+            self.stop_job(runner.job.name, StopMode.IMMEDIATELY)
+            return
+        session = self.get_session(session_id)   # NotFound for an unknown id
+        raise JobStateError(f"Session {session.id} has ended; there is nothing to cancel.")
+
+    def _restore_target(self, point: RestorePointInfo, target: Path | None,
+                        overwrite: bool) -> tuple[Path, bool]:
+        """(the folder to restore into, whether it is the original location)."""
+        if target is None:
+            try:
+                job = self.catalogue.job(point.job)
+                computer = next(c for c in job.computers if c.name == point.computer)
+            except (ConsoleError, StopIteration):
+                raise RestoreError(
+                    f"The original location of restore point {point.id} is unknown: job "
+                    f"'{point.job}' no longer protects computer '{point.computer}'. Restore "
+                    "to a folder instead.") from None
+            if not overwrite:
+                raise RestoreError(
+                    f"Restoring to the original location ({computer.path}) replaces the files "
+                    "of the restore point there. Confirm that files may be overwritten "
+                    "(files that are not in the restore point are kept).")
+            return Path(computer.path), True
         target = Path(target).expanduser().resolve()
         if target == self.data_dir.resolve() or self.data_dir.resolve() in target.parents:
             raise RestoreError(f"Cannot restore into {target}: it is inside the console's "
                                "data directory. Choose a folder outside it.")
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        if target.exists() and (not target.is_dir() or (not overwrite
+                                                         and any(target.iterdir()))):
             raise RestoreError(f"Restore target {target} is not an empty folder. Choose a "
                                "new or empty folder so that no existing file is overwritten.")
-        stats = self._repository(point.repository).restore(point.id, target)
-        return RestoreReport(point_id=point.id, target=str(target), files=stats.files,
-                             dirs=stats.dirs, symlinks=stats.symlinks, bytes=stats.bytes)
+        return target, False
+
+    def start_restore(self, point_id: str, target: Path | None = None, *,
+                      paths: list[str] | None = None, overwrite: bool = False) -> str:
+        """Restore a point (or only ``paths`` of it) into ``target``, or into the
+        computer's own folder when ``target`` is None (needs ``overwrite``).
+        Files of the point replace files in the way; nothing else is deleted.
+        Returns the Restore session's id at once; it runs in the background."""
+        point = self.catalogue.point(point_id)
+        folder, original = self._restore_target(point, target, overwrite)
+        wanted = sorted({normalise(p) for p in paths or []} - {""})
+        repo = self._repository(point.repository)
+        # A damaged or forged manifest, or a path the point lacks, is refused now:
+        # a refused restore is no session.
+        chosen = repo.preflight_restore(point.id, wanted or None)
+        files = [e for e in chosen.entries if e.kind == "file"]
+        total_files, total_bytes = len(files), sum(e.size for e in files)
+        del chosen, files
+        session = SessionInfo(
+            id=new_session_id(), job=point.job, type=SessionType.RESTORE,
+            state=SessionState.STARTING, created=utcnow(),
+            tasks=[TaskInfo(computer=point.computer, files_total=total_files,
+                            bytes_total=total_bytes, point_id=point.id,
+                            point_type=point.type)],
+            operation=OperationInfo(point_ids=[point.id], target=str(folder),
+                                    original_location=original, overwrite=overwrite,
+                                    paths=wanted))
+
+        def work(run: OperationRunner) -> SessionResult:
+            what = ", ".join(wanted[:5]) + (f" and {len(wanted) - 5} more" if len(wanted) > 5
+                                            else "") if wanted else "every file"
+            where = f"its original location {folder}" if original else str(folder)
+            run.note(f"Restore started by user: {what} of {point.computer} from restore point "
+                     f"{point.id} ({point.type.value}, {format_local(point.created)}) to "
+                     f"{where}" + ("; files of the point replace existing ones, nothing else "
+                                   "is deleted" if overwrite else ""))
+
+            def progress(files: int, nbytes: int) -> None:
+                run.set_task(0, files_done=files, bytes_processed=nbytes, bytes_read=nbytes)
+                run.progress(nbytes, total_bytes) if total_bytes else \
+                    run.progress(files, total_files)
+
+            try:
+                stats = repo.restore(point.id, folder, cancel=run.cancelled, progress=progress,
+                                     paths=wanted or None)
+            except PartialRestore as exc:
+                done = exc.stats
+                run.update_operation(files=done.files, dirs=done.dirs, symlinks=done.symlinks,
+                                     bytes=done.bytes, failed=list(done.failed))
+                run.set_task(0, files_done=done.files, bytes_processed=done.bytes)
+                for path, why in done.failed[:100]:
+                    run.task_note(0, f"Not restored: '{path}' ({why})", "error")
+                raise
+            run.update_operation(files=stats.files, dirs=stats.dirs, symlinks=stats.symlinks,
+                                 bytes=stats.bytes)
+            run.set_task(0, files_done=stats.files, bytes_processed=stats.bytes,
+                         bytes_read=stats.bytes)
+            if stats.cancelled:
+                run.task_note(0, f"Cancelled after {stats.files} file(s): {folder} holds part "
+                                 "of the restore point.", "error")
+                return SessionResult.FAILED
+            run.task_note(0, f"Restored {stats.files} file(s), {stats.dirs} folder(s), "
+                             f"{stats.symlinks} symlink(s), {size_text(stats.bytes)} to {folder}")
+            run.note(f"Restore finished: {stats.files} file(s), {size_text(stats.bytes)}.")
+            return SessionResult.SUCCESS
+
+        return self._run_operation(session, work).session.id
+
+    def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
+                overwrite: bool = False) -> RestoreReport:
+        """``start_restore`` into ``target`` and wait for it; raises its error."""
+        session_id = self.start_restore(point_id, target, paths=paths, overwrite=overwrite)
+        runner = self._operations.get(session_id)
+        if runner is not None:
+            runner.join()
+            if runner.error is not None:
+                raise runner.error
+        return restore_report(self.get_session(session_id))
+
+    def start_verify(self, point_id: str | None = None, *, job: str | None = None) -> str:
+        """Verify one point, a job's points, or (neither given) everything: every
+        point, every pack and index file. A Verify session; its log names the
+        damaged files. Points found damaged are marked, points found intact lose
+        their mark."""
+        catalogued = self.catalogue.points()
+        if point_id:
+            points = [self.catalogue.point(point_id)]
+            name, ids = points[0].job, [points[0].id]
+        elif job:
+            try:
+                name = self.catalogue.job(job).name
+            except ConsoleError:
+                name = job
+            points = [p for p in catalogued if p.job.lower() == name.lower()]
+            if not points:
+                raise NotFound(f"Job '{job}' has no restore points to verify.")
+            ids = [p.id for p in points]
+        else:
+            points, name, ids = catalogued, "", None
+        if ids is None:
+            labels = ["All backups"]
+        else:
+            labels = list(dict.fromkeys(p.computer for p in points))
+        task_of = {p.id: labels.index(p.computer) if ids is not None else 0 for p in points}
+        what = (f"restore point {ids[0]}" if ids is not None and len(ids) == 1 else
+                f"{len(points)} restore point(s) of job '{name}'" if ids is not None else
+                "every restore point, pack and index file")
+        session = SessionInfo(
+            id=new_session_id(), job=name, type=SessionType.VERIFY,
+            state=SessionState.STARTING, created=utcnow(),
+            tasks=[TaskInfo(computer=label) for label in labels],
+            operation=OperationInfo(point_ids=ids or []))
+        repo_path = default_repository_path(self.data_dir)
+
+        def work(run: OperationRunner) -> SessionResult:
+            run.note(f"Verify started by user: {what}")
+            if ids is None and not catalogued and not repo_path.exists():
+                run.note("Nothing to verify: the repository holds no restore point yet.")
+                return SessionResult.SUCCESS
+            repo = self._repository(DEFAULT_REPOSITORY)
+            try:
+                report, damage = integrity.verify(
+                    repo, [p.id for p in catalogued], ids,
+                    progress=lambda done, total: run.progress(done, total),
+                    cancel=run.cancelled)
+            except VerifyCancelled:
+                raise OperationCancelled("cancelled") from None
+            self._mark_damage(damage)
+            run.update_operation(points_checked=report.points_checked,
+                                 blobs_checked=report.blobs_checked, problems=report.problems)
+            for index in range(len(labels)):
+                run.set_task(index, status=TaskStatus.SUCCESS)
+            for problem in report.problems:
+                index = task_of.get(problem.point_id, 0)
+                run.set_task(index, status=TaskStatus.FAILED)
+                run.task_note(index, verify_problem_text(problem), "error")
+            verdict = ("OK: every block read back intact" if report.ok else
+                       f"{len(report.problems)} problem(s) found")
+            damaged = report_damaged_paths(report)
+            run.note(f"Verified {report.points_checked} point(s), {report.blobs_checked} "
+                     f"block(s): {verdict}" + (f"; damaged files: {', '.join(damaged[:20])}"
+                                               + (" ..." if len(damaged) > 20 else "")
+                                               if damaged else ""),
+                     "info" if report.ok else "error")
+            return SessionResult.SUCCESS if report.ok else SessionResult.FAILED
+
+        return self._run_operation(session, work).session.id
 
     def verify(self, point_id: str | None = None) -> VerifyReport:
-        """Verify one point, or everything: every point (a damaged one too), every
-        pack and index file. Points found damaged are marked so in the catalogue,
-        points found intact lose their mark."""
-        catalogued = [p.id for p in self.catalogue.points()]
-        pid = self.catalogue.point(point_id).id if point_id else None
-        if pid is None and not catalogued and \
-                not default_repository_path(self.data_dir).exists():
-            return VerifyReport(points_checked=0, blobs_checked=0, problems=[])
-        repo = self._repository(DEFAULT_REPOSITORY)
-        report, damage = integrity.verify(repo, catalogued, pid)
-        self._mark_damage(damage)
-        return report
+        """``start_verify`` and wait for its report; raises its error."""
+        session_id = self.start_verify(point_id)
+        runner = self._operations.get(session_id)
+        if runner is not None:
+            runner.join()
+            if runner.error is not None:
+                raise runner.error
+        return verify_report(self.get_session(session_id))
+
+    def delete_backups(self, job: str, computer: str | None = None) -> DeleteReport:
+        """Delete a job's restore points (or one computer's) from disk, then
+        reclaim their space."""
+        try:
+            definition = self.catalogue.job(job)
+            name = definition.name
+            if self.catalogue.active_session(name):
+                raise JobStateError(f"Job '{name}' is running. Stop it before deleting its "
+                                    "backups.")
+        except NotFound:
+            name = job   # backups of a job that no longer exists
+        points = self.catalogue.points(name, computer)
+        if not points:
+            whose = f"computer '{computer}' of job '{name}'" if computer else f"job '{name}'"
+            raise NotFound(f"There are no backups of {whose} on disk.")
+        ids = [p.id for p in points]
+        repo = self._repository(points[0].repository)
+        self.catalogue.mark_forgetting(ids)
+        repo.forget(ids)
+        self.catalogue.remove_points(ids)
+        self._trees.forget(ids)
+        self._events.publish(PointsChanged(name))
+        report = repo.prune()
+        return DeleteReport(job=name, computer=computer, points=len(ids),
+                            bytes_freed=max(0, report.bytes_freed) if not report.skipped else 0,
+                            note=report.reason if report.skipped else "")
 
     def _mark_damage(self, damage: dict[str, str | None]) -> None:
         changed = set(self.catalogue.set_damaged(damage))

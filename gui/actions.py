@@ -84,6 +84,51 @@ class JobActions(QObject):
         self.statistics.setEnabled(state.statistics)
 
 
+class BackupActions(QObject):
+    """Commands on the Backups node's selection (a job, a computer or a
+    restore point), shared by its ribbon tab and its right-click menu."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.restore = _action(self, "restore", "Restore Files",
+                               "Browse a restore point and restore files and folders")
+        self.verify = _action(self, "verify", "Verify",
+                              "Read back the stored data of the restore point, or of every "
+                              "restore point of the job, and report damaged files")
+        self.delete = _action(self, "delete", "Delete from Disk",
+                              "Delete the job's (or the computer's) backups from disk")
+
+    def all(self) -> list[QAction]:
+        return [self.restore, self.verify, self.delete]
+
+    def apply(self, kind: str | None) -> None:
+        """``kind``: what is selected ("job", "computer", "point" or None)."""
+        self.restore.setEnabled(kind in ("computer", "point"))
+        self.verify.setEnabled(kind is not None)
+        self.delete.setEnabled(kind in ("job", "computer"))
+
+
+class SessionActions(QObject):
+    """Commands on the selected sessions (History, Last 24 Hours)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.statistics = _action(self, "statistics", "Statistics",
+                                  "Show the session's statistics and logs")
+        self.report = _action(self, "report", "Report",
+                              "Save an HTML report of the session and open it in the browser")
+        self.stop = _action(self, "stop", "Stop",
+                            "Stop the running backup session, or cancel the restore or verify")
+
+    def all(self) -> list[QAction]:
+        return [self.statistics, self.report, self.stop]
+
+    def apply(self, selected: int, running: bool) -> None:
+        self.statistics.setEnabled(selected == 1)
+        self.report.setEnabled(selected == 1)
+        self.stop.setEnabled(selected == 1 and running)
+
+
 class WindowActions(QObject):
     """The main window's own commands (main menu and keyboard)."""
 

@@ -57,3 +57,12 @@ def rate_text(nbytes: int, seconds: float | None) -> str:
 def one_line(text: str, limit: int = 200) -> str:
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def job_text(job: str) -> str:
+    """A session's job; a verify of every backup has none."""
+    return job or "All backups"
+
+
+def ratio_text(value: float | None) -> str:
+    return f"{value:.1f}x" if value else "—"

@@ -1,5 +1,8 @@
-"""The Home view's inventory pane: Jobs and Last 24 Hours nodes."""
+"""The inventory pane: the Home view's Jobs, Backups and Last 24 Hours nodes,
+and the History view's session types."""
 from __future__ import annotations
+
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
@@ -10,9 +13,11 @@ from .resources import icon
 SCOPE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 # (label, icon, scope, children)
-_TREE: list[tuple[str, str, JobScope, list[tuple[str, str, JobScope]]]] = [
+Tree = list[tuple[str, str, Any, list[tuple[str, str, Any]]]]
+_TREE: Tree = [
     ("Jobs", "jobs", JobScope.ALL, [("Backup", "backup_job", JobScope.BACKUP)]),
-    ("Last 24 Hours", "last24", JobScope.ALL, [
+    ("Backups", "backups", JobScope.BACKUPS, [("Disk", "disk", JobScope.BACKUPS)]),
+    ("Last 24 Hours", "last24", JobScope.LAST_DAY, [
         ("Running", "running", JobScope.RUNNING),
         ("Success", "success", JobScope.SUCCESS),
         ("Warning", "warning", JobScope.WARNING),
@@ -22,9 +27,10 @@ _TREE: list[tuple[str, str, JobScope, list[tuple[str, str, JobScope]]]] = [
 
 
 class InventoryPane(QWidget):
-    scopeChanged = Signal(object)   # JobScope
+    scopeChanged = Signal(object)   # JobScope (Home), or the node's own value
 
-    def __init__(self, title: str = "Home", parent: QWidget | None = None) -> None:
+    def __init__(self, title: str = "Home", parent: QWidget | None = None, *,
+                 tree: Tree | None = None, first: str = "Jobs") -> None:
         super().__init__(parent)
         self.setObjectName("InventoryPane")
         layout = QVBoxLayout(self)
@@ -40,16 +46,16 @@ class InventoryPane(QWidget):
         self.tree.setIndentation(14)
         layout.addWidget(self.tree, 1)
         self._items: dict[str, QTreeWidgetItem] = {}
-        for label, icon_name, scope, children in _TREE:
+        for label, icon_name, scope, children in (tree if tree is not None else _TREE):
             top = self._add(None, label, icon_name, scope)
             for child_label, child_icon, child_scope in children:
                 self._add(top, child_label, child_icon, child_scope)
             top.setExpanded(True)
         self.tree.currentItemChanged.connect(self._on_current)
-        self.tree.setCurrentItem(self._items["Jobs"])
+        self.tree.setCurrentItem(self._items[first])
 
     def _add(self, parent: QTreeWidgetItem | None, label: str, icon_name: str,
-             scope: JobScope) -> QTreeWidgetItem:
+             scope: Any) -> QTreeWidgetItem:
         item = QTreeWidgetItem([label])
         item.setIcon(0, icon(icon_name))
         item.setData(0, SCOPE_ROLE, scope)
@@ -69,9 +75,14 @@ class InventoryPane(QWidget):
         self.tree.setCurrentItem(self._items[path])
 
     @property
-    def scope(self) -> JobScope:
+    def scope(self) -> Any:
         item = self.tree.currentItem()
         return item.data(0, SCOPE_ROLE) if item is not None else JobScope.ALL
+
+    @property
+    def current_path(self) -> str:
+        item = self.tree.currentItem()
+        return next((k for k, v in self._items.items() if v is item), "")
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous: object) -> None:
         if current is not None:

@@ -13,7 +13,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from core.errors import ConsoleError
-from core.models import JobDefinition, JobInfo, SessionInfo, StopMode
+from core.models import (
+    HistoryQuery, JobDefinition, JobInfo, SessionInfo, SessionType, StopMode,
+)
 from core.api import BackupApi, BulkResult, StopPreview
 
 from .action_state import can_start, is_running
@@ -54,7 +56,11 @@ class JobController(QObject):
         self.window_question: QMessageBox | None = None   # start outside the backup window?
         self._preview_in_flight = False
         self._stats_in_flight = False
+        self._stats_again = False
         self._fetching_job = False
+        # Set by the main window: stop or cancel a session, save a session's report.
+        self.stop_session: Callable[[str, str, SessionType], None] | None = None
+        self.save_report: Callable[[str], None] | None = None
 
         actions.start.triggered.connect(lambda: self.start())
         actions.retry.triggered.connect(lambda: self.start(retry=True))
@@ -289,30 +295,67 @@ class JobController(QObject):
 
     # -- statistics ------------------------------------------------------------------
     def statistics(self) -> None:
+        """The Statistics window of the selected job's latest session; it follows
+        the job's next session too."""
         jobs = self._selected()
         if len(jobs) != 1:
             return
+        self.open_statistics(jobs[0].name, jobs[0].active_session_id, follow_job=True)
+
+    def open_statistics(self, job: str, session_id: str | None = None, *,
+                        follow_job: bool = False) -> None:
+        """The Statistics window of one session (History, the Backups node) or,
+        with ``follow_job``, of the job's latest backup session."""
         if self.statistics_dialog is not None:
             self.statistics_dialog.close()
-        dialog = StatisticsDialog(jobs[0].name, self._window)
+        dialog = StatisticsDialog(job, session_id, self._window, follow_job=follow_job)
         self._track("statistics_dialog", dialog)
+        dialog.stopRequested.connect(partial(self._stop_from_statistics, dialog))
+        dialog.reportRequested.connect(partial(self._report_from_statistics, dialog))
         dialog.show()
         self._fetch_statistics()
+
+    def _stop_from_statistics(self, dialog: StatisticsDialog) -> None:
+        session = dialog.session
+        if session is not None and session.state.is_active and self.stop_session is not None:
+            self.stop_session(session.id, session.job, session.type)
+
+    def _report_from_statistics(self, dialog: StatisticsDialog) -> None:
+        if dialog.session is not None and self.save_report is not None:
+            self.save_report(dialog.session.id)
+
+    def stop_job_named(self, name: str) -> None:
+        """The Stop Backup Job window for one job (from Statistics or History)."""
+        if self.stop_dialog is not None:
+            self.stop_dialog.raise_()
+            return
+        dialog = StopJobDialog([name], self._window)
+        self._track("stop_dialog", dialog)
+        dialog.chosen.connect(lambda mode: self._stop([name], mode, dialog.escalate_after_s))
+        dialog.open()
+        self._fetch_previews()
 
     def _fetch_statistics(self) -> None:
         dialog = self.statistics_dialog
         if dialog is None or self._stats_in_flight:
             return
-        job = dialog.job
+        job, wanted, follow = dialog.job, dialog.session_id, dialog.follow_job
 
-        def latest() -> SessionInfo | None:
-            sessions = self._service.list_sessions(job, limit=1)
-            return sessions[0] if sessions else None
+        def fetch() -> SessionInfo | None:
+            session_id = wanted
+            if follow:
+                page = self._service.list_history(HistoryQuery(
+                    job=job, types=[SessionType.BACKUP], limit=1, count=False))
+                session_id = page.sessions[0].id if page.sessions else wanted
+            return self._service.get_session(session_id) if session_id else None
 
         def show(session: SessionInfo | None) -> None:
             self._stats_in_flight = False
             if self.statistics_dialog is dialog:
                 dialog.set_session(session)
+                if self._stats_again:
+                    self._stats_again = False
+                    self._fetch_statistics()
 
         def failed(exc: BaseException) -> None:
             self._stats_in_flight = False
@@ -320,7 +363,8 @@ class JobController(QObject):
                 self.show_error("Statistics", exc)
 
         self._stats_in_flight = True
-        self._runner.submit(latest, show, failed)
+        self._stats_again = False
+        self._runner.submit(fetch, show, failed)
 
     def _refresh_open_dialogs(self) -> None:
         if self.stop_dialog is not None:
@@ -331,8 +375,11 @@ class JobController(QObject):
             job = self._model.job_at(row) if row is not None else None
             shown = dialog.session
             stale = (shown is None or shown.state.is_active
-                     or (job is not None and job.active_session_id not in (None, shown.id)))
-            if stale:
+                     or (dialog.follow_job and job is not None
+                         and job.active_session_id not in (None, shown.id)))
+            if stale and self._stats_in_flight:
+                self._stats_again = True   # the session moved on while it was fetched
+            elif stale:
                 self._fetch_statistics()
 
     # -- demo ------------------------------------------------------------------------------

@@ -24,6 +24,14 @@ class JobScope(Enum):
     SUCCESS = "success"         # Last 24 Hours > Success
     WARNING = "warning"         # Last 24 Hours > Warning
     FAILED = "failed"           # Last 24 Hours > Failed
+    LAST_DAY = "last_day"       # Last 24 Hours (its sessions)
+    BACKUPS = "backups"         # Backups > Disk (restore points, not jobs)
+
+    @property
+    def lists_sessions(self) -> bool:
+        """The Last 24 Hours nodes list that day's sessions, not jobs."""
+        return self in (JobScope.LAST_DAY, JobScope.RUNNING, JobScope.SUCCESS,
+                        JobScope.WARNING, JobScope.FAILED)
 
 
 _RESULT_SCOPES: dict[JobScope, SessionResult] = {
@@ -42,7 +50,7 @@ def is_running(job: JobInfo) -> bool:
 
 
 def in_scope(job: JobInfo, scope: JobScope, now: datetime) -> bool:
-    if scope in (JobScope.ALL, JobScope.BACKUP):
+    if scope in (JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS):
         return True  # every job of this console is an agent backup job
     if scope is JobScope.RUNNING:
         return is_running(job)

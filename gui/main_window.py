@@ -7,28 +7,36 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QMainWindow, QMenu, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
+)
 
 from core.api import BackupApi
-from core.models import JobInfo
+from core.models import JobInfo, SessionType
 
-from .action_state import action_state
-from .actions import JobActions, WindowActions
+from .action_state import ActionState, action_state
+from .actions import BackupActions, JobActions, SessionActions, WindowActions
+from .backups_controller import BackupsController
+from .backups_view import BackupsModel, BackupsView
 from .bridge import EventBridge
 from .context_menu import build_job_context_menu
+from .history_model import SessionsModel
+from .history_view import SessionsView
 from .delete_dialog import DeleteJobDialog
 from .help_dialogs import AboutDialog, HelpDialog
 from .inventory import InventoryPane
 from .job_controller import JobController
 from .job_wizard import JobWizard
-from .jobs_filter import JobsFilterProxy
+from .jobs_filter import JobScope, JobsFilterProxy
 from .jobs_model import JobsTableModel
 from .jobs_view import JobsView
 from .navigation import NavigationPane
 from .refresher import JobsRefresher
 from .resources import icon
 from .retry_probe import RetryProbe
+from .restore_dialog import RestoreDialog
 from .ribbon import Ribbon, RibbonPage
+from .sessions_controller import SessionsController
 from .settings import console_settings
 from .statistics_dialog import StatisticsDialog
 from .status_bar import ConsoleStatusBar
@@ -40,6 +48,15 @@ WINDOW_TITLE = "Agent Backup Console"
 LEFT_PANE_WIDTH = 220
 DEFAULT_SIZE = (1360, 780)
 JOB_TOOLS = "Job Tools"
+BACKUP_TOOLS = "Backup Tools"
+SESSION_TOOLS = "Session Tools"
+
+# The History view's inventory: every session, or one type.
+HISTORY_TREE = [("All Sessions", "history", None, [
+    ("Backup", "backup_job", SessionType.BACKUP),
+    ("Restore", "restore", SessionType.RESTORE),
+    ("Verify", "verify", SessionType.VERIFY),
+])]
 
 # QSettings keys
 GEOMETRY_KEY = "window/geometry"
@@ -70,6 +87,8 @@ class MainWindow(QMainWindow):
         self.proxy = JobsFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.job_actions = JobActions(self)
+        self.backup_actions = BackupActions(self)
+        self.session_actions = SessionActions(self)
         self.window_actions = WindowActions(self)
         self.addActions(self.window_actions.all())
         self.refresher = JobsRefresher(service.list_jobs, self.model, self.runner, self)
@@ -82,6 +101,12 @@ class MainWindow(QMainWindow):
         self.job_page.add_group("Job Control", self.job_actions.job_control())
         self.job_page.add_group("Manage Job", self.job_actions.manage_job())
         self.job_page.add_group("Details", self.job_actions.details())
+        self.backup_page: RibbonPage = self.ribbon.add_page("Backup", contextual=BACKUP_TOOLS)
+        self.backup_page.add_group("Restore", [self.backup_actions.restore])
+        self.backup_page.add_group("Manage Backups", [self.backup_actions.verify,
+                                                      self.backup_actions.delete])
+        self.session_page: RibbonPage = self.ribbon.add_page("Session", contextual=SESSION_TOOLS)
+        self.session_page.add_group("Session", self.session_actions.all())
         menu = self.ribbon.main_menu
         menu.addAction(self.window_actions.refresh)
         menu.addSeparator()
@@ -91,11 +116,20 @@ class MainWindow(QMainWindow):
         menu.addAction(self.window_actions.exit)
 
         self.inventory = InventoryPane("Home", self)
+        self.history_inventory = InventoryPane("History", self, tree=HISTORY_TREE,
+                                               first="All Sessions")
         self.navigation = NavigationPane(self)
         self.jobs_view = JobsView(self.model, self.proxy,
                                   lambda parent: build_job_context_menu(self.job_actions, parent),
                                   self, new_job=self.job_actions.new_backup_job,
                                   keyboard=self.job_actions.keyboard())
+        self.recent_model = SessionsModel(self.runner, service.list_history, self)
+        self.recent_view = SessionsView(self.recent_model, self._session_menu, self,
+                                        filters=False)
+        self.history_model = SessionsModel(self.runner, service.list_history, self)
+        self.history_view = SessionsView(self.history_model, self._session_menu, self)
+        self.backups_model = BackupsModel(self)
+        self.backups_view = BackupsView(self.backups_model, self._backup_menu, self)
         self.status_bar = ConsoleStatusBar(service.data_dir, self)
         self.setStatusBar(self.status_bar)
         self._build_layout()
@@ -104,6 +138,16 @@ class MainWindow(QMainWindow):
                                         self.job_actions,
                                         self.jobs_view.selected_jobs, self,
                                         reveal=self.reveal_job)
+        self.backups = BackupsController(
+            service, self.runner, self.bridge, self.backups_view, self.backup_actions,
+            self.model, self, visible=lambda: self.work.currentWidget() is self.backups_view)
+        self.sessions = SessionsController(
+            service, self.runner, self.bridge, [self.recent_view, self.history_view],
+            self.session_actions, self, current=self._current_sessions_view,
+            open_statistics=lambda job, sid: self.controller.open_statistics(job, sid),
+            stop_backup=self.controller.stop_job_named)
+        self.controller.stop_session = self.sessions.stop_session
+        self.controller.save_report = self.sessions.save_report
         self._wire()
         self.resize(*DEFAULT_SIZE)
         self.restore_settings()
@@ -113,7 +157,10 @@ class MainWindow(QMainWindow):
     def _build_layout(self) -> None:
         left = QSplitter(Qt.Orientation.Vertical, self)
         left.setObjectName("LeftPane")
-        left.addWidget(self.inventory)
+        self.inventories = QStackedWidget(self)
+        self.inventories.addWidget(self.inventory)
+        self.inventories.addWidget(self.history_inventory)
+        left.addWidget(self.inventories)
         left.addWidget(self.navigation)
         left.setStretchFactor(0, 1)
         left.setStretchFactor(1, 0)
@@ -123,7 +170,11 @@ class MainWindow(QMainWindow):
         body = QSplitter(Qt.Orientation.Horizontal, self)
         body.setObjectName("BodySplitter")
         body.addWidget(left)
-        body.addWidget(self.jobs_view)
+        self.work = QStackedWidget(self)
+        self.work.setObjectName("WorkArea")
+        for view in (self.jobs_view, self.recent_view, self.backups_view, self.history_view):
+            self.work.addWidget(view)
+        body.addWidget(self.work)
         body.setStretchFactor(0, 0)
         body.setStretchFactor(1, 1)
         body.setSizes([LEFT_PANE_WIDTH, DEFAULT_SIZE[0] - LEFT_PANE_WIDTH])
@@ -154,7 +205,13 @@ class MainWindow(QMainWindow):
         self.proxy.layoutChanged.connect(lambda *_: self._on_selection())
         self.proxy.modelReset.connect(self._on_selection)
         self.retry_probe.changed.connect(self.update_actions)
-        self.inventory.scopeChanged.connect(self.proxy.set_scope)
+        self.inventory.scopeChanged.connect(self._home_node)
+        self.history_inventory.scopeChanged.connect(
+            lambda kind: self.sessions.show_types(self.history_view, kind))
+        self.navigation.viewChanged.connect(self.show_view)
+        self.backups_view.selectionChanged.connect(self._on_work_selection)
+        for view in (self.recent_view, self.history_view):
+            view.selectionChanged.connect(self._on_work_selection)
         actions = self.window_actions
         actions.find.triggered.connect(self.jobs_view.focus_search)
         actions.refresh.triggered.connect(self.bridge.mark_dirty)
@@ -178,6 +235,70 @@ class MainWindow(QMainWindow):
     @property
     def job_wizard(self) -> JobWizard | None:
         return self.controller.job_wizard
+
+    @property
+    def restore_dialog(self) -> RestoreDialog | None:
+        return self.backups.restore_dialog
+
+    # -- views: Home (jobs, Last 24 Hours, Backups) and History --------------------------
+    def show_view(self, name: str) -> None:
+        """The navigation pane's views: Home and History."""
+        if name == "History":
+            self.inventories.setCurrentWidget(self.history_inventory)
+            self.work.setCurrentWidget(self.history_view)
+            self.sessions.show_types(self.history_view, self.history_inventory.scope)
+            self.sessions.shown(self.history_view)
+        else:
+            self.inventories.setCurrentWidget(self.inventory)
+            self._home_node(self.inventory.scope)
+        if self.navigation.current != name:
+            self.navigation.buttons[name].setChecked(True)
+        self._on_selection()
+
+    def _home_node(self, scope: JobScope) -> None:
+        """A Home inventory node: the jobs list, the day's sessions, or the backups."""
+        if self.inventories.currentWidget() is not self.inventory:
+            return
+        if scope.lists_sessions:
+            self.work.setCurrentWidget(self.recent_view)
+            self.sessions.show_recent(self.recent_view, scope)
+        elif scope is JobScope.BACKUPS:
+            self.work.setCurrentWidget(self.backups_view)
+            self.backups.shown()
+        else:
+            self.work.setCurrentWidget(self.jobs_view)
+        self.proxy.set_scope(scope)
+        self._on_selection()
+
+    def _current_sessions_view(self) -> SessionsView | None:
+        current = self.work.currentWidget()
+        return current if isinstance(current, SessionsView) else None
+
+    def _session_menu(self, parent: QWidget) -> QMenu:
+        menu = QMenu(parent)
+        menu.setObjectName("SessionContextMenu")
+        menu.addActions(self.session_actions.all())
+        return menu
+
+    def _backup_menu(self, parent: QWidget) -> QMenu:
+        menu = QMenu(parent)
+        menu.setObjectName("BackupContextMenu")
+        menu.addAction(self.backup_actions.restore)
+        menu.addSeparator()
+        menu.addAction(self.backup_actions.verify)
+        menu.addAction(self.backup_actions.delete)
+        return menu
+
+    def _on_work_selection(self) -> None:
+        current = self.work.currentWidget()
+        self.ribbon.show_contextual(
+            self.backup_page, current is self.backups_view
+            and self.backups_view.selected_node() is not None)
+        sessions = self._current_sessions_view()
+        self.ribbon.show_contextual(self.session_page, sessions is not None
+                                    and bool(sessions.selected_sessions()))
+        self.backups.update_actions()
+        self.sessions.update_actions()
 
     @property
     def error_box(self) -> QMessageBox | None:
@@ -225,6 +346,7 @@ class MainWindow(QMainWindow):
     # -- state -------------------------------------------------------------------------------
     def _on_refreshed(self, jobs: list[JobInfo]) -> None:
         self.jobs_view.set_loaded()
+        self.history_view.set_jobs([job.name for job in jobs])
         self.status_bar.show_jobs(jobs)
         if self._reveal_pending is not None and self.model.row_of(self._reveal_pending) is not None:
             name, self._reveal_pending = self._reveal_pending, None
@@ -245,7 +367,10 @@ class MainWindow(QMainWindow):
         """Select the job, first showing it if the search or the inventory node hid it."""
         if not self.jobs_view.proxy_index_of(name).isValid():
             self.jobs_view.search.clear()
-        if not self.jobs_view.proxy_index_of(name).isValid():
+        if not self.jobs_view.proxy_index_of(name).isValid() or \
+                self.work.currentWidget() is not self.jobs_view:
+            if self.navigation.current != "Home":
+                self.show_view("Home")
             self.inventory.select("Jobs")
         self.jobs_view.select_jobs(name)
         index = self.jobs_view.proxy_index_of(name)
@@ -255,17 +380,23 @@ class MainWindow(QMainWindow):
 
     def _on_selection(self) -> None:
         selected = self.jobs_view.selected_jobs()
-        self.ribbon.show_contextual(self.job_page, bool(selected))
+        self.ribbon.show_contextual(self.job_page, bool(selected) and self._jobs_current())
         self.retry_probe.ensure(selected)
         self.update_actions()
+        self._on_work_selection()
+
+    def _jobs_current(self) -> bool:
+        return self.work.currentWidget() is self.jobs_view
 
     def _edit_requested(self) -> None:
         if self.job_actions.edit.isEnabled():
             self.job_actions.edit.trigger()
 
     def update_actions(self) -> None:
-        selected = self.jobs_view.selected_jobs()
-        self.job_actions.apply(action_state(selected, self.retry_probe.has_candidates))
+        selected = self.jobs_view.selected_jobs() if self._jobs_current() else []
+        state = action_state(selected, self.retry_probe.has_candidates) if selected \
+            else ActionState()
+        self.job_actions.apply(state)
 
     def event(self, event: QEvent) -> bool:
         """Hovering an action shows its tip in a tooltip; the status bar keeps

@@ -6,8 +6,8 @@ from PySide6.QtWidgets import QButtonGroup, QSizePolicy, QToolButton, QVBoxLayou
 
 from .resources import icon
 
-# Views that work today. History and the others appear once they exist.
-VIEWS: list[tuple[str, str]] = [("Home", "home")]
+# Views that work today; the others appear once they exist.
+VIEWS: list[tuple[str, str]] = [("Home", "home"), ("History", "history")]
 
 
 class NavigationPane(QWidget):
@@ -36,3 +36,12 @@ class NavigationPane(QWidget):
             self.buttons[name] = button
             layout.addWidget(button)
         self.buttons[VIEWS[0][0]].setChecked(True)
+
+    @property
+    def current(self) -> str:
+        return next((name for name, b in self.buttons.items() if b.isChecked()), VIEWS[0][0])
+
+    def show_view(self, name: str) -> None:
+        """Switch to a view as a click on its button does."""
+        self.buttons[name].setChecked(True)
+        self.viewChanged.emit(name)

@@ -96,10 +96,37 @@ def _v3_point_damage_and_forgetting(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE points ADD COLUMN forgetting INTEGER NOT NULL DEFAULT 0")
 
 
+def _v4_session_types_and_history(db: sqlite3.Connection) -> None:
+    """Restore and verify sessions next to backups (``type``), who stopped a
+    session, what a restore or verify did (``operation``), and the History
+    figures kept on the row itself (bytes processed, computers) so that a page
+    of 100,000 sessions never reads their tasks."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(sessions)")}
+    added = {
+        "type": "TEXT NOT NULL DEFAULT 'Backup'",
+        "stopped_by": "TEXT",
+        "operation": "TEXT",
+        "processed": "INTEGER NOT NULL DEFAULT 0",
+        "computers": "INTEGER NOT NULL DEFAULT 0",
+    }
+    for name, decl in added.items():
+        if name not in columns:
+            db.execute(f"ALTER TABLE sessions ADD COLUMN {name} {decl}")
+    db.execute("UPDATE sessions SET "
+               "computers=(SELECT COUNT(*) FROM tasks WHERE session_id=sessions.id), "
+               "processed=(SELECT COALESCE(SUM(json_extract(data, '$.bytes_processed')), 0) "
+               "FROM tasks WHERE session_id=sessions.id)")
+    db.execute("CREATE INDEX IF NOT EXISTS sessions_created ON sessions(created, id)")
+    db.execute("CREATE INDEX IF NOT EXISTS sessions_type ON sessions(type, created)")
+    db.execute("CREATE INDEX IF NOT EXISTS sessions_result ON sessions(result, created)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: jobs, sessions, tasks, points", _v1_initial_schema),
     Migration(2, "server_state table; sessions.reason", _v2_server_state_and_session_reason),
     Migration(3, "points.damaged and points.forgetting", _v3_point_damage_and_forgetting),
+    Migration(4, "sessions: type, stopped_by, operation, processed, computers; History indexes",
+              _v4_session_types_and_history),
 ]
 
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+from datetime import datetime, timezone
 
 from ..errors import JobStateError, NotFound
 from ..models import (
+    HistoryPage,
+    HistoryQuery,
     LogItem,
+    OperationInfo,
     RunKind,
     SessionInfo,
     SessionResult,
     SessionState,
+    SessionSummary,
+    SessionType,
     StopMode,
     TaskInfo,
     TaskStatus,
@@ -21,6 +27,20 @@ from ..models import (
 from .db import CatalogueDB, _dt, _ts
 
 HOST = socket.gethostname()
+BACKUP = SessionType.BACKUP.value
+
+
+def _operation_json(session: SessionInfo) -> str | None:
+    return session.operation.model_dump_json() if session.operation is not None else None
+
+
+def _utc(dt: datetime) -> str | None:
+    """As the rows store times (UTC ISO text), so that text order is time order."""
+    return _ts(dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc))
+
+
+def _processed(tasks: list[TaskInfo]) -> int:
+    return sum(t.bytes_processed for t in tasks)
 
 
 class SessionsMixin(CatalogueDB):
@@ -28,18 +48,21 @@ class SessionsMixin(CatalogueDB):
         """Insert a new active session, unless the job already has one."""
         with self._tx() as db:
             active = db.execute(
-                "SELECT id, owner_pid, owner_host FROM sessions WHERE job=? AND state!=?",
-                (session.job, SessionState.STOPPED.value)).fetchone()
-            if active is not None:
+                "SELECT id, owner_pid, owner_host FROM sessions WHERE job=? AND state!=? "
+                "AND type=?", (session.job, SessionState.STOPPED.value, BACKUP)).fetchone()
+            if active is not None and session.type is SessionType.BACKUP:
                 raise JobStateError(
                     f"Job '{session.job}' is already running. "
                     "Wait for it to finish or stop it first.")
             db.execute(
                 "INSERT INTO sessions(id, job, state, result, run_kind, full, created, "
-                "progress, owner_host, owner_pid, heartbeat, log) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "progress, owner_host, owner_pid, heartbeat, log, type, operation, computers, "
+                "processed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (session.id, session.job, session.state.value, None, session.run_kind.value,
                  int(session.full), _ts(session.created), 0, HOST, owner_pid,
-                 _ts(utcnow()), json.dumps([i.model_dump(mode="json") for i in session.log])))
+                 _ts(utcnow()), json.dumps([i.model_dump(mode="json") for i in session.log]),
+                 session.type.value, _operation_json(session), len(session.tasks),
+                 _processed(session.tasks)))
             for ord_, task in enumerate(session.tasks):
                 db.execute("INSERT INTO tasks(session_id, computer, ord, data) VALUES (?,?,?,?)",
                            (session.id, task.computer, ord_, task.model_dump_json()))
@@ -50,17 +73,20 @@ class SessionsMixin(CatalogueDB):
         A session already recorded as stopped is never written again (a late
         owner cannot overwrite a record marked Failed); returns False then."""
         with self._tx() as db:
+            written = tasks if tasks is not None else session.tasks
             updated = db.execute(
                 "UPDATE sessions SET state=?, result=?, stop_mode=?, ended=?, progress=?, "
-                "heartbeat=?, log=? WHERE id=? AND state!=?",
+                "heartbeat=?, log=?, stopped_by=?, operation=?, processed=? "
+                "WHERE id=? AND state!=?",
                 (session.state.value, session.result.value if session.result else None,
                  session.stop_mode.value if session.stop_mode else None, _ts(session.ended),
                  session.progress, _ts(utcnow()),
-                 json.dumps([i.model_dump(mode="json") for i in session.log]), session.id,
+                 json.dumps([i.model_dump(mode="json") for i in session.log]),
+                 session.stopped_by, _operation_json(session), _processed(written), session.id,
                  SessionState.STOPPED.value)).rowcount
             if not updated:
                 return False
-            for task in tasks if tasks is not None else session.tasks:
+            for task in written:
                 db.execute("UPDATE tasks SET data=? WHERE session_id=? AND computer=?",
                            (task.model_dump_json(), session.id, task.computer))
         return True
@@ -107,7 +133,21 @@ class SessionsMixin(CatalogueDB):
             run_kind=RunKind(row["run_kind"]), full=bool(row["full"]),
             stop_mode=StopMode(row["stop_mode"]) if row["stop_mode"] else None,
             created=_dt(row["created"]), ended=_dt(row["ended"]), progress=row["progress"],
-            tasks=tasks, log=[LogItem.model_validate(i) for i in json.loads(row["log"])])
+            tasks=tasks, log=[LogItem.model_validate(i) for i in json.loads(row["log"])],
+            type=SessionType(row["type"]), stopped_by=row["stopped_by"],
+            operation=OperationInfo.model_validate_json(row["operation"])
+            if row["operation"] else None)
+
+    @staticmethod
+    def _summary_from_row(row: sqlite3.Row) -> SessionSummary:
+        return SessionSummary(
+            id=row["id"], job=row["job"], type=SessionType(row["type"]),
+            state=SessionState(row["state"]),
+            result=SessionResult(row["result"]) if row["result"] else None,
+            run_kind=RunKind(row["run_kind"]), full=bool(row["full"]),
+            stop_mode=StopMode(row["stop_mode"]) if row["stop_mode"] else None,
+            stopped_by=row["stopped_by"], created=_dt(row["created"]), ended=_dt(row["ended"]),
+            progress=row["progress"], processed=row["processed"], computers=row["computers"])
 
     def session(self, session_id: str) -> SessionInfo:
         row = self._conn().execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
@@ -116,32 +156,85 @@ class SessionsMixin(CatalogueDB):
         return self._session_from_row(row)
 
     def sessions(self, job: str | None = None, limit: int = 200,
-                 with_tasks: bool = True) -> list[SessionInfo]:
-        if job is None:
-            rows = self._conn().execute(
-                "SELECT * FROM sessions ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
-        else:
-            rows = self._conn().execute(
-                "SELECT * FROM sessions WHERE job=? ORDER BY created DESC LIMIT ?",
-                (job, limit)).fetchall()
+                 with_tasks: bool = True, type: SessionType | None = None  # noqa: A002
+                 ) -> list[SessionInfo]:
+        """Newest first; ``type`` None: sessions of every type."""
+        conds, args = [], []
+        if job is not None:
+            conds.append("job=?")
+            args.append(job)
+        if type is not None:
+            conds.append("type=?")
+            args.append(type.value)
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
+        rows = self._conn().execute(
+            f"SELECT * FROM sessions{where} ORDER BY created DESC LIMIT ?",
+            (*args, limit)).fetchall()
         return [self._session_from_row(r, with_tasks) for r in rows]
 
+    def history(self, query: HistoryQuery) -> HistoryPage:
+        """A page of session summaries, newest first (see HistoryQuery)."""
+        conds: list[str] = []
+        args: list[object] = []
+        if query.job is not None:
+            conds.append("job=?")
+            args.append(query.job)
+        if query.types:
+            conds.append(f"type IN ({','.join('?' * len(query.types))})")
+            args += [t.value for t in query.types]
+        if query.results:
+            conds.append(f"result IN ({','.join('?' * len(query.results))})")
+            args += [r.value for r in query.results]
+        if query.running is not None:
+            conds.append("state!=?" if query.running else "state=?")
+            args.append(SessionState.STOPPED.value)
+        if query.since is not None:
+            conds.append("created>=?")
+            args.append(_utc(query.since))
+        if query.until is not None:
+            conds.append("created<?")
+            args.append(_utc(query.until))
+        if query.ids:
+            conds.append(f"id IN ({','.join('?' * len(query.ids))})")
+            args += list(query.ids)
+        total = None
+        if query.count:
+            where = f" WHERE {' AND '.join(conds)}" if conds else ""
+            total = int(self._conn().execute(f"SELECT COUNT(*) FROM sessions{where}",
+                                             args).fetchone()[0])
+        page_conds, page_args = list(conds), list(args)
+        if query.before_created is not None:
+            page_conds.append("(created<? OR (created=? AND id<?))")
+            before = _utc(query.before_created)
+            page_args += [before, before, query.before_id or ""]
+        where = f" WHERE {' AND '.join(page_conds)}" if page_conds else ""
+        rows = self._conn().execute(
+            "SELECT id, job, type, state, result, run_kind, full, stop_mode, stopped_by, "
+            f"created, ended, progress, processed, computers FROM sessions{where} "
+            "ORDER BY created DESC, id DESC LIMIT ?", (*page_args, query.limit + 1)).fetchall()
+        more = len(rows) > query.limit
+        return HistoryPage(sessions=[self._summary_from_row(r) for r in rows[:query.limit]],
+                           total=total, more=more)
+
     def latest_sessions(self) -> dict[str, SessionInfo]:
-        """The newest session of every job (without tasks), for the jobs list."""
+        """The newest backup session of every job (without tasks), for the jobs list."""
         rows = self._conn().execute(
             "SELECT s.* FROM sessions s JOIN (SELECT job, MAX(created) AS c FROM sessions "
-            "GROUP BY job) m ON s.job=m.job AND s.created=m.c").fetchall()
+            "WHERE type=? GROUP BY job) m ON s.job=m.job AND s.created=m.c WHERE s.type=?",
+            (BACKUP, BACKUP)).fetchall()
         return {r["job"]: self._session_from_row(r, with_tasks=False) for r in rows}
 
     def latest_finished(self, job: str) -> SessionInfo | None:
         row = self._conn().execute(
-            "SELECT * FROM sessions WHERE job=? AND state=? ORDER BY created DESC LIMIT 1",
-            (job, SessionState.STOPPED.value)).fetchone()
+            "SELECT * FROM sessions WHERE job=? AND state=? AND type=? "
+            "ORDER BY created DESC LIMIT 1",
+            (job, SessionState.STOPPED.value, BACKUP)).fetchone()
         return self._session_from_row(row) if row else None
 
     def active_session(self, job: str) -> SessionInfo | None:
-        row = self._conn().execute("SELECT * FROM sessions WHERE job=? AND state!=?",
-                                   (job, SessionState.STOPPED.value)).fetchone()
+        """The job's running backup session (restores and verifies do not count)."""
+        row = self._conn().execute("SELECT * FROM sessions WHERE job=? AND state!=? AND type=?",
+                                   (job, SessionState.STOPPED.value, BACKUP)).fetchone()
         return self._session_from_row(row) if row else None
 
     def fail_interrupted_sessions(self) -> list[str]:

@@ -22,6 +22,7 @@ OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
 COMMANDS = {
     "server": server.run, "demo": jobs.demo, "job": jobs.run, "start": sessions.start,
     "stop": sessions.stop, "sessions": sessions.list_sessions, "points": sessions.points,
+    "session": sessions.show_session,
     "restore": sessions.restore, "verify": sessions.verify, "repair": sessions.repair,
 }
 

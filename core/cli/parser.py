@@ -137,9 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="with --gracefully: stop immediately if the job still runs "
                                "after this long (e.g. 90s, 10m, 2h)")
 
-    sessions = sub.add_parser("sessions", help="list job sessions")
+    sessions = sub.add_parser("sessions", help="list sessions (backup, restore, verify)")
     sessions.add_argument("name", nargs="?")
     sessions.add_argument("--json", action="store_true")
+
+    session = sub.add_parser("session", help="show one session in full")
+    ssub2 = session.add_subparsers(dest="session_command", required=True, metavar="ACTION")
+    show_session = ssub2.add_parser("show", help="a session's figures, every computer's "
+                                                 "figures and the logs")
+    show_session.add_argument("session_id")
+    show_session.add_argument("--json", action="store_true")
 
     points = sub.add_parser("points", help="list restore points")
     points.add_argument("name", nargs="?")
@@ -148,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore = sub.add_parser("restore", help="restore a point into a new or empty folder")
     restore.add_argument("point_id")
     restore.add_argument("target")
+    restore.add_argument("--path", action="append", metavar="SUBPATH",
+                         help="restore only this file or folder of the point, relative to the "
+                              "computer's folder (repeatable)")
 
     verify = sub.add_parser("verify", help="re-check stored data of one or all points")
     verify.add_argument("point_id", nargs="?")

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..api import made_text, session_figures, size_text, stopped_text
 from ..errors import ConsoleError, InvalidInput
-from ..models import SessionInfo, SessionResult, StopMode
+from ..models import LogItem, SessionInfo, SessionResult, SessionType, StopMode
 from ..ownership import read_owner
 from ..server.client import ServerClient
 from .connect import client
@@ -85,28 +86,117 @@ def _report(session: SessionInfo, *, exit_on_failed: bool) -> int:
     return 0 if session.result in (SessionResult.SUCCESS, SessionResult.WARNING) else 1
 
 
+def _log_json(items: list[LogItem]) -> list[dict[str, Any]]:
+    return [{"time": iso(i.time), "level": i.level, "text": i.text} for i in items]
+
+
+def _session_json(s: SessionInfo) -> dict[str, Any]:
+    return {
+        "id": s.id, "job": s.job, "type": s.type.value, "state": s.state.value,
+        "result": s.result.value if s.result else None, "started": iso(s.created),
+        "ended": iso(s.ended), "progress": s.progress, "run_kind": s.run_kind.value,
+        "full": s.full, "stop_mode": s.stop_mode.value if s.stop_mode else None,
+        "stopped_by": s.stopped_by,
+        "tasks": [{"computer": t.computer, "status": t.status.value, "point_id": t.point_id,
+                   "bytes_read": t.bytes_read, "bytes_transferred": t.bytes_transferred,
+                   "files": t.files_done, "warnings": t.warnings,
+                   "log": _log_json(t.log)} for t in s.tasks],
+        "log": _log_json(s.log),
+    }
+
+
 def list_sessions(args: argparse.Namespace, data_dir: Path) -> int:
     with client(data_dir) as api:
         sessions = api.list_sessions(args.name)
     if args.json:
-        print_json([{
-            "id": s.id, "job": s.job, "state": s.state.value,
-            "result": s.result.value if s.result else None, "started": iso(s.created),
-            "ended": iso(s.ended), "progress": s.progress, "run_kind": s.run_kind.value,
-            "full": s.full, "stop_mode": s.stop_mode.value if s.stop_mode else None,
-            "tasks": [{"computer": t.computer, "status": t.status.value, "point_id": t.point_id,
-                       "bytes_read": t.bytes_read, "bytes_transferred": t.bytes_transferred,
-                       "files": t.files_done, "warnings": t.warnings,
-                       "log": [{"time": iso(i.time), "level": i.level, "text": i.text}
-                               for i in t.log]} for t in s.tasks],
-            "log": [{"time": iso(i.time), "level": i.level, "text": i.text} for i in s.log],
-        } for s in sessions])
+        print_json([_session_json(s) for s in sessions])
     else:
-        table(["Session", "Job", "State", "Result", "Started", "Kind", "Stop"],
-              [[s.id, s.job, s.state.value, s.result.value if s.result else "",
-                short(s.created), s.run_kind.value, s.stop_mode.value if s.stop_mode else ""]
+        table(["Session", "Job", "Type", "State", "Result", "Started", "Kind", "Stop"],
+              [[s.id, s.job or "(all backups)", s.type.value, s.state.value,
+                s.result.value if s.result else "", short(s.created), s.run_kind.value,
+                s.stop_mode.value if s.stop_mode else ""]
                for s in sessions])
     return 0
+
+
+def show_session(args: argparse.Namespace, data_dir: Path) -> int:
+    """``session show ID``: the figures of the Statistics window, every computer's
+    figures, and the session's and each computer's log."""
+    with client(data_dir) as api:
+        s = api.get_session(args.session_id)
+    fig = session_figures(s)
+    if args.json:
+        data = _session_json(s)
+        data["figures"] = {
+            "duration_s": round(fig.duration_s, 3), "processed": fig.processed,
+            "read": fig.read, "transferred": fig.transferred,
+            "rate_bps": fig.rate_bps, "dedup": fig.dedup, "compression": fig.compression,
+            "bottleneck": fig.bottleneck.value if fig.bottleneck else None,
+            "stages_s": {k.value: round(v, 4) for k, v in fig.stages.items()},
+            "success": fig.success, "warning": fig.warning, "error": fig.error,
+            "skipped": fig.skipped, "running": fig.running}
+        data["made"] = made_text(s) if s.type is SessionType.BACKUP else None
+        data["operation"] = s.operation.model_dump(mode="json") if s.operation else None
+        for t, out in zip(s.tasks, data["tasks"]):
+            out.update({
+                "started": iso(t.started), "ended": iso(t.ended),
+                "point_type": t.point_type.value if t.point_type else None,
+                "files_total": t.files_total, "bytes_total": t.bytes_total,
+                "bytes_processed": t.bytes_processed,
+                "duration_s": round(t.duration_s, 3) if t.duration_s is not None else None,
+                "stages_s": {k.value: round(v, 4) for k, v in t.stage_seconds().items()}})
+        print_json(data)
+        return 0
+    title = s.job or "All backups"
+    made = f" ({made_text(s)})" if s.type is SessionType.BACKUP else ""
+    print(f"Session {s.id}: {s.type.value}{made} of {title}")
+    result = s.result.value if s.result else f"{s.state.value} {s.progress}%"
+    stopped = stopped_text(s)
+    print(f"  Result: {result}" + (f"; {stopped}" if stopped else "")
+          + f"; run {s.run_kind.value}")
+    print(f"  Started {short(s.created)}" + (f", ended {short(s.ended)}" if s.ended else "")
+          + f"; duration {_duration_text(fig.duration_s)}")
+    print(f"  Processed {size_text(fig.processed)}, read {size_text(fig.read)}, transferred "
+          f"{size_text(fig.transferred)}"
+          + (f"; saving {fig.saving:.1f}x" if fig.saving else "")
+          + (f" (dedup {fig.dedup:.1f}x, compression {fig.compression:.1f}x)"
+             if fig.dedup and fig.compression else ""))
+    if s.type is SessionType.BACKUP:
+        rate = f"{size_text(fig.rate_bps)}/s" if fig.rate_bps else "none (nothing was read)"
+        shares = ", ".join(f"{k.value} {fig.stage_percent(k)}%" for k in fig.stages)
+        print(f"  Processing rate {rate}; bottleneck {fig.bottleneck_text()}"
+              + (f" ({shares})" if fig.bottleneck else ""))
+    print(f"  Computers: {fig.success} success, {fig.warning} warning, {fig.error} error, "
+          f"{fig.skipped} skipped" + (f", {fig.running} running" if fig.running else ""))
+    if s.operation is not None and s.operation.target:
+        print(f"  Target: {s.operation.target}"
+              + (" (original location)" if s.operation.original_location else ""))
+    print("  Log:")
+    _print_log(s.log, "    ")
+    for t in s.tasks:
+        duration = _duration_text(t.duration_s) if t.duration_s is not None else ""
+        files = f"{t.files_done}/{t.files_total} file(s)" if t.files_total else \
+            f"{t.files_done} file(s)"
+        print(f"  {t.computer}: {t.status.value}"
+              + (f", {t.point_type.value}" if t.point_type and s.type is SessionType.BACKUP
+                 else "")
+              + f"; {files}, processed {size_text(t.bytes_processed)}, read "
+                f"{size_text(t.bytes_read)}, transferred {size_text(t.bytes_transferred)}"
+              + (f"; {duration}" if duration else "")
+              + (f"; point {t.point_id}" if t.point_id else ""))
+        _print_log(t.log, "    ")
+    return 0
+
+
+def _print_log(items: list[LogItem], indent: str) -> None:
+    for i in items:
+        mark = {"warning": "WARNING ", "error": "ERROR "}.get(i.level, "")
+        print(f"{indent}{short(i.time)}  {mark}{i.text}")
+
+
+def _duration_text(seconds: float | None) -> str:
+    total = int(round(seconds or 0))
+    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
 def points(args: argparse.Namespace, data_dir: Path) -> int:
@@ -121,8 +211,8 @@ def points(args: argparse.Namespace, data_dir: Path) -> int:
             "repository": p.repository, "damaged": p.damaged} for p in found])
     else:
         table(["Id", "Job", "Computer", "Type", "Created", "Files", "Size", "State"],
-              [[p.id, p.job, p.computer, p.type.value, short(p.created), p.files, p.size,
-                "DAMAGED" if p.damaged else "OK"] for p in found])
+              [[p.id, p.job, p.computer, p.type.value, short(p.created), p.files,
+                size_text(p.size), "DAMAGED" if p.damaged else "OK"] for p in found])
         for p in found:
             if p.damaged:
                 print(f"  {p.id}: {p.damaged}")
@@ -130,10 +220,15 @@ def points(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def restore(args: argparse.Namespace, data_dir: Path) -> int:
+    paths = args.path or None
+    if paths is not None and not all(p.strip() for p in paths):
+        raise InvalidInput("--path needs a file or folder of the restore point, relative to "
+                           "the computer's folder.")
     with client(data_dir) as api:
-        rep = api.restore(args.point_id, Path(args.target))
+        rep = api.restore(args.point_id, Path(args.target), paths=paths) if paths else \
+            api.restore(args.point_id, Path(args.target))
     print(f"Restored point {rep.point_id} to {rep.target}: {rep.files} file(s), "
-          f"{rep.dirs} folder(s), {rep.symlinks} symlink(s), {rep.bytes} bytes.")
+          f"{rep.dirs} folder(s), {rep.symlinks} symlink(s), {size_text(rep.bytes)}.")
     return 0
 
 

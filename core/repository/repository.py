@@ -30,7 +30,8 @@ from .model import (
 from .packfile import PackReader
 from .prune import Pruner
 from .repair import repair_repository
-from .restore import RestoreContext, Restorer
+from .restore import RestoreContext, Restorer, check_restorable
+from .selection import select_paths
 from .verify import VerifyProblems, verify_repository
 from .writer import BackupWriter, WriterContext
 
@@ -250,24 +251,48 @@ class Repository:
         return report
 
     def restore(
-        self, point_id: str, target: Path, *, cancel: Callable[[], bool] | None = None
+        self, point_id: str, target: Path, *, cancel: Callable[[], bool] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        paths: Iterable[str] | None = None,
     ) -> RestoreStats:
         """Rebuild the point's tree in ``target`` (created if missing; files the
         point contains are replaced). Returns with ``cancelled`` set if ``cancel()``
-        turned true; the target then holds a partial tree."""
+        turned true; the target then holds a partial tree.
+
+        Hooks for recorded restores: ``progress(files, bytes)`` is called as
+        files are written; ``paths`` restores only those paths of the point
+        (see selection.select_paths)."""
         with RepoLock.shared(self._layout.lock):
             self._index.refresh()
             manifest = self.load_manifest(point_id)
+            if paths is not None:
+                manifest = select_paths(manifest, paths)
             reader = PackReader(self._layout)
             try:
                 ctx = RestoreContext(self._index, self.damage, reader, self._executor(),
                                      self._workers)
-                return Restorer(ctx, manifest, Path(target).absolute(), cancel).run()
+                return Restorer(ctx, manifest, Path(target).absolute(), cancel,
+                                progress=progress).run()
             finally:
                 reader.close()
 
+    def preflight_restore(self, point_id: str, paths: Iterable[str] | None = None) -> Manifest:
+        """Hook for recorded restores: refuse now what ``restore`` would refuse
+        before writing anything (an unreadable, damaged or forged manifest, a
+        path the point does not hold). Returns the manifest (reduced to
+        ``paths``)."""
+        with RepoLock.shared(self._layout.lock):
+            self._index.refresh()
+            manifest = self.load_manifest(point_id)
+            if paths is not None:
+                manifest = select_paths(manifest, paths)
+            check_restorable(manifest, self._index)
+            return manifest
+
     def verify(self, point_ids: Iterable[str] | None = None, *,
-               missing_ok: bool = False, full: bool | None = None) -> VerifyProblems:
+               missing_ok: bool = False, full: bool | None = None,
+               progress: Callable[[int, int], None] | None = None,
+               cancel: Callable[[], bool] | None = None) -> VerifyProblems:
         """Re-read, decompress and re-hash every blob the points reference; with
         no ids, every point and also every byte of every pack and index file.
         An empty result means everything is intact. A point id without a
@@ -297,7 +322,7 @@ class Repository:
             try:
                 return verify_repository(
                     self._layout, self._index, self.damage, reader, self._executor(),
-                    manifests, broken, missing, full=full,
+                    manifests, broken, missing, full=full, progress=progress, cancel=cancel,
                 )
             finally:
                 reader.close()

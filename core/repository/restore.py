@@ -231,11 +231,14 @@ class Restorer:
         manifest: Manifest,
         target: Path,
         cancel: Callable[[], bool] | None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self._ctx = ctx
         self._manifest = manifest
         self._target = target
         self._cancel = cancel or (lambda: False)
+        self._progress = progress   # hook: (files, bytes) written so far
         self._files = self._dirs = self._symlinks = self._hardlinks = self._bytes = 0
         self._cancelled = False  # set by a job that saw cancel() and stopped early
         self._root_fd = -1
@@ -347,6 +350,8 @@ class Restorer:
                 files, nbytes = fut.result()
                 self._files += files
                 self._bytes += nbytes
+                if self._progress is not None:
+                    self._progress(self._files, self._bytes)
 
         def push(fut: Future[tuple[int, int]], size: int) -> None:
             nonlocal inflight_bytes

@@ -9,8 +9,10 @@ backup that reads the same data stores a good copy.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from core.errors import RepositoryError
 
@@ -22,6 +24,7 @@ from .model import BlobProblem, Manifest
 from .packfile import BlobLoc, PackCheck, PackReader, check_pack
 
 REPAIR_HINT = "run 'agent-jobs repair'"
+_T = TypeVar("_T")
 
 
 class VerifyProblems(list[BlobProblem]):
@@ -48,6 +51,43 @@ class _Run:
     bad: dict[tuple[str, str], str] = field(default_factory=dict)       # (blob, pack) -> problem
     good: set[tuple[str, str]] = field(default_factory=set)
     repo_problems: list[BlobProblem] = field(default_factory=list)
+    # Hooks for recorded verifies: packs read so far / to read, and a cancel check.
+    progress: Callable[[int, int], None] | None = None
+    cancel: Callable[[], bool] | None = None
+    done: int = 0
+    total: int = 0
+
+    def planned(self, packs: int) -> None:
+        self.total += packs
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def step(self) -> None:
+        """One pack read; raises VerifyCancelled when cancel() turned true."""
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        if self.cancel is not None and self.cancel():
+            raise VerifyCancelled("The verify was cancelled; what was read so far is intact "
+                                  "as far as it was checked.")
+
+
+class VerifyCancelled(RepositoryError):
+    """A verify stopped early at its caller's request."""
+
+
+def _results(run: _Run, futures: list[Future[_T]]) -> Iterator[_T]:
+    """Each future's result in order, one progress step each; on cancel (or
+    any error) the futures not started are dropped and the running ones
+    awaited, so nothing reads a pack after the verify returns."""
+    try:
+        for fut in futures:
+            yield fut.result()
+            run.step()
+    finally:
+        for fut in futures:
+            fut.cancel()
+        wait(futures)
 
 
 def _blob_users(manifests: list[Manifest]) -> dict[str, dict[str, list[str]]]:
@@ -108,7 +148,8 @@ def _check_all_packs(run: _Run) -> int:
         except OSError as exc:
             return pack_id, exc
 
-    for pack_id, result in run.pool.map(one, sorted(on_disk)):
+    run.planned(len(on_disk))
+    for pack_id, result in _results(run, [run.pool.submit(one, p) for p in sorted(on_disk)]):
         path = on_disk[pack_id]
         if isinstance(result, OSError):
             run.repo_problems.append(_repo_problem(
@@ -153,10 +194,10 @@ def _resolve_used(run: _Run, used: list[str]) -> None:
                 by_pack.setdefault(loc.pack, []).append((blob, loc))
         if not by_pack:
             return
+        run.planned(len(by_pack))
         futures = [run.pool.submit(_check_blobs, run.reader, b) for b in by_pack.values()]
         new_bad: list[tuple[str, str, str]] = []
-        for fut in futures:
-            bad, good = fut.result()
+        for bad, good in _results(run, futures):
             new_bad.extend(bad)
             run.good.update(good)
         if not new_bad:
@@ -179,8 +220,10 @@ def verify_repository(
     missing_points: list[str],
     *,
     full: bool,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> VerifyProblems:
-    run = _Run(layout, index, damage, reader, pool)
+    run = _Run(layout, index, damage, reader, pool, progress=progress, cancel=cancel)
     packs_checked = 0
     if full:
         packs_checked = _check_all_packs(run)

@@ -7,11 +7,13 @@ from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from time import perf_counter
 
 from blake3 import blake3
 
 from core.errors import RepositoryError
 
+from .chunker import Chunker
 from .config import RepoConfig
 from .errors import MissingParentData, write_error
 from .fsio import atomic_write
@@ -55,6 +57,7 @@ class BackupWriter:
         self._lock = lock
         self.meta = meta
         self.block_size = ctx.config.block_size
+        self.chunker = Chunker(self.block_size)   # how new data is cut (FastCDC)
         self._sink = PackSink(ctx.layout, ctx.config.pack_size)
         self._entries: list[Entry] = []
         self._mine: set[str] = set()  # blobs this writer stored or queued
@@ -66,6 +69,7 @@ class BackupWriter:
         self._max_inflight_bytes = max(self._max_inflight * self.block_size, 16 << 20)
         self._state = "open"  # open | committed | aborted | failed
         self._failure: RepositoryError | None = None
+        self.wait_s = 0.0  # timing hook: the caller's thread waiting on the pool
 
     @property
     def bytes_new(self) -> int:
@@ -74,6 +78,22 @@ class BackupWriter:
     @property
     def blobs_new(self) -> int:
         return self._sink.blobs_new
+
+    # -- timing hook (the engine's bottleneck figures) ----------------------
+    @property
+    def raw_bytes_new(self) -> int:
+        """New blocks' bytes before compression."""
+        return self._sink.raw_bytes_new
+
+    @property
+    def encode_s(self) -> float:
+        """Pool thread-seconds spent compressing new blocks."""
+        return self._sink.encode_s
+
+    @property
+    def write_s(self) -> float:
+        """Pool thread-seconds spent writing and sealing packs."""
+        return self._sink.write_s
 
     # -- entries -------------------------------------------------------------
 
@@ -126,9 +146,10 @@ class BackupWriter:
         self._entries.append(entry)
 
     def add_file(self, rel: str, st: os.stat_result, blocks: Iterable[bytes]) -> Entry:
-        """Store a file's blocks and record it. ``blocks`` must yield immutable
-        blocks of ``block_size`` (the last may be shorter); anything it raises
-        propagates unchanged."""
+        """Store a file's blocks and record it. ``blocks`` yields the file's
+        content in order, in blocks of any size (the engine cuts them with
+        ``self.chunker``; fixed ``block_size`` blocks work too); anything it
+        raises propagates unchanged."""
         self._check_open()
         check_rel_path(rel)
         ids: list[str] = []
@@ -178,10 +199,13 @@ class BackupWriter:
         ):
             fut, size = q.popleft()
             self._inflight_bytes -= size
+            t0 = perf_counter()
             try:
                 fut.result()
             except RepositoryError as exc:
                 raise self._fail(exc) from None
+            finally:
+                self.wait_s += perf_counter() - t0
 
     def _index_durable_packs(self) -> None:
         packs = self._sink.take_durable()

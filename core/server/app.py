@@ -20,11 +20,12 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .. import errors
 from ..api import (
-    BulkResult, RestoreReport, ScopePreview, StopPreview, VerifyReport, job_summary,
+    BulkResult, DeleteReport, RestoreReport, ScopePreview, StopPreview, VerifyReport,
+    job_summary,
 )
 from ..models import (
-    Computer, FileScope, JobDefinition, JobInfo, RepairReport, RestorePointInfo, SessionInfo,
-    StopMode,
+    Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
+    RepairReport, RestorePointInfo, SessionInfo, StopMode,
 )
 from .events_hub import EventHub
 
@@ -109,11 +110,18 @@ class BulkStopBody(StopBody):
 
 
 class RestoreBody(BaseModel):
-    target: str
+    target: str | None = None       # None: the computer's original location
+    paths: list[str] = Field([], max_length=100_000)   # only these paths of the point
+    overwrite: bool = False         # files of the point may replace existing ones
+
+
+class SessionStarted(BaseModel):
+    session_id: str
 
 
 class VerifyBody(BaseModel):
     point_id: str | None = None
+    job: str | None = None
 
 
 class ServerStopBody(BaseModel):
@@ -267,6 +275,17 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     def get_session(session_id: str) -> SessionInfo:
         return service.get_session(session_id)
 
+    @app.post(f"{API}/history")
+    def history(query: HistoryQuery) -> HistoryPage:
+        """A page of session summaries (backup, restore, verify), newest first."""
+        return service.list_history(query)
+
+    @app.post(API + "/sessions/{session_id}/cancel", status_code=204)
+    def cancel_session(session_id: str) -> Response:
+        """Cancel a running restore or verify (a backup session: stop it immediately)."""
+        service.cancel_session(session_id)
+        return Response(status_code=204)
+
     @app.get(API + "/sessions/{session_id}/wait")
     def wait_session(session_id: str,
                      timeout: float = Query(MAX_WAIT_S, ge=0, le=MAX_WAIT_S)) -> SessionInfo:
@@ -280,11 +299,39 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     @app.post(API + "/restorePoints/{point_id}/restore")
     def restore(point_id: str, body: RestoreBody) -> RestoreReport:
-        return service.restore(point_id, Path(body.target))
+        """Restore and wait for the end (a short restore); see .../startRestore."""
+        if body.target is None:
+            raise errors.InvalidInput("target: a folder is needed; restore to the original "
+                                      "location with .../startRestore")
+        return service.restore(point_id, Path(body.target), paths=body.paths or None,
+                               overwrite=body.overwrite)
+
+    @app.post(API + "/restorePoints/{point_id}/startRestore")
+    def start_restore(point_id: str, body: RestoreBody) -> SessionStarted:
+        """Start a Restore session; follow it with /sessions/{id} and the events."""
+        return SessionStarted(session_id=service.start_restore(
+            point_id, Path(body.target) if body.target is not None else None,
+            paths=body.paths or None, overwrite=body.overwrite))
+
+    @app.get(API + "/restorePoints/{point_id}/browse")
+    def browse(point_id: str, folder: str = "") -> list[PointEntryInfo]:
+        """One folder of the point ("" is the computer's root)."""
+        return service.browse_point(point_id, folder)
 
     @app.post(f"{API}/verify")
     def verify(body: VerifyBody | None = None) -> VerifyReport:
         return service.verify((body or VerifyBody()).point_id)
+
+    @app.post(f"{API}/startVerify")
+    def start_verify(body: VerifyBody | None = None) -> SessionStarted:
+        """Start a Verify session of a point, a job's points or everything."""
+        body = body or VerifyBody()
+        return SessionStarted(session_id=service.start_verify(body.point_id, job=body.job))
+
+    @app.delete(API + "/jobs/{name}/backups")
+    def delete_backups(name: str, computer: str | None = None) -> DeleteReport:
+        """Delete the job's (or one computer's) restore points from disk."""
+        return service.delete_backups(name, computer)
 
     @app.post(f"{API}/demo")
     def demo() -> DemoAnswer:

@@ -19,11 +19,14 @@ from urllib.parse import quote
 import httpx
 
 from .. import errors
-from ..api import BulkResult, RestoreReport, ScopePreview, StopPreview, VerifyReport
+from ..api import (
+    BulkResult, DeleteReport, RestoreReport, ScopePreview, StopPreview, VerifyReport,
+    restore_report, verify_report,
+)
 from ..events import CatalogueChanged, Event, EventBus, ServerConnection
 from ..models import (
-    Computer, FileScope, JobDefinition, JobInfo, JobStatus, RepairReport, RestorePointInfo,
-    SessionInfo, StopMode,
+    Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, JobStatus,
+    PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo, StopMode,
 )
 from ..paths import server_socket_path
 from .launcher import ServerUnavailable, ensure_server
@@ -250,14 +253,43 @@ class ServerClient:
         return [RestorePointInfo.model_validate(p)
                 for p in self._request("GET", "/restorePoints", params=params)]
 
-    def restore(self, point_id: str, target: Path) -> RestoreReport:
-        return RestoreReport.model_validate(self._request(
-            "POST", f"/restorePoints/{_q(point_id)}/restore",
-            json={"target": str(Path(target).expanduser().absolute())}))
+    def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
+                overwrite: bool = False) -> RestoreReport:
+        """Start a Restore session and wait for its end (long restores never hit
+        the request timeout); raises its error."""
+        session_id = self.start_restore(point_id, target, paths=paths, overwrite=overwrite)
+        return restore_report(self.wait_session(session_id))
 
     def verify(self, point_id: str | None = None) -> VerifyReport:
-        return VerifyReport.model_validate(self._request("POST", "/verify",
-                                                         json={"point_id": point_id}))
+        """Start a Verify session and wait for its report."""
+        return verify_report(self.wait_session(self.start_verify(point_id)))
+
+    def start_restore(self, point_id: str, target: Path | None = None, *,
+                      paths: list[str] | None = None, overwrite: bool = False) -> str:
+        body = {"target": str(Path(target).expanduser().absolute()) if target is not None
+                else None, "paths": list(paths or []), "overwrite": overwrite}
+        return str(self._request("POST", f"/restorePoints/{_q(point_id)}/startRestore",
+                                 json=body)["session_id"])
+
+    def start_verify(self, point_id: str | None = None, *, job: str | None = None) -> str:
+        return str(self._request("POST", "/startVerify",
+                                 json={"point_id": point_id, "job": job})["session_id"])
+
+    def cancel_session(self, session_id: str) -> None:
+        self._request("POST", f"/sessions/{_q(session_id)}/cancel")
+
+    def browse_point(self, point_id: str, folder: str = "") -> list[PointEntryInfo]:
+        return [PointEntryInfo.model_validate(e) for e in self._request(
+            "GET", f"/restorePoints/{_q(point_id)}/browse", params={"folder": folder})]
+
+    def delete_backups(self, job: str, computer: str | None = None) -> DeleteReport:
+        params = {"computer": computer} if computer is not None else {}
+        return DeleteReport.model_validate(self._request(
+            "DELETE", f"/jobs/{_q(job)}/backups", params=params))
+
+    def list_history(self, query: HistoryQuery) -> HistoryPage:
+        return HistoryPage.model_validate(self._request(
+            "POST", "/history", json=query.model_dump(mode="json")))
 
     def setup_demo(self) -> list[str]:
         return list(self._request("POST", "/demo")["created"])

@@ -147,8 +147,8 @@ class ServerRuntime(ServerControl):
     def _idle(self) -> bool:
         service = self.service
         assert service is not None
-        return not service.running_jobs() and not service.has_schedules() and \
-            self._hub.stream_count == 0
+        return not service.running_jobs() and not service.running_operations() and \
+            not service.has_schedules() and self._hub.stream_count == 0
 
     def shutdown(self) -> None:
         service = self.service

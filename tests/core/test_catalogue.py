@@ -15,10 +15,12 @@ from core.catalogue import Catalogue, migrations
 from core.catalogue.migrations import MIGRATIONS, Migration, latest_version
 from core.errors import RepositoryError
 from core.models import (
+    HistoryQuery,
     PointType,
     RunKind,
     SessionResult,
     SessionState,
+    SessionType,
     TaskStatus,
 )
 
@@ -62,14 +64,14 @@ def v0_copy(tmp_path: Path) -> Path:
 
 
 def test_the_migrations_are_numbered_in_order() -> None:
-    assert [m.version for m in MIGRATIONS] == [1, 2, 3]
-    assert latest_version() == 3
+    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4]
+    assert latest_version() == 4
 
 
 def test_a_v0_catalogue_is_migrated_and_reads_back_exactly(v0_copy: Path) -> None:
     cat = Catalogue(v0_copy)
     try:
-        assert version_of(v0_copy) == latest_version() == 3
+        assert version_of(v0_copy) == latest_version() == 4
 
         jobs = cat.jobs()
         assert [j.name for j in jobs] == ["Nightly Servers", "Ünïcode job"]
@@ -121,6 +123,9 @@ def test_a_v0_catalogue_is_migrated_and_reads_back_exactly(v0_copy: Path) -> Non
         assert cat.latest_finished("Nightly Servers") == session
         assert cat.active_session("Nightly Servers") is None
         assert list(cat.latest_sessions()) == ["Nightly Servers"]
+        assert session.type is SessionType.BACKUP   # migration 4: every old session
+        [row] = cat.history(HistoryQuery()).sessions
+        assert (row.id, row.processed, row.computers) == (SESSION_ID, 12, 1)   # backfilled
 
         [point] = cat.points()
         assert point == cat.point("07325")  # unique prefix
@@ -329,4 +334,4 @@ def test_threads_opening_a_new_catalogue_at_once_all_succeed(
         assert errors == []
         assert sorted(seen) == [str(n) for n in range(threads_per_round)]
         assert version_of(path) == latest_version()
-        assert applied == [1, 2, 3]  # each migration ran once, whoever got there first
+        assert applied == [1, 2, 3, 4]  # each migration ran once, whoever got there first

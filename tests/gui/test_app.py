@@ -34,7 +34,9 @@ def test_resources_are_found_and_icons_are_svg(qapp: object) -> None:
     assert (base / "style.qss").is_file()
     for name in ["start", "stop", "retry", "active_full", "enable", "disable", "delete",
                  "statistics", "backup_job", "home", "jobs", "running", "success",
-                 "warning", "failed", "edit", "clone", "empty"]:
+                 "warning", "failed", "edit", "clone", "empty", "history", "restore",
+                 "verify", "report", "backups", "disk", "computer", "point", "folder", "file",
+                 "link"]:
         path = resources.icon_path(name)
         assert path.suffix == ".svg" and path.is_file(), name
         pixmap = resources.icon(name).pixmap(64, 64)

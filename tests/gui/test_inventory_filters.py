@@ -14,6 +14,8 @@ from gui.jobs_model import Column, JobsTableModel
 from gui.main_window import MainWindow
 
 from .conftest import JobFactory
+from gui.history_model import SESSION_ROLE
+
 from .helpers import start_held, visible_jobs, wait_cell
 
 
@@ -25,49 +27,76 @@ def _click_node(qtbot: QtBot, window: MainWindow, path: str) -> None:
     assert tree.currentItem() is item
 
 
-def test_last_24_hours_filters(qtbot: QtBot, window: MainWindow, service: BackupApi,
-                               gate: TaskGate, make_job: JobFactory) -> None:
+def _sessions(window: MainWindow) -> list[tuple[str, str]]:
+    """(job, result or state) of the sessions the working area lists."""
+    view = window.recent_view
+    rows = [view.proxy.index(r, 0).data(SESSION_ROLE) for r in range(view.proxy.rowCount())]
+    return [(s.job, s.result.value if s.result else s.state.value) for s in rows]
+
+
+def _settled(window: MainWindow) -> bool:
+    return not window.recent_model.busy and not window.bridge.pending
+
+
+def test_last_24_hours_nodes_list_sessions(qtbot: QtBot, window: MainWindow,
+                                           service: BackupApi, gate: TaskGate,
+                                           make_job: JobFactory) -> None:
     make_job("Ok Job", ("ok1",))
     make_job("Bad Job", ("bad1", "bad2"))
-    make_job("Warn Job", ("warn1", "warn2", "warn3"))
     make_job("Busy Job", ("busy1",))
     make_job("New Job", ("new1",))
     service.wait_session(service.start_job("Ok Job"), timeout=10)
     bad = start_held(qtbot, service, gate, "Bad Job", "bad1")
     service.stop_job("Bad Job", StopMode.IMMEDIATELY)
     service.wait_session(bad, timeout=10)
-    warn = start_held(qtbot, service, gate, "Warn Job", "warn2")
-    service.stop_job("Warn Job", StopMode.GRACEFULLY)
-    gate.release("warn2")
+    # A later session of the same job ends Warning: the Failed one stays under Failed.
+    warn = start_held(qtbot, service, gate, "Bad Job", "bad1")
+    service.stop_job("Bad Job", StopMode.GRACEFULLY)
+    gate.release("bad1")
     service.wait_session(warn, timeout=10)
     start_held(qtbot, service, gate, "Busy Job", "busy1")
     wait_cell(qtbot, window, "Busy Job", Column.STATUS, lambda t: t.startswith("Working"))
-    wait_cell(qtbot, window, "Warn Job", Column.LAST_RESULT, "Warning")
-    wait_cell(qtbot, window, "Bad Job", Column.LAST_RESULT, "Failed")
-    wait_cell(qtbot, window, "Ok Job", Column.LAST_RESULT, "Success")
-    everything = {"Ok Job", "Bad Job", "Warn Job", "Busy Job", "New Job"}
+    everything = {"Ok Job", "Bad Job", "Busy Job", "New Job"}
     assert visible_jobs(window) == everything
 
-    _click_node(qtbot, window, "Last 24 Hours/Running")
-    assert visible_jobs(window) == {"Busy Job"}
-    _click_node(qtbot, window, "Last 24 Hours/Success")
-    assert visible_jobs(window) == {"Ok Job"}
-    _click_node(qtbot, window, "Last 24 Hours/Warning")
-    assert visible_jobs(window) == {"Warn Job"}
     _click_node(qtbot, window, "Last 24 Hours/Failed")
-    assert visible_jobs(window) == {"Bad Job"}
+    assert window.work.currentWidget() is window.recent_view
+    qtbot.waitUntil(lambda: _sessions(window) == [("Bad Job", "Failed")])
+    _click_node(qtbot, window, "Last 24 Hours/Warning")
+    qtbot.waitUntil(lambda: _sessions(window) == [("Bad Job", "Warning")])
+    _click_node(qtbot, window, "Last 24 Hours/Success")
+    qtbot.waitUntil(lambda: _sessions(window) == [("Ok Job", "Success")])
+    _click_node(qtbot, window, "Last 24 Hours/Running")
+    qtbot.waitUntil(lambda: _sessions(window) == [("Busy Job", "Working")])
+    _click_node(qtbot, window, "Last 24 Hours")
+    qtbot.waitUntil(lambda: len(_sessions(window)) == 4)
+    assert [job for job, _ in _sessions(window)] == ["Busy Job", "Bad Job", "Bad Job", "Ok Job"]
 
-    # A running job leaves the Running node live, as soon as it ends.
+    # A running session leaves the Running node live, as soon as it ends ...
     _click_node(qtbot, window, "Last 24 Hours/Running")
     gate.release_all()
-    qtbot.waitUntil(lambda: visible_jobs(window) == set(), timeout=10_000)
+    qtbot.waitUntil(lambda: _sessions(window) == [] and _settled(window), timeout=10_000)
+    # ... and an empty list says so.
+    qtbot.waitUntil(lambda: window.recent_view.showing_empty)
+    assert window.recent_view.empty.text() == "No session is running."
     _click_node(qtbot, window, "Last 24 Hours/Success")
-    assert visible_jobs(window) == {"Ok Job", "Busy Job"}
+    qtbot.waitUntil(lambda: sorted(_sessions(window)) == [("Busy Job", "Success"),
+                                                           ("Ok Job", "Success")])
 
     _click_node(qtbot, window, "Jobs/Backup")
+    assert window.work.currentWidget() is window.jobs_view
     assert visible_jobs(window) == everything
     _click_node(qtbot, window, "Jobs")
     assert visible_jobs(window) == everything
+
+
+def test_an_empty_last_24_hours_node_says_so(qtbot: QtBot, window: MainWindow,
+                                             make_job: JobFactory) -> None:
+    make_job("Quiet", ("q1",))
+    _click_node(qtbot, window, "Last 24 Hours/Failed")
+    qtbot.waitUntil(lambda: window.recent_view.showing_empty)
+    assert window.recent_view.empty.text() == "No failed sessions in the last 24 hours."
+    assert window.recent_view.empty.isVisible()
 
 
 def test_search_box_filters_by_name_description_and_computer(

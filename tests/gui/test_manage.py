@@ -82,12 +82,9 @@ def test_statistics_of_last_session(qtbot: QtBot, window: MainWindow, service: B
     qtbot.waitUntil(lambda: dialog.status["Success"].text() == "2", timeout=10_000)
     assert dialog.summary["Status"].text() == "Success"
     assert dialog.data["Processed"].text().endswith("KB")
-    assert dialog.status["Errors"].text() == "0"
-    second = dialog.computers.topLevelItem(1)
-    assert second is not None
-    dialog.computers.setCurrentItem(second)
-    rows = [dialog.log.topLevelItem(i) for i in range(dialog.log.topLevelItemCount())]
-    log = [row.text(1) for row in rows if row is not None]
+    assert dialog.status["Error"].text() == "0"
+    dialog.select_row("s2")
+    log = dialog.log_lines()
     assert log and any("s2" in line for line in log)
     dialog.close()
     assert window.statistics_dialog is None
