@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.api import size_text
 from core.models import JobInfo, JobStatus
 
 NOT_SCHEDULED = "<not scheduled>"
@@ -29,14 +30,7 @@ def next_run_text(job: JobInfo) -> str:
     return datetime_text(job.next_run)
 
 
-def bytes_text(size: float) -> str:
-    units = ("B", "KB", "MB", "GB", "TB", "PB")
-    value = float(size)
-    for unit in units:
-        if abs(value) < 1024 or unit == units[-1]:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+bytes_text = size_text   # one way to print sizes, the CLI's and the console's
 
 
 def duration_text(seconds: float | None) -> str:

@@ -18,6 +18,7 @@ from core.models import SessionResult, SessionSummary
 
 from .history_model import SESSION_ROLE, SessionColumn, SessionFilter, SessionsModel
 from .jobs_view import RowHoverDelegate
+from .row_menu import popup_row_menu
 from .resources import icon
 
 MenuFactory = Callable[[QWidget], QMenu]
@@ -230,16 +231,9 @@ class SessionsView(QWidget):
         return True
 
     def show_context_menu(self, pos: QPoint) -> QMenu | None:
-        index = self.table.indexAt(pos)
-        if not index.isValid() or self._menu_factory is None:
+        factory = self._menu_factory
+        if factory is None or not self.table.indexAt(pos).isValid():
             return None
-        selection = self.table.selectionModel()
-        if not selection.isRowSelected(index.row(), QModelIndex()):
-            self.table.setCurrentIndex(index)
-            selection.select(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-                             | QItemSelectionModel.SelectionFlag.Rows)
-        if self.context_menu is not None:
-            self.context_menu.deleteLater()
-        self.context_menu = self._menu_factory(self)
-        self.context_menu.popup(self.table.viewport().mapToGlobal(pos))
+        self.context_menu = popup_row_menu(self.table, pos, lambda: factory(self),
+                                           self.context_menu)
         return self.context_menu

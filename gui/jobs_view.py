@@ -17,6 +17,7 @@ from core.models import JobInfo
 
 from .jobs_filter import JobsFilterProxy
 from .jobs_model import JOB_ROLE, Column, JobsTableModel
+from .row_menu import popup_row_menu
 from .resources import icon
 
 MenuFactory = Callable[[QWidget], QMenu]
@@ -249,16 +250,8 @@ class JobsView(QWidget):
     # -- context menu --------------------------------------------------------------
     def show_context_menu(self, pos: QPoint) -> QMenu | None:
         """Right-click on a row: select it unless it already is, then pop the menu up."""
-        index = self.table.indexAt(pos)
-        if not index.isValid():
+        if not self.table.indexAt(pos).isValid():
             return None
-        selection = self.table.selectionModel()
-        if not selection.isRowSelected(index.row(), QModelIndex()):
-            self.table.setCurrentIndex(index)
-            selection.select(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-                             | QItemSelectionModel.SelectionFlag.Rows)
-        if self.context_menu is not None:
-            self.context_menu.deleteLater()
-        self.context_menu = self._menu_factory(self)
-        self.context_menu.popup(self.table.viewport().mapToGlobal(pos))
+        self.context_menu = popup_row_menu(self.table, pos, lambda: self._menu_factory(self),
+                                           self.context_menu)
         return self.context_menu
