@@ -510,7 +510,7 @@ class BackupService:
             return
         try:
             _done, cancelled, _pending = runner.stop(
-                StopMode.IMMEDIATELY, by="by user (the graceful stop's deadline passed)",
+                StopMode.IMMEDIATELY, by="by the graceful stop's deadline",
                 reason=f"The graceful stop did not end the job within {_duration(after_s)}: "
                        "stopping immediately.")
         except JobStateError:

@@ -68,6 +68,8 @@ def test_graceful_stop_with_a_deadline_turns_immediate(
     log = [item.text for item in session.log]
     assert any("did not end the job within 10 min" in text for text in log)
     assert "pc1 was cancelled: no new restore point." in log
+    assert log[-1].startswith("Job stopped immediately by the graceful stop's deadline.")
+    assert session.stopped_by == "by the graceful stop's deadline"
     assert svc.list_points("J") == []
 
 
