@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from . import integrity
 from .api import RestoreReport, VerifyReport
 from .catalogue import Catalogue
-from .errors import ConsoleError, ReadOnlyError, RestoreError
+from .errors import ConsoleError, ReadOnlyError
 from .events import Event
 from .browse import TreeCache
 from .models import (
@@ -43,23 +43,12 @@ from .models import (
     utcnow,
 )
 from .ownership import DataDirOwnership
-from .paths import catalogue_path, default_repository_path
+from .paths import (
+    catalogue_path, checked_restore_target, default_repository_path, is_read_only,
+)
 from .repository import Repository
 
 log = logging.getLogger(__name__)
-
-
-def is_read_only(data_dir: Path) -> bool:
-    """Whether an existing data directory cannot be written (a read-only mount,
-    an immutable folder, or no write permission)."""
-    if not data_dir.is_dir():
-        return False
-    try:
-        if os.statvfs(data_dir).f_flag & os.ST_RDONLY:
-            return True
-    except OSError:
-        pass
-    return not os.access(data_dir, os.W_OK)
 
 
 class ReadOnlyService:
@@ -146,14 +135,7 @@ class ReadOnlyService:
     def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
                 overwrite: bool = False) -> RestoreReport:
         point = self.catalogue.point(point_id)
-        target = Path(target).expanduser().resolve()
-        if target == self.data_dir.resolve() or self.data_dir.resolve() in target.parents:
-            raise RestoreError(f"Cannot restore into {target}: it is inside the console's "
-                               "data directory. Choose a folder outside it.")
-        if target.exists() and (not target.is_dir() or (not overwrite
-                                                         and any(target.iterdir()))):
-            raise RestoreError(f"Restore target {target} is not an empty folder. Choose a "
-                               "new or empty folder so that no existing file is overwritten.")
+        target = checked_restore_target(self.data_dir, target, overwrite)
         stats = self._repository().restore(point.id, target, paths=paths or None)
         return RestoreReport(point_id=point.id, target=str(target), files=stats.files,
                              dirs=stats.dirs, symlinks=stats.symlinks, bytes=stats.bytes)

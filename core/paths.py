@@ -47,3 +47,33 @@ def server_lock_path(data_dir: Path) -> Path:
 
 def logs_dir(data_dir: Path) -> Path:
     return data_dir / "logs"
+
+
+def is_read_only(data_dir: Path) -> bool:
+    """Whether an existing data directory cannot be written (a read-only mount,
+    an immutable folder, or no write permission)."""
+    if not data_dir.is_dir():
+        return False
+    try:
+        if os.statvfs(data_dir).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        pass
+    return not os.access(data_dir, os.W_OK)
+
+
+def checked_restore_target(data_dir: Path, target: Path, overwrite: bool) -> Path:
+    """The folder a restore may write into: outside the data directory, and new
+    or empty unless ``overwrite`` (RestoreError otherwise)."""
+    from .errors import RestoreError
+
+    target = Path(target).expanduser().resolve()
+    home = data_dir.resolve()
+    if target == home or home in target.parents:
+        raise RestoreError(f"Cannot restore into {target}: it is inside the console's "
+                           "data directory. Choose a folder outside it.")
+    if target.exists() and (not target.is_dir() or (not overwrite
+                                                     and any(target.iterdir()))):
+        raise RestoreError(f"Restore target {target} is not an empty folder. Choose a "
+                           "new or empty folder so that no existing file is overwritten.")
+    return target

@@ -58,7 +58,7 @@ from .models import (
     utcnow,
 )
 from .ownership import DataDirOwnership
-from .paths import catalogue_path, default_repository_path
+from .paths import catalogue_path, checked_restore_target, default_repository_path
 from .repository import Manifest, PartialRestore, Repository
 from .repository.selection import normalise
 from .repository.verify import VerifyCancelled
@@ -639,15 +639,7 @@ class BackupService:
                     "of the restore point there. Confirm that files may be overwritten "
                     "(files that are not in the restore point are kept).")
             return Path(computer.path), True
-        target = Path(target).expanduser().resolve()
-        if target == self.data_dir.resolve() or self.data_dir.resolve() in target.parents:
-            raise RestoreError(f"Cannot restore into {target}: it is inside the console's "
-                               "data directory. Choose a folder outside it.")
-        if target.exists() and (not target.is_dir() or (not overwrite
-                                                         and any(target.iterdir()))):
-            raise RestoreError(f"Restore target {target} is not an empty folder. Choose a "
-                               "new or empty folder so that no existing file is overwritten.")
-        return target, False
+        return checked_restore_target(self.data_dir, target, overwrite), False
 
     def start_restore(self, point_id: str, target: Path | None = None, *,
                       paths: list[str] | None = None, overwrite: bool = False) -> str:

@@ -10,7 +10,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLabel, QLineEdit, QMenu, QStackedWidget, QTreeView,
+    QAbstractItemView, QHeaderView, QLabel, QMenu, QStackedWidget, QTreeView,
     QVBoxLayout, QWidget,
 )
 
@@ -18,6 +18,7 @@ from core.models import RestorePointInfo
 
 from .formatting import bytes_text, datetime_text
 from .resources import icon
+from .search_box import search_box
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -130,11 +131,7 @@ class BackupsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        self.search = QLineEdit(self)
-        self.search.setObjectName("SearchBox")
-        self.search.setPlaceholderText("Type in a job or computer name to search for")
-        self.search.setClearButtonEnabled(True)
-        self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search = search_box(self, "Type in a job or computer name to search for")
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
         layout.addWidget(self.search)
         self.stack = QStackedWidget(self)

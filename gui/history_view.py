@@ -10,7 +10,7 @@ from PySide6.QtCore import (
     Qt, Signal,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
     QStackedWidget, QTableView, QVBoxLayout, QWidget,
 )
 
@@ -19,7 +19,7 @@ from core.models import SessionResult, SessionSummary
 from .history_model import SESSION_ROLE, SessionColumn, SessionFilter, SessionsModel
 from .jobs_view import RowHoverDelegate
 from .row_menu import popup_row_menu
-from .resources import icon
+from .search_box import search_box
 
 MenuFactory = Callable[[QWidget], QMenu]
 
@@ -105,11 +105,7 @@ class SessionsView(QWidget):
         for text, _ in TIME_CHOICES:
             self.time_filter.addItem(text)
         self.time_filter.setCurrentIndex(len(TIME_CHOICES) - 1)
-        self.search = QLineEdit(self.filter_bar)
-        self.search.setObjectName("SearchBox")
-        self.search.setPlaceholderText("Search the sessions shown by job or session id")
-        self.search.setClearButtonEnabled(True)
-        self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search = search_box(self.filter_bar, "Search the sessions shown by job or session id")
         self.count_label = QLabel("", self.filter_bar)
         self.count_label.setObjectName("HistoryCount")
         for label, widget in (("Job:", self.job_filter), ("Result:", self.result_filter),

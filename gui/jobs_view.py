@@ -9,7 +9,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLabel, QLineEdit, QMenu, QPushButton, QStackedWidget,
+    QAbstractItemView, QHeaderView, QLabel, QMenu, QPushButton, QStackedWidget,
     QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget,
 )
 
@@ -19,6 +19,7 @@ from .jobs_filter import JobsFilterProxy
 from .jobs_model import JOB_ROLE, Column, JobsTableModel
 from .row_menu import popup_row_menu
 from .resources import icon
+from .search_box import search_box
 
 MenuFactory = Callable[[QWidget], QMenu]
 
@@ -120,11 +121,7 @@ class JobsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        self.search = QLineEdit(self)
-        self.search.setObjectName("SearchBox")
-        self.search.setPlaceholderText("Type in an object name to search for")
-        self.search.setClearButtonEnabled(True)
-        self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search = search_box(self, "Type in an object name to search for")
         self.search.setToolTip("Search the jobs list by name, description, computer or "
                                "target (Ctrl+F)")
         self.search.textChanged.connect(proxy.set_search)

@@ -15,7 +15,7 @@ import logging
 import secrets
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from blake3 import blake3
 
@@ -67,6 +67,25 @@ def write_index(layout: Layout, packs: list[PackInfo]) -> str:
     index_id = secrets.token_hex(16)
     atomic_write(layout.index_file(index_id), encode_index(packs), layout.tmp)
     return index_id
+
+
+def entries_by_pack(layout: Layout, index_ids: Iterable[str],
+                    damaged: Callable[[RepositoryError], None]
+                    ) -> dict[str, list[tuple[str, BlobLoc]]]:
+    """What the index files list, pack by pack. An index file that vanished
+    meanwhile is passed over; a damaged one is reported to ``damaged``."""
+    listed: dict[str, list[tuple[str, BlobLoc]]] = {}
+    for index_id in index_ids:
+        try:
+            entries = read_index(layout, index_id)
+        except FileNotFoundError:
+            continue
+        except RepositoryError as exc:
+            damaged(exc)
+            continue
+        for blob, loc in entries:
+            listed.setdefault(loc.pack, []).append((blob, loc))
+    return listed
 
 
 def read_index(layout: Layout, index_id: str) -> list[tuple[str, BlobLoc]]:

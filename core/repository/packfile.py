@@ -234,6 +234,16 @@ def check_pack(path: Path, pack_id: str,
     return PackCheck(entries, bad, problem)
 
 
+
+def check_pack_or_error(path: Path, pack_id: str,
+                        fallback: list[tuple[str, BlobLoc]] | None = None
+                        ) -> PackCheck | OSError:
+    """:func:`check_pack`, with an unreadable pack file as the result (for a pool)."""
+    try:
+        return check_pack(path, pack_id, fallback)
+    except OSError as exc:
+        return exc
+
 def _trailer_of(data: bytes, pack_id: str) -> list[tuple[str, BlobLoc]]:
     end = len(data)
     if end < len(PACK_MAGIC) + FOOTER.size:

@@ -21,10 +21,10 @@ from core.errors import RepositoryError
 from .damage import DamageRegistry
 from .errors import write_error
 from .fsio import fsync_dir
-from .index import Index, read_index, write_index
+from .index import Index, entries_by_pack, write_index
 from .layout import Layout
 from .model import Manifest, RepairReport
-from .packfile import BlobLoc, PackBuilder, PackCheck, PackInfo, check_pack
+from .packfile import BlobLoc, PackBuilder, PackCheck, PackInfo, check_pack_or_error
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +41,12 @@ def repair_repository(
     report = RepairReport()
     before = dict(index.blobs)
     old_index_ids = layout.list_index_ids()
-    listed: dict[str, list[tuple[str, BlobLoc]]] = {}
-    for index_id in old_index_ids:
-        try:
-            entries = read_index(layout, index_id)
-        except FileNotFoundError:
-            continue
-        except RepositoryError as exc:
-            report.problems.append(f"{exc} (replaced)")
-            continue
-        for blob, loc in entries:
-            listed.setdefault(loc.pack, []).append((blob, loc))
+    listed = entries_by_pack(layout, old_index_ids,
+                             lambda exc: report.problems.append(f"{exc} (replaced)"))
     on_disk = layout.list_packs()
 
     def one(pack_id: str) -> tuple[str, PackCheck | OSError]:
-        try:
-            return pack_id, check_pack(on_disk[pack_id], pack_id, listed.get(pack_id))
-        except OSError as exc:
-            return pack_id, exc
+        return pack_id, check_pack_or_error(on_disk[pack_id], pack_id, listed.get(pack_id))
 
     keep: list[PackInfo] = []
     salvage: list[tuple[str, list[tuple[str, BlobLoc]]]] = []

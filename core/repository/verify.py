@@ -18,10 +18,10 @@ from core.errors import RepositoryError
 
 from .damage import DamageRegistry
 from .errors import BlobError
-from .index import Index, read_index
+from .index import Index, entries_by_pack
 from .layout import Layout
 from .model import BlobProblem, Manifest
-from .packfile import BlobLoc, PackCheck, PackReader, check_pack
+from .packfile import BlobLoc, PackCheck, PackReader, check_pack_or_error
 
 REPAIR_HINT = "run 'agent-jobs repair'"
 _T = TypeVar("_T")
@@ -129,24 +129,12 @@ def _repo_problem(detail: str, blob: str = "", pack: str | None = None,
 def _check_all_packs(run: _Run) -> int:
     """Read every index file and every pack in full; fill run.bad and run.good."""
     layout = run.layout
-    listed: dict[str, list[tuple[str, BlobLoc]]] = {}
-    for index_id in layout.list_index_ids():
-        try:
-            entries = read_index(layout, index_id)
-        except FileNotFoundError:
-            continue
-        except RepositoryError as exc:
-            run.repo_problems.append(_repo_problem(str(exc)))
-            continue
-        for blob, loc in entries:
-            listed.setdefault(loc.pack, []).append((blob, loc))
+    listed = entries_by_pack(layout, layout.list_index_ids(),
+                             lambda exc: run.repo_problems.append(_repo_problem(str(exc))))
     on_disk = layout.list_packs()
 
     def one(pack_id: str) -> tuple[str, PackCheck | OSError]:
-        try:
-            return pack_id, check_pack(on_disk[pack_id], pack_id, listed.get(pack_id))
-        except OSError as exc:
-            return pack_id, exc
+        return pack_id, check_pack_or_error(on_disk[pack_id], pack_id, listed.get(pack_id))
 
     run.planned(len(on_disk))
     for pack_id, result in _results(run, [run.pool.submit(one, p) for p in sorted(on_disk)]):
