@@ -13,13 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from . import errors
 from .errors import ConsoleError
 from .events import Event
 from .models import (
-    Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, OperationInfo,
+    Computer, FileScope, SshSettings, HistoryPage, HistoryQuery, JobDefinition, JobInfo, OperationInfo,
     PointEntryInfo, RestorePointInfo, SessionInfo, SessionResult, SessionState, Stage, StopMode,
     TaskStatus, VerifyProblem, utcnow,
 )
@@ -123,6 +123,40 @@ class ScopePreview(BaseModel):
         return sum(c.bytes for c in self.computers)
 
 
+class RepositoryInfo(BaseModel):
+    """A backup repository as the console lists it (Backup Infrastructure).
+    Never carries a password or credentials."""
+
+    name: str
+    kind: str                         # "local" | "s3"
+    location: str                     # a folder path, or s3:http(s)://HOST:PORT/BUCKET[/PREFIX]
+    encrypted: bool = False
+    default: bool = False             # the data directory's own repository
+    jobs: list[str] = []              # jobs that write to it
+    used_bytes: int | None = None
+    capacity_bytes: int | None = None
+    free_bytes: int | None = None
+    problem: str | None = None        # why it cannot be reached right now
+
+
+class RepositorySpec(BaseModel):
+    """What ``add_repository``/``test_repository`` take. The secrets are kept by
+    the server in 0600 files in its data directory and never returned."""
+
+    name: str
+    url: str                          # restic syntax: a path, or s3:http(s)://HOST:PORT/BUCKET
+    password: SecretStr | None = None
+    insecure_no_encryption: bool = False      # required for S3 without a password
+    access_key_id: str | None = None          # S3; else AWS_ACCESS_KEY_ID of the server
+    secret_access_key: SecretStr | None = None
+
+
+class RepositoryKeyInfo(BaseModel):
+    id: str
+    created: datetime
+    current: bool = False             # the key the server opened the repository with
+
+
 class BackupApi(Protocol):
     data_dir: Path
 
@@ -162,6 +196,16 @@ class BackupApi(Protocol):
     def delete_backups(self, job: str, computer: str | None = None) -> DeleteReport: ...
     def setup_demo(self) -> list[str]: ...
     def preview_scope(self, computers: list[Computer], scope: FileScope) -> ScopePreview: ...
+    # Backup infrastructure: repositories (issue 13)
+    def list_repositories(self) -> list[RepositoryInfo]: ...
+    def add_repository(self, spec: RepositorySpec) -> RepositoryInfo: ...
+    def remove_repository(self, name: str) -> None: ...
+    def test_repository(self, spec: RepositorySpec) -> str: ...
+    def list_repository_keys(self, name: str) -> list[RepositoryKeyInfo]: ...
+    def add_repository_key(self, name: str, password: SecretStr) -> str: ...
+    def remove_repository_key(self, name: str, key_id: str) -> None: ...
+    # Linux computers over SSH: connects, checks the host key and the path
+    def test_computer(self, computer: Computer, ssh: SshSettings) -> str: ...
 
 
 def _iso(dt: Any) -> str | None:

@@ -126,6 +126,22 @@ class Computer(BaseModel):
         return v
 
 
+class SshSettings(BaseModel):
+    """How the server reaches a job's Linux computers over SSH (``ssh://USER@HOST[:PORT]/PATH``).
+
+    ``identity_file``: the private key (default: the server user's usual keys);
+    ``known_hosts_file``: where host keys are checked (default: the data
+    directory's ``known_hosts``); ``accept_new_host_key``: trust and remember a
+    host key never seen before (OpenSSH's accept-new). A changed key is always
+    refused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    identity_file: str | None = None
+    known_hosts_file: str | None = None
+    accept_new_host_key: bool = False
+
+
 class FileScope(BaseModel):
     """File-level backup scope: folders (relative to the computer's root,
     empty = the whole tree) and exclude masks (fnmatch patterns matched
@@ -214,6 +230,7 @@ class JobDefinition(BaseModel):
     enabled: bool = True
     schedule: Schedule | None = None
     active_full: ActiveFullSchedule | None = None
+    ssh: SshSettings = SshSettings()
 
     @field_validator("name")
     @classmethod
