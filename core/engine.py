@@ -22,11 +22,12 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from time import perf_counter
 from typing import Any
 from collections.abc import Callable, Iterator
 
-from .agent import FsEntry, agent_for
+from .agent import Cancelled, FsEntry, agent_for
 from .catalogue import Catalogue
 from .errors import ConsoleError, JobStateError, RepositoryError
 from .events import EventBus, SessionChanged, PointsChanged
@@ -45,6 +46,7 @@ from .models import (
     TaskStatus,
     utcnow,
 )
+from .remote.errors import RemoteFileError
 from .repository import Manifest, MissingParentData, PointMeta, PointNotFound, Repository
 from .throttle import Throttle
 
@@ -57,10 +59,6 @@ READ_ATTEMPTS = 3   # reads of a file that changes while it is read
 # hashes and hands off the current one. A hint: no data enters the process.
 PREFETCH_FILES = 32
 PREFETCH_MAX_SIZE = 1 << 20
-
-
-class Cancelled(Exception):
-    """Raised inside a task when the session is stopped immediately."""
 
 
 @dataclass(slots=True)
@@ -151,6 +149,13 @@ class EngineContext:
     hooks: EngineHooks
     repository: Callable[[str], Repository]   # repository name -> open repository
     repository_name: Callable[[str], str]      # normalises a job's repository field
+    data_dir: Path | None = None   # default: the catalogue's folder (SSH known_hosts live there)
+
+    def data_folder(self) -> Path | None:
+        if self.data_dir is not None:
+            return self.data_dir
+        path = getattr(self.catalogue, "path", None)
+        return Path(path).parent if path is not None else None
 
 
 def new_session_id() -> str:
@@ -170,6 +175,7 @@ class SessionRunner:
         self._cancel = threading.Event()
         self._finished = threading.Event()
         self._wake = threading.Event()
+        self._live_workers = 0   # task threads still running (see _run)
         self._stop_mode: StopMode | None = None
         self._stopped_by = "by user"
         self._throttle = Throttle(job.throttle_mbps)
@@ -265,9 +271,13 @@ class SessionRunner:
             workers = [threading.Thread(target=self._worker, daemon=True,
                                         name=f"task-{self.session.id}-{i}")
                        for i in range(min(self.job.task_slots, len(self.tasks)))]
+            self._live_workers = len(workers)
             for w in workers:
                 w.start()
-            while any(w.is_alive() for w in workers):
+            # Count workers under the lock rather than asking is_alive(): a
+            # worker's last wake-up comes just before its thread ends, and a
+            # check in that gap would sleep a whole interval before finishing.
+            while self._workers_left():
                 self._wake.wait(FLUSH_INTERVAL_S)
                 self._wake.clear()
                 self._flush()
@@ -282,9 +292,13 @@ class SessionRunner:
                 self._cancel.set()
             self._finish(force_failed=True)
         finally:
-            self._finished.set()
-            if self._on_finished:
-                self._on_finished(self)
+            # The callback first (the server records retries and frees the job
+            # there), so whoever waits on the session sees its consequences.
+            try:
+                if self._on_finished:
+                    self._on_finished(self)
+            finally:
+                self._finished.set()
 
     def _flush(self) -> bool:
         """Save the session to the catalogue; False (and ``saved`` False) if that
@@ -331,16 +345,25 @@ class SessionRunner:
                            f"{self.save_error}", "error")
                 self.session.result = SessionResult.FAILED
 
+    def _workers_left(self) -> int:
+        with self._lock:
+            return self._live_workers
+
     def _worker(self) -> None:
-        while True:
+        try:
+            while True:
+                with self._lock:
+                    if self._stop_mode is not None or not self._pending:
+                        return
+                    task = self._pending.pop(0)
+                    task.status = TaskStatus.IN_PROGRESS
+                    task.started = utcnow()
+                self._wake.set()
+                TaskProcessor(self, task).run()
+                self._wake.set()
+        finally:
             with self._lock:
-                if self._stop_mode is not None or not self._pending:
-                    return
-                task = self._pending.pop(0)
-                task.status = TaskStatus.IN_PROGRESS
-                task.started = utcnow()
-            self._wake.set()
-            TaskProcessor(self, task).run()
+                self._live_workers -= 1
             self._wake.set()
 
     def _reclaim_space(self) -> None:
@@ -418,11 +441,21 @@ class TaskProcessor:
             self.task.note(f"Failed: {message}", "error")
 
     def _backup(self) -> PointMeta:
+        agent = agent_for(self.task.computer, self.job.ssh, data_dir=self.ctx.data_folder(),
+                          cancel=self.cancel)
+        try:
+            return self._backup_with(agent)
+        finally:
+            agent.close()
+
+    def _backup_with(self, agent) -> PointMeta:
         task = self.task
-        agent = agent_for(task.computer)
         t0 = perf_counter()
         scan = agent.scan(self.job.scope)
         task.source_s += perf_counter() - t0
+        if getattr(agent, "remembered_key", None):
+            task.note(f"New host key of {agent.target.host} accepted and remembered: "
+                      f"{agent.remembered_key}")
         for w in scan.warnings:
             task.note(w, "warning")
         for n in scan.notes:
@@ -443,6 +476,11 @@ class TaskProcessor:
         writer = repo.begin_backup(meta)
         task.writer = writer
         try:
+            reader = self._source_reader(agent, writer, scan.entries, parent_entries)
+            if reader is not None and reader.raw:
+                task.note(f"The computer cannot cut and hash its files itself "
+                          f"({agent.native_problem}): changed files are sent whole and "
+                          "deduplicated by the server, which moves more data over the network.")
             ahead = self._prefetcher(agent, scan.entries, parent_entries)
             for i, entry in enumerate(scan.entries):
                 self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
@@ -451,9 +489,11 @@ class TaskProcessor:
                     raise Cancelled
                 if ahead is not None:
                     ahead(i)
-                self._add(writer, agent, entry, parent_entries.get(entry.rel))
+                self._add(writer, agent, entry, parent_entries.get(entry.rel), reader)
             self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
                                       self.cancelled)
+            if reader is not None:
+                self._finish_reader(agent, reader)
             task.loop_wait_s = writer.wait_s
             t0 = perf_counter()
             writer.flush()  # the slow part (packs, fsync, index) outside the lock
@@ -517,7 +557,7 @@ class TaskProcessor:
                 prefetch(e.rel)
         return ahead
 
-    def _add(self, writer, agent, entry: FsEntry, previous) -> None:
+    def _add(self, writer, agent, entry: FsEntry, previous, reader=None) -> None:
         task = self.task
         if entry.kind == "dir":
             writer.add_dir(entry.rel, entry.st)
@@ -525,6 +565,10 @@ class TaskProcessor:
             writer.add_symlink(entry.rel, entry.target or "", entry.st)
         elif entry.kind == "hardlink":
             writer.add_hardlink(entry.rel, entry.target or "", entry.st)
+        elif reader is not None and entry.rel in reader.planned:
+            self._read_remote(writer, reader, entry)
+            task.files_done += 1
+            task.bytes_transferred = writer.bytes_new
         elif previous is not None and _unchanged(previous, entry.st) and \
                 self._reuse(writer, previous):
             task.bytes_processed += entry.st.st_size
@@ -563,6 +607,95 @@ class TaskProcessor:
         task.note(f"File '{entry.rel}' kept changing while it was read ({READ_ATTEMPTS} "
                   "attempts): the copy in this restore point may mix old and new content. "
                   "Back it up when it is not being written.", "warning")
+
+    # -- reading at the source (an SSH computer's agent cuts and hashes) ------
+    def _source_reader(self, agent, writer, entries: list[FsEntry], parent_entries: dict):
+        """For an agent that reads at the source: ask it to read, in order,
+        every file that cannot reuse the parent's blocks (new, changed, or
+        whose blocks the repository lost); None for the local agent."""
+        start = getattr(agent, "source_reader", None)
+        if start is None:
+            return None
+        files: list[tuple[str, int]] = []
+        missing = writer.missing
+        for e in entries:
+            if e.kind != "file":
+                continue
+            previous = parent_entries.get(e.rel)
+            if previous is not None and _unchanged(previous, e.st) and \
+                    not missing(list(previous.blocks)):
+                continue
+            files.append((e.rel, e.st.st_size))
+        return start(files, writer.chunker, missing)
+
+    def _finish_reader(self, agent, reader) -> None:
+        t0 = perf_counter()
+        stats = reader.finish()
+        self.task.source_s += perf_counter() - t0
+        self.task.note(f"Over SSH: {agent.wire_received:,} bytes received from the computer; "
+                       f"it read {stats['opened']:,} file(s), {_size(stats['read'])} "
+                       f"(agent CPU {stats.get('cpu_s', 0.0):.1f} s)")
+
+    def _read_remote(self, writer, reader, entry: FsEntry) -> None:
+        """Store a file the agent reads at the source (the rules of
+        ``_read_file``: a file that changes while read is read again)."""
+        task = self.task
+        while True:
+            t0 = perf_counter()
+            rf = reader.next_file()
+            task.source_s += perf_counter() - t0
+            if rf.error is not None:
+                task.note(f"Cannot read file '{entry.rel}': {rf.error}. The file was "
+                          "skipped; check its permissions.", "warning")
+                task.bytes_processed += entry.st.st_size
+                return
+            try:
+                if rf.raw:
+                    added = writer.add_file(entry.rel, rf.st, self._blocks(rf, writer.chunker))
+                else:
+                    added = writer.add_file_known(entry.rel, rf.st, self._remote_blocks(rf))
+            except RemoteFileError as exc:
+                task.note(f"Cannot read file '{entry.rel}': {exc.strerror}. The file was "
+                          "skipped.", "warning")
+                return
+            end = rf.end
+            if end.same:
+                return
+            if end.retry:
+                writer.retract(added)
+                task.note(f"File '{entry.rel}' changed while it was read; reading it again")
+                continue
+            task.note(f"File '{entry.rel}' kept changing while it was read ({READ_ATTEMPTS} "
+                      "attempts): the copy in this restore point may mix old and new content. "
+                      "Back it up when it is not being written.", "warning")
+            return
+
+    def _remote_blocks(self, rf) -> Iterator[tuple[str, int, bytes | None]]:
+        """A file's (id, size, data) as the agent cut and hashed them; data
+        only for blocks the repository lacks. Waiting for the network counts
+        as Source; the throttle applies to the bytes that crossed it."""
+        task, throttle, cancel = self.task, self.runner._throttle, self.cancel
+        clock = perf_counter
+        while True:
+            if cancel.is_set():
+                raise Cancelled
+            t0 = clock()
+            group = rf.next_group()
+            task.source_s += clock() - t0
+            if group is None:
+                return
+            size = group.size
+            if size and task.reading_since is None:
+                task.reading_since = utcnow()
+            task.bytes_read += size
+            task.bytes_processed += size
+            t1 = clock()
+            yield from group.items
+            task.writer_s += clock() - t1
+            if group.wire:
+                t2 = clock()
+                throttle.consume(group.wire, cancel)
+                task.throttle_s += clock() - t2
 
     def _reuse(self, writer, previous) -> bool:
         """Reuse an unchanged file's blocks; False if the repository lost them
@@ -653,7 +786,11 @@ class TaskProcessor:
         if extra:
             ids = [p.id for p in extra]
             cat.mark_forgetting(ids)   # a crash from here on is finished at the next start
-            self.ctx.repository(repo_name).forget(ids)
+            by_repository: dict[str, list[str]] = {}
+            for p in extra:   # a job that moved keeps older points in its old repository
+                by_repository.setdefault(p.repository or repo_name, []).append(p.id)
+            for name, repo_ids in by_repository.items():
+                self.ctx.repository(name).forget(repo_ids)
             cat.remove_points(ids)
             self.runner._forgot_points = True
             task.note(f"Retention: removed {len(ids)} restore point(s) beyond the "

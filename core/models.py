@@ -8,7 +8,10 @@ import unicodedata
 from datetime import date, datetime, timezone
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .scheduling.schedule import Schedule, Weekday, parse_days
 
@@ -98,9 +101,43 @@ class Stage(str, Enum):
     THROTTLING = "Throttling"  # waiting on the job's read rate limit
 
 
+class SshTarget(NamedTuple):
+    """The parts of an ``ssh://USER@HOST[:PORT]/PATH`` computer path."""
+
+    user: str
+    host: str
+    port: int
+    path: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.host}" + ("" if self.port == 22 else f":{self.port}")
+
+
+def parse_ssh_path(v: str) -> SshTarget:
+    """ValueError (in the operator's words) unless ``v`` is ssh://USER@HOST[:PORT]/PATH."""
+    form = "write it as ssh://USER@HOST[:PORT]/PATH, e.g. ssh://backup@web1:22/srv/data"
+    try:
+        url = urlsplit(v)
+        port = url.port or 22
+    except ValueError:
+        raise ValueError(f"{v!r} is not a valid SSH address (bad port): {form}") from None
+    if url.scheme != "ssh" or not url.hostname or url.query or url.fragment:
+        raise ValueError(f"{v!r} is not a valid SSH address: {form}")
+    if not url.username or url.password is not None:
+        raise ValueError(f"{v!r} names no user (passwords do not belong in it): {form}")
+    if not url.path.startswith("/"):
+        raise ValueError(f"{v!r} names no folder on the computer: {form}")
+    path = unquote(url.path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return SshTarget(unquote(url.username), url.hostname, port, path)
+
+
 class Computer(BaseModel):
-    """A protected computer. For now a directory tree on this machine,
-    protected by the local agent (``agent == "local"``)."""
+    """A protected computer: a directory tree on this machine, protected by
+    the local agent (``agent == "local"``), or a Linux computer reached over
+    SSH (``path`` ``ssh://USER@HOST[:PORT]/PATH``, ``agent == "ssh"``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -108,12 +145,33 @@ class Computer(BaseModel):
     path: str = Field(min_length=1, max_length=4095)
     agent: str = "local"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _ssh_agent(cls, data):
+        if isinstance(data, dict) and str(data.get("path", "")).startswith("ssh://") \
+                and data.get("agent", "local") == "local":
+            data = {**data, "agent": "ssh"}
+        return data
+
     @field_validator("path")
     @classmethod
     def _valid_path(cls, v: str) -> str:
         if "\x00" in v:
             raise ValueError("a computer's path cannot contain a NUL character")
+        if v.startswith("ssh://"):
+            parse_ssh_path(v)
         return v
+
+    @model_validator(mode="after")
+    def _agent_matches_path(self) -> Computer:
+        if self.agent == "ssh" and not self.path.startswith("ssh://"):
+            raise ValueError("an SSH computer's path must be ssh://USER@HOST[:PORT]/PATH")
+        return self
+
+    @property
+    def ssh_target(self) -> SshTarget:
+        """The SSH address parts (ValueError for a local computer)."""
+        return parse_ssh_path(self.path)
 
     @field_validator("name")
     @classmethod

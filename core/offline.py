@@ -16,6 +16,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,8 +24,8 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from . import integrity
-from .api import RestoreReport, VerifyReport
-from .catalogue import Catalogue
+from .api import RepositoryInfo, RestoreReport, VerifyReport
+from .catalogue import Catalogue, RepositoryRecord
 from .errors import ConsoleError, ReadOnlyError
 from .events import Event
 from .browse import TreeCache
@@ -46,6 +47,9 @@ from .ownership import DataDirOwnership
 from .paths import (
     catalogue_path, checked_restore_target, default_repository_path, is_read_only,
 )
+from .repositories import (
+    DEFAULT_REPOSITORY, Measure, Registry, close_repository, is_default, measure_all,
+)
 from .repository import Repository
 
 log = logging.getLogger(__name__)
@@ -57,7 +61,8 @@ class ReadOnlyService:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.catalogue = Catalogue(catalogue_path(self.data_dir), read_only=True)
-        self._repo: Repository | None = None
+        self._registry = Registry(self.data_dir, self.catalogue)
+        self._repos: dict[str, Repository] = {}   # repository id -> open repository
         self._trees: TreeCache | None = None
 
     def _refuse(self, what: str) -> ReadOnlyError:
@@ -79,13 +84,18 @@ class ReadOnlyService:
 
     def close(self) -> None:
         self.catalogue.close()
-        if self._repo is not None:
-            self._repo.close()
+        for repo in self._repos.values():
+            close_repository(repo)
+        self._repos.clear()
 
-    def _repository(self) -> Repository:
-        if self._repo is None:
-            self._repo = Repository.open(default_repository_path(self.data_dir))
-        return self._repo
+    def _repository(self, name: str = DEFAULT_REPOSITORY) -> Repository:
+        entry = self._registry.entry(name)
+        if entry.id not in self._repos:
+            self._repos[entry.id] = self._registry.open(entry, read_only=True)
+        return self._repos[entry.id]
+
+    def _point_repository(self, point_id: str) -> Repository:
+        return self._repository(self.catalogue.point(point_id).repository)
 
     # -- jobs and sessions ---------------------------------------------------------
     def list_jobs(self) -> list[JobInfo]:
@@ -125,8 +135,24 @@ class ReadOnlyService:
     def browse_point(self, point_id: str, folder: str = "") -> list[PointEntryInfo]:
         point = self.catalogue.point(point_id)
         if self._trees is None:
-            self._trees = TreeCache(lambda pid: self._repository().load_manifest(pid))
+            self._trees = TreeCache(
+                lambda pid: self._point_repository(pid).load_manifest(pid))
         return self._trees.get(point.id).list(folder)
+
+    def list_repositories(self) -> list[RepositoryInfo]:
+        found = []
+        entries = self._registry.entries()
+        measured = measure_all(entries, self._registry.s3_keys)
+        for e in entries:
+            m = measured[e.id] or Measure()
+            jobs = [j.name for j in self.catalogue.jobs()
+                    if (is_default(j.repository) if e.default
+                        else j.repository.lower() == e.name.lower())]
+            found.append(RepositoryInfo(
+                name=e.name, kind=e.kind, location=e.location, encrypted=e.encrypted,
+                default=e.default, jobs=jobs, used_bytes=m.used, capacity_bytes=m.capacity,
+                free_bytes=m.free, problem=m.problem))
+        return found
 
     # -- restore points ------------------------------------------------------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
@@ -136,16 +162,32 @@ class ReadOnlyService:
                 overwrite: bool = False) -> RestoreReport:
         point = self.catalogue.point(point_id)
         target = checked_restore_target(self.data_dir, target, overwrite)
-        stats = self._repository().restore(point.id, target, paths=paths or None)
+        stats = self._repository(point.repository).restore(point.id, target,
+                                                           paths=paths or None)
         return RestoreReport(point_id=point.id, target=str(target), files=stats.files,
                              dirs=stats.dirs, symlinks=stats.symlinks, bytes=stats.bytes)
 
     def verify(self, point_id: str | None = None) -> VerifyReport:
-        """As the server's verify; damage found cannot be recorded here."""
-        catalogued = [p.id for p in self.catalogue.points()]
-        pid = self.catalogue.point(point_id).id if point_id else None
-        report, _damage = integrity.verify(self._repository(), catalogued, pid)
-        return report
+        """As the server's verify (every repository that holds points, when no
+        point is named); damage found cannot be recorded here."""
+        points = self.catalogue.points()
+        if point_id:
+            point = self.catalogue.point(point_id)
+            mine = [p.id for p in points if p.repository == point.repository]
+            return integrity.verify(self._repository(point.repository), mine, point.id)[0]
+        names = list(dict.fromkeys(
+            [DEFAULT_REPOSITORY] + [p.repository for p in points]))
+        total = VerifyReport(points_checked=0, blobs_checked=0, problems=[])
+        for name in names:
+            mine = [p.id for p in points if p.repository == name]
+            if name == DEFAULT_REPOSITORY and not mine and \
+                    not default_repository_path(self.data_dir).exists():
+                continue
+            report = integrity.verify(self._repository(name), mine, None)[0]
+            total.points_checked += report.points_checked
+            total.blobs_checked += report.blobs_checked
+            total.problems += report.problems
+        return total
 
 
 # -- rebuilding the catalogue ------------------------------------------------------------
@@ -184,6 +226,63 @@ def _salvage_jobs(path: Path) -> tuple[list[JobDefinition], int]:
     return jobs, lost
 
 
+def _salvage_repositories(path: Path) -> list[RepositoryRecord]:
+    """The registered repositories still readable from a damaged catalogue."""
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    found: list[RepositoryRecord] = []
+    try:
+        rows = conn.execute("SELECT id, name, kind, location, encrypted, created "
+                            "FROM repositories").fetchall()
+        for r in rows:
+            try:
+                found.append(RepositoryRecord(
+                    id=str(r[0]), name=str(r[1]), kind=str(r[2]), location=str(r[3]),
+                    encrypted=bool(r[4]), created=datetime.fromisoformat(str(r[5]))))
+            except (TypeError, ValueError):
+                log.warning("repository %r in the damaged catalogue is unreadable", r[1])
+    except sqlite3.Error:
+        pass   # an older catalogue, or the table is lost: only the default one is known
+    finally:
+        conn.close()
+    return found
+
+
+def _import_registered(data_dir: Path, cat: Catalogue, records: list[RepositoryRecord],
+                       report: RepairReport) -> list:
+    """Register the salvaged repositories again and import their points; one
+    that cannot be read now is imported when the server first opens it."""
+    registry = Registry(data_dir, cat)
+    metas: list = []
+    for record in records:
+        try:
+            cat.add_repository(record)
+            repo = registry.open(registry.entry(record.name))
+        except (ConsoleError, OSError) as exc:
+            report.problems.append(f"repository '{record.name}' could not be read now "
+                                   f"({exc}); its restore points are listed once the server "
+                                   "can open it")
+            continue
+        try:
+            found, unreadable = repo.point_health()
+        finally:
+            close_repository(repo)
+        for pid, why in sorted(unreadable.items()):
+            report.problems.append(f"restore point {pid} was not imported: {why}")
+        for m in found:
+            cat.add_point(RestorePointInfo(
+                id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
+                type=PointType(m.type), created=m.created, files=m.files, size=m.size,
+                repository=record.name))
+            report.points_imported += 1
+        metas += found
+    return metas
+
+
 def _names_one_by_one(conn: sqlite3.Connection) -> list[str]:
     names: list[str] = []
     try:
@@ -213,6 +312,7 @@ def _rebuild(data_dir: Path) -> RepairReport:
     path = catalogue_path(data_dir)
     report = RepairReport(catalogue_rebuilt=True)
     jobs, report.jobs_lost = _salvage_jobs(path)
+    repositories = _salvage_repositories(path)
     if path.exists():
         aside = path.with_name(f"{path.name}.damaged-{utcnow():%Y%m%d-%H%M%S}")
         for suffix in ("", "-wal", "-shm"):
@@ -241,6 +341,7 @@ def _rebuild(data_dir: Path) -> RepairReport:
                 id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
                 type=PointType(m.type), created=m.created, files=m.files, size=m.size))
             report.points_imported += 1
+        metas += _import_registered(data_dir, cat, repositories, report)
     finally:
         cat.close()
     orphans = sorted({m.job for m in metas} - {j.name for j in jobs})

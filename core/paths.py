@@ -28,6 +28,11 @@ def default_repository_path(data_dir: Path) -> Path:
     return data_dir / "repositories" / "default"
 
 
+def secrets_dir(data_dir: Path) -> Path:
+    """Repository passwords and S3 keys: 0600 files in a 0700 folder."""
+    return data_dir / "secrets"
+
+
 def demo_computers_dir(data_dir: Path) -> Path:
     return data_dir / "demo-computers"
 

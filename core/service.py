@@ -15,22 +15,27 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import SecretStr
 
 from .agent import agent_for
 from .api import (
-    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, RestoreReport, ScopePreview,
-    StopPreview, VerifyReport, restore_report, size_text, verify_problem_text,
-    verify_report, report_damaged_paths,
+    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, RepositoryInfo,
+    RepositoryKeyInfo, RepositorySpec, RestoreReport, ScopePreview, StopPreview, VerifyReport,
+    restore_report, size_text, verify_problem_text, verify_report, report_damaged_paths,
 )
 from .browse import TreeCache
 from .operations import OperationCancelled, OperationRunner
 from .catalogue import Catalogue
 from .engine import EngineContext, SessionRunner, new_session_id
 from .errors import (
-    ConsoleError, InvalidInput, JobStateError, NotFound, OutsideBackupWindow, ReadOnlyError,
-    RestoreError,
+    AlreadyExists, ConsoleError, InvalidInput, JobStateError, NotFound, OutsideBackupWindow,
+    ReadOnlyError, RepositoryError, RestoreError,
 )
-from .events import Event, EventBus, JobsChanged, PointsChanged, SessionChanged
+from .events import (
+    CatalogueChanged, Event, EventBus, JobsChanged, PointsChanged, SessionChanged,
+)
 from .hooks import NO_HOOKS, EngineHooks
 from . import integrity
 from .integrity import MANIFEST_DAMAGE, MANIFEST_MISSING, MANIFEST_UNREADABLE
@@ -49,17 +54,25 @@ from .models import (
     RestorePointInfo,
     RunKind,
     SessionInfo,
+    SshSettings,
     SessionResult,
     SessionState,
     SessionType,
     StopMode,
     TaskInfo,
     TaskStatus,
+    VerifyProblem,
     utcnow,
 )
 from .ownership import DataDirOwnership
-from .paths import catalogue_path, checked_restore_target, default_repository_path
+from .paths import catalogue_path, checked_restore_target
 from .repository import Manifest, PartialRestore, Repository
+from .repositories import (
+    DEFAULT_REPOSITORY, S3_TIMEOUT_S, Entry as RepoEntry, Location, Measure, Registry, S3Keys,
+    check_name, close_repository, exclusive_lock, is_default, measure, measure_all,
+    open_repository, parse_url, probe_empty_folder, repository_exists, spec_s3_keys,
+)
+from .repository.keys import add_key, list_keys, remove_key
 from .repository.selection import normalise
 from .repository.verify import VerifyCancelled
 from .estimates import eta_seconds, progress_percent
@@ -67,9 +80,11 @@ from .scheduling import Scheduler, format_local, local_zone
 from .scheduling.deadlines import DeadlineKeeper
 
 
-DEFAULT_REPOSITORY = "Default Backup Repository"
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 TIME_LOOP_MAX_S = 1.0   # deadlines and schedules are kept to about a second
 RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
+COMPUTER_TEST_TIMEOUT_S = 30.0
 
 
 class BackupService:
@@ -104,8 +119,10 @@ class BackupService:
             self._operations: dict[str, OperationRunner] = {}   # restores and verifies
             self._trees = TreeCache(self._load_manifest)
             self._runners_lock = threading.Lock()
-            self._repos: dict[str, Repository] = {}
+            self._repos: dict[str, Repository] = {}   # repository id -> open repository
             self._repos_lock = threading.Lock()
+            self._opening: dict[str, threading.Lock] = {}   # repository id -> its opener
+            self._registry = Registry(self.data_dir, self.catalogue)
             self._ctx = EngineContext(self.catalogue, self._events, hooks or NO_HOOKS,
                                       self._repository, self._repository_name)
             self.catalogue.fail_interrupted_sessions()
@@ -142,6 +159,13 @@ class BackupService:
             operation.cancel(by="by the server shutting down")
         for operation in list(self._operations.values()):
             operation.join(10)
+        with self._repos_lock:
+            opened, self._repos = list(self._repos.values()), {}
+        for repo in opened:
+            try:
+                close_repository(repo)
+            except Exception:
+                logging.getLogger(__name__).exception("closing a repository failed")
         self.catalogue.close()
         self._ownership.release()
 
@@ -210,40 +234,78 @@ class BackupService:
 
     # -- repositories ----------------------------------------------------------
     def _repository_name(self, name: str) -> str:
-        if name.strip().lower() in (DEFAULT_REPOSITORY.lower(), "default", ""):
-            return DEFAULT_REPOSITORY
-        raise InvalidInput(f"Unknown backup repository '{name}'. "
-                           f"Use '{DEFAULT_REPOSITORY}'.")
+        """The registered name of a repository (InvalidInput when unknown)."""
+        return self._registry.entry(name).name
 
     def _repository(self, name: str) -> Repository:
-        name = self._repository_name(name)
+        """The open repository of that name; opened once, shared by every
+        session, closed by ``close()``. A registered repository is never
+        created here: one whose disk is detached fails instead."""
+        entry = self._registry.entry(name)
         with self._repos_lock:
-            repo = self._repos.get(name)
-            if repo is None:
-                repo = Repository.open(default_repository_path(self.data_dir), create=True)
-                self._repos[name] = repo
-            return repo
+            repo = self._repos.get(entry.id)
+            if repo is not None:
+                return repo
+            opening = self._opening.setdefault(entry.id, threading.Lock())
+        with opening:   # one opener per repository; others are not held up by it
+            with self._repos_lock:
+                repo = self._repos.get(entry.id)
+            if repo is not None:
+                return repo
+            repo = self._registry.open(entry)
+            with self._repos_lock:
+                self._repos[entry.id] = repo
+        if not entry.default:   # points a crash left uncatalogued, or added elsewhere
+            self._reconcile_repository(entry, repo)
+        return repo
+
+    def _open_repositories(self) -> list[tuple[RepoEntry, Repository]]:
+        with self._repos_lock:
+            opened = dict(self._repos)
+        return [(e, opened[e.id]) for e in self._registry.entries() if e.id in opened]
 
     def _reconcile_points(self) -> None:
         """The repository is the truth of what exists. Import points whose manifest
         was committed but not catalogued (a crash in between; their task gets the
         point too), finish removals a crash interrupted, and mark damaged, never
-        drop, the points whose manifest is missing or unreadable."""
-        path = default_repository_path(self.data_dir)
-        catalogued = {p.id: p for p in self.catalogue.points()}
+        drop, the points whose manifest is missing or unreadable. The data
+        directory's repository is checked at every start; another one when it is
+        first opened (and again here while it is open)."""
+        default = self._registry.default_entry()
+        path = Path(default.location)
         if not path.exists():
-            self.catalogue.set_damaged({pid: f"{MANIFEST_MISSING}: the repository {path} is "
-                                        "missing (is its disk attached?)"
-                                        for pid in catalogued})
+            self.catalogue.set_damaged({
+                p.id: f"{MANIFEST_MISSING}: the repository {path} is missing (is its disk "
+                      "attached?)" for p in self.catalogue.points() if is_default(p.repository)})
             return
         try:
-            repo = self._repository(DEFAULT_REPOSITORY)
-            metas, unreadable = repo.point_health()
+            self._repository(DEFAULT_REPOSITORY)
         except ConsoleError:
             logging.getLogger(__name__).exception("cannot reconcile restore points")
             return
-        on_disk = {m.id: m for m in metas}
-        forgetting = set(self.catalogue.forgetting_points())
+        for entry, repo in self._open_repositories():
+            self._reconcile_repository(entry, repo)
+
+    def _reconcile_repository(self, entry: RepoEntry, repo: Repository) -> None:
+        def here(repository: str) -> bool:
+            return is_default(repository) if entry.default \
+                else repository.strip().lower() == entry.name.lower()
+
+        try:
+            metas, unreadable = repo.point_health()
+        except (ConsoleError, OSError):
+            logging.getLogger(__name__).exception("cannot reconcile restore points of %s",
+                                                  entry.name)
+            return
+        catalogued: dict[str, RestorePointInfo] = {}
+        elsewhere: set[str] = set()
+        for p in self.catalogue.points():
+            if here(p.repository):
+                catalogued[p.id] = p
+            else:
+                elsewhere.add(p.id)
+        on_disk = {m.id: m for m in metas if m.id not in elsewhere}
+        forgetting = set(self.catalogue.forgetting_points()) - elsewhere
         if forgetting:
             repo.forget(sorted(forgetting))
             self.catalogue.remove_points(sorted(forgetting))
@@ -256,15 +318,15 @@ class BackupService:
             self.catalogue.add_point(RestorePointInfo(
                 id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
                 type=PointType(m.type), created=m.created, files=m.files, size=m.size,
-                repository=DEFAULT_REPOSITORY))
+                repository=entry.name))
             self.catalogue.record_recovered_point(m.session_id, m.computer, m.id)
         damage: dict[str, str | None] = {}
         for pid, point in catalogued.items():
             if pid in unreadable:
                 damage[pid] = f"{MANIFEST_UNREADABLE}: {unreadable[pid]}"
             elif pid not in on_disk:
-                damage[pid] = (f"{MANIFEST_MISSING}: repository {path} holds no manifest for "
-                               "this point")
+                damage[pid] = (f"{MANIFEST_MISSING}: repository {entry.location} holds no "
+                               "manifest for this point")
             elif point.damaged and point.damaged.startswith(MANIFEST_DAMAGE):
                 damage[pid] = None   # readable again (a file put back from a copy)
         self.catalogue.set_damaged(damage)
@@ -289,11 +351,11 @@ class BackupService:
 
     # -- jobs ------------------------------------------------------------------
     def _validate(self, definition: JobDefinition) -> JobDefinition:
-        self._repository_name(definition.repository)
+        repository = self._repository_name(definition.repository)
         for computer in definition.computers:
-            agent_for(computer).check()
-        return definition.model_copy(
-            update={"repository": self._repository_name(definition.repository)})
+            if computer.agent == "local":   # a computer over SSH may be offline now
+                agent_for(computer).check()
+        return definition.model_copy(update={"repository": repository})
 
     def create_job(self, definition: JobDefinition) -> None:
         self.catalogue.add_job(self._validate(definition))
@@ -312,12 +374,13 @@ class BackupService:
             raise JobStateError(f"Job '{job.name}' is running. Stop it before deleting it.")
         if delete_backups:
             points = self.catalogue.points(job.name)
-            if points:
-                repo = self._repository(job.repository)
-                self.catalogue.mark_forgetting([p.id for p in points])
-                repo.forget([p.id for p in points])
-                self.catalogue.remove_points([p.id for p in points])
+            for repository, ids in _by_repository(points).items():
+                repo = self._repository(repository)
+                self.catalogue.mark_forgetting(ids)
+                repo.forget(ids)
+                self.catalogue.remove_points(ids)
                 repo.prune()
+            if points:
                 self._events.publish(PointsChanged(job.name))
         self.catalogue.delete_job(job.name)
         self._events.publish(JobsChanged())
@@ -751,21 +814,14 @@ class BackupService:
             state=SessionState.STARTING, created=utcnow(),
             tasks=[TaskInfo(computer=label) for label in labels],
             operation=OperationInfo(point_ids=ids or []))
-        repo_path = default_repository_path(self.data_dir)
+        groups = self._verify_groups(catalogued, points if ids is not None else None)
 
         def work(run: OperationRunner) -> SessionResult:
             run.note(f"Verify started by user: {what}")
-            if ids is None and not catalogued and not repo_path.exists():
+            if not groups:
                 run.note("Nothing to verify: the repository holds no restore point yet.")
                 return SessionResult.SUCCESS
-            repo = self._repository(DEFAULT_REPOSITORY)
-            try:
-                report, damage = integrity.verify(
-                    repo, [p.id for p in catalogued], ids,
-                    progress=lambda done, total: run.progress(done, total),
-                    cancel=run.cancelled)
-            except VerifyCancelled:
-                raise OperationCancelled("cancelled") from None
+            report, damage = self._verify_each(groups, ids is not None, run)
             self._mark_damage(damage)
             run.update_operation(points_checked=report.points_checked,
                                  blobs_checked=report.blobs_checked, problems=report.problems)
@@ -786,6 +842,69 @@ class BackupService:
             return SessionResult.SUCCESS if report.ok else SessionResult.FAILED
 
         return self._run_operation(session, work).session.id
+
+    def _verify_groups(self, catalogued: list[RestorePointInfo],
+                       chosen: list[RestorePointInfo] | None,
+                       ) -> list[tuple[RepoEntry, list[str], list[str] | None]]:
+        """(repository, its catalogued point ids, the ids to verify or None for
+        everything) per repository to verify: those of the chosen points, or
+        (everything) every repository, the data directory's one only once it
+        exists or holds points."""
+        def ids_in(entry: RepoEntry, points: list[RestorePointInfo]) -> list[str]:
+            return [p.id for p in points if (is_default(p.repository) if entry.default
+                                             else p.repository.lower() == entry.name.lower())]
+
+        groups = []
+        for entry in self._registry.entries():
+            mine = ids_in(entry, catalogued)
+            if chosen is None:
+                if entry.default and not mine and not Path(entry.location).exists():
+                    continue
+                groups.append((entry, mine, None))
+            elif wanted := ids_in(entry, chosen):
+                groups.append((entry, mine, wanted))
+        return groups
+
+    def _verify_each(self, groups: list[tuple[RepoEntry, list[str], list[str] | None]],
+                     chosen: bool, run: OperationRunner,
+                     ) -> tuple[VerifyReport, dict[str, str | None]]:
+        """Verify repository after repository; one that cannot be opened is a
+        problem of the report when verifying everything, the error otherwise."""
+        checked = blobs = 0
+        problems: list[VerifyProblem] = []
+        damage: dict[str, str | None] = {}
+        count = len(groups)
+        for number, (entry, catalogued, ids) in enumerate(groups):
+            def progress(done: int, total: int, number: int = number) -> None:
+                run.progress(number * 1000 + (1000 * done // total if total else 1000),
+                             count * 1000)
+
+            if count > 1:
+                run.note(f"Verifying repository '{entry.name}' ({entry.location})")
+            try:
+                repo = self._repository(entry.name)
+                report, found = integrity.verify(repo, catalogued, ids, progress=progress,
+                                                 cancel=run.cancelled)
+            except VerifyCancelled:
+                raise OperationCancelled("cancelled") from None
+            except (ConsoleError, OSError) as exc:
+                if chosen:
+                    raise
+                why = _os_reason(exc) if isinstance(exc, OSError) and \
+                    not isinstance(exc, ConsoleError) else str(exc)
+                problems.append(VerifyProblem(
+                    point_id="", blob="", pack=None, paths=[],
+                    problem=f"repository '{entry.name}' could not be verified: {why}"))
+                run.note(f"Repository '{entry.name}' could not be verified: {why}", "error")
+                continue
+            checked += report.points_checked
+            blobs += report.blobs_checked
+            problems += [p if p.point_id or count == 1 else p.model_copy(
+                update={"problem": f"repository '{entry.name}': {p.problem}"})
+                for p in report.problems]
+            damage.update(found)
+        return VerifyReport(points_checked=checked, blobs_checked=blobs,
+                            problems=problems), damage
 
     def verify(self, point_id: str | None = None) -> VerifyReport:
         """``start_verify`` and wait for its report; raises its error."""
@@ -813,16 +932,23 @@ class BackupService:
             whose = f"computer '{computer}' of job '{name}'" if computer else f"job '{name}'"
             raise NotFound(f"There are no backups of {whose} on disk.")
         ids = [p.id for p in points]
-        repo = self._repository(points[0].repository)
+        groups = {repository: (self._repository(repository), group)
+                  for repository, group in _by_repository(points).items()}
         self.catalogue.mark_forgetting(ids)
-        repo.forget(ids)
+        for repo, group in groups.values():
+            repo.forget(group)
         self.catalogue.remove_points(ids)
         self._trees.forget(ids)
         self._events.publish(PointsChanged(name))
-        report = repo.prune()
-        return DeleteReport(job=name, computer=computer, points=len(ids),
-                            bytes_freed=max(0, report.bytes_freed) if not report.skipped else 0,
-                            note=report.reason if report.skipped else "")
+        freed, notes = 0, []
+        for repo, _group in groups.values():
+            report = repo.prune()
+            if report.skipped:
+                notes.append(report.reason)
+            else:
+                freed += max(0, report.bytes_freed)
+        return DeleteReport(job=name, computer=computer, points=len(ids), bytes_freed=freed,
+                            note="; ".join(notes))
 
     def _mark_damage(self, damage: dict[str, str | None]) -> None:
         changed = set(self.catalogue.set_damaged(damage))
@@ -836,11 +962,211 @@ class BackupService:
         if running:
             raise JobStateError(f"Jobs are running: {', '.join(running)}. Repair the "
                                 "repository when they have finished.")
-        repo = self._repository(DEFAULT_REPOSITORY)
-        rep = repo.repair()
         catalogued = [p.id for p in self.catalogue.points()]
-        self._mark_damage(integrity.repair_damage(rep, catalogued))
-        return integrity.repair_report(rep)
+        total = RepairReport()
+        for entry in self._registry.entries():
+            try:
+                rep = self._repository(entry.name).repair()
+            except (ConsoleError, OSError) as exc:
+                why = str(exc) if isinstance(exc, ConsoleError) else _os_reason(exc)
+                total.problems.append(f"repository '{entry.name}' was not repaired: {why}")
+                continue
+            self._mark_damage(integrity.repair_damage(rep, catalogued))
+            _add_repair(total, integrity.repair_report(rep),
+                        "" if entry.default else f"repository '{entry.name}': ")
+        return total
+
+    # -- backup infrastructure: repositories and computers -----------------------
+    def list_repositories(self) -> list[RepositoryInfo]:
+        """Every repository with its jobs and space; one that cannot be reached
+        within a few seconds says why in ``problem``."""
+        entries = self._registry.entries()
+        with self._repos_lock:
+            backends = {rid: repo.backend for rid, repo in self._repos.items()
+                        if repo.backend.kind == "s3"}
+        measured = measure_all(entries, self._registry.s3_keys, backends=backends)
+        jobs = self.catalogue.jobs()
+        return [self._repository_info(e, measured[e.id], jobs) for e in entries]
+
+    def _repository_info(self, entry: RepoEntry, found: Measure | None,
+                         jobs: list[JobDefinition] | None = None) -> RepositoryInfo:
+        users = [j.name for j in (self.catalogue.jobs() if jobs is None else jobs)
+                 if self._same_repository(j.repository, entry)]
+        found = found or Measure()
+        return RepositoryInfo(name=entry.name, kind=entry.kind, location=entry.location,
+                              encrypted=entry.encrypted, default=entry.default, jobs=users,
+                              used_bytes=found.used, capacity_bytes=found.capacity,
+                              free_bytes=found.free, problem=found.problem)
+
+    @staticmethod
+    def _same_repository(name: str, entry: RepoEntry) -> bool:
+        return is_default(name) if entry.default else name.strip().lower() == entry.name.lower()
+
+    def add_repository(self, spec: RepositorySpec) -> RepositoryInfo:
+        """Register a repository, creating it when its location is empty; one
+        that exists must open with the password given. Nothing is recorded
+        unless it opens."""
+        name = check_name(spec.name)
+        if any(e.name.lower() == name.lower() for e in self._registry.entries()):
+            raise AlreadyExists(f"A backup repository named '{name}' already exists. Choose "
+                                "another name.")
+        where, password, keys = self._checked_spec(spec)
+        try:
+            repo = open_repository(where.kind, where.location, password=password, s3=keys,
+                                   create=True, timeout=S3_TIMEOUT_S)
+        except OSError as exc:
+            raise RepositoryError(_os_reason(exc)) from None
+        try:
+            encrypted = repo.encrypted
+            if password is not None and not encrypted:
+                raise InvalidInput(f"The repository at {where.location} exists and is not "
+                                   "encrypted: add it without a password.")
+            entry = self._registry.record(name, where, encrypted, password, keys)
+        except BaseException:
+            close_repository(repo)
+            raise
+        with self._repos_lock:
+            self._repos[entry.id] = repo
+        self._reconcile_repository(entry, repo)   # an existing repository's points
+        self._events.publish(CatalogueChanged())
+        log.info("repository %r added: %s %s (%s)", entry.name, entry.kind, entry.location,
+                 "encrypted" if encrypted else "not encrypted")
+        return self._repository_info(entry, measure(entry, keys))
+
+    def _checked_spec(self, spec: RepositorySpec) -> tuple[Location, str | None, S3Keys | None]:
+        where = parse_url(spec.url)
+        for entry in self._registry.entries():
+            if entry.location.rstrip("/") == where.location.rstrip("/"):
+                raise AlreadyExists(f"{where.location} is already the backup repository "
+                                    f"'{entry.name}'.")
+        if where.path is not None:
+            home = self.data_dir.resolve()
+            path = where.path.resolve()
+            if path == home or path in home.parents:
+                raise InvalidInput(f"A repository cannot hold the data directory {home}: "
+                                   "choose another folder.")
+        password = spec.password.get_secret_value() if spec.password is not None else None
+        if password is not None and not password:
+            raise InvalidInput("The repository password is empty: give a password, or none "
+                               "for a repository without encryption.")
+        if password is not None and spec.insecure_no_encryption:
+            raise InvalidInput("A password and --insecure-no-encryption were both given: "
+                               "choose one.")
+        if where.kind == "s3" and password is None and not spec.insecure_no_encryption:
+            raise InvalidInput(f"An S3 repository ({where.location}) is encrypted: give a "
+                               "password (--password-file), or --insecure-no-encryption to "
+                               "store backups unencrypted.")
+        keys = spec_s3_keys(spec.access_key_id, spec.secret_access_key)
+        if keys is not None and where.kind != "s3":
+            raise InvalidInput("S3 keys were given for a local folder: they are only for "
+                               "s3: URLs.")
+        return where, password, keys
+
+    def test_repository(self, spec: RepositorySpec) -> str:
+        """What ``add_repository`` would find there, in a sentence; raises when
+        it would be refused. Creates nothing."""
+        where, password, keys = self._checked_spec(spec)
+        try:
+            exists = repository_exists(where.kind, where.location, keys, timeout=S3_TIMEOUT_S)
+            if not exists:
+                if where.path is not None:
+                    probe_empty_folder(where.path)
+                what = "encrypted" if password is not None else "unencrypted"
+                return f"Reachable; empty — a new {what} repository will be created"
+            repo = open_repository(where.kind, where.location, password=password, s3=keys,
+                                   timeout=S3_TIMEOUT_S)
+        except OSError as exc:
+            raise RepositoryError(_os_reason(exc)) from None
+        try:
+            encrypted = repo.encrypted
+            points = len(repo.point_ids())
+        finally:
+            close_repository(repo)
+        held = f"; it holds {points} restore point(s)"
+        if encrypted:
+            return "Existing repository, encrypted, the password opens it" + held
+        if password is not None:
+            raise InvalidInput(f"The repository at {where.location} exists and is not "
+                               "encrypted: add it without a password.")
+        return "Existing repository, not encrypted" + held
+
+    def remove_repository(self, name: str) -> None:
+        """Forget a repository (and the secrets kept for it). Its data stays
+        where it is; a repository jobs or restore points use is kept."""
+        entry = self._registry.entry(name)
+        if entry.default:
+            raise InvalidInput(f"'{DEFAULT_REPOSITORY}' is the data directory's own "
+                               "repository: it cannot be removed.")
+        users = [j.name for j in self.catalogue.jobs()
+                 if self._same_repository(j.repository, entry)]
+        if users:
+            raise JobStateError(f"Backup repository '{entry.name}' is used by job(s) "
+                                f"{', '.join(users)}: point them to another repository "
+                                "first.")
+        holders = sorted({p.job for p in self.catalogue.points()
+                          if self._same_repository(p.repository, entry)})
+        if holders:
+            raise JobStateError(f"Backup repository '{entry.name}' holds restore points of "
+                                f"job(s) {', '.join(holders)}: delete those backups first, "
+                                "or keep the repository.")
+        with self._repos_lock:
+            repo = self._repos.pop(entry.id, None)
+        if repo is not None:
+            close_repository(repo)
+        self._registry.forget(entry)
+        self._events.publish(CatalogueChanged())
+        log.info("repository %r removed from the list; its data at %s was kept", entry.name,
+                 entry.location)
+
+    def _keys_of(self, name: str) -> tuple[RepoEntry, Repository]:
+        entry = self._registry.entry(name)
+        repo = self._repository(entry.name)
+        if not repo.encrypted:
+            raise InvalidInput(f"Backup repository '{entry.name}' is not encrypted: it has no "
+                               "passwords (keys).")
+        return entry, repo
+
+    def list_repository_keys(self, name: str) -> list[RepositoryKeyInfo]:
+        _entry, repo = self._keys_of(name)
+        return [RepositoryKeyInfo(id=k.id, created=k.created, current=k.id == repo.key_id)
+                for k in list_keys(repo.backend) if k.created is not None]
+
+    def add_repository_key(self, name: str, password: SecretStr) -> str:
+        """Another password for an encrypted repository; returns its key id."""
+        entry, repo = self._keys_of(name)
+        secret = password.get_secret_value()
+        if not secret:
+            raise InvalidInput("The new password is empty: give a password.")
+        with exclusive_lock(repo, entry.name):
+            key_id = add_key(repo.backend, repo.sealer, secret)
+        log.info("repository %r: key %s added", entry.name, key_id)
+        return key_id
+
+    def remove_repository_key(self, name: str, key_id: str) -> None:
+        entry, repo = self._keys_of(name)
+        with exclusive_lock(repo, entry.name):
+            remove_key(repo.backend, key_id.strip(), current_id=repo.key_id or "")
+        log.info("repository %r: key %s removed", entry.name, key_id)
+
+    def test_computer(self, computer: Computer, ssh: SshSettings) -> str:
+        """Connect to the computer as a backup would (SSH: the host key, the
+        login, the path) and say so in a sentence; raises what is wrong."""
+        cancel = threading.Event()
+
+        def check() -> str:
+            agent = agent_for(computer, ssh, data_dir=self.data_dir, cancel=cancel)
+            try:
+                return agent.check()
+            finally:
+                agent.close()
+
+        try:
+            return run_with_timeout(check, COMPUTER_TEST_TIMEOUT_S,
+                                    f"Computer '{computer.name}' did not answer within "
+                                    f"{COMPUTER_TEST_TIMEOUT_S:g} s: check its address and "
+                                    "that it is reachable from the server.")
+        finally:
+            cancel.set()   # a check still waiting gives up
 
     def setup_demo(self) -> list[str]:
         """Create the demo computers and jobs that are missing; returns new job names."""
@@ -848,13 +1174,16 @@ class BackupService:
 
         return setup_demo(self)
 
-    def preview_scope(self, computers: list[Computer], scope: FileScope) -> ScopePreview:
+    def preview_scope(self, computers: list[Computer], scope: FileScope,
+                      ssh: SshSettings | None = None) -> ScopePreview:
         """How many files, and how many bytes, a backup of ``scope`` would read
         on each computer now; a computer its agent cannot read gets an error."""
         found: list[ComputerPreview] = []
         for computer in computers:
+            agent = None
             try:
-                scan = agent_for(computer).scan(scope)
+                agent = agent_for(computer, ssh or SshSettings(), data_dir=self.data_dir)
+                scan = agent.scan(scope)
             except ConsoleError as exc:
                 found.append(ComputerPreview(computer=computer.name, error=str(exc)))
                 continue
@@ -864,16 +1193,69 @@ class BackupService:
                     error=f"Computer '{computer.name}': cannot read {computer.path}: "
                           f"{exc.strerror or exc}."))
                 continue
+            finally:
+                if agent is not None:
+                    agent.close()
             found.append(ComputerPreview(computer=computer.name, files=scan.files,
                                          bytes=scan.bytes, warnings=scan.warnings[:20]))
         return ScopePreview(computers=found)
 
     def repository_point_ids(self) -> set[str]:
-        """Ids of the points whose manifests are committed on disk."""
-        return {m.id for m in self._repository(DEFAULT_REPOSITORY).list_points()}
+        """Ids of the points whose manifests are committed, in every repository
+        that holds catalogued points (and the data directory's own one)."""
+        names = {DEFAULT_REPOSITORY} | set(_by_repository(self.catalogue.points()))
+        return {m.id for name in names for m in self._repository(name).list_points()}
 
     def repository_stats(self):
         return self._repository(DEFAULT_REPOSITORY).stats()
+
+
+def run_with_timeout(work: Callable[[], T], timeout: float, late: str) -> T:
+    """``work()`` on its own thread; ConsoleError(``late``) after ``timeout``
+    (the thread is left to finish on its own)."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:   # handed to the caller's thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="timed-check", daemon=True).start()
+    if not done.wait(timeout):
+        raise ConsoleError(late)
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, OSError) and not isinstance(error, ConsoleError):
+            raise InvalidInput(f"{_os_reason(error)}.") from None
+        raise error
+    return outcome["value"]
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or exc.__class__.__name__
+
+
+def _add_repair(total: RepairReport, part: RepairReport, prefix: str) -> None:
+    for field in ("packs_checked", "blobs_ok", "blobs_damaged", "packs_rewritten",
+                  "index_files_replaced", "points_ok"):
+        setattr(total, field, getattr(total, field) + getattr(part, field))
+    total.points_relinked += part.points_relinked
+    total.points_damaged.update(part.points_damaged)
+    total.problems += [prefix + p for p in part.problems]
+
+
+def _by_repository(points: list[RestorePointInfo]) -> dict[str, list[str]]:
+    """Point ids per repository name (a job's points may be in several, when its
+    repository was changed)."""
+    groups: dict[str, list[str]] = {}
+    for p in points:
+        key = DEFAULT_REPOSITORY if is_default(p.repository) else p.repository
+        groups.setdefault(key, []).append(p.id)
+    return groups
 
 
 def _duration(seconds: float) -> str:

@@ -95,6 +95,7 @@ class SessionsView(QWidget):
         self.job_filter = QComboBox(self.filter_bar)
         self.job_filter.setObjectName("HistoryJobFilter")
         self.job_filter.addItem(ALL_JOBS, None)
+        self._offered: list[str | None] = [None]   # the Job filter's choices
         self.job_filter.setMinimumContentsLength(16)
         self.result_filter = QComboBox(self.filter_bar)
         self.result_filter.setObjectName("HistoryResultFilter")
@@ -172,11 +173,11 @@ class SessionsView(QWidget):
 
     def set_jobs(self, names: Sequence[str]) -> None:
         """The job names the Job filter offers (the current choice stays)."""
-        current = self.job_filter.currentData()
         wanted = [None, *sorted(names, key=str.casefold)]
-        have = [self.job_filter.itemData(i) for i in range(self.job_filter.count())]
-        if have == wanted:
+        if wanted == self._offered:   # the usual case: asking the combo costs 2,000 calls
             return
+        current = self.job_filter.currentData()
+        self._offered = wanted
         self.job_filter.blockSignals(True)
         self.job_filter.clear()
         for name in wanted:

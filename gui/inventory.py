@@ -1,5 +1,6 @@
 """The inventory pane: the Home view's Jobs, Backups and Last 24 Hours nodes,
-and the History view's session types."""
+the Backup Infrastructure view's Backup Repositories, and the History view's
+session types."""
 from __future__ import annotations
 
 from typing import Any
@@ -25,6 +26,10 @@ _TREE: Tree = [
     ]),
 ]
 
+# The Backup Infrastructure view's inventory.
+REPOSITORIES_NODE = "Backup Repositories"
+INFRASTRUCTURE_TREE: Tree = [(REPOSITORIES_NODE, "repository", "repositories", [])]
+
 
 class InventoryPane(QWidget):
     scopeChanged = Signal(object)   # JobScope (Home), or the node's own value
@@ -38,6 +43,7 @@ class InventoryPane(QWidget):
         layout.setSpacing(0)
         header = QLabel(title, self)
         header.setObjectName("PaneHeader")
+        header.setMinimumWidth(60)   # a long title never widens the window
         layout.addWidget(header)
         self.tree = QTreeWidget(self)
         self.tree.setObjectName("Inventory")

@@ -26,11 +26,13 @@ THROTTLE = "throttle_mbps"
 ACTIVE_FULL = "active_full"
 SCHEDULE = "schedule"
 WINDOW = "schedule.window"
+SSH = "ssh"
 
 PAGE_OF_FIELD: dict[str, str] = {
     NAME: "Name", DESCRIPTION: "Name", COMPUTERS: "Computers", SCOPE: "Backup Mode",
     REPOSITORY: "Storage", RETAIN: "Storage", TASK_SLOTS: "Storage", THROTTLE: "Storage",
     ACTIVE_FULL: "Storage", SCHEDULE: "Schedule", WINDOW: "Schedule",
+    SSH: "Computers",
 }
 
 MAX_NAME = 64

@@ -18,7 +18,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from core.api import ScopePreview
-from core.models import Computer, FileScope, JobDefinition, JobInfo, utcnow
+from core.models import Computer, FileScope, JobDefinition, JobInfo, SshSettings, utcnow
 from core.scheduling.schedule import Schedule
 
 from . import job_draft as F
@@ -31,14 +31,14 @@ from .job_wizard_pages import (
 from .wizard import WizardFrame
 from .worker import TaskRunner
 
-PreviewScope = Callable[[list[Computer], FileScope], ScopePreview]
+PreviewScope = Callable[[list[Computer], FileScope, SshSettings], ScopePreview]
 PREVIEW_DELAY_MS = 250
 NEXT_RUNS = 3
 
 STEPS: list[tuple[str, str]] = [
     ("Name", "Type in a name and description for this agent backup job."),
-    ("Computers", "Specify the computers to protect: a name and the folder that holds each "
-                  "computer's files."),
+    ("Computers", "Specify the computers to protect: a folder on this server, or a Linux "
+                  "computer reached over SSH."),
     ("Backup Mode", "Choose what to back up on each computer: all of it, or chosen folders; "
                     "and what to skip."),
     ("Storage", "Choose the backup repository, how many restore points to keep, how many "
@@ -151,18 +151,20 @@ class JobWizard(WizardFrame):
         self.schedule_page.show_next_runs(runs)
 
     # -- what a backup would read (asked from the server) -----------------------------------
-    def _preview_request(self, draft: dict[str, Any]) -> tuple[list[Computer], FileScope] | None:
+    def _preview_request(
+            self, draft: dict[str, Any]) -> tuple[list[Computer], FileScope, SshSettings] | None:
         try:
             computers = [Computer.model_validate(c) for c in draft.get(F.COMPUTERS, [])]
             scope = FileScope.model_validate(draft.get(F.SCOPE) or {})
+            ssh = SshSettings.model_validate(draft.get(F.SSH) or {})
         except ValueError:
             return None
-        return computers, scope
+        return computers, scope, ssh
 
     def _schedule_preview(self, draft: dict[str, Any]) -> None:
         request = self._preview_request(draft)
         key: Hashable = None if request is None else (
-            tuple((c.name, c.path, c.agent) for c in request[0]), request[1])
+            tuple((c.name, c.path, c.agent) for c in request[0]), request[1], request[2])
         if key == self._preview_key:
             return
         self._preview_key = key

@@ -19,13 +19,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QLineEdit, QListWidget, QPushButton, QRadioButton, QSpinBox,
     QTextBrowser, QTimeEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
+from shiboken6 import isValid
 
-from core.api import ScopePreview, describe_settings
-from core.models import ActiveFullKind, Computer, JobDefinition
+from core.api import RepositoryInfo, ScopePreview, describe_settings
+from core.models import ActiveFullKind, Computer, JobDefinition, SshSettings
 from core.scheduling.schedule import ALL_DAYS, WEEKDAYS, ScheduleKind, Weekday
 
 from . import job_draft as F
-from .computer_dialog import ComputerDialog
+from .computer_dialog import AGENT_TEXT, ComputerDialog, console_backend
 from .formatting import bytes_text
 
 DEFAULT_REPOSITORY = "Default Backup Repository"
@@ -185,15 +186,16 @@ class ComputersPage(WizardPage):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.computers: list[Computer] = []
+        self.ssh = SshSettings()   # the job's SSH settings, shared by its Linux computers
         self.computer_dialog: ComputerDialog | None = None
         self.layout_.addWidget(self._caption(
-            "Protected computers, processed in this order. Each is a name and the folder "
-            "that holds its files; the backup server's agent reads them."))
+            "Protected computers, processed in this order. Each is a name and a folder on "
+            "the backup server's machine, or a Linux computer the server reaches over SSH."))
         self.layout_.addSpacing(4)
         row = QHBoxLayout()
         self.table = QTreeWidget(self)
         self.table.setObjectName("ComputersList")
-        self.table.setHeaderLabels(["Name", "Folder", "Agent"])
+        self.table.setHeaderLabels(["Name", "Path", "Agent"])
         self.table.setRootIsDecorated(False)
         self.table.setColumnWidth(0, 140)
         self.table.setColumnWidth(1, 260)
@@ -237,10 +239,9 @@ class ComputersPage(WizardPage):
 
     def _fill(self, select: int = -1) -> None:
         self.table.clear()
-        agents = {"local": "Local"}
         for computer in self.computers:
             item = QTreeWidgetItem([computer.name, computer.path,
-                                    agents.get(computer.agent, computer.agent)])
+                                    AGENT_TEXT.get(computer.agent, computer.agent)])
             item.setToolTip(1, computer.path)
             self.table.addTopLevelItem(item)
         if 0 <= select < len(self.computers):
@@ -291,11 +292,20 @@ class ComputersPage(WizardPage):
         if self.computer_dialog is not None:
             return
         computer = self.computers[row] if row is not None else None
-        dialog = ComputerDialog(self.names(), computer, self)
-        if row is None:
-            dialog.chosen.connect(self.add_computer)
-        else:
-            dialog.chosen.connect(lambda c: self.replace_computer(row, c))
+        backend = console_backend(self)
+        dialog = ComputerDialog(self.names(), computer, self, ssh=self.ssh,
+                                runner=backend[0] if backend else None,
+                                test_computer=backend[1].test_computer if backend else None)
+
+        def chosen(c: Computer) -> None:
+            if c.agent == "ssh":
+                self.ssh = dialog.ssh_settings()
+            if row is None:
+                self.add_computer(c)
+            else:
+                self.replace_computer(row, c)
+
+        dialog.chosen.connect(chosen)
         self.computer_dialog = dialog
 
         def closed(_result: int) -> None:
@@ -309,13 +319,15 @@ class ComputersPage(WizardPage):
     # -- page -----------------------------------------------------------------------------
     def load(self, definition: JobDefinition | None) -> None:
         self.computers = list(definition.computers) if definition else []
+        self.ssh = definition.ssh if definition else SshSettings()
         self._fill(0 if self.computers else -1)
 
     def write(self, draft: dict[str, Any]) -> None:
         draft[F.COMPUTERS] = [c.model_dump() for c in self.computers]
+        draft[F.SSH] = self.ssh.model_dump()
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
-        self.error.show_error(errors.get(F.COMPUTERS))
+        self.error.show_error(errors.get(F.COMPUTERS) or errors.get(F.SSH))
 
 
 # -- Backup Mode -----------------------------------------------------------------------
@@ -482,10 +494,17 @@ class StoragePage(WizardPage):
         grid.setVerticalSpacing(2)
         grid.addWidget(QLabel("Backup repository:", self), 0, 0)
         self.repository_combo = QComboBox(self)
+        self.repository_combo.setObjectName("RepositoryCombo")
         self.repository_combo.addItem(DEFAULT_REPOSITORY)
         grid.addWidget(self.repository_combo, 0, 1, 1, 2)
         self.repository_error = ErrorLabel(self)
         grid.addWidget(self.repository_error, 1, 1, 1, 2)
+        self.repository_details = self._caption("")
+        self.repository_details.setObjectName("RepositoryDetails")
+        grid.addWidget(self.repository_details, 1, 1, 1, 2)
+        self.repositories: dict[str, RepositoryInfo] = {}
+        self.repositories_loaded = False   # the list came from the server
+        self._fetch_repositories()
 
         grid.addWidget(QLabel("Retention policy:", self), 2, 0)
         self.retain_spin = _spin(self, 0, 999, 7)
@@ -548,6 +567,7 @@ class StoragePage(WizardPage):
         self.layout_.addWidget(self.active_full_error)
         self.layout_.addStretch(1)
 
+        self.repository_combo.currentIndexChanged.connect(self._show_repository)
         for signal in (self.repository_combo.currentIndexChanged, self.retain_spin.valueChanged,
                        self.slots_spin.valueChanged, self.throttle_spin.valueChanged,
                        self.full_days.changed, self.month_day_spin.valueChanged):
@@ -556,6 +576,50 @@ class StoragePage(WizardPage):
                     self.month_last_check):
             box.toggled.connect(self._enable)
         self._enable()
+
+    def _fetch_repositories(self) -> None:
+        """Fill the repository list from the backup server (Backup Infrastructure)."""
+        backend = console_backend(self)
+        if backend is None or not hasattr(backend[1], "list_repositories"):
+            return
+        runner, service = backend
+        runner.submit(service.list_repositories, self._repositories_landed,
+                      lambda _exc: None)   # keep the names the list has
+
+    def _repositories_landed(self, repos: Sequence[RepositoryInfo]) -> None:
+        if not isValid(self):
+            return
+        combo = self.repository_combo
+        current = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        for repo in repos:
+            place = f"{repo.location} (unavailable: {repo.problem})" if repo.problem \
+                else repo.location
+            combo.addItem(repo.name)
+            combo.setItemData(combo.count() - 1, place, Qt.ItemDataRole.ToolTipRole)
+        if current and combo.findText(current) < 0:
+            combo.addItem(current)
+        combo.setCurrentText(current if current else combo.itemText(0))
+        combo.blockSignals(False)
+        self.repositories = {repo.name: repo for repo in repos}
+        self.repositories_loaded = True
+        self._show_repository()
+        self.changed.emit()
+
+    def _show_repository(self, *_args: object) -> None:
+        """The chosen repository in a line: type, place, free space, encryption."""
+        repo = self.repositories.get(self.repository_combo.currentText())
+        if repo is None:
+            self.repository_details.setText("")
+            return
+        parts = ["S3 compatible" if repo.kind == "s3" else "Local folder", repo.location]
+        if repo.free_bytes is not None:
+            parts.append(f"{bytes_text(repo.free_bytes)} free")
+        parts.append("encrypted" if repo.encrypted else "not encrypted")
+        if repo.problem:
+            parts.append(f"unavailable: {repo.problem}")
+        self.repository_details.setText(" · ".join(parts))
 
     def _enable(self, *_args: object) -> None:
         self.throttle_spin.setEnabled(self.throttle_check.isChecked())
@@ -608,6 +672,7 @@ class StoragePage(WizardPage):
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
         self.repository_error.show_error(errors.get(F.REPOSITORY))
+        self.repository_details.setVisible(not errors.get(F.REPOSITORY))
         self.retain_error.show_error(errors.get(F.RETAIN))
         self.slots_error.show_error(errors.get(F.TASK_SLOTS))
         self.throttle_error.show_error(errors.get(F.THROTTLE))

@@ -1,15 +1,19 @@
-"""Filtering and sorting of the jobs list: inventory node plus search text."""
+"""Filtering of the jobs list (inventory node plus search text), and the
+view's sort, which the proxy hands to the jobs model (see ``jobs_model``).
+
+``filterAcceptsRow`` runs once per row at every filter change: it reads the
+model's rows directly and matches a cached, case-folded text per job."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
 
 from core.models import JobInfo, JobStatus, SessionResult
 
-from .jobs_model import JOB_ROLE, SORT_ROLE
+from .jobs_model import JOB_ROLE, SORT_ROLE, JobsTableModel
 
 Clock = Callable[[], datetime]
 LAST_DAY = timedelta(hours=24)
@@ -49,8 +53,11 @@ def is_running(job: JobInfo) -> bool:
     return job.status in (JobStatus.WORKING, JobStatus.STOPPING)
 
 
+_ALL_SCOPES = frozenset({JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS})
+
+
 def in_scope(job: JobInfo, scope: JobScope, now: datetime) -> bool:
-    if scope in (JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS):
+    if scope in _ALL_SCOPES:
         return True  # every job of this console is an agent backup job
     if scope is JobScope.RUNNING:
         return is_running(job)
@@ -65,8 +72,26 @@ class JobsFilterProxy(QSortFilterProxyModel):
         self._scope = JobScope.ALL
         self._search = ""
         self._clock = clock
+        self._jobs_model: JobsTableModel | None = None
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
+
+    def setSourceModel(self, model: object) -> None:  # noqa: N802
+        self._jobs_model = model if isinstance(model, JobsTableModel) else None
+        super().setSourceModel(model)  # type: ignore[arg-type]
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """The jobs model sorts its own rows (one key per row, Python's sort);
+        the proxy keeps their order. Another source model: the proxy sorts."""
+        if self._jobs_model is None:
+            super().sort(column, order)
+            return
+        self._jobs_model.sort(column, order)
+
+    @property
+    def accepts_all(self) -> bool:
+        """Whether every row shows, in the model's order (proxy row = source row)."""
+        return self._jobs_model is not None and not self._search and self._scope in _ALL_SCOPES
 
     @property
     def scope(self) -> JobScope:
@@ -92,6 +117,13 @@ class JobsFilterProxy(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int,
                          source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        model = self._jobs_model
+        if model is not None:
+            if self._search and self._search not in model.search_text(source_row):
+                return False
+            if self._scope in _ALL_SCOPES:
+                return True
+            return in_scope(model.job_at(source_row), self._scope, self._clock())
         index = self.sourceModel().index(source_row, 0, source_parent)
         job = index.data(JOB_ROLE)
         if not isinstance(job, JobInfo):

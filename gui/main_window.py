@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 from core.api import BackupApi
 from core.models import JobInfo, SessionType
 
-from .action_state import ActionState, action_state
+from .action_state import ActionState, action_state, may_retry
 from .actions import BackupActions, JobActions, SessionActions, WindowActions
 from .backups_controller import BackupsController
 from .backups_view import BackupsModel, BackupsView
@@ -24,10 +24,12 @@ from .history_model import SessionsModel
 from .history_view import SessionsView
 from .delete_dialog import DeleteJobDialog
 from .help_dialogs import AboutDialog, HelpDialog
+from .infrastructure_view import VIEW_NAME as INFRASTRUCTURE, InfrastructureController
 from .inventory import InventoryPane
 from .job_controller import JobController
 from .job_wizard import JobWizard
 from .jobs_filter import JobScope, JobsFilterProxy
+from .jobs_live import LiveJobs
 from .jobs_model import JobsTableModel
 from .jobs_view import JobsView
 from .navigation import NavigationPane
@@ -35,6 +37,7 @@ from .refresher import JobsRefresher
 from .resources import icon
 from .retry_probe import RetryProbe
 from .restore_dialog import RestoreDialog
+from .repository_wizard import RepositoryWizard
 from .ribbon import Ribbon, RibbonPage
 from .sessions_controller import SessionsController
 from .settings import console_settings
@@ -50,6 +53,7 @@ DEFAULT_SIZE = (1360, 780)
 JOB_TOOLS = "Job Tools"
 BACKUP_TOOLS = "Backup Tools"
 SESSION_TOOLS = "Session Tools"
+REPOSITORY_TOOLS = "Repository Tools"
 
 # The History view's inventory: every session, or one type.
 HISTORY_TREE = [("All Sessions", "history", None, [
@@ -63,6 +67,13 @@ GEOMETRY_KEY = "window/geometry"
 BODY_SPLITTER_KEY = "window/bodySplitter"
 LEFT_SPLITTER_KEY = "window/leftSplitter"
 JOBS_HEADER_KEY = "jobs/header"
+REPOSITORIES_HEADER_KEY = "repositories/header"
+
+
+def _worth_asking(selected: list[JobInfo]) -> list[JobInfo]:
+    """Retry applies only when every selected job may retry: otherwise asking
+    the server about each (hundreds, after Ctrl+A) cannot enable it."""
+    return selected if all(may_retry(job) for job in selected) else []
 
 
 class MainWindow(QMainWindow):
@@ -92,7 +103,12 @@ class MainWindow(QMainWindow):
         self.window_actions = WindowActions(self)
         self.addActions(self.window_actions.all())
         self.refresher = JobsRefresher(service.list_jobs, self.model, self.runner, self)
+        self.live_jobs = LiveJobs(service.list_history, self.refresher, self.model, self.runner,
+                                  self)
         self.retry_probe = RetryProbe(service.retry_candidates, self.runner, self)
+        self.infrastructure = InfrastructureController(
+            service, self.runner, self.bridge, self,
+            visible=lambda: self.work.currentWidget() is self.infrastructure.view)
 
         self.ribbon = Ribbon(self)
         self.home_page = self.ribbon.add_page("Home")
@@ -107,6 +123,12 @@ class MainWindow(QMainWindow):
                                                       self.backup_actions.delete])
         self.session_page: RibbonPage = self.ribbon.add_page("Session", contextual=SESSION_TOOLS)
         self.session_page.add_group("Session", self.session_actions.all())
+        repository_actions = self.infrastructure.actions
+        self.repository_page: RibbonPage = self.ribbon.add_page("Backup Repository",
+                                                                contextual=REPOSITORY_TOOLS)
+        self.repository_page.add_group("Manage Repository", [repository_actions.add,
+                                                             repository_actions.remove])
+        self.repository_page.add_group("Tools", [repository_actions.rescan])
         menu = self.ribbon.main_menu
         menu.addAction(self.window_actions.refresh)
         menu.addSeparator()
@@ -160,6 +182,7 @@ class MainWindow(QMainWindow):
         self.inventories = QStackedWidget(self)
         self.inventories.addWidget(self.inventory)
         self.inventories.addWidget(self.history_inventory)
+        self.inventories.addWidget(self.infrastructure.inventory)
         left.addWidget(self.inventories)
         left.addWidget(self.navigation)
         left.setStretchFactor(0, 1)
@@ -174,6 +197,7 @@ class MainWindow(QMainWindow):
         self.work.setObjectName("WorkArea")
         for view in (self.jobs_view, self.recent_view, self.backups_view, self.history_view):
             self.work.addWidget(view)
+        self.work.addWidget(self.infrastructure.view)
         body.addWidget(self.work)
         body.setStretchFactor(0, 0)
         body.setStretchFactor(1, 1)
@@ -191,7 +215,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _wire(self) -> None:
-        self.bridge.refreshDue.connect(self.refresher.request)
+        self.bridge.jobsDue.connect(self.live_jobs.apply)
         self.refresher.refreshed.connect(self._on_refreshed)
         self.refresher.failed.connect(lambda exc: self.controller.show_error("Jobs", exc))
         self.bridge.serverConnection.connect(self.status_bar.show_server)
@@ -199,7 +223,7 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(lambda exc: self.controller.show_error(WINDOW_TITLE, exc))
         self.jobs_view.selectionChanged.connect(self._on_selection)
         self.jobs_view.editRequested.connect(self._edit_requested)
-        self.model.dataChanged.connect(lambda *_: self.update_actions())
+        self.model.updated.connect(self.update_actions)
         # Rows leaving the view (deleted, or filtered out) leave the selection too.
         self.proxy.rowsRemoved.connect(lambda *_: self._on_selection())
         self.proxy.layoutChanged.connect(lambda *_: self._on_selection())
@@ -215,6 +239,10 @@ class MainWindow(QMainWindow):
         actions = self.window_actions
         actions.find.triggered.connect(self.jobs_view.focus_search)
         actions.refresh.triggered.connect(self.bridge.mark_dirty)
+        actions.refresh.triggered.connect(
+            lambda: self.infrastructure.refresh()
+            if self.work.currentWidget() is self.infrastructure.view else None)
+        self.infrastructure.view.selectionChanged.connect(self._on_work_selection)
         actions.help.triggered.connect(self.show_help)
         actions.about.triggered.connect(self.show_about)
         actions.exit.triggered.connect(self.close)
@@ -240,10 +268,18 @@ class MainWindow(QMainWindow):
     def restore_dialog(self) -> RestoreDialog | None:
         return self.backups.restore_dialog
 
+    @property
+    def repository_wizard(self) -> RepositoryWizard | None:
+        return self.infrastructure.repository_wizard
+
     # -- views: Home (jobs, Last 24 Hours, Backups) and History --------------------------
     def show_view(self, name: str) -> None:
-        """The navigation pane's views: Home and History."""
-        if name == "History":
+        """The navigation pane's views: Home, Backup Infrastructure and History."""
+        if name == INFRASTRUCTURE:
+            self.inventories.setCurrentWidget(self.infrastructure.inventory)
+            self.work.setCurrentWidget(self.infrastructure.view)
+            self.infrastructure.shown()
+        elif name == "History":
             self.inventories.setCurrentWidget(self.history_inventory)
             self.work.setCurrentWidget(self.history_view)
             self.sessions.show_types(self.history_view, self.history_inventory.scope)
@@ -297,6 +333,9 @@ class MainWindow(QMainWindow):
         sessions = self._current_sessions_view()
         self.ribbon.show_contextual(self.session_page, sessions is not None
                                     and bool(sessions.selected_sessions()))
+        self.ribbon.show_contextual(self.repository_page,
+                                    current is self.infrastructure.view)
+        self.infrastructure.update_actions()
         self.backups.update_actions()
         self.sessions.update_actions()
 
@@ -351,7 +390,7 @@ class MainWindow(QMainWindow):
         if self._reveal_pending is not None and self.model.row_of(self._reveal_pending) is not None:
             name, self._reveal_pending = self._reveal_pending, None
             self._select(name)
-        self.retry_probe.ensure(self.jobs_view.selected_jobs())
+        self.retry_probe.ensure(_worth_asking(self.jobs_view.selected_jobs()))
         self.update_actions()
 
     def reveal_job(self, name: str) -> None:
@@ -381,7 +420,7 @@ class MainWindow(QMainWindow):
     def _on_selection(self) -> None:
         selected = self.jobs_view.selected_jobs()
         self.ribbon.show_contextual(self.job_page, bool(selected) and self._jobs_current())
-        self.retry_probe.ensure(selected)
+        self.retry_probe.ensure(_worth_asking(selected))
         self.update_actions()
         self._on_work_selection()
 
@@ -420,6 +459,9 @@ class MainWindow(QMainWindow):
         header = s.value(JOBS_HEADER_KEY)
         if isinstance(header, QByteArray):
             self.jobs_view.restore_header_state(header)
+        header = s.value(REPOSITORIES_HEADER_KEY)
+        if isinstance(header, QByteArray):
+            self.infrastructure.view.restore_header_state(header)
 
     def save_settings(self) -> None:
         s = self.settings
@@ -427,6 +469,7 @@ class MainWindow(QMainWindow):
         s.setValue(BODY_SPLITTER_KEY, self.body_splitter.saveState())
         s.setValue(LEFT_SPLITTER_KEY, self.left_splitter.saveState())
         s.setValue(JOBS_HEADER_KEY, self.jobs_view.header_state())
+        s.setValue(REPOSITORIES_HEADER_KEY, self.infrastructure.view.header_state())
         s.sync()
 
     # -- closing --------------------------------------------------------------------------------

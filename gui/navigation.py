@@ -7,7 +7,8 @@ from PySide6.QtWidgets import QButtonGroup, QSizePolicy, QToolButton, QVBoxLayou
 from .resources import icon
 
 # Views that work today; the others appear once they exist.
-VIEWS: list[tuple[str, str]] = [("Home", "home"), ("History", "history")]
+VIEWS: list[tuple[str, str]] = [("Home", "home"), ("Backup Infrastructure", "infrastructure"),
+                                 ("History", "history")]
 
 
 class NavigationPane(QWidget):
@@ -31,6 +32,7 @@ class NavigationPane(QWidget):
             button.setCheckable(True)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(60)   # a narrow pane clips a label, never widens the window
             button.clicked.connect(lambda _=False, view=name: self.viewChanged.emit(view))
             self._group.addButton(button)
             self.buttons[name] = button

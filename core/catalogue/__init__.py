@@ -7,7 +7,7 @@ brought up to date on open by the numbered migrations in ``migrations``.
 
 Modules: ``db`` (connections, transactions, migrating on open),
 ``migrations``, and one mixin per table group: ``jobs``, ``sessions``,
-``points``. ``Catalogue`` combines them and is the one public object.
+``points``, ``repositories``. ``Catalogue`` combines them and is the one public object.
 """
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from .db import CatalogueDB
 from .errors import guard_public_methods
 from .jobs import JobsMixin
 from .points import PointsMixin
+from .repositories import RepositoriesMixin, RepositoryRecord
 from .sessions import HOST, SessionsMixin
 
-__all__ = ["Catalogue", "HOST"]
+__all__ = ["Catalogue", "HOST", "RepositoryRecord"]
 
 
 @guard_public_methods
-class Catalogue(JobsMixin, SessionsMixin, PointsMixin, CatalogueDB):
+class Catalogue(JobsMixin, SessionsMixin, PointsMixin, RepositoriesMixin, CatalogueDB):
     # -- server state (persisted key/value, e.g. the scheduler's last tick) --
     def get_state(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM server_state WHERE key=?",

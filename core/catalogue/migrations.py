@@ -121,12 +121,27 @@ def _v4_session_types_and_history(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS sessions_result ON sessions(result, created)")
 
 
+def _v5_repositories(db: sqlite3.Connection) -> None:
+    """Named backup repositories besides the data directory's own one. Secrets
+    are never here: they are 0600 files under DATA_DIR/secrets, named by id."""
+    db.execute("""CREATE TABLE IF NOT EXISTS repositories (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    kind TEXT NOT NULL,
+    location TEXT NOT NULL,
+    encrypted INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL
+)""")
+    db.execute("CREATE INDEX IF NOT EXISTS points_repository ON points(repository)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: jobs, sessions, tasks, points", _v1_initial_schema),
     Migration(2, "server_state table; sessions.reason", _v2_server_state_and_session_reason),
     Migration(3, "points.damaged and points.forgetting", _v3_point_damage_and_forgetting),
     Migration(4, "sessions: type, stopped_by, operation, processed, computers; History indexes",
               _v4_session_types_and_history),
+    Migration(5, "repositories table (named backup repositories)", _v5_repositories),
 ]
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from ..api import describe_settings, job_summary
 from ..errors import InvalidInput
-from ..models import ActiveFullKind, ActiveFullSchedule, Computer, FileScope, JobDefinition
+from ..models import (
+    ActiveFullKind, ActiveFullSchedule, Computer, FileScope, JobDefinition, SshSettings,
+)
 from ..scheduling import BackupWindow, Schedule, ScheduleKind, parse_days, parse_duration_minutes
 from ..scheduling import parse_hhmm, parse_window
 from .connect import client
@@ -79,6 +81,7 @@ def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
         settings["throttle_mbps"] = args.throttle or None
     if args.repository is not None:
         settings["repository"] = args.repository
+    settings["ssh"] = _ssh(args, settings.get("ssh"))
     scope = dict(settings.get("scope") or {})
     for option in ("include", "exclude"):
         value = getattr(args, option, None)
@@ -134,7 +137,35 @@ def _computer(spec: str) -> Computer:
     name, sep, path = spec.partition("=")
     if not sep or not name or not path:
         raise InvalidInput(f"--computer '{spec}' must look like NAME=PATH.")
+    if path.startswith("ssh://"):   # a Linux computer over SSH: the path is on it
+        return Computer(name=name, path=path)
     return Computer(name=name, path=str(Path(path).expanduser().resolve()))
+
+
+def _ssh(args: argparse.Namespace, current: Any) -> SshSettings:
+    """The job's SSH settings: ``current`` with --identity, --known-hosts and
+    --[no-]accept-new-host-key applied (files as absolute paths)."""
+    fields: dict[str, Any] = {}
+    if current is not None:
+        fields = current.model_dump() if isinstance(current, SshSettings) else dict(current)
+    for option, field in (("identity", "identity_file"), ("known_hosts", "known_hosts_file")):
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        if not value.strip():
+            fields[field] = None   # back to the default
+            continue
+        path = Path(value).expanduser().absolute()
+        flag = "--" + option.replace("_", "-")
+        if option == "identity" and not path.is_file():
+            raise InvalidInput(f"{flag}: {path} does not exist or is not a file.")
+        if path.is_dir():
+            raise InvalidInput(f"{flag}: {path} is a folder; give a file.")
+        fields[field] = str(path)
+    accept = getattr(args, "accept_new_host_key", None)
+    if accept is not None:
+        fields["accept_new_host_key"] = accept
+    return SshSettings.model_validate(fields)
 
 
 def _schedule(args: argparse.Namespace, current: Any) -> Schedule | None:

@@ -11,19 +11,20 @@ from pydantic import ValidationError
 from ..errors import ConsoleError, InvalidInput
 from ..logs import setup_logging
 from ..paths import resolve_data_dir
-from . import jobs, server, sessions
+from . import jobs, repositories, server, sessions
 from .parser import build_parser
 
 OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
                    "throttle_mbps": "--throttle", "description": "--description",
                    "computers": "--computer", "name": "NAME", "schedule": "schedule",
-                   "path": "--computer"}
+                   "path": "--computer", "repository": "--repository"}
 
 COMMANDS = {
     "server": server.run, "demo": jobs.demo, "job": jobs.run, "start": sessions.start,
     "stop": sessions.stop, "sessions": sessions.list_sessions, "points": sessions.points,
     "session": sessions.show_session,
     "restore": sessions.restore, "verify": sessions.verify, "repair": sessions.repair,
+    "repository": repositories.run,
 }
 
 

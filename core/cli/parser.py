@@ -20,7 +20,21 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     p.add_argument("--retain", type=int, default=None if not creating else 7,
                    help="restore points to keep per computer (default 7)")
     p.add_argument("--repository", default=None, metavar="NAME",
-                   help="the backup repository (default: Default Backup Repository)")
+                   help="the backup repository (default: Default Backup Repository; see "
+                        "'agent-jobs repository list')")
+    ssh = p.add_argument_group("Linux computers over SSH (--computer NAME=ssh://USER@HOST/PATH)")
+    ssh.add_argument("--identity", metavar="FILE",
+                     help="the private key to log in with (default: the server user's keys)")
+    ssh.add_argument("--known-hosts", metavar="FILE",
+                     help="where host keys are checked (default: DATA_DIR/known_hosts)")
+    accept = ssh.add_mutually_exclusive_group()
+    accept.add_argument("--accept-new-host-key", action="store_true", default=None,
+                        help="trust and remember a host key never seen before (a changed key "
+                             "is always refused)")
+    if not creating:
+        accept.add_argument("--no-accept-new-host-key", action="store_false",
+                            dest="accept_new_host_key",
+                            help="only connect to hosts whose key is already known")
     include = p.add_mutually_exclusive_group()
     include.add_argument("--include", action="append", default=keep, metavar="FOLDER",
                          help="back up only these folders (repeatable)")
@@ -61,6 +75,43 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     sched.add_argument("--window-stop", choices=["gracefully", "immediately"],
                        help="when the window closes on a running job, stop it this way "
                             "(default gracefully; immediately: terminate the job)")
+
+
+def _repository_commands(sub: argparse._SubParsersAction) -> None:
+    repo = sub.add_parser("repository", help="add, list or remove backup repositories")
+    rsub = repo.add_subparsers(dest="repository_command", required=True, metavar="ACTION")
+    add = rsub.add_parser("add", help="add a repository: a folder, or S3 "
+                                      "(s3:http(s)://HOST:PORT/BUCKET[/PREFIX])")
+    add.add_argument("name")
+    test = rsub.add_parser("test", help="say what adding a repository would find there "
+                                        "(creates nothing)")
+    for p in (add, test):
+        p.add_argument("--url", required=True, metavar="URL",
+                       help="a folder path, or s3:http(s)://HOST:PORT/BUCKET[/PREFIX] (S3 keys: "
+                            "the server's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+        p.add_argument("--password-file", metavar="FILE",
+                       help="encrypt with the password on the first line of FILE (for an "
+                            "existing repository: the password that opens it)")
+        p.add_argument("--insecure-no-encryption", action="store_true",
+                       help="S3 without a password: the backups are stored unencrypted")
+    lst = rsub.add_parser("list", help="list the repositories, their jobs and space")
+    lst.add_argument("--json", action="store_true")
+    remove = rsub.add_parser("remove", help="remove a repository from the list (its data is "
+                                            "kept)")
+    remove.add_argument("name")
+    key = rsub.add_parser("key", help="the passwords (keys) of an encrypted repository")
+    ksub = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    klist = ksub.add_parser("list", help="list the repository's keys")
+    klist.add_argument("name")
+    klist.add_argument("--json", action="store_true")
+    kadd = ksub.add_parser("add", help="add a password")
+    kadd.add_argument("name")
+    kadd.add_argument("--new-password-file", required=True, metavar="FILE",
+                      help="the new password, on the first line of FILE")
+    kremove = ksub.add_parser("remove", help="remove a password (not the server's own, not "
+                                             "the last)")
+    kremove.add_argument("name")
+    kremove.add_argument("key_id")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also delete the job's restore points from disk")
     for verb in ("enable", "disable"):
         jsub.add_parser(verb, help=f"{verb} a job").add_argument("name")
+
+    _repository_commands(sub)
 
     start = sub.add_parser("start", help="start a job")
     start.add_argument("name")

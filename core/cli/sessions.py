@@ -241,7 +241,8 @@ def verify(args: argparse.Namespace, data_dir: Path) -> int:
     for p in report.problems:
         paths = ", ".join(p.paths[:5]) + (" ..." if len(p.paths) > 5 else "")
         if not p.point_id:   # damage no checked point depends on
-            print(f"repository: {p.problem}")
+            print(p.problem if p.problem.startswith("repository ") else
+                  f"repository: {p.problem}")
         elif not p.blob:
             print(f"point {p.point_id}: its {p.problem.replace('manifest ', 'manifest is ')}"
                   " (the point stays listed as damaged)")

@@ -1,16 +1,24 @@
-"""A restic-like repository on local disk: content-addressed, deduplicated,
-zstd-compressed blocks in pack files, one manifest per restore point.
+"""A restic-like repository: content-addressed, deduplicated, zstd-compressed
+blocks in pack files, one manifest per restore point, optionally encrypted
+(AES-256-GCM under a master key wrapped by passwords), stored as named objects
+through a back end (a local folder, memory, or S3).
 
-On-disk layout under the repository root::
+Objects (see layout)::
 
-    config.json                 format version, repository id, block and pack size
+    config.json                 format version, id, block and pack size, encryption
+    keys/<id>                   the master key wrapped by one password (encrypted only)
     packs/<xx>/<packid>.pack    blobs plus a trailer listing them (see packfile)
     index/<id>.idx              blob id -> pack location (see index)
     points/<pointid>.json.zst   one manifest per restore point, written last
-    lock                        flock: shared for backup/restore/verify, exclusive for prune
-    tmp/                        files being written; renamed into place when durable
+    damaged.json                block copies found damaged (see damage)
+
+A local folder also has ``lock`` (flock: shared for backup/restore/verify,
+exclusive for prune and repair) and ``tmp/`` (files being written).
 """
+from .backend import Backend, BackendError, LocalBackend, MemoryBackend, ObjectNotFound
+from .crypto import DecryptError
 from .errors import MissingParentData, PartialRestore, PointNotFound
+from .keys import PasswordRequired, WrongPassword
 from .model import (
     DIR,
     FILE,
@@ -32,6 +40,14 @@ from .verify import VerifyProblems
 from .writer import BackupWriter
 
 __all__ = [
+    "Backend",
+    "BackendError",
+    "DecryptError",
+    "LocalBackend",
+    "MemoryBackend",
+    "ObjectNotFound",
+    "PasswordRequired",
+    "WrongPassword",
     "DIR",
     "FILE",
     "HARDLINK",

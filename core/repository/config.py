@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 
 from core.errors import RepositoryError
 
-from .fsio import atomic_write
 from .layout import Layout
 
 FORMAT_VERSION = 1
@@ -15,6 +14,9 @@ DEFAULT_BLOCK_SIZE = 1 << 20
 DEFAULT_PACK_SIZE = 16 << 20
 MIN_BLOCK_SIZE = 1 << 10
 MAX_BLOCK_SIZE = 64 << 20
+ENCRYPTION_NONE = "none"
+ENCRYPTION_AES = "aes-256-gcm"
+ENCRYPTIONS = (ENCRYPTION_NONE, ENCRYPTION_AES)
 
 
 @dataclass(frozen=True)
@@ -24,33 +26,42 @@ class RepoConfig:
     block_size: int
     pack_size: int
     compression: str = "zstd"
+    encryption: str = ENCRYPTION_NONE
+
+    @property
+    def encrypted(self) -> bool:
+        return self.encryption != ENCRYPTION_NONE
 
 
-def new_config(block_size: int | None, pack_size: int | None) -> RepoConfig:
+def new_config(block_size: int | None, pack_size: int | None,
+               encryption: str = ENCRYPTION_NONE) -> RepoConfig:
     bs = block_size or DEFAULT_BLOCK_SIZE
     if not MIN_BLOCK_SIZE <= bs <= MAX_BLOCK_SIZE:
         raise ValueError(f"block_size must be between {MIN_BLOCK_SIZE} and {MAX_BLOCK_SIZE}")
     ps = pack_size or DEFAULT_PACK_SIZE
     if ps < 1:
         raise ValueError("pack_size must be positive")
-    return RepoConfig(FORMAT_VERSION, secrets.token_hex(16), bs, ps)
+    return RepoConfig(FORMAT_VERSION, secrets.token_hex(16), bs, ps, encryption=encryption)
 
 
 def write_config(layout: Layout, config: RepoConfig) -> None:
+    """Never sealed: it says whether (and how) everything else is. OSError on failure."""
     data = json.dumps(asdict(config), indent=2).encode() + b"\n"
-    atomic_write(layout.config, data, layout.tmp)
+    layout.backend.save(layout.config, data)
 
 
 def read_config(layout: Layout) -> RepoConfig:
-    path = layout.config
+    """FileNotFoundError (ObjectNotFound) if absent, RepositoryError if unusable."""
+    path = layout.describe(layout.config)
     try:
-        raw = json.loads(path.read_bytes())
+        raw = json.loads(layout.backend.load(layout.config))
         config = RepoConfig(
             version=int(raw["version"]),
             id=str(raw["id"]),
             block_size=int(raw["block_size"]),
             pack_size=int(raw["pack_size"]),
             compression=str(raw.get("compression", "zstd")),
+            encryption=str(raw.get("encryption", ENCRYPTION_NONE)),
         )
     except FileNotFoundError:
         raise
@@ -66,12 +77,17 @@ def read_config(layout: Layout) -> RepoConfig:
         ) from exc
     if config.version != FORMAT_VERSION:
         raise RepositoryError(
-            f"Repository {layout.root} uses format version {config.version}, this program "
+            f"Repository {layout.location} uses format version {config.version}, this program "
             f"understands version {FORMAT_VERSION}: use a matching program version."
         )
     if not MIN_BLOCK_SIZE <= config.block_size <= MAX_BLOCK_SIZE or config.pack_size < 1:
         raise RepositoryError(
             f"Repository config {path} has invalid sizes: restore it from a copy of the "
             "repository."
+        )
+    if config.encryption not in ENCRYPTIONS:
+        raise RepositoryError(
+            f"Repository {layout.location} is encrypted with {config.encryption!r}, which this "
+            "program does not know: use a matching program version."
         )
     return config

@@ -14,7 +14,6 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from .fsio import atomic_write
 from .layout import Layout
 
 log = logging.getLogger(__name__)
@@ -32,9 +31,9 @@ class DamageRegistry:
     def load(self) -> bool:
         """Re-read the file (another process may have written it); True if the
         recorded pairs changed."""
-        path = self._layout.damaged
+        path = self._layout.describe(self._layout.damaged)
         try:
-            raw = json.loads(path.read_bytes())
+            raw = json.loads(self._layout.load_sealed(self._layout.damaged))
             problems = {(str(b), str(p)): str(why) for b, p, why in raw["blobs"]}
         except FileNotFoundError:
             problems = {}
@@ -83,8 +82,10 @@ class DamageRegistry:
     def _save(self) -> None:
         rows = sorted([b, p, why] for (b, p), why in self._problems.items())
         data = json.dumps({"blobs": rows}, indent=1).encode() + b"\n"
+        name = self._layout.damaged
         try:
-            if rows or self._layout.damaged.exists():
-                atomic_write(self._layout.damaged, data, self._layout.tmp)
+            if rows or self._layout.backend.exists(name):
+                self._layout.save_sealed(name, data)
         except OSError as exc:
-            log.warning("could not record damaged blocks in %s: %s", self._layout.damaged, exc)
+            log.warning("could not record damaged blocks in %s: %s",
+                        self._layout.describe(name), exc)

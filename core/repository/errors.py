@@ -48,7 +48,7 @@ class BlobError(Exception):
         self.problem = problem  # "missing" | "corrupt"
 
 
-def write_error(root: Path, exc: OSError, what: str) -> RepositoryError:
+def write_error(root: Path | str, exc: OSError, what: str) -> RepositoryError:
     """Turn an OSError raised while writing into the repository into an operator message."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return RepositoryError(
@@ -67,7 +67,7 @@ def write_error(root: Path, exc: OSError, what: str) -> RepositoryError:
     )
 
 
-def read_error(root: Path, exc: OSError, what: str) -> RepositoryError:
+def read_error(root: Path | str, exc: OSError, what: str) -> RepositoryError:
     return RepositoryError(
         f"Cannot read {what} in repository {root}: {exc.strerror or exc}. Check that the "
         "repository disk is attached and readable."

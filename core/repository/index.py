@@ -22,8 +22,7 @@ from blake3 import blake3
 from core.errors import RepositoryError
 
 from .damage import DamageRegistry
-from .fsio import atomic_write
-from .layout import Layout
+from .layout import Layout, SealDamaged
 from .packfile import ENTRY, BlobLoc, PackInfo, decode_entries, encode_entries, read_trailer
 
 log = logging.getLogger(__name__)
@@ -63,9 +62,9 @@ def decode_index(data: bytes) -> list[tuple[str, BlobLoc]]:
 
 
 def write_index(layout: Layout, packs: list[PackInfo]) -> str:
-    """Write a new index file atomically; return its id."""
+    """Write a new index file atomically; return its id. OSError on failure."""
     index_id = secrets.token_hex(16)
-    atomic_write(layout.index_file(index_id), encode_index(packs), layout.tmp)
+    layout.save_sealed(layout.index_file(index_id), encode_index(packs))
     return index_id
 
 
@@ -90,9 +89,10 @@ def entries_by_pack(layout: Layout, index_ids: Iterable[str],
 
 def read_index(layout: Layout, index_id: str) -> list[tuple[str, BlobLoc]]:
     """FileNotFoundError if it is gone, RepositoryError if unreadable or corrupt."""
-    path = layout.index_file(index_id)
+    name = layout.index_file(index_id)
+    path = layout.describe(name)
     try:
-        return decode_index(path.read_bytes())
+        return decode_index(layout.load_sealed(name))
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -100,7 +100,7 @@ def read_index(layout: Layout, index_id: str) -> list[tuple[str, BlobLoc]]:
             f"Cannot read index file {path}: {exc.strerror or exc}. Check that the repository "
             "disk is attached and readable."
         ) from exc
-    except (ValueError, struct.error) as exc:
+    except (SealDamaged, ValueError, struct.error) as exc:
         raise RepositoryError(
             f"Index file {path} is corrupt ({exc}); its entries are rebuilt from the pack "
             "files. Run 'agent-jobs repair' to replace it."
@@ -168,14 +168,14 @@ class Index:
                            on_disk: set[str], damaged: frozenset[tuple[str, str]]) -> None:
         """Index, from their trailers, the packs no readable index file lists."""
         infos: list[PackInfo] = []
-        for pack_id, path in self._layout.list_packs().items():
+        for pack_id, size in self._layout.list_packs().items():
             if pack_id in indexed:
                 continue
             try:
-                entries = read_trailer(path, pack_id)
-                size = path.stat().st_size
+                entries = read_trailer(self._layout, pack_id, size)
             except (OSError, ValueError) as exc:
-                log.warning("pack %s cannot be indexed (%s)", path, exc)
+                log.warning("pack %s cannot be indexed (%s)",
+                            self._layout.describe(self._layout.pack(pack_id)), exc)
                 continue
             infos.append(PackInfo(pack_id, entries, size))
             indexed.add(pack_id)

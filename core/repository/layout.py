@@ -1,85 +1,132 @@
-"""Where each kind of object lives under the repository root."""
+"""Where each kind of object lives in the back end, and how it is sealed.
+
+Object names::
+
+    config.json                 format version, id, sizes, encryption (never sealed)
+    keys/<id>                   the master key, wrapped by a password (see keys)
+    packs/<xx>/<packid>.pack    blobs plus a trailer listing them (see packfile)
+    index/<id>.idx              blob id -> pack location (see index)
+    points/<pointid>.json.zst   one manifest per restore point, written last
+    damaged.json                block copies found damaged (see damage)
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import RepositoryError
 
+from .backend import Backend
+from .backend.local import LocalBackend
+from .sealing import PLAIN, Sealer
+
 PACK_SUFFIX = ".pack"
 INDEX_SUFFIX = ".idx"
 POINT_SUFFIX = ".json.zst"
+CONFIG = "config.json"
+DAMAGED = "damaged.json"
+PACKS = "packs/"
+INDEX = "index/"
+POINTS = "points/"
+KEYS = "keys/"
 
 
-@dataclass(frozen=True)
+class SealDamaged(ValueError):
+    """A sealed object cannot be opened: it was changed (or sealed with another key)."""
+
+
+@dataclass
 class Layout:
-    root: Path
+    backend: Backend
+    sealer: Sealer = field(default=PLAIN)
 
     @property
-    def config(self) -> Path:
-        return self.root / "config.json"
+    def location(self) -> str:
+        return self.backend.location
 
     @property
-    def packs(self) -> Path:
-        return self.root / "packs"
+    def root(self) -> Path | str:
+        """For messages: the folder of a local repository, else its location."""
+        if isinstance(self.backend, LocalBackend):
+            return self.backend.root
+        return self.backend.location
 
-    @property
-    def index(self) -> Path:
-        return self.root / "index"
+    def describe(self, name: str) -> str:
+        """An object's name for messages: its path for a local repository."""
+        if isinstance(self.backend, LocalBackend):
+            return str(self.backend.root / name)
+        return f"{self.backend.location.rstrip('/')}/{name}"
 
-    @property
-    def points(self) -> Path:
-        return self.root / "points"
+    # -- names ---------------------------------------------------------------
 
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
+    config = CONFIG
+    damaged = DAMAGED
 
-    @property
-    def lock(self) -> Path:
-        return self.root / "lock"
+    @staticmethod
+    def pack(pack_id: str) -> str:
+        return f"{PACKS}{pack_id[:2]}/{pack_id}{PACK_SUFFIX}"
 
-    @property
-    def damaged(self) -> Path:
-        """Block copies found damaged (see damage.DamageRegistry)."""
-        return self.root / "damaged.json"
+    @staticmethod
+    def index_file(index_id: str) -> str:
+        return f"{INDEX}{index_id}{INDEX_SUFFIX}"
 
-    def pack(self, pack_id: str) -> Path:
-        return self.packs / pack_id[:2] / f"{pack_id}{PACK_SUFFIX}"
+    @staticmethod
+    def point(point_id: str) -> str:
+        return f"{POINTS}{point_id}{POINT_SUFFIX}"
 
-    def index_file(self, index_id: str) -> Path:
-        return self.index / f"{index_id}{INDEX_SUFFIX}"
+    # -- listing -------------------------------------------------------------
 
-    def point(self, point_id: str) -> Path:
-        return self.points / f"{point_id}{POINT_SUFFIX}"
+    def _list(self, prefix: str) -> Iterable[tuple[str, int]]:
+        try:
+            return [(o.name, o.size) for o in self.backend.list(prefix)]
+        except OSError as exc:
+            raise RepositoryError(
+                f"Cannot list {self.describe(prefix.rstrip('/'))}: {exc.strerror or exc}. "
+                "Check that the repository storage is reachable and readable."
+            ) from exc
 
-    def list_packs(self) -> dict[str, Path]:
-        found: dict[str, Path] = {}
-        for sub in _listdir(self.packs):
-            if sub.is_dir():
-                for p in _listdir(sub):
-                    if p.name.endswith(PACK_SUFFIX):
-                        found[p.name[: -len(PACK_SUFFIX)]] = p
+    def list_packs(self) -> dict[str, int]:
+        """Pack id -> size of every pack."""
+        found: dict[str, int] = {}
+        for name, size in self._list(PACKS):
+            base = name.rsplit("/", 1)[-1]
+            if base.endswith(PACK_SUFFIX) and name.count("/") == 2:
+                found[base[: -len(PACK_SUFFIX)]] = size
         return found
 
     def list_index_ids(self) -> list[str]:
-        return _ids(self.index, INDEX_SUFFIX)
+        return self._ids(INDEX, INDEX_SUFFIX)
 
     def list_point_ids(self) -> list[str]:
-        return _ids(self.points, POINT_SUFFIX)
+        return self._ids(POINTS, POINT_SUFFIX)
 
+    def sizes(self, prefix: str) -> int:
+        return sum(size for _, size in self._list(prefix))
 
-def _listdir(path: Path) -> list[Path]:
-    try:
-        return list(path.iterdir())
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise RepositoryError(
-            f"Cannot list {path}: {exc.strerror or exc}. Check that the repository disk is "
-            "attached and readable."
-        ) from exc
+    def _ids(self, prefix: str, suffix: str) -> list[str]:
+        return sorted(
+            name[len(prefix): -len(suffix)] for name, _ in self._list(prefix)
+            if name.endswith(suffix) and "/" not in name[len(prefix):]
+        )
 
+    # -- sealed objects ------------------------------------------------------
 
-def _ids(folder: Path, suffix: str) -> list[str]:
-    return sorted(p.name[: -len(suffix)] for p in _listdir(folder) if p.name.endswith(suffix))
+    def save_sealed(self, name: str, plaintext: bytes) -> None:
+        """OSError (BackendError) if it cannot be written."""
+        self.backend.save(name, self.sealer.seal(plaintext))
+
+    def load_sealed(self, name: str) -> bytes:
+        """The plaintext. ObjectNotFound (a FileNotFoundError) if absent,
+        OSError if unreadable, SealDamaged if it cannot be opened."""
+        return self.open_sealed(self.backend.load(name))
+
+    def open_sealed(self, data: bytes) -> bytes:
+        if not self.sealer.encrypted:
+            return data
+        try:
+            return self.sealer.open(data)
+        except (RepositoryError, ValueError) as exc:
+            raise SealDamaged(
+                "it cannot be decrypted: it was changed, or sealed with another key"
+            ) from exc

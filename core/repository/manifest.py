@@ -8,14 +8,18 @@ Format 2 appends a trailer, ``MANIFEST_TRAILER`` + blake3 of the frame, so that
 every single-byte change of the file is detected (a few bytes of a zstd frame
 can change without changing what it decodes to). Format 1 files (no trailer)
 are still read.
+
+In an encrypted repository the object holds the header line and the whole
+encoded manifest sealed separately (see ``write_manifest``), so listing
+points reads and opens only the first few hundred bytes.
 """
 from __future__ import annotations
 
 import io
 import json
 import re
+import struct
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import zstandard
@@ -23,6 +27,7 @@ from blake3 import blake3
 
 from core.errors import RepositoryError
 
+from .layout import Layout
 from .model import Entry, Manifest, PointMeta
 
 MANIFEST_FORMAT = 2
@@ -65,19 +70,13 @@ def meta_from_json(d: dict[str, Any]) -> PointMeta:
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
-    header = {
-        "format": MANIFEST_FORMAT,
-        "meta": meta_to_json(manifest.meta),
-        "fields": FIELDS,
-        "count": len(manifest.entries),
-    }
     # Entries are NamedTuples, so json writes each as a plain array row.
     body = (
-        json.dumps(header, separators=(",", ":"))
-        + "\n"
-        + json.dumps(manifest.entries, separators=(",", ":"))
-        + "\n"
-    ).encode("ascii")
+        _header_line(manifest)
+        + b"\n"
+        + json.dumps(manifest.entries, separators=(",", ":")).encode("ascii")
+        + b"\n"
+    )
     frame = zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(body)
     return frame + MANIFEST_TRAILER + blake3(frame).digest()
 
@@ -92,15 +91,17 @@ def _split_trailer(data: bytes) -> tuple[bytes, bool]:
     return data, False
 
 
-def _corrupt(path: Path, exc: Exception) -> RepositoryError:
+def _corrupt(layout: Layout, point_id: str, exc: Exception) -> RepositoryError:
+    path = layout.describe(layout.point(point_id))
     return RepositoryError(
-        f"Manifest {path} is corrupt ({exc}): restore point {path.name.split('.')[0]} cannot "
+        f"Manifest {path} is corrupt ({exc}): restore point {point_id} cannot "
         "be read. It stays listed as damaged; restore another point of that computer, or put "
         "back this file from a copy of the repository."
     )
 
 
-def _unreadable(path: Path, exc: OSError) -> RepositoryError:
+def _unreadable(layout: Layout, point_id: str, exc: OSError) -> RepositoryError:
+    path = layout.describe(layout.point(point_id))
     return RepositoryError(
         f"Cannot read manifest {path}: {exc.strerror or exc}. Check that the repository disk "
         "is attached and readable."
@@ -137,71 +138,135 @@ def decode_manifest(data: bytes) -> Manifest:
 
 
 _BLOB_ID = re.compile(rb"[0-9a-f]{64}")
+_HEAD_BYTES = 64 << 10   # enough for the header line of any manifest, compressed
+_HEAD_LEN = struct.Struct("<I")
 
 
-def salvage_blob_ids(path: Path) -> set[str]:
+def _header_line(manifest: Manifest) -> bytes:
+    header = {
+        "format": MANIFEST_FORMAT,
+        "meta": meta_to_json(manifest.meta),
+        "fields": FIELDS,
+        "count": len(manifest.entries),
+    }
+    return json.dumps(header, separators=(",", ":")).encode("ascii")
+
+
+def write_manifest(layout: Layout, manifest: Manifest) -> None:
+    """Save the manifest of a point. OSError on failure.
+
+    Sealed (encrypted repository) it is two sealed parts, so that listing
+    points opens only the small first one::
+
+        u32 length of the sealed header | seal(header line) | seal(encoded manifest)
+    """
+    name = layout.point(manifest.meta.id)
+    encoded = encode_manifest(manifest)
+    if not layout.sealer.encrypted:
+        layout.backend.save(name, encoded)
+        return
+    head = layout.sealer.seal(_header_line(manifest))
+    layout.backend.save(name, b"".join(
+        (_HEAD_LEN.pack(len(head)), head, layout.sealer.seal(encoded))))
+
+
+def _sealed_parts(layout: Layout, data: bytes) -> tuple[bytes, bytes]:
+    """(header line, encoded manifest) of a sealed manifest; SealDamaged or
+    ValueError if it was changed."""
+    if len(data) < _HEAD_LEN.size:
+        raise ValueError("it is truncated")
+    (n,) = _HEAD_LEN.unpack_from(data)
+    end = _HEAD_LEN.size + n
+    if end > len(data):
+        raise ValueError("it is truncated")
+    return layout.open_sealed(data[_HEAD_LEN.size:end]), layout.open_sealed(data[end:])
+
+
+def _load_plain(layout: Layout, point_id: str) -> bytes:
+    """The encoded manifest (zstd frame and trailer), opened if sealed."""
+    data = layout.backend.load(layout.point(point_id))
+    if not layout.sealer.encrypted:
+        return data
+    head, encoded = _sealed_parts(layout, data)
+    if _head_line(encoded) != head:
+        raise ValueError("its two parts do not match")
+    return encoded
+
+
+def salvage_blob_ids(layout: Layout, point_id: str) -> set[str]:
     """Block ids named in the readable part of a damaged manifest (decompressed
-    up to the damage), so that prune keeps what the point may still need."""
+    up to the damage), so that prune keeps what the point may still need.
+    Nothing can be salvaged from a sealed manifest that does not open."""
     found: set[str] = set()
     tail = b""
     try:
-        with open(path, "rb") as f:
-            reader = zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=False)
-            while True:
-                chunk = reader.read(1 << 16)
-                if not chunk:
-                    break
-                data = tail + chunk
-                found.update(m.decode() for m in _BLOB_ID.findall(data))
-                tail = data[-80:]
+        data = layout.backend.load(layout.point(point_id))
+        if layout.sealer.encrypted:
+            data = _sealed_parts(layout, data)[1]
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data),
+                                                            read_across_frames=False)
+        while True:
+            chunk = reader.read(1 << 16)
+            if not chunk:
+                break
+            data = tail + chunk
+            found.update(m.decode() for m in _BLOB_ID.findall(data))
+            tail = data[-80:]
     except (OSError, zstandard.ZstdError, ValueError):
         pass
     return found
 
 
-def load_manifest_file(path: Path) -> Manifest:
+def load_manifest(layout: Layout, point_id: str) -> Manifest:
     """FileNotFoundError if absent, RepositoryError if unreadable or corrupt."""
     try:
-        data = path.read_bytes()
+        data = _load_plain(layout, point_id)
     except FileNotFoundError:
         raise
+    except ValueError as exc:   # SealDamaged too
+        raise _corrupt(layout, point_id, exc) from exc
     except OSError as exc:
-        raise _unreadable(path, exc) from exc
+        raise _unreadable(layout, point_id, exc) from exc
     try:
         return decode_manifest(data)
     except (zstandard.ZstdError, ValueError, TypeError, KeyError) as exc:
-        raise _corrupt(path, exc) from exc
+        raise _corrupt(layout, point_id, exc) from exc
 
 
-def read_meta(path: Path) -> PointMeta:
-    """Only the header line: decompress until the first newline."""
+def _head_line(data: bytes) -> bytes | None:
+    """The first line of the decompressed manifest, or None if ``data`` ends first."""
+    out = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    nl = out.find(b"\n")
+    return out[:nl] if nl >= 0 else None
+
+
+def read_meta(layout: Layout, point_id: str) -> PointMeta:
+    """Only the header line, from the first bytes of the manifest."""
+    name = layout.point(point_id)
     try:
-        with open(path, "rb") as f:
-            reader = zstandard.ZstdDecompressor().stream_reader(f)
-            buf = io.BytesIO()
-            while True:
-                chunk = reader.read(16384)
-                if not chunk:
-                    raise ValueError("missing entry list")
-                nl = chunk.find(b"\n")
-                if nl >= 0:
-                    buf.write(chunk[:nl])
-                    break
-                buf.write(chunk)
+        data = layout.backend.load(name, 0, _HEAD_BYTES)
+        if layout.sealer.encrypted:
+            (n,) = _HEAD_LEN.unpack_from(data) if len(data) >= _HEAD_LEN.size else (-1,)
+            if n < 0 or _HEAD_LEN.size + n > len(data):
+                raise ValueError("it is truncated")
+            line: bytes | None = layout.open_sealed(data[_HEAD_LEN.size:_HEAD_LEN.size + n])
+        else:
+            line = _head_line(data)
+            if line is None and len(data) == _HEAD_BYTES:
+                line = _head_line(layout.backend.load(name))
+        if line is None:
+            raise ValueError("missing entry list")
     except FileNotFoundError:
         raise
-    except zstandard.ZstdError as exc:
-        raise _corrupt(path, exc) from exc
+    except (zstandard.ZstdError, ValueError) as exc:
+        raise _corrupt(layout, point_id, exc) from exc
     except OSError as exc:
-        raise _unreadable(path, exc) from exc
-    except ValueError as exc:
-        raise _corrupt(path, exc) from exc
+        raise _unreadable(layout, point_id, exc) from exc
     try:
-        header = _check_header(json.loads(buf.getvalue().decode("ascii")))
+        header = _check_header(json.loads(line.decode("ascii")))
         meta = meta_from_json(header["meta"])
     except (ValueError, TypeError, KeyError) as exc:
-        raise _corrupt(path, exc) from exc
-    if meta.id != path.name.split(".")[0]:
-        raise _corrupt(path, ValueError(f"it names point {meta.id!r}"))
+        raise _corrupt(layout, point_id, exc) from exc
+    if meta.id != point_id:
+        raise _corrupt(layout, point_id, ValueError(f"it names point {meta.id!r}"))
     return meta
-

@@ -1,37 +1,43 @@
-"""Pack files: many blobs appended to one file, with a trailer listing them.
+"""Pack files: many blobs in one object, with a trailer listing them.
 
-Layout::
+Layout of a plain pack::
 
     b"ABKPACK1"
     blob bytes ...                      (each blob stored raw or zstd-compressed)
     trailer: count x ENTRY              (blob id, offset, length, raw length, flags)
     footer:  FOOTER                     (count, blake3 of the trailer, b"ABKPEND1")
 
+Layout of a sealed pack (encrypted repository)::
+
+    sealed blobs ...                    (each blob compressed, then sealed)
+    sealed trailer                      (the ENTRY list, sealed)
+    footer:  SEALED_FOOTER              (length of the sealed trailer, b"ABKPENC1")
+
 The trailer makes every pack self-describing, so the index can be rebuilt
 from the packs alone (prune does this for packs no index file lists).
+A pack is built in memory and saved in one ``Backend.save``.
 """
 from __future__ import annotations
 
-import os
 import secrets
 import struct
-import threading
-from collections import OrderedDict
-from pathlib import Path
+from collections.abc import Callable
 from typing import NamedTuple
 
 from blake3 import blake3
 
+from .backend import Backend
 from .codec import decode
 from .errors import BlobError
-from .fsio import ensure_dir, fsync_dir, tmp_name
-from .layout import Layout
+from .layout import Layout, SealDamaged
+from .sealing import Sealer
 
 PACK_MAGIC = b"ABKPACK1"
 END_MAGIC = b"ABKPEND1"
+SEALED_END = b"ABKPENC1"
 ENTRY = struct.Struct("<32sQIIB")
 FOOTER = struct.Struct("<I32s8s")
-_WRITE_BUFFER = 1 << 20
+SEALED_FOOTER = struct.Struct("<I8s")
 
 
 class BlobLoc(NamedTuple):
@@ -67,126 +73,139 @@ def decode_entries(data: bytes, pack_id: str) -> list[tuple[str, BlobLoc]]:
     ]
 
 
+def header_size(sealer: Sealer) -> int:
+    return 0 if sealer.encrypted else len(PACK_MAGIC)
+
+
 class PackBuilder:
-    """Appends blobs to a new pack in tmp/; ``finish`` makes it durable and visible."""
+    """Collects blobs (already compressed and sealed) for a new pack;
+    ``finish`` saves it in one durable save. The blobs are not copied into
+    one buffer when the back end can write them as they are (a local folder
+    writes them with writev)."""
 
     def __init__(self, layout: Layout) -> None:
         self.pack_id = new_pack_id()
         self._layout = layout
-        self._tmp = tmp_name(layout.tmp, ".pack.tmp")
-        self._file = open(self._tmp, "xb", buffering=_WRITE_BUFFER)
-        self._file.write(PACK_MAGIC)
-        self._offset = len(PACK_MAGIC)
+        head = b"" if layout.sealer.encrypted else PACK_MAGIC
+        self._parts: list[bytes] = [head] if head else []
+        self._len = len(head)
         self.blobs: list[tuple[str, BlobLoc]] = []
 
     @property
     def size(self) -> int:
-        return self._offset
+        return self._len
 
     def add(self, blob: str, data: bytes, raw_length: int, flags: int) -> BlobLoc:
-        loc = BlobLoc(self.pack_id, self._offset, len(data), raw_length, flags)
-        self._file.write(data)
-        self._offset += len(data)
+        loc = BlobLoc(self.pack_id, self._len, len(data), raw_length, flags)
+        self._parts.append(data)
+        self._len += len(data)
         self.blobs.append((blob, loc))
         return loc
 
     def finish(self) -> PackInfo:
-        """Write the trailer, fsync, and rename the pack into packs/<xx>/."""
+        """Append the trailer and save the pack. OSError if it cannot be saved."""
         trailer = encode_entries(self.blobs)
-        f = self._file
-        f.write(trailer)
-        f.write(FOOTER.pack(len(self.blobs), blake3(trailer).digest(), END_MAGIC))
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-        dest = self._layout.pack(self.pack_id)
-        ensure_dir(dest.parent)
-        os.rename(self._tmp, dest)
-        fsync_dir(dest.parent)
-        size = self._offset + len(trailer) + FOOTER.size
+        sealer = self._layout.sealer
+        parts = self._parts
+        if sealer.encrypted:
+            sealed = sealer.seal(trailer)
+            parts += (sealed, SEALED_FOOTER.pack(len(sealed), SEALED_END))
+        else:
+            parts += (trailer, FOOTER.pack(len(self.blobs), blake3(trailer).digest(), END_MAGIC))
+        size = sum(len(p) for p in parts)
+        backend = self._layout.backend
+        name = self._layout.pack(self.pack_id)
+        save_parts = getattr(backend, "save_parts", None)
+        if save_parts is not None:
+            save_parts(name, parts)
+        else:
+            backend.save(name, b"".join(parts))
+        self._parts = []
         return PackInfo(self.pack_id, self.blobs, size)
 
     def discard(self) -> None:
+        self._parts = []
+
+
+def _parse_trailer(read: Callable[[int, int], bytes], end: int, pack_id: str,
+                   layout: Layout) -> tuple[list[tuple[str, BlobLoc]], int]:
+    """(entries, where the trailer starts); ValueError if the pack is damaged."""
+    if layout.sealer.encrypted:
+        if end < SEALED_FOOTER.size:
+            raise ValueError("the pack is truncated")
+        tlen, magic = SEALED_FOOTER.unpack(read(end - SEALED_FOOTER.size, SEALED_FOOTER.size))
+        if magic != SEALED_END or tlen > end - SEALED_FOOTER.size:
+            raise ValueError("its footer is damaged")
+        start = end - SEALED_FOOTER.size - tlen
         try:
-            self._file.close()
-        except OSError:
-            pass
-        self._tmp.unlink(missing_ok=True)
-
-
-def read_trailer(path: Path, pack_id: str) -> list[tuple[str, BlobLoc]]:
-    """List a pack's blobs from its trailer; ValueError if the pack is damaged."""
-    with open(path, "rb") as f:
-        end = f.seek(0, os.SEEK_END)
-        if end < len(PACK_MAGIC) + FOOTER.size:
-            raise ValueError("pack is truncated")
-        f.seek(end - FOOTER.size)
-        count, digest, magic = FOOTER.unpack(f.read(FOOTER.size))
-        tlen = count * ENTRY.size
-        if magic != END_MAGIC or tlen > end - FOOTER.size - len(PACK_MAGIC):
-            raise ValueError("pack footer is damaged")
-        f.seek(end - FOOTER.size - tlen)
-        trailer = f.read(tlen)
+            trailer = layout.open_sealed(read(start, tlen))
+        except SealDamaged:
+            raise ValueError("its list of blobs is damaged") from None
+        if len(trailer) % ENTRY.size:
+            raise ValueError("its list of blobs is damaged")
+        return decode_entries(trailer, pack_id), start
+    if end < len(PACK_MAGIC) + FOOTER.size:
+        raise ValueError("the pack is truncated")
+    count, digest, magic = FOOTER.unpack(read(end - FOOTER.size, FOOTER.size))
+    tlen = count * ENTRY.size
+    if magic != END_MAGIC or tlen > end - FOOTER.size - len(PACK_MAGIC):
+        raise ValueError("its footer is damaged")
+    start = end - FOOTER.size - tlen
+    trailer = read(start, tlen)
     if blake3(trailer).digest() != digest:
-        raise ValueError("pack trailer is damaged")
-    return decode_entries(trailer, pack_id)
+        raise ValueError("its list of blobs is damaged")
+    return decode_entries(trailer, pack_id), start
+
+
+def read_trailer(layout: Layout, pack_id: str, size: int | None = None
+                 ) -> list[tuple[str, BlobLoc]]:
+    """List a pack's blobs from its trailer (two ranged loads); ValueError if
+    the pack is damaged, OSError if it cannot be read."""
+    name = layout.pack(pack_id)
+    backend = layout.backend
+    if size is None:
+        size = backend.stat(name).size
+
+    def read(offset: int, length: int) -> bytes:
+        return backend.load(name, offset, length)
+
+    return _parse_trailer(read, size, pack_id, layout)[0]
+
+
+def open_blob(layout: Layout, blob: str, loc: BlobLoc, stored: bytes) -> bytes:
+    """The raw block from its stored (sealed, compressed) bytes, verified
+    against its id; BlobError if it is corrupt."""
+    try:
+        data = layout.open_sealed(stored)
+    except SealDamaged as exc:
+        raise BlobError(blob, loc.pack, "corrupt", f"({exc})") from None
+    return decode(data, loc.flags, loc.raw_length, blob, loc.pack)
 
 
 class PackReader:
-    """Reads blobs by location; keeps a bounded cache of open pack descriptors.
+    """Reads blobs by location with ranged loads. Safe to share between threads."""
 
-    Safe to share between threads: ``os.pread`` does not move a file offset, and a
-    descriptor is only closed when no thread is reading through it."""
-
-    def __init__(self, layout: Layout, max_open: int = 64) -> None:
+    def __init__(self, layout: Layout) -> None:
         self._layout = layout
-        self._max_open = max_open
-        self._fds: OrderedDict[str, list[int]] = OrderedDict()  # pack -> [fd, users]
-        self._lock = threading.Lock()
-
-    def _acquire(self, pack_id: str, blob: str) -> list[int]:
-        with self._lock:
-            slot = self._fds.get(pack_id)
-            if slot is None:
-                try:
-                    fd = os.open(self._layout.pack(pack_id), os.O_RDONLY | os.O_CLOEXEC)
-                except FileNotFoundError:
-                    raise BlobError(blob, pack_id, "missing", "(pack file is missing)") from None
-                slot = self._fds[pack_id] = [fd, 1]
-                self._evict()
-            else:
-                self._fds.move_to_end(pack_id)
-                slot[1] += 1
-            return slot
-
-    def _evict(self) -> None:
-        if len(self._fds) <= self._max_open:
-            return
-        for pack_id in [p for p, (_, users) in self._fds.items() if users == 0]:
-            os.close(self._fds.pop(pack_id)[0])
-            if len(self._fds) <= self._max_open:
-                return
+        self._backend: Backend = layout.backend
 
     def read_stored(self, blob: str, loc: BlobLoc) -> bytes:
-        slot = self._acquire(loc.pack, blob)
         try:
-            data = os.pread(slot[0], loc.length, loc.offset)
-        finally:
-            with self._lock:
-                slot[1] -= 1
+            data = self._backend.load(self._layout.pack(loc.pack), loc.offset, loc.length)
+        except FileNotFoundError:
+            raise BlobError(blob, loc.pack, "missing", "(pack file is missing)") from None
         if len(data) != loc.length:
             raise BlobError(blob, loc.pack, "corrupt", "(pack file is truncated)")
         return data
 
     def read(self, blob: str, loc: BlobLoc) -> bytes:
         """The raw block, verified against its id."""
-        return decode(self.read_stored(blob, loc), loc.flags, loc.raw_length, blob, loc.pack)
+        return open_blob(self._layout, blob, loc, self.read_stored(blob, loc))
 
     def close(self) -> None:
-        with self._lock:
-            for fd, _ in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+        drop = getattr(self._backend, "drop_cache", None)
+        if drop is not None:
+            drop()
 
 
 class PackCheck(NamedTuple):
@@ -197,24 +216,25 @@ class PackCheck(NamedTuple):
     problem: str | None                         # damage to the pack's own structure
 
 
-def check_pack(path: Path, pack_id: str,
+def check_pack(layout: Layout, pack_id: str,
                fallback: list[tuple[str, BlobLoc]] | None = None) -> PackCheck:
     """Read a pack completely: header, every blob, trailer and footer, so that
     any changed byte is found. ``fallback`` (the index's entries for the pack)
     locates the blobs when the trailer is damaged. OSError if unreadable."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = layout.backend.load(layout.pack(pack_id))
     problem: str | None = None
     entries: list[tuple[str, BlobLoc]] | None = None
-    if not data.startswith(PACK_MAGIC):
+    if not layout.sealer.encrypted and not data.startswith(PACK_MAGIC):
         problem = "its header is damaged"
+    trailer_start = -1
     try:
-        entries = _trailer_of(data, pack_id)
+        entries, trailer_start = _parse_trailer(
+            lambda o, n: data[o:o + n], len(data), pack_id, layout)
     except ValueError as exc:
         problem = problem or str(exc)
     located = entries if entries is not None else (fallback or [])
     bad: list[tuple[str, str]] = []
-    expected = len(PACK_MAGIC)
+    expected = header_size(layout.sealer)
     for blob, loc in sorted(located, key=lambda b: b[1].offset):
         if entries is not None and loc.offset != expected and problem is None:
             problem = "its blobs do not follow each other"
@@ -224,35 +244,19 @@ def check_pack(path: Path, pack_id: str,
             bad.append((blob, "corrupt"))
             continue
         try:
-            decode(stored, loc.flags, loc.raw_length, blob, pack_id)
+            open_blob(layout, blob, loc, stored)
         except BlobError:
             bad.append((blob, "corrupt"))
-    if entries is not None and problem is None:
-        trailer_start = len(data) - FOOTER.size - len(entries) * ENTRY.size
-        if expected != trailer_start:
-            problem = "its blobs do not fill the pack"
+    if entries is not None and problem is None and expected != trailer_start:
+        problem = "its blobs do not fill the pack"
     return PackCheck(entries, bad, problem)
 
 
-
-def check_pack_or_error(path: Path, pack_id: str,
+def check_pack_or_error(layout: Layout, pack_id: str,
                         fallback: list[tuple[str, BlobLoc]] | None = None
                         ) -> PackCheck | OSError:
-    """:func:`check_pack`, with an unreadable pack file as the result (for a pool)."""
+    """:func:`check_pack`, with an unreadable pack as the result (for a pool)."""
     try:
-        return check_pack(path, pack_id, fallback)
+        return check_pack(layout, pack_id, fallback)
     except OSError as exc:
         return exc
-
-def _trailer_of(data: bytes, pack_id: str) -> list[tuple[str, BlobLoc]]:
-    end = len(data)
-    if end < len(PACK_MAGIC) + FOOTER.size:
-        raise ValueError("the pack is truncated")
-    count, digest, magic = FOOTER.unpack_from(data, end - FOOTER.size)
-    tlen = count * ENTRY.size
-    if magic != END_MAGIC or tlen > end - FOOTER.size - len(PACK_MAGIC):
-        raise ValueError("its footer is damaged")
-    trailer = data[end - FOOTER.size - tlen:end - FOOTER.size]
-    if blake3(trailer).digest() != digest:
-        raise ValueError("its list of blobs is damaged")
-    return decode_entries(trailer, pack_id)

@@ -1,11 +1,11 @@
-"""Where a writer's new blobs go: encoded on pool threads, appended to the
-writer's current pack, full packs sealed (fsync + rename) by the thread that
-filled them, so the caller's thread only reads and hashes."""
+"""Where a writer's new blobs go: encoded (and, in an encrypted repository,
+sealed) on pool threads, appended to the writer's current pack in memory,
+full packs saved by the thread that filled them, so the caller's thread only
+reads and hashes."""
 from __future__ import annotations
 
 import threading
 from time import perf_counter
-from pathlib import Path
 
 from core.errors import RepositoryError
 
@@ -26,7 +26,7 @@ def finish_pack(pack: PackBuilder) -> PackInfo:
 class PackSink:
     def __init__(self, layout: Layout, pack_size: int) -> None:
         self._layout = layout
-        self._root: Path = layout.root
+        self._root = layout.root
         self._pack_size = pack_size
         self._lock = threading.Lock()
         self._pack: PackBuilder | None = None
@@ -44,6 +44,9 @@ class PackSink:
         """Encode and append blocks; runs on a pool thread. RepositoryError on failure."""
         t0 = perf_counter()
         encoded = [(h, *encode(block), len(block)) for h, block in blocks]
+        sealer = self._layout.sealer
+        if sealer.encrypted:
+            encoded = [(h, sealer.seal(data), flags, n) for h, data, flags, n in encoded]
         t1 = perf_counter()
         full: list[PackBuilder] = []
         with self._lock:

@@ -8,18 +8,16 @@ then the new index, then deleting old index files, then deleting packs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from core.errors import RepositoryError
 
-from .codec import decode
 from .damage import DamageRegistry
 from .errors import BlobError, write_error
-from .fsio import fsync_dir
 from .index import Index, read_index, write_index
-from .layout import Layout
-from .packfile import BlobLoc, PackBuilder, PackInfo, PackReader, read_trailer
+from .layout import INDEX, PACKS, Layout
+from .packfile import BlobLoc, PackBuilder, PackInfo, PackReader, open_blob, read_trailer
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +49,12 @@ class _Pack:
 
 class Pruner:
     def __init__(self, layout: Layout, index: Index, pack_size: int,
-                 damage: DamageRegistry | None = None) -> None:
+                 damage: DamageRegistry | None = None,
+                 check_lock: Callable[[], None] | None = None) -> None:
         self._layout = layout
+        # Raises if the exclusive lock was lost (an object-storage lease), so
+        # nothing is deleted that a writer started since may need.
+        self._check_lock = check_lock or (lambda: None)
         self._index = index
         self._pack_size = pack_size
         self._damage = damage
@@ -74,6 +76,7 @@ class Pruner:
         # first: nothing refers to them, and on a full disk the space they free
         # is what lets the rest (new packs, a new index) be written.
         orphans = [p for p in drop if not p.indexed]
+        self._check_lock()
         self._delete_packs(orphans)
         drop = [p for p in drop if p.indexed]
         repack = [p for p in keep if p.live_bytes < REPACK_BELOW_USED * p.data_bytes]
@@ -97,7 +100,9 @@ class Pruner:
                        or any(not p.indexed for p in keep) or self.report_problems)
         blobs_after = blobs_before
         if changed:
+            self._check_lock()
             blobs_after = self._rewrite_index(keep, new_packs, old_index_ids)
+            self._check_lock()
             self._delete_packs(drop + repacked)
             if self._damage is not None:
                 self._damage.keep_only_packs({p.id for p in keep})
@@ -113,13 +118,12 @@ class Pruner:
     # -- inventory -----------------------------------------------------------
 
     def _clear_tmp(self) -> int:
-        removed = 0
-        for p in self._layout.tmp.iterdir():
-            try:
-                p.unlink()
-                removed += 1
-            except OSError as exc:
-                self.report_problems.append(f"could not remove temporary file {p}: {exc}")
+        """Files a crashed writer left in a local repository's tmp/."""
+        clear = getattr(self._layout.backend, "clear_tmp", None)
+        if clear is None:
+            return 0
+        removed, problems = clear()
+        self.report_problems.extend(problems)
         return removed
 
     def _load_packs(self, index_ids: list[str]) -> dict[str, _Pack]:
@@ -135,14 +139,14 @@ class Pruner:
             for blob, loc in entries:
                 listed.setdefault(loc.pack, []).append((blob, loc))
         packs: dict[str, _Pack] = {}
-        for pack_id, path in self._layout.list_packs().items():
-            size = path.stat().st_size
+        for pack_id, size in self._layout.list_packs().items():
             if pack_id in listed:
                 packs[pack_id] = _Pack(pack_id, size, True, listed.pop(pack_id))
                 continue
             try:
-                blobs = read_trailer(path, pack_id)
+                blobs = read_trailer(self._layout, pack_id, size)
             except (OSError, ValueError) as exc:
+                path = self._layout.describe(self._layout.pack(pack_id))
                 self.report_problems.append(
                     f"pack {path} is unreadable ({exc}); it was left in place"
                 )
@@ -178,10 +182,7 @@ class Pruner:
                     p.live.append((blob, loc))
 
     def _disk_bytes(self) -> int:
-        total = sum(p.stat().st_size for p in self._layout.list_packs().values())
-        return total + sum(
-            self._layout.index_file(i).stat().st_size for i in self._layout.list_index_ids()
-        )
+        return self._layout.sizes(PACKS) + self._layout.sizes(INDEX)
 
     # -- rewriting -----------------------------------------------------------
 
@@ -199,7 +200,7 @@ class Pruner:
                         for blob, loc in sorted(p.live, key=lambda b: b[1].offset)
                     ]
                     for blob, loc, stored in blobs:
-                        decode(stored, loc.flags, loc.raw_length, blob, loc.pack)
+                        open_blob(self._layout, blob, loc, stored)
                 except BlobError as exc:
                     self.report_problems.append(f"pack {p.id} was not repacked: {exc}")
                     continue
@@ -234,27 +235,18 @@ class Pruner:
         try:
             loaded = [write_index(self._layout, infos)] if infos else []
             for index_id in old_index_ids:
-                self._layout.index_file(index_id).unlink(missing_ok=True)
-            fsync_dir(self._layout.index)
+                self._layout.backend.remove(self._layout.index_file(index_id))
         except OSError as exc:
             raise write_error(self._layout.root, exc, "the new index") from exc
         self._index.replace(blobs, loaded)
         return len(blobs)
 
     def _delete_packs(self, packs: list[_Pack]) -> None:
-        dirs = set()
         for p in packs:
-            path = self._layout.pack(p.id)
+            name = self._layout.pack(p.id)
             try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+                self._layout.backend.remove(name)
             except OSError as exc:
-                self.report_problems.append(f"could not delete pack {path}: {exc}")
-            dirs.add(path.parent)
-        for d in dirs:
-            try:
-                fsync_dir(d)
-            except OSError:
-                log.warning("could not fsync %s", d)
+                self.report_problems.append(
+                    f"could not delete pack {self._layout.describe(name)}: {exc}")
 

@@ -20,7 +20,6 @@ from core.errors import RepositoryError
 
 from .damage import DamageRegistry
 from .errors import write_error
-from .fsio import fsync_dir
 from .index import Index, entries_by_pack, write_index
 from .layout import Layout
 from .model import Manifest, RepairReport
@@ -37,6 +36,7 @@ def repair_repository(
     pool: ThreadPoolExecutor,
     point_ids: list[str],
     load_manifest: Callable[[str], Manifest],
+    check_lock: Callable[[], None] = lambda: None,
 ) -> RepairReport:
     report = RepairReport()
     before = dict(index.blobs)
@@ -46,13 +46,13 @@ def repair_repository(
     on_disk = layout.list_packs()
 
     def one(pack_id: str) -> tuple[str, PackCheck | OSError]:
-        return pack_id, check_pack_or_error(on_disk[pack_id], pack_id, listed.get(pack_id))
+        return pack_id, check_pack_or_error(layout, pack_id, listed.get(pack_id))
 
     keep: list[PackInfo] = []
     salvage: list[tuple[str, list[tuple[str, BlobLoc]]]] = []
     for pack_id, result in pool.map(one, sorted(on_disk)):
         report.packs_checked += 1
-        path = on_disk[pack_id]
+        path = layout.describe(layout.pack(pack_id))
         if isinstance(result, OSError):
             report.problems.append(f"pack {path} cannot be read ({result.strerror or result}); "
                                    "it was left in place and is not used")
@@ -63,7 +63,7 @@ def repair_repository(
         report.blobs_ok += len(good)
         report.blobs_damaged += len(bad)
         if result.problem is None and not bad:
-            keep.append(PackInfo(pack_id, result.entries or [], path.stat().st_size))
+            keep.append(PackInfo(pack_id, result.entries or [], on_disk[pack_id]))
             continue
         why = result.problem or f"{len(bad)} damaged block(s)"
         report.problems.append(f"pack {pack_id}: {why}; {len(good)} intact block(s) kept")
@@ -73,6 +73,7 @@ def repair_repository(
                                "blocks are stored again by the next backups")
 
     new_packs = _copy_intact(layout, pack_size, salvage, keep)
+    check_lock()   # raises if the exclusive lock was lost: nothing is replaced then
     infos = keep + new_packs
     blobs: dict[str, BlobLoc] = {}
     for info in infos:
@@ -81,24 +82,18 @@ def repair_repository(
     try:
         loaded = [write_index(layout, infos)] if infos else []
         for index_id in old_index_ids:
-            layout.index_file(index_id).unlink(missing_ok=True)
-        fsync_dir(layout.index)
+            layout.backend.remove(layout.index_file(index_id))
     except OSError as exc:
         raise write_error(layout.root, exc, "the new index") from exc
     report.index_files_replaced = len(old_index_ids)
+    check_lock()
     for pack_id, _ in salvage:
+        name = layout.pack(pack_id)
         try:
-            on_disk[pack_id].unlink()
-        except FileNotFoundError:
-            pass
+            layout.backend.remove(name)
         except OSError as exc:
-            report.problems.append(f"could not delete damaged pack {on_disk[pack_id]}: {exc}")
-    if salvage:
-        for d in {on_disk[p].parent for p, _ in salvage}:
-            try:
-                fsync_dir(d)
-            except OSError:
-                log.warning("could not fsync %s", d)
+            report.problems.append(
+                f"could not delete damaged pack {layout.describe(name)}: {exc}")
     report.packs_rewritten = len(salvage)
     damage.keep_only_packs({info.pack_id for info in infos})
     index.replace(blobs, loaded)
@@ -134,9 +129,7 @@ def _copy_intact(layout: Layout, pack_size: int,
     builder: PackBuilder | None = None
     try:
         for pack_id, good in salvage:
-            path = layout.pack(pack_id)
-            with open(path, "rb") as f:
-                data = f.read()
+            data = layout.backend.load(layout.pack(pack_id))
             for blob, loc in sorted(good, key=lambda b: b[1].offset):
                 if blob in have:
                     continue

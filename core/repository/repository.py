@@ -7,17 +7,20 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from core.errors import RepositoryError
 
-from .config import RepoConfig, new_config, read_config, write_config
+from .backend import Backend, BackendLock
+from .backend.local import LocalBackend
+from .config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, read_config, \
+    write_config
 from .damage import DamageRegistry
 from .errors import PointNotFound, write_error
-from .fsio import fsync_dir
 from .index import Index
-from .layout import Layout
-from .locking import RepoLock
-from .manifest import load_manifest_file, read_meta, salvage_blob_ids
+from .keys import create_key, unlock
+from .layout import CONFIG, INDEX, POINTS, Layout
+from .manifest import load_manifest, read_meta, salvage_blob_ids
 from .model import (
     Manifest,
     PointMeta,
@@ -31,6 +34,7 @@ from .packfile import PackReader
 from .prune import Pruner
 from .repair import repair_repository
 from .restore import RestoreContext, Restorer, check_restorable
+from .sealing import PLAIN, Sealer
 from .selection import select_paths
 from .verify import VerifyProblems, verify_repository
 from .writer import BackupWriter, WriterContext
@@ -41,52 +45,117 @@ POINT_TYPES = ("Full", "Increment")
 
 
 class Repository:
-    """Thread-safe; share one instance per repository path in a process.
+    """Thread-safe; share one instance per repository in a process.
+
+    All storage I/O goes through a :class:`Backend` (a local folder, memory or
+    S3); every object but config.json and the key objects is sealed by
+    ``sealer`` (the master key of an encrypted repository).
 
     Backups, restores and verifies hold a shared lock on the repository while
     they run; prune needs it exclusively and is skipped when it is busy."""
 
-    def __init__(self, layout: Layout, config: RepoConfig, workers: int) -> None:
+    def __init__(self, layout: Layout, config: RepoConfig, workers: int,
+                 key_id: str | None = None) -> None:
         self._layout = layout
         self.config = config
+        self.key_id = key_id   # the key object the password opened (encrypted only)
         self._workers = workers
         self.damage = DamageRegistry(layout)
         self._index = Index(layout, self.damage)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._owns_backend = False
 
     # -- opening -------------------------------------------------------------
 
     @classmethod
     def open(
         cls,
-        path: Path,
+        location: Path | str | Backend,
         *,
         create: bool = False,
+        password: str | None = None,
         block_size: int | None = None,
         pack_size: int | None = None,
         workers: int | None = None,
+        kdf: dict[str, int] | None = None,
     ) -> Repository:
-        """Open the repository at ``path``; with ``create``, make one if absent.
+        """Open the repository at ``location`` (a folder, or any Backend);
+        with ``create``, make one if absent, encrypted when ``password`` is given.
 
-        ``block_size``/``pack_size`` only apply when creating."""
-        layout = Layout(Path(path).absolute())
-        if not layout.config.exists():
+        ``block_size``/``pack_size``/``kdf`` (scrypt ``n``, ``r``, ``p`` for the
+        first key) only apply when creating. An encrypted repository needs its
+        password: PasswordRequired without one, WrongPassword with a wrong one.
+        A password given for a plain repository is not used."""
+        backend: Backend = (LocalBackend(Path(location)) if isinstance(location, (str, Path))
+                            else location)
+        layout = Layout(backend)
+        owned = isinstance(location, (str, Path))
+        try:
+            repo = cls._open(layout, create=create, password=password, block_size=block_size,
+                             pack_size=pack_size, workers=workers, kdf=kdf)
+        except BaseException:
+            if owned:
+                backend.close()
+            raise
+        repo._owns_backend = owned   # a Backend passed in stays the caller's to close
+        return repo
+
+    @classmethod
+    def _open(cls, layout: Layout, *, create: bool, password: str | None,
+              block_size: int | None, pack_size: int | None, workers: int | None,
+              kdf: dict[str, int] | None) -> Repository:
+        backend = layout.backend
+        key_id: str | None = None
+        sealer: Sealer = PLAIN
+        if not _exists(layout, CONFIG):
             if not create:
+                how = ("path is right and its disk is attached" if backend.kind == "local"
+                       else "location is right and its storage is reachable")
                 raise RepositoryError(
-                    f"No repository at {layout.root}: check that the path is right and its "
-                    "disk is attached, or create a repository there."
+                    f"No repository at {layout.root}: check that the {how}, or create a "
+                    "repository there."
                 )
-            _create(layout, new_config(block_size, pack_size))
+            config = new_config(block_size, pack_size,
+                                ENCRYPTION_AES if password is not None else ENCRYPTION_NONE)
+            sealer, key_id = _create(layout, config, password, kdf or {})
         config = read_config(layout)
-        _ensure_dirs(layout)
-        repo = cls(layout, config, max(2, workers or os.cpu_count() or 2))
+        if config.encrypted and key_id is None:
+            sealer, key_id = _unlock(backend, password)
+        if isinstance(backend, LocalBackend):
+            try:
+                backend.prepare()
+            except OSError as exc:
+                raise write_error(layout.root, exc, "the repository folders") from exc
+        layout.sealer = sealer
+        repo = cls(layout, config, max(2, workers or os.cpu_count() or 2), key_id)
         repo._index.refresh()
         return repo
 
     @property
     def path(self) -> Path:
-        return self._layout.root
+        """The folder of a local repository (AttributeError for other back ends)."""
+        if isinstance(self._layout.backend, LocalBackend):
+            return self._layout.backend.root
+        raise AttributeError(f"repository {self.location} is not a local folder")
+
+    @property
+    def location(self) -> str:
+        """Where the repository is, for messages: a path or a URL."""
+        return self._layout.location
+
+    @property
+    def backend(self) -> Backend:
+        return self._layout.backend
+
+    @property
+    def encrypted(self) -> bool:
+        return self.config.encrypted
+
+    @property
+    def sealer(self) -> Sealer:
+        """The master key of an encrypted repository (for adding passwords)."""
+        return self._layout.sealer
 
     @property
     def block_size(self) -> int:
@@ -105,6 +174,8 @@ class Repository:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+        if self._owns_backend:
+            self._layout.backend.close()
 
     def __enter__(self) -> Repository:
         return self
@@ -118,12 +189,12 @@ class Repository:
         """Start a new point; blocks while a prune runs. The writer holds a
         shared lock until ``commit`` or ``abort``."""
         _check_meta(meta)
-        lock = RepoLock.shared(self._layout.lock)
+        lock = self._lock(exclusive=False)
         try:
             self._index.refresh()
-            if self._layout.point(meta.id).exists():
+            if _exists(self._layout, self._layout.point(meta.id)):
                 raise RepositoryError(
-                    f"Restore point {meta.id} already exists in repository {self.path}: "
+                    f"Restore point {meta.id} already exists in repository {self._where}: "
                     "use a new point id."
                 )
             ctx = WriterContext(
@@ -143,7 +214,7 @@ class Repository:
         unreadable: dict[str, str] = {}
         for point_id in self._layout.list_point_ids():
             try:
-                points.append(read_meta(self._layout.point(point_id)))
+                points.append(read_meta(self._layout, point_id))
             except FileNotFoundError:
                 continue  # forgotten meanwhile
             except RepositoryError as exc:
@@ -161,7 +232,7 @@ class Repository:
         return self._layout.list_point_ids()
 
     def has_point(self, point_id: str) -> bool:
-        return _valid_id(point_id) and self._layout.point(point_id).exists()
+        return _valid_id(point_id) and _exists(self._layout, self._layout.point(point_id))
 
     def list_points(self) -> list[PointMeta]:
         """Readable points, oldest first; unreadable manifests are logged and skipped
@@ -173,12 +244,12 @@ class Repository:
 
     def load_manifest(self, point_id: str) -> Manifest:
         if not _valid_id(point_id):
-            raise PointNotFound(f"There is no restore point {point_id!r} in {self.path}.")
+            raise PointNotFound(f"There is no restore point {point_id!r} in {self._where}.")
         try:
-            return load_manifest_file(self._layout.point(point_id))
+            return load_manifest(self._layout, point_id)
         except FileNotFoundError:
             raise PointNotFound(
-                f"Restore point {point_id} is not in repository {self.path} (it has no "
+                f"Restore point {point_id} is not in repository {self._where} (it has no "
                 "manifest): it was removed by retention, or its manifest file was deleted. "
                 "Restore another point; 'agent-jobs points' lists it as damaged if it is "
                 "still catalogued."
@@ -186,21 +257,13 @@ class Repository:
 
     def forget(self, point_ids: Iterable[str]) -> None:
         """Remove points (their manifests). Data is reclaimed by ``prune``."""
-        removed = False
         try:
             for point_id in point_ids:
-                if not _valid_id(point_id):
-                    continue
-                try:
-                    self._layout.point(point_id).unlink()
-                    removed = True
-                except FileNotFoundError:
-                    pass
-            if removed:
-                fsync_dir(self._layout.points)
+                if _valid_id(point_id):
+                    self._layout.backend.remove(self._layout.point(point_id))
         except OSError as exc:
             raise RepositoryError(
-                f"Cannot remove restore points from repository {self.path}: "
+                f"Cannot remove restore points from repository {self._where}: "
                 f"{exc.strerror or exc}. Check the folder's permissions and that its disk is "
                 "mounted read-write, then try again."
             ) from exc
@@ -208,13 +271,13 @@ class Repository:
     # -- maintenance ---------------------------------------------------------
 
     def prune(self) -> PruneReport:
-        lock = RepoLock.try_exclusive(self._layout.lock)
+        lock = self._lock(exclusive=True, wait=False)
         if lock is None:
             return PruneReport(
                 skipped=True,
                 reason=(
                     f"Prune skipped: a backup, restore or verify is using repository "
-                    f"{self.path}. Space will be reclaimed at the next prune."
+                    f"{self._where}. Space will be reclaimed at the next prune."
                 ),
             )
         with lock:
@@ -227,14 +290,15 @@ class Repository:
                     continue
                 except RepositoryError as exc:
                     # Go on around it, keeping every block its readable part names.
-                    salvaged = salvage_blob_ids(self._layout.point(point_id))
+                    salvaged = salvage_blob_ids(self._layout, point_id)
                     used.update(salvaged)
                     unreadable.append(f"{exc} (prune kept the {len(salvaged)} block(s) its "
                                       "readable part names)")
                     continue
                 for e in manifest.entries:
                     used.update(e.blocks)
-            pruner = Pruner(self._layout, self._index, self.config.pack_size, self.damage)
+            pruner = Pruner(self._layout, self._index, self.config.pack_size, self.damage,
+                            check_lock=lambda: self._check_held(lock, "prune"))
             pruner.report_problems.extend(unreadable)
             counts = pruner.run(used)
         report = PruneReport(
@@ -262,7 +326,7 @@ class Repository:
         Hooks for recorded restores: ``progress(files, bytes)`` is called as
         files are written; ``paths`` restores only those paths of the point
         (see selection.select_paths)."""
-        with RepoLock.shared(self._layout.lock):
+        with self._lock(exclusive=False):
             self._index.refresh()
             manifest = self.load_manifest(point_id)
             if paths is not None:
@@ -281,7 +345,7 @@ class Repository:
         before writing anything (an unreadable, damaged or forged manifest, a
         path the point does not hold). Returns the manifest (reduced to
         ``paths``)."""
-        with RepoLock.shared(self._layout.lock):
+        with self._lock(exclusive=False):
             self._index.refresh()
             manifest = self.load_manifest(point_id)
             if paths is not None:
@@ -299,7 +363,7 @@ class Repository:
         manifest raises PointNotFound, or with ``missing_ok`` is reported as a
         "manifest missing" problem. ``full`` forces (or skips) the whole-repository
         check."""
-        with RepoLock.shared(self._layout.lock):
+        with self._lock(exclusive=False):
             self._index.refresh(full=self.damage.load())
             if full is None:
                 full = point_ids is None
@@ -331,10 +395,10 @@ class Repository:
         """Rebuild the index from the packs, drop damaged copies (salvaging the
         intact blobs of their packs) and say which points are whole again.
         RepositoryError if a backup, restore or verify is running."""
-        lock = RepoLock.try_exclusive(self._layout.lock)
+        lock = self._lock(exclusive=True, wait=False)
         if lock is None:
             raise RepositoryError(
-                f"Repository {self.path} is in use by a backup, restore or verify: run repair "
+                f"Repository {self._where} is in use by a backup, restore or verify: run repair "
                 "again when it has finished."
             )
         with lock:
@@ -343,28 +407,56 @@ class Repository:
             return repair_repository(
                 self._layout, self._index, self.damage, self.config.pack_size,
                 self._executor(), self._layout.list_point_ids(), self.load_manifest,
+                check_lock=lambda: self._check_held(lock, "repair"),
             )
 
     def stats(self) -> RepoStats:
         self._index.refresh()
         packs = self._layout.list_packs()
-        size = 0
-        for p in packs.values():
-            size += _size(p)
-        for index_id in self._layout.list_index_ids():
-            size += _size(self._layout.index_file(index_id))
-        point_ids = self._layout.list_point_ids()
-        for point_id in point_ids:
-            size += _size(self._layout.point(point_id))
-        size += _size(self._layout.config)
-        return RepoStats(len(packs), size, len(self._index.blobs), len(point_ids))
+        size = sum(packs.values()) + self._layout.sizes(INDEX) + self._layout.sizes(POINTS)
+        try:
+            size += self._layout.backend.stat(CONFIG).size
+        except OSError:
+            pass
+        return RepoStats(len(packs), size, len(self._index.blobs),
+                         len(self._layout.list_point_ids()))
+
+    # -- helpers -------------------------------------------------------------
+
+    @property
+    def _where(self) -> Path | str:
+        return self._layout.root
+
+    def _check_held(self, lock: BackendLock, what: str) -> None:
+        if not lock.held:
+            raise RepositoryError(
+                f"The lock on repository {self._where} was lost during {what} (the storage was "
+                f"unreachable for too long): {what} stopped before deleting anything a backup "
+                f"started since may need. Run {what} again."
+            )
+
+    def _lock(self, *, exclusive: bool, wait: bool = True) -> Any:
+        """The back end's lock (None when ``wait`` is false and it is busy)."""
+        try:
+            lock: BackendLock | None = self._layout.backend.lock(exclusive=exclusive, wait=wait)
+        except RepositoryError:
+            raise
+        except OSError as exc:
+            raise RepositoryError(
+                f"Cannot lock repository {self._where}: {exc.strerror or exc}. Check that its "
+                "storage is reachable, then try again."
+            ) from exc
+        return lock
 
 
-def _size(path: Path) -> int:
+def _exists(layout: Layout, name: str) -> bool:
     try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
+        return layout.backend.exists(name)
+    except OSError as exc:
+        raise RepositoryError(
+            f"Cannot read repository {layout.root}: {exc.strerror or exc}. Check that its "
+            "storage is reachable and readable."
+        ) from exc
 
 
 def _valid_id(point_id: str) -> bool:
@@ -380,46 +472,41 @@ def _check_meta(meta: PointMeta) -> None:
         raise ValueError("point creation time must be timezone-aware")
 
 
-def _create(layout: Layout, config: RepoConfig) -> None:
-    root = layout.root
-    if root.exists():
-        if not root.is_dir():
+def _create(layout: Layout, config: RepoConfig, password: str | None,
+            kdf: dict[str, int]) -> tuple[Sealer, str | None]:
+    """Make a new repository: the key first (with a password), config.json last,
+    since it marks a complete repository."""
+    backend = layout.backend
+    if isinstance(backend, LocalBackend):
+        backend.check_creatable()
+    else:
+        try:
+            leftovers = next(iter(backend.list("")), None)
+        except OSError as exc:
+            raise write_error(layout.root, exc, "a new repository") from exc
+        if leftovers is not None:
             raise RepositoryError(
-                f"Cannot create a repository at {root}: it is a file. Choose a folder."
-            )
-        if not _is_empty_skeleton(layout):
-            raise RepositoryError(
-                f"Cannot create a repository at {root}: the folder is not empty and holds no "
-                "repository. Choose an empty or new folder."
+                f"Cannot create a repository at {layout.root}: it is not empty and holds no "
+                "repository. Choose an empty location."
             )
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        _ensure_dirs(layout)
-        write_config(layout, config)  # last: config.json marks a complete repository
-        fsync_dir(root)
+        if isinstance(backend, LocalBackend):
+            backend.prepare(create=True)
+        sealer: Sealer = PLAIN
+        key_id: str | None = None
+        if password is not None:
+            sealer, key_id = create_key(backend, password, **kdf)
+        write_config(layout, config)
     except OSError as exc:
-        raise write_error(root, exc, "a new repository") from exc
+        raise write_error(layout.root, exc, "a new repository") from exc
+    return sealer, key_id
 
 
-def _is_empty_skeleton(layout: Layout) -> bool:
-    """True for an empty folder, or one left by a creation that crashed before
-    config.json was written (only our empty folders and the lock file)."""
-    allowed = {"packs", "index", "points", "tmp", "lock"}
-    for child in layout.root.iterdir():
-        if child.name not in allowed:
-            return False
-        if child.is_dir() and child.name != "tmp" and any(child.iterdir()):
-            return False
-    return True
-
-
-def _ensure_dirs(layout: Layout) -> None:
+def _unlock(backend: Backend, password: str | None) -> tuple[Sealer, str]:
     try:
-        for d in (layout.packs, layout.index, layout.points, layout.tmp):
-            d.mkdir(exist_ok=True)
-        if not layout.lock.exists():
-            layout.lock.touch()
+        return unlock(backend, password)  # type: ignore[arg-type]
     except OSError as exc:
-        if all(d.is_dir() for d in (layout.packs, layout.index, layout.points)):
-            return  # read-only repository: enough to restore and verify
-        raise write_error(layout.root, exc, "the repository folders") from exc
+        raise RepositoryError(
+            f"Cannot read the keys of repository {backend.location}: {exc.strerror or exc}. "
+            "Check that its storage is reachable and readable."
+        ) from exc

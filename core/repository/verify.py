@@ -134,11 +134,11 @@ def _check_all_packs(run: _Run) -> int:
     on_disk = layout.list_packs()
 
     def one(pack_id: str) -> tuple[str, PackCheck | OSError]:
-        return pack_id, check_pack_or_error(on_disk[pack_id], pack_id, listed.get(pack_id))
+        return pack_id, check_pack_or_error(layout, pack_id, listed.get(pack_id))
 
     run.planned(len(on_disk))
     for pack_id, result in _results(run, [run.pool.submit(one, p) for p in sorted(on_disk)]):
-        path = on_disk[pack_id]
+        path = layout.describe(layout.pack(pack_id))
         if isinstance(result, OSError):
             run.repo_problems.append(_repo_problem(
                 f"pack {path} cannot be read ({result.strerror or result})", pack=pack_id))

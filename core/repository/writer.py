@@ -13,14 +13,13 @@ from blake3 import blake3
 
 from core.errors import RepositoryError
 
+from .backend import BackendLock
 from .chunker import Chunker
 from .config import RepoConfig
 from .errors import MissingParentData, write_error
-from .fsio import atomic_write
 from .index import Index, write_index
 from .layout import Layout
-from .locking import RepoLock
-from .manifest import encode_manifest
+from .manifest import write_manifest
 from .model import DIR, FILE, HARDLINK, SYMLINK, Entry, Manifest, PointMeta
 from .packsink import PackSink
 from .paths import check_rel_path
@@ -51,7 +50,7 @@ class BackupWriter:
     ``bytes_new``/``blobs_new`` count stored (compressed) bytes and blobs this
     writer added; they trail ``add_file`` by the few blocks still in flight."""
 
-    def __init__(self, ctx: WriterContext, meta: PointMeta, lock: RepoLock) -> None:
+    def __init__(self, ctx: WriterContext, meta: PointMeta, lock: BackendLock) -> None:
         self._ctx = ctx
         self._layout = ctx.layout
         self._lock = lock
@@ -177,6 +176,52 @@ class BackupWriter:
         self._entries.append(entry)
         return entry
 
+    # -- source-side deduplication (a remote agent cuts and hashes) ----------
+
+    def missing(self, ids: list[str]) -> list[str]:
+        """The ids that are neither in the repository nor already queued by
+        this writer: the blocks a remote agent must send."""
+        blobs, mine = self._ctx.index.blobs, self._mine
+        return [h for h in ids if h not in blobs and h not in mine]
+
+    def add_file_known(self, rel: str, st: os.stat_result,
+                       blocks: Iterable[tuple[str, int, bytes | None]]) -> Entry:
+        """Record a file an agent cut and hashed at the source. ``blocks``
+        yields (id, size, data) in file order; data is None for a block the
+        repository has (or this writer queued). Sent data is verified, never
+        trusted: a block whose blake3 or size differs from its id fails the
+        file with RepositoryError. Anything ``blocks`` raises propagates."""
+        self._check_open()
+        check_rel_path(rel)
+        ids: list[str] = []
+        size = 0
+        blobs = self._ctx.index.blobs
+        mine = self._mine
+        for h, n, data in blocks:
+            if data is not None:
+                if type(data) is not bytes:
+                    data = bytes(data)
+                if len(data) != n or blake3(data).hexdigest() != h:
+                    raise RepositoryError(
+                        f"The agent sent a block of file {rel!r} whose content does not match "
+                        "its hash: the data was corrupted on the way. Run the job again.")
+                if h not in blobs and h not in mine:
+                    mine.add(h)
+                    self._batch.append((h, data))
+                    self._batch_bytes += n
+                    if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_BLOCKS:
+                        self._submit_batch()
+            elif h not in blobs and h not in mine:
+                raise MissingParentData(
+                    f"Block {h} of file {rel!r} is neither in the repository nor sent by the "
+                    "agent: run the job again.")
+            ids.append(h)
+            size += n
+        entry = Entry(rel, FILE, stat.S_IMODE(st.st_mode), st.st_mtime_ns, size,
+                      st.st_ctime_ns, st.st_ino, tuple(ids))
+        self._entries.append(entry)
+        return entry
+
     # -- blob pipeline -------------------------------------------------------
 
     def _submit_batch(self) -> None:
@@ -242,15 +287,21 @@ class BackupWriter:
             self.flush()
             files = [e for e in self._entries if e.kind == FILE]
             meta = replace(self.meta, files=len(files), size=sum(e.size for e in files))
-            path = self._layout.point(meta.id)
-            if path.exists():
-                raise RepositoryError(
-                    f"Restore point {meta.id} already exists in repository "
-                    f"{self._layout.root}: run the job again to create a new point."
-                )
             try:
-                atomic_write(path, encode_manifest(Manifest(meta, self._entries)),
-                             self._layout.tmp)
+                if self._layout.backend.exists(self._layout.point(meta.id)):
+                    raise RepositoryError(
+                        f"Restore point {meta.id} already exists in repository "
+                        f"{self._layout.root}: run the job again to create a new point."
+                    )
+                if not self._lock.held:
+                    raise RepositoryError(
+                        f"The lock on repository {self._layout.root} was lost while point "
+                        f"{meta.id} was written (the storage was unreachable for too long, "
+                        "or another program removed the lock): the point was not committed, "
+                        "because a prune may have removed its data meanwhile. Run the job "
+                        "again."
+                    )
+                write_manifest(self._layout, Manifest(meta, self._entries))
             except OSError as exc:
                 raise write_error(self._layout.root, exc, "the restore point manifest") from exc
         except BaseException as exc:

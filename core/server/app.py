@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from .. import errors
 from ..api import (
-    BulkResult, DeleteReport, RestoreReport, ScopePreview, StopPreview, VerifyReport,
-    job_summary,
+    BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
+    ScopePreview, StopPreview, VerifyReport, job_summary,
 )
 from ..models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
-    RepairReport, RestorePointInfo, SessionInfo, StopMode,
+    RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
 )
+from ..repository.keys import KeyInUse, PasswordRequired, WrongPassword
 from .events_hub import EventHub
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ MAX_WAIT_S = 30.0
 
 STATUS_OF_ERROR: dict[type[errors.ConsoleError], int] = {
     errors.NotFound: 404,
+    WrongPassword: 400,
+    PasswordRequired: 400,
+    KeyInUse: 409,
     errors.AlreadyExists: 409,
     errors.JobStateError: 409,
     errors.InvalidInput: 400,
@@ -135,6 +139,26 @@ class DemoAnswer(BaseModel):
 class ScopePreviewBody(BaseModel):
     computers: list[Computer] = Field(max_length=10_000)
     scope: FileScope = FileScope()
+    ssh: SshSettings = SshSettings()   # how to reach the SSH computers among them
+
+
+class KeyBody(BaseModel):
+    """A new password of an encrypted repository (in the body, never the URL)."""
+
+    password: SecretStr
+
+
+class KeyAdded(BaseModel):
+    id: str
+
+
+class TestAnswer(BaseModel):
+    result: str
+
+
+class ComputerTestBody(BaseModel):
+    computer: Computer
+    ssh: SshSettings = SshSettings()
 
 
 def _mode(body: StopBody) -> StopMode:
@@ -345,7 +369,48 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     @app.post(f"{API}/scopePreview")
     def scope_preview(body: ScopePreviewBody) -> ScopePreview:
         """Files and bytes a backup scope would read on each computer now."""
-        return service.preview_scope(body.computers, body.scope)
+        return service.preview_scope(body.computers, body.scope, body.ssh)
+
+    # -- backup infrastructure --------------------------------------------------------
+    # Secrets travel only in request bodies; no answer and no log line carries them.
+    @app.get(f"{API}/repositories")
+    def list_repositories() -> list[RepositoryInfo]:
+        """Every backup repository with its jobs and space (``problem``: unreachable)."""
+        return service.list_repositories()
+
+    @app.post(f"{API}/repositories", status_code=201)
+    def add_repository(spec: RepositorySpec) -> RepositoryInfo:
+        """Register a repository: creates it when its location is empty, else opens it."""
+        return service.add_repository(spec)
+
+    @app.post(f"{API}/repositories/test")
+    def test_repository(spec: RepositorySpec) -> TestAnswer:
+        """What adding the repository would find, in a sentence; creates nothing."""
+        return TestAnswer(result=service.test_repository(spec))
+
+    @app.delete(API + "/repositories/{name}", status_code=204)
+    def remove_repository(name: str) -> Response:
+        """Forget a repository; its data is never deleted."""
+        service.remove_repository(name)
+        return Response(status_code=204)
+
+    @app.get(API + "/repositories/{name}/keys")
+    def list_repository_keys(name: str) -> list[RepositoryKeyInfo]:
+        return service.list_repository_keys(name)
+
+    @app.post(API + "/repositories/{name}/keys", status_code=201)
+    def add_repository_key(name: str, body: KeyBody) -> KeyAdded:
+        return KeyAdded(id=service.add_repository_key(name, body.password))
+
+    @app.delete(API + "/repositories/{name}/keys/{key_id}", status_code=204)
+    def remove_repository_key(name: str, key_id: str) -> Response:
+        service.remove_repository_key(name, key_id)
+        return Response(status_code=204)
+
+    @app.post(f"{API}/computers/test")
+    def test_computer(body: ComputerTestBody) -> TestAnswer:
+        """Connect to a computer as a backup would (SSH: host key, login, path)."""
+        return TestAnswer(result=service.test_computer(body.computer, body.ssh))
 
     # -- events --------------------------------------------------------------------
     @app.get(f"{API}/events")

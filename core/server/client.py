@@ -17,16 +17,17 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import SecretStr
 
 from .. import errors
 from ..api import (
-    BulkResult, DeleteReport, RestoreReport, ScopePreview, StopPreview, VerifyReport,
-    restore_report, verify_report,
+    BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
+    ScopePreview, StopPreview, VerifyReport, restore_report, verify_report,
 )
 from ..events import CatalogueChanged, Event, EventBus, ServerConnection
 from ..models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, JobStatus,
-    PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo, StopMode,
+    PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
 )
 from ..paths import server_socket_path
 from .launcher import ServerUnavailable, ensure_server
@@ -297,11 +298,55 @@ class ServerClient:
     def repair(self) -> RepairReport:
         return RepairReport.model_validate(self._request("POST", "/repair"))
 
-    def preview_scope(self, computers: list[Computer], scope: FileScope) -> ScopePreview:
+    def preview_scope(self, computers: list[Computer], scope: FileScope,
+                      ssh: SshSettings | None = None) -> ScopePreview:
         return ScopePreview.model_validate(self._request(
             "POST", "/scopePreview",
             json={"computers": [c.model_dump(mode="json") for c in computers],
-                  "scope": scope.model_dump(mode="json")}))
+                  "scope": scope.model_dump(mode="json"),
+                  "ssh": (ssh or SshSettings()).model_dump(mode="json")}))
+
+    # -- backup infrastructure ------------------------------------------------------------
+    # Secrets go in request bodies only, never in a URL or a query string.
+    def list_repositories(self) -> list[RepositoryInfo]:
+        return [RepositoryInfo.model_validate(r)
+                for r in self._request("GET", "/repositories")]
+
+    def add_repository(self, spec: RepositorySpec) -> RepositoryInfo:
+        return RepositoryInfo.model_validate(self._request(
+            "POST", "/repositories", json=_spec_body(spec)))
+
+    def remove_repository(self, name: str) -> None:
+        self._request("DELETE", f"/repositories/{_q(name)}")
+
+    def test_repository(self, spec: RepositorySpec) -> str:
+        return str(self._request("POST", "/repositories/test",
+                                 json=_spec_body(spec))["result"])
+
+    def list_repository_keys(self, name: str) -> list[RepositoryKeyInfo]:
+        return [RepositoryKeyInfo.model_validate(k)
+                for k in self._request("GET", f"/repositories/{_q(name)}/keys")]
+
+    def add_repository_key(self, name: str, password: SecretStr) -> str:
+        return str(self._request("POST", f"/repositories/{_q(name)}/keys",
+                                 json={"password": password.get_secret_value()})["id"])
+
+    def remove_repository_key(self, name: str, key_id: str) -> None:
+        self._request("DELETE", f"/repositories/{_q(name)}/keys/{_q(key_id)}")
+
+    def test_computer(self, computer: Computer, ssh: SshSettings) -> str:
+        return str(self._request("POST", "/computers/test", json={
+            "computer": computer.model_dump(mode="json"),
+            "ssh": ssh.model_dump(mode="json")})["result"])
+
+
+def _spec_body(spec: RepositorySpec) -> dict[str, Any]:
+    """The spec as JSON, with its secrets' values (model_dump masks them)."""
+    body = spec.model_dump(mode="json")
+    for field in ("password", "secret_access_key"):
+        value = getattr(spec, field)
+        body[field] = value.get_secret_value() if value is not None else None
+    return body
 
 
 def _job_info(raw: dict[str, Any]) -> JobInfo:

@@ -3,9 +3,10 @@ format (packs, index, manifests, keys) is written as named objects through
 :class:`Backend`, so it works unchanged on a local folder, in memory (tests)
 or on S3-compatible object storage."""
 from .base import Backend, BackendError, BackendLock, ObjectInfo, ObjectNotFound, Usage
+from .local import LocalBackend
 from .memory import MemoryBackend
 
 __all__ = [
-    "Backend", "BackendError", "BackendLock", "MemoryBackend", "ObjectInfo", "ObjectNotFound",
+    "Backend", "BackendError", "BackendLock", "LocalBackend", "MemoryBackend", "ObjectInfo", "ObjectNotFound",
     "Usage",
 ]

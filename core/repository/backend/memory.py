@@ -40,10 +40,11 @@ class _MemoryLock:
     def __init__(self, rw: _RwLock, exclusive: bool) -> None:
         self._rw: _RwLock | None = rw
         self._exclusive = exclusive
+        self.lost = False
 
     @property
     def held(self) -> bool:
-        return self._rw is not None
+        return self._rw is not None and not self.lost
 
     def release(self) -> None:
         rw, self._rw = self._rw, None
@@ -65,6 +66,7 @@ class MemoryBackend:
         self._objects: dict[str, bytes] = {}
         self._mutex = threading.Lock()
         self._rw = _RwLock()
+        self._locks: list[_MemoryLock] = []
 
     @property
     def location(self) -> str:
@@ -108,7 +110,10 @@ class MemoryBackend:
     def lock(self, *, exclusive: bool, wait: bool) -> BackendLock | None:
         if not self._rw.acquire(exclusive, wait):
             return None
-        return _MemoryLock(self._rw, exclusive)
+        lock = _MemoryLock(self._rw, exclusive)
+        with self._mutex:
+            self._locks = [k for k in self._locks if k.held] + [lock]
+        return lock
 
     def usage(self) -> Usage:
         with self._mutex:
@@ -123,3 +128,10 @@ class MemoryBackend:
             blob = bytearray(self._objects[name])
             blob[offset] ^= xor
             self._objects[name] = bytes(blob)
+
+    def lose_locks(self) -> None:
+        """Every lock held now is lost, as a lease that expired while its
+        holder could not reach the storage (the holder still has to release it)."""
+        with self._mutex:
+            for lock in self._locks:
+                lock.lost = True

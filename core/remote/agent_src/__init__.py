@@ -1,0 +1,1 @@
+"""Sources shipped to SSH computers (see core.remote.payload)."""

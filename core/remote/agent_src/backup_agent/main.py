@@ -1,0 +1,426 @@
+"""The remote agent's loop: answers the server's requests on stdin/stdout.
+
+Requests (frames, see wire.py): the native modules (``N``), ``check``,
+``scan``, ``read`` (then ``files``, ``need`` and ``done``) and ``stats``. When stdin closes (the
+server stopped the job immediately, or the connection dropped) the agent
+removes its private folder and exits at once, even in the middle of a read."""
+from __future__ import annotations
+
+import collections
+import io
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+import warnings
+import zipfile
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+from . import wire
+from .walk import Walker, stat_fields
+
+READ_ATTEMPTS = 3          # the engine's rule for a file that changes while it is read
+GROUP_BYTES = 1 << 20      # a group of chunks whose ids are sent together
+GROUP_CHUNKS = 64
+WINDOW_GROUPS = 32         # groups whose data waits for the server's answer
+WINDOW_BYTES = 32 << 20
+FLUSH_GROUPS = 8           # half the window: the server answers before the agent waits
+FLUSH_BYTES = 4 << 20
+ENTRY_BATCH = 2000         # scan entries per frame
+PREFETCH_FILES = 32
+PREFETCH_MAX_SIZE = 1 << 20
+
+
+class Agent:
+    def __init__(self, workdir: str, pyz: str) -> None:
+        self.workdir = workdir
+        self.pyz = pyz
+        self.out = sys.stdout.buffer
+        self.inbox: "queue.Queue[Optional[Tuple[bytes, bytes]]]" = queue.Queue()
+        self.opened = 0
+        self.read_bytes = 0
+        self.blake3: Optional[Callable[[bytes], Any]] = None
+        self.fastcdc: Any = None
+
+    # -- plumbing ------------------------------------------------------------
+    def send(self, data: bytes, flush: bool = True) -> None:
+        """Frames the server waits for are flushed; the others (a file's
+        start and end) go with the next flush, to send fewer packets."""
+        self.out.write(data)
+        if flush:
+            self.out.flush()
+
+    def reply(self, msg: Dict[str, Any], flush: bool = True) -> None:
+        self.send(wire.message(msg), flush)
+
+    def read_stdin(self) -> None:
+        """The reader thread: frames into the inbox; on EOF, exit the process."""
+        inp = sys.stdin.buffer
+        try:
+            while True:
+                raw = inp.read(wire.HEADER.size)
+                if len(raw) < wire.HEADER.size:
+                    break
+                kind, n = wire.header(raw)
+                payload = inp.read(n)
+                if len(payload) < n:
+                    break
+                self.inbox.put((kind, payload))
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            os._exit(0)
+
+    def next_message(self, block: bool = True) -> Optional[Dict[str, Any]]:
+        if block and self.inbox.empty():
+            self.out.flush()   # never wait with frames the server needs still buffered
+        try:
+            item = self.inbox.get(block)
+        except queue.Empty:
+            return None
+        assert item is not None
+        return wire.decode(*item)
+
+    # -- native accelerators ----------------------------------------------------
+    def load_native(self, data: bytes) -> Dict[str, Any]:
+        """blake3 and pyfastcdc's compiled modules, sent by the server (which
+        saw this Python's ABI tag and machine match its own): extension
+        modules cannot be imported from a zip, so they are extracted into the
+        private folder first."""
+        folder = os.path.join(self.workdir, "native")
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                z.extractall(folder)
+        except (OSError, zipfile.BadZipFile) as exc:
+            return {"t": "native", "ok": False, "problem": f"cannot unpack them here ({exc})"}
+        sys.path.insert(0, folder)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from blake3 import blake3  # type: ignore
+                from pyfastcdc import FastCDC  # type: ignore
+        except Exception as exc:  # an older C library, a missing symbol, ...
+            return {"t": "native", "ok": False,
+                    "problem": f"the native modules do not load here ({exc})"}
+        if not FastCDC.__module__.startswith("pyfastcdc.cy"):
+            return {"t": "native", "ok": False,
+                    "problem": "pyfastcdc's compiled module does not load here"}
+        self.blake3, self.fastcdc = blake3, FastCDC
+        return {"t": "native", "ok": True}
+
+    # -- requests -----------------------------------------------------------
+    def run(self) -> None:
+        threading.Thread(target=self.read_stdin, daemon=True).start()
+        while True:
+            self.out.flush()
+            kind, payload = self.inbox.get()  # type: ignore[misc]
+            if kind == wire.NATIVE:
+                self.reply(self.load_native(payload))
+                continue
+            msg = wire.decode(kind, payload)
+            t = msg["t"]
+            if t == "check":
+                self.reply(self.check(msg["root"]))
+            elif t == "scan":
+                self.scan(msg)
+            elif t == "read":
+                self.read_session(msg)
+            elif t == "stats":
+                self.reply({"t": "stats", "opened": self.opened, "read": self.read_bytes})
+            else:
+                self.reply({"t": "err", "text": f"unknown request {t!r}"})
+
+    def check(self, root: str) -> Dict[str, Any]:
+        try:
+            st = os.stat(root)
+        except FileNotFoundError:
+            return {"t": "err", "kind": "missing", "text": "does not exist"}
+        except OSError as exc:
+            return {"t": "err", "kind": "unreadable", "text": f"cannot be used: {exc.strerror}"}
+        import stat as statmod
+        if not statmod.S_ISDIR(st.st_mode):
+            return {"t": "err", "kind": "notdir", "text": "is not a folder"}
+        try:
+            with os.scandir(root) as it:
+                next(it, None)
+        except OSError as exc:
+            return {"t": "err", "kind": "unreadable", "text": f"cannot be read: {exc.strerror}"}
+        return {"t": "ok", "python": "%d.%d.%d" % sys.version_info[:3]}
+
+    def scan(self, msg: Dict[str, Any]) -> None:
+        problem = self.check(msg["root"])
+        if problem["t"] != "ok":
+            self.reply(problem)
+            return
+        batch: List[list] = []
+
+        def emit(rel: str, kind: str, st: os.stat_result, target: Optional[str]) -> None:
+            batch.append([rel, kind, stat_fields(st), target])
+            if len(batch) >= ENTRY_BATCH:
+                self.send(wire.zmessage({"t": "entries", "e": batch}))
+                batch.clear()
+
+        walker = Walker(msg["root"], emit)
+        walker.scan(msg.get("include") or (), msg.get("exclude") or ())
+        if batch:
+            self.send(wire.zmessage({"t": "entries", "e": batch}))
+        self.send(wire.zmessage({"t": "scanned", "warnings": walker.warnings,
+                                 "notes": walker.notes, "skipped": walker.skipped_special}))
+
+    # -- reading files ---------------------------------------------------------
+    def read_session(self, msg: Dict[str, Any]) -> None:
+        Reader(self, msg).run()
+
+
+class Reader:
+    """One read session: the files the server asks for, in its order.
+
+    With the native modules each file is cut (FastCDC, the server's sizes)
+    and hashed (blake3) here. Records go to the server in batches (``B``):
+    ``F`` a file's start (its stat), ``X`` a file that cannot be opened,
+    ``C`` a chunk (id, size), ``Y`` a read error, ``E`` a file's end (the
+    stat after; ``retry`` when it changed and is read again). A batch spans
+    files, so small files cost little; the server answers which of its
+    chunks it lacks, and only those are sent (``D``). Without the native
+    modules the file's bytes are sent whole (``R`` frames, between ``F``
+    and ``E`` messages) and the server cuts them."""
+
+    def __init__(self, agent: Agent, msg: Dict[str, Any]) -> None:
+        self.agent = agent
+        self.root = msg["root"]
+        self.raw = msg.get("mode") != "cdc" or agent.blake3 is None
+        cdc = msg.get("cdc") or {}
+        self.read_size = int(cdc.get("read_size", 1 << 20))
+        self.max_size = int(cdc.get("max_size", 4 << 20))
+        if not self.raw:
+            self.cdc = agent.fastcdc(avg_size=int(cdc["avg_size"]), min_size=int(cdc["min_size"]),
+                                     max_size=self.max_size, normalized_chunking=1)
+        self.files: Deque[Tuple[str, int]] = collections.deque()
+        self.pending: Dict[int, List[bytes]] = {}   # batch -> chunks awaiting the answer
+        self.pending_bytes = 0
+        self.next_batch = 0
+        self.records: List[list] = []      # the batch being filled
+        self.chunks: List[bytes] = []      # its chunks' data, in order
+        self.batch_bytes = 0
+        self.unflushed = 0                 # batches sent since the last flush
+        self.unflushed_bytes = 0
+        self.done = False
+        self.prefetched = 0
+
+    def run(self) -> None:
+        while not self.done:
+            if not self.files:
+                self.close_batch()   # about to wait: the server needs these records
+                self.handle(self.agent.next_message())
+                continue
+            rel, _ = self.files.popleft()
+            self.prefetched = max(0, self.prefetched - 1)
+            self.prefetch()
+            self.read_file(rel)
+            self.drain()
+        # the server asked for every answer it needed before "done"
+
+    def handle(self, msg: Optional[Dict[str, Any]]) -> None:
+        if msg is None:
+            return
+        t = msg["t"]
+        if t == "files":
+            self.files.extend((rel, size) for rel, size in msg["files"])
+        elif t == "need":   # answers for batches, in order: which chunks to send
+            for g, wanted in msg["a"]:
+                chunks = self.pending.pop(g)
+                self.pending_bytes -= sum(len(c) for c in chunks)
+                if wanted:
+                    self.agent.send(wire.frame(wire.DATA, wire.GROUP.pack(g) + b"".join(
+                        chunks[i] for i in wanted)), flush=False)
+            self.agent.out.flush()
+        elif t == "done":
+            self.done = True
+            self.agent.reply({"t": "stats", "opened": self.agent.opened,
+                              "read": self.agent.read_bytes,
+                              "cpu": round(time.process_time(), 3)})
+
+    def drain(self) -> None:
+        while True:
+            msg = self.agent.next_message(block=False)
+            if msg is None:
+                return
+            self.handle(msg)
+
+    def prefetch(self) -> None:
+        """Ask the kernel to read the next small files ahead (a hint)."""
+        if not hasattr(os, "posix_fadvise"):
+            return
+        for rel, size in list(self.files)[self.prefetched:PREFETCH_FILES]:
+            self.prefetched += 1
+            if not size or size > PREFETCH_MAX_SIZE:
+                continue
+            try:
+                fd = os.open(os.path.join(self.root, rel), os.O_RDONLY | os.O_NONBLOCK |
+                             getattr(os, "O_NOFOLLOW", 0))
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+    # -- records -----------------------------------------------------------------
+    def record(self, rec: list) -> None:
+        """A file's start or end: a message of its own (raw) or a batch record."""
+        if self.raw:
+            kind = rec[0]
+            if kind == "F":
+                msg = {"t": "F", "st": rec[1]}
+            elif kind == "X":
+                msg = {"t": "F", "err": rec[1]}
+            elif kind == "Y":
+                msg = {"t": "E", "err": rec[1]}
+            else:
+                msg = {"t": "E", "st": rec[1], "same": rec[2], "retry": rec[3]}
+            self.agent.reply(msg, flush=False)
+        else:
+            self.records.append(rec)
+
+    def add_chunk(self, chunk: bytes) -> None:
+        self.records.append(["C", self.agent.blake3(chunk).hexdigest(), len(chunk)])
+        self.chunks.append(chunk)
+        self.batch_bytes += len(chunk)
+        if self.batch_bytes >= GROUP_BYTES or len(self.chunks) >= GROUP_CHUNKS:
+            self.close_batch()
+
+    def close_batch(self) -> None:
+        if not self.records:
+            return
+        g = self.next_batch
+        self.next_batch += 1
+        self.pending[g] = self.chunks
+        self.pending_bytes += self.batch_bytes
+        self.unflushed += 1
+        self.unflushed_bytes += self.batch_bytes
+        # Flushed every few batches (each flush is a packet); waiting for
+        # answers always flushes first (next_message).
+        flush = self.unflushed >= FLUSH_GROUPS or self.unflushed_bytes >= FLUSH_BYTES
+        self.agent.reply({"t": "B", "g": g, "r": self.records}, flush=flush)
+        if flush:
+            self.unflushed = self.unflushed_bytes = 0
+        self.records, self.chunks, self.batch_bytes = [], [], 0
+        self.drain()
+        while len(self.pending) >= WINDOW_GROUPS or self.pending_bytes >= WINDOW_BYTES:
+            self.handle(self.agent.next_message())
+
+    # -- reading -----------------------------------------------------------------
+    def read_file(self, rel: str) -> None:
+        agent = self.agent
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                f = open(os.path.join(self.root, rel), "rb", buffering=0)
+            except OSError as exc:
+                self.record(["X", exc.strerror or str(exc)])
+                return
+            agent.opened += 1
+            with f:
+                before = os.fstat(f.fileno())
+                self.record(["F", stat_fields(before)])
+                try:
+                    if self.raw:
+                        self.send_raw(f)
+                    else:
+                        self.send_chunks(f)
+                except OSError as exc:
+                    self.record(["Y", exc.strerror or str(exc)])
+                    return
+                after = os.fstat(f.fileno())
+            same = (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == \
+                (after.st_size, after.st_mtime_ns, after.st_ctime_ns)
+            retry = not same and attempt < READ_ATTEMPTS
+            self.record(["E", stat_fields(after), same, retry])
+            if not retry:
+                return
+
+    def send_raw(self, f) -> None:
+        agent, read, size = self.agent, f.read, self.read_size
+        while True:
+            buf = read(size)
+            if not buf:
+                return
+            agent.read_bytes += len(buf)
+            agent.send(wire.frame(wire.RAW, buf), flush=False)
+            self.drain()
+
+    def send_chunks(self, f) -> None:
+        """The file cut as the server's Chunker would: read ``read_size`` at a
+        time, cut once ``max_size`` is buffered (or at the end)."""
+        agent, read = self.agent, f.read
+        read_size, max_size = self.read_size, self.max_size
+        pending: List[bytes] = []
+        buffered = 0
+        while True:
+            buf = read(read_size)
+            n = len(buf)
+            if n:
+                agent.read_bytes += n
+                pending.append(buf)
+                buffered += n
+                if buffered < max_size:
+                    continue
+            if not pending:
+                return
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            chunks, rest = self.cut(data, not n)
+            pending, buffered = ([rest], len(rest)) if rest else ([], 0)
+            for chunk in chunks:
+                self.add_chunk(chunk)
+            if not n:
+                return
+
+    def cut(self, data: bytes, final: bool) -> Tuple[List[bytes], bytes]:
+        chunks: List[bytes] = []
+        start, n = 0, len(data)
+        for c in self.cdc.cut_buf(data):
+            end = c.offset + c.length
+            if end == n and not final:
+                break
+            chunks.append(data[start:end])
+            start = end
+        return chunks, data[start:] if start < n else b""
+
+
+def remove_stale(workdir: str) -> None:
+    """Mark this agent's private folder with its pid, and remove the folders
+    of agents that were killed before they could remove their own."""
+    with open(os.path.join(workdir, "pid"), "w") as f:
+        f.write(str(os.getpid()))
+    parent, mine = os.path.split(workdir)
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith("backup-agent-") and n != mine]
+    except OSError:
+        return
+    for name in names:
+        folder = os.path.join(parent, name)
+        try:
+            if os.lstat(folder).st_uid != os.getuid():
+                continue
+            with open(os.path.join(folder, "pid")) as f:
+                pid = int(f.read().strip() or 0)
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):
+            continue
+
+
+def main(workdir: str, pyz: str) -> None:
+    remove_stale(workdir)
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr   # a stray print must never corrupt the frames
+    try:
+        agent = Agent(workdir, pyz)
+        agent.out = io.BufferedWriter(io.FileIO(real_stdout.fileno(), "w", closefd=False),
+                                      256 << 10)
+        agent.run()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,182 @@
+"""Frames between the agent's process on the computer and a task thread.
+
+A pump on the SSH loop reads frames into a bounded inbox (beyond
+``HIGH_WATER`` bytes it stops reading, so SSH flow control holds the agent
+back); the task thread takes them with ``get``, which waits cancel-aware.
+Closing aborts the connection at once: the agent sees its stdin end and
+exits, even in the middle of a read."""
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from typing import Any
+
+import asyncssh
+
+from core.agent import Cancelled
+
+from . import loop
+from .agent_src.backup_agent import wire
+from .connect import Opened
+from .errors import ConnectionLostError
+
+HIGH_WATER = 8 << 20
+READ_SIZE = 1 << 20
+POLL_S = 0.05
+STDERR_KEEP = 4096
+
+
+class AgentChannel:
+    def __init__(self, opened: Opened, where: str) -> None:
+        self.opened = opened
+        self.where = where
+        self.received = 0          # bytes received from the agent (frames)
+        self.sent = 0
+        self._frames: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+        self._end: str | None = None        # why no more frames come
+        self._room: asyncio.Event | None = None
+        self._closed = False
+        self._stderr = b""
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self._room = asyncio.Event()
+        self._room.set()
+        self._tasks = [asyncio.ensure_future(self._pump()),
+                       asyncio.ensure_future(self._drain_stderr())]
+
+    # -- loop side -----------------------------------------------------------
+    async def _pump(self) -> None:
+        stdout = self.opened.process.stdout
+        why = "the agent ended its output"
+        buf = bytearray()
+        head = wire.HEADER.size
+        try:
+            while True:
+                # Whatever has arrived, then every whole frame in it: small
+                # frames often share an SSH packet, and each read costs.
+                chunk = await stdout.read(READ_SIZE)
+                if not chunk:
+                    why = await self._why_ended()
+                    break
+                buf += chunk
+                frames = []
+                pos = 0
+                while len(buf) - pos >= head:
+                    kind, n = wire.header(bytes(buf[pos:pos + head]))
+                    if len(buf) - pos - head < n:
+                        break
+                    frames.append((kind, bytes(buf[pos + head:pos + head + n])))
+                    pos += head + n
+                if not frames:
+                    continue
+                del buf[:pos]
+                with self._cond:
+                    self._frames.extend(frames)
+                    self._bytes += pos
+                    self.received += pos
+                    self._cond.notify_all()
+                    full = self._bytes > HIGH_WATER
+                    if full:
+                        self._room.clear()
+                if full:
+                    await self._room.wait()
+        except asyncio.CancelledError:
+            why = "the connection was closed"
+            raise
+        except (asyncssh.Error, OSError, ValueError) as exc:
+            why = f"{getattr(exc, 'reason', None) or exc}"
+        finally:
+            with self._cond:
+                if self._end is None:
+                    self._end = why
+                self._cond.notify_all()
+
+    async def _drain_stderr(self) -> None:
+        try:
+            while True:
+                data = await self.opened.process.stderr.read(4096)
+                if not data:
+                    return
+                self._stderr = (self._stderr + data)[-STDERR_KEEP:]
+        except (asyncssh.Error, OSError, asyncio.CancelledError):
+            return
+
+    async def _why_ended(self) -> str:
+        process = self.opened.process
+        try:
+            await asyncio.wait_for(process.wait_closed(), 2)
+        except (asyncio.TimeoutError, TimeoutError, asyncssh.Error, OSError):
+            pass
+        if process.exit_signal:
+            return f"the agent process on the computer was killed (signal {process.exit_signal[0]})"
+        err = self._stderr.decode(errors="replace").strip()
+        last = err.splitlines()[-1] if err else ""
+        if process.exit_status not in (None, 0):
+            return f"the agent on the computer stopped (exit status {process.exit_status})" + (
+                f": {last}" if last else "")
+        if process.exit_status is None:
+            return "the connection dropped"
+        return "the agent on the computer stopped" + (f": {last}" if last else "")
+
+    # -- task thread side -------------------------------------------------------
+    def get(self, cancel: threading.Event | None) -> tuple[bytes, bytes]:
+        with self._cond:
+            while not self._frames:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled
+                if self._end is not None:
+                    raise ConnectionLostError(
+                        f"The connection to {self.where} was lost: {self._end}.")
+                self._cond.wait(POLL_S)
+            kind, data = self._frames.popleft()
+            self._bytes -= len(data) + wire.HEADER.size
+            wake = self._bytes <= HIGH_WATER // 2 and not self._room.is_set()
+        if wake:
+            loop.soon(self._room.set)
+        return kind, data
+
+    def ready(self) -> bool:
+        """Whether a frame (or the end) is there to take without waiting."""
+        with self._cond:
+            return bool(self._frames) or self._end is not None
+
+    def message(self, cancel: threading.Event | None) -> dict[str, Any]:
+        kind, data = self.get(cancel)
+        if kind not in (wire.JSON, wire.ZJSON):
+            raise ConnectionLostError(f"The agent on {self.where} sent an unexpected frame.")
+        return wire.decode(kind, data)
+
+    def send(self, data: bytes) -> None:
+        if self._end is not None or self._closed:
+            raise ConnectionLostError(f"The connection to {self.where} was lost: "
+                                      f"{self._end or 'it was closed'}.")
+        self.sent += len(data)
+        loop.soon(self._write, data)
+
+    def send_message(self, msg: dict[str, Any]) -> None:
+        self.send(wire.message(msg))
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.opened.process.stdin.write(data)
+        except (asyncssh.Error, OSError, BrokenPipeError) as exc:
+            with self._cond:
+                if self._end is None:
+                    self._end = f"{getattr(exc, 'reason', None) or exc}"
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """Abort the connection now (never waits on the network)."""
+        if self._closed:
+            return
+        self._closed = True
+        loop.soon(self._abort)
+
+    def _abort(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self.opened.conn.abort()

@@ -1,0 +1,315 @@
+"""Repository locks on object storage: lock objects with a lease.
+
+A lock is an object ``locks/<random id>`` holding JSON ``{exclusive, host,
+pid, created, refreshed, lease_seconds}``. Its holder rewrites it every
+lease/3 from a daemon thread. Nobody can delete a lock object when its
+process dies, so a lock that has not been rewritten for longer than its lease
+is *stale*: the next process that meets it removes it (with a warning naming
+the holder and how long it had been silent) and goes on.
+
+Acquiring: write our own lock object, then list the locks. If another live
+lock conflicts (either of the two is exclusive), remove ours and give up
+(``wait=False``) or try again after a random, growing pause (``wait=True``).
+Two processes that write at the same time both see each other and both back
+off; the random pause lets one of them win the next round.
+
+How old a lock is, is measured by the store's own clock when it has one
+(``object_ages``: on S3 the listing's ``Date`` header minus each object's
+``LastModified``), so the clients' clocks may be wrong by any amount. Those
+times have whole seconds, so a lock counts as stale only when its age minus
+that granularity (``clock_granularity``) is above its lease. A store without
+a clock (the in-memory back end, one process) compares the ``refreshed`` time
+in the lock with this machine's clock.
+
+The holder's side is measured on its monotonic clock from the start of its
+last successful rewrite: once that is more than a lease ago, ``held`` is
+False (nobody may have taken the lock over before that) and the repository
+must not commit; a rewrite that finishes more than a lease after the previous
+one might have raced with a takeover, so it counts as lost too and the lock
+object is removed again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+from .base import BackendError, ObjectInfo, ObjectNotFound
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "LOCK_PREFIX", "LeaseLock", "LockInfo", "acquire_lease",
+           "read_locks"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_SECONDS = 60.0
+LOCK_PREFIX = "locks/"
+_FIRST_PAUSE = 0.05
+_MAX_PAUSE = 2.0
+
+
+class LeaseStore(Protocol):
+    """What a lease needs of a back end (any :class:`~.base.Backend` has it).
+    A store may also offer ``object_ages(prefix) -> {name: seconds}`` and
+    ``clock_granularity`` to measure ages with its own clock."""
+
+    @property
+    def location(self) -> str: ...
+    def save(self, name: str, data: bytes | bytearray | memoryview) -> None: ...
+    def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes: ...
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def remove(self, name: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Another process's lock as read from the store."""
+    name: str
+    exclusive: bool
+    host: str
+    pid: int | None
+    lease_seconds: float
+    age: float | None           # seconds since it was last rewritten; None: unknown
+
+    @property
+    def holder(self) -> str:
+        return f"{self.host} (pid {self.pid})" if self.pid is not None else self.host
+
+    def stale(self, granularity: float) -> bool:
+        return self.age is not None and self.age - granularity > self.lease_seconds
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _parse_time(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def read_locks(store: LeaseStore, *, skip: str | None = None) -> list[LockInfo]:
+    """Every lock object in ``store`` but ``skip``, with its age."""
+    ages_of = getattr(store, "object_ages", None)
+    ages: dict[str, float] | None = ages_of(LOCK_PREFIX) if ages_of is not None else None
+    names = list(ages) if ages is not None else [info.name for info in store.list(LOCK_PREFIX)]
+    found: list[LockInfo] = []
+    for name in names:
+        if name == skip:
+            continue
+        try:
+            raw = store.load(name)
+        except ObjectNotFound:
+            continue                    # released while we looked
+        try:
+            doc = json.loads(raw)
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            doc = {}                    # unreadable: an exclusive lock of unknown holder
+        lease = doc.get("lease_seconds")
+        lease = float(lease) if isinstance(lease, (int, float)) and lease > 0 \
+            else DEFAULT_LEASE_SECONDS
+        if ages is not None:
+            age: float | None = ages[name]
+        else:
+            refreshed = _parse_time(doc.get("refreshed")) or _parse_time(doc.get("created"))
+            # no clock and no time in it: garbage nobody refreshes, treat as stale
+            age = time.time() - refreshed if refreshed is not None else float("inf")
+        pid = doc.get("pid")
+        found.append(LockInfo(
+            name=name, exclusive=doc.get("exclusive") is not False,
+            host=str(doc.get("host") or "an unknown host"),
+            pid=pid if isinstance(pid, int) else None, lease_seconds=lease, age=age))
+    return found
+
+
+class LeaseLock:
+    """A lock object that a daemon thread keeps alive until :meth:`release`."""
+
+    def __init__(self, store: LeaseStore, name: str, exclusive: bool, lease_seconds: float,
+                 created: float, renewed_at: float) -> None:
+        self._store = store
+        self.name = name
+        self.exclusive = exclusive
+        self.lease_seconds = lease_seconds
+        self._created = created
+        self._renewed_at = renewed_at   # monotonic start of the last good rewrite
+        self._lost = False
+        self._released = False
+        self._stop = threading.Event()
+        self._io = threading.Lock()     # a rewrite never races with the removal
+        self._thread = threading.Thread(target=self._refresh_loop, daemon=True,
+                                        name=f"lease {name}")
+
+    # -- the lock object -----------------------------------------------------
+
+    def _document(self) -> bytes:
+        return json.dumps({
+            "exclusive": self.exclusive, "host": socket.gethostname(), "pid": os.getpid(),
+            "created": _iso(self._created), "refreshed": _iso(time.time()),
+            "lease_seconds": self.lease_seconds,
+        }).encode()
+
+    def _write(self) -> None:
+        self._store.save(self.name, self._document())
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def held(self) -> bool:
+        return (not self._released and not self._lost
+                and time.monotonic() - self._renewed_at <= self.lease_seconds)
+
+    @property
+    def location(self) -> str:
+        return self._store.location
+
+    def __repr__(self) -> str:
+        mode = "exclusive" if self.exclusive else "shared"
+        return f"LeaseLock({self._store.location}/{self.name}, {mode}, held={self.held})"
+
+    # -- refreshing ----------------------------------------------------------
+
+    def _start(self) -> None:
+        self._thread.start()
+
+    def _refresh_loop(self) -> None:
+        interval = self.lease_seconds / 3
+        pause = interval
+        while not self._stop.wait(pause):
+            with self._io:
+                if self._stop.is_set():
+                    return
+                started = time.monotonic()
+                if started - self._renewed_at > self.lease_seconds:
+                    self._lose(f"it could not be refreshed for more than its "
+                               f"{self.lease_seconds:g} s lease")
+                    return
+                try:
+                    self._write()
+                except OSError as exc:
+                    log.warning("Cannot refresh the repository lock %s on %s: %s; retrying.",
+                                self.name, self._store.location, exc.strerror or exc)
+                    pause = interval / 2
+                    continue
+                if time.monotonic() - self._renewed_at > self.lease_seconds:
+                    # the write landed after the lease ran out: another process
+                    # may have taken the lock over in between
+                    self._lose(f"refreshing it took past the end of its "
+                               f"{self.lease_seconds:g} s lease")
+                    return
+                self._renewed_at = started
+                pause = interval
+
+    def _lose(self, why: str) -> None:
+        self._lost = True
+        log.warning("Lost the repository lock %s on %s: %s. The running operation will not "
+                    "commit.", self.name, self._store.location, why)
+        try:
+            self._store.remove(self.name)
+        except OSError:
+            pass                        # it is stale anyway; the next locker removes it
+
+    # -- release -------------------------------------------------------------
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self._stop.set()
+        with self._io:
+            try:
+                self._store.remove(self.name)
+            except OSError as exc:
+                log.warning("Cannot remove the repository lock %s on %s: %s. Others can take "
+                            "it over once its %g s lease has run out.", self.name,
+                            self._store.location, exc.strerror or exc, self.lease_seconds)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
+
+    def __enter__(self) -> LeaseLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _conflicts(store: LeaseStore, own: str, exclusive: bool) -> bool:
+    """Whether a live lock other than ``own`` conflicts; stale ones are removed."""
+    granularity = float(getattr(store, "clock_granularity", 0.0))
+    conflict = False
+    for other in read_locks(store, skip=own):
+        if other.stale(granularity):
+            try:
+                store.remove(other.name)
+            except ObjectNotFound:
+                pass
+            silent = "an unknown time" if other.age in (None, float("inf")) \
+                else f"{other.age:.0f} s"
+            log.warning(
+                "Took over the repository lock of %s on %s: it had not been refreshed for %s, "
+                "longer than its %g s lease, so that process has most likely died.",
+                other.holder, store.location, silent, other.lease_seconds)
+            continue
+        if exclusive or other.exclusive:
+            conflict = True
+    return conflict
+
+
+def acquire_lease(store: LeaseStore, *, exclusive: bool, wait: bool,
+                  lease_seconds: float = DEFAULT_LEASE_SECONDS) -> LeaseLock | None:
+    """Take a shared or exclusive lease lock on ``store``. ``wait=False``
+    returns None when a live lock conflicts; ``wait=True`` tries again until
+    it can be taken. OSError from the store passes through."""
+    if lease_seconds <= 0:
+        raise ValueError("lease_seconds must be positive")
+    pause = _FIRST_PAUSE
+    waiter = threading.Event()
+    created = time.time()
+    name = f"{LOCK_PREFIX}{secrets.token_hex(16)}"
+    slow = 0
+    while True:
+        started = time.monotonic()
+        lock = LeaseLock(store, name, exclusive, lease_seconds, created, started)
+        lock._write()
+        try:
+            conflict = _conflicts(store, name, exclusive)
+        except BaseException:
+            _remove_quietly(store, name)
+            raise
+        if not conflict:
+            if time.monotonic() - started <= lease_seconds / 2:
+                lock._start()
+                return lock
+            slow += 1           # most of the lease went on looking: write it afresh
+            if slow < 3:
+                continue
+            _remove_quietly(store, name)
+            raise BackendError(
+                f"{store.location} answers too slowly to hold a lock with a "
+                f"{lease_seconds:g} s lease. Check the storage and the network.")
+        _remove_quietly(store, name)
+        if not wait:
+            return None
+        waiter.wait(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, _MAX_PAUSE, lease_seconds / 3)
+
+
+def _remove_quietly(store: LeaseStore, name: str) -> None:
+    try:
+        store.remove(name)
+    except OSError:
+        pass
