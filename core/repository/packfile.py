@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import secrets
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import NamedTuple
 
 from blake3 import blake3
@@ -182,16 +185,63 @@ def open_blob(layout: Layout, blob: str, loc: BlobLoc, stored: bytes) -> bytes:
     return decode(data, loc.flags, loc.raw_length, blob, loc.pack)
 
 
+# Object storage answers each request after a round trip and costs the client
+# CPU per request, so whole packs are fetched once and kept (a few, LRU)
+# rather than one ranged GET per blob; a local folder reads ranges directly.
+_WHOLE_PACK_KINDS = ("s3",)
+_CACHED_PACK_BYTES = 64 << 20   # four full packs
+
+
 class PackReader:
-    """Reads blobs by location with ranged loads. Safe to share between threads."""
+    """Reads blobs by location: ranged loads from a local folder, whole packs
+    (cached) from object storage. Safe to share between threads."""
 
     def __init__(self, layout: Layout) -> None:
         self._layout = layout
         self._backend: Backend = layout.backend
+        self._whole_packs = getattr(self._backend, "kind", "") in _WHOLE_PACK_KINDS
+        self._packs: OrderedDict[str, Future[bytes]] = OrderedDict()
+        self._packs_lock = threading.Lock()
+        self._cached_bytes = 0
+
+    def _pack_bytes(self, pack_id: str) -> bytes:
+        """The whole pack, loaded once however many threads ask for it."""
+        with self._packs_lock:
+            fut = self._packs.get(pack_id)
+            mine = fut is None
+            if fut is None:
+                fut = self._packs[pack_id] = Future()
+            else:
+                self._packs.move_to_end(pack_id)
+        if not mine:
+            return fut.result()
+        try:
+            data = self._backend.load(self._layout.pack(pack_id))
+        except BaseException as exc:
+            with self._packs_lock:
+                if self._packs.get(pack_id) is fut:
+                    del self._packs[pack_id]
+            fut.set_exception(exc)
+            raise
+        fut.set_result(data)
+        with self._packs_lock:
+            self._cached_bytes += len(data)
+            while self._cached_bytes > _CACHED_PACK_BYTES and len(self._packs) > 1:
+                old_id, old = next(iter(self._packs.items()))
+                if not old.done():   # still loading: younger than the rest, keep it
+                    self._packs.move_to_end(old_id)
+                    continue
+                del self._packs[old_id]
+                if old.exception() is None:
+                    self._cached_bytes -= len(old.result())
+        return data
 
     def read_stored(self, blob: str, loc: BlobLoc) -> bytes:
         try:
-            data = self._backend.load(self._layout.pack(loc.pack), loc.offset, loc.length)
+            if self._whole_packs:
+                data = self._pack_bytes(loc.pack)[loc.offset:loc.offset + loc.length]
+            else:
+                data = self._backend.load(self._layout.pack(loc.pack), loc.offset, loc.length)
         except FileNotFoundError:
             raise BlobError(blob, loc.pack, "missing", "(pack file is missing)") from None
         if len(data) != loc.length:
@@ -203,6 +253,9 @@ class PackReader:
         return open_blob(self._layout, blob, loc, self.read_stored(blob, loc))
 
     def close(self) -> None:
+        with self._packs_lock:
+            self._packs.clear()
+            self._cached_bytes = 0
         drop = getattr(self._backend, "drop_cache", None)
         if drop is not None:
             drop()

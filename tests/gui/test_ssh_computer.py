@@ -19,8 +19,10 @@ from gui.job_wizard import JobWizard
 from gui.main_window import MainWindow
 from tests.support.sshd import sshd_available, start_sshd
 
-from .helpers import WAIT_MS, click_button, click_ribbon
-from .wizard_steps import next_step, open_wizard, retype
+from gui.jobs_model import Column
+
+from .helpers import WAIT_MS, click_button, click_ribbon, click_row, wait_cell
+from .wizard_steps import finish, next_step, open_wizard, retype, wait_checked
 
 
 def closed_port() -> int:
@@ -144,9 +146,11 @@ def test_storage_lists_the_servers_repositories(qtbot: QtBot, window: MainWindow
 
 @pytest.mark.skipif(not sshd_available(), reason="needs /usr/sbin/sshd (bash .ci/setup)")
 def test_ssh_computer_against_a_real_sshd(qtbot: QtBot, window: MainWindow,
-                                          tmp_path: Path) -> None:
+                                          service: BackupApi, tmp_path: Path) -> None:
     """Test connection refuses an unknown host key, then, told to trust it the
-    first time, succeeds and records it; the job gets the SSH settings."""
+    first time, succeeds and records it; the job gets the SSH settings, the
+    wizard's check reads the computer with them, and Start from the ribbon
+    makes a restore point of the remote files."""
     sshd = start_sshd(tmp_path / "sshd")
     try:
         files = tmp_path / "web" / "srv"
@@ -179,6 +183,17 @@ def test_ssh_computer_against_a_real_sshd(qtbot: QtBot, window: MainWindow,
         assert wizard.draft()["ssh"] == SshSettings(
             identity_file=str(sshd.client_key), known_hosts_file=str(known_hosts),
             accept_new_host_key=True).model_dump()
-        qtbot.mouseClick(wizard.cancel_button, Qt.MouseButton.LeftButton)
+
+        wait_checked(qtbot, wizard)       # read over SSH with the job's key and known_hosts
+        assert wizard.check.errors == {}, wizard.check.errors
+        finish(qtbot, wizard)
+        qtbot.waitUntil(lambda: window.model.row_of("Linux servers") is not None,
+                        timeout=WAIT_MS)
+        click_row(qtbot, window, "Linux servers")
+        click_ribbon(qtbot, window, "Start")
+        wait_cell(qtbot, window, "Linux servers", Column.LAST_RESULT, "Success",
+                  timeout=60_000)
+        (point,) = service.list_points("Linux servers")
+        assert (point.computer, point.files) == ("web-01", 1)
     finally:
         sshd.stop()
