@@ -85,8 +85,9 @@ def parse_url(url: str) -> Location:
         endpoint, bucket, prefix = _parse_s3(text)
         return Location("s3", f"s3:{endpoint}/{bucket}" + (f"/{prefix}" if prefix else ""))
     scheme = re.match(r"^([a-z][a-z0-9+]*):(?!\\)", text, re.IGNORECASE)
-    if scheme and scheme.group(1).lower() in ("sftp", "rest", "b2", "azure", "gs", "swift",
-                                              "rclone", "http", "https", "ssh", "file"):
+    if scheme and (scheme.group(1).lower() in ("sftp", "rest", "b2", "azure", "gs", "swift",
+                                               "rclone", "http", "https", "ssh", "file")
+                   or text[scheme.end():].startswith("//")):
         raise InvalidInput(f"Repositories of type '{scheme.group(1)}:' are not supported: "
                            "use a folder path or s3:http(s)://HOST:PORT/BUCKET[/PREFIX].")
     path = Path(text).expanduser()

@@ -97,6 +97,10 @@ class SessionsView(QWidget):
         self.job_filter.addItem(ALL_JOBS, None)
         self._offered: list[str | None] = [None]   # the Job filter's choices
         self.job_filter.setMinimumContentsLength(16)
+        # Not sized to its longest item: with 2,000 jobs measuring them all stalled
+        # the first showing of History.
+        self.job_filter.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.result_filter = QComboBox(self.filter_bar)
         self.result_filter.setObjectName("HistoryResultFilter")
         for text, _ in RESULT_CHOICES:

@@ -68,7 +68,8 @@ HEADERS: dict[Column, str] = {
     Column.DESCRIPTION: "Description",
 }
 _COLUMNS = tuple(Column)
-_LAST_COLUMN = len(Column) - 1
+_COLUMN_COUNT = len(Column)
+_LAST_COLUMN = _COLUMN_COUNT - 1
 
 _RESULT_ICONS: dict[SessionResult, str] = {
     SessionResult.SUCCESS: "success",
@@ -118,6 +119,14 @@ def search_text(job: JobInfo) -> str:
     return "\n".join(parts).casefold()
 
 
+def _same(a: JobInfo, b: JobInfo) -> bool:
+    """``a == b``, the live fields first: the definition's deep comparison is
+    most of the cost, and a running job's status differs before it."""
+    return (a.status is b.status and a.progress == b.progress and a.last_run == b.last_run
+            and a.last_result is b.last_result and a.next_run == b.next_run
+            and a.active_session_id == b.active_session_id and a == b)
+
+
 class _Row:
     """A job and what the list derives from it, computed when first asked for."""
 
@@ -164,7 +173,7 @@ class JobsTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else _COLUMN_COUNT   # Qt asks at every index()
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -297,7 +306,7 @@ class JobsTableModel(QAbstractTableModel):
         changed: list[int] = []
         for row, r in enumerate(self._rows):
             new = fresh[r.job.name]
-            if new != r.job:
+            if not _same(new, r.job):
                 self._rows[row] = _Row(new)
                 changed.append(row)
         self._announce(changed)

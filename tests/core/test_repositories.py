@@ -23,7 +23,7 @@ from core.server.client import ServerClient
 from core.server.sockets import unix_address
 from core.service import BackupService
 from tests.conftest import make_tree
-from tests.support.seaweed import TcpRelay, relay_url, s3_url, seaweed  # noqa: F401
+from tests.support.seaweed import TcpRelay, relay_url
 from tests.support.server import start_server, stop_server
 
 PASSWORD = "correct horse battery staple 7Qx!"

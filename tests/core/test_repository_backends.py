@@ -25,12 +25,9 @@ from core.repository import (
     WrongPassword,
 )
 from core.repository.backend import BackendError
-from tests.support import seaweed as seaweed_support
 from tests.support.seaweed import ACCESS_KEY, SECRET_KEY
 from tests.test_repository import BLOCK, backup, build_tree, meta, pseudo_random, snapshot
 
-seaweed = seaweed_support.seaweed   # fixtures: a real SeaweedFS for the s3 back end
-s3_url = seaweed_support.s3_url
 
 PASSWORD = "correct horse battery staple"
 FAST_KDF = {"n": 1024, "r": 8, "p": 1}

@@ -16,7 +16,6 @@ import pytest
 
 from tests.conftest import make_tree
 from tests.reliability.helpers import ENV, ROOT, agent_jobs, one_line_error, read_only
-from tests.support.seaweed import s3_url, seaweed  # noqa: F401
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -16,7 +16,6 @@ from gui.main_window import MainWindow
 from gui.repositories_model import RepoColumn, RepositoriesModel
 from gui.repository_wizard import RepositoryWizard
 
-from tests.support import seaweed as seaweed_support
 from tests.support.seaweed import SeaweedS3
 
 from .conftest import JobFactory
@@ -25,8 +24,6 @@ from .helpers import (
 )
 from .wizard_steps import next_step, retype
 
-seaweed = seaweed_support.seaweed      # fixtures: a real S3 server (SeaweedFS), a new bucket
-s3_url = seaweed_support.s3_url
 
 VIEW = "Backup Infrastructure"
 DEFAULT = "Default Backup Repository"

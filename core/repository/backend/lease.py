@@ -38,6 +38,7 @@ import secrets
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -151,8 +152,11 @@ class LeaseLock:
         self._released = False
         self._stop = threading.Event()
         self._io = threading.Lock()     # a rewrite never races with the removal
-        self._thread = threading.Thread(target=self._refresh_loop, daemon=True,
-                                        name=f"lease {name}")
+        # the thread holds the lock only weakly: a lock its owner dropped is
+        # released by __del__, like a closed flock descriptor
+        self._thread = threading.Thread(
+            target=_refresh_loop, args=(weakref.ref(self), self._stop, lease_seconds / 3),
+            daemon=True, name=f"lease {name}")
 
     # -- the lock object -----------------------------------------------------
 
@@ -186,33 +190,31 @@ class LeaseLock:
     def _start(self) -> None:
         self._thread.start()
 
-    def _refresh_loop(self) -> None:
-        interval = self.lease_seconds / 3
-        pause = interval
-        while not self._stop.wait(pause):
-            with self._io:
-                if self._stop.is_set():
-                    return
-                started = time.monotonic()
-                if started - self._renewed_at > self.lease_seconds:
-                    self._lose(f"it could not be refreshed for more than its "
-                               f"{self.lease_seconds:g} s lease")
-                    return
-                try:
-                    self._write()
-                except OSError as exc:
-                    log.warning("Cannot refresh the repository lock %s on %s: %s; retrying.",
-                                self.name, self._store.location, exc.strerror or exc)
-                    pause = interval / 2
-                    continue
-                if time.monotonic() - self._renewed_at > self.lease_seconds:
-                    # the write landed after the lease ran out: another process
-                    # may have taken the lock over in between
-                    self._lose(f"refreshing it took past the end of its "
-                               f"{self.lease_seconds:g} s lease")
-                    return
-                self._renewed_at = started
-                pause = interval
+    def _refresh_once(self, interval: float) -> float | None:
+        """Rewrite the lock object; the pause before the next rewrite, or None
+        when refreshing is over."""
+        with self._io:
+            if self._stop.is_set():
+                return None
+            started = time.monotonic()
+            if started - self._renewed_at > self.lease_seconds:
+                self._lose(f"it could not be refreshed for more than its "
+                           f"{self.lease_seconds:g} s lease")
+                return None
+            try:
+                self._write()
+            except OSError as exc:
+                log.warning("Cannot refresh the repository lock %s on %s: %s; retrying.",
+                            self.name, self._store.location, exc.strerror or exc)
+                return interval / 2
+            if time.monotonic() - self._renewed_at > self.lease_seconds:
+                # the write landed after the lease ran out: another process
+                # may have taken the lock over in between
+                self._lose(f"refreshing it took past the end of its "
+                           f"{self.lease_seconds:g} s lease")
+                return None
+            self._renewed_at = started
+            return interval
 
     def _lose(self, why: str) -> None:
         self._lost = True
@@ -246,6 +248,22 @@ class LeaseLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:       # noqa: BLE001 - at interpreter exit anything may be gone
+            pass
+
+
+def _refresh_loop(ref: weakref.ref[LeaseLock], stop: threading.Event, interval: float) -> None:
+    pause: float | None = interval
+    while pause is not None and not stop.wait(pause):
+        lock = ref()
+        if lock is None:
+            return
+        pause = lock._refresh_once(interval)
+        del lock
+
 
 def _conflicts(store: LeaseStore, own: str, exclusive: bool) -> bool:
     """Whether a live lock other than ``own`` conflicts; stale ones are removed."""
@@ -278,30 +296,31 @@ def acquire_lease(store: LeaseStore, *, exclusive: bool, wait: bool,
         raise ValueError("lease_seconds must be positive")
     pause = _FIRST_PAUSE
     waiter = threading.Event()
-    created = time.time()
-    name = f"{LOCK_PREFIX}{secrets.token_hex(16)}"
+    lock = LeaseLock(store, f"{LOCK_PREFIX}{secrets.token_hex(16)}", exclusive, lease_seconds,
+                     time.time(), time.monotonic())
+    lock._released = True       # until it is taken: nothing for __del__ to remove
     slow = 0
     while True:
-        started = time.monotonic()
-        lock = LeaseLock(store, name, exclusive, lease_seconds, created, started)
-        lock._write()
+        started = lock._renewed_at = time.monotonic()
         try:
-            conflict = _conflicts(store, name, exclusive)
+            lock._write()
+            conflict = _conflicts(store, lock.name, exclusive)
         except BaseException:
-            _remove_quietly(store, name)
+            _remove_quietly(store, lock.name)
             raise
         if not conflict:
             if time.monotonic() - started <= lease_seconds / 2:
+                lock._released = False
                 lock._start()
                 return lock
             slow += 1           # most of the lease went on looking: write it afresh
             if slow < 3:
                 continue
-            _remove_quietly(store, name)
+            _remove_quietly(store, lock.name)
             raise BackendError(
                 f"{store.location} answers too slowly to hold a lock with a "
                 f"{lease_seconds:g} s lease. Check the storage and the network.")
-        _remove_quietly(store, name)
+        _remove_quietly(store, lock.name)
         if not wait:
             return None
         waiter.wait(pause * random.uniform(0.5, 1.5))

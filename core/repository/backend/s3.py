@@ -110,7 +110,19 @@ def parse_s3_url(url: str) -> tuple[str, str, str]:
     return endpoint, bucket, "/".join(prefix_parts)
 
 
-def _error(message: str, code: int | None = None, cls: type[OSError] = BackendError) -> OSError:
+class S3Error(BackendError):
+    """A failed S3 request; ``str()`` is the message alone (no "[Errno n]")."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class S3ObjectNotFound(ObjectNotFound):
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _error(message: str, code: int | None = None, cls: type[OSError] = S3Error) -> OSError:
     """An OSError whose str() and strerror are both the message (the repository
     shows ``exc.strerror``) and whose errno is set where one applies."""
     exc = cls(message)
@@ -139,7 +151,7 @@ class S3Backend:
             s3={"addressing_style": "path"},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             # Content-MD5 on every PUT instead of the newer trailing checksums
             # that some S3-compatible servers reject.
             request_checksum_calculation="when_required",
@@ -147,9 +159,13 @@ class S3Backend:
             user_agent_extra="agent-backup-console",
         )
         try:
-            self._client = boto3.session.Session().client(
-                "s3", endpoint_url=self.endpoint, aws_access_key_id=access_key_id,
-                aws_secret_access_key=secret_access_key, config=config)
+            session = boto3.session.Session(aws_access_key_id=access_key_id,
+                                            aws_secret_access_key=secret_access_key)
+            self._client = session.client("s3", endpoint_url=self.endpoint, config=config)
+            # opening tries once: a wrong or dead endpoint is reported in seconds;
+            # the operations of a running backup retry
+            self._probe = session.client("s3", endpoint_url=self.endpoint, config=config.merge(
+                Config(retries={"mode": "standard", "total_max_attempts": 1})))
         except (BotoCoreError, ValueError) as exc:
             raise _error(f"Cannot use the S3 endpoint {self.endpoint}: {exc}. Check the URL.",
                          errno.EINVAL) from None
@@ -205,7 +221,7 @@ class S3Backend:
                 return _error(f"The bucket '{self.bucket}' does not exist on the S3 server at "
                               f"{self.endpoint}. Create it, or check the URL.", errno.ENOENT)
             if name is not None and (code in _NOT_FOUND or status == 404):
-                return _error(f"{where} does not exist", errno.ENOENT, ObjectNotFound)
+                return _error(f"{where} does not exist", errno.ENOENT, S3ObjectNotFound)
             if code in _DENIED or status == 403:
                 why = {
                     "InvalidAccessKeyId": "the access key ID is not known to the server",
@@ -231,7 +247,7 @@ class S3Backend:
     def check(self, *, create_bucket: bool = False) -> None:
         """Reach the server with these keys and make sure the bucket exists."""
         try:
-            self._client.list_objects_v2(Bucket=self.bucket, Prefix=self._key_prefix, MaxKeys=1)
+            self._probe.list_objects_v2(Bucket=self.bucket, Prefix=self._key_prefix, MaxKeys=1)
             return
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "NoSuchBucket" or not create_bucket:
@@ -312,13 +328,13 @@ class S3Backend:
             args["ContinuationToken"] = token
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every page is fetched before this returns, so a failure is raised
+        here, where the caller handles it, as with the other back ends."""
         cut = len(self._key_prefix)
-        for page in self._pages(prefix):
-            for obj in page.get("Contents", ()):
-                key = obj["Key"]
-                if key.endswith("/"):
-                    continue            # a folder marker made by some other tool
-                yield ObjectInfo(key[cut:], int(obj["Size"]))
+        found = [ObjectInfo(obj["Key"][cut:], int(obj["Size"]))
+                 for page in self._pages(prefix) for obj in page.get("Contents", ())
+                 if not obj["Key"].endswith("/")]   # folder markers made by other tools
+        return iter(found)
 
     def object_ages(self, prefix: str) -> dict[str, float]:
         """Seconds since each object under ``prefix`` was last written, by the
@@ -367,7 +383,8 @@ class S3Backend:
         return Usage(used=used)
 
     def close(self) -> None:
-        try:
-            self._client.close()
-        except (AttributeError, BotoCoreError, OSError):
-            pass
+        for client in (self._client, self._probe):
+            try:
+                client.close()
+            except (AttributeError, BotoCoreError, OSError):
+                pass
