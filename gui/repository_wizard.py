@@ -78,6 +78,13 @@ def _page(parent: QWidget) -> tuple[QWidget, QVBoxLayout]:
 
 
 class RepositoryWizard(WizardFrame):
+    def _free_name(self) -> str:
+        """'Backup Repository N' with the lowest N not taken yet."""
+        n = 1
+        while f"backup repository {n}" in self._taken:
+            n += 1
+        return f"Backup Repository {n}"
+
     added = Signal(object)   # RepositoryInfo, once the server has added it
 
     def __init__(self, runner: TaskRunner, test_repository: TestRepository,
@@ -141,7 +148,7 @@ class RepositoryWizard(WizardFrame):
         self.name_edit = QLineEdit(page)
         self.name_edit.setObjectName("RepoName")
         self.name_edit.setMaxLength(MAX_NAME)
-        self.name_edit.setPlaceholderText("Backup Repository 2")
+        self.name_edit.setText(self._free_name())   # like the reference: a name to keep or change
         layout.addWidget(self.name_edit)
         self.name_error = _error(page)
         layout.addWidget(self.name_error)

@@ -66,6 +66,7 @@ def fill_local(qtbot: QtBot, wizard: RepositoryWizard, name: str, path: str,
     """Type (Local folder) > Repository > Encryption, stopping on Review."""
     assert wizard.local_radio.isChecked()
     next_step(qtbot, wizard)
+    assert wizard.name_edit.text().startswith("Backup Repository ")   # a free name to keep
     retype(qtbot, wizard.name_edit, name)
     retype(qtbot, wizard.path_edit, path)
     next_step(qtbot, wizard)
