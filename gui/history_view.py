@@ -10,14 +10,14 @@ from PySide6.QtCore import (
     Qt, Signal,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
-    QStackedWidget, QTableView, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QLabel, QMenu, QStackedWidget, QTableView, QVBoxLayout,
+    QWidget,
 )
 
 from core.models import SessionResult, SessionSummary
 
 from .history_model import SESSION_ROLE, SessionColumn, SessionFilter, SessionsModel
-from .jobs_view import RowHoverDelegate
+from .list_table import setup_list_table
 from .row_menu import popup_row_menu
 from .search_box import search_box
 
@@ -126,24 +126,8 @@ class SessionsView(QWidget):
         self.table = QTableView(self.stack)
         self.table.setObjectName("SessionsTable")
         self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        self.hover = RowHoverDelegate(self.table)
-        self.table.setItemDelegate(self.hover)
-        header = self.table.horizontalHeader()
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(SessionColumn.STOPPED, QHeaderView.ResizeMode.Stretch)
-        for column, width in _WIDTHS.items():
-            self.table.setColumnWidth(column, width)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self.show_context_menu)
+        self.hover = setup_list_table(self.table, widths=_WIDTHS, stretch=SessionColumn.STOPPED,
+                                      on_menu=self.show_context_menu, movable=False)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self.selectionChanged.emit())
         self.table.doubleClicked.connect(lambda _index: self.statisticsRequested.emit())

@@ -14,8 +14,8 @@ from PySide6.QtCore import (
     QByteArray, QElapsedTimer, QModelIndex, QObject, QPoint, Qt, QTimer, Signal,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLabel, QMenu, QMessageBox, QPushButton, QStackedWidget,
-    QTableView, QVBoxLayout, QWidget,
+    QHeaderView, QLabel, QMenu, QMessageBox, QPushButton, QStackedWidget, QTableView,
+    QVBoxLayout, QWidget,
 )
 
 from core.api import BackupApi, RepositoryInfo
@@ -25,7 +25,7 @@ from .actions import RepositoryActions
 from .bridge import EventBridge
 from .error_box import show_error
 from .inventory import INFRASTRUCTURE_TREE, REPOSITORIES_NODE, InventoryPane
-from .jobs_view import RowHoverDelegate
+from .list_table import setup_list_table
 from .repositories_model import (
     REPOSITORY_ROLE, RepoColumn, RepositoriesModel, RepositoriesProxy,
 )
@@ -86,25 +86,8 @@ class InfrastructureView(QWidget):
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(RepoColumn.NAME, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        self.hover = RowHoverDelegate(self.table)
-        self.table.setItemDelegate(self.hover)
-        header = self.table.horizontalHeader()
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setHighlightSections(False)
-        header.setSectionsMovable(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(RepoColumn.STATUS, QHeaderView.ResizeMode.Stretch)
-        for column, width in _WIDTHS.items():
-            self.table.setColumnWidth(column, width)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self.show_context_menu)
+        self.hover = setup_list_table(self.table, widths=_WIDTHS, stretch=RepoColumn.STATUS,
+                                      on_menu=self.show_context_menu, multi_select=False)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self.selectionChanged.emit())
         self.proxy.modelReset.connect(self.selectionChanged.emit)

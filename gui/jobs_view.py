@@ -3,20 +3,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import (
-    QByteArray, QEvent, QItemSelectionModel, QModelIndex, QObject, QPersistentModelIndex,
-    QPoint, Qt, Signal,
-)
-from PySide6.QtGui import QAction, QMouseEvent
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLabel, QMenu, QPushButton, QStackedWidget,
-    QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView, QVBoxLayout, QWidget,
+    QHeaderView, QLabel, QMenu, QPushButton, QStackedWidget, QTableView, QVBoxLayout, QWidget,
 )
 
 from core.models import JobInfo
 
 from .jobs_filter import JobsFilterProxy
 from .jobs_model import Column, JobsTableModel
+from .list_table import setup_list_table
 from .row_menu import popup_row_menu
 from .resources import icon
 from .search_box import search_box
@@ -40,37 +37,6 @@ FIT_ROWS = 50
 # style sheet sets its font, and its second line was cut off.
 EMPTY_TEXT = ("Create an agent backup job to protect computers:\n"
               "choose their folders, the backup repository and when the job runs.")
-
-
-class RowHoverDelegate(QStyledItemDelegate):
-    """Paints every cell of the hovered row as hovered, so the whole row lights up."""
-
-    def __init__(self, table: QTableView) -> None:
-        super().__init__(table)
-        self.hover_row = -1
-        self._table = table
-        table.setMouseTracking(True)
-        table.viewport().installEventFilter(self)
-
-    def initStyleOption(self, option: QStyleOptionViewItem,
-                        index: QModelIndex | QPersistentModelIndex) -> None:
-        super().initStyleOption(option, index)
-        if index.row() == self.hover_row:
-            option.state |= QStyle.StateFlag.State_MouseOver
-        else:
-            option.state &= ~QStyle.StateFlag.State_MouseOver
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
-            self._set_row(self._table.rowAt(event.position().toPoint().y()))
-        elif event.type() == QEvent.Type.Leave:
-            self._set_row(-1)
-        return False
-
-    def _set_row(self, row: int) -> None:
-        if row != self.hover_row:
-            self.hover_row = row
-            self._table.viewport().update()
 
 
 class EmptyInventory(QWidget):
@@ -136,28 +102,12 @@ class JobsView(QWidget):
         self.table.setModel(proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        self.hover = RowHoverDelegate(self.table)
-        self.table.setItemDelegate(self.hover)
         header = self.table.horizontalHeader()
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setHighlightSections(False)
-        header.setSectionsMovable(True)
         header.setMinimumSectionSize(MIN_COLUMN_WIDTH)
         header.setResizeContentsPrecision(FIT_ROWS)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
-        for column, width in _WIDTHS.items():
-            self.table.setColumnWidth(column, width)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self.show_context_menu)
+        self.hover = setup_list_table(self.table, widths=_WIDTHS, stretch=Column.DESCRIPTION,
+                                      on_menu=self.show_context_menu)
         self._selected_rows: list[int] | None = None   # source rows, in view order
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         for signal in (proxy.layoutChanged, proxy.rowsInserted, proxy.rowsRemoved,

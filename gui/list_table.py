@@ -1,0 +1,73 @@
+"""The look and behaviour shared by the console's lists (jobs, history,
+repositories): whole rows selected and hovered, no grid, fixed row height,
+left-aligned headers, a context menu, and the given column widths."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPoint, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
+    QTableView,
+)
+
+ROW_HEIGHT = 24
+
+
+class RowHoverDelegate(QStyledItemDelegate):
+    """Paints every cell of the hovered row as hovered, so the whole row lights up."""
+
+    def __init__(self, table: QTableView) -> None:
+        super().__init__(table)
+        self.hover_row = -1
+        self._table = table
+        table.setMouseTracking(True)
+        table.viewport().installEventFilter(self)
+
+    def initStyleOption(self, option: QStyleOptionViewItem,
+                        index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        if index.row() == self.hover_row:
+            option.state |= QStyle.StateFlag.State_MouseOver
+        else:
+            option.state &= ~QStyle.StateFlag.State_MouseOver
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
+            self._set_row(self._table.rowAt(event.position().toPoint().y()))
+        elif event.type() == QEvent.Type.Leave:
+            self._set_row(-1)
+        return False
+
+    def _set_row(self, row: int) -> None:
+        if row != self.hover_row:
+            self.hover_row = row
+            self._table.viewport().update()
+
+
+def setup_list_table(table: QTableView, *, widths: Mapping[int, int], stretch: int,
+                     on_menu: Callable[[QPoint], None], multi_select: bool = True,
+                     movable: bool = True) -> RowHoverDelegate:
+    """Configure ``table`` as a console list; returns its hover delegate."""
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if multi_select
+                           else QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setShowGrid(False)
+    table.setWordWrap(False)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+    hover = RowHoverDelegate(table)
+    table.setItemDelegate(hover)
+    header = table.horizontalHeader()
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    header.setHighlightSections(False)
+    header.setSectionsMovable(movable)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    for column, width in widths.items():
+        table.setColumnWidth(column, width)
+    table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    table.customContextMenuRequested.connect(on_menu)
+    return hover
