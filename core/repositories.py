@@ -30,6 +30,7 @@ from .errors import InvalidInput, JobStateError, NotFound, RepositoryError
 from .models import JOB_NAME_RE, _invisible
 from .paths import default_repository_path, secrets_dir
 from .repository import Repository
+from .repository.fsio import atomic_write
 from .repository.layout import CONFIG
 
 DEFAULT_REPOSITORY = "Default Backup Repository"
@@ -125,18 +126,7 @@ class SecretStore:
     def _write(self, name: str, text: str) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
-        final = self.folder / name
-        tmp = self.folder / f".{name}.{_random.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write(self.folder / name, text.encode("utf-8"), self.folder, mode=0o600)
 
     def _read(self, name: str) -> str | None:
         try:

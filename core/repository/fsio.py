@@ -19,13 +19,15 @@ def tmp_name(tmp_dir: Path, suffix: str) -> Path:
     return tmp_dir / f"{secrets.token_hex(12)}{suffix}"
 
 
-def atomic_write(dest: Path, data: bytes, tmp_dir: Path) -> None:
+def atomic_write(dest: Path, data: bytes, tmp_dir: Path, mode: int = 0o666) -> None:
     """Write ``data`` to ``dest`` so that ``dest`` is either absent/old or complete.
 
-    Write a temp file, fsync it, rename it over ``dest``, fsync the directory."""
+    Write a temp file (created with ``mode``, less the umask), fsync it, rename
+    it over ``dest``, fsync the directory."""
     tmp = tmp_name(tmp_dir, ".tmp")
     try:
-        with open(tmp, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
