@@ -4,8 +4,9 @@ The bridge says, ten times a second at most, which sessions reported since
 the last time (:class:`gui.bridge.JobsChanges`). When those are the running
 sessions the list already shows, one request for their summaries (a few
 hundred rows of History, by id) brings their progress, and only their Status
-cells change. Anything else (a session that started or ended, a job created
-or edited, a reconnect) fetches the whole list again through the refresher.
+cells change. A session that started or ended brings its job alone
+(:meth:`JobsRefresher.request_jobs`); anything else (a job created or edited,
+a reconnect) fetches the whole list again through the refresher.
 With 2,000 jobs and 200 running, that is the difference between parsing and
 comparing 2,000 jobs ten times a second and 200 small rows.
 """
@@ -40,6 +41,7 @@ class LiveJobs(QObject):
         self._ignored: set[str] = set()      # restore and verify sessions: not in this list
         self.progress_fetches = 0            # for tests: summary requests made
         self.full_requests = 0               # for tests: full fetches asked for
+        self.job_requests = 0                # for tests: fetches of changed jobs asked for
 
     def apply(self, changes: JobsChanges) -> None:
         if changes.full:
@@ -67,24 +69,24 @@ class LiveJobs(QObject):
         self.progress_fetches += 1
         query = HistoryQuery(ids=ids, limit=len(ids), count=False)
         self._runner.submit(lambda: self._list(query),
-                            lambda page: self._landed(ids, page), self._failed)
+                            lambda page: self._landed(sessions, page), self._failed)
 
     def _failed(self, _exc: BaseException) -> None:
         self._in_flight = False
         self._full()   # the refresher reports the problem, once
         self._follow_up()
 
-    def _landed(self, ids: list[str], page: object) -> None:
+    def _landed(self, sessions: dict[str, str], page: object) -> None:
         self._in_flight = False
         assert isinstance(page, HistoryPage)
         model = self._model
         found = {s.id: s for s in page.sessions}
         progress: dict[str, tuple[str, JobStatus, int]] = {}
-        full = False
-        for sid in ids:
+        changed: set[str] = set()    # jobs whose session started or ended
+        for sid, job_name in sessions.items():
             s = found.get(sid)
-            if s is None:            # not recorded yet: only the full list knows it
-                full = True
+            if s is None:            # not recorded yet: its job's row knows more
+                changed.add(job_name)
                 continue
             if s.type is not SessionType.BACKUP:
                 self._ignored.add(sid)
@@ -92,14 +94,15 @@ class LiveJobs(QObject):
             row = model.row_of(s.job)
             job = model.job_at(row) if row is not None else None
             if job is None or job.active_session_id != s.id or not s.state.is_active:
-                full = True          # a job started or ended, or one this list lacks
+                changed.add(s.job)   # a job started or ended, or one this list lacks
                 continue
             status = JobStatus.STOPPING if s.state is SessionState.STOPPING \
                 else JobStatus.WORKING
             progress[job.name] = (s.id, status, s.progress)
         model.apply_progress(progress)
-        if full:
-            self._full()
+        if changed:
+            self.job_requests += 1
+            self._refresher.request_jobs(changed)
         self._follow_up()
 
     def _follow_up(self) -> None:

@@ -14,15 +14,16 @@ from __future__ import annotations
 from .db import CatalogueDB
 from .errors import guard_public_methods
 from .jobs import JobsMixin
+from .overview import JobRow, LatestSession, OverviewMixin
 from .points import PointsMixin
 from .repositories import RepositoriesMixin, RepositoryRecord
 from .sessions import HOST, SessionsMixin
 
-__all__ = ["Catalogue", "HOST", "RepositoryRecord"]
+__all__ = ["Catalogue", "HOST", "JobRow", "LatestSession", "RepositoryRecord"]
 
 
 @guard_public_methods
-class Catalogue(JobsMixin, SessionsMixin, PointsMixin, RepositoriesMixin, CatalogueDB):
+class Catalogue(JobsMixin, OverviewMixin, SessionsMixin, PointsMixin, RepositoriesMixin, CatalogueDB):
     # -- server state (persisted key/value, e.g. the scheduler's last tick) --
     def get_state(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM server_state WHERE key=?",

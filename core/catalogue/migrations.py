@@ -135,6 +135,13 @@ def _v5_repositories(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS points_repository ON points(repository)")
 
 
+def _v6_latest_session_per_job(db: sqlite3.Connection) -> None:
+    """The jobs list asks, for every job, for its newest backup session and its
+    newest finished one: one index seek per job instead of a scan of every
+    session (100,000 of them make the jobs list slow)."""
+    db.execute("CREATE INDEX IF NOT EXISTS sessions_type_job ON sessions(type, job, created)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: jobs, sessions, tasks, points", _v1_initial_schema),
     Migration(2, "server_state table; sessions.reason", _v2_server_state_and_session_reason),
@@ -142,6 +149,8 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "sessions: type, stopped_by, operation, processed, computers; History indexes",
               _v4_session_types_and_history),
     Migration(5, "repositories table (named backup repositories)", _v5_repositories),
+    Migration(6, "index sessions(type, job, created) for the jobs list",
+              _v6_latest_session_per_job),
 ]
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError
 
 from .. import errors
 from ..api import (
@@ -87,6 +87,9 @@ class JobOut(BaseModel):
     def of(cls, job: JobInfo) -> JobOut:
         return cls(**job_summary(job), active_session_id=job.active_session_id,
                    definition=job.definition)
+
+
+_JOBS_OUT: TypeAdapter[list[JobOut]] = TypeAdapter(list[JobOut])
 
 
 class StartBody(BaseModel):
@@ -228,9 +231,13 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         return {"stopping": True, "running_jobs": running}
 
     # -- jobs --------------------------------------------------------------------
-    @app.get(f"{API}/jobs")
-    def list_jobs() -> list[JobOut]:
-        return [JobOut.of(j) for j in service.list_jobs()]
+    @app.get(f"{API}/jobs", response_model=list[JobOut])
+    def list_jobs(names: list[str] | None = Query(None)) -> Response:
+        """Every job, or only those in ``names`` (repeatable; unknown ones are
+        left out). Serialised in one call: FastAPI's own validation and encoding
+        of 2,000 jobs cost more than reading them."""
+        jobs = [JobOut.of(j) for j in service.list_jobs(names)]
+        return Response(content=_JOBS_OUT.dump_json(jobs), media_type="application/json")
 
     @app.post(f"{API}/jobs", status_code=201)
     def create_job(definition: JobDefinition) -> JobOut:

@@ -11,13 +11,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter
 
 from .. import errors
 from ..api import (
@@ -86,7 +86,8 @@ class ServerClient:
         if self._autostart:
             ensure_server(self.data_dir)
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, *, decode: bool = True, **kwargs: Any) -> Any:
+        """The reply's JSON, or its raw bytes without ``decode``."""
         try:
             response = self._http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -109,7 +110,7 @@ class ServerClient:
             raise _error_of(response)
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        return response.json() if decode else response.content
 
     def _unavailable(self, exc: BaseException) -> ServerUnavailable:
         return ServerUnavailable(
@@ -172,8 +173,14 @@ class ServerClient:
                              json={"jobs": jobs.value if jobs else None})
 
     # -- jobs -------------------------------------------------------------------------
-    def list_jobs(self) -> list[JobInfo]:
-        return [_job_info(j) for j in self._request("GET", "/jobs")]
+    def list_jobs(self, names: Sequence[str] | None = None) -> list[JobInfo]:
+        """Every job, or the named ones (unknown names are left out). Parsed in
+        one call: the reply for 2,000 jobs is 1.7 MB."""
+        params = None if names is None else [("names", n) for n in names]
+        if names is not None and not names:
+            return []
+        body = self._request("GET", "/jobs", decode=False, params=params)
+        return _JOBS.validate_json(body) if body else []
 
     def get_job(self, name: str) -> JobInfo:
         return _job_info(self._request("GET", f"/jobs/{_q(name)}"))
@@ -347,6 +354,10 @@ def _spec_body(spec: RepositorySpec) -> dict[str, Any]:
         value = getattr(spec, field)
         body[field] = value.get_secret_value() if value is not None else None
     return body
+
+
+# JobInfo ignores the summary fields of the reply (name, type, target...).
+_JOBS: TypeAdapter[list[JobInfo]] = TypeAdapter(list[JobInfo])
 
 
 def _job_info(raw: dict[str, Any]) -> JobInfo:

@@ -214,3 +214,29 @@ def test_progress_of_a_running_job_never_refetches_the_list(
     gate.release_all()                            # the end of the session: one full fetch
     wait_cell(qtbot, window, "Busy", Column.STATUS, "Idle")
     assert window.refresher.count > full[0]
+
+
+def test_sessions_starting_and_ending_fetch_their_jobs_not_the_whole_list(
+        qtbot: QtBot, window: MainWindow, gate: TaskGate, make_job: JobFactory) -> None:
+    names = [f"Many {n}" for n in range(8)]
+    for n, name in enumerate(names):
+        make_job(name, (f"m{n}",), files=2)
+    make_job("Bystander", ("by1",), files=2)
+    for name in names:
+        wait_cell(qtbot, window, name, Column.STATUS, "Idle")
+    gate.hold(*(f"m{n}" for n in range(len(names))))
+    window.jobs_view.select_jobs(*names)
+    window.job_actions.start.trigger()
+    for n, name in enumerate(names):
+        wait_held(qtbot, gate, f"m{n}")
+        wait_cell(qtbot, window, name, Column.STATUS, lambda t: t.startswith("Working"))
+    refresher = window.refresher
+    full, named = refresher.full_fetches, refresher.named_fetches
+    for n, name in enumerate(names):   # one ending at a time: each is its own burst
+        gate.release(f"m{n}")
+        wait_cell(qtbot, window, name, Column.STATUS, "Idle")
+    # At most the start command's own refresh, however many sessions ended.
+    assert refresher.full_fetches - full <= 1
+    assert refresher.named_fetches - named >= len(names) // 2
+    assert window.model.row_of("Bystander") is not None
+    assert window.model.rowCount() == len(names) + 1
