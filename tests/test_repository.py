@@ -700,3 +700,35 @@ def test_commit_is_final(repo: Repository, tmp_path: Path) -> None:
         repo.begin_backup(meta(point_id=point.id))
     with pytest.raises(ValueError):
         repo.begin_backup(meta(point_id="../evil"))
+
+
+def test_a_slow_backup_seals_its_pack_once_it_is_old(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A throttled backup must not keep a growing pack in memory for minutes:
+    the pack open longest is written out once it is MAX_PACK_AGE_S old,
+    however little it holds."""
+    from core.repository import packsink
+
+    now = [1000.0]
+    monkeypatch.setattr(packsink, "_clock", lambda: now[0])
+    repo = Repository.open(tmp_path / "repo", create=True, block_size=BLOCK,
+                           pack_size=64 << 20, workers=2)
+    try:
+        w = repo.begin_backup(meta())
+        st = os.stat(tmp_path)
+        w.add_file("a.bin", st, [pseudo_random(BLOCK, 1)])
+        w._submit_batch()   # hand the batch to the pool now (not at 512 KiB)
+        w._drain(wait_all=True)
+        assert w._sink.durable_count == 0              # young and far from full: in memory
+        now[0] += packsink.MAX_PACK_AGE_S
+        w.add_file("b.bin", st, [pseudo_random(BLOCK, 2)])
+        w._submit_batch()
+        w._drain(wait_all=True)
+        assert w._sink.durable_count == 1              # old: sealed, on disk
+        point = w.commit()
+    finally:
+        repo.close()
+    with Repository.open(tmp_path / "repo") as again:
+        again.restore(point.id, tmp_path / "out")
+    assert (tmp_path / "out" / "a.bin").read_bytes() == pseudo_random(BLOCK, 1)
+    assert (tmp_path / "out" / "b.bin").read_bytes() == pseudo_random(BLOCK, 2)

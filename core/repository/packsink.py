@@ -5,7 +5,7 @@ reads and hashes."""
 from __future__ import annotations
 
 import threading
-from time import perf_counter
+from time import monotonic, perf_counter
 
 from core.errors import RepositoryError
 
@@ -23,6 +23,13 @@ def finish_pack(pack: PackBuilder) -> PackInfo:
         raise
 
 
+# A pack is kept in memory until it is full (pack_size), so a slow (throttled)
+# backup would hold up to pack_size per computer for minutes; seal a pack once it
+# has been open this long instead. It also bounds what a crash can lose.
+MAX_PACK_AGE_S = 30.0
+_clock = monotonic   # replaced by tests
+
+
 class PackSink:
     def __init__(self, layout: Layout, pack_size: int) -> None:
         self._layout = layout
@@ -30,6 +37,7 @@ class PackSink:
         self._pack_size = pack_size
         self._lock = threading.Lock()
         self._pack: PackBuilder | None = None
+        self._pack_opened = 0.0
         self._durable: list[PackInfo] = []
         self._broken: RepositoryError | None = None
         self.bytes_new = 0
@@ -56,6 +64,7 @@ class PackSink:
                     pack = self._pack
                     if pack is None:
                         pack = self._pack = PackBuilder(self._layout)
+                        self._pack_opened = _clock()
                     pack.add(h, data, raw_length, flags)
                     self.bytes_new += len(data)
                     self.blobs_new += 1
@@ -63,6 +72,9 @@ class PackSink:
                     if pack.size >= self._pack_size:
                         full.append(pack)
                         self._pack = None
+                if self._pack is not None and _clock() - self._pack_opened >= MAX_PACK_AGE_S:
+                    full.append(self._pack)
+                    self._pack = None
             except OSError as exc:
                 self._broken = write_error(self._root, exc, "a pack file")
                 raise self._broken from exc
