@@ -6,8 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from PySide6.QtCore import (
-    QItemSelectionModel, QModelIndex, QObject, QPersistentModelIndex, QPoint, QSortFilterProxyModel,
-    Qt, Signal,
+    QItemSelectionModel, QModelIndex, QObject, QPersistentModelIndex, QPoint, Qt, Signal,
 )
 from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QLabel, QMenu, QStackedWidget, QTableView, QVBoxLayout,
@@ -19,7 +18,7 @@ from core.models import SessionResult, SessionSummary
 from .history_model import SESSION_ROLE, SessionColumn, SessionFilter, SessionsModel
 from .list_table import setup_list_table
 from .row_menu import popup_row_menu
-from .search_box import search_box
+from .search_box import SearchProxy, search_box
 
 MenuFactory = Callable[[QWidget], QMenu]
 
@@ -41,24 +40,11 @@ TIME_CHOICES: list[tuple[str, timedelta | None]] = [
 ALL_JOBS = "All jobs"
 
 
-class SessionsProxy(QSortFilterProxyModel):
+class SessionsProxy(SearchProxy):
     """The search box over the sessions fetched so far (job name or session id)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._search = ""
-
-    def set_search(self, text: str) -> None:
-        text = text.strip().casefold()
-        if text == self._search:
-            return
-        if hasattr(self, "beginFilterChange"):     # Qt >= 6.9
-            self.beginFilterChange()
-            self._search = text
-            self.endFilterChange()
-        else:
-            self._search = text
-            self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, source_row: int,
                          source_parent: QModelIndex | QPersistentModelIndex) -> bool:

@@ -14,8 +14,8 @@ from PySide6.QtCore import (
     QByteArray, QElapsedTimer, QModelIndex, QObject, QPoint, Qt, QTimer, Signal,
 )
 from PySide6.QtWidgets import (
-    QHeaderView, QLabel, QMenu, QMessageBox, QPushButton, QStackedWidget, QTableView,
-    QVBoxLayout, QWidget,
+    QLabel, QMenu, QMessageBox, QPushButton, QStackedWidget, QTableView, QVBoxLayout,
+    QWidget,
 )
 
 from core.api import BackupApi, RepositoryInfo
@@ -25,7 +25,7 @@ from .actions import RepositoryActions
 from .bridge import EventBridge
 from .error_box import show_error
 from .inventory import INFRASTRUCTURE_TREE, REPOSITORIES_NODE, InventoryPane
-from .list_table import setup_list_table
+from .list_table import restore_header, setup_list_table
 from .repositories_model import (
     REPOSITORY_ROLE, RepoColumn, RepositoriesModel, RepositoriesProxy,
 )
@@ -138,12 +138,8 @@ class InfrastructureView(QWidget):
         return self.table.horizontalHeader().saveState()
 
     def restore_header_state(self, state: QByteArray) -> bool:
-        header = self.table.horizontalHeader()
-        if state.isEmpty() or not header.restoreState(state):
+        if not restore_header(self.table, state, RepoColumn.STATUS):
             return False
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(RepoColumn.STATUS, QHeaderView.ResizeMode.Stretch)
-        self.table.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
         self._fitted = True   # the operator's widths win over fitting to the content
         return True
 

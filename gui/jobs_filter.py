@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from core.models import JobInfo, JobStatus, SessionResult
 
 from .jobs_model import JOB_ROLE, SORT_ROLE, JobsTableModel
+from .search_box import SearchProxy
 
 Clock = Callable[[], datetime]
 LAST_DAY = timedelta(hours=24)
@@ -66,11 +67,10 @@ def in_scope(job: JobInfo, scope: JobScope, now: datetime) -> bool:
             and now - job.last_run <= LAST_DAY)
 
 
-class JobsFilterProxy(QSortFilterProxyModel):
+class JobsFilterProxy(SearchProxy):
     def __init__(self, parent: QObject | None = None, *, clock: Clock = _utcnow) -> None:
         super().__init__(parent)
         self._scope = JobScope.ALL
-        self._search = ""
         self._clock = clock
         self._jobs_model: JobsTableModel | None = None
         self.setSortRole(SORT_ROLE)
@@ -100,20 +100,6 @@ class JobsFilterProxy(QSortFilterProxyModel):
     def set_scope(self, scope: JobScope) -> None:
         if scope is not self._scope:
             self._change_filter(lambda: setattr(self, "_scope", scope))
-
-    def set_search(self, text: str) -> None:
-        text = text.strip().casefold()
-        if text != self._search:
-            self._change_filter(lambda: setattr(self, "_search", text))
-
-    def _change_filter(self, change: Callable[[], None]) -> None:
-        if hasattr(self, "beginFilterChange"):     # Qt >= 6.9
-            self.beginFilterChange()
-            change()
-            self.endFilterChange()
-        else:
-            change()
-            self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, source_row: int,
                          source_parent: QModelIndex | QPersistentModelIndex) -> bool:

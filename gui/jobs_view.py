@@ -6,14 +6,14 @@ from collections.abc import Callable
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QHeaderView, QLabel, QMenu, QPushButton, QStackedWidget, QTableView, QVBoxLayout, QWidget,
+    QLabel, QMenu, QPushButton, QStackedWidget, QTableView, QVBoxLayout, QWidget,
 )
 
 from core.models import JobInfo
 
 from .jobs_filter import JobsFilterProxy
 from .jobs_model import Column, JobsTableModel
-from .list_table import setup_list_table
+from .list_table import restore_header, setup_list_table
 from .row_menu import popup_row_menu
 from .resources import icon
 from .search_box import search_box
@@ -148,12 +148,8 @@ class JobsView(QWidget):
         return self.table.horizontalHeader().saveState()
 
     def restore_header_state(self, state: QByteArray) -> bool:
-        header = self.table.horizontalHeader()
-        if state.isEmpty() or not header.restoreState(state):
+        if not restore_header(self.table, state, Column.DESCRIPTION):
             return False
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(Column.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
-        self.table.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
         self._fitted = True   # the operator's widths win over fitting to the content
         return True
 

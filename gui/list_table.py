@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPoint, Qt
+from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QObject, QPersistentModelIndex, QPoint, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
@@ -71,3 +71,15 @@ def setup_list_table(table: QTableView, *, widths: Mapping[int, int], stretch: i
     table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     table.customContextMenuRequested.connect(on_menu)
     return hover
+
+
+def restore_header(table: QTableView, state: QByteArray, stretch: int) -> bool:
+    """Put back a remembered layout (widths, order, sort); False if ``state``
+    is empty or from another version of the list."""
+    header = table.horizontalHeader()
+    if state.isEmpty() or not header.restoreState(state):
+        return False
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    table.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
+    return True

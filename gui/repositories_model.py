@@ -7,7 +7,7 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt,
+    QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt,
 )
 from PySide6.QtGui import QColor
 
@@ -15,6 +15,7 @@ from core.api import RepositoryInfo
 
 from .formatting import bytes_text, one_line
 from .resources import icon
+from .search_box import SearchProxy
 
 REPOSITORY_ROLE = Qt.ItemDataRole.UserRole + 1   # the row's RepositoryInfo
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -190,25 +191,12 @@ class RepositoriesModel(QAbstractTableModel):
         return None
 
 
-class RepositoriesProxy(QSortFilterProxyModel):
+class RepositoriesProxy(SearchProxy):
     """Sorts by each column's natural value; the search box filters by name or location."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
-        self._search = ""
-
-    def set_search(self, text: str) -> None:
-        text = text.strip().casefold()
-        if text == self._search:
-            return
-        if hasattr(self, "beginFilterChange"):     # Qt >= 6.9
-            self.beginFilterChange()
-            self._search = text
-            self.endFilterChange()
-        else:
-            self._search = text
-            self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
         if not self._search:
