@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
@@ -86,7 +86,7 @@ def test_progress_of_hundreds_of_jobs_is_one_batch_and_one_repaint(qtbot: QtBot)
     model.layoutChanged.connect(lambda *_: layouts.append(1))
     model.modelReset.connect(lambda: layouts.append(1))
     paints = _Counter(view.viewport(), QEvent.Type.Paint)
-    qtbot.wait(50)   # let the first paints pass
+    QCoreApplication.processEvents()   # deliver the first paints (posted update requests)
     paints.count = 0
 
     # Ten progress steps of 400 running jobs arrive before the event loop runs again.
@@ -95,7 +95,7 @@ def test_progress_of_hundreds_of_jobs_is_one_batch_and_one_repaint(qtbot: QtBot)
         model.apply_progress({name: (sid, JobStatus.WORKING, step)
                               for name, sid in running.items()})
     qtbot.waitUntil(lambda: paints.count >= 1)
-    qtbot.wait(50)
+    QCoreApplication.processEvents()   # any further update request already posted is painted now
 
     assert len(batches) == 10                     # one batch per update, not one per job
     assert len(changed) == 10                     # rows 5 apart: one range per batch
