@@ -28,6 +28,7 @@ from shiboken6 import isValid
 from core.models import Computer, SshSettings, parse_ssh_path
 
 from .error_box import error_text
+from .file_dialogs import tracked_file_dialog
 from .job_draft import computer_name_error, suggest_computer_name
 from .worker import TaskRunner
 
@@ -493,21 +494,8 @@ class ComputerDialog(QDialog):
             dialog.open()
 
     def _open_file_dialog(self, title: str, edit: QLineEdit) -> QFileDialog | None:
-        if self.file_dialog is not None:
-            self.file_dialog.raise_()
-            return None
         start = edit.text().strip() or posixpath.expanduser("~/.ssh")
-        dialog = QFileDialog(self, title, start)
-        dialog.fileSelected.connect(edit.setText)
-        self.file_dialog = dialog
-
-        def closed(_result: int) -> None:
-            if self.file_dialog is dialog:
-                self.file_dialog = None
-            dialog.deleteLater()
-
-        dialog.finished.connect(closed)
-        return dialog
+        return tracked_file_dialog(self, title, start, edit)
 
     # -- test connection -------------------------------------------------------------------
     def test_connection(self) -> None:

@@ -27,6 +27,7 @@ from shiboken6 import isValid
 from core.api import RepositoryInfo, RepositorySpec
 
 from .error_box import error_text
+from .file_dialogs import tracked_file_dialog
 from .repositories_model import kind_text
 from .wizard import WizardFrame
 from .worker import TaskRunner
@@ -410,21 +411,12 @@ class RepositoryWizard(WizardFrame):
     # -- browsing --------------------------------------------------------------------------
     def browse(self) -> None:
         """Choose the folder in a file dialog (opened, never exec'd)."""
-        if self.file_dialog is not None:
-            self.file_dialog.raise_()
+        dialog = tracked_file_dialog(self, "Choose the repository's folder",
+                                     self.path_edit.text(), self.path_edit)
+        if dialog is None:
             return
-        dialog = QFileDialog(self, "Choose the repository's folder", self.path_edit.text())
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
-        dialog.fileSelected.connect(self.path_edit.setText)
-        self.file_dialog = dialog
-
-        def closed(_result: int) -> None:
-            if self.file_dialog is dialog:
-                self.file_dialog = None
-            dialog.deleteLater()
-
-        dialog.finished.connect(closed)
         dialog.open()
 
     # -- test connection -------------------------------------------------------------------
