@@ -14,6 +14,7 @@ from ..errors import ConsoleError, InvalidInput
 from ..models import LogItem, SessionInfo, SessionResult, SessionType, StopMode
 from ..ownership import read_owner
 from ..server.client import ServerClient
+from ..server.launcher import ServerUnavailable
 from .connect import client
 from .output import iso, print_json, short, table
 
@@ -277,12 +278,20 @@ def _repair_catalogue(data_dir: Path) -> int:
     from ..offline import rebuild_catalogue   # the catalogue and repository load only here
 
     if read_owner(data_dir) is not None:   # the server holds the catalogue open: stop it
-        with client(data_dir, autostart=False) as api:
-            api.stop_server(None)
+        try:
+            with client(data_dir, autostart=False) as api:
+                api.stop_server(None)
+        except ServerUnavailable:
+            pass   # already on its way out, e.g. it could not start on the damaged catalogue
         waiter = threading.Event()
         deadline = time.monotonic() + 60
         while read_owner(data_dir) is not None and time.monotonic() < deadline:
             waiter.wait(0.05)
+        if read_owner(data_dir) is not None:
+            raise ServerUnavailable(
+                f"The backup server for {data_dir} still holds the catalogue after 60 s. "
+                "Stop it with 'agent-jobs server stop', then run 'agent-jobs repair "
+                "--catalogue' again.")
     rep = rebuild_catalogue(data_dir)
     for problem in rep.problems:
         print(f"  {problem}")
