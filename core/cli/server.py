@@ -50,7 +50,7 @@ def _listen_address(text: str | None) -> tuple[str, int] | None:
 
 
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
-    from ..server.memory import limit_malloc_arenas
+    from ..memory import limit_malloc_arenas
     from ..server.runtime import ServerRuntime   # the engine loads only in the server
 
     tcp = _listen_address(args.listen)

@@ -8,6 +8,7 @@ import threading
 from time import monotonic, perf_counter
 
 from core.errors import RepositoryError
+from core.memory import release_free_memory
 
 from .codec import encode
 from .errors import write_error
@@ -105,6 +106,7 @@ class PackSink:
             raise self._broken from exc
         with self._lock:
             self._durable.append(info)
+        release_free_memory()   # the pack's buffers (up to pack_size) were just freed
 
     def _check_broken(self) -> None:
         if self._broken is not None:
