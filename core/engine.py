@@ -243,6 +243,12 @@ class SessionRunner:
             pending = [t.computer.name for t in self.tasks if t.status is TaskStatus.PENDING]
         return done, running, pending
 
+    def live_state(self) -> tuple[SessionState, int, SessionResult | None]:
+        """(state, progress, result) without copying the session: the jobs
+        list asks this of every running session on each refresh."""
+        with self._lock:
+            return self.session.state, self._progress(), self.session.result
+
     def snapshot(self) -> SessionInfo:
         with self._lock:
             session = self.session.model_copy(deep=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from . import integrity
 from .api import RepositoryInfo, RestoreReport, VerifyReport
-from .catalogue import Catalogue, RepositoryRecord
+from .catalogue import Catalogue, JobRow, RepositoryRecord
 from .errors import ConsoleError, ReadOnlyError
 from .events import Event
 from .browse import TreeCache
@@ -98,16 +98,16 @@ class ReadOnlyService:
         return self._repository(self.catalogue.point(point_id).repository)
 
     # -- jobs and sessions ---------------------------------------------------------
-    def list_jobs(self) -> list[JobInfo]:
-        latest = self.catalogue.latest_sessions()
-        return [self._job_info(j, latest.get(j.name)) for j in self.catalogue.jobs()]
+    def list_jobs(self, names: Sequence[str] | None = None) -> list[JobInfo]:
+        return [self._job_info(r) for r in self.catalogue.job_rows(names)]
 
     def get_job(self, name: str) -> JobInfo:
-        job = self.catalogue.job(name)
-        return self._job_info(job, self.catalogue.latest_sessions().get(job.name))
+        name = self.catalogue.job(name).name
+        return self._job_info(self.catalogue.job_rows([name])[0])
 
     @staticmethod
-    def _job_info(job: JobDefinition, latest: SessionInfo | None) -> JobInfo:
+    def _job_info(row: JobRow) -> JobInfo:
+        job, latest = row.definition, row.latest
         finished = latest if latest is not None and latest.state is SessionState.STOPPED \
             else None
         return JobInfo(definition=job,

@@ -409,8 +409,7 @@ class BackupService:
         if latest is not None:
             runner = self._runners.get(latest.id) or self._unsaved.get(latest.id)
             if runner is not None:   # its own state is newer than the catalogue's
-                live = runner.snapshot()
-                state, progress, result = live.state, live.progress, live.result
+                state, progress, result = runner.live_state()
         running = state is not None and state is not SessionState.STOPPED
         if running:
             status = JobStatus.STOPPING if state is SessionState.STOPPING \
