@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from blake3 import blake3
 
 from core.models import Computer, JobDefinition, PointType, SessionResult
 from core.repository import chunker as chunker_mod
@@ -15,15 +16,23 @@ def _data(n: int, seed: int) -> bytes:
 
 
 def _stream_cut(ch: Chunker, data: bytes) -> list[bytes]:
-    """Cut the way the engine does: read_size pieces, cut once max_size is buffered."""
+    """Cut the way the engine does: read_size pieces into a window, cut once
+    max_size is buffered, keep the rest at the window's front."""
     out: list[bytes] = []
-    rest = b""
+    window = bytearray()
     for i in range(0, len(data), ch.read_size):
-        rest += data[i:i + ch.read_size]
-        if len(rest) >= ch.max_size:
-            chunks, rest = ch.cut(rest, False)
-            out += chunks
-    out += ch.cut(rest, True)[0] if rest else []
+        window += data[i:i + ch.read_size]
+        if len(window) >= ch.max_size:
+            start = 0
+            for end in ch.ends(memoryview(window), False):
+                out.append(bytes(window[start:end]))
+                start = end
+            del window[:start]
+    start = 0
+    for end in ch.ends(memoryview(window), True):
+        out.append(bytes(window[start:end]))
+        start = end
+    assert start == len(window)
     return out
 
 
@@ -66,6 +75,17 @@ def run(service, name="Big", **kw):
     return service.wait_session(service.start_job(name, **kw), timeout=120)
 
 
+def test_the_engine_cuts_a_file_as_the_whole_buffer_is_cut(service, big_job):
+    # big.bin (12 MiB) is read in 1 MiB pieces into the task's window and cut
+    # once 4 MiB are buffered: the blocks must be exactly the whole-file cut
+    assert run(service).result is SessionResult.SUCCESS
+    (point,) = service.list_points("Big")
+    entry = service._repository("Default Backup Repository").load_manifest(point.id).by_path()
+    data = (big_job / "big.bin").read_bytes()
+    expected = [blake3(c).hexdigest() for c in Chunker(1 << 20).split(data)]
+    assert len(expected) > 6 and list(entry["big.bin"].blocks) == expected
+
+
 def test_shifted_file_stores_only_the_chunks_around_the_insert(service, big_job, tmp_path):
     assert run(service).result is SessionResult.SUCCESS
     big = big_job / "big.bin"
@@ -84,13 +104,17 @@ def test_shifted_file_stores_only_the_chunks_around_the_insert(service, big_job,
 def test_fixed_size_points_stay_restorable_and_incrementals_build_on_them(
         service, big_job, tmp_path, monkeypatch):
     # a point made the old way: fixed 1 MiB blocks
+    calls = []
+
     def fixed(self, data, final):
+        calls.append(len(data))
         bs = self.avg_size
         cut = len(data) if final else len(data) - len(data) % bs
-        return [data[i:i + bs] for i in range(0, cut, bs)], data[cut:]
+        return list(range(bs, cut + 1, bs)) + ([cut] if cut % bs else [])
     with monkeypatch.context() as m:
-        m.setattr(chunker_mod.Chunker, "cut", fixed)
+        m.setattr(chunker_mod.Chunker, "ends", fixed)
         assert run(service).result is SessionResult.SUCCESS
+    assert calls   # the engine cut this point the old way
     old_big = (big_job / "big.bin").read_bytes()
     (big_job / "small.txt").write_text("changed\n")
     session = run(service)

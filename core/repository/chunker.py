@@ -42,6 +42,17 @@ class Chunker:
             start = end
         return chunks, data[start:] if start < n else b""
 
+    def ends(self, data: bytes | memoryview, final: bool) -> list[int]:
+        """Where the complete chunks at the front of ``data`` end (``cut``
+        without copying them): the caller slices, and keeps the bytes after
+        the last end for its next read; with ``final`` the last end is
+        ``len(data)``."""
+        n = len(data)
+        out = [c.offset + c.length for c in self._cdc.cut_buf(data)]
+        if out and out[-1] == n and not final:
+            out.pop()   # may continue in the next read
+        return out
+
     def split(self, data: bytes) -> list[bytes]:
         """All chunks of a whole buffer."""
         return self.cut(data, True)[0]

@@ -144,11 +144,13 @@ class BackupWriter:
                 )
         self._entries.append(entry)
 
-    def add_file(self, rel: str, st: os.stat_result, blocks: Iterable[bytes]) -> Entry:
+    def add_file(self, rel: str, st: os.stat_result,
+                 blocks: Iterable[bytes | memoryview]) -> Entry:
         """Store a file's blocks and record it. ``blocks`` yields the file's
         content in order, in blocks of any size (the engine cuts them with
-        ``self.chunker``; fixed ``block_size`` blocks work too); anything it
-        raises propagates unchanged."""
+        ``self.chunker``; fixed ``block_size`` blocks work too), as bytes or
+        as views valid until the next block is asked for; anything it raises
+        propagates unchanged."""
         self._check_open()
         check_rel_path(rel)
         ids: list[str] = []
@@ -157,14 +159,14 @@ class BackupWriter:
         mine = self._mine
         batch = self._batch
         for block in blocks:
-            if type(block) is not bytes:
-                block = bytes(block)
             h = blake3(block).hexdigest()
             ids.append(h)
             n = len(block)
             size += n
             if h in blobs or h in mine:
                 continue
+            if type(block) is not bytes:   # a view of the caller's buffer: keep a copy
+                block = bytes(block)
             mine.add(h)
             batch.append((h, block))
             self._batch_bytes += n
