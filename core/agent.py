@@ -53,6 +53,8 @@ class LocalAgent:
     def __init__(self, computer: Computer) -> None:
         self.computer = computer
         self.root = Path(computer.path)
+        self._prefix = os.path.join(computer.path, "")   # root + "/": joined with str +
+        self._ahead: dict[str, int] = {}   # rel -> descriptor opened by prefetch
 
     def check(self) -> str:
         try:
@@ -71,7 +73,9 @@ class LocalAgent:
         return f"{self.root} is a folder on this machine"
 
     def close(self) -> None:
-        pass
+        ahead, self._ahead = self._ahead, {}
+        for fd in ahead.values():
+            os.close(fd)
 
     def scan(self, scope: FileScope) -> ScanResult:
         self.check()
@@ -85,23 +89,27 @@ class LocalAgent:
         return result
 
     def open_file(self, rel: str) -> BinaryIO:
-        return open(self.root / rel, "rb", buffering=0)
+        fd = self._ahead.pop(rel, None)
+        if fd is not None:   # opened by prefetch: no second path lookup
+            return open(fd, "rb", buffering=0)
+        return open(self._prefix + rel, "rb", buffering=0)
 
     def prefetch(self, rel: str) -> None:
-        """Hint the kernel to start reading ``rel`` (the backup reads it soon).
-        Best effort: a file that cannot be opened is reported by ``open_file``."""
-        if not hasattr(os, "posix_fadvise"):   # macOS, Windows
+        """Hint the kernel to start reading ``rel`` (the backup reads it soon),
+        keeping the descriptor for ``open_file``. Best effort: a file that
+        cannot be opened here is reported by ``open_file``."""
+        if not hasattr(os, "posix_fadvise") or rel in self._ahead:   # macOS, Windows
             return
         try:
-            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = os.open(self._prefix + rel,
+                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
         except OSError:
             pass
-        finally:
-            os.close(fd)
+        self._ahead[rel] = fd
 
 
 def agent_for(computer: Computer, ssh: SshSettings = SshSettings(), *,

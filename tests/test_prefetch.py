@@ -69,3 +69,41 @@ def test_no_prefetch_under_a_throttle(service, small_tree, prefetched):
     service.create_job(job("T", small_tree, throttle_mbps=10_000))
     assert run(service, "T").result is SessionResult.SUCCESS
     assert prefetched == []
+
+
+def _open_paths() -> set[str]:
+    fds = os.listdir("/proc/self/fd")
+    out = set()
+    for fd in fds:
+        try:
+            out.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def test_each_small_file_is_looked_up_once_and_no_descriptor_is_left(
+        service, small_tree, monkeypatch):
+    # prefetch opens the file and hands that descriptor to the read: no second
+    # open by path; whatever the backup did not read (cancel) is closed at the end
+    by_path: list[str] = []
+    real_open = open
+
+    def counting_open(file, *args, **kwargs):
+        if isinstance(file, str) and file.startswith(str(small_tree)):
+            by_path.append(file)
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", counting_open)
+    service.create_job(job("J", small_tree))
+    assert run(service, "J").result is SessionResult.SUCCESS
+    assert by_path == [str(small_tree / "big.bin"), str(small_tree / "empty.txt")]
+    assert not {p for p in _open_paths() if p.startswith(str(small_tree))}
+
+
+def test_descriptors_opened_ahead_are_closed_with_the_agent(small_tree):
+    agent = LocalAgent(Computer(name="pc", path=str(small_tree)))
+    for i in range(4):
+        agent.prefetch(f"d{i}/f{i:02d}.txt")
+    assert len({p for p in _open_paths() if p.startswith(str(small_tree))}) == 4
+    agent.close()
+    assert not {p for p in _open_paths() if p.startswith(str(small_tree))}
