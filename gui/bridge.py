@@ -15,7 +15,7 @@ that refreshes everything.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal
@@ -33,6 +33,7 @@ class JobsChanges:
 
     full: bool = False                                       # fetch the whole list again
     sessions: dict[str, str] = field(default_factory=dict)   # session id -> job
+    jobs: set[str] = field(default_factory=set)              # jobs a command changed
 
 
 class EventBridge(QObject):
@@ -99,6 +100,12 @@ class EventBridge(QObject):
     def mark_dirty(self) -> None:
         """Ask for a full refresh; it comes within ``min_interval_ms``, never faster."""
         self._changes.full = True
+        self._schedule()
+
+    def mark_jobs(self, names: Iterable[str]) -> None:
+        """A command changed these jobs alone (started or stopped them): fetch
+        them, not the whole list; within ``min_interval_ms``, never faster."""
+        self._changes.jobs.update(names)
         self._schedule()
 
     def _schedule(self) -> None:

@@ -79,12 +79,17 @@ class JobController(QObject):
         self.error_box = show_error(parent or self._window, title, exc)
 
     def _call(self, title: str, fn: Callable[[], object],
-              on_result: Callable[[object], None] | None = None) -> None:
-        """Run a command on a worker; refresh afterwards; show its error if any."""
+              on_result: Callable[[object], None] | None = None, *,
+              jobs: Sequence[str] | None = None) -> None:
+        """Run a command on a worker; refresh afterwards (only ``jobs``, when the
+        command changed those alone and succeeded); show its error if any."""
         def done(value: object) -> None:
             if on_result is not None:
                 on_result(value)
-            self._bridge.mark_dirty()
+            if jobs is None:
+                self._bridge.mark_dirty()
+            else:
+                self._bridge.mark_jobs(jobs)
 
         def failed(exc: BaseException) -> None:
             self.show_error(title, exc)
@@ -100,7 +105,7 @@ class JobController(QObject):
         if not names:
             return
         self._call(title, partial(self._service.start_jobs, names, full=full, retry=retry),
-                   partial(self._started, title, full, retry))
+                   partial(self._started, title, full, retry), jobs=names)
 
     def _started(self, title: str, full: bool, retry: bool, result: object) -> None:
         """Report what did not start; offer to start anyway what is outside its window."""
@@ -130,7 +135,7 @@ class JobController(QObject):
             if box.clickedButton() is box.button(QMessageBox.StandardButton.Yes):
                 self._call(title, partial(self._service.start_jobs, names, full=full,
                                           retry=retry, outside_window=True),
-                           partial(self._bulk_done, title))
+                           partial(self._bulk_done, title), jobs=names)
 
         box.finished.connect(answered)
         box.open()
@@ -189,7 +194,7 @@ class JobController(QObject):
         self._model.mark_stopping(names)
         self._call("Stop Job", partial(self._service.stop_jobs, list(names), mode,
                                        escalate_after_s),
-                   partial(self._bulk_done, "Stop Job"))
+                   partial(self._bulk_done, "Stop Job"), jobs=names)
 
     # -- new job, edit, clone ---------------------------------------------------------
     def _job_names(self) -> list[str]:

@@ -4,9 +4,10 @@ The bridge says, ten times a second at most, which sessions reported since
 the last time (:class:`gui.bridge.JobsChanges`). When those are the running
 sessions the list already shows, one request for their summaries (a few
 hundred rows of History, by id) brings their progress, and only their Status
-cells change. A session that started or ended brings its job alone
-(:meth:`JobsRefresher.request_jobs`); anything else (a job created or edited,
-a reconnect) fetches the whole list again through the refresher.
+cells change. A session that started or ended, or a job a command started or
+stopped, brings its job alone (:meth:`JobsRefresher.request_jobs`); anything
+else (a job created or edited, a reconnect) fetches the whole list again
+through the refresher.
 With 2,000 jobs and 200 running, that is the difference between parsing and
 comparing 2,000 jobs ten times a second and 200 small rows.
 """
@@ -24,7 +25,7 @@ from .refresher import JobsRefresher
 from .worker import TaskRunner
 
 ListHistory = Callable[[HistoryQuery], HistoryPage]
-MAX_IDS = 1000   # HistoryQuery.ids holds at most this many
+MAX_IDS = 1000   # HistoryQuery.ids holds at most this many: more take several requests
 
 
 class LiveJobs(QObject):
@@ -47,6 +48,9 @@ class LiveJobs(QObject):
         if changes.full:
             self._full()     # the whole list comes again: progress with it
             return
+        if changes.jobs:
+            self.job_requests += 1
+            self._refresher.request_jobs(changes.jobs)
         sessions = {sid: job for sid, job in changes.sessions.items()
                     if sid not in self._ignored}
         if not sessions:
@@ -62,9 +66,10 @@ class LiveJobs(QObject):
 
     def _fetch(self, sessions: dict[str, str]) -> None:
         ids = list(sessions)
-        if len(ids) > MAX_IDS:   # more than a summary request holds: fetch it all
-            self._full()
-            return
+        if len(ids) > MAX_IDS:   # more than a summary request holds: the rest comes next
+            ids, rest = ids[:MAX_IDS], ids[MAX_IDS:]
+            self._waiting.update((sid, sessions[sid]) for sid in rest)
+            sessions = {sid: sessions[sid] for sid in ids}
         self._in_flight = True
         self.progress_fetches += 1
         query = HistoryQuery(ids=ids, limit=len(ids), count=False)

@@ -76,6 +76,7 @@ _RESULT_ICONS: dict[SessionResult, str] = {
     SessionResult.WARNING: "warning",
     SessionResult.FAILED: "failed",
 }
+_RUNNING = (JobStatus.WORKING, JobStatus.STOPPING)
 _STATUS_ORDER = {JobStatus.WORKING: 0, JobStatus.STOPPING: 1, JobStatus.IDLE: 2,
                  JobStatus.DISABLED: 3}
 
@@ -167,6 +168,7 @@ class JobsTableModel(QAbstractTableModel):
         self._disabled = QColor(DISABLED_TEXT)
         self._job_icon: QIcon | None = None
         self.sorts = 0          # times the row order changed (sort or re-sort)
+        self.roster = 0         # times the set of jobs changed (rows added or removed)
 
     # -- reading ----------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:
@@ -220,6 +222,9 @@ class JobsTableModel(QAbstractTableModel):
     def row_of(self, name: str) -> int | None:
         return self._row_of.get(name)
 
+    def running_count(self) -> int:
+        return sum(1 for r in self._rows if r.job.status in _RUNNING)
+
     def search_text(self, row: int) -> str:
         r = self._rows[row]
         if r.haystack is None:
@@ -270,7 +275,8 @@ class JobsTableModel(QAbstractTableModel):
             if row is None:
                 continue
             self._stop_requested[name] = self._rows[row].job.active_session_id
-        self.set_jobs(self.jobs())
+        self.merge_jobs([self._rows[row].job for row in map(self.row_of, names)
+                         if row is not None])
 
     def _with_pending_stop(self, job: JobInfo) -> JobInfo:
         if job.name not in self._stop_requested:
@@ -294,7 +300,6 @@ class JobsTableModel(QAbstractTableModel):
     def set_jobs(self, jobs: Sequence[JobInfo]) -> None:
         """Apply a fresh list: change rows in place (dataChanged), remove the
         jobs that are gone, add the new ones (in sort order). Never a reset."""
-        jobs = [self._with_pending_stop(job) for job in jobs]
         fresh = {job.name: job for job in jobs}
         gone = [row for row, r in enumerate(self._rows) if r.job.name not in fresh]
         for first, last in reversed(runs(gone, gap=1)):
@@ -303,23 +308,45 @@ class JobsTableModel(QAbstractTableModel):
             self.endRemoveRows()
         if gone:
             self._reindex()
-        changed: list[int] = []
-        for row, r in enumerate(self._rows):
-            new = fresh[r.job.name]
-            if not _same(new, r.job):
-                self._rows[row] = _Row(new)
-                changed.append(row)
-        self._announce(changed)
+            self.roster += 1
         known = self._row_of
-        added = [job for job in jobs if job.name not in known]
+        added = [self._with_pending_stop(job) for job in jobs if job.name not in known]
+        moved = self._replace(job for job in jobs if job.name in known)
         if added:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
             self._rows.extend(_Row(job) for job in added)
             self._reindex()
             self.endInsertRows()
-        if changed or added:
+            self.roster += 1
+        if moved or added:
             self._resort()
+
+    def merge_jobs(self, jobs: Iterable[JobInfo]) -> None:
+        """Fresh copies of some of the listed jobs (others are ignored): only
+        their rows are compared, replaced and announced, so a partial refresh
+        costs its few jobs, not the whole list."""
+        if self._replace(job for job in jobs if job.name in self._row_of):
+            self._resort()
+
+    def _replace(self, jobs: Iterable[JobInfo]) -> bool:
+        """Put the listed jobs that changed in their rows and announce them (one
+        batch); True if a changed row's sort key changed (the order may be off)."""
+        column = self._sort[0] if self._sort is not None else None
+        changed: list[int] = []
+        moved = False
+        for job in jobs:
+            row = self._row_of[job.name]
+            old = self._rows[row].job
+            new = self._with_pending_stop(job)
+            if _same(new, old):
+                continue
+            self._rows[row] = _Row(new)
+            changed.append(row)
+            if column is not None and not moved:
+                moved = sort_key(new, column) != sort_key(old, column)
+        self._announce(changed)
+        return moved
 
     def apply_progress(self, progress: Mapping[str, tuple[str, JobStatus, int]]) -> int:
         """Live progress of running jobs: job -> (session id, status, percent).

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QObject, QPersistentModelIndex, QPoint, Qt
+from PySide6.QtCore import (
+    QByteArray, QEvent, QItemSelectionModel, QModelIndex, QObject, QPersistentModelIndex, QPoint,
+    Qt,
+)
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
@@ -49,7 +52,8 @@ class RowHoverDelegate(QStyledItemDelegate):
 def setup_list_table(table: QTableView, *, widths: Mapping[int, int], stretch: int,
                      on_menu: Callable[[QPoint], None], multi_select: bool = True,
                      movable: bool = True) -> RowHoverDelegate:
-    """Configure ``table`` as a console list; returns its hover delegate."""
+    """Configure ``table`` (its model already set) as a console list; returns its
+    hover delegate."""
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if multi_select
                            else QAbstractItemView.SelectionMode.SingleSelection)
@@ -63,6 +67,13 @@ def setup_list_table(table: QTableView, *, widths: Mapping[int, int], stretch: i
     header = table.horizontalHeader()
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     header.setHighlightSections(False)
+    model = table.model()
+    if model is not None:
+        # Highlighting no section, the header still asks, at its first paint after a
+        # selection change, whether each column is wholly selected: every selected
+        # row, through the model (with 2,000 jobs selected, 40,000 calls of Python
+        # and a 40 ms stall). Its own selection, always empty, answers at once.
+        header.setSelectionModel(QItemSelectionModel(model, header))
     header.setSectionsMovable(movable)
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)

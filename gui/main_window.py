@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self._owns_service = owns_service
         self._shut_down = False
         self._reveal_pending: str | None = None
+        self._roster_shown = -1      # the jobs model's roster the History filter offers
         self.server_connected: bool | None = None
         self.help_dialog: HelpDialog | None = None
         self.about_dialog: AboutDialog | None = None
@@ -383,15 +384,21 @@ class MainWindow(QMainWindow):
         self.server_connected = connected
 
     # -- state -------------------------------------------------------------------------------
-    def _on_refreshed(self, jobs: list[JobInfo]) -> None:
+    def _on_refreshed(self, _fetched: list[JobInfo]) -> None:
+        """The list was updated (whole, or a few jobs merged into it): what
+        depends on it follows, at a cost that does not grow with the jobs fetched."""
+        model = self.model
         self.jobs_view.set_loaded()
-        self.history_view.set_jobs([job.name for job in jobs])
-        self.status_bar.show_jobs(jobs)
-        if self._reveal_pending is not None and self.model.row_of(self._reveal_pending) is not None:
+        if self._roster_shown != model.roster:   # jobs added or removed
+            self._roster_shown = model.roster
+            self.history_view.set_jobs([job.name for job in model.jobs()])
+        self.status_bar.show_counts(model.running_count(), model.rowCount())
+        if self._reveal_pending is not None and model.row_of(self._reveal_pending) is not None:
             name, self._reveal_pending = self._reveal_pending, None
             self._select(name)
-        self.retry_probe.ensure(_worth_asking(self.jobs_view.selected_jobs()))
-        self.update_actions()
+        selected = self.jobs_view.selected_jobs()
+        self.retry_probe.ensure(_worth_asking(selected))
+        self._apply_actions(selected)
 
     def reveal_job(self, name: str) -> None:
         """Select ``name`` in the list as soon as the list shows it."""
@@ -421,7 +428,7 @@ class MainWindow(QMainWindow):
         selected = self.jobs_view.selected_jobs()
         self.ribbon.show_contextual(self.job_page, bool(selected) and self._jobs_current())
         self.retry_probe.ensure(_worth_asking(selected))
-        self.update_actions()
+        self._apply_actions(selected)
         self._on_work_selection()
 
     def _jobs_current(self) -> bool:
@@ -432,7 +439,11 @@ class MainWindow(QMainWindow):
             self.job_actions.edit.trigger()
 
     def update_actions(self) -> None:
-        selected = self.jobs_view.selected_jobs() if self._jobs_current() else []
+        self._apply_actions(self.jobs_view.selected_jobs())
+
+    def _apply_actions(self, selected: list[JobInfo]) -> None:
+        if not self._jobs_current():
+            selected = []
         state = action_state(selected, self.retry_probe.has_candidates) if selected \
             else ActionState()
         self.job_actions.apply(state)

@@ -4,8 +4,11 @@ At most one fetch is in flight; a request made meanwhile is remembered and
 served once the current fetch lands, so bursts collapse into one more fetch.
 
 When only some jobs changed (a session started or ended), :meth:`request_jobs`
-fetches those jobs alone and merges them into the list: starting 2,000 jobs
-then costs a few small replies, not a 1.7 MB list per burst of events.
+fetches those jobs alone, at most ``MAX_NAMED`` per request, and merges them
+into the list (:meth:`JobsTableModel.merge_jobs`: only their rows change).
+Starting 2,000 jobs then costs a few small replies, each parsed and applied in
+a few milliseconds, not a 1.7 MB list per burst of events: parsing that list
+holds the interpreter lock (the GUI thread waits) for tens of milliseconds.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from .jobs_model import JobsTableModel
 from .worker import TaskRunner
 
 ListJobs = Callable[..., list[JobInfo]]   # list_jobs() or list_jobs(names)
-MAX_NAMED = 200    # more changed jobs than this: fetch the whole list
+MAX_NAMED = 200    # jobs per named fetch: more changed jobs take several fetches
 
 
 def _takes_names(list_jobs: ListJobs) -> bool:
@@ -31,7 +34,8 @@ def _takes_names(list_jobs: ListJobs) -> bool:
 
 
 class JobsRefresher(QObject):
-    refreshed = Signal(object)   # list[JobInfo], after the model was updated
+    refreshed = Signal(object)   # list[JobInfo] fetched (all, or the changed ones),
+                                 # after the model was updated
     failed = Signal(object)      # the exception of a failed fetch
 
     def __init__(self, list_jobs: ListJobs, model: JobsTableModel, runner: TaskRunner,
@@ -60,16 +64,16 @@ class JobsRefresher(QObject):
 
     def request_jobs(self, names: Iterable[str]) -> None:
         """Only these jobs changed: fetch them alone when the list can."""
-        self._names.update(names)
-        if not self._named_ok or len(self._names) > MAX_NAMED:
+        if not self._named_ok:
             self.request()
             return
+        self._names.update(names)
         if not self._in_flight and self._names:
             self._fetch_named()
 
     def _fetch_named(self) -> None:
-        names = sorted(self._names)
-        self._names.clear()
+        names = sorted(self._names)[:MAX_NAMED]
+        self._names.difference_update(names)
         self._in_flight = True
         self.named_fetches += 1
         self._runner.submit(lambda: self._list_jobs(names=names),
@@ -91,10 +95,9 @@ class JobsRefresher(QObject):
         if len(fresh) != len(names) or any(model.row_of(n) is None for n in fresh):
             self._again = True     # a job was renamed, added or deleted meanwhile
         else:
-            merged = [fresh.get(job.name, job) for job in model.jobs()]
-            model.set_jobs(merged)
+            model.merge_jobs(jobs)
             self.count += 1
-            self.refreshed.emit(merged)
+            self.refreshed.emit(jobs)
         self._follow_up()
 
     def _on_error(self, exc: BaseException) -> None:

@@ -2,15 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QStatusBar, QStyle, QStyleOption, QWidget
-
-from core.models import JobInfo
-
-from .action_state import is_running
 
 
 def running_text(count: int) -> str:
@@ -66,6 +61,6 @@ class ConsoleStatusBar(QStatusBar):
         self.server_label.setProperty("connected", connected)
         self.server_label.setToolTip(address)
 
-    def show_jobs(self, jobs: Sequence[JobInfo]) -> None:
-        self.running_label.setText(running_text(sum(1 for job in jobs if is_running(job))))
-        self.jobs_label.setText(f"Jobs: {len(jobs)}")
+    def show_counts(self, running: int, jobs: int) -> None:
+        self.running_label.setText(running_text(running))
+        self.jobs_label.setText(f"Jobs: {jobs}")

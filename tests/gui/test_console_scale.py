@@ -4,14 +4,15 @@ The figures themselves come from ``tests/benchmarks/bench_console.py``; these
 tests keep the mechanisms that give them: progress of many jobs is one batch
 of model updates and one repaint, a job's update touches its row only, the
 model sorts itself (the proxy never sorts, which cost a Python call per
-comparison), filtering never asks the server, and progress events of running
-jobs never fetch the whole jobs list again.
+comparison), filtering never asks the server, progress events of running
+jobs never fetch the whole jobs list again, and a selection of every job is
+never walked again when the header paints.
 """
 from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QModelIndex, QObject, Qt
 from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
@@ -19,7 +20,8 @@ from core.events import EventBus, SessionChanged
 from core.models import Computer, JobDefinition, JobInfo, JobStatus
 from gui.bridge import EventBridge, JobsChanges
 from gui.jobs_filter import JobsFilterProxy
-from gui.jobs_model import Column, JobsTableModel, runs
+from gui.jobs_model import Column, Index, JobsTableModel, runs
+from gui.list_table import setup_list_table
 from gui.main_window import MainWindow
 from tests.support.gate import TaskGate
 
@@ -240,3 +242,38 @@ def test_sessions_starting_and_ending_fetch_their_jobs_not_the_whole_list(
     assert refresher.named_fetches - named >= len(names) // 2
     assert window.model.row_of("Bystander") is not None
     assert window.model.rowCount() == len(names) + 1
+
+
+class _CountingModel(JobsTableModel):
+    """Counts the row counts Qt asks for: one per index it makes of this model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
+        self.asked += 1
+        return super().rowCount(parent)
+
+
+def test_painting_the_header_never_walks_a_selection_of_every_job(qtbot: QtBot) -> None:
+    model = _CountingModel()
+    proxy = JobsFilterProxy()
+    proxy.setSourceModel(model)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    setup_list_table(view, widths={}, stretch=Column.DESCRIPTION, on_menu=lambda _pos: None)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    model.set_jobs(_catalogue())
+    header = view.horizontalHeader()
+    view.selectAll()
+    assert len(view.selectionModel().selectedRows()) == JOBS
+    QCoreApplication.processEvents()
+    model.asked = 0
+
+    header.viewport().repaint()    # Qt asks whether each column is wholly selected
+
+    assert model.asked < JOBS      # not every selected row of every column (18,000)
