@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from ..server.priority import SERVER_NICENESS
+
 
 def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     """Options shared by ``job create`` and ``job set``. When setting, an
@@ -132,13 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = sub.add_parser("server", help="run, inspect or stop the backup server")
     ssub = server.add_subparsers(dest="server_command", metavar="ACTION")
-    server.set_defaults(server_command="run", listen=None, idle_exit=None)
+    server.set_defaults(server_command="run", listen=None, idle_exit=None,
+                        nice=SERVER_NICENESS)
     run = ssub.add_parser("run", help="run the server in the foreground (the default)")
     run.add_argument("--listen", metavar="127.0.0.1:PORT",
                      help="also listen on loopback TCP; requests need the bearer token from "
                           "DATA_DIR/server.token")
     run.add_argument("--idle-exit", type=float, metavar="SECONDS",
                      help="exit after this long with no session, no schedule and no client")
+    run.add_argument("--nice", type=int, choices=range(0, 20), metavar="0-19",
+                     default=SERVER_NICENESS,
+                     help=f"run at this lower CPU priority, as a background service does, so "
+                          f"a console on the same machine stays smooth while backups run "
+                          f"(default {SERVER_NICENESS}; 0: normal priority)")
     status = ssub.add_parser("status", help="show whether a server runs, and what it does")
     status.add_argument("--json", action="store_true")
     stop = ssub.add_parser("stop", help="stop the server")

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from core.server.priority import SERVER_NICENESS
 from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +107,28 @@ def test_cli_start_then_graceful_stop_over_rest(server: Server, tmp_path: Path) 
     assert [t["status"] for t in ended["tasks"]] == ["Success", "Skipped"]
     assert {p["computer"] for p in as_json(data, "points", JOB)} == {"pc1"}
     assert as_json(data, "job", "list")[0]["last_result"] == "Warning"
+
+
+def test_the_server_runs_at_a_background_priority(server: Server, tmp_path: Path) -> None:
+    # every thread of the server, the session and pool threads included, runs
+    # 5 steps nicer than the process that started it, so a console stays smooth
+    base = _niceness_of(Path("/proc/self"))
+    assert _niceness_of(Path(f"/proc/{server.proc.pid}")) == base + SERVER_NICENESS == base + 5
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    assert agent_jobs(server.data, "job", "create", "Nice", "--computer",
+                      f"pc1={src}").returncode == 0
+    assert agent_jobs(server.data, "start", "Nice", "--wait").returncode == 0
+    threads = list(Path(f"/proc/{server.proc.pid}/task").iterdir())
+    assert len(threads) > 3
+    assert {_niceness_of(t) for t in threads} == {base + 5}
+    auto = agent_jobs(tmp_path / "auto", "server", "run", "--nice", "0", "--idle-exit", "0.1")
+    assert auto.returncode == 0, auto.stderr
+
+
+def _niceness_of(proc_or_task: Path) -> int:
+    return int((proc_or_task / "stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def test_rest_errors_are_plain_json(server: Server) -> None:
