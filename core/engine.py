@@ -529,7 +529,7 @@ class TaskProcessor:
         one is passed over (noted), never a reason to fail the backup."""
         for p in reversed(self.ctx.catalogue.points(self.job.name, self.task.computer.name)):
             try:
-                return repo.load_manifest(p.id)
+                return repo.parent_manifest(p.id)
             except PointNotFound:
                 continue
             except RepositoryError as exc:

@@ -152,8 +152,9 @@ def _header_line(manifest: Manifest) -> bytes:
     return json.dumps(header, separators=(",", ":")).encode("ascii")
 
 
-def write_manifest(layout: Layout, manifest: Manifest) -> None:
-    """Save the manifest of a point. OSError on failure.
+def write_manifest(layout: Layout, manifest: Manifest) -> str:
+    """Save the manifest of a point; returns the ``stored_digest`` of what
+    was saved. OSError on failure.
 
     Sealed (encrypted repository) it is two sealed parts, so that listing
     points opens only the small first one::
@@ -161,13 +162,18 @@ def write_manifest(layout: Layout, manifest: Manifest) -> None:
         u32 length of the sealed header | seal(header line) | seal(encoded manifest)
     """
     name = layout.point(manifest.meta.id)
-    encoded = encode_manifest(manifest)
-    if not layout.sealer.encrypted:
-        layout.backend.save(name, encoded)
-        return
-    head = layout.sealer.seal(_header_line(manifest))
-    layout.backend.save(name, b"".join(
-        (_HEAD_LEN.pack(len(head)), head, layout.sealer.seal(encoded))))
+    stored = encode_manifest(manifest)
+    if layout.sealer.encrypted:
+        head = layout.sealer.seal(_header_line(manifest))
+        stored = b"".join((_HEAD_LEN.pack(len(head)), head, layout.sealer.seal(stored)))
+    layout.backend.save(name, stored)
+    return blake3(stored).hexdigest()
+
+
+def stored_digest(layout: Layout, point_id: str) -> str:
+    """blake3 of the manifest object as stored: reading and hashing it is far
+    cheaper than decoding it. FileNotFoundError if absent, OSError if unreadable."""
+    return blake3(layout.backend.load(layout.point(point_id))).hexdigest()
 
 
 def _sealed_parts(layout: Layout, data: bytes) -> tuple[bytes, bytes]:

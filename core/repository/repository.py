@@ -20,7 +20,7 @@ from .errors import PointNotFound, write_error
 from .index import Index
 from .keys import create_key, unlock
 from .layout import CONFIG, INDEX, POINTS, Layout
-from .manifest import load_manifest, read_meta, salvage_blob_ids
+from .manifest import load_manifest, read_meta, salvage_blob_ids, stored_digest
 from .model import (
     Manifest,
     PointMeta,
@@ -32,6 +32,7 @@ from .model import (
 )
 from .packfile import PackReader
 from .prune import Pruner
+from .recent import RecentManifests
 from .repair import repair_repository
 from .restore import RestoreContext, Restorer, check_restorable
 from .sealing import PLAIN, Sealer
@@ -65,6 +66,7 @@ class Repository:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._owns_backend = False
+        self._recent = RecentManifests()
 
     # -- opening -------------------------------------------------------------
 
@@ -200,7 +202,7 @@ class Repository:
             ctx = WriterContext(
                 self._layout, self.config, self._index, self._executor(), self._workers
             )
-            return BackupWriter(ctx, meta, lock)
+            return BackupWriter(ctx, meta, lock, on_commit=self._recent.put)
         except BaseException:
             lock.release()
             raise
@@ -255,8 +257,28 @@ class Repository:
                 "still catalogued."
             ) from None
 
+    def parent_manifest(self, point_id: str) -> Manifest:
+        """``load_manifest`` for the parent of a new backup, from memory when
+        this process committed the point: a computer's next incremental starts
+        from the point its last one committed, and decoding that manifest again
+        would be most of an unchanged backup's work. The stored manifest is
+        still read and its digest compared, so damage to it is found as
+        ``load_manifest`` finds it. Verify, restore and browse always decode
+        the stored manifest."""
+        recent = self._recent.get(point_id)
+        if recent is not None and _valid_id(point_id):
+            manifest, digest = recent
+            try:
+                if stored_digest(self._layout, point_id) == digest:
+                    return manifest
+            except OSError:
+                pass   # load_manifest says what is wrong
+        return self.load_manifest(point_id)
+
     def forget(self, point_ids: Iterable[str]) -> None:
         """Remove points (their manifests). Data is reclaimed by ``prune``."""
+        point_ids = list(point_ids)
+        self._recent.drop(point_ids)
         try:
             for point_id in point_ids:
                 if _valid_id(point_id):
@@ -402,6 +424,7 @@ class Repository:
                 "again when it has finished."
             )
         with lock:
+            self._recent.clear()   # repair may re-link points to other copies
             self.damage.load()
             self._index.refresh(full=True)
             return repair_repository(

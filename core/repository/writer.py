@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from time import perf_counter
@@ -50,8 +50,11 @@ class BackupWriter:
     ``bytes_new``/``blobs_new`` count stored (compressed) bytes and blobs this
     writer added; they trail ``add_file`` by the few blocks still in flight."""
 
-    def __init__(self, ctx: WriterContext, meta: PointMeta, lock: BackendLock) -> None:
+    def __init__(self, ctx: WriterContext, meta: PointMeta, lock: BackendLock, *,
+                 on_commit: Callable[[Manifest, str], None] | None = None) -> None:
         self._ctx = ctx
+        # told the committed manifest and its stored digest (the next parent)
+        self._on_commit = on_commit
         self._layout = ctx.layout
         self._lock = lock
         self.meta = meta
@@ -303,7 +306,8 @@ class BackupWriter:
                         "because a prune may have removed its data meanwhile. Run the job "
                         "again."
                     )
-                write_manifest(self._layout, Manifest(meta, self._entries))
+                manifest = Manifest(meta, self._entries)
+                digest = write_manifest(self._layout, manifest)
             except OSError as exc:
                 raise write_error(self._layout.root, exc, "the restore point manifest") from exc
         except BaseException as exc:
@@ -316,6 +320,8 @@ class BackupWriter:
         self._state = "committed"
         self._lock.release()
         self.meta = meta
+        if self._on_commit is not None:
+            self._on_commit(manifest, digest)
         return meta
 
     def abort(self) -> None:

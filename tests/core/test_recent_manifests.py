@@ -1,0 +1,62 @@
+"""An incremental starts from the manifest its server committed last, kept in
+memory (counted: no decode), while damage to the stored manifest and a
+forgotten point are still found."""
+from __future__ import annotations
+
+import pytest
+
+from core.models import Computer, JobDefinition, SessionResult
+from core.repository import manifest as manifest_mod
+from core.repository.errors import PointNotFound
+from tests.conftest import make_tree
+from tests.reliability.helpers import flip_byte
+from tests.reliability.test_damaged_points import manifest_of
+
+
+@pytest.fixture
+def decodes(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = manifest_mod.decode_manifest
+    monkeypatch.setattr(manifest_mod, "decode_manifest",
+                        lambda data: calls.append(len(data)) or real(data))
+    return calls
+
+
+def run(service) -> None:
+    session = service.wait_session(service.start_job("R"), timeout=60)
+    assert session.result is SessionResult.SUCCESS
+
+
+def test_the_next_incremental_does_not_decode_its_parent(service, tmp_path, decodes):
+    src = make_tree(tmp_path / "src", files=5)
+    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
+    run(service)
+    run(service)
+    run(service)
+    assert decodes == []
+    points = service.list_points("R")
+    assert [p.type.value for p in points] == ["Full", "Increment", "Increment"]
+
+
+def test_damage_to_the_stored_parent_is_still_found(service, tmp_path, decodes):
+    src = make_tree(tmp_path / "src", files=5)
+    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
+    run(service)
+    (point,) = service.list_points("R")
+    path = manifest_of(service.data_dir, point.id)
+    flip_byte(path, path.stat().st_size - 5)
+    session = service.wait_session(service.start_job("R"), timeout=60)
+    assert any("cannot be used as the base" in i.text for i in session.tasks[0].log)
+    assert len(decodes) == 1   # the stored copy was decoded, and found damaged
+
+
+def test_a_forgotten_point_is_not_served_from_memory(service, tmp_path):
+    src = make_tree(tmp_path / "src", files=2)
+    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
+    run(service)
+    (point,) = service.list_points("R")
+    repo = service._repository("Default Backup Repository")
+    assert repo.parent_manifest(point.id).meta.id == point.id
+    repo.forget([point.id])
+    with pytest.raises(PointNotFound):
+        repo.parent_manifest(point.id)
