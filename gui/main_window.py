@@ -77,6 +77,9 @@ def _worth_asking(selected: list[JobInfo]) -> list[JobInfo]:
     return selected if all(may_retry(job) for job in selected) else []
 
 
+_REFREEZE_AFTER_JOBS = 1000
+
+
 class MainWindow(QMainWindow):
     def __init__(self, service: BackupApi, *, owns_service: bool = False,
                  settings: QSettings | None = None, parent: QWidget | None = None) -> None:
@@ -90,7 +93,8 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._reveal_pending: str | None = None
         self._roster_shown = -1      # the jobs model's roster the History filter offers
-        self._loaded_frozen = False  # gc.freeze() done after the first jobs list
+        self._loaded_frozen = False  # gc.freeze() done (after the first jobs list)
+        self._fetched_since_freeze = 0
         self.server_connected: bool | None = None
         self.help_dialog: HelpDialog | None = None
         self.about_dialog: AboutDialog | None = None
@@ -386,17 +390,20 @@ class MainWindow(QMainWindow):
         self.server_connected = connected
 
     # -- state -------------------------------------------------------------------------------
-    def _on_refreshed(self, _fetched: list[JobInfo]) -> None:
+    def _on_refreshed(self, fetched: list[JobInfo]) -> None:
         """The list was updated (whole, or a few jobs merged into it): what
         depends on it follows, at a cost that does not grow with the jobs fetched."""
         model = self.model
         self.jobs_view.set_loaded()
-        if not self._loaded_frozen:
-            # What the console built to show its first list lives as long as the
-            # window: keep the collector from walking it again. With 2,000 jobs
-            # each full collection cost the GUI thread 60 to 70 ms (a visible
-            # stall); now it walks only what was made since.
+        self._fetched_since_freeze += len(fetched)
+        if not self._loaded_frozen or self._fetched_since_freeze >= _REFREEZE_AFTER_JOBS:
+            # The jobs list lives as long as the window: keep the collector from
+            # walking it again. With 2,000 jobs each full collection cost the GUI
+            # thread 60 to 80 ms (a visible stall); frozen, it walks only what was
+            # made since. Frozen again once about a list's worth was replaced
+            # (a burst of starts); replaced jobs are still freed (no cycles).
             self._loaded_frozen = True
+            self._fetched_since_freeze = 0
             gc.freeze()
         if self._roster_shown != model.roster:   # jobs added or removed
             self._roster_shown = model.roster
