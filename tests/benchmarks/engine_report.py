@@ -204,8 +204,8 @@ def render(b: dict, s: dict | None, command: str) -> str:
                 "on a quiet machine.", ""] if b["dataset"]["mb"] < 400 else []),
              "### Targets (issue 11, engine)", "",
              *target_rows(b, s), "",
-             "Why the missed ones miss: see *where the time and memory go* below this "
-             "section.", "",
+             "Why the missed ones miss: see *Second round* and *where the time and memory "
+             "go* below this section.", "",
              "### Machine and conditions", "",
              f"* Run {b['date']}: {m.get('cpu_count')} CPUs ({m.get('cpu_model')}), "
              f"{m.get('mem_gb')} GB RAM, systemd-detect-virt: {m.get('virtualization') or '?'}, "
