@@ -26,6 +26,11 @@ class JobStateError(ConsoleError):
     """The job is not in a state that allows the request (running, idle, disabled)."""
 
 
+class JobNotRunning(JobStateError):
+    """A stop found no session: the job is idle (it may have ended by itself
+    while the operator chose how to stop it)."""
+
+
 class RepositoryError(ConsoleError):
     """The repository is missing, corrupt, locked or out of space."""
 

@@ -30,8 +30,8 @@ from .operations import OperationCancelled, OperationRunner
 from .catalogue import Catalogue, JobRow
 from .engine import EngineContext, SessionRunner, new_session_id
 from .errors import (
-    AlreadyExists, ConsoleError, InvalidInput, JobStateError, NotFound, OutsideBackupWindow,
-    ReadOnlyError, RepositoryError, RestoreError,
+    AlreadyExists, ConsoleError, InvalidInput, JobNotRunning, JobStateError, NotFound,
+    OutsideBackupWindow, ReadOnlyError, RepositoryError, RestoreError,
 )
 from .events import (
     CatalogueChanged, Event, EventBus, JobsChanged, PointsChanged, SessionChanged,
@@ -540,7 +540,7 @@ class BackupService:
         job = self.catalogue.job(name)
         active = self.catalogue.active_session(job.name)
         if active is None:
-            raise JobStateError(f"Job '{job.name}' is not running; there is nothing to stop.")
+            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to stop.")
         return job, active
 
     def stop_job(self, name: str, mode: StopMode,
@@ -573,7 +573,7 @@ class BackupService:
         job, active = self._active(name)
         runner = self._runners.get(active.id)
         if runner is None:
-            raise JobStateError(f"Job '{job.name}' is not running; there is nothing to stop.")
+            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to stop.")
         return job, runner
 
     def _preview(self, job: JobDefinition, runner: SessionRunner,

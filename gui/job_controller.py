@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
-from core.errors import ConsoleError
+from core.errors import ConsoleError, JobNotRunning
 from core.models import (
     HistoryQuery, JobDefinition, JobInfo, SessionInfo, SessionType, StopMode,
 )
@@ -194,7 +194,16 @@ class JobController(QObject):
         self._model.mark_stopping(names)
         self._call("Stop Job", partial(self._service.stop_jobs, list(names), mode,
                                        escalate_after_s),
-                   partial(self._bulk_done, "Stop Job"), jobs=names)
+                   partial(self._stopped, "Stop Job"), jobs=names)
+
+    def _stopped(self, title: str, result: object) -> None:
+        """Report what could not be stopped. A job that ended by itself while
+        the stop was being chosen is what the operator wanted: not an error."""
+        assert isinstance(result, BulkResult)
+        errors = [why for name, why in result.errors.items()
+                  if result.error_kinds.get(name) != JobNotRunning.__name__]
+        if errors:
+            self.show_error(title, ConsoleError("\n".join(errors)))
 
     # -- new job, edit, clone ---------------------------------------------------------
     def _job_names(self) -> list[str]:

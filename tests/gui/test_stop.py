@@ -5,7 +5,7 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from core.models import JobStatus
-from core.api import BackupApi
+from core.api import BackupApi, BulkResult
 from tests.support.gate import TaskGate
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
@@ -135,3 +135,31 @@ def test_stop_window_follows_a_job_that_finishes_meanwhile(
     assert window.stop_dialog is None
     wait_cell(qtbot, window, "Racing", Column.LAST_RESULT, "Success")
     assert point_computers(service, "Racing") == {"c1", "c2", "c3"}
+
+
+def test_a_job_that_ends_while_the_stop_dialog_is_open_is_no_error(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
+        make_job: JobFactory) -> None:
+    make_job("Quick", ("q1",))
+    start_held(qtbot, service, gate, "Quick", "q1")
+    wait_cell(qtbot, window, "Quick", Column.STATUS, lambda t: t.startswith("Working"))
+    click_row(qtbot, window, "Quick")
+    click_ribbon(qtbot, window, "Stop")
+    _open_stop_dialog_previewed(qtbot, window)
+    dialog = window.stop_dialog
+    assert dialog is not None
+    gate.release("q1")   # it finishes by itself while the operator reads the dialog
+    qtbot.waitUntil(lambda: service.get_job("Quick").status is JobStatus.IDLE)
+
+    answers: list[BulkResult] = []
+    report = window.controller._stopped
+    window.controller._stopped = lambda title, result: (answers.append(result),
+                                                        report(title, result))
+    click_button(qtbot, dialog, "Gracefully")
+
+    qtbot.waitUntil(lambda: bool(answers))   # the server's answer reached the console
+    assert answers[0].error_kinds == {"Quick": "JobNotRunning"}
+    assert window.error_box is None
+    wait_cell(qtbot, window, "Quick", Column.LAST_RESULT, "Success")
+    wait_cell(qtbot, window, "Quick", Column.STATUS, "Idle")
+    assert point_computers(service, "Quick") == {"q1"}
