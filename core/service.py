@@ -743,7 +743,7 @@ class BackupService:
         chosen = repo.preflight_restore(point.id, wanted or None)
         files = [e for e in chosen.entries if e.kind == "file"]
         total_files, total_bytes = len(files), sum(e.size for e in files)
-        del chosen, files
+        del files
         session = SessionInfo(
             id=new_session_id(), job=point.job, type=SessionType.RESTORE,
             state=SessionState.STARTING, created=utcnow(),
@@ -770,7 +770,7 @@ class BackupService:
 
             try:
                 stats = repo.restore(point.id, folder, cancel=run.cancelled, progress=progress,
-                                     paths=wanted or None)
+                                     paths=wanted or None, checked=chosen)
             except PartialRestore as exc:
                 done = exc.stats
                 run.update_operation(files=done.files, dirs=done.dirs, symlinks=done.symlinks,

@@ -339,7 +339,7 @@ class Repository:
     def restore(
         self, point_id: str, target: Path, *, cancel: Callable[[], bool] | None = None,
         progress: Callable[[int, int], None] | None = None,
-        paths: Iterable[str] | None = None,
+        paths: Iterable[str] | None = None, checked: Manifest | None = None,
     ) -> RestoreStats:
         """Rebuild the point's tree in ``target`` (created if missing; files the
         point contains are replaced). Returns with ``cancelled`` set if ``cancel()``
@@ -347,12 +347,18 @@ class Repository:
 
         Hooks for recorded restores: ``progress(files, bytes)`` is called as
         files are written; ``paths`` restores only those paths of the point
-        (see selection.select_paths)."""
+        (see selection.select_paths); ``checked`` is what ``preflight_restore``
+        returned for the same point and paths, so the manifest is not decoded
+        twice (it is used while the point is still in the repository)."""
         with self._lock(exclusive=False):
             self._index.refresh()
-            manifest = self.load_manifest(point_id)
-            if paths is not None:
-                manifest = select_paths(manifest, paths)
+            if checked is not None and checked.meta.id == point_id and \
+                    _exists(self._layout, self._layout.point(point_id)):
+                manifest = checked
+            else:
+                manifest = self.load_manifest(point_id)
+                if paths is not None:
+                    manifest = select_paths(manifest, paths)
             reader = PackReader(self._layout)
             try:
                 ctx = RestoreContext(self._index, self.damage, reader, self._executor(),

@@ -38,7 +38,7 @@ from .damage import DamageRegistry
 from .errors import BlobError, PartialRestore, restore_write_error
 from .index import Index
 from .model import DIR, FILE, HARDLINK, KINDS, SYMLINK, Entry, Manifest, RestoreStats
-from .packfile import PackReader
+from .packfile import BlobLoc, PackReader
 from .paths import parent_of, rel_path_problem
 from .safedirs import DirHandles, NotADir
 
@@ -173,8 +173,13 @@ def _zero_id(n: int) -> str:
     return blake3(bytes(n)).hexdigest()
 
 
-def _is_zero_block(blob: str, raw_length: int) -> bool:
-    return raw_length >= _HOLE_MIN and blob == _zero_id(raw_length)
+def _is_zero_block(blob: str, loc: BlobLoc) -> bool:
+    """A block of zeros (restored as a hole). Only a block that compressed to
+    almost nothing can be one: others are not hashed against zeros of their
+    length (content-defined blocks all differ in length, so that hash would
+    be computed again for each)."""
+    raw = loc.raw_length
+    return raw >= _HOLE_MIN and loc.length * 64 <= raw and blob == _zero_id(raw)
 
 
 def _remove_non_dir(pfd: int, name: str, rel: str) -> None:
@@ -461,7 +466,7 @@ class Restorer:
             if f.failure is not None:
                 break
             loc = blobs.get(blob)
-            if loc is not None and _is_zero_block(blob, loc.raw_length):
+            if loc is not None and _is_zero_block(blob, loc):
                 offset += loc.raw_length
                 f.holes = True
                 continue
@@ -515,7 +520,7 @@ class Restorer:
             try:
                 for blob in e.blocks:
                     loc = blobs.get(blob)
-                    if loc is not None and _is_zero_block(blob, loc.raw_length):
+                    if loc is not None and _is_zero_block(blob, loc):
                         offset += loc.raw_length
                         continue
                     data = self._read(blob)

@@ -60,3 +60,18 @@ def test_a_forgotten_point_is_not_served_from_memory(service, tmp_path):
     repo.forget([point.id])
     with pytest.raises(PointNotFound):
         repo.parent_manifest(point.id)
+
+
+def test_a_restore_decodes_its_manifest_once(service, tmp_path, decodes):
+    # the check before the session starts and the restore itself share it
+    src = make_tree(tmp_path / "src", files=5)
+    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
+    run(service)
+    (point,) = service.list_points("R")
+    decodes.clear()
+    session = service.wait_session(service.start_restore(point.id, tmp_path / "out"),
+                                   timeout=60)
+    assert session.result is SessionResult.SUCCESS
+    assert len(decodes) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
+        sorted(p.name for p in src.iterdir())
