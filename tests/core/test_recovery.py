@@ -100,7 +100,8 @@ def test_a_restore_can_be_cancelled(service: BackupService, job, tmp_path: Path,
     _name, _src, point_id = job
     began = threading.Event()
 
-    def endless(self, point_id, target, *, cancel=None, progress=None, paths=None):
+    def endless(self, point_id, target, *, cancel=None, progress=None, paths=None,
+                checked=None):
         progress(1, 10)
         began.set()
         waiter = threading.Event()
