@@ -171,7 +171,7 @@ def test_stop_on_the_session_tab_cancels_a_running_restore(
     point = service.list_points("Quick")[0]
 
     def endless_restore(self: Repository, point_id: str, target: Path, *, cancel=None,
-                        progress=None, paths=None) -> RestoreStats:
+                        progress=None, paths=None, checked=None) -> RestoreStats:
         progress(1, 100)   # runs until it is cancelled
         waiter = threading.Event()
         while not cancel():
