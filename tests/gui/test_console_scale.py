@@ -201,7 +201,9 @@ def test_progress_of_a_running_job_never_refetches_the_list(
     fetches = live.progress_fetches
     # The held session keeps reporting (its progress is flushed four times a second).
     qtbot.waitUntil(lambda: live.progress_fetches >= fetches + 3, timeout=10_000)
-    assert (window.refresher.count, live.full_requests) == full
+    # At most the Start command's own refresh of its job, which may land late on a
+    # busy machine; three progress reports or more, and no list refetch for them.
+    assert window.refresher.count - full[0] <= 1 and live.full_requests == full[1]
 
     # Typing in the search box filters what was fetched: the list is not asked for again.
     counts = (window.refresher.count, live.full_requests, window.history_model.pages_fetched)
