@@ -17,10 +17,10 @@ _MAX_MIN, _MAX_MAX = 1024, 16 << 20
 
 
 class Chunker:
-    """Cuts a stream fed in pieces. ``cut(data, final)`` returns the complete
-    chunks at the front of ``data`` and the rest, which the caller prefixes to
-    its next read; with ``final`` (end of file) the rest is empty. Boundaries
-    are the same as cutting the whole file at once."""
+    """Cuts a stream fed in pieces. ``ends(data, final)`` says where the
+    complete chunks at the front of ``data`` end; the caller keeps the rest
+    and prefixes it to its next read; with ``final`` (end of file) nothing is
+    kept. Boundaries are the same as cutting the whole file at once."""
 
     def __init__(self, block_size: int) -> None:
         avg = min(max(block_size, _AVG_MIN), _AVG_MAX)
@@ -31,22 +31,9 @@ class Chunker:
         self._cdc = FastCDC(avg_size=avg, min_size=self.min_size, max_size=self.max_size,
                             normalized_chunking=1)
 
-    def cut(self, data: bytes, final: bool) -> tuple[list[bytes], bytes]:
-        chunks: list[bytes] = []
-        start, n = 0, len(data)
-        for c in self._cdc.cut_buf(data):
-            end = c.offset + c.length
-            if end == n and not final:
-                break   # may continue in the next read
-            chunks.append(data[start:end])
-            start = end
-        return chunks, data[start:] if start < n else b""
-
     def ends(self, data: bytes | memoryview, final: bool) -> list[int]:
-        """Where the complete chunks at the front of ``data`` end (``cut``
-        without copying them): the caller slices, and keeps the bytes after
-        the last end for its next read; with ``final`` the last end is
-        ``len(data)``."""
+        """Where the complete chunks at the front of ``data`` end; with
+        ``final`` the last end is ``len(data)``."""
         n = len(data)
         out = [c.offset + c.length for c in self._cdc.cut_buf(data)]
         if out and out[-1] == n and not final:
@@ -55,4 +42,5 @@ class Chunker:
 
     def split(self, data: bytes) -> list[bytes]:
         """All chunks of a whole buffer."""
-        return self.cut(data, True)[0]
+        ends = self.ends(data, True)
+        return [data[start:end] for start, end in zip([0, *ends], ends)]
