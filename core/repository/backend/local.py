@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.errors import RepositoryError
 
+from . import direct
 from .base import BackendError, ObjectInfo, ObjectNotFound, Usage
 
 TMP_DIR = "tmp"
@@ -95,6 +96,7 @@ class LocalBackend:
         self._fds: OrderedDict[str, list[int]] = OrderedDict()   # name -> [fd, users]
         self._doomed: set[int] = set()       # fds to close when their last user is done
         self._fd_lock = threading.Lock()
+        self._direct = direct.available()   # packs are written unbuffered where possible
 
     @property
     def location(self) -> str:
@@ -132,16 +134,13 @@ class LocalBackend:
         tmp = self._tmp / f"{secrets.token_hex(12)}.tmp"
         try:
             self._ensure_parent(dest)
-            try:
-                fd = os.open(tmp, _TMP_FLAGS, 0o644)
-            except FileNotFoundError:
-                os.mkdir(self._tmp)
-                fd = os.open(tmp, _TMP_FLAGS, 0o644)
-            try:
-                _write_all(fd, parts)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if not self._write_direct(tmp, name, parts):
+                fd = self._open_tmp(tmp, 0)
+                try:
+                    _write_all(fd, parts)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             os.replace(tmp, dest)
         except OSError as exc:
             try:
@@ -156,6 +155,41 @@ class LocalBackend:
             fsync_dir(dest.parent)
         except OSError as exc:
             raise _backend_error(exc, dest.parent) from exc
+
+    def _open_tmp(self, tmp: Path, extra_flags: int) -> int:
+        try:
+            return os.open(tmp, _TMP_FLAGS | extra_flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(self._tmp, exist_ok=True)
+            return os.open(tmp, _TMP_FLAGS | extra_flags, 0o644)
+
+    def _write_direct(self, tmp: Path, name: str,
+                      parts: Sequence[bytes | bytearray | memoryview]) -> bool:
+        """Write a pack unbuffered (see ``direct``); False where the file
+        system does not allow it (remembered) or for other objects (small,
+        and read back soon), which the caller writes buffered."""
+        if not self._direct or not name.startswith(_CACHED_PREFIX):
+            return False
+        try:
+            fd = self._open_tmp(tmp, direct.O_DIRECT)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            self._direct = False
+            return False
+        try:
+            direct.write_direct(fd, parts)
+            os.fsync(fd)
+        except direct.DirectUnsupported:
+            self._direct = False
+            os.close(fd)
+            os.unlink(tmp)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+        return True
 
     def remove(self, name: str) -> None:
         path = self.root / name
