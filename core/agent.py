@@ -7,10 +7,12 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from .errors import InvalidInput
 from .models import Computer, FileScope, SshSettings
+from .readahead import ReadAheadProcess
+from .readahead import supported as readahead_supported
 from .remote.agent_src.backup_agent.walk import Walker
 
 
@@ -42,10 +44,45 @@ class ScanResult:
         return sum(e.st.st_size for e in self.entries if e.kind == "file")
 
 
+# A file replaced by a symlink or a FIFO since the scan is not followed or waited on.
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+class RawFile:
+    """An open file read with plain system calls: the backup reads each file
+    once, whole, into its own buffer, and ``open()``'s file object would add
+    a stat per file for nothing (its checks and buffering are not used)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def readinto(self, view: memoryview) -> int:
+        return os.readv(self.fd, (view,))
+
+    def read(self, size: int) -> bytes:
+        return os.read(self.fd, size)
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __enter__(self) -> RawFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Agent(Protocol):
     def check(self) -> str: ...
     def scan(self, scope: FileScope) -> ScanResult: ...
-    def open_file(self, rel: str) -> BinaryIO: ...
+    def open_file(self, rel: str) -> RawFile: ...
     def close(self) -> None: ...
 
 
@@ -54,7 +91,7 @@ class LocalAgent:
         self.computer = computer
         self.root = Path(computer.path)
         self._prefix = os.path.join(computer.path, "")   # root + "/": joined with str +
-        self._ahead: dict[str, int] = {}   # rel -> descriptor opened by prefetch
+        self._ahead = ReadAheadProcess(self._prefix) if readahead_supported() else None
 
     def check(self) -> str:
         try:
@@ -73,9 +110,8 @@ class LocalAgent:
         return f"{self.root} is a folder on this machine"
 
     def close(self) -> None:
-        ahead, self._ahead = self._ahead, {}
-        for fd in ahead.values():
-            os.close(fd)
+        if self._ahead is not None:
+            self._ahead.close()
 
     def scan(self, scope: FileScope) -> ScanResult:
         self.check()
@@ -88,28 +124,13 @@ class LocalAgent:
         result.skipped_special = walker.skipped_special
         return result
 
-    def open_file(self, rel: str) -> BinaryIO:
-        fd = self._ahead.pop(rel, None)
-        if fd is not None:   # opened by prefetch: no second path lookup
-            return open(fd, "rb", buffering=0)
-        return open(self._prefix + rel, "rb", buffering=0)
+    def open_file(self, rel: str) -> RawFile:
+        return RawFile(os.open(self._prefix + rel, _READ_FLAGS))
 
-    def prefetch(self, rel: str) -> None:
-        """Hint the kernel to start reading ``rel`` (the backup reads it soon),
-        keeping the descriptor for ``open_file``. Best effort: a file that
-        cannot be opened here is reported by ``open_file``."""
-        if not hasattr(os, "posix_fadvise") or rel in self._ahead:   # macOS, Windows
-            return
-        try:
-            fd = os.open(self._prefix + rel,
-                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            return
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-        except OSError:
-            pass
-        self._ahead[rel] = fd
+    def prefetch(self, rels: list[str]) -> None:
+        """Hint that ``rels`` are read next, in this order (see core.readahead)."""
+        if self._ahead is not None:
+            self._ahead.hint(rels)
 
 
 def agent_for(computer: Computer, ssh: SshSettings = SshSettings(), *,

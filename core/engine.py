@@ -22,6 +22,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -56,9 +57,12 @@ FLUSH_INTERVAL_S = 0.25
 READ_ATTEMPTS = 3   # reads of a file that changes while it is read
 # Ask the agent to start reading the next files this far ahead (small files only:
 # the kernel reads large ones ahead by itself), so the disk works while the task
-# hashes and hands off the current one. A hint: no data enters the process.
-PREFETCH_FILES = 32
+# hashes and hands off the current one; asked in batches of half of it, and only
+# for a backup with at least PREFETCH_MIN_FILES of them (the agent may start a
+# helper for it). A hint: no data enters the process.
+PREFETCH_FILES = 64
 PREFETCH_MAX_SIZE = 1 << 20
+PREFETCH_MIN_FILES = 64
 
 
 @dataclass(slots=True)
@@ -539,29 +543,36 @@ class TaskProcessor:
         return None
 
     def _prefetcher(self, agent, entries: list[FsEntry], parent_entries: dict):
-        """A function ``ahead(i)`` that hints the agent to read the small files
-        among ``entries[i + 1 : i + PREFETCH_FILES]`` that will be read (not the
-        unchanged ones), or None: without agent support or under a throttle
-        (whose rate caps reading from the source)."""
+        """A function ``ahead(i)`` that hints the agent, in batches, to read the
+        small files among the next PREFETCH_FILES entries after ``entries[i]``
+        that will be read (not the unchanged ones), or None: without agent
+        support, under a throttle (whose rate caps reading from the source), or
+        for a backup with few such files."""
         prefetch = getattr(agent, "prefetch", None)
         if prefetch is None or self.runner._throttle.active:
+            return None
+
+        def wanted(e: FsEntry) -> bool:
+            if e.kind != "file" or e.st.st_size > PREFETCH_MAX_SIZE or not e.st.st_size:
+                return False
+            previous = parent_entries.get(e.rel)
+            return previous is None or not _unchanged(previous, e.st)
+
+        if sum(1 for _ in islice(filter(wanted, entries), PREFETCH_MIN_FILES)) \
+                < PREFETCH_MIN_FILES:
             return None
         n = len(entries)
         nxt = 0
 
         def ahead(i: int) -> None:
             nonlocal nxt
-            nxt = max(nxt, i + 1)
-            stop = min(n, i + PREFETCH_FILES)
-            while nxt < stop:
-                e = entries[nxt]
-                nxt += 1
-                if e.kind != "file" or e.st.st_size > PREFETCH_MAX_SIZE or not e.st.st_size:
-                    continue
-                previous = parent_entries.get(e.rel)
-                if previous is not None and _unchanged(previous, e.st):
-                    continue
-                prefetch(e.rel)
+            if nxt - i > PREFETCH_FILES // 2:
+                return
+            stop = min(n, i + 1 + PREFETCH_FILES)
+            batch = [e.rel for e in entries[max(nxt, i + 1):stop] if wanted(e)]
+            nxt = stop
+            if batch:
+                prefetch(batch)
         return ahead
 
     def _add(self, writer, agent, entry: FsEntry, previous, reader=None) -> None:
@@ -591,6 +602,7 @@ class TaskProcessor:
         changing, the last copy is kept and the computer ends with a warning
         naming the file."""
         task = self.task
+        before = entry.st   # the scan's stat: the first read must match it
         for attempt in range(1, READ_ATTEMPTS + 1):
             t0 = perf_counter()
             try:
@@ -603,8 +615,12 @@ class TaskProcessor:
                 return
             task.source_s += perf_counter() - t0
             with f:
-                before = os.fstat(f.fileno())
-                added = writer.add_file(entry.rel, before, self._blocks(f, writer.chunker))
+                if attempt > 1:
+                    before = os.fstat(f.fileno())
+                size, chunker = before.st_size, writer.chunker
+                blocks = self._whole(f, size) if size <= chunker.min_size else \
+                    self._blocks(f, chunker, size)
+                added = writer.add_file(entry.rel, before, blocks)
                 after = os.fstat(f.fileno())
             if _same_version(before, after):
                 return
@@ -715,19 +731,52 @@ class TaskProcessor:
             return False
         return True
 
-    def _blocks(self, f, chunker) -> Iterator[memoryview]:
+    def _whole(self, f, size: int) -> Iterator[bytes]:
+        """A file of at most the chunker's minimum size, which is one block
+        whatever its content: read in one call into a block of its own, so
+        nothing is copied (the common case: most files are small). A file
+        that grew or shrank meanwhile is caught by the caller's stat after."""
+        task, throttle, cancel = self.task, self.runner._throttle, self.cancel
+        if cancel.is_set():
+            raise Cancelled
+        t0 = perf_counter()
+        data = f.read(size)
+        task.source_s += perf_counter() - t0
+        n = len(data)
+        if not n:
+            return
+        self._count_read(n)
+        t1 = perf_counter()
+        yield data
+        t2 = perf_counter()
+        task.writer_s += t2 - t1
+        throttle.consume(n, cancel)
+        task.throttle_s += perf_counter() - t2
+
+    def _count_read(self, n: int) -> None:
+        task = self.task
+        if task.reading_since is None:
+            task.reading_since = utcnow()
+        task.bytes_read += n
+        task.bytes_processed += n
+
+    def _blocks(self, f, chunker, size: int | None = None) -> Iterator[memoryview]:
         """The file's content cut by ``chunker`` (FastCDC): read ``read_size``
         at a time into the task's window, cut once ``max_size`` is buffered (or
         at the end). Blocks are views of the window, valid until the next one
         is asked for (the writer copies only the new ones); nothing is
-        allocated per read. Cancel is checked before every read and every
-        chunk; the throttle is consumed per read and its wait is cancel-aware."""
+        allocated per read. A short read that reaches the expected ``size``
+        ends the file without a read that returns nothing (the caller compares
+        the file's stat after reading, which catches a file that grew). Cancel
+        is checked before every read and every chunk; the throttle is consumed
+        per read and its wait is cancel-aware."""
         task, throttle, cancel = self.task, self.runner._throttle, self.cancel
         readinto, ends = _readinto_of(f), chunker.ends
         read_size, max_size = chunker.read_size, chunker.max_size
         window = self._window(max_size + read_size)
         clock = perf_counter
         filled = 0   # read but not yet cut, at the front of the window
+        total = 0
         while True:
             if cancel.is_set():
                 raise Cancelled
@@ -735,16 +784,15 @@ class TaskProcessor:
             n = readinto(window[filled:filled + read_size]) or 0
             t1 = clock()
             task.source_s += t1 - t0
+            total += n
+            last = not n or (n < read_size and total == size)
             if n:
-                if task.reading_since is None:
-                    task.reading_since = utcnow()
-                task.bytes_read += n
-                task.bytes_processed += n
+                self._count_read(n)
                 filled += n
-            if n and filled < max_size:
+            if not last and filled < max_size:
                 cuts: list[int] = []
             elif filled:
-                cuts = ends(window[:filled], not n)
+                cuts = ends(window[:filled], last)
             else:
                 return
             start = 0
@@ -758,11 +806,12 @@ class TaskProcessor:
             if start:
                 window[:filled - start] = window[start:filled]
                 filled -= start
-            if not n:
+            if n:
+                t2 = clock()
+                throttle.consume(n, cancel)
+                task.throttle_s += clock() - t2
+            if last:
                 return
-            t2 = clock()
-            throttle.consume(n, cancel)
-            task.throttle_s += clock() - t2
 
     def _window(self, size: int) -> memoryview:
         """The task's read buffer, allocated once: reusing it keeps the
@@ -832,8 +881,8 @@ def _readinto_of(f) -> Callable[[memoryview], int | None]:
 
 
 def _same_version(before: os.stat_result, after: os.stat_result) -> bool:
-    return (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == \
-        (after.st_size, after.st_mtime_ns, after.st_ctime_ns)
+    return (before.st_size, before.st_mtime_ns, before.st_ctime_ns, before.st_ino) == \
+        (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino)
 
 
 def _unchanged(previous, st: os.stat_result) -> bool:
