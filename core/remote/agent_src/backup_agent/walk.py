@@ -99,7 +99,7 @@ class Walker:
             subdirs: List[Tuple[str, str]] = []
             for child in children:
                 child_rel = f"{rel}/{child.name}" if rel else child.name
-                if _excluded(child_rel, child.name, exclude):
+                if exclude and _excluded(child_rel, child.name, exclude):
                     continue
                 try:
                     st = child.stat(follow_symlinks=False)
