@@ -533,7 +533,7 @@ class TaskProcessor:
         one is passed over (noted), never a reason to fail the backup."""
         for p in reversed(self.ctx.catalogue.points(self.job.name, self.task.computer.name)):
             try:
-                return repo.parent_manifest(p.id)
+                return repo.recent_manifest(p.id)
             except PointNotFound:
                 continue
             except RepositoryError as exc:

@@ -1,5 +1,6 @@
 """Manifests this process committed lately, with the digest of what was
-stored, for the next backup's parent (``Repository.parent_manifest``). A
+stored, for the next backup's parent and for restores
+(``Repository.recent_manifest``). A
 manifest never changes once committed; a forgotten point is dropped, and
 repair clears everything."""
 from __future__ import annotations

@@ -257,14 +257,14 @@ class Repository:
                 "still catalogued."
             ) from None
 
-    def parent_manifest(self, point_id: str) -> Manifest:
-        """``load_manifest`` for the parent of a new backup, from memory when
-        this process committed the point: a computer's next incremental starts
-        from the point its last one committed, and decoding that manifest again
-        would be most of an unchanged backup's work. The stored manifest is
-        still read and its digest compared, so damage to it is found as
-        ``load_manifest`` finds it. Verify, restore and browse always decode
-        the stored manifest."""
+    def recent_manifest(self, point_id: str) -> Manifest:
+        """``load_manifest``, from memory when this process committed the
+        point: a computer's next incremental starts from the point its last
+        one committed, and the point restored is often the newest; decoding
+        the manifest again would be most of an unchanged backup's work and
+        a tenth of a restore's. The stored manifest is still read and its
+        digest compared, so damage to it is found as ``load_manifest`` finds
+        it. Verify and browse always decode the stored manifest."""
         recent = self._recent.get(point_id)
         if recent is not None and _valid_id(point_id):
             manifest, digest = recent
@@ -352,8 +352,9 @@ class Repository:
         twice (it is used while the point is still in the repository)."""
         with self._lock(exclusive=False):
             self._index.refresh()
-            if checked is not None and checked.meta.id == point_id and \
-                    _exists(self._layout, self._layout.point(point_id)):
+            preflighted = checked is not None and checked.meta.id == point_id and \
+                _exists(self._layout, self._layout.point(point_id))
+            if preflighted:
                 manifest = checked
             else:
                 manifest = self.load_manifest(point_id)
@@ -364,7 +365,7 @@ class Repository:
                 ctx = RestoreContext(self._index, self.damage, reader, self._executor(),
                                      self._workers)
                 return Restorer(ctx, manifest, Path(target).absolute(), cancel,
-                                progress=progress).run()
+                                progress=progress, checked=preflighted).run()
             finally:
                 reader.close()
 
@@ -375,7 +376,7 @@ class Repository:
         ``paths``)."""
         with self._lock(exclusive=False):
             self._index.refresh()
-            manifest = self.load_manifest(point_id)
+            manifest = self.recent_manifest(point_id)
             if paths is not None:
                 manifest = select_paths(manifest, paths)
             check_restorable(manifest, self._index)

@@ -238,8 +238,13 @@ class Restorer:
         cancel: Callable[[], bool] | None,
         *,
         progress: Callable[[int, int], None] | None = None,
+        checked: bool = False,
     ) -> None:
         self._ctx = ctx
+        # check_restorable already passed for this manifest (preflight): what
+        # it checks cannot have changed since (the index only gains blocks, or
+        # loses some to a prune, which it does not refuse)
+        self._checked = checked
         self._manifest = manifest
         self._target = target
         self._cancel = cancel or (lambda: False)
@@ -257,7 +262,8 @@ class Restorer:
         self._leftovers: list[_Pending] = []
 
     def run(self) -> RestoreStats:
-        check_restorable(self._manifest, self._ctx.index)
+        if not self._checked:
+            check_restorable(self._manifest, self._ctx.index)
         self._root_fd = self._open_target()
         try:
             stats = self._restore()

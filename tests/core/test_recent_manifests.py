@@ -56,14 +56,15 @@ def test_a_forgotten_point_is_not_served_from_memory(service, tmp_path):
     run(service)
     (point,) = service.list_points("R")
     repo = service._repository("Default Backup Repository")
-    assert repo.parent_manifest(point.id).meta.id == point.id
+    assert repo.recent_manifest(point.id).meta.id == point.id
     repo.forget([point.id])
     with pytest.raises(PointNotFound):
-        repo.parent_manifest(point.id)
+        repo.recent_manifest(point.id)
 
 
-def test_a_restore_decodes_its_manifest_once(service, tmp_path, decodes):
-    # the check before the session starts and the restore itself share it
+def test_a_restore_decodes_its_manifest_at_most_once(service, tmp_path, decodes):
+    # the check before the session starts and the restore itself share it; the
+    # point this server just committed is not decoded at all
     src = make_tree(tmp_path / "src", files=5)
     service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
     run(service)
@@ -72,6 +73,51 @@ def test_a_restore_decodes_its_manifest_once(service, tmp_path, decodes):
     session = service.wait_session(service.start_restore(point.id, tmp_path / "out"),
                                    timeout=60)
     assert session.result is SessionResult.SUCCESS
+    assert decodes == []
+    service._repository("Default Backup Repository")._recent.clear()   # as after a restart
+    session = service.wait_session(service.start_restore(point.id, tmp_path / "out2"),
+                                   timeout=60)
+    assert session.result is SessionResult.SUCCESS
     assert len(decodes) == 1
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == \
+        sorted(p.name for p in src.iterdir())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
         sorted(p.name for p in src.iterdir())
+
+
+def test_a_restore_of_a_damaged_stored_manifest_is_refused(service, tmp_path, decodes):
+    src = make_tree(tmp_path / "src", files=5)
+    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
+    run(service)
+    (point,) = service.list_points("R")
+    path = manifest_of(service.data_dir, point.id)
+    flip_byte(path, path.stat().st_size - 5)
+    with pytest.raises(Exception) as caught:
+        service.start_restore(point.id, tmp_path / "out")
+    assert "corrupt" in str(caught.value) and point.id in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_restore_checks_its_manifest_once(service, tmp_path, monkeypatch):
+    # preflight refuses a forged manifest before the session starts; the
+    # restore itself does not walk the same 20,000 entries again
+    from core.repository import repository as repository_mod, restore as restore_mod
+    calls: list[str] = []
+    real = restore_mod.check_restorable
+
+    def counting(manifest, index):
+        calls.append(manifest.meta.id)
+        return real(manifest, index)
+    monkeypatch.setattr(restore_mod, "check_restorable", counting)
+    monkeypatch.setattr(repository_mod, "check_restorable", counting)
+    src = make_tree(tmp_path / "src", files=5)
+    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
+    run(service)
+    (point,) = service.list_points("R")
+    session = service.wait_session(service.start_restore(point.id, tmp_path / "out"),
+                                   timeout=60)
+    assert session.result is SessionResult.SUCCESS
+    assert calls == [point.id]
+    repo = service._repository("Default Backup Repository")
+    repo.restore(point.id, tmp_path / "direct")   # no preflight: it checks itself
+    assert calls == [point.id, point.id]
