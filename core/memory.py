@@ -1,4 +1,5 @@
-"""glibc malloc tuning for the processes that run backups.
+"""Memory tuning for the processes that run backups: glibc malloc, and the
+garbage collector.
 
 glibc gives each thread that allocates its own arena (up to 8 per core), and
 the backup's reader, pool and event threads each keep megabytes of freed
@@ -12,10 +13,18 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 from functools import cache
 
 M_ARENA_MAX = -8
 SERVER_ARENAS = 2
+# A backup allocates an entry per file and the server keeps the last
+# manifests (20,000 entries each on the benchmark set), so the collector's
+# default of a young-generation pass every 700 allocations led to full
+# passes over them about every other backup: an unchanged backup took 0.21
+# or 0.27 s, alternately. Every 50,000 allocations it takes 0.22 s each time;
+# what the engine frees goes by reference counting, not by the collector.
+SERVER_GC_THRESHOLDS = (50_000, 20, 10)
 
 
 @cache
@@ -43,3 +52,8 @@ def release_free_memory() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def tune_gc(thresholds: tuple[int, int, int] = SERVER_GC_THRESHOLDS) -> None:
+    """Collect cyclic garbage less often (see SERVER_GC_THRESHOLDS)."""
+    gc.set_threshold(*thresholds)

@@ -50,7 +50,7 @@ def _listen_address(text: str | None) -> tuple[str, int] | None:
 
 
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
-    from ..memory import limit_malloc_arenas
+    from ..memory import limit_malloc_arenas, tune_gc
     from ..server.priority import lower_priority
     from ..server.runtime import ServerRuntime   # the engine loads only in the server
 
@@ -58,6 +58,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
     setup_logging(data_dir, "server")
     logging.raiseExceptions = False   # a full disk must not turn log lines into tracebacks
     limit_malloc_arenas()
+    tune_gc()
     lower_priority(args.nice)   # before any thread starts: threads inherit it
     runtime = ServerRuntime(data_dir, tcp=tcp, idle_exit_s=args.idle_exit)
     runtime.start()

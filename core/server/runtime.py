@@ -9,6 +9,7 @@ listeners, release the data directory.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -106,7 +107,8 @@ class ServerRuntime(ServerControl):
             self._close_listeners()
             service.close()
             raise
-        log.info("server %d serving %s", os.getpid(), self.data_dir)
+        log.info("server %d serving %s (niceness %d, gc thresholds %s)", os.getpid(),
+                 self.data_dir, os.nice(0), ",".join(map(str, gc.get_threshold())))
 
     def _serve(self, listeners: list[tuple[Any, Any]], ready: threading.Event) -> None:
         async def main() -> None:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from core.memory import SERVER_GC_THRESHOLDS
 from core.server.priority import SERVER_NICENESS
 from tests.conftest import wait_until
 
@@ -125,6 +126,14 @@ def test_the_server_runs_at_a_background_priority(server: Server, tmp_path: Path
     assert {_niceness_of(t) for t in threads} == {base + 5}
     auto = agent_jobs(tmp_path / "auto", "server", "run", "--nice", "0", "--idle-exit", "0.1")
     assert auto.returncode == 0, auto.stderr
+
+
+def test_the_server_collects_cyclic_garbage_rarely(server: Server) -> None:
+    # a full collection walks every manifest the server keeps; see core.memory
+    log = (server.data / "logs" / "server.log").read_text()
+    expected = ",".join(map(str, SERVER_GC_THRESHOLDS))
+    assert f"gc thresholds {expected})" in log
+    assert SERVER_GC_THRESHOLDS[0] >= 10_000
 
 
 def _niceness_of(proc_or_task: Path) -> int:
