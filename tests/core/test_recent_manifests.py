@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ConsoleError
 from core.models import Computer, JobDefinition, SessionResult
 from core.repository import manifest as manifest_mod
 from core.repository.errors import PointNotFound
@@ -27,6 +28,20 @@ def run(service) -> None:
     assert session.result is SessionResult.SUCCESS
 
 
+def backed_up(service, tmp_path, files: int = 5):
+    """A job "R" with one computer, backed up once: (its folder, the point)."""
+    src = make_tree(tmp_path / "src", files=files)
+    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
+    run(service)
+    (point,) = service.list_points("R")
+    return src, point
+
+
+def damage_manifest(service, point_id: str) -> None:
+    path = manifest_of(service.data_dir, point_id)
+    flip_byte(path, path.stat().st_size - 5)
+
+
 def test_the_next_incremental_does_not_decode_its_parent(service, tmp_path, decodes):
     src = make_tree(tmp_path / "src", files=5)
     service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
@@ -39,22 +54,15 @@ def test_the_next_incremental_does_not_decode_its_parent(service, tmp_path, deco
 
 
 def test_damage_to_the_stored_parent_is_still_found(service, tmp_path, decodes):
-    src = make_tree(tmp_path / "src", files=5)
-    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
-    run(service)
-    (point,) = service.list_points("R")
-    path = manifest_of(service.data_dir, point.id)
-    flip_byte(path, path.stat().st_size - 5)
+    _, point = backed_up(service, tmp_path)
+    damage_manifest(service, point.id)
     session = service.wait_session(service.start_job("R"), timeout=60)
     assert any("cannot be used as the base" in i.text for i in session.tasks[0].log)
     assert len(decodes) == 1   # the stored copy was decoded, and found damaged
 
 
 def test_a_forgotten_point_is_not_served_from_memory(service, tmp_path):
-    src = make_tree(tmp_path / "src", files=2)
-    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
-    run(service)
-    (point,) = service.list_points("R")
+    _, point = backed_up(service, tmp_path, files=2)
     repo = service._repository("Default Backup Repository")
     assert repo.recent_manifest(point.id).meta.id == point.id
     repo.forget([point.id])
@@ -65,10 +73,7 @@ def test_a_forgotten_point_is_not_served_from_memory(service, tmp_path):
 def test_a_restore_decodes_its_manifest_at_most_once(service, tmp_path, decodes):
     # the check before the session starts and the restore itself share it; the
     # point this server just committed is not decoded at all
-    src = make_tree(tmp_path / "src", files=5)
-    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
-    run(service)
-    (point,) = service.list_points("R")
+    src, point = backed_up(service, tmp_path)
     decodes.clear()
     session = service.wait_session(service.start_restore(point.id, tmp_path / "out"),
                                    timeout=60)
@@ -86,13 +91,9 @@ def test_a_restore_decodes_its_manifest_at_most_once(service, tmp_path, decodes)
 
 
 def test_a_restore_of_a_damaged_stored_manifest_is_refused(service, tmp_path, decodes):
-    src = make_tree(tmp_path / "src", files=5)
-    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
-    run(service)
-    (point,) = service.list_points("R")
-    path = manifest_of(service.data_dir, point.id)
-    flip_byte(path, path.stat().st_size - 5)
-    with pytest.raises(Exception) as caught:
+    _, point = backed_up(service, tmp_path)
+    damage_manifest(service, point.id)
+    with pytest.raises(ConsoleError) as caught:
         service.start_restore(point.id, tmp_path / "out")
     assert "corrupt" in str(caught.value) and point.id in str(caught.value)
     assert not (tmp_path / "out").exists()
@@ -110,10 +111,7 @@ def test_a_restore_checks_its_manifest_once(service, tmp_path, monkeypatch):
         return real(manifest, index)
     monkeypatch.setattr(restore_mod, "check_restorable", counting)
     monkeypatch.setattr(repository_mod, "check_restorable", counting)
-    src = make_tree(tmp_path / "src", files=5)
-    service.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=str(src)),)))
-    run(service)
-    (point,) = service.list_points("R")
+    _, point = backed_up(service, tmp_path)
     session = service.wait_session(service.start_restore(point.id, tmp_path / "out"),
                                    timeout=60)
     assert session.result is SessionResult.SUCCESS
