@@ -598,9 +598,10 @@ class TaskProcessor:
 
     def _read_file(self, writer, agent, entry: FsEntry) -> None:
         """Store a file's content. A file that changes while it is read (size,
-        mtime or ctime differ before and after) is read again; if it keeps
-        changing, the last copy is kept and the computer ends with a warning
-        naming the file."""
+        mtime, ctime or inode differ before and after; "before" is the scan's
+        stat for the first read, so a change since the scan counts) is read
+        again; if it keeps changing, the last copy is kept and the computer
+        ends with a warning naming the file."""
         task = self.task
         before = entry.st   # the scan's stat: the first read must match it
         for attempt in range(1, READ_ATTEMPTS + 1):
