@@ -6,15 +6,27 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QContextMenuEvent
-from PySide6.QtWidgets import QApplication, QMenu, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import (QApplication, QMenu, QPushButton, QTableView, QToolButton,
+                               QWidget)
 from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi
 from tests.support.gate import TaskGate
-from gui.jobs_model import Column
+from gui.jobs_filter import JobsFilterProxy
+from gui.jobs_model import Column, JobsTableModel
 from gui.main_window import MainWindow
 
 WAIT_MS = 10_000
+
+
+def jobs_table(qtbot: QtBot, model: JobsTableModel) -> tuple[QTableView, JobsFilterProxy]:
+    """A table view showing ``model`` through the console's filter proxy."""
+    proxy = JobsFilterProxy()
+    proxy.setSourceModel(model)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    return view, proxy
 
 
 def ribbon_button(window: MainWindow, text: str) -> QToolButton:

@@ -27,7 +27,7 @@ from gui.main_window import MainWindow
 from tests.support.gate import TaskGate
 
 from .conftest import JobFactory
-from .helpers import wait_cell, wait_held
+from .helpers import jobs_table, wait_cell, wait_held
 
 JOBS = 2000
 EVERY = 5          # every 5th job runs: 400 running jobs
@@ -62,11 +62,7 @@ class _Counter(QObject):
 
 
 def _shown_table(qtbot: QtBot, model: JobsTableModel) -> tuple[QTableView, JobsFilterProxy]:
-    proxy = JobsFilterProxy()
-    proxy.setSourceModel(model)
-    view = QTableView()
-    qtbot.addWidget(view)
-    view.setModel(proxy)
+    view, proxy = jobs_table(qtbot, model)
     view.setSortingEnabled(True)
     view.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)
     view.resize(900, 600)
@@ -261,11 +257,7 @@ class _CountingModel(JobsTableModel):
 
 def test_painting_the_header_never_walks_a_selection_of_every_job(qtbot: QtBot) -> None:
     model = _CountingModel()
-    proxy = JobsFilterProxy()
-    proxy.setSourceModel(model)
-    view = QTableView()
-    qtbot.addWidget(view)
-    view.setModel(proxy)
+    view, proxy = jobs_table(qtbot, model)
     setup_list_table(view, widths={}, stretch=Column.DESCRIPTION, on_menu=lambda _pos: None)
     view.resize(900, 600)
     view.show()

@@ -5,15 +5,16 @@ import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QElapsedTimer, QItemSelectionModel, QThread
-from PySide6.QtWidgets import QApplication, QTableView
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from core.events import Event, SessionChanged
 from core.models import Computer, JobDefinition, JobInfo, JobStatus
 from gui.bridge import EventBridge
-from gui.jobs_filter import JobsFilterProxy
 from gui.jobs_model import Column, JobsTableModel
 from gui.worker import TaskRunner
+
+from .helpers import jobs_table
 
 Listener = Callable[[Event], None]
 
@@ -100,11 +101,7 @@ def _job(name: str, status: JobStatus = JobStatus.IDLE, progress: int = 0) -> Jo
 
 def test_model_updates_in_place_and_keeps_selection(qtbot: QtBot) -> None:
     model = JobsTableModel()
-    proxy = JobsFilterProxy()
-    proxy.setSourceModel(model)
-    view = QTableView()
-    qtbot.addWidget(view)
-    view.setModel(proxy)
+    view, proxy = jobs_table(qtbot, model)
     resets: list[int] = []
     changed: list[int] = []
     model.modelReset.connect(lambda: resets.append(1))
