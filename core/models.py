@@ -119,9 +119,11 @@ def parse_ssh_path(v: str) -> SshTarget:
     form = "write it as ssh://USER@HOST[:PORT]/PATH, e.g. ssh://backup@web1:22/srv/data"
     try:
         url = urlsplit(v)
-        port = url.port or 22
+        port = 22 if url.port is None else url.port
     except ValueError:
-        raise ValueError(f"{v!r} is not a valid SSH address (bad port): {form}") from None
+        port = 0
+    if not 0 < port < 65536:
+        raise ValueError(f"{v!r} is not a valid SSH address (bad port): {form}")
     if url.scheme != "ssh" or not url.hostname or url.query or url.fragment:
         raise ValueError(f"{v!r} is not a valid SSH address: {form}")
     if not url.username or url.password is not None:

@@ -32,11 +32,12 @@ class AgentChannel:
         self.opened = opened
         self.where = where
         self.received = 0          # bytes received from the agent (frames)
-        self.sent = 0
+        self.sent = opened.sent    # bytes sent to the computer (the zipapp, then frames)
         self._frames: collections.deque[tuple[bytes, bytes]] = collections.deque()
         self._bytes = 0
         self._cond = threading.Condition()
         self._end: str | None = None        # why no more frames come
+        self._silent = False                # the computer stopped answering keep-alives
         self._room: asyncio.Event | None = None
         self._closed = False
         self._stderr = b""
@@ -89,6 +90,7 @@ class AgentChannel:
             raise
         except (asyncssh.Error, OSError, ValueError) as exc:
             why = f"{getattr(exc, 'reason', None) or exc}"
+            self._silent = isinstance(exc, asyncssh.ConnectionLost) and "keepalive" in why
         finally:
             with self._cond:
                 if self._end is None:
@@ -129,8 +131,7 @@ class AgentChannel:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled
                 if self._end is not None:
-                    raise ConnectionLostError(
-                        f"The connection to {self.where} was lost: {self._end}.")
+                    raise ConnectionLostError(self._lost())
                 self._cond.wait(POLL_S)
             kind, data = self._frames.popleft()
             self._bytes -= len(data) + wire.HEADER.size
@@ -150,10 +151,16 @@ class AgentChannel:
             raise ConnectionLostError(f"The agent on {self.where} sent an unexpected frame.")
         return wire.decode(kind, data)
 
+    def _lost(self) -> str:
+        if self._silent:
+            return (f"The computer {self.where} stopped answering (no reply to keep-alive for "
+                    f"{self.opened.silence_s:g} s); check the network and that the computer "
+                    "is running.")
+        return f"The connection to {self.where} was lost: {self._end or 'it was closed'}."
+
     def send(self, data: bytes) -> None:
         if self._end is not None or self._closed:
-            raise ConnectionLostError(f"The connection to {self.where} was lost: "
-                                      f"{self._end or 'it was closed'}.")
+            raise ConnectionLostError(self._lost())
         self.sent += len(data)
         loop.soon(self._write, data)
 

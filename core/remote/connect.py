@@ -19,6 +19,11 @@ from .hostkeys import HostKeyPolicy, host_pattern
 
 CONNECT_TIMEOUT_S = 15.0
 HELLO_TIMEOUT_S = 30.0
+# A computer that sends nothing (not even a keep-alive reply) for
+# KEEPALIVE_S * KEEPALIVE_MISSES seconds is given up.
+KEEPALIVE_S = 10.0
+KEEPALIVE_MISSES = 3
+MAX_HELLO = 1 << 16
 
 
 @dataclass
@@ -28,6 +33,8 @@ class Opened:
     python: str
     native_problem: str            # why the computer cannot cut and hash ("" if it can)
     remembered_key: str | None     # the fingerprint accepted and remembered, if any
+    sent: int = 0                  # bytes sent to the computer to start the agent
+    silence_s: float = 0.0         # how long a silent computer is waited for
 
 
 class _Client(asyncssh.SSHClient):
@@ -65,7 +72,8 @@ async def open_agent(target: SshTarget, settings: SshSettings, known_hosts: Path
         conn, _ = await asyncssh.create_connection(
             lambda: _Client(policy, target, known), target.host, target.port,
             username=target.user, known_hosts=(known, [], []),
-            connect_timeout=CONNECT_TIMEOUT_S, keepalive_interval=15, keepalive_count_max=4,
+            connect_timeout=CONNECT_TIMEOUT_S, keepalive_interval=KEEPALIVE_S,
+            keepalive_count_max=KEEPALIVE_MISSES - 1,   # it gives up on the next miss
             **options)
     except asyncssh.HostKeyNotVerifiable:
         raise RemoteError(_host_key_message(policy, target, known_hosts)) from None
@@ -95,7 +103,7 @@ async def open_agent(target: SshTarget, settings: SshSettings, known_hosts: Path
     except socket.gaierror as exc:
         raise RemoteError(f"Host '{target.host}' not found ({exc.strerror}). Check the "
                           "computer's address.") from None
-    except (asyncio.TimeoutError, TimeoutError):
+    except (asyncio.TimeoutError, TimeoutError):   # before OSError: a subclass of it (3.11+)
         raise RemoteError(f"Connection to {target.host} port {target.port} timed out after "
                           f"{CONNECT_TIMEOUT_S:g} s: the computer is off, unreachable or "
                           "a firewall drops the connection.") from None
@@ -125,9 +133,9 @@ def _host_key_message(policy: HostKeyPolicy, target: SshTarget, known_hosts: Pat
         return (f"The new host key of {where} could not be remembered in {known_hosts}: "
                 f"{policy.detail}.")
     return (f"The host key of {where} ({policy.detail}) is unknown: it is not in {known_hosts}. "
-            "Check the fingerprint with the computer's administrator, then allow new host "
-            "keys once in the job's SSH settings (accept new host key) or add the key to "
-            "that file.")
+            "Check the fingerprint with the computer's administrator, then trust it: tick "
+            "'Trust the host key the first time it is seen' in the job's SSH settings "
+            "(--accept-new-host-key), or add the key to that file.")
 
 
 async def _start_agent(conn: asyncssh.SSHClientConnection, target: SshTarget, native: bool,
@@ -135,9 +143,11 @@ async def _start_agent(conn: asyncssh.SSHClientConnection, target: SshTarget, na
     where = target.address
     process = await conn.create_process(payload.command(), encoding=None)
     try:
-        raw = await asyncio.wait_for(process.stdout.readexactly(4), HELLO_TIMEOUT_S)
-        (n,) = struct.unpack(">I", raw)
-        hello = json.loads(await asyncio.wait_for(process.stdout.readexactly(n), HELLO_TIMEOUT_S))
+        hello = await asyncio.wait_for(_read_hello(process.stdout, where),
+                                       HELLO_TIMEOUT_S)
+    except (asyncio.TimeoutError, TimeoutError):   # before OSError: a subclass of it (3.11+)
+        raise RemoteError(f"The backup agent did not start on {where} within "
+                          f"{HELLO_TIMEOUT_S:g} s.") from None
     except (asyncio.IncompleteReadError, ValueError, asyncssh.Error, OSError):
         status, err = await _exit_of(process)
         if status == 127 or "not found" in err:
@@ -145,9 +155,6 @@ async def _start_agent(conn: asyncssh.SSHClientConnection, target: SshTarget, na
                               "there (the backup agent needs only python3).") from None
         raise RemoteError(f"The backup agent could not start on {where}: "
                           f"{err or f'exit status {status}'}") from None
-    except (asyncio.TimeoutError, TimeoutError):
-        raise RemoteError(f"The backup agent did not start on {where} within "
-                          f"{HELLO_TIMEOUT_S:.0f} s.") from None
     version = tuple(int(x) for x in str(hello.get("python", "0.0.0")).split(".")[:2])
     if version < payload.MIN_PYTHON:
         process.stdin.write(struct.pack(">I", 0))
@@ -155,8 +162,8 @@ async def _start_agent(conn: asyncssh.SSHClientConnection, target: SshTarget, na
                           "agent needs Python 3.8 or newer.")
     use_native = native and payload.native_matches(hello.get("soabi", ""),
                                                     hello.get("machine", ""))
-    app = payload.zipapp()
-    process.stdin.write(struct.pack(">I", len(app)) + app)
+    app = struct.pack(">I", len(payload.zipapp())) + payload.zipapp()
+    process.stdin.write(app)
     await process.stdin.drain()
     problem = "" if use_native else (
         "native modules disabled" if not native else
@@ -164,7 +171,44 @@ async def _start_agent(conn: asyncssh.SSHClientConnection, target: SshTarget, na
         f"{hello.get('machine') or '?'}) differs from the server's "
         f"({'/'.join(payload.server_abi())})")
     return Opened(conn, process, str(hello.get("python")), problem,
-                  policy.detail if policy.remembered else None)
+                  policy.detail if policy.remembered else None, len(app),
+                  KEEPALIVE_S * KEEPALIVE_MISSES)
+
+
+async def _read_hello(stdout: asyncssh.SSHReader, where: str) -> dict:
+    """The agent's hello, after whatever the login shell printed before it
+    (skipped, up to ``payload.MAX_JUNK`` bytes)."""
+    magic = payload.HELLO_MAGIC
+    buf = bytearray()
+    while (at := buf.find(magic)) < 0:
+        if len(buf) > payload.MAX_JUNK:
+            raise RemoteError(f"The login shell on {where} printed {_quote(bytes(buf))} before "
+                              "the backup agent started: make it quiet for non-interactive "
+                              "sessions (a banner, or an echo in .bashrc or a ForceCommand, "
+                              "must print only when a terminal is attached).")
+        chunk = await stdout.read(4096)
+        if not chunk:
+            raise asyncio.IncompleteReadError(bytes(buf), None)
+        buf += chunk
+    rest = bytes(buf[at + len(magic):])
+    if len(rest) < 4:
+        rest += await stdout.readexactly(4 - len(rest))
+    (n,) = struct.unpack(">I", rest[:4])
+    if n > MAX_HELLO:
+        raise ValueError(f"a hello of {n} bytes")
+    body = rest[4:]
+    if len(body) < n:
+        body += await stdout.readexactly(n - len(body))
+    return json.loads(body[:n])
+
+
+def _quote(junk: bytes, limit: int = 60) -> str:
+    """The first line a chatty shell printed, printable characters only."""
+    text = junk.decode(errors="replace")
+    line = next((ln for ln in (
+        "".join(c for c in raw if c.isprintable()).strip() for raw in text.splitlines())
+        if ln), "")
+    return repr(line if len(line) <= limit else line[:limit - 3] + "...")
 
 
 async def _exit_of(process: asyncssh.SSHClientProcess) -> tuple[int | None, str]:

@@ -7,12 +7,15 @@ zipapp holds ``backup_agent`` (stdlib only). When a read session starts on a
 computer whose ABI tag and machine equal the server's, this environment's
 compiled ``blake3`` and ``pyfastcdc`` follow (``native_zip``, with
 ``typing_extensions``, which pyfastcdc imports), extracted into the same
-private folder: then the computer cuts and hashes its own files. Otherwise
+private folder: then the computer cuts and hashes its own files. The agent
+keeps them in a cache on the computer (``~/.cache/agent-backup/<sha256>.zip``)
+and the server sends them only when that cache lacks them. Otherwise
 the agent sends changed files whole and the server cuts them (slower on the
 wire; the task log says so once). The folder goes when the agent exits."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import platform
 import shlex
@@ -23,12 +26,16 @@ from pathlib import Path
 
 AGENT_SRC = Path(__file__).parent / "agent_src"
 MIN_PYTHON = (3, 8)
+# Starts the agent's hello: whatever a chatty login shell prints before it
+# (a banner, a .bashrc echo) is skipped, up to MAX_JUNK bytes.
+HELLO_MAGIC = b"\x00agent-jobs-hello\x01"
+MAX_JUNK = 64 << 10
 
 BOOTSTRAP = r"""
 import sys,os,json,struct,tempfile,sysconfig,platform
 i=sys.stdin.buffer;o=sys.stdout.buffer
 h=json.dumps({"python":"%d.%d.%d"%tuple(sys.version_info[:3]),"soabi":sysconfig.get_config_var("SOABI") or "","machine":platform.machine()}).encode()
-o.write(struct.pack(">I",len(h))+h);o.flush()
+o.write(b"@MAGIC@"+struct.pack(">I",len(h))+h);o.flush()
 def rd(n):
     b=i.read(n)
     if len(b)<n: sys.exit(0)
@@ -41,7 +48,7 @@ with open(p,"wb") as f: f.write(rd(n))
 sys.path.insert(0,p)
 from backup_agent.main import main
 main(d,p)
-"""
+""".replace("@MAGIC@", HELLO_MAGIC.decode("latin-1").encode("unicode_escape").decode())
 
 
 def command() -> str:
@@ -79,6 +86,12 @@ def native_zip() -> bytes:
             for src, arc in files:
                 z.write(src, arc)
     return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=1)
+def native_sha256() -> str:
+    """The native modules' name in a computer's cache (the agent checks it)."""
+    return hashlib.sha256(native_zip()).hexdigest()
 
 
 def _native_files() -> dict[str, list[tuple[Path, str]]]:

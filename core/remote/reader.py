@@ -66,8 +66,9 @@ class FileEnd:
 class RemoteReader:
     def __init__(self, channel: AgentChannel, root: str, files: list[tuple[str, int]],
                  chunker, missing: Callable[[list[str]], list[str]],
-                 cancel: threading.Event | None, raw: bool) -> None:
+                 cancel: threading.Event | None, raw: bool, rate: float | None = None) -> None:
         self.channel = channel
+        self.rate = rate          # bytes per second: the agent paces its reads to it
         self.root = root
         self.files = files
         self.planned = {rel for rel, _ in files}
@@ -89,6 +90,7 @@ class RemoteReader:
         c = self.chunker
         self.channel.send_message({
             "t": "read", "root": self.root, "mode": "raw" if self.raw else "cdc",
+            "rate": self.rate,
             "cdc": {"avg_size": c.avg_size, "min_size": c.min_size, "max_size": c.max_size,
                     "read_size": c.read_size}})
         self._feed()
@@ -237,7 +239,8 @@ class RemoteReader:
 
     def finish(self) -> dict[str, Any]:
         """End the session (every requested file has been taken); the agent's
-        counters: files opened, bytes read and CPU seconds on the computer."""
+        counters: files opened, bytes read, CPU seconds on the computer, the
+        seconds it spent reading and, of those, waiting on the read rate."""
         if self._answers:
             self._send_answers()
         self.channel.send_message({"t": "done"})
@@ -245,7 +248,9 @@ class RemoteReader:
             t, msg = self._next()
             if t == "stats":
                 self.stats = {"opened": int(msg["opened"]), "read": int(msg["read"]),
-                              "cpu_s": float(msg.get("cpu", 0.0))}
+                              "cpu_s": float(msg.get("cpu", 0.0)),
+                              "reading_s": float(msg.get("reading_s", 0.0)),
+                              "paced_s": float(msg.get("paced_s", 0.0))}
                 return self.stats
 
 

@@ -122,23 +122,28 @@ class SshAgent:
         raise OSError(errno.EOPNOTSUPP, "an SSH computer's files are read by its agent", rel)
 
     # -- source-side reading --------------------------------------------------
-    def source_reader(self, files: list[tuple[str, int]], chunker,
-                      missing) -> RemoteReader:
-        """Start reading ``files`` (rel, size) at the computer, in this order."""
+    def source_reader(self, files: list[tuple[str, int]], chunker, missing,
+                      rate: float | None = None) -> RemoteReader:
+        """Start reading ``files`` (rel, size) at the computer, in this order,
+        at most ``rate`` bytes per second (the job's read rate, per computer)."""
         channel = self.connect()
         if self.native is None and files:   # nothing to read: no modules to send
             self.native = self._load_native(channel)
         reader = RemoteReader(channel, self.target.path, files, chunker, missing,
-                              self.cancel, raw=bool(files) and not self.native)
+                              self.cancel, raw=bool(files) and not self.native, rate=rate)
         reader.start()
         return reader
 
     def _load_native(self, channel: AgentChannel) -> bool:
-        """Send the native modules when the computer's Python can load them."""
+        """Load the native modules when the computer's Python can: from its
+        cache, or sent (then cached there) when the cache lacks them."""
         if self.native_problem:
             return False
-        channel.send(wire.frame(wire.NATIVE, payload.native_zip()))
+        channel.send_message({"t": "native", "sha256": payload.native_sha256()})
         reply = channel.message(self.cancel)
+        if reply.get("t") == "native" and reply.get("missing"):
+            channel.send(wire.frame(wire.NATIVE, payload.native_zip()))
+            reply = channel.message(self.cancel)
         if reply.get("t") != "native" or not reply.get("ok"):
             self.native_problem = str(reply.get("problem") or reply.get("text") or "unknown")
             return False
@@ -147,3 +152,7 @@ class SshAgent:
     @property
     def wire_received(self) -> int:
         return self.channel.received if self.channel is not None else 0
+
+    @property
+    def wire_sent(self) -> int:
+        return self.channel.sent if self.channel is not None else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from core.agent import agent_for
 from core.models import (
-    Computer, JobDefinition, PointType, SessionResult, SessionState, SshSettings,
+    Computer, FileScope, JobDefinition, PointType, SessionResult, SessionState, SshSettings,
     StopMode, TaskStatus,
 )
 from core.remote.errors import RemoteError
@@ -86,6 +87,15 @@ def wire_received(task) -> tuple[int, int]:
                       item.text)
         if m:
             return int(m[1].replace(",", "")), int(m[2].replace(",", ""))
+    raise AssertionError(f"no SSH figures in the log: {[i.text for i in task.log]}")
+
+
+def wire_sent(task) -> int:
+    """Bytes sent to the computer over SSH, from the task log."""
+    for item in task.log:
+        m = re.search(r"Over SSH: .*; sent ([\d,]+) bytes to the computer$", item.text)
+        if m:
+            return int(m[1].replace(",", ""))
     raise AssertionError(f"no SSH figures in the log: {[i.text for i in task.log]}")
 
 
@@ -178,6 +188,97 @@ def test_without_native_modules_files_are_sent_whole_and_cut_alike(
     (point,) = service.list_points("Streamed")
     service.restore(point.id, tmp_path / "out")
     assert snapshot_tree(tmp_path / "out") == snapshot_tree(src)
+
+
+def test_native_modules_are_cached_on_the_computer(service, tmp_path, data_dir):
+    """Sent once, then loaded from the computer's cache (checked by hash):
+    a session with one changed file sends little. A damaged cache entry is
+    replaced; a cache that cannot be written only costs the transfer."""
+    import hashlib
+
+    from core.remote import payload
+
+    server = start_sshd(tmp_path / "sshd")
+    try:
+        with open(data_dir / "known_hosts", "a") as f:
+            f.write(server.known_hosts_line())
+        src = build_tree(tmp_path / "src")
+        ssh_job(service, server, "Cached", {"c1": src})
+        native = len(payload.native_zip())
+        cache = tmp_path / "sshd" / "cache" / "agent-backup"
+        entry = cache / f"{hashlib.sha256(payload.native_zip()).hexdigest()}.zip"
+
+        def session_sending(change: str) -> int:
+            (src / "docs" / "changing.txt").write_text(change)
+            session = run(service, "Cached")
+            assert session.result is SessionResult.SUCCESS, [i.text for i in session.tasks[0].log]
+            assert not [i.text for i in session.tasks[0].log if "cannot cut and hash" in i.text]
+            return wire_sent(session.tasks[0])
+
+        first = session_sending("one")
+        assert first > native > 1_000_000
+        assert entry.read_bytes() == payload.native_zip()
+        assert (cache.stat().st_mode & 0o777, entry.stat().st_mode & 0o777) == (0o700, 0o600)
+        assert session_sending("two") < 100_000
+
+        entry.write_bytes(b"damaged" + payload.native_zip()[7:])
+        assert session_sending("three") > native
+        assert entry.read_bytes() == payload.native_zip()
+
+        shutil.rmtree(cache)
+        cache.write_text("not a folder")
+        assert session_sending("four") > native
+        assert session_sending("five") > native
+    finally:
+        server.stop()
+
+
+def test_entire_computer_skips_the_kernels_pseudo_file_systems(service, sshd, tmp_path):
+    """Path "/" over SSH and locally (the same walker): /proc and /sys are
+    not entered, whether reached by an include or by the walk, with one note
+    each and no warning."""
+    from core.remote.agent_src.backup_agent.walk import pseudo_mounts, read_mounts
+
+    assert {"proc", "sys"} <= set(pseudo_mounts("/", read_mounts()))
+    src = build_tree(tmp_path / "src")
+    mine = str(src.resolve()).lstrip("/")
+    scope = FileScope(include=("proc/sys/kernel", "sys/kernel/mm", mine))
+    computers = (Computer(name="web1", path=f"ssh://{sshd.user}@127.0.0.1:{sshd.port}/"),
+                 Computer(name="local1", path="/"))
+    service.create_job(JobDefinition(name="Whole", computers=computers, ssh=settings(sshd),
+                                     scope=scope))
+    session = run(service, "Whole")
+    assert session.result is SessionResult.SUCCESS
+    for task in session.tasks:
+        assert not [i.text for i in task.log if i.level == "warning"]
+        notes = [i.text for i in task.log if i.text.startswith("Skipped the contents of")]
+        assert notes == [
+            "Skipped the contents of 'proc': it is a proc file system (the kernel's "
+            "pseudo-files, not data on disk)",
+            "Skipped the contents of 'sys': it is a sysfs file system (the kernel's "
+            "pseudo-files, not data on disk)"]
+    for point in service.list_points("Whole"):
+        paths = [e.path for e in service._load_manifest(point.id).entries]
+        assert f"{mine}/big.bin" in paths
+        assert not [p for p in paths if p.split("/")[0] in ("proc", "sys")]
+
+
+def test_the_read_rate_paces_the_computers_own_reads(service, sshd, tmp_path):
+    """The job's rate caps what the computer reads from its disk, not only
+    what crosses the network: a new 16 MiB file at 8 MB/s takes the agent at
+    least 2 s (less the bucket's small burst), by its own account."""
+    src = tmp_path / "paced"
+    src.mkdir()
+    random_file(src / "big.bin", 16 * MB, seed=6)
+    ssh_job(service, sshd, "Paced", {"p1": src}, throttle_mbps=8)
+    session = run(service, "Paced")
+    assert session.result is SessionResult.SUCCESS
+    task = session.tasks[0]
+    assert task.bytes_read == 16 * MB
+    (seconds,) = [float(m[1]) for i in task.log
+                  if (m := re.search(r"Over SSH: .* it read 1 file\(s\), .* in ([\d.]+) s ",
+                                     i.text))]
+    assert seconds >= 1.8, seconds
 
 
 # -- check, host keys, identities --------------------------------------------------
@@ -335,6 +436,51 @@ def test_dropped_connection_fails_that_computer_only(service, sshd, tmp_path, vi
     assert [p.computer for p in service.list_points("Drop")] == ["local1"]
 
 
+def test_a_computer_that_stops_answering_fails_clearly_and_the_others_go_on(
+        service, sshd, tmp_path, data_dir, monkeypatch):
+    """The link to one computer stalls (its sshd session frozen): no stop,
+    no reset, only silence. Keep-alives give up on it, and the job's other
+    computer still gets its restore point."""
+    from core.remote import connect
+
+    assert connect.KEEPALIVE_S * connect.KEEPALIVE_MISSES == 30    # in production
+    monkeypatch.setattr(connect, "KEEPALIVE_S", 0.5)
+    frozen = start_sshd(tmp_path / "frozen")
+    pids: list[int] = []
+    try:
+        with open(data_dir / "known_hosts", "a") as f:
+            f.write(frozen.known_hosts_line())
+        with open(frozen.folder / "authorized_keys", "a") as f:   # the job's one identity
+            f.write(Path(f"{sshd.client_key}.pub").read_text())
+        stuck = tmp_path / "stuck"
+        stuck.mkdir()
+        random_file(stuck / "big.bin", 24 * MB, seed=4)
+        healthy = build_tree(tmp_path / "healthy")
+        service.create_job(JobDefinition(
+            name="Stall", ssh=settings(sshd), throttle_mbps=4,
+            computers=(Computer(name="stuck1", path=frozen.url(stuck)),
+                       Computer(name="ok1", path=sshd.url(healthy)))))
+        sid = service.start_job("Stall")
+        wait_until(lambda: service.get_session(sid).tasks[0].bytes_read > 0, timeout=30)
+        pids = frozen.session_pids()
+        assert pids
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        session = service.wait_session(sid, timeout=60)
+        stalled, fine = session.tasks
+        assert stalled.status is TaskStatus.FAILED
+        assert stalled.log[-1].text.endswith(
+            f"The computer {sshd.user}@127.0.0.1:{frozen.port} stopped answering (no reply to "
+            "keep-alive for 1.5 s); check the network and that the computer is running."), \
+            stalled.log[-1].text
+        assert fine.status is TaskStatus.SUCCESS
+        assert [p.computer for p in service.list_points("Stall")] == ["ok1"]
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        frozen.stop()
+
+
 def test_python3_missing_on_the_computer_is_named(tmp_path, data_dir):
     """The computer's shell cannot find the interpreter (sshd runs another
     command instead of ours, as a computer without python3 would fail)."""
@@ -345,6 +491,58 @@ def test_python3_missing_on_the_computer_is_named(tmp_path, data_dir):
                           data_dir=data_dir)
         with pytest.raises(RemoteError, match=r"python3 is missing on .*install Python 3"):
             agent.check()
+    finally:
+        server.stop()
+
+
+BANNER = 'ForceCommand echo "Welcome to web1"; eval "$SSH_ORIGINAL_COMMAND"'
+FLOOD = 'ForceCommand yes "Welcome to web1" | head -c 200000; eval "$SSH_ORIGINAL_COMMAND"'
+
+
+def test_a_login_shell_banner_is_skipped_and_a_flood_is_named(tmp_path, data_dir):
+    """A login shell that prints before running the agent (a ForceCommand or
+    a .bashrc that echoes): a short banner is skipped; a flood of it fails
+    with the line it printed quoted."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n")
+    for extra, fine in ((BANNER, True), (FLOOD, False)):
+        server = start_sshd(tmp_path / f"sshd-{fine}", extra=(extra,))
+        try:
+            (data_dir / "known_hosts").write_text(server.known_hosts_line())
+            agent = agent_for(Computer(name="pc", path=server.url(folder)), settings(server),
+                              data_dir=data_dir)
+            if fine:
+                assert agent.check().startswith("Connected")
+                assert [e.rel for e in agent.scan(FileScope()).entries] == ["a.txt"]
+            else:
+                with pytest.raises(RemoteError) as err:
+                    agent.check()
+                assert str(err.value) == (
+                    f"Computer 'pc': The login shell on {server.user}@127.0.0.1:{server.port} "
+                    "printed 'Welcome to web1' before the backup agent started: make it quiet "
+                    "for non-interactive sessions (a banner, or an echo in .bashrc or a "
+                    "ForceCommand, must print only when a terminal is attached).")
+            agent.close()
+        finally:
+            server.stop()
+
+
+def test_an_agent_that_never_says_hello_times_out_clearly(tmp_path, data_dir, monkeypatch):
+    from core.remote import connect
+
+    monkeypatch.setattr(connect, "HELLO_TIMEOUT_S", 0.5)
+    server = start_sshd(tmp_path / "mute", extra=("ForceCommand exec cat >/dev/null",))
+    try:
+        (data_dir / "known_hosts").write_text(server.known_hosts_line())
+        agent = agent_for(Computer(name="pc", path=server.url(tmp_path)), settings(server),
+                          data_dir=data_dir)
+        t0 = time.monotonic()
+        with pytest.raises(RemoteError, match=r"The backup agent did not start on .* within "
+                                              r"0\.5 s\.$"):
+            agent.check()
+        assert time.monotonic() - t0 < 5
+        agent.close()
     finally:
         server.stop()
 

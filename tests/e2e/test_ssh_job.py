@@ -70,5 +70,6 @@ def test_ssh_job_through_the_server_and_cli(tmp_path, sshd):
     assert task["point_type"] == "Increment" and task["bytes_read"] == 0, task["log"]
     texts = [item["text"] for item in task["log"]]
     assert any(re.search(r"Over SSH: [\d,]+ bytes received from the computer; it read 0 "
-                         r"file\(s\)", t) for t in texts), texts
+                         r"file\(s\), .*; sent [\d,]+ bytes to the computer$", t)
+               for t in texts), texts
     cli("server", "stop")

@@ -99,7 +99,9 @@ def start_sshd(folder: Path, port: int | None = None, extra: tuple[str, ...] = (
         "PubkeyAuthentication yes", "PasswordAuthentication no",
         "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
         "StrictModes no", "UsePAM no", "MaxStartups 200:30:400", "MaxSessions 200",
-        "LogLevel ERROR", "PrintMotd no", *extra, "",
+        "LogLevel ERROR", "PrintMotd no",
+        # the agent's module cache stays in the test's folder, not in ~/.cache
+        f"SetEnv XDG_CACHE_HOME={folder / 'cache'}", *extra, "",
     ]))
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)   # privilege separation

@@ -1,17 +1,21 @@
 """The remote agent's loop: answers the server's requests on stdin/stdout.
 
-Requests (frames, see wire.py): the native modules (``N``), ``check``,
-``scan``, ``read`` (then ``files``, ``need`` and ``done``) and ``stats``. When stdin closes (the
+Requests (frames, see wire.py): ``native`` (load the native modules from
+this computer's cache, by their hash), the native modules themselves (``N``,
+when the cache lacks them), ``check``, ``scan``, ``read`` (then ``files``,
+``need`` and ``done``) and ``stats``. When stdin closes (the
 server stopped the job immediately, or the connection dropped) the agent
 removes its private folder and exits at once, even in the middle of a read."""
 from __future__ import annotations
 
 import collections
+import hashlib
 import io
 import os
 import queue
 import shutil
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -31,6 +35,9 @@ FLUSH_BYTES = 4 << 20
 ENTRY_BATCH = 2000         # scan entries per frame
 PREFETCH_FILES = 32
 PREFETCH_MAX_SIZE = 1 << 20
+PACE_BURST_S = 0.05         # reads may run this far ahead of the job's rate
+CACHE_NAME = "agent-backup"  # under $XDG_CACHE_HOME (or ~/.cache): the native modules
+CACHE_KEEP = 3               # the native modules of this many server versions are kept
 
 
 class Agent:
@@ -109,6 +116,29 @@ class Agent:
         self.blake3, self.fastcdc = blake3, FastCDC
         return {"t": "native", "ok": True}
 
+    def cached_native(self, sha256: str) -> Dict[str, Any]:
+        """The native modules from this computer's cache, if there and
+        intact; else ``missing`` (the server sends them)."""
+        path = os.path.join(cache_dir(), sha256 + ".zip")
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return {"t": "native", "missing": True}
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return {"t": "native", "missing": True}
+        try:
+            os.utime(path)   # recently used: kept by store_native's pruning
+        except OSError:
+            pass
+        return dict(self.load_native(data), cached=True)
+
+    def received_native(self, data: bytes) -> Dict[str, Any]:
+        reply = self.load_native(data)
+        if reply["ok"]:
+            store_native(data)
+        return reply
+
     # -- requests -----------------------------------------------------------
     def run(self) -> None:
         threading.Thread(target=self.read_stdin, daemon=True).start()
@@ -116,11 +146,13 @@ class Agent:
             self.out.flush()
             kind, payload = self.inbox.get()  # type: ignore[misc]
             if kind == wire.NATIVE:
-                self.reply(self.load_native(payload))
+                self.reply(self.received_native(payload))
                 continue
             msg = wire.decode(kind, payload)
             t = msg["t"]
-            if t == "check":
+            if t == "native":
+                self.reply(self.cached_native(str(msg["sha256"])))
+            elif t == "check":
                 self.reply(self.check(msg["root"]))
             elif t == "scan":
                 self.scan(msg)
@@ -173,6 +205,22 @@ class Agent:
         Reader(self, msg).run()
 
 
+class Pace:
+    """A token bucket for the job's read rate, applied where the files are
+    read (bytes per second)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.next_free = time.monotonic()
+        self.waited = 0.0
+
+    def delay(self, n: int) -> float:
+        """Account for ``n`` bytes read; how long to wait before reading on."""
+        now = time.monotonic()
+        self.next_free = max(now, self.next_free) + n / self.rate
+        return self.next_free - now - PACE_BURST_S
+
+
 class Reader:
     """One read session: the files the server asks for, in its order.
 
@@ -184,7 +232,8 @@ class Reader:
     files, so small files cost little; the server answers which of its
     chunks it lacks, and only those are sent (``D``). Without the native
     modules the file's bytes are sent whole (``R`` frames, between ``F``
-    and ``E`` messages) and the server cuts them."""
+    and ``E`` messages) and the server cuts them. With a ``rate`` (bytes per
+    second), the reads themselves are paced to it."""
 
     def __init__(self, agent: Agent, msg: Dict[str, Any]) -> None:
         self.agent = agent
@@ -207,6 +256,10 @@ class Reader:
         self.unflushed_bytes = 0
         self.done = False
         self.prefetched = 0
+        self.started = time.monotonic()
+        self.last_read = self.started
+        rate = msg.get("rate")
+        self.pace = Pace(float(rate)) if rate else None
 
     def run(self) -> None:
         while not self.done:
@@ -239,7 +292,9 @@ class Reader:
             self.done = True
             self.agent.reply({"t": "stats", "opened": self.agent.opened,
                               "read": self.agent.read_bytes,
-                              "cpu": round(time.process_time(), 3)})
+                              "cpu": round(time.process_time(), 3),
+                              "reading_s": round(self.last_read - self.started, 3),
+                              "paced_s": round(self.pace.waited if self.pace else 0.0, 3)})
 
     def drain(self) -> None:
         while True:
@@ -341,20 +396,32 @@ class Reader:
             if not retry:
                 return
 
+    def count(self, n: int) -> None:
+        """``n`` bytes read: wait as the job's rate says (what was sent goes
+        first: the server is not kept waiting for it meanwhile)."""
+        self.agent.read_bytes += n
+        if self.pace is not None:
+            delay = self.pace.delay(n)
+            if delay > 0:
+                self.agent.out.flush()
+                time.sleep(delay)
+                self.pace.waited += delay
+        self.last_read = time.monotonic()
+
     def send_raw(self, f) -> None:
         agent, read, size = self.agent, f.read, self.read_size
         while True:
             buf = read(size)
             if not buf:
                 return
-            agent.read_bytes += len(buf)
             agent.send(wire.frame(wire.RAW, buf), flush=False)
+            self.count(len(buf))
             self.drain()
 
     def send_chunks(self, f) -> None:
         """The file cut as the server's Chunker would: read ``read_size`` at a
         time, cut once ``max_size`` is buffered (or at the end)."""
-        agent, read = self.agent, f.read
+        read = f.read
         read_size, max_size = self.read_size, self.max_size
         pending: List[bytes] = []
         buffered = 0
@@ -362,7 +429,7 @@ class Reader:
             buf = read(read_size)
             n = len(buf)
             if n:
-                agent.read_bytes += n
+                self.count(n)
                 pending.append(buf)
                 buffered += n
                 if buffered < max_size:
@@ -387,6 +454,50 @@ class Reader:
             chunks.append(data[start:end])
             start = end
         return chunks, data[start:] if start < n else b""
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, CACHE_NAME)
+
+
+def store_native(data: bytes) -> None:
+    """Keep the native modules for the next sessions (a private folder, a
+    file written whole then renamed); without a cache the server sends them
+    each time, so any failure here is ignored."""
+    folder = cache_dir()
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".native-", suffix=".tmp", dir=folder)  # mode 0600
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(folder, hashlib.sha256(data).hexdigest() + ".zip"))
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return
+    prune_cache(folder)
+
+
+def prune_cache(folder: str) -> None:
+    """Keep the CACHE_KEEP most recently used versions of the modules."""
+    try:
+        found = [(os.stat(p).st_mtime, p) for p in
+                 (os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".zip"))]
+    except OSError:
+        return
+    for _, path in sorted(found, reverse=True)[CACHE_KEEP:]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def remove_stale(workdir: str) -> None:

@@ -3,15 +3,24 @@ remote agent (which ships this file, so: stdlib only, Python 3.8+).
 
 Depth-first, sorted, never following symlinks; an include never leads
 outside the root. Each entry is handed to ``emit(rel, kind, st, target)``
-with kind "file" | "dir" | "symlink" | "hardlink"."""
+with kind "file" | "dir" | "symlink" | "hardlink". The kernel's pseudo file
+systems (/proc, /sys, /dev, ... as listed in /proc/self/mounts when the walk
+starts) are not entered: their mount points are kept, empty, and noted."""
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat as statmod
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 Emit = Callable[[str, str, os.stat_result, Optional[str]], None]
+
+MOUNTS = "/proc/self/mounts"
+PSEUDO_FS = frozenset((
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "debugfs",
+    "tracefs", "pstore", "bpf", "mqueue", "hugetlbfs", "fusectl", "configfs", "autofs",
+    "binfmt_misc", "efivarfs", "rpc_pipefs", "nsfs"))
 
 
 class Walker:
@@ -23,11 +32,16 @@ class Walker:
         self.skipped_special: List[Tuple[str, str]] = []
         self._links: Dict[Tuple[int, int], str] = {}
         self._seen: Set[str] = set()
+        self._pseudo: Dict[str, str] = {}     # rel (or "" for the root) -> file system type
+        self._noted: Set[str] = set()
 
     def scan(self, include: Sequence[str], exclude: Sequence[str]) -> None:
         roots = [r.strip("/") for r in include] or [""]
         exclude = tuple(exclude)
+        self._pseudo = pseudo_mounts(self.root, read_mounts())
         for rel_root in roots:
+            if self._in_pseudo(rel_root):
+                continue
             if rel_root:
                 problem = self._include_problem(rel_root)
                 if problem is not None:
@@ -43,6 +57,24 @@ class Walker:
                 f"Skipped {len(self.skipped_special)} special file(s) that cannot be backed "
                 f"up (FIFOs, sockets and devices): {shown}" + (f" and {more} more" if more > 0
                                                                else ""))
+
+    def _in_pseudo(self, rel_root: str) -> bool:
+        """Whether the folder lies in a pseudo file system (noted once)."""
+        if not self._pseudo:
+            return False
+        parts = rel_root.split("/") if rel_root else []
+        for rel in [""] + ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]:
+            if rel in self._pseudo:
+                self._note_pseudo(rel)
+                return True
+        return False
+
+    def _note_pseudo(self, rel: str) -> None:
+        if rel not in self._noted:
+            self._noted.add(rel)
+            self.notes.append(f"Skipped the contents of '{rel or self.root}': it is a "
+                              f"{self._pseudo[rel]} file system (the kernel's pseudo-files, "
+                              "not data on disk)")
 
     def _add(self, rel: str, kind: str, st: os.stat_result, target: Optional[str]) -> bool:
         """Emit unless the path is already in (overlapping includes)."""
@@ -106,10 +138,15 @@ class Walker:
                 except OSError as exc:
                     self.warnings.append(f"Cannot stat '{child_rel}': {exc.strerror}, skipped")
                     continue
+                pseudo = child_rel in self._pseudo
+                if pseudo:
+                    self._note_pseudo(child_rel)
+                    if not statmod.S_ISDIR(st.st_mode):   # e.g. nsfs, mounted on a file
+                        continue
                 kind = self._kind(child.path, child_rel, st)
                 if kind is None or not self._add(child_rel, kind[0], st, kind[1]):
                     continue
-                if kind[0] == "dir":
+                if kind[0] == "dir" and not pseudo:   # a pseudo mount point is kept, empty
                     subdirs.append((child.path, child_rel))
             stack.extend(reversed(subdirs))
 
@@ -133,6 +170,42 @@ class Walker:
         # sockets, FIFOs and devices are not backed up; the task log names them
         self.skipped_special.append((rel, special_kind(mode)))
         return None
+
+
+def read_mounts() -> bytes:
+    try:
+        with open(MOUNTS, "rb") as f:
+            return f.read()
+    except OSError:   # not Linux, or no /proc: nothing to skip
+        return b""
+
+
+def pseudo_mounts(root: str, mounts: bytes) -> Dict[str, str]:
+    """The pseudo file systems at or under ``root`` (relative paths, "" for
+    the root itself, which may also lie inside one), with their types. A
+    mount point listed again is the newest mount there (the last line)."""
+    top: Dict[str, str] = {}
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            top[os.fsdecode(_unescape(fields[1]))] = os.fsdecode(fields[2])
+    base = os.path.realpath(root)
+    prefix = base.rstrip("/") + "/"
+    found: Dict[str, str] = {}
+    holding = [p for p in top if base == p or base.startswith(p.rstrip("/") + "/")]
+    own = top[max(holding, key=len)] if holding else ""   # the root's own file system
+    if own in PSEUDO_FS:
+        found[""] = own
+    for point, fstype in top.items():
+        if fstype in PSEUDO_FS and point.startswith(prefix) and point != base:
+            found[point[len(prefix):]] = fstype
+    return found
+
+
+def _unescape(field: bytes) -> bytes:
+    """A path of /proc/self/mounts: space, tab, newline and backslash are
+    written in octal there (\\040 ...)."""
+    return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), field)
 
 
 def special_kind(mode: int) -> str:
