@@ -4,6 +4,11 @@ Runs under the exclusive lock, so no writer is active: every pack that no
 index file lists is an orphan of a crashed or aborted writer. Order of
 operations keeps the repository valid after a crash at any step: new packs,
 then the new index, then deleting old index files, then deleting packs.
+
+On object storage that lock is a lease: it is renewed before each step that
+deletes or replaces something and checked before every single deletion, so a
+prune whose lease ran out stops before it removes anything more that a writer
+which took the lock over may use.
 """
 from __future__ import annotations
 
@@ -50,11 +55,14 @@ class _Pack:
 class Pruner:
     def __init__(self, layout: Layout, index: Index, pack_size: int,
                  damage: DamageRegistry | None = None,
-                 check_lock: Callable[[], None] | None = None) -> None:
+                 check_lock: Callable[[], None] | None = None,
+                 renew_lock: Callable[[], None] | None = None) -> None:
         self._layout = layout
-        # Raises if the exclusive lock was lost (an object-storage lease), so
-        # nothing is deleted that a writer started since may need.
+        # Raise if the exclusive lock was lost (an object-storage lease), so
+        # nothing is deleted that a writer started since may need; renew_lock
+        # first refreshes the lease, before a step that may take long.
         self._check_lock = check_lock or (lambda: None)
+        self._renew_lock = renew_lock or self._check_lock
         self._index = index
         self._pack_size = pack_size
         self._damage = damage
@@ -76,7 +84,7 @@ class Pruner:
         # first: nothing refers to them, and on a full disk the space they free
         # is what lets the rest (new packs, a new index) be written.
         orphans = [p for p in drop if not p.indexed]
-        self._check_lock()
+        self._renew_lock()
         self._delete_packs(orphans)
         drop = [p for p in drop if p.indexed]
         repack = [p for p in keep if p.live_bytes < REPACK_BELOW_USED * p.data_bytes]
@@ -100,9 +108,9 @@ class Pruner:
                        or any(not p.indexed for p in keep) or self.report_problems)
         blobs_after = blobs_before
         if changed:
-            self._check_lock()
+            self._renew_lock()
             blobs_after = self._rewrite_index(keep, new_packs, old_index_ids)
-            self._check_lock()
+            self._renew_lock()
             self._delete_packs(drop + repacked)
             if self._damage is not None:
                 self._damage.keep_only_packs({p.id for p in keep})
@@ -235,6 +243,7 @@ class Pruner:
         try:
             loaded = [write_index(self._layout, infos)] if infos else []
             for index_id in old_index_ids:
+                self._check_lock()
                 self._layout.backend.remove(self._layout.index_file(index_id))
         except OSError as exc:
             raise write_error(self._layout.root, exc, "the new index") from exc
@@ -243,6 +252,7 @@ class Pruner:
 
     def _delete_packs(self, packs: list[_Pack]) -> None:
         for p in packs:
+            self._check_lock()
             name = self._layout.pack(p.id)
             try:
                 self._layout.backend.remove(name)

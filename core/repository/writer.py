@@ -14,6 +14,7 @@ from blake3 import blake3
 from core.errors import RepositoryError
 
 from .backend import BackendLock
+from .backend.lease import renew_lease
 from .chunker import Chunker
 from .config import RepoConfig
 from .errors import MissingParentData, write_error
@@ -298,6 +299,9 @@ class BackupWriter:
                         f"Restore point {meta.id} already exists in repository "
                         f"{self._layout.root}: run the job again to create a new point."
                     )
+                # a full lease for the manifest's write (an object store's PUT
+                # may take minutes: S3Backend.save takes no timeout to bound it)
+                renew_lease(self._lock)
                 if not self._lock.held:
                     raise RepositoryError(
                         f"The lock on repository {self._layout.root} was lost while point "
@@ -308,6 +312,8 @@ class BackupWriter:
                     )
                 manifest = Manifest(meta, self._entries)
                 digest = write_manifest(self._layout, manifest)
+                if not self._lock.held:
+                    raise self._unkeep(meta.id)
             except OSError as exc:
                 raise write_error(self._layout.root, exc, "the restore point manifest") from exc
         except BaseException as exc:
@@ -323,6 +329,23 @@ class BackupWriter:
         if self._on_commit is not None:
             self._on_commit(manifest, digest)
         return meta
+
+    def _unkeep(self, point_id: str) -> RepositoryError:
+        """The lock ran out while the manifest was written: a prune may have
+        taken the lock over and removed the point's data, so the manifest is
+        removed again."""
+        name = self._layout.point(point_id)
+        why = (f"Lost the repository lock while committing; the restore point was not kept "
+               f"(point {point_id} in repository {self._layout.root}: saving its manifest "
+               "outlasted the lock's lease, so a prune may have removed its data meanwhile).")
+        try:
+            self._layout.backend.remove(name)
+        except OSError as exc:
+            return RepositoryError(
+                f"{why} Its manifest {self._layout.describe(name)} could not be removed "
+                f"({exc.strerror or exc}): run verify, then forget that point if its data is "
+                "missing.")
+        return RepositoryError(f"{why} Run the job again.")
 
     def abort(self) -> None:
         """Give up the point: no manifest is written. Packs already sealed stay

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -455,3 +456,99 @@ def test_killed_backup_to_s3_leaves_earlier_points_restorable(
         assert again.verify() == []
         again.restore(first.id, tmp_path / "out")
     assert snapshot(tmp_path / "out") == snapshot(src)
+
+
+# -- the lock on S3 keeps a commit safe and lets a stop through -------------------------
+
+class GatedS3(S3Backend):
+    """Holds the first manifest save until released, and fails rewrites of
+    lock objects while ``lock_writes_fail`` (the lease's refreshes cannot get
+    through, the manifest's PUT can)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.hold_manifest = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.lock_writes_fail = False
+
+    def save(self, name: str, data: bytes | bytearray | memoryview) -> None:
+        if self.lock_writes_fail and name.startswith(LOCK_PREFIX):
+            raise BackendError("network down (simulated)")
+        if self.hold_manifest and name.startswith("points/"):
+            self.hold_manifest = False
+            self.entered.set()
+            assert self.release.wait(60)
+        super().save(name, data)
+
+
+def test_commit_whose_lease_ran_out_during_the_manifest_put_keeps_no_point(
+        seaweed: SeaweedS3, s3_url: str) -> None:
+    from core.errors import RepositoryError
+    from core.repository import Repository
+    from tests.core.test_lock_safety import LOST_COMMIT, write_point_data
+
+    gated = GatedS3.from_url(s3_url, seaweed.access_key, seaweed.secret_key,
+                             lease_seconds=LEASE)
+    Repository.open(gated, create=True, block_size=4096, pack_size=64 << 10).close()
+    writer_repo = Repository.open(gated, workers=2)
+    prune_repo = Repository.open(open_s3(seaweed, s3_url), workers=2)
+    writer = write_point_data(writer_repo, "s3race")
+    gated.hold_manifest = True
+    result: dict[str, BaseException] = {}
+
+    def commit() -> None:
+        try:
+            writer.commit()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            result["error"] = exc
+    thread = threading.Thread(target=commit, daemon=True)
+    thread.start()
+    assert gated.entered.wait(30)               # the manifest's PUT is in flight
+    gated.lock_writes_fail = True
+    wait_until(lambda: not writer._lock.held, timeout=LEASE + 5)
+    reports = []
+    wait_until(lambda: not (r := prune_repo.prune()).skipped and not reports.append(r),
+               timeout=LEASE + 10)
+    assert reports[0].packs_deleted >= 1        # a prune took over and deleted its packs
+    gated.release.set()                         # the PUT lands after all
+    thread.join(60)
+    error = result.get("error")
+    assert isinstance(error, RepositoryError) and LOST_COMMIT in str(error), result
+    with Repository.open(open_s3(seaweed, s3_url), workers=2) as again:
+        assert again.point_ids() == []
+        assert again.verify() == []
+
+
+PRUNE_HOLDER = """
+import os, sys
+from core.repository.backend.s3 import S3Backend
+backend = S3Backend.from_url(sys.argv[1], os.environ["S3_TEST_ACCESS_KEY"],
+                             os.environ["S3_TEST_SECRET_KEY"], lease_seconds=5)
+lock = backend.lock(exclusive=True, wait=False, purpose="prune")
+print("locked" if lock else "busy", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_immediate_stop_ends_a_wait_for_an_s3_repository_lock(
+        seaweed: SeaweedS3, s3_url: str, service, make_job) -> None:
+    from core.api import RepositorySpec
+    from pydantic import SecretStr
+    from tests.core.test_lock_safety import stop_waiting_job, wait_for_note
+
+    service.add_repository(RepositorySpec(
+        name="Cloud", url=s3_url, insecure_no_encryption=True,
+        access_key_id=seaweed.access_key, secret_access_key=SecretStr(seaweed.secret_key)))
+    make_job("Job", computers=1, repository="Cloud")
+    child = subprocess.Popen([sys.executable, "-c", PRUNE_HOLDER, s3_url],
+                             env=subprocess_env(seaweed), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "locked"
+        sid, note = wait_for_note(service, "Job", "Waiting for the repository lock")
+        assert f"held by {socket.gethostname()} (pid {child.pid}, prune)" in note
+        stop_waiting_job(service, "Job", sid)
+    finally:
+        child.kill()
+        child.wait()

@@ -22,13 +22,15 @@ Contract (every implementation is tested against it):
   repository's messages about a full or read-only disk keep working).
 - ``lock`` gives the repository's shared (backups, restores, verifies) or
   exclusive (prune, repair) lock. Local folders use flock(2); object storage
-  uses lock objects with a lease the holder refreshes.
+  uses lock objects with a lease the holder refreshes. A wait for it can be
+  cancelled, and says who holds it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Union, runtime_checkable
 
 
 class ObjectNotFound(FileNotFoundError):
@@ -50,6 +52,31 @@ class Usage:
     used: int | None = None        # bytes stored by this repository, when cheap to know
     capacity: int | None = None    # total size of the medium (local disks), else None
     free: int | None = None
+
+
+# Ends a lock wait: an Event, or a callable polled every CANCEL_POLL seconds.
+LockCancel = Union[threading.Event, Callable[[], bool]]
+CANCEL_POLL = 0.1
+
+
+def wait_or_cancel(cancel: LockCancel | None, seconds: float) -> bool:
+    """Pause up to ``seconds``; True (at once) when ``cancel`` is set."""
+    if cancel is None:
+        threading.Event().wait(seconds)
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.wait(seconds)
+    waiter = threading.Event()
+    while seconds > 0 and not cancel():
+        waiter.wait(min(seconds, CANCEL_POLL))
+        seconds -= CANCEL_POLL
+    return bool(cancel())
+
+
+def is_cancelled(cancel: LockCancel | None) -> bool:
+    if cancel is None:
+        return False
+    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
 
 
 @runtime_checkable
@@ -81,10 +108,17 @@ class Backend(Protocol):
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
     def remove(self, name: str) -> None: ...
 
-    def lock(self, *, exclusive: bool, wait: bool) -> BackendLock | None:
+    def lock(self, *, exclusive: bool, wait: bool, cancel: LockCancel | None = None,
+             purpose: str | None = None,
+             on_wait: Callable[[str], None] | None = None) -> BackendLock | None:
         """Take the repository lock. ``wait=False`` returns None when it is
         held elsewhere in a conflicting mode; ``wait=True`` blocks until it
-        can be taken."""
+        can be taken, or returns None promptly once ``cancel`` is set.
+
+        Before it waits, ``on_wait(holder)`` is called once with who holds the
+        lock, e.g. ``"host (pid 12, prune)"``. ``purpose`` ("backup", "prune",
+        ...) names this lock's operation to such waiters where the back end
+        can record it."""
         ...
 
     def usage(self) -> Usage: ...

@@ -1,15 +1,17 @@
 """Repository locks on object storage: lock objects with a lease.
 
 A lock is an object ``locks/<random id>`` holding JSON ``{exclusive, host,
-pid, created, refreshed, lease_seconds}``. Its holder rewrites it every
-lease/3 from a daemon thread. Nobody can delete a lock object when its
+pid, operation, created, refreshed, lease_seconds}``. Its holder rewrites it
+every lease/3 from a daemon thread. Nobody can delete a lock object when its
 process dies, so a lock that has not been rewritten for longer than its lease
 is *stale*: the next process that meets it removes it (with a warning naming
 the holder and how long it had been silent) and goes on.
 
 Acquiring: write our own lock object, then list the locks. If another live
 lock conflicts (either of the two is exclusive), remove ours and give up
-(``wait=False``) or try again after a random, growing pause (``wait=True``).
+(``wait=False``) or try again after a random, growing pause (``wait=True``,
+until a ``cancel`` event ends the wait; the caller is told once who it waits
+for).
 Two processes that write at the same time both see each other and both back
 off; the random pause lets one of them win the next round.
 
@@ -26,7 +28,9 @@ last successful rewrite: once that is more than a lease ago, ``held`` is
 False (nobody may have taken the lock over before that) and the repository
 must not commit; a rewrite that finishes more than a lease after the previous
 one might have raced with a takeover, so it counts as lost too and the lock
-object is removed again.
+object is removed again. Before a step that must not outlive the lock (a
+commit), the holder calls :meth:`LeaseLock.refresh` for a full lease, and
+checks ``held`` again once the step is done.
 """
 from __future__ import annotations
 
@@ -39,15 +43,16 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
-from .base import BackendError, ObjectInfo, ObjectNotFound
+from .base import BackendError, LockCancel, ObjectInfo, ObjectNotFound, is_cancelled, \
+    wait_or_cancel
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "LOCK_PREFIX", "LeaseLock", "LockInfo", "acquire_lease",
-           "read_locks"]
+           "read_locks", "renew_lease"]
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +84,18 @@ class LockInfo:
     pid: int | None
     lease_seconds: float
     age: float | None           # seconds since it was last rewritten; None: unknown
+    operation: str | None = None
 
     @property
     def holder(self) -> str:
         return f"{self.host} (pid {self.pid})" if self.pid is not None else self.host
+
+    def describe(self) -> str:
+        """Who holds it and what for: ``host (pid 12, prune)``."""
+        what = self.operation or ("prune or repair" if self.exclusive
+                                  else "backup, restore or verify")
+        pid = f"pid {self.pid}, " if self.pid is not None else ""
+        return f"{self.host} ({pid}{what})"
 
     def stale(self, granularity: float) -> bool:
         return self.age is not None and self.age - granularity > self.lease_seconds
@@ -130,10 +143,12 @@ def read_locks(store: LeaseStore, *, skip: str | None = None) -> list[LockInfo]:
             # no clock and no time in it: garbage nobody refreshes, treat as stale
             age = time.time() - refreshed if refreshed is not None else float("inf")
         pid = doc.get("pid")
+        operation = doc.get("operation")
         found.append(LockInfo(
             name=name, exclusive=doc.get("exclusive") is not False,
             host=str(doc.get("host") or "an unknown host"),
-            pid=pid if isinstance(pid, int) else None, lease_seconds=lease, age=age))
+            pid=pid if isinstance(pid, int) else None, lease_seconds=lease, age=age,
+            operation=operation if isinstance(operation, str) else None))
     return found
 
 
@@ -141,10 +156,11 @@ class LeaseLock:
     """A lock object that a daemon thread keeps alive until :meth:`release`."""
 
     def __init__(self, store: LeaseStore, name: str, exclusive: bool, lease_seconds: float,
-                 created: float, renewed_at: float) -> None:
+                 created: float, renewed_at: float, operation: str | None = None) -> None:
         self._store = store
         self.name = name
         self.exclusive = exclusive
+        self.operation = operation
         self.lease_seconds = lease_seconds
         self._created = created
         self._renewed_at = renewed_at   # monotonic start of the last good rewrite
@@ -163,8 +179,8 @@ class LeaseLock:
     def _document(self) -> bytes:
         return json.dumps({
             "exclusive": self.exclusive, "host": socket.gethostname(), "pid": os.getpid(),
-            "created": _iso(self._created), "refreshed": _iso(time.time()),
-            "lease_seconds": self.lease_seconds,
+            "operation": self.operation, "created": _iso(self._created),
+            "refreshed": _iso(time.time()), "lease_seconds": self.lease_seconds,
         }).encode()
 
     def _write(self) -> None:
@@ -216,6 +232,22 @@ class LeaseLock:
             self._renewed_at = started
             return interval
 
+    def refresh(self) -> bool:
+        """Rewrite the lock object now, so a full lease is left; False when
+        the lock is no longer held. OSError from the store passes through
+        (the lock stays held while its lease runs)."""
+        with self._io:
+            if not self.held:
+                return False
+            started = time.monotonic()
+            self._write()
+            if time.monotonic() - self._renewed_at > self.lease_seconds:
+                self._lose(f"refreshing it took past the end of its "
+                           f"{self.lease_seconds:g} s lease")
+                return False
+            self._renewed_at = started
+            return True
+
     def _lose(self, why: str) -> None:
         self._lost = True
         log.warning("Lost the repository lock %s on %s: %s. The running operation will not "
@@ -265,10 +297,10 @@ def _refresh_loop(ref: weakref.ref[LeaseLock], stop: threading.Event, interval: 
         del lock
 
 
-def _conflicts(store: LeaseStore, own: str, exclusive: bool) -> bool:
-    """Whether a live lock other than ``own`` conflicts; stale ones are removed."""
+def _conflicts(store: LeaseStore, own: str, exclusive: bool) -> LockInfo | None:
+    """A live lock other than ``own`` that conflicts; stale ones are removed."""
     granularity = float(getattr(store, "clock_granularity", 0.0))
-    conflict = False
+    conflict: LockInfo | None = None
     for other in read_locks(store, skip=own):
         if other.stale(granularity):
             try:
@@ -282,22 +314,25 @@ def _conflicts(store: LeaseStore, own: str, exclusive: bool) -> bool:
                 "longer than its %g s lease, so that process has most likely died.",
                 other.holder, store.location, silent, other.lease_seconds)
             continue
-        if exclusive or other.exclusive:
-            conflict = True
+        if (exclusive or other.exclusive) and (conflict is None or other.exclusive):
+            conflict = other
     return conflict
 
 
 def acquire_lease(store: LeaseStore, *, exclusive: bool, wait: bool,
-                  lease_seconds: float = DEFAULT_LEASE_SECONDS) -> LeaseLock | None:
+                  lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                  cancel: LockCancel | None = None, purpose: str | None = None,
+                  on_wait: Callable[[str], None] | None = None) -> LeaseLock | None:
     """Take a shared or exclusive lease lock on ``store``. ``wait=False``
     returns None when a live lock conflicts; ``wait=True`` tries again until
-    it can be taken. OSError from the store passes through."""
+    it can be taken, or returns None once ``cancel`` is set; ``on_wait`` is
+    told the holder (``LockInfo.describe``) when the first wait starts.
+    OSError from the store passes through."""
     if lease_seconds <= 0:
         raise ValueError("lease_seconds must be positive")
     pause = _FIRST_PAUSE
-    waiter = threading.Event()
     lock = LeaseLock(store, f"{LOCK_PREFIX}{secrets.token_hex(16)}", exclusive, lease_seconds,
-                     time.time(), time.monotonic())
+                     time.time(), time.monotonic(), purpose)
     lock._released = True       # until it is taken: nothing for __del__ to remove
     slow = 0
     while True:
@@ -308,7 +343,7 @@ def acquire_lease(store: LeaseStore, *, exclusive: bool, wait: bool,
         except BaseException:
             _remove_quietly(store, lock.name)
             raise
-        if not conflict:
+        if conflict is None:
             if time.monotonic() - started <= lease_seconds / 2:
                 lock._released = False
                 lock._start()
@@ -321,10 +356,27 @@ def acquire_lease(store: LeaseStore, *, exclusive: bool, wait: bool,
                 f"{store.location} answers too slowly to hold a lock with a "
                 f"{lease_seconds:g} s lease. Check the storage and the network.")
         _remove_quietly(store, lock.name)
-        if not wait:
+        if not wait or is_cancelled(cancel):
             return None
-        waiter.wait(pause * random.uniform(0.5, 1.5))
+        if on_wait is not None:
+            on_wait(conflict.describe())
+            on_wait = None
+        if wait_or_cancel(cancel, pause * random.uniform(0.5, 1.5)):
+            return None
         pause = min(pause * 2, _MAX_PAUSE, lease_seconds / 3)
+
+
+def renew_lease(lock: object) -> None:
+    """Refresh ``lock`` now if it is a lease (other locks need nothing), so
+    a full lease is left for the next step. A failed rewrite is only logged:
+    ``held`` says whether the lease still runs."""
+    if not isinstance(lock, LeaseLock):
+        return
+    try:
+        lock.refresh()
+    except OSError as exc:
+        log.warning("Cannot refresh the repository lock %s on %s: %s", lock.name,
+                    lock.location, exc.strerror or exc)
 
 
 def _remove_quietly(store: LeaseStore, name: str) -> None:

@@ -12,15 +12,17 @@ import errno
 import fcntl
 import os
 import secrets
+import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from core.errors import RepositoryError
 
 from . import direct
-from .base import BackendError, ObjectInfo, ObjectNotFound, Usage
+from .base import CANCEL_POLL, BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
+    is_cancelled, wait_or_cancel
 
 TMP_DIR = "tmp"
 LOCK_FILE = "lock"
@@ -84,6 +86,36 @@ class LocalLock:
 
     def __del__(self) -> None:
         self.release()
+
+
+def _flock_holder(fd: int) -> str:
+    """Who holds a flock on the file of ``fd``, from /proc/locks (Linux):
+    ``host (pid 12, prune or repair)``; vaguer where that cannot be read."""
+    st = os.fstat(fd)
+    want = (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    found: list[tuple[int, str]] = []
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":    # "->" marks a waiter
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            key = (int(major, 16), int(minor, 16), int(inode))
+            pid = int(fields[4])
+        except ValueError:
+            continue
+        if key == want:
+            found.append((pid, "prune or repair" if fields[3] == "WRITE"
+                          else "backup, restore or verify"))
+    if not found:
+        return "another process"
+    pids = ", ".join(f"pid {pid}" for pid, _ in found[:3])
+    return f"{socket.gethostname()} ({pids}, {found[0][1]})"
 
 
 class LocalBackend:
@@ -408,20 +440,43 @@ class LocalBackend:
                 "repository folder's permissions."
             ) from exc
 
-    def lock(self, *, exclusive: bool, wait: bool) -> LocalLock | None:
+    def lock(self, *, exclusive: bool, wait: bool, cancel: LockCancel | None = None,
+             purpose: str | None = None,
+             on_wait: Callable[[str], None] | None = None) -> LocalLock | None:
+        """flock(2); a wait with ``cancel`` polls (non-blocking tries every
+        CANCEL_POLL s), so a stop ends it at once. ``purpose`` is not
+        recorded: the holder is found in /proc/locks."""
         fd = self._open_lock()
         if fd is None:
             return LocalLock(None)
-        op = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB)
+        op = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
-            fcntl.flock(fd, op)
-        except BlockingIOError:
-            os.close(fd)
-            return None
+            if self._try_flock(fd, op):
+                return LocalLock(fd)
+            if not wait or is_cancelled(cancel):
+                os.close(fd)
+                return None
+            if on_wait is not None:
+                on_wait(_flock_holder(fd))
+            if cancel is None:
+                fcntl.flock(fd, op)
+                return LocalLock(fd)
+            while not wait_or_cancel(cancel, CANCEL_POLL):
+                if self._try_flock(fd, op):
+                    return LocalLock(fd)
         except BaseException:
             os.close(fd)
             raise
-        return LocalLock(fd)
+        os.close(fd)
+        return None
+
+    @staticmethod
+    def _try_flock(fd: int, op: int) -> bool:
+        try:
+            fcntl.flock(fd, op | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def usage(self) -> Usage:
         try:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from .base import BackendLock, ObjectInfo, ObjectNotFound, Usage
+from .base import CANCEL_POLL, BackendLock, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
+    is_cancelled
 
 
 class _RwLock:
@@ -13,14 +14,20 @@ class _RwLock:
         self._readers = 0
         self._writer = False
 
-    def acquire(self, exclusive: bool, wait: bool) -> bool:
+    def acquire(self, exclusive: bool, wait: bool, cancel: LockCancel | None = None,
+                on_wait: Callable[[str], None] | None = None) -> bool:
         with self._cond:
             def free() -> bool:
                 return not self._writer and (not exclusive or self._readers == 0)
             if not free():
                 if not wait:
                     return False
-                self._cond.wait_for(free)
+                if on_wait is not None:
+                    on_wait("another user of this repository in this process ("
+                            + ("exclusive" if self._writer else "shared") + ")")
+                while not self._cond.wait_for(free, CANCEL_POLL):
+                    if is_cancelled(cancel):
+                        return False
             if exclusive:
                 self._writer = True
             else:
@@ -107,8 +114,10 @@ class MemoryBackend:
         with self._mutex:
             self._objects.pop(name, None)
 
-    def lock(self, *, exclusive: bool, wait: bool) -> BackendLock | None:
-        if not self._rw.acquire(exclusive, wait):
+    def lock(self, *, exclusive: bool, wait: bool, cancel: LockCancel | None = None,
+             purpose: str | None = None,
+             on_wait: Callable[[str], None] | None = None) -> BackendLock | None:
+        if not self._rw.acquire(exclusive, wait, cancel, on_wait):
             return None
         lock = _MemoryLock(self._rw, exclusive)
         with self._mutex:
