@@ -48,7 +48,8 @@ from .paths import (
     catalogue_path, checked_restore_target, default_repository_path, is_read_only,
 )
 from .repositories import (
-    DEFAULT_REPOSITORY, Measure, Registry, close_repository, is_default, measure_all,
+    DEFAULT_REPOSITORY, S3_TIMEOUT_S, Entry as RepoEntry, Measure, Registry, close_repository,
+    is_default, measure_all,
 )
 from .repository import Repository
 
@@ -151,8 +152,14 @@ class ReadOnlyService:
             found.append(RepositoryInfo(
                 name=e.name, kind=e.kind, location=e.location, encrypted=e.encrypted,
                 default=e.default, jobs=jobs, used_bytes=m.used, capacity_bytes=m.capacity,
-                free_bytes=m.free, problem=m.problem))
+                free_bytes=m.free, problem=m.problem or self._password_problem(e)))
         return found
+
+    def _password_problem(self, entry: RepoEntry) -> str | None:
+        try:
+            return self._registry.password_problem(entry, timeout=S3_TIMEOUT_S)
+        except (OSError, ConsoleError):
+            return None   # measure says why it cannot be read
 
     # -- restore points ------------------------------------------------------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:

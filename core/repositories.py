@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets as _random
+import shlex
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -30,7 +31,10 @@ from .errors import InvalidInput, JobStateError, NotFound, RepositoryError
 from .models import JOB_NAME_RE, _invisible
 from .paths import default_repository_path, secrets_dir
 from .repository import Repository
+from .repository.backend.local import LocalBackend
+from .repository.config import ENCRYPTION_AES
 from .repository.fsio import atomic_write
+from .repository.keys import PasswordRequired, WrongPassword, unlock
 from .repository.layout import CONFIG
 
 DEFAULT_REPOSITORY = "Default Backup Repository"
@@ -111,6 +115,10 @@ def _parse_s3(url: str) -> tuple[str, str, str]:
 
 
 # -- secrets ---------------------------------------------------------------------
+class S3AccessDenied(RepositoryError):
+    """The S3 server refused the keys (wrong, or not allowed on the bucket)."""
+
+
 @dataclass(frozen=True)
 class S3Keys:
     access_key_id: str
@@ -143,7 +151,17 @@ class SecretStore:
                  "secret_access_key": s3.secret_access_key}))
 
     def password(self, repo_id: str) -> str | None:
-        return self._read(f"{repo_id}.password")
+        """The stored password, without the line end an editor adds."""
+        text = self._read(f"{repo_id}.password")
+        if text is None:
+            return None
+        return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
+
+    def set_password(self, repo_id: str, password: str) -> None:
+        self._write(f"{repo_id}.password", password)
+
+    def set_s3_keys(self, repo_id: str, s3: S3Keys) -> None:
+        self.save(repo_id, None, s3)
 
     def s3_keys(self, repo_id: str) -> S3Keys | None:
         raw = self._read(f"{repo_id}.s3")
@@ -200,6 +218,10 @@ def s3_backend(location: str, keys: S3Keys | None, *, create_bucket: bool = Fals
                                   **options)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+    except OSError as exc:
+        if exc.errno == errno.EACCES:   # the keys are wrong: the request's fault, not ours
+            raise S3AccessDenied(str(exc)) from None
+        raise
 
 
 def open_repository(kind: str, location: str, *, password: str | None,
@@ -217,6 +239,31 @@ def open_repository(kind: str, location: str, *, password: str | None,
     except BaseException:
         backend.close()
         raise
+
+
+def unlock_with(kind: str, location: str, password: str | None, s3: S3Keys | None, *,
+                timeout: float | None = None) -> str:
+    """The id of the key ``password`` opens in the repository at ``location``
+    (WrongPassword, PasswordRequired when it opens none). Opens no repository."""
+    backend = LocalBackend(Path(location)) if kind == "local" else \
+        s3_backend(location, s3, timeout=timeout, quick=timeout is not None)
+    try:
+        if not backend.exists(CONFIG):
+            raise RepositoryError(f"No repository at {location}: check that its location is "
+                                  "right and its storage reachable.")
+        return unlock(backend, password)[1]   # type: ignore[arg-type]
+    finally:
+        backend.close()
+
+
+def stored_password_problem(entry: Entry) -> str:
+    return (f"The password the backup server keeps for repository '{entry.name}' does not "
+            "open it: set the right one with 'agent-jobs repository password "
+            f"{_quoted(entry.name)} --password-file FILE'.")
+
+
+def _quoted(name: str) -> str:
+    return shlex.quote(name)
 
 
 def close_repository(repo: Repository) -> None:
@@ -291,9 +338,33 @@ class Registry:
         if entry.default:
             return Repository.open(default_repository_path(self.data_dir),
                                    create=not read_only)
-        return open_repository(entry.kind, entry.location,
-                               password=self.secrets.password(entry.id),
-                               s3=self.secrets.s3_keys(entry.id))
+        password = self.secrets.password(entry.id)
+        try:
+            repo = open_repository(entry.kind, entry.location, password=password,
+                                   s3=self.secrets.s3_keys(entry.id))
+        except (WrongPassword, PasswordRequired):
+            raise WrongPassword(stored_password_problem(entry)) from None
+        if not repo.encrypted and (entry.encrypted or password is not None):
+            close_repository(repo)
+            raise RepositoryError(
+                f"Backup repository '{entry.name}' was added encrypted, but the config.json "
+                f"at {entry.location} now says it is not encrypted: the config was changed. "
+                f"Restore config.json from a copy (its encryption must be {ENCRYPTION_AES}); "
+                "nothing was changed.")
+        return repo
+
+    def password_problem(self, entry: Entry, timeout: float | None = None) -> str | None:
+        """Why the password kept for an encrypted repository does not open it
+        (None when it does). OSError, RepositoryError or InvalidInput when the
+        repository cannot be read (``measure`` says why)."""
+        if entry.default or not entry.encrypted:
+            return None
+        try:
+            unlock_with(entry.kind, entry.location, self.secrets.password(entry.id),
+                        self.secrets.s3_keys(entry.id), timeout=timeout)
+        except (WrongPassword, PasswordRequired):
+            return stored_password_problem(entry)
+        return None
 
     def s3_keys(self, entry: Entry) -> S3Keys | None:
         return None if entry.default else self.secrets.s3_keys(entry.id)

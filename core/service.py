@@ -70,9 +70,10 @@ from .repository import Manifest, PartialRestore, Repository
 from .repositories import (
     DEFAULT_REPOSITORY, S3_TIMEOUT_S, Entry as RepoEntry, Location, Measure, Registry, S3Keys,
     check_name, close_repository, exclusive_lock, is_default, measure, measure_all,
-    open_repository, parse_url, probe_empty_folder, repository_exists, spec_s3_keys,
+    open_repository, parse_url, probe_empty_folder, repository_exists, s3_backend,
+    spec_s3_keys, unlock_with,
 )
-from .repository.keys import add_key, list_keys, remove_key
+from .repository.keys import WrongPassword, add_key, list_keys, remove_key
 from .repository.selection import normalise
 from .repository.verify import VerifyCancelled
 from .estimates import eta_seconds, progress_percent
@@ -122,6 +123,8 @@ class BackupService:
             self._repos: dict[str, Repository] = {}   # repository id -> open repository
             self._repos_lock = threading.Lock()
             self._opening: dict[str, threading.Lock] = {}   # repository id -> its opener
+            # repository id -> (the stored password checked, why it does not open it)
+            self._password_checks: dict[str, tuple[str | None, str | None]] = {}
             self._registry = Registry(self.data_dir, self.catalogue)
             self._ctx = EngineContext(self.catalogue, self._events, hooks or NO_HOOKS,
                                       self._repository, self._repository_name)
@@ -720,6 +723,12 @@ class BackupService:
                     f"The original location of restore point {point.id} is unknown: job "
                     f"'{point.job}' no longer protects computer '{point.computer}'. Restore "
                     "to a folder instead.") from None
+            if computer.agent != "local":
+                raise RestoreError(
+                    f"Restore point {point.id} is of computer '{computer.name}', a Linux "
+                    f"computer reached over SSH ({computer.path}): restoring onto it is not "
+                    "supported yet. Restore to a folder on the backup server instead, then "
+                    "copy the files to the computer.")
             if not overwrite:
                 raise RestoreError(
                     f"Restoring to the original location ({computer.path}) replaces the files "
@@ -1009,8 +1018,31 @@ class BackupService:
             backends = {rid: repo.backend for rid, repo in self._repos.items()
                         if repo.backend.kind == "s3"}
         measured = measure_all(entries, self._registry.s3_keys, backends=backends)
+        for entry in entries:
+            found = measured[entry.id]
+            if entry.encrypted and (found is None or found.problem is None):
+                problem = self._password_problem(entry)
+                if problem is not None:
+                    measured[entry.id] = Measure(
+                        used=found.used if found else None,
+                        capacity=found.capacity if found else None,
+                        free=found.free if found else None, problem=problem)
         jobs = self.catalogue.jobs()
         return [self._repository_info(e, measured[e.id], jobs) for e in entries]
+
+    def _password_problem(self, entry: RepoEntry) -> str | None:
+        """Why the stored password does not open the repository; checked once
+        per stored password (a key derivation costs a tenth of a second)."""
+        password = self._registry.secrets.password(entry.id)
+        checked = self._password_checks.get(entry.id)
+        if checked is not None and checked[0] == password:
+            return checked[1]
+        try:
+            problem = self._registry.password_problem(entry, timeout=S3_TIMEOUT_S)
+        except (OSError, ConsoleError):
+            return None   # unreachable or damaged: checked again next time
+        self._password_checks[entry.id] = (password, problem)
+        return problem
 
     def _repository_info(self, entry: RepoEntry, found: Measure | None,
                          jobs: list[JobDefinition] | None = None) -> RepositoryInfo:
@@ -1059,16 +1091,23 @@ class BackupService:
 
     def _checked_spec(self, spec: RepositorySpec) -> tuple[Location, str | None, S3Keys | None]:
         where = parse_url(spec.url)
-        for entry in self._registry.entries():
-            if entry.location.rstrip("/") == where.location.rstrip("/"):
-                raise AlreadyExists(f"{where.location} is already the backup repository "
-                                    f"'{entry.name}'.")
         if where.path is not None:
             home = self.data_dir.resolve()
             path = where.path.resolve()
             if path == home or path in home.parents:
                 raise InvalidInput(f"A repository cannot hold the data directory {home}: "
                                    "choose another folder.")
+        new = where.location.rstrip("/")
+        for entry in self._registry.entries():
+            old = entry.location.rstrip("/")
+            if old == new:
+                raise AlreadyExists(f"{where.location} is already the backup repository "
+                                    f"'{entry.name}'.")
+            if new.startswith(old + "/") or old.startswith(new + "/"):
+                inside = "is inside" if new.startswith(old + "/") else "contains"
+                raise InvalidInput(f"{where.location} {inside} the backup repository "
+                                   f"'{entry.name}' ({entry.location}): repositories cannot "
+                                   "be nested. Choose a location outside it.")
         password = spec.password.get_secret_value() if spec.password is not None else None
         if password is not None and not password:
             raise InvalidInput("The repository password is empty: give a password, or none "
@@ -1114,9 +1153,11 @@ class BackupService:
                                "encrypted: add it without a password.")
         return "Existing repository, not encrypted" + held
 
-    def remove_repository(self, name: str) -> None:
-        """Forget a repository (and the secrets kept for it). Its data stays
-        where it is; a repository jobs or restore points use is kept."""
+    def remove_repository(self, name: str) -> int:
+        """Forget a repository (and the secrets kept for it); a repository jobs
+        use is kept. Its data stays where it is: its restore points are no
+        longer listed, and are again once it is added back. Returns how many
+        points were forgotten."""
         entry = self._registry.entry(name)
         if entry.default:
             raise InvalidInput(f"'{DEFAULT_REPOSITORY}' is the data directory's own "
@@ -1127,20 +1168,26 @@ class BackupService:
             raise JobStateError(f"Backup repository '{entry.name}' is used by job(s) "
                                 f"{', '.join(users)}: point them to another repository "
                                 "first.")
-        holders = sorted({p.job for p in self.catalogue.points()
-                          if self._same_repository(p.repository, entry)})
-        if holders:
-            raise JobStateError(f"Backup repository '{entry.name}' holds restore points of "
-                                f"job(s) {', '.join(holders)}: delete those backups first, "
-                                "or keep the repository.")
+        if any(not op.finished for op in self._operations.values()):
+            raise JobStateError("A restore or verify session is running: remove the "
+                                f"repository '{entry.name}' once it has ended.")
+        points = [p for p in self.catalogue.points()
+                  if self._same_repository(p.repository, entry)]
         with self._repos_lock:
             repo = self._repos.pop(entry.id, None)
         if repo is not None:
             close_repository(repo)
         self._registry.forget(entry)
+        ids = [p.id for p in points]
+        if ids:
+            self.catalogue.remove_points(ids)
+            self._trees.forget(ids)
+            for job in sorted({p.job for p in points}):
+                self._events.publish(PointsChanged(job))
         self._events.publish(CatalogueChanged())
-        log.info("repository %r removed from the list; its data at %s was kept", entry.name,
-                 entry.location)
+        log.info("repository %r removed from the list (%d restore point(s) no longer listed); "
+                 "its data at %s was kept", entry.name, len(ids), entry.location)
+        return len(ids)
 
     def _keys_of(self, name: str) -> tuple[RepoEntry, Repository]:
         entry = self._registry.entry(name)
@@ -1171,6 +1218,74 @@ class BackupService:
         with exclusive_lock(repo, entry.name):
             remove_key(repo.backend, key_id.strip(), current_id=repo.key_id or "")
         log.info("repository %r: key %s removed", entry.name, key_id)
+
+    def set_repository_password(self, name: str, password: SecretStr) -> None:
+        """Keep ``password`` as the server's password of an encrypted
+        repository, once it is checked to open it; a wrong one changes nothing."""
+        entry = self._encrypted_entry(name)
+        secret = password.get_secret_value()
+        if not secret:
+            raise InvalidInput("The password is empty: give the repository's password.")
+        try:
+            key_id = unlock_with(entry.kind, entry.location, secret,
+                                 self._registry.s3_keys(entry), timeout=S3_TIMEOUT_S)
+        except WrongPassword:
+            raise WrongPassword(f"The password does not open backup repository "
+                                f"'{entry.name}': nothing was changed.") from None
+        except OSError as exc:
+            raise RepositoryError(_os_reason(exc)) from None
+        self._registry.secrets.set_password(entry.id, secret)
+        with self._repos_lock:
+            repo = self._repos.get(entry.id)
+        if repo is not None:
+            repo.key_id = key_id
+        log.info("repository %r: the server's password was replaced (key %s)", entry.name,
+                 key_id)
+
+    def change_repository_password(self, name: str, new_password: SecretStr) -> str:
+        """restic's ``key passwd``: a new key with the new password, kept as the
+        server's password, then the key the server used is removed. Returns
+        the new key's id."""
+        entry, repo = self._keys_of(name)
+        secret = new_password.get_secret_value()
+        if not secret:
+            raise InvalidInput("The new password is empty: give a password.")
+        with exclusive_lock(repo, entry.name):
+            old_id = repo.key_id or ""
+            key_id = add_key(repo.backend, repo.sealer, secret)
+            self._registry.secrets.set_password(entry.id, secret)
+            repo.key_id = key_id
+            if old_id:
+                remove_key(repo.backend, old_id, current_id=key_id)
+        log.info("repository %r: password changed (key %s replaced by key %s)", entry.name,
+                 old_id, key_id)
+        return key_id
+
+    def set_repository_s3_keys(self, name: str, access_key_id: str,
+                               secret_access_key: SecretStr) -> None:
+        """Keep (or replace) the S3 keys of an S3 repository, once they are
+        checked to reach its bucket."""
+        entry = self._registry.entry(name)
+        if entry.kind != "s3":
+            raise InvalidInput(f"Backup repository '{entry.name}' is a local folder: S3 keys "
+                               "are only for S3 repositories.")
+        keys = spec_s3_keys(access_key_id, secret_access_key)
+        assert keys is not None
+        try:
+            backend = s3_backend(entry.location, keys, timeout=S3_TIMEOUT_S, quick=True)
+            backend.close()
+        except OSError as exc:
+            raise RepositoryError(_os_reason(exc)) from None
+        self._registry.secrets.set_s3_keys(entry.id, keys)
+        self._password_checks.pop(entry.id, None)
+        log.info("repository %r: S3 keys replaced", entry.name)
+
+    def _encrypted_entry(self, name: str) -> RepoEntry:
+        entry = self._registry.entry(name)
+        if not entry.encrypted:
+            raise InvalidInput(f"Backup repository '{entry.name}' is not encrypted: it has no "
+                               "password.")
+        return entry
 
     def test_computer(self, computer: Computer, ssh: SshSettings) -> str:
         """Connect to the computer as a backup would (SSH: the host key, the
@@ -1254,13 +1369,14 @@ def run_with_timeout(work: Callable[[], T], timeout: float, late: str) -> T:
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, OSError) and not isinstance(error, ConsoleError):
-            raise InvalidInput(f"{_os_reason(error)}.") from None
+            raise InvalidInput(_os_reason(error)) from None
         raise error
     return outcome["value"]
 
 
 def _os_reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or exc.__class__.__name__
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    return reason if reason.endswith(".") else reason + "."
 
 
 def _add_repair(total: RepairReport, part: RepairReport, prefix: str) -> None:

@@ -313,8 +313,8 @@ class InfrastructureController(QObject):
                           self._window)
         box.setObjectName("RemoveRepositoryQuestion")
         box.setInformativeText(
-            f"Its data is not deleted: {repo.location} keeps every restore point, and the "
-            "repository can be added again later.")
+            f"Its data is not deleted: {repo.location} keeps every restore point. They are "
+            "no longer listed under Backups, and are again if the repository is added back.")
         box.setDefaultButton(QMessageBox.StandardButton.No)
         track(self, "remove_question", box)
 

@@ -18,7 +18,8 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     p.add_argument("--tasks", type=int, default=None if not creating else 2,
                    help="task slots (default 2)")
     p.add_argument("--throttle", type=float, default=None, metavar="MBPS",
-                   help="cap the read rate in MB/s" + ("" if creating else "; 0 removes the cap"))
+                   help="cap each computer's read rate in MB/s"
+                   + ("" if creating else "; 0 removes the cap"))
     p.add_argument("--retain", type=int, default=None if not creating else 7,
                    help="restore points to keep per computer (default 7)")
     p.add_argument("--repository", default=None, metavar="NAME",
@@ -90,7 +91,9 @@ def _repository_commands(sub: argparse._SubParsersAction) -> None:
     for p in (add, test):
         p.add_argument("--url", required=True, metavar="URL",
                        help="a folder path, or s3:http(s)://HOST:PORT/BUCKET[/PREFIX] (S3 keys: "
-                            "the server's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+                            "--credentials-file, else AWS_ACCESS_KEY_ID and "
+                            "AWS_SECRET_ACCESS_KEY of this shell, else the server's)")
+        _credentials_option(p)
         p.add_argument("--password-file", metavar="FILE",
                        help="encrypt with the password on the first line of FILE (for an "
                             "existing repository: the password that opens it)")
@@ -114,6 +117,26 @@ def _repository_commands(sub: argparse._SubParsersAction) -> None:
                                              "the last)")
     kremove.add_argument("name")
     kremove.add_argument("key_id")
+    kpasswd = ksub.add_parser("passwd", help="change the server's password: add a key with "
+                                             "the new one, remove the key it replaces")
+    kpasswd.add_argument("name")
+    kpasswd.add_argument("--new-password-file", required=True, metavar="FILE",
+                         help="the new password, on the first line of FILE")
+    password = rsub.add_parser("password", help="set the password the server keeps for an "
+                                                "encrypted repository (checked first)")
+    password.add_argument("name")
+    password.add_argument("--password-file", required=True, metavar="FILE",
+                          help="the repository's password, on the first line of FILE")
+    set_keys = rsub.add_parser("set-keys", help="set or replace the S3 keys the server keeps "
+                                                "for an S3 repository (checked first)")
+    set_keys.add_argument("name")
+    _credentials_option(set_keys)
+
+
+def _credentials_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--credentials-file", metavar="FILE",
+                   help="S3 keys in AWS shared-credentials format ([default] "
+                        "aws_access_key_id=..., aws_secret_access_key=...), mode 0600")
 
 
 class _Parser(argparse.ArgumentParser):

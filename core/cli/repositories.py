@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import configparser
 import os
+import stat
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -12,6 +14,9 @@ from ..errors import InvalidInput
 from .connect import client
 from .output import print_json, short, table
 
+ENV_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
+ENV_SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
+
 
 def run(args: argparse.Namespace, data_dir: Path) -> int:
     sub = args.repository_command
@@ -19,6 +24,10 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         return _add(args, data_dir)
     if sub == "key":
         return _key(args, data_dir)
+    if sub == "password":
+        return _password(args, data_dir)
+    if sub == "set-keys":
+        return _set_keys(args, data_dir)
     with client(data_dir) as api:
         if sub == "list":
             found = api.list_repositories()
@@ -29,18 +38,25 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         elif sub == "remove":
             location = next((r.location for r in api.list_repositories()
                              if r.name.lower() == args.name.strip().lower()), None)
-            api.remove_repository(args.name)
+            forgotten = api.remove_repository(args.name)
             print(f"Removed backup repository '{args.name}' from the list. Its data was not "
-                  "deleted" + (f": it stays at {location}." if location else "."))
+                  "deleted" + (f": it stays at {location}." if location else ".")
+                  + (f" Its {forgotten} restore point(s) are no longer listed; they are again "
+                     "if it is added back." if forgotten else ""))
     return 0
 
 
 def _add(args: argparse.Namespace, data_dir: Path) -> int:
     password = read_password_file(args.password_file, "--password-file") \
         if args.password_file is not None else None
-    spec = RepositorySpec(name=getattr(args, "name", None) or "", url=absolute_url(args.url),
+    url = absolute_url(args.url)
+    keys = s3_keys(args.credentials_file, required=False) \
+        if url.lower().startswith("s3:") or args.credentials_file is not None else None
+    spec = RepositorySpec(name=getattr(args, "name", None) or "", url=url,
                           password=SecretStr(password) if password is not None else None,
-                          insecure_no_encryption=args.insecure_no_encryption)
+                          insecure_no_encryption=args.insecure_no_encryption,
+                          access_key_id=keys[0] if keys else None,
+                          secret_access_key=SecretStr(keys[1]) if keys else None)
     with client(data_dir) as api:
         if args.repository_command == "test":
             print(api.test_repository(spec) + ".")
@@ -52,10 +68,28 @@ def _add(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
+def _password(args: argparse.Namespace, data_dir: Path) -> int:
+    password = read_password_file(args.password_file, "--password-file")
+    with client(data_dir) as api:
+        api.set_repository_password(args.name, SecretStr(password))
+    print(f"The password opens backup repository '{args.name}': the server keeps it for "
+          "its backups.")
+    return 0
+
+
+def _set_keys(args: argparse.Namespace, data_dir: Path) -> int:
+    keys = s3_keys(args.credentials_file, required=True)
+    assert keys is not None
+    with client(data_dir) as api:
+        api.set_repository_s3_keys(args.name, keys[0], SecretStr(keys[1]))
+    print(f"The S3 keys reach backup repository '{args.name}': the server keeps them for it.")
+    return 0
+
+
 def _key(args: argparse.Namespace, data_dir: Path) -> int:
     sub = args.key_command
     password = read_password_file(args.new_password_file, "--new-password-file") \
-        if sub == "add" else None
+        if sub in ("add", "passwd") else None
     with client(data_dir) as api:
         if sub == "list":
             keys = api.list_repository_keys(args.name)
@@ -70,6 +104,11 @@ def _key(args: argparse.Namespace, data_dir: Path) -> int:
             key_id = api.add_repository_key(args.name, SecretStr(password))
             print(f"Added key {key_id} to backup repository '{args.name}': the new password "
                   "opens it too.")
+        elif sub == "passwd":
+            assert password is not None
+            key_id = api.change_repository_password(args.name, SecretStr(password))
+            print(f"Changed the password of backup repository '{args.name}': key {key_id} "
+                  "replaces the server's old key, and the server keeps the new password.")
         elif sub == "remove":
             api.remove_repository_key(args.name, args.key_id)
             print(f"Removed key {args.key_id} from backup repository '{args.name}': its "
@@ -113,6 +152,57 @@ def read_password_file(name: str, option: str) -> str:
         raise InvalidInput(f"{option}: the first line of {path} is empty; put the password "
                            "on it.")
     return password
+
+
+def s3_keys(credentials_file: str | None, *, required: bool) -> tuple[str, str] | None:
+    """S3 keys to send: from the credentials file, else this shell's
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (None without them, unless
+    ``required``). Never printed."""
+    if credentials_file is not None:
+        return read_credentials_file(credentials_file)
+    key, secret = os.environ.get(ENV_ACCESS_KEY), os.environ.get(ENV_SECRET_KEY)
+    if key and secret:
+        return key, secret
+    if required:
+        raise InvalidInput(f"No S3 keys: give --credentials-file FILE, or set {ENV_ACCESS_KEY} "
+                           f"and {ENV_SECRET_KEY}.")
+    return None
+
+
+def read_credentials_file(name: str) -> tuple[str, str]:
+    """The [default] keys of an AWS shared-credentials file, readable by its
+    owner only. Messages never quote the file's lines (they hold the secret)."""
+    option = "--credentials-file"
+    path = Path(name).expanduser()
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise InvalidInput(f"{option}: {path} is a folder, not a file.")
+        if mode & 0o077:
+            raise InvalidInput(f"{option}: {path} can be read by other users (mode "
+                               f"{stat.S_IMODE(mode):04o}): run 'chmod 600 {path}' first.")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{option}: {path} does not exist.") from None
+    except PermissionError:
+        raise InvalidInput(f"{option}: {path} cannot be read (permission denied).") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{option}: {path} is not a text file (UTF-8).") from None
+    except OSError as exc:
+        raise InvalidInput(f"{option}: cannot read {path}: {exc.strerror or exc}.") from None
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        raise InvalidInput(f"{option}: {path} is not an AWS credentials file ([default] "
+                           "with aws_access_key_id and aws_secret_access_key).") from None
+    section = parser["default"] if parser.has_section("default") else None
+    key = section.get("aws_access_key_id", "").strip() if section is not None else ""
+    secret = section.get("aws_secret_access_key", "").strip() if section is not None else ""
+    if not key or not secret:
+        raise InvalidInput(f"{option}: {path} has no [default] section with both "
+                           "aws_access_key_id and aws_secret_access_key.")
+    return key, secret
 
 
 def absolute_url(url: str) -> str:

@@ -3,6 +3,7 @@
 Object names::
 
     config.json                 format version, id, sizes, encryption (never sealed)
+    config.sealed               encrypted only: config.json sealed, to find a changed one
     keys/<id>                   the master key, wrapped by a password (see keys)
     packs/<xx>/<packid>.pack    blobs plus a trailer listing them (see packfile)
     index/<id>.idx              blob id -> pack location (see index)

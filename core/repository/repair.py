@@ -50,7 +50,9 @@ def repair_repository(
 
     keep: list[PackInfo] = []
     salvage: list[tuple[str, list[tuple[str, BlobLoc]]]] = []
-    for pack_id, result in pool.map(one, sorted(on_disk)):
+    checked = list(pool.map(one, sorted(on_disk)))
+    _refuse_if_no_pack_opens(layout, checked, listed)
+    for pack_id, result in checked:
         report.packs_checked += 1
         path = layout.describe(layout.pack(pack_id))
         if isinstance(result, OSError):
@@ -117,6 +119,26 @@ def repair_repository(
         else:
             report.points_ok.append(point_id)
     return report
+
+
+def _refuse_if_no_pack_opens(layout: Layout, checked: list[tuple[str, PackCheck | OSError]],
+                             listed: dict[str, list[tuple[str, BlobLoc]]]) -> None:
+    """Damage hits some packs; when no pack opens and not one block of any
+    decodes, the packs were read with the wrong key (a changed config.json,
+    another repository's key), and repairing would delete every one of them."""
+    def hopeless(pack_id: str, result: PackCheck | OSError) -> bool:
+        if not isinstance(result, PackCheck) or result.problem is None:
+            return False
+        located = result.entries if result.entries is not None else listed.get(pack_id, [])
+        return len(result.bad) >= len(located)
+
+    if not checked or not all(hopeless(pack_id, result) for pack_id, result in checked):
+        return
+    raise RepositoryError(
+        f"Every pack of repository {layout.root} ({len(checked)}) fails to open: that is "
+        "not damage but a wrong key or a changed config.json. Repair refused and changed "
+        "nothing: check the repository's config.json (restore it from a copy) and its "
+        "password.")
 
 
 def _copy_intact(layout: Layout, pack_size: int,

@@ -1,17 +1,21 @@
 """Repository: a content-addressed, deduplicated, compressed store of restore points."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from core.errors import RepositoryError
 
 from .backend import Backend, BackendLock
+from .backend.base import LockCancel
+from .backend.lease import renew_lease
 from .backend.local import LocalBackend
 from .config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, read_config, \
     write_config
@@ -19,7 +23,7 @@ from .damage import DamageRegistry
 from .errors import PointNotFound, write_error
 from .index import Index
 from .keys import create_key, unlock
-from .layout import CONFIG, INDEX, POINTS, Layout
+from .layout import CONFIG, INDEX, KEYS, POINTS, Layout
 from .manifest import load_manifest, read_meta, salvage_blob_ids, stored_digest
 from .model import (
     Manifest,
@@ -43,6 +47,9 @@ from .writer import BackupWriter, WriterContext
 log = logging.getLogger(__name__)
 
 POINT_TYPES = ("Full", "Increment")
+# config.json sealed under the master key (encrypted repositories): config.json
+# itself cannot be, since it says whether the rest is.
+SEALED_CONFIG = "config.sealed"
 
 
 class Repository:
@@ -122,8 +129,11 @@ class Repository:
                                 ENCRYPTION_AES if password is not None else ENCRYPTION_NONE)
             sealer, key_id = _create(layout, config, password, kdf or {})
         config = read_config(layout)
+        if not config.encrypted:
+            _refuse_downgrade(layout)
         if config.encrypted and key_id is None:
             sealer, key_id = _unlock(backend, password)
+            _check_sealed_config(layout, sealer, config)
         if isinstance(backend, LocalBackend):
             try:
                 backend.prepare()
@@ -187,11 +197,19 @@ class Repository:
 
     # -- backup --------------------------------------------------------------
 
-    def begin_backup(self, meta: PointMeta) -> BackupWriter:
+    def begin_backup(self, meta: PointMeta, *, cancel: LockCancel | None = None,
+                     on_wait: Callable[[str], None] | None = None) -> BackupWriter:
         """Start a new point; blocks while a prune runs. The writer holds a
-        shared lock until ``commit`` or ``abort``."""
+        shared lock until ``commit`` or ``abort``.
+
+        ``on_wait(holder)`` is told once who holds the lock when it has to
+        wait; once ``cancel`` is set the wait ends with LockWaitCancelled."""
         _check_meta(meta)
-        lock = self._lock(exclusive=False)
+        lock = self._lock(exclusive=False, cancel=cancel, purpose="backup", on_wait=on_wait)
+        if lock is None:
+            raise LockWaitCancelled(
+                f"Stopped while waiting for the lock on repository {self._where}: no restore "
+                f"point {meta.id} was made.")
         try:
             self._index.refresh()
             if _exists(self._layout, self._layout.point(meta.id)):
@@ -293,7 +311,7 @@ class Repository:
     # -- maintenance ---------------------------------------------------------
 
     def prune(self) -> PruneReport:
-        lock = self._lock(exclusive=True, wait=False)
+        lock = self._lock(exclusive=True, wait=False, purpose="prune")
         if lock is None:
             return PruneReport(
                 skipped=True,
@@ -320,7 +338,8 @@ class Repository:
                 for e in manifest.entries:
                     used.update(e.blocks)
             pruner = Pruner(self._layout, self._index, self.config.pack_size, self.damage,
-                            check_lock=lambda: self._check_held(lock, "prune"))
+                            check_lock=lambda: self._check_held(lock, "prune"),
+                            renew_lock=lambda: self._check_held(lock, "prune", renew=True))
             pruner.report_problems.extend(unreadable)
             counts = pruner.run(used)
         report = PruneReport(
@@ -350,7 +369,7 @@ class Repository:
         (see selection.select_paths); ``checked`` is what ``preflight_restore``
         returned for the same point and paths, so the manifest is not decoded
         twice (it is used while the point is still in the repository)."""
-        with self._lock(exclusive=False):
+        with self._lock(exclusive=False, purpose="restore"):
             self._index.refresh()
             preflighted = checked is not None and checked.meta.id == point_id and \
                 _exists(self._layout, self._layout.point(point_id))
@@ -374,7 +393,7 @@ class Repository:
         before writing anything (an unreadable, damaged or forged manifest, a
         path the point does not hold). Returns the manifest (reduced to
         ``paths``)."""
-        with self._lock(exclusive=False):
+        with self._lock(exclusive=False, purpose="restore"):
             self._index.refresh()
             manifest = self.recent_manifest(point_id)
             if paths is not None:
@@ -392,7 +411,7 @@ class Repository:
         manifest raises PointNotFound, or with ``missing_ok`` is reported as a
         "manifest missing" problem. ``full`` forces (or skips) the whole-repository
         check."""
-        with self._lock(exclusive=False):
+        with self._lock(exclusive=False, purpose="verify"):
             self._index.refresh(full=self.damage.load())
             if full is None:
                 full = point_ids is None
@@ -424,7 +443,7 @@ class Repository:
         """Rebuild the index from the packs, drop damaged copies (salvaging the
         intact blobs of their packs) and say which points are whole again.
         RepositoryError if a backup, restore or verify is running."""
-        lock = self._lock(exclusive=True, wait=False)
+        lock = self._lock(exclusive=True, wait=False, purpose="repair")
         if lock is None:
             raise RepositoryError(
                 f"Repository {self._where} is in use by a backup, restore or verify: run repair "
@@ -457,7 +476,11 @@ class Repository:
     def _where(self) -> Path | str:
         return self._layout.root
 
-    def _check_held(self, lock: BackendLock, what: str) -> None:
+    def _check_held(self, lock: BackendLock, what: str, *, renew: bool = False) -> None:
+        """RepositoryError if ``lock`` was lost; ``renew`` first refreshes a
+        lease (a full term for the next step)."""
+        if renew:
+            renew_lease(lock)
         if not lock.held:
             raise RepositoryError(
                 f"The lock on repository {self._where} was lost during {what} (the storage was "
@@ -465,10 +488,14 @@ class Repository:
                 f"started since may need. Run {what} again."
             )
 
-    def _lock(self, *, exclusive: bool, wait: bool = True) -> Any:
-        """The back end's lock (None when ``wait`` is false and it is busy)."""
+    def _lock(self, *, exclusive: bool, wait: bool = True, cancel: LockCancel | None = None,
+              purpose: str | None = None,
+              on_wait: Callable[[str], None] | None = None) -> Any:
+        """The back end's lock (None when it is busy and ``wait`` is false,
+        or ``cancel`` ended the wait)."""
         try:
-            lock: BackendLock | None = self._layout.backend.lock(exclusive=exclusive, wait=wait)
+            lock: BackendLock | None = self._layout.backend.lock(
+                exclusive=exclusive, wait=wait, cancel=cancel, purpose=purpose, on_wait=on_wait)
         except RepositoryError:
             raise
         except OSError as exc:
@@ -477,6 +504,10 @@ class Repository:
                 "storage is reachable, then try again."
             ) from exc
         return lock
+
+
+class LockWaitCancelled(RepositoryError):
+    """The wait for the repository lock was cancelled (the job was stopped)."""
 
 
 def _exists(layout: Layout, name: str) -> bool:
@@ -526,10 +557,70 @@ def _create(layout: Layout, config: RepoConfig, password: str | None,
         key_id: str | None = None
         if password is not None:
             sealer, key_id = create_key(backend, password, **kdf)
+            backend.save(SEALED_CONFIG, sealer.seal(_canonical(config)))
         write_config(layout, config)
     except OSError as exc:
         raise write_error(layout.root, exc, "a new repository") from exc
     return sealer, key_id
+
+
+def _canonical(config: RepoConfig) -> bytes:
+    return json.dumps(asdict(config), sort_keys=True).encode()
+
+
+def _refuse_downgrade(layout: Layout) -> None:
+    """config.json is not sealed: a repository whose config says it is not
+    encrypted while it holds keys had its config changed (backups would then
+    be written in plaintext, and every encrypted pack look damaged)."""
+    backend = layout.backend
+    try:
+        keyed = next(iter(backend.list(KEYS)), None) is not None or \
+            backend.exists(SEALED_CONFIG)
+    except OSError as exc:
+        raise RepositoryError(
+            f"Cannot read the keys of repository {layout.root}: {exc.strerror or exc}. Check "
+            "that its storage is reachable and readable.") from exc
+    if keyed:
+        raise RepositoryError(
+            f"{layout.describe(CONFIG)} says the repository is not encrypted, but it holds "
+            "encryption keys: the config was changed. Restore config.json from a copy (its "
+            f"encryption must be {ENCRYPTION_AES}); nothing was changed.")
+
+
+def _check_sealed_config(layout: Layout, sealer: Sealer, config: RepoConfig) -> None:
+    """Compare config.json with the copy sealed under the master key when the
+    repository was created. A repository made by an older build has none: it
+    gets one now (a read-only one is left as it is)."""
+    backend = layout.backend
+    try:
+        sealed = backend.load(SEALED_CONFIG)
+    except FileNotFoundError:
+        try:
+            backend.save(SEALED_CONFIG, sealer.seal(_canonical(config)))
+        except OSError as exc:
+            log.warning("cannot store the sealed copy of the config of %s: %s", layout.root,
+                        exc.strerror or exc)
+        return
+    except OSError as exc:
+        raise RepositoryError(
+            f"Cannot read {layout.describe(SEALED_CONFIG)}: {exc.strerror or exc}. Check that "
+            "the repository storage is reachable and readable.") from exc
+    try:
+        stored = json.loads(sealer.open(sealed))
+        if not isinstance(stored, dict):
+            raise ValueError("not a JSON object")
+    except (RepositoryError, ValueError):
+        raise RepositoryError(
+            f"{layout.describe(SEALED_CONFIG)}, the sealed copy of the repository's config, "
+            "cannot be opened with its key: it was changed. Restore it and config.json from "
+            "a copy of the repository; nothing was changed.") from None
+    if stored != asdict(config):
+        changed = ", ".join(sorted(k for k in set(stored) | set(asdict(config))
+                                   if stored.get(k) != asdict(config).get(k)))
+        raise RepositoryError(
+            f"{layout.describe(CONFIG)} differs from the sealed copy written when the "
+            f"repository was created ({changed}): the config was changed. Restore "
+            "config.json from a copy of the repository; nothing was changed.")
 
 
 def _unlock(backend: Backend, password: str | None) -> tuple[Sealer, str]:

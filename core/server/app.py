@@ -27,6 +27,7 @@ from ..models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
     RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
 )
+from ..repositories import S3AccessDenied
 from ..repository.keys import KeyInUse, PasswordRequired, WrongPassword
 from .events_hub import EventHub
 
@@ -47,6 +48,7 @@ STATUS_OF_ERROR: dict[type[errors.ConsoleError], int] = {
     errors.JobStateError: 409,
     errors.InvalidInput: 400,
     errors.RestoreError: 400,
+    S3AccessDenied: 400,
     errors.RepositoryError: 500,
 }
 
@@ -151,12 +153,23 @@ class KeyBody(BaseModel):
     password: SecretStr
 
 
+class S3KeysBody(BaseModel):
+    """New S3 keys of a repository (in the body, never the URL)."""
+
+    access_key_id: str
+    secret_access_key: SecretStr
+
+
 class KeyAdded(BaseModel):
     id: str
 
 
 class TestAnswer(BaseModel):
     result: str
+
+
+class RepositoryRemoved(BaseModel):
+    points_forgotten: int     # no longer listed; their data stays in the repository
 
 
 class ComputerTestBody(BaseModel):
@@ -395,11 +408,10 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         """What adding the repository would find, in a sentence; creates nothing."""
         return TestAnswer(result=service.test_repository(spec))
 
-    @app.delete(API + "/repositories/{name}", status_code=204)
-    def remove_repository(name: str) -> Response:
-        """Forget a repository; its data is never deleted."""
-        service.remove_repository(name)
-        return Response(status_code=204)
+    @app.delete(API + "/repositories/{name}")
+    def remove_repository(name: str) -> RepositoryRemoved:
+        """Forget a repository and stop listing its points; its data is never deleted."""
+        return RepositoryRemoved(points_forgotten=service.remove_repository(name))
 
     @app.get(API + "/repositories/{name}/keys")
     def list_repository_keys(name: str) -> list[RepositoryKeyInfo]:
@@ -412,6 +424,23 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     @app.delete(API + "/repositories/{name}/keys/{key_id}", status_code=204)
     def remove_repository_key(name: str, key_id: str) -> Response:
         service.remove_repository_key(name, key_id)
+        return Response(status_code=204)
+
+    @app.put(API + "/repositories/{name}/password", status_code=204)
+    def set_repository_password(name: str, body: KeyBody) -> Response:
+        """Keep this password for the repository, once it opens it."""
+        service.set_repository_password(name, body.password)
+        return Response(status_code=204)
+
+    @app.post(API + "/repositories/{name}/keys/passwd", status_code=201)
+    def change_repository_password(name: str, body: KeyBody) -> KeyAdded:
+        """restic's ``key passwd``: a new key replaces the one the server uses."""
+        return KeyAdded(id=service.change_repository_password(name, body.password))
+
+    @app.put(API + "/repositories/{name}/s3keys", status_code=204)
+    def set_repository_s3_keys(name: str, body: S3KeysBody) -> Response:
+        """Keep (or replace) the S3 keys of an S3 repository, once they work."""
+        service.set_repository_s3_keys(name, body.access_key_id, body.secret_access_key)
         return Response(status_code=204)
 
     @app.post(f"{API}/computers/test")

@@ -323,8 +323,9 @@ class ServerClient:
         return RepositoryInfo.model_validate(self._request(
             "POST", "/repositories", json=_spec_body(spec)))
 
-    def remove_repository(self, name: str) -> None:
-        self._request("DELETE", f"/repositories/{_q(name)}")
+    def remove_repository(self, name: str) -> int:
+        answer = self._request("DELETE", f"/repositories/{_q(name)}")
+        return int(answer["points_forgotten"])
 
     def test_repository(self, spec: RepositorySpec) -> str:
         return str(self._request("POST", "/repositories/test",
@@ -340,6 +341,20 @@ class ServerClient:
 
     def remove_repository_key(self, name: str, key_id: str) -> None:
         self._request("DELETE", f"/repositories/{_q(name)}/keys/{_q(key_id)}")
+
+    def set_repository_password(self, name: str, password: SecretStr) -> None:
+        self._request("PUT", f"/repositories/{_q(name)}/password",
+                      json={"password": password.get_secret_value()})
+
+    def change_repository_password(self, name: str, new_password: SecretStr) -> str:
+        return str(self._request("POST", f"/repositories/{_q(name)}/keys/passwd",
+                                 json={"password": new_password.get_secret_value()})["id"])
+
+    def set_repository_s3_keys(self, name: str, access_key_id: str,
+                               secret_access_key: SecretStr) -> None:
+        self._request("PUT", f"/repositories/{_q(name)}/s3keys",
+                      json={"access_key_id": access_key_id,
+                            "secret_access_key": secret_access_key.get_secret_value()})
 
     def test_computer(self, computer: Computer, ssh: SshSettings) -> str:
         return str(self._request("POST", "/computers/test", json={

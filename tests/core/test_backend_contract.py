@@ -131,6 +131,12 @@ def test_usage_counts_stored_bytes_when_known(backend: Backend) -> None:
         assert usage.used >= len(BLOB)
     if backend.kind == "s3":
         assert usage.used == len(BLOB) and usage.capacity is None
+    backend.save("packs/cd/cd01.pack", BLOB + BLOB)    # a new pack counts at once
+    if usage.used is not None:
+        assert backend.usage().used == usage.used + 2 * len(BLOB)
+    backend.remove("packs/ab/ab01.pack")
+    if usage.used is not None:
+        assert backend.usage().used == usage.used + len(BLOB)
 
 
 # -- locks -------------------------------------------------------------------

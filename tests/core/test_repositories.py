@@ -51,6 +51,8 @@ def test_locations_follow_restics_syntax(tmp_path: Path) -> None:
     s3 = parse_url("s3:http://127.0.0.1:9000/bucket/some/prefix/")
     assert (s3.kind, s3.location) == ("s3", "s3:http://127.0.0.1:9000/bucket/some/prefix")
     assert parse_url("s3:storage.example.com/bkt").location == "s3:https://storage.example.com/bkt"
+    assert parse_url("S3:HTTP://127.0.0.1:9000/bucket").location == \
+        "s3:http://127.0.0.1:9000/bucket"
     for bad, words in [("relative/folder", "absolute"), ("", "--url"),
                        ("sftp:host:/srv", "not supported"),
                        ("s3:http://key:secret@host/bucket", "credentials"),
@@ -167,7 +169,12 @@ def test_a_wrong_password_is_refused_at_add_time_and_nothing_is_recorded(
 def test_bad_repository_requests_get_one_clear_message(service: BackupService,
                                                        tmp_path: Path) -> None:
     service.add_repository(spec("Plain", tmp_path / "plain"))
+    service.add_repository(spec("Deep", tmp_path / "outer" / "deep"))
     cases = [
+        (spec("Inner", tmp_path / "plain" / "sub"), InvalidInput,
+         "inside the backup repository 'Plain'.*cannot be nested"),
+        (spec("Outer", tmp_path / "outer"), InvalidInput,
+         "contains the backup repository 'Deep'"),
         (spec("plain", tmp_path / "other"), AlreadyExists, "already exists"),
         (spec("Second", tmp_path / "plain"), AlreadyExists, "already the backup repository"),
         (spec("default", tmp_path / "x"), InvalidInput, "data directory's own"),
@@ -201,14 +208,19 @@ def test_a_repository_in_use_is_kept_and_removing_one_never_deletes_data(
     with pytest.raises(JobStateError, match="used by job\\(s\\) Uses it"):
         service.remove_repository("Spare")
     backup(service, "Uses it")
+    (point,) = service.list_points("Uses it")
     service.update_job("Uses it", job("Uses it", src, DEFAULT_REPOSITORY))
-    with pytest.raises(JobStateError, match="holds restore points of job\\(s\\) Uses it"):
-        service.remove_repository("Spare")
-    service.delete_backups("Uses it")
-    service.remove_repository("Spare")
+    assert service.remove_repository("Spare") == 1      # its point is no longer listed
     assert [r.name for r in service.list_repositories()] == [DEFAULT_REPOSITORY]
+    assert service.list_points("Uses it") == []
     assert (tmp_path / "spare" / "config.json").exists()   # the data stays
     assert not list((service.data_dir / "secrets").iterdir())   # the password goes
+    service.add_repository(spec("Spare again", tmp_path / "spare", PASSWORD))
+    (again,) = service.list_points("Uses it")             # listed again, and restorable
+    assert (again.id, again.repository) == (point.id, "Spare again")
+    service.restore(again.id, tmp_path / "out")
+    assert (tmp_path / "out" / "file_001.dat").read_bytes() == \
+        (src / "file_001.dat").read_bytes()
     with pytest.raises(InvalidInput, match="cannot be removed"):
         service.remove_repository(DEFAULT_REPOSITORY)
 
@@ -294,6 +306,129 @@ def test_verify_everything_names_a_repository_it_cannot_reach_and_checks_the_res
         assert detached.problem and "does not exist" in detached.problem
     finally:
         svc.close()
+
+
+# -- a changed config, the server's password ----------------------------------------------
+NEW_PASSWORD = "the replacement password 3Vw%"
+
+
+def stored_password(data: Path) -> Path:
+    (found,) = (data / "secrets").glob("*.password")
+    return found
+
+
+def objects(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "lock" not in p.name and not p.name.startswith(".")}
+
+
+def test_a_registered_encrypted_repository_whose_config_says_plain_is_not_written(
+        tmp_path: Path) -> None:
+    """Its keys removed and config.json switched to "none": the repository
+    opens as a plain one, but the registry knows it as encrypted, so no
+    backup is written into it in plaintext."""
+    src = make_tree(tmp_path / "pc1", files=2)
+    vault = tmp_path / "vault"
+    svc = BackupService(tmp_path / "data")
+    try:
+        svc.add_repository(spec("Vault", vault, PASSWORD))
+        svc.create_job(job("Secure", src, "Vault"))
+        backup(svc, "Secure")
+    finally:
+        svc.close()
+    for key in (vault / "keys").iterdir():
+        key.unlink()
+    (vault / "config.sealed").unlink()
+    config = (vault / "config.json").read_text()
+    (vault / "config.json").write_text(config.replace("aes-256-gcm", "none"))
+    before = objects(vault)
+    svc = BackupService(tmp_path / "data")
+    try:
+        with pytest.raises(ConsoleError, match="'Vault' was added encrypted, but the "
+                                               "config.json .* says it is not encrypted"):
+            svc.start_job("Secure")
+    finally:
+        svc.close()
+    assert objects(vault) == before
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_stored_password_ending_in_a_line_end_still_opens_the_repository(
+        tmp_path: Path, line_end: str) -> None:
+    src = make_tree(tmp_path / "pc1", files=2)
+    svc = BackupService(tmp_path / "data")
+    try:
+        svc.add_repository(spec("Vault", tmp_path / "vault", PASSWORD))
+        svc.create_job(job("Secure", src, "Vault"))
+    finally:
+        svc.close()
+    stored_password(tmp_path / "data").write_text(PASSWORD + line_end)   # as an editor saves it
+    svc = BackupService(tmp_path / "data")
+    try:
+        (vault,) = [r for r in svc.list_repositories() if r.name == "Vault"]
+        assert vault.problem is None
+        backup(svc, "Secure")
+    finally:
+        svc.close()
+
+
+def test_a_stored_password_that_does_not_open_is_a_problem_until_the_right_one_is_set(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    src = make_tree(tmp_path / "pc1", files=2)
+    data = tmp_path / "data"
+    svc = BackupService(data)
+    try:
+        svc.add_repository(spec("Vault", tmp_path / "vault", PASSWORD))
+        svc.create_job(job("Secure", src, "Vault"))
+    finally:
+        svc.close()
+    stored_password(data).write_text("not the password")
+    hint = ("The password the backup server keeps for repository 'Vault' does not open it: "
+            "set the right one with 'agent-jobs repository password Vault --password-file "
+            "FILE'.")
+    svc = BackupService(data)
+    try:
+        (vault,) = [r for r in svc.list_repositories() if r.name == "Vault"]
+        assert vault.problem == hint
+        with pytest.raises(ConsoleError) as caught:
+            svc.start_job("Secure")
+        assert str(caught.value) == hint
+        with pytest.raises(ConsoleError, match="does not open backup repository 'Vault': "
+                                               "nothing was changed"):
+            svc.set_repository_password("Vault", SecretStr("still wrong"))
+        assert stored_password(data).read_text() == "not the password"
+        svc.set_repository_password("Vault", SecretStr(PASSWORD))
+        assert stored_password(data).read_text() == PASSWORD
+        assert stat.S_IMODE(stored_password(data).stat().st_mode) == 0o600
+        (vault,) = [r for r in svc.list_repositories() if r.name == "Vault"]
+        assert vault.problem is None
+        backup(svc, "Secure")
+        svc.add_repository(spec("Plain", tmp_path / "plain"))
+        with pytest.raises(InvalidInput, match="not encrypted"):
+            svc.set_repository_password("Plain", SecretStr(PASSWORD))
+    finally:
+        svc.close()
+    assert PASSWORD not in caplog.text
+
+
+def test_key_passwd_replaces_the_servers_key_and_password(
+        service: BackupService, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "pc1", files=2)
+    service.add_repository(spec("Vault", tmp_path / "vault", PASSWORD))
+    (old,) = service.list_repository_keys("Vault")
+    service.create_job(job("Secure", src, "Vault"))
+    backup(service, "Secure")
+    new_id = service.change_repository_password("Vault", SecretStr(NEW_PASSWORD))
+    assert [(k.id, k.current) for k in service.list_repository_keys("Vault")] == \
+        [(new_id, True)] and new_id != old.id
+    assert stored_password(service.data_dir).read_text() == NEW_PASSWORD
+    with pytest.raises(ConsoleError, match="password does not open"):
+        Repository.open(tmp_path / "vault", password=PASSWORD)
+    Repository.open(tmp_path / "vault", password=NEW_PASSWORD).close()
+    backup(service, "Secure")
+    with pytest.raises(InvalidInput, match="empty"):
+        service.change_repository_password("Vault", SecretStr(""))
 
 
 # -- the REST API -------------------------------------------------------------------------
@@ -402,6 +537,34 @@ def test_s3_repositories_are_tested_added_listed_and_back_a_job_up(
     assert not insecure.encrypted
 
 
+def test_s3_keys_are_replaced_once_they_work_and_wrong_ones_are_a_4xx_over_rest(
+        api: ServerClient, seaweed, s3_url: str) -> None:  # noqa: F811
+    api.add_repository(s3_spec("Cloud", s3_url, seaweed))
+    keys_file = next((api.data_dir / "secrets").glob("*.s3"))
+    before = keys_file.read_bytes()
+    with raw(api.data_dir) as http:
+        wrong = http.put("/repositories/Cloud/s3keys", json={
+            "access_key_id": seaweed.access_key, "secret_access_key": "not-the-secret"})
+        assert wrong.status_code == 400, wrong.text
+        assert "secret access key is wrong" in wrong.json()["error"]
+        added = http.post("/repositories", json={
+            "name": "Other", "url": seaweed.url(seaweed.new_bucket()), "password": PASSWORD,
+            "access_key_id": seaweed.access_key, "secret_access_key": "not-the-secret"})
+        assert added.status_code == 400, added.text
+        assert "not-the-secret" not in wrong.text + added.text
+    assert keys_file.read_bytes() == before
+    keys_file.unlink()   # as if the server had none: they can be given later
+    with pytest.raises(ConsoleError, match="No S3 keys"):
+        api.set_repository_password("Cloud", SecretStr(PASSWORD))
+    api.set_repository_s3_keys("Cloud", seaweed.access_key, SecretStr(seaweed.secret_key))
+    assert keys_file.exists() and stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+    (cloud,) = [r for r in api.list_repositories() if r.name == "Cloud"]
+    assert cloud.problem is None
+    with pytest.raises(InvalidInput, match="local folder"):
+        api.set_repository_s3_keys(DEFAULT_REPOSITORY, seaweed.access_key,
+                                   SecretStr(seaweed.secret_key))
+
+
 def test_an_unreachable_s3_repository_is_listed_with_its_problem_at_once(
         service: BackupService, seaweed, s3_url: str) -> None:  # noqa: F811
     host, port = seaweed.endpoint.rsplit("/", 1)[1].split(":")
@@ -417,3 +580,19 @@ def test_an_unreachable_s3_repository_is_listed_with_its_problem_at_once(
     far = next(r for r in service.list_repositories() if r.name == "Far")
     assert time.monotonic() - started < 10
     assert far.problem and far.used_bytes is None
+
+
+def test_a_job_failing_on_an_unreachable_s3_repository_says_so_in_one_sentence(
+        service: BackupService, seaweed, s3_url: str, tmp_path: Path) -> None:  # noqa: F811
+    host, port = seaweed.endpoint.rsplit("/", 1)[1].split(":")
+    relay = TcpRelay((host, int(port)))
+    service.add_repository(s3_spec("Far", relay_url(s3_url, relay), seaweed))
+    service.create_job(job("Up", make_tree(tmp_path / "pc1", files=1), "Far"))
+    relay.cut()
+    session = service.wait_session(service.start_job("Up"), 120)
+    assert session.result is not None and session.result.value == "Failed"
+    texts = [line.text for line in session.log] + \
+        [line.text for task in session.tasks for line in task.log]
+    failure = [text for text in texts if "Cannot reach the S3 server" in text]
+    assert failure and all(".." not in text for text in failure), failure
+    assert all("and the network. Check" in text for text in failure), failure

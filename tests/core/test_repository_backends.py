@@ -181,6 +181,95 @@ def test_a_repository_without_the_encryption_field_is_plain(tmp_path: Path) -> N
     assert snapshot(tmp_path / "out") == snapshot(tmp_path / "src")
 
 
+# -- config.json is not sealed: changing it is found --------------------------------
+
+
+def edit_config(backend: Backend, **fields: object) -> None:
+    config = json.loads(backend.load("config.json"))
+    config.update(fields)
+    backend.save("config.json", json.dumps(config, indent=2).encode())
+
+
+def test_a_config_switched_to_unencrypted_is_refused_and_nothing_changes(
+        encrypted: Setup, tmp_path: Path) -> None:
+    setup = encrypted
+    with setup.open() as repo:
+        backup(repo, tree(tmp_path))
+    edit_config(setup.backend, encryption="none")
+    before = setup.objects()
+    with pytest.raises(RepositoryError, match="not encrypted, but it holds encryption keys: "
+                                              "the config was changed") as caught:
+        Repository.open(setup.backend, password=setup.password)
+    assert "Restore config.json from a copy (its encryption must be aes-256-gcm); nothing " \
+        "was changed." in str(caught.value)
+    with pytest.raises(RepositoryError, match="holds encryption keys"):
+        Repository.open(setup.backend)
+    assert setup.objects() == before
+
+
+@pytest.mark.parametrize("change", [{"pack_size": 1 << 30}, {"block_size": 2 * BLOCK},
+                                    {"id": "0" * 32}])
+def test_a_changed_config_of_an_encrypted_repository_is_refused(
+        encrypted: Setup, tmp_path: Path, change: dict[str, object]) -> None:
+    setup = encrypted
+    with setup.open() as repo:
+        backup(repo, tree(tmp_path))
+    edit_config(setup.backend, **change)
+    before = setup.objects()
+    field = next(iter(change))
+    with pytest.raises(RepositoryError, match=f"differs from the sealed copy.*{field}.*the "
+                                              "config was changed"):
+        setup.open()
+    assert setup.objects() == before
+
+
+def test_a_replaced_sealed_config_is_refused(encrypted: Setup) -> None:
+    setup = encrypted
+    other = MemoryBackend("other")
+    Repository.open(other, create=True, password=setup.password, kdf=FAST_KDF).close()
+    setup.backend.save("config.sealed", other.load("config.sealed"))   # another key's
+    with pytest.raises(RepositoryError, match="sealed copy of the repository's config, cannot "
+                                              "be opened"):
+        setup.open()
+
+
+def test_an_encrypted_repository_without_a_sealed_config_gets_one_on_first_open(
+        encrypted: Setup, tmp_path: Path) -> None:
+    """Repositories made before the sealed copy existed open as before, and
+    are protected from then on."""
+    setup = encrypted
+    with setup.open() as repo:
+        point, _, _ = backup(repo, tree(tmp_path))
+    setup.backend.remove("config.sealed")
+    with setup.open() as repo:
+        assert repo.load_manifest(point.id).meta.id == point.id
+    assert setup.backend.exists("config.sealed")
+    edit_config(setup.backend, pack_size=1 << 30)
+    with pytest.raises(RepositoryError, match="differs from the sealed copy"):
+        setup.open()
+
+
+def test_repair_refuses_when_no_pack_opens_and_deletes_nothing(
+        encrypted: Setup, tmp_path: Path) -> None:
+    """Keys gone and config.json switched to "none": every pack looks damaged
+    to a plain reader. That is not damage, and repair must not delete them."""
+    setup = encrypted
+    with setup.open() as repo:
+        backup(repo, tree(tmp_path))
+        packs = names(repo, "packs/")
+    assert packs
+    for name in [o.name for o in setup.backend.list("keys/")] + ["config.sealed"]:
+        setup.backend.remove(name)
+    edit_config(setup.backend, encryption="none")
+    before = setup.objects()
+    with Repository.open(setup.backend, workers=2) as repo:
+        with pytest.raises(RepositoryError, match=f"Every pack of repository .* "
+                                                  f"\\({len(packs)}\\) fails to open: that is "
+                                                  "not damage"):
+            repo.repair()
+    assert setup.objects() == before
+
+
 # -- damage in sealed objects ------------------------------------------------------
 
 

@@ -196,20 +196,103 @@ def test_job_ssh_options_fill_the_jobs_ssh_settings(server: Server, tmp_path: Pa
     assert ssh["accept_new_host_key"] is False and ssh["identity_file"] == str(key)
 
 
-def test_s3_repositories_through_the_cli_use_the_servers_keys(
-        tmp_path: Path, seaweed, s3_url: str) -> None:  # noqa: F811
+def test_the_servers_password_is_checked_listed_set_and_changed_through_the_cli(
+        tmp_path: Path) -> None:
     data = tmp_path / "data"
-    server = Server(data, env={"AWS_ACCESS_KEY_ID": seaweed.access_key,
-                               "AWS_SECRET_ACCESS_KEY": seaweed.secret_key})
+    src = make_tree(tmp_path / "pc1", files=2, size=10_000)
+    good, wrong, new = tmp_path / "good.pw", tmp_path / "wrong.pw", tmp_path / "new.pw"
+    good.write_text(PASSWORD + "\n")
+    wrong.write_text("not the vault password\n")
+    new.write_text(NEW_PASSWORD + "\n")
+    outputs: list[str] = []
+    server = Server(data)
+    try:
+        outputs.append(ok(data, "repository", "add", "Vault", "--url", str(tmp_path / "vault"),
+                          "--password-file", str(good)))
+        ok(data, "job", "create", "Secure", "--computer", f"pc1={src}", "--repository", "Vault")
+    finally:
+        outputs.append(server.stop())
+    stored = next((data / "secrets").glob("*.password"))
+    stored.write_text("a password typed wrong\n")   # edited by hand
+    hint = "agent-jobs repository password Vault --password-file FILE"
+    server = Server(data)
+    try:
+        (vault,) = [r for r in json.loads(ok(data, "repository", "list", "--json"))
+                    if r["name"] == "Vault"]
+        assert "does not open it" in vault["problem"] and hint in vault["problem"]
+        assert "does not open it" in ok(data, "repository", "list")
+        one_line_error(run(data, "start", "Secure", "--wait"), "does not open it", hint)
+        one_line_error(run(data, "repository", "password", "Vault", "--password-file",
+                           str(wrong)), "does not open", "nothing was changed")
+        assert stored.read_text() == "a password typed wrong\n"
+        outputs.append(ok(data, "repository", "password", "Vault", "--password-file",
+                          str(good)))
+        assert stored.read_text() == PASSWORD
+        (vault,) = [r for r in json.loads(ok(data, "repository", "list", "--json"))
+                    if r["name"] == "Vault"]
+        assert vault["problem"] is None
+        assert "Success" in ok(data, "start", "Secure", "--wait")
+        said = ok(data, "repository", "key", "passwd", "Vault", "--new-password-file",
+                  str(new))
+        outputs.append(said)
+        assert "Changed the password" in said
+        (key,) = json.loads(ok(data, "repository", "key", "list", "Vault", "--json"))
+        assert key["current"] and key["id"] in said
+        assert stored.read_text() == NEW_PASSWORD
+        assert "Success" in ok(data, "start", "Secure", "--wait")
+        outputs.append(server.rest("GET", "/repositories").text)
+    finally:
+        outputs.append(server.stop())
+    server = Server(data)   # the new password opens it after a restart
+    try:
+        assert "Success" in ok(data, "start", "Secure", "--wait")
+    finally:
+        outputs.append(server.stop())
+    for text in outputs + [logs_of(data)]:
+        assert PASSWORD not in text and NEW_PASSWORD not in text
+
+
+NO_KEYS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+
+
+def test_s3_repositories_through_the_cli_send_the_shells_keys_or_a_credentials_file(
+        tmp_path: Path, seaweed, s3_url: str) -> None:  # noqa: F811
+    """The server runs without S3 keys (as one the CLI starts by itself); the
+    CLI sends its own AWS_* keys or a credentials file's, and the server
+    keeps them in a 0600 file. No key appears in any output, answer or log."""
+    data = tmp_path / "data"
+    shell = {"AWS_ACCESS_KEY_ID": seaweed.access_key,
+             "AWS_SECRET_ACCESS_KEY": seaweed.secret_key}
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[default]\naws_access_key_id = {seaweed.access_key}\n"
+                     f"aws_secret_access_key = {seaweed.secret_key}\n")
+    creds.chmod(0o600)
+    loose = tmp_path / "loose-credentials"
+    loose.write_text(creds.read_text())
+    loose.chmod(0o644)
+    wrong = tmp_path / "wrong-credentials"
+    wrong.write_text(f"[default]\naws_access_key_id = {seaweed.access_key}\n"
+                     "aws_secret_access_key = not-the-secret\n")
+    wrong.chmod(0o600)
+    printed: list[str] = []
+    server = Server(data, env=NO_KEYS)
     try:
         password_file = tmp_path / "s3.pw"
         password_file.write_text(PASSWORD)
         src = make_tree(tmp_path / "pc1", files=3, size=20_000)
-        one_line_error(run(data, "repository", "add", "Cloud", "--url", s3_url),
-                       "--insecure-no-encryption")
-        said = ok(data, "repository", "add", "Cloud", "--url", s3_url, "--password-file",
-                  str(password_file))
-        assert "(encrypted)" in said
+        one_line_error(agent_jobs(data, "repository", "add", "Cloud", "--url", s3_url,
+                                  "--password-file", str(password_file), env=NO_KEYS),
+                       "No S3 keys")
+        one_line_error(run(data, "repository", "add", "Cloud", "--url", s3_url,
+                           "--password-file", str(password_file), "--credentials-file",
+                           str(loose)), "can be read by other users", "chmod 600")
+        said = agent_jobs(data, "repository", "add", "Cloud", "--url", s3_url,
+                          "--password-file", str(password_file), env=shell)
+        assert said.returncode == 0, said.stderr
+        printed.append(said.stdout)
+        assert "(encrypted)" in said.stdout
+        (keys_file,) = (data / "secrets").glob("*.s3")
+        assert oct(keys_file.stat().st_mode)[-3:] == "600"
         (cloud,) = [r for r in json.loads(ok(data, "repository", "list", "--json"))
                     if r["name"] == "Cloud"]
         assert cloud["kind"] == "s3" and cloud["problem"] is None and cloud["used_bytes"] > 0
@@ -219,12 +302,28 @@ def test_s3_repositories_through_the_cli_use_the_servers_keys(
         ok(data, "restore", point["id"], str(tmp_path / "out"))
         assert (tmp_path / "out" / "file_002.dat").read_bytes() == \
             (src / "file_002.dat").read_bytes()
-        insecure = ok(data, "repository", "add", "Plain", "--url",
-                      seaweed.url(seaweed.new_bucket()), "--insecure-no-encryption")
+        plain_url = "S3:" + seaweed.url(seaweed.new_bucket())[3:]   # any case, as restic
+        printed.append(ok(data, "repository", "test", "--url", plain_url,
+                          "--insecure-no-encryption", "--credentials-file", str(creds)))
+        insecure = ok(data, "repository", "add", "Plain", "--url", plain_url,
+                      "--insecure-no-encryption", "--credentials-file", str(creds))
+        printed.append(insecure)
         assert "(not encrypted)" in insecure
-        answer = server.rest("GET", "/repositories").text
+        assert len(list((data / "secrets").glob("*.s3"))) == 2
+        before = keys_file.read_bytes()
+        printed.append(one_line_error(run(data, "repository", "set-keys", "Cloud",
+                                          "--credentials-file", str(wrong)),
+                                      "secret access key is wrong"))
+        assert keys_file.read_bytes() == before
+        one_line_error(agent_jobs(data, "repository", "set-keys", "Cloud", env=NO_KEYS),
+                       "--credentials-file")
+        keys_file.unlink()   # lost: the keys can be given again later
+        said = ok(data, "repository", "set-keys", "Cloud", "--credentials-file", str(creds))
+        printed.append(said)
+        assert "S3 keys reach backup repository 'Cloud'" in said
+        assert keys_file.exists() and oct(keys_file.stat().st_mode)[-3:] == "600"
+        printed.append(server.rest("GET", "/repositories").text)
     finally:
-        printed = server.stop()
-    for text in (said, answer, printed, logs_of(data)):
+        printed.append(server.stop())
+    for text in printed + [logs_of(data)]:
         assert PASSWORD not in text and seaweed.secret_key not in text
-    assert not list((data / "secrets").glob("*.s3"))   # the server's own keys are not copied

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,8 +34,8 @@ from botocore.exceptions import (
     EndpointConnectionError, ReadTimeoutError,
 )
 
-from .base import BackendError, ObjectInfo, ObjectNotFound, Usage
-from .lease import DEFAULT_LEASE_SECONDS, LeaseLock, acquire_lease
+from .base import BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage
+from .lease import DEFAULT_LEASE_SECONDS, LOCK_PREFIX, LeaseLock, acquire_lease
 
 __all__ = ["S3Backend", "parse_s3_url"]
 
@@ -69,7 +69,7 @@ def parse_s3_url(url: str) -> tuple[str, str, str]:
     ``s3:HOST/BUCKET`` (no scheme) means https, as in restic. ValueError names
     what is wrong with a bad URL."""
     example = "s3:https://HOST[:PORT]/BUCKET[/PREFIX]"
-    if not isinstance(url, str) or not url.startswith("s3:"):
+    if not isinstance(url, str) or url[:3].lower() != "s3:":
         raise ValueError(f"An S3 repository URL starts with 's3:', like {example}.")
     rest = url[3:].strip()
     if "://" not in rest:
@@ -123,8 +123,10 @@ class S3ObjectNotFound(ObjectNotFound):
 
 
 def _error(message: str, code: int | None = None, cls: type[OSError] = S3Error) -> OSError:
-    """An OSError whose str() and strerror are both the message (the repository
-    shows ``exc.strerror``) and whose errno is set where one applies."""
+    """An OSError whose str() and strerror are both the message, without a
+    final period as the system's are (the repository shows ``{exc.strerror}.
+    Check ...``), and whose errno is set where one applies."""
+    message = message.rstrip(".")
     exc = cls(message)
     exc.errno = code
     exc.strerror = message
@@ -273,6 +275,13 @@ class S3Backend:
                                     ContentMD5=md5)
         except (ClientError, BotoCoreError, OSError) as exc:
             raise self._translate(exc, "write", name) from None
+        self._stored(name)
+
+    def _stored(self, name: str) -> None:
+        """Data changed: the next usage() counts again (lease refreshes do not)."""
+        if not name.startswith(LOCK_PREFIX):
+            with self._usage_lock:
+                self._usage = None
 
     def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         if offset < 0 or (length is not None and length < 0):
@@ -363,16 +372,21 @@ class S3Backend:
             raise self._translate(exc, "remove", name) from None
         except (BotoCoreError, OSError) as exc:
             raise self._translate(exc, "remove", name) from None
+        self._stored(name)
 
     # -- lock, usage ---------------------------------------------------------
 
-    def lock(self, *, exclusive: bool, wait: bool) -> LeaseLock | None:
+    def lock(self, *, exclusive: bool, wait: bool, cancel: LockCancel | None = None,
+             purpose: str | None = None,
+             on_wait: Callable[[str], None] | None = None) -> LeaseLock | None:
         return acquire_lease(self, exclusive=exclusive, wait=wait,
-                             lease_seconds=self.lease_seconds)
+                             lease_seconds=self.lease_seconds, cancel=cancel, purpose=purpose,
+                             on_wait=on_wait)
 
     def usage(self) -> Usage:
-        """Bytes stored under the prefix: one listing, cached for a minute (so
-        the figure may be that old); object storage has no capacity to report."""
+        """Bytes stored under the prefix: one listing, cached until this back end
+        stores or removes data, or for a minute (others' writes show that late);
+        object storage has no capacity to report."""
         with self._usage_lock:
             cached = self._usage
         if cached is not None and time.monotonic() - cached[0] < _USAGE_TTL:
