@@ -3,6 +3,7 @@ else the platform's user data directory."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import platformdirs
@@ -67,11 +68,18 @@ def is_read_only(data_dir: Path) -> bool:
     return not os.access(data_dir, os.W_OK)
 
 
+# ssh://..., s3:http://... (a Path keeps one of the two slashes)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:([A-Za-z]+:)?/")
+
+
 def checked_restore_target(data_dir: Path, target: Path, overwrite: bool) -> Path:
     """The folder a restore may write into: outside the data directory, and new
     or empty unless ``overwrite`` (RestoreError otherwise)."""
     from .errors import RestoreError
 
+    if _URL.match(str(target)):
+        raise RestoreError(f"Cannot restore into {target}: a restore target is a folder on "
+                           "the backup server's machine, not a URL. Give a folder path.")
     target = Path(target).expanduser().resolve()
     home = data_dir.resolve()
     if target == home or home in target.parents:

@@ -41,7 +41,8 @@ class RestoreDialog(QDialog):
         self.setObjectName("RestoreDialog")
         self.model = model
         self.points = list(points)
-        self.original = original
+        remote = bool(original and original.startswith("ssh://"))
+        self.original = None if remote else original
         self.session: SessionInfo | None = None
         self.session_id: str | None = None
         self.folder_dialog: QFileDialog | None = None
@@ -81,11 +82,12 @@ class RestoreDialog(QDialog):
         self.folder_edit.setObjectName("RestoreFolder")
         self.folder_edit.setPlaceholderText("A new or empty folder")
         self.browse_button = QPushButton("Browse…", self)
-        self.to_original = QRadioButton(
-            f"To the original location ({original})" if original
-            else "To the original location (unknown: the job no longer protects this "
-                 "computer)", self)
-        self.to_original.setEnabled(bool(original))
+        self.to_original = QRadioButton(self._original_text(original, remote), self)
+        self.to_original.setEnabled(bool(self.original))
+        if remote:
+            self.to_original.setToolTip(f"{original} is a Linux computer reached over SSH: "
+                                        "restore to a folder on the backup server, then copy "
+                                        "the files to the computer.")
         self.overwrite = QCheckBox("Overwrite files that are in the restore point (files that "
                                    "are not in it are kept, never deleted)", self)
         self.overwrite.setObjectName("RestoreOverwrite")
@@ -135,6 +137,14 @@ class RestoreDialog(QDialog):
         self.resize(760, 600)
 
     # -- the point and the selection -----------------------------------------------------
+    @staticmethod
+    def _original_text(original: str | None, remote: bool) -> str:
+        if remote:
+            return "To the original location (not available for a computer reached over SSH)"
+        if original:
+            return f"To the original location ({original})"
+        return "To the original location (unknown: the job no longer protects this computer)"
+
     @property
     def point(self) -> RestorePointInfo:
         return self.points[max(0, self.point_combo.currentIndex())]

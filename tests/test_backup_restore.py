@@ -163,3 +163,6 @@ def test_restore_refuses_unsafe_targets(service, tree_job, tmp_path):
     assert (busy / "keep.txt").read_text() == "mine"
     with pytest.raises(RestoreError, match="data directory"):
         service.restore(point.id, service.data_dir / "x")
+    for url in ("ssh://root@web1/srv", "s3:http://127.0.0.1:9000/bucket"):
+        with pytest.raises(RestoreError, match="not a URL"):
+            service.restore(point.id, Path(url))

@@ -59,6 +59,24 @@ def test_job_create_list_start_points_restore_verify(cli, tmp_path):
     assert json.loads(out)[0]["last_result"] == "Success"
 
 
+def test_a_relative_restore_folder_is_the_users_not_the_servers(cli, tmp_path, monkeypatch):
+    src = make_tree(tmp_path / "pc", files=2)
+    (tmp_path / "server-cwd").mkdir()
+    (tmp_path / "user-cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "server-cwd")      # the server starts here
+    assert cli("job", "create", "J", "--computer", f"pc1={src}")[0] == 0
+    assert cli("start", "J", "--wait")[0] == 0
+    code, out, _ = cli("points", "J", "--json")
+    point = json.loads(out)[0]["id"]
+    monkeypatch.chdir(tmp_path / "user-cwd")
+    code, out, err = cli("restore", point, "restored")
+    assert code == 0, err
+    assert str(tmp_path / "user-cwd" / "restored") in out
+    assert (tmp_path / "user-cwd" / "restored" / "file_000.dat").read_bytes() == \
+        (src / "file_000.dat").read_bytes()
+    assert not (tmp_path / "server-cwd" / "restored").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (("start", "Ghost"), "No job named 'Ghost'"),
     (("stop", "Ghost", "--immediately"), "No job named 'Ghost'"),

@@ -225,9 +225,14 @@ def restore(args: argparse.Namespace, data_dir: Path) -> int:
     if paths is not None and not all(p.strip() for p in paths):
         raise InvalidInput("--path needs a file or folder of the restore point, relative to "
                            "the computer's folder.")
+    if "://" in args.target:
+        raise InvalidInput(f"Cannot restore into {args.target}: a restore target is a folder "
+                           "on the backup server's machine, not a URL. Give a folder path.")
+    # a relative folder is the user's, not the server's working directory
+    target = Path(args.target).expanduser().absolute()
     with client(data_dir) as api:
-        rep = api.restore(args.point_id, Path(args.target), paths=paths) if paths else \
-            api.restore(args.point_id, Path(args.target))
+        rep = api.restore(args.point_id, target, paths=paths) if paths else \
+            api.restore(args.point_id, target)
     print(f"Restored point {rep.point_id} to {rep.target}: {rep.files} file(s), "
           f"{rep.dirs} folder(s), {rep.symlinks} symlink(s), {size_text(rep.bytes)}.")
     return 0

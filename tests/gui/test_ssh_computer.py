@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QAbstractButton
 from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi, RepositorySpec
+from core.errors import RestoreError
 from core.models import Computer, SshSettings
 from gui.computer_dialog import ComputerDialog, SshAddress, parse_ssh_url
 from gui.job_wizard import JobWizard
@@ -21,6 +22,7 @@ from tests.support.sshd import sshd_available, start_sshd
 
 from gui.jobs_model import Column
 
+from .test_backups import open_backups, open_restore, run_restore
 from .helpers import WAIT_MS, click_button, click_ribbon, click_row, wait_cell
 from .wizard_steps import finish, next_step, open_wizard, retype, wait_checked
 
@@ -195,5 +197,18 @@ def test_ssh_computer_against_a_real_sshd(qtbot: QtBot, window: MainWindow,
                   timeout=60_000)
         (point,) = service.list_points("Linux servers")
         assert (point.computer, point.files) == ("web-01", 1)
+
+        # Restoring onto the computer itself is not offered; to a folder is.
+        with pytest.raises(RestoreError, match="over SSH"):
+            service.start_restore(point.id, None, overwrite=True)
+        open_backups(qtbot, window)
+        restore = open_restore(qtbot, window, point.id)
+        assert not restore.to_original.isEnabled()
+        assert "SSH" in restore.to_original.text() and sshd.url(files) in \
+            restore.to_original.toolTip()
+        restore.model.check_path("")
+        restore.folder_edit.setText(str(tmp_path / "restored"))
+        run_restore(qtbot, restore)
+        assert (tmp_path / "restored" / "docs" / "a.txt").read_text() == "hello\n"
     finally:
         sshd.stop()

@@ -196,6 +196,7 @@ CASES: list[tuple[tuple, str]] = [
     (("restore", "{point}", "{data}/inside"), "inside the console's data directory"),
     (("restore", "{point}", "{root}/full"), "not an empty folder"),
     (("restore", "{point}", "{root}/a-file"), "not an empty folder"),
+    (("restore", "{point}", "ssh://root@127.0.0.1/tmp/out"), "not a URL"),
     # the command line itself (item 14)
     (("bogus",), "invalid choice"), (("job",), "required"), (("start",), "required"),
     (("restore", "{point}"), "required"), (("server", "run", "--listen", "8.8.8.8:80"),
