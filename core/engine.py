@@ -49,6 +49,7 @@ from .models import (
 )
 from .remote.errors import RemoteFileError
 from .repository import Manifest, MissingParentData, PointMeta, PointNotFound, Repository
+from .repository.repository import LockWaitCancelled
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,6 @@ class SessionRunner:
         self._live_workers = 0   # task threads still running (see _run)
         self._stop_mode: StopMode | None = None
         self._stopped_by = "by user"
-        self._throttle = Throttle(job.throttle_mbps)
         self._forgot_points = False
         self.saved = True                      # the last catalogue save worked
         self.save_error: str | None = None
@@ -407,6 +407,7 @@ class TaskProcessor:
         self.job = runner.job
         self.ctx = runner.ctx
         self.cancel = runner._cancel
+        self.throttle = Throttle(self.job.throttle_mbps)   # the rate is per computer
         self._read_window: memoryview | None = None
 
     def cancelled(self) -> bool:
@@ -484,7 +485,14 @@ class TaskProcessor:
         meta = PointMeta(id=_point_id(), job=self.job.name, computer=task.computer.name,
                          session_id=self.runner.session.id, type=point_type.value,
                          created=utcnow(), parent=parent.meta.id if parent else None)
-        writer = repo.begin_backup(meta)
+
+        def waiting(holder: str) -> None:   # a prune, here or in another process
+            task.note(f"Waiting for the repository lock held by {holder}: this computer is "
+                      "processed once it is released.")
+        try:
+            writer = repo.begin_backup(meta, cancel=self.cancel, on_wait=waiting)
+        except LockWaitCancelled:   # an immediate stop ended the wait
+            raise Cancelled from None
         task.writer = writer
         try:
             reader = self._source_reader(agent, writer, scan.entries, parent_entries)
@@ -549,7 +557,7 @@ class TaskProcessor:
         support, under a throttle (whose rate caps reading from the source), or
         for a backup with few such files."""
         prefetch = getattr(agent, "prefetch", None)
-        if prefetch is None or self.runner._throttle.active:
+        if prefetch is None or self.throttle.active:
             return None
 
         def wanted(e: FsEntry) -> bool:
@@ -650,15 +658,21 @@ class TaskProcessor:
                     not missing(list(previous.blocks)):
                 continue
             files.append((e.rel, e.st.st_size))
-        return start(files, writer.chunker, missing)
+        return start(files, writer.chunker, missing, rate=self.throttle.rate)
 
     def _finish_reader(self, agent, reader) -> None:
         t0 = perf_counter()
         stats = reader.finish()
         self.task.source_s += perf_counter() - t0
+        # the agent's waits on the read rate were spent here waiting for data
+        paced = min(stats.get("paced_s", 0.0), self.task.source_s)
+        self.task.source_s -= paced
+        self.task.throttle_s += paced
         self.task.note(f"Over SSH: {agent.wire_received:,} bytes received from the computer; "
-                       f"it read {stats['opened']:,} file(s), {_size(stats['read'])} "
-                       f"(agent CPU {stats.get('cpu_s', 0.0):.1f} s)")
+                       f"it read {stats['opened']:,} file(s), {_size(stats['read'])} in "
+                       f"{stats.get('reading_s', 0.0):.1f} s (agent CPU "
+                       f"{stats.get('cpu_s', 0.0):.1f} s); sent {agent.wire_sent:,} bytes to "
+                       "the computer")
 
     def _read_remote(self, writer, reader, entry: FsEntry) -> None:
         """Store a file the agent reads at the source (the rules of
@@ -697,8 +711,8 @@ class TaskProcessor:
     def _remote_blocks(self, rf) -> Iterator[tuple[str, int, bytes | None]]:
         """A file's (id, size, data) as the agent cut and hashed them; data
         only for blocks the repository lacks. Waiting for the network counts
-        as Source; the throttle applies to the bytes that crossed it."""
-        task, throttle, cancel = self.task, self.runner._throttle, self.cancel
+        as Source; the agent paces its reads to the job's rate (per computer)."""
+        task, throttle, cancel = self.task, self.throttle, self.cancel
         clock = perf_counter
         while True:
             if cancel.is_set():
@@ -716,7 +730,7 @@ class TaskProcessor:
             t1 = clock()
             yield from group.items
             task.writer_s += clock() - t1
-            if group.wire:
+            if group.wire and rf.reader.rate is None:   # else paced where it is read
                 t2 = clock()
                 throttle.consume(group.wire, cancel)
                 task.throttle_s += clock() - t2
@@ -737,7 +751,7 @@ class TaskProcessor:
         whatever its content: read in one call into a block of its own, so
         nothing is copied (the common case: most files are small). A file
         that grew or shrank meanwhile is caught by the caller's stat after."""
-        task, throttle, cancel = self.task, self.runner._throttle, self.cancel
+        task, throttle, cancel = self.task, self.throttle, self.cancel
         if cancel.is_set():
             raise Cancelled
         t0 = perf_counter()
@@ -771,7 +785,7 @@ class TaskProcessor:
         the file's stat after reading, which catches a file that grew). Cancel
         is checked before every read and every chunk; the throttle is consumed
         per read and its wait is cancel-aware."""
-        task, throttle, cancel = self.task, self.runner._throttle, self.cancel
+        task, throttle, cancel = self.task, self.throttle, self.cancel
         readinto, ends = _readinto_of(f), chunker.ends
         read_size, max_size = chunker.read_size, chunker.max_size
         window = self._window(max_size + read_size)

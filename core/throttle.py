@@ -1,4 +1,5 @@
-"""A token bucket shared by a session's tasks, to cap the read rate."""
+"""A token bucket per computer being read, to cap its read rate (the job's
+read rate limit is per computer, as the job wizard says)."""
 from __future__ import annotations
 
 import threading

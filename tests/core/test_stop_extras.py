@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import OutsideBackupWindow
 from core.models import (
-    Computer, JobDefinition, SessionResult, StopMode, TaskStatus,
+    Computer, JobDefinition, SessionResult, StopMode, TaskInfo, TaskStatus,
 )
 from core.scheduling import BackupWindow, Schedule, ScheduleKind
 from core.service import BackupService
@@ -157,6 +157,40 @@ def test_estimates_on_a_throttled_job(tmp_path: Path) -> None:
         assert abs(estimate.eta_seconds - left_s) <= 0.35 * left_s + 0.3
         assert 30 <= estimate.progress <= 80
         assert preview.graceful_eta_seconds == estimate.eta_seconds
+        service.stop_job("T", StopMode.IMMEDIATELY)
+        service.wait_session(session_id, timeout=10)
+    finally:
+        shutdown_service(service, gate)
+
+
+def test_the_read_rate_limit_is_per_computer(tmp_path: Path) -> None:
+    """2 MiB/s on a job of two computers read at once: each reads at about
+    2 MiB/s (the wizard's "MB/s per computer"), not 1 MiB/s each."""
+    gate = TaskGate(after_files=0)
+    service = BackupService(tmp_path / "data", hooks=gate)
+    try:
+        computers = []
+        for name in ("pc1", "pc2"):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "big.bin").write_bytes(os.urandom(8 << 20))
+            computers.append(Computer(name=name, path=str(tmp_path / name)))
+        service.create_job(JobDefinition(name="T", throttle_mbps=2, task_slots=2,
+                                         computers=tuple(computers)))
+        gate.hold("pc1")
+        gate.hold("pc2")
+        session_id = service.start_job("T")
+        assert gate.wait_held("pc1") and gate.wait_held("pc2")
+        gate.release_all()
+
+        def tasks() -> list[TaskInfo]:
+            return service.get_session(session_id).tasks
+
+        wait_until(lambda: all(t.bytes_processed >= 6 << 20 for t in tasks()), timeout=30)
+        now = datetime.now(UTC)
+        for task in tasks():
+            assert task.reading_since is not None
+            rate = task.bytes_processed / (now - task.reading_since).total_seconds()
+            assert rate > 1.5 * (1 << 20), (task.computer, rate)     # shared: 1 MiB/s
         service.stop_job("T", StopMode.IMMEDIATELY)
         service.wait_session(session_id, timeout=10)
     finally:
