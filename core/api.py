@@ -153,8 +153,9 @@ class RepositorySpec(BaseModel):
 
 class RepositoryKeyInfo(BaseModel):
     id: str
-    created: datetime
+    created: datetime | None          # None for a damaged key object
     current: bool = False             # the key the server opened the repository with
+    damaged: bool = False             # unreadable: its password no longer opens anything
 
 
 class BackupApi(Protocol):

@@ -1199,8 +1199,9 @@ class BackupService:
 
     def list_repository_keys(self, name: str) -> list[RepositoryKeyInfo]:
         _entry, repo = self._keys_of(name)
-        return [RepositoryKeyInfo(id=k.id, created=k.created, current=k.id == repo.key_id)
-                for k in list_keys(repo.backend) if k.created is not None]
+        return [RepositoryKeyInfo(id=k.id, created=k.created, current=k.id == repo.key_id,
+                                  damaged=k.damaged)
+                for k in list_keys(repo.backend)]
 
     def add_repository_key(self, name: str, password: SecretStr) -> str:
         """Another password for an encrypted repository; returns its key id."""

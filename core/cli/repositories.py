@@ -5,6 +5,8 @@ import argparse
 import configparser
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -97,8 +99,12 @@ def _key(args: argparse.Namespace, data_dir: Path) -> int:
                 print_json([k.model_dump(mode="json") for k in keys])
             else:
                 table(["Key", "Created", "Current"],
-                      [[k.id, short(k.created), "yes (the server's password)" if k.current
-                        else ""] for k in keys])
+                      [[k.id, short(k.created) if k.created else "DAMAGED",
+                        "yes (the server's password)" if k.current else ""] for k in keys])
+                if any(k.damaged for k in keys):
+                    print("A damaged key object no longer opens the repository: remove it "
+                          "with 'repository key remove', then add its password again with "
+                          "'repository key add'.")
         elif sub == "add":
             assert password is not None
             key_id = api.add_repository_key(args.name, SecretStr(password))
@@ -131,12 +137,11 @@ def _space(info: RepositoryInfo) -> str:
     return f"{size_text(info.used_bytes)} used{free}"
 
 
-def read_password_file(name: str, option: str) -> str:
-    """The first line of a password file (without its line end)."""
-    path = Path(name).expanduser()
+@contextmanager
+def _reading(option: str, path: Path) -> Iterator[None]:
+    """Why ``path``, given with ``option``, cannot be read, in one line."""
     try:
-        with open(path, encoding="utf-8") as f:
-            line = f.readline()
+        yield
     except FileNotFoundError:
         raise InvalidInput(f"{option}: {path} does not exist.") from None
     except IsADirectoryError:
@@ -147,6 +152,13 @@ def read_password_file(name: str, option: str) -> str:
         raise InvalidInput(f"{option}: {path} is not a text file (UTF-8).") from None
     except OSError as exc:
         raise InvalidInput(f"{option}: cannot read {path}: {exc.strerror or exc}.") from None
+
+
+def read_password_file(name: str, option: str) -> str:
+    """The first line of a password file (without its line end)."""
+    path = Path(name).expanduser()
+    with _reading(option, path), open(path, encoding="utf-8") as f:
+        line = f.readline()
     password = line.rstrip("\r\n")
     if not password:
         raise InvalidInput(f"{option}: the first line of {path} is empty; put the password "
@@ -174,7 +186,7 @@ def read_credentials_file(name: str) -> tuple[str, str]:
     owner only. Messages never quote the file's lines (they hold the secret)."""
     option = "--credentials-file"
     path = Path(name).expanduser()
-    try:
+    with _reading(option, path):
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
             raise InvalidInput(f"{option}: {path} is a folder, not a file.")
@@ -182,14 +194,6 @@ def read_credentials_file(name: str) -> tuple[str, str]:
             raise InvalidInput(f"{option}: {path} can be read by other users (mode "
                                f"{stat.S_IMODE(mode):04o}): run 'chmod 600 {path}' first.")
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"{option}: {path} does not exist.") from None
-    except PermissionError:
-        raise InvalidInput(f"{option}: {path} cannot be read (permission denied).") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{option}: {path} is not a text file (UTF-8).") from None
-    except OSError as exc:
-        raise InvalidInput(f"{option}: cannot read {path}: {exc.strerror or exc}.") from None
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text)

@@ -41,7 +41,7 @@ from .repair import repair_repository
 from .restore import RestoreContext, Restorer, check_restorable
 from .sealing import PLAIN, Sealer
 from .selection import select_paths
-from .verify import VerifyProblems, verify_repository
+from .verify import VerifyCancelled, VerifyProblems, verify_repository
 from .writer import BackupWriter, WriterContext
 
 log = logging.getLogger(__name__)
@@ -369,7 +369,10 @@ class Repository:
         (see selection.select_paths); ``checked`` is what ``preflight_restore``
         returned for the same point and paths, so the manifest is not decoded
         twice (it is used while the point is still in the repository)."""
-        with self._lock(exclusive=False, purpose="restore"):
+        lock = self._lock(exclusive=False, purpose="restore", cancel=cancel)
+        if lock is None:   # cancelled while a prune held the repository
+            return RestoreStats(point_id, str(target), 0, 0, 0, 0, cancelled=True)
+        with lock:
             self._index.refresh()
             preflighted = checked is not None and checked.meta.id == point_id and \
                 _exists(self._layout, self._layout.point(point_id))
@@ -411,7 +414,11 @@ class Repository:
         manifest raises PointNotFound, or with ``missing_ok`` is reported as a
         "manifest missing" problem. ``full`` forces (or skips) the whole-repository
         check."""
-        with self._lock(exclusive=False, purpose="verify"):
+        lock = self._lock(exclusive=False, purpose="verify", cancel=cancel)
+        if lock is None:
+            raise VerifyCancelled("The verify was cancelled while it waited for the "
+                                  "repository lock: nothing was checked.")
+        with lock:
             self._index.refresh(full=self.damage.load())
             if full is None:
                 full = point_ids is None

@@ -332,3 +332,22 @@ def test_commit_renews_the_lease_right_before_the_manifest() -> None:
     store.release.set()
     assert "error" not in finished(thread, result)
     assert repo.point_ids() == ["renewed"]
+
+
+def test_a_restore_or_verify_waiting_for_a_prune_ends_at_cancel(tmp_path: Path) -> None:
+    store = MemoryBackend()
+    repo = new_repo(store)
+    write_point_data(repo, "kept").commit()
+    prune = store.lock(exclusive=True, wait=False)     # a prune holds the repository
+    assert prune is not None
+    try:
+        thread, result = in_thread(lambda: repo.restore("kept", tmp_path / "out",
+                                                        cancel=lambda: True))
+        stats = finished(thread, result)["value"]
+        assert stats.cancelled and stats.files == 0 and not (tmp_path / "out").exists()
+        thread, result = in_thread(lambda: repo.verify(cancel=lambda: True))
+        error = finished(thread, result)["error"]
+        assert isinstance(error, RepositoryError) and "cancelled" in str(error)
+    finally:
+        prune.release()
+    assert repo.verify() == []

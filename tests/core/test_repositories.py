@@ -255,6 +255,9 @@ def test_passwords_of_an_encrypted_repository_are_added_listed_and_removed(
     Repository.open(tmp_path / "vault", password=OTHER_PASSWORD).close()   # it opens
     with pytest.raises(ConsoleError, match="opened with"):
         service.remove_repository_key("Vault", first.id)
+    (tmp_path / "vault" / "keys" / added).write_text("{not json")   # a damaged key object
+    keys = {k.id: k for k in service.list_repository_keys("Vault")}
+    assert keys[added].damaged and keys[added].created is None and not keys[first.id].damaged
     service.remove_repository_key("Vault", added)
     assert [k.id for k in service.list_repository_keys("Vault")] == [first.id]
     with pytest.raises(ConsoleError, match="password does not open"):
