@@ -364,7 +364,8 @@ def stopped_within(service, sid: str, seconds: float) -> float:
 
 
 def test_immediate_stop_during_a_throttled_remote_read_within_a_second(service, sshd, tmp_path):
-    slow_job(service, sshd, tmp_path, "Slow", throttle_mbps=1)
+    # 4 MB/s: the first 4 MB arrive after about a second, the 24 MB take six
+    slow_job(service, sshd, tmp_path, "Slow", throttle_mbps=4)
     sid = service.start_job("Slow")
     wait_until(lambda: service.get_session(sid).tasks[0].bytes_read > 0, timeout=30)
     service.stop_job("Slow", StopMode.IMMEDIATELY)
