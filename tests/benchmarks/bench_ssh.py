@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.models import Computer, JobDefinition, SessionState, SshSettings, StopMode  # noqa: E402
+from core.models import (  # noqa: E402
+    Computer, JobDefinition, SessionState, SshSettings, StopMode, TaskStatus,
+)
 from core.server.client import ServerClient  # noqa: E402
 from tests.benchmarks.bench_backup import generate, plan_dataset  # noqa: E402
 from tests.support.sshd import Sshd, start_sshd  # noqa: E402
@@ -152,7 +154,7 @@ def scale_probe(base: Path, sshd: Sshd, computers: int, slots: int) -> dict[str,
     try:
         t0 = time.perf_counter()
         server.api.create_job(JobDefinition(
-            name="many", task_slots=slots, throttle_mbps=8,
+            name="many", task_slots=slots, throttle_mbps=1,   # per computer: 8 MB/s in all
             computers=tuple(Computer(name=f"c{i:03d}", path=sshd.url(root / f"c{i:03d}"))
                             for i in range(computers)),
             ssh=SshSettings(identity_file=str(sshd.client_key))))
@@ -162,8 +164,11 @@ def scale_probe(base: Path, sshd: Sshd, computers: int, slots: int) -> dict[str,
         t0 = time.perf_counter()
         while True:
             s = server.api.get_session(sid)
-            reading = [t for t in s.tasks if t.bytes_read > 0 and not t.status.is_final]
-            if len(reading) >= slots or time.perf_counter() - t0 > 120:
+            # the agents pace their reads to the rate and send in 4 MB steps: a
+            # computer whose agent runs is reading, whatever arrived so far
+            reading = [t for t in s.tasks if t.status is TaskStatus.IN_PROGRESS]
+            if (len(reading) >= slots and len(sshd.agent_pids()) >= slots) \
+                    or time.perf_counter() - t0 > 120:
                 break
             waiter.wait(0.05)
         all_reading_s = time.perf_counter() - t0
