@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     server = sub.add_parser("server", help="run, inspect or stop the backup server")
     ssub = server.add_subparsers(dest="server_command", metavar="ACTION")
     server.set_defaults(server_command="run", listen=None, idle_exit=None,
-                        nice=SERVER_NICENESS)
+                        nice=SERVER_NICENESS, identity=None, known_hosts=None)
     run = ssub.add_parser("run", help="run the server in the foreground (the default)")
     run.add_argument("--listen", metavar="127.0.0.1:PORT",
                      help="also listen on loopback TCP; requests need the bearer token from "
@@ -170,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"run at this lower CPU priority, as a background service does, so "
                           f"a console on the same machine stays smooth while backups run "
                           f"(default {SERVER_NICENESS}; 0: normal priority)")
+    run.add_argument("--identity", metavar="FILE",
+                     help="the private key for Linux computers over SSH whose job names none "
+                          "(default: the server user's keys)")
+    run.add_argument("--known-hosts", metavar="FILE",
+                     help="where host keys are checked for jobs that name no file (default: "
+                          "DATA_DIR/known_hosts)")
     status = ssub.add_parser("status", help="show whether a server runs, and what it does")
     status.add_argument("--json", action="store_true")
     stop = ssub.add_parser("stop", help="stop the server")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import signal
 import threading
 import time
@@ -49,12 +50,32 @@ def _listen_address(text: str | None) -> tuple[str, int] | None:
     return host, number
 
 
+def _ssh_defaults(args: argparse.Namespace) -> None:
+    """``--identity`` and ``--known-hosts``: the server's defaults for jobs
+    whose SSH settings name no file (kept in its environment)."""
+    from ..remote.ssh_agent import IDENTITY_ENV, KNOWN_HOSTS_ENV
+
+    if args.identity is not None:
+        key = Path(args.identity).expanduser().absolute()
+        if not key.is_file():
+            raise InvalidInput(f"--identity: {key} is not a file: give the private key the "
+                               "server logs in to Linux computers with.")
+        os.environ[IDENTITY_ENV] = str(key)
+    if args.known_hosts is not None:
+        known = Path(args.known_hosts).expanduser().absolute()
+        if known.is_dir() or not known.parent.is_dir():
+            raise InvalidInput(f"--known-hosts: {known} cannot be a known_hosts file: give a "
+                               "file in an existing folder.")
+        os.environ[KNOWN_HOSTS_ENV] = str(known)
+
+
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     from ..memory import limit_malloc_arenas, tune_gc
     from ..server.priority import lower_priority
     from ..server.runtime import ServerRuntime   # the engine loads only in the server
 
     tcp = _listen_address(args.listen)
+    _ssh_defaults(args)
     setup_logging(data_dir, "server")
     logging.raiseExceptions = False   # a full disk must not turn log lines into tracebacks
     limit_malloc_arenas()

@@ -24,6 +24,17 @@ from .errors import RemoteError
 from .reader import RemoteReader
 
 NATIVE_ENV = "AGENT_JOBS_SSH_NATIVE"   # "0": never ship the native modules (tests, bench)
+# The server's own defaults for jobs whose SSH settings name no file
+# (``agent-jobs server run --identity FILE --known-hosts FILE`` sets them).
+IDENTITY_ENV = "AGENT_JOBS_SSH_IDENTITY"
+KNOWN_HOSTS_ENV = "AGENT_JOBS_SSH_KNOWN_HOSTS"
+
+
+def with_server_defaults(ssh: SshSettings) -> SshSettings:
+    """The job's SSH settings, with the server's defaults where it names no file."""
+    return ssh.model_copy(update={
+        "identity_file": ssh.identity_file or os.environ.get(IDENTITY_ENV) or None,
+        "known_hosts_file": ssh.known_hosts_file or os.environ.get(KNOWN_HOSTS_ENV) or None})
 
 
 class SshAgent:
@@ -34,6 +45,7 @@ class SshAgent:
                  data_dir: Path | None = None, cancel: threading.Event | None = None) -> None:
         self.computer = computer
         self.target = computer.ssh_target
+        ssh = with_server_defaults(ssh)
         self.settings = ssh
         self.known_hosts = Path(ssh.known_hosts_file).expanduser() if ssh.known_hosts_file \
             else (data_dir or resolve_data_dir()) / "known_hosts"

@@ -73,3 +73,41 @@ def test_ssh_job_through_the_server_and_cli(tmp_path, sshd):
                          r"file\(s\), .*; sent [\d,]+ bytes to the computer$", t)
                for t in texts), texts
     cli("server", "stop")
+
+
+def test_the_servers_own_identity_and_known_hosts_serve_jobs_that_name_none(tmp_path, sshd):
+    """``server run --identity FILE --known-hosts FILE``: a job without SSH
+    settings logs in with that key and checks that file (the server user's
+    home has no key at all)."""
+    data = tmp_path / "data"
+    known_hosts = tmp_path / "fleet_known_hosts"
+    known_hosts.write_text(sshd.known_hosts_line())
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "empty-home")}
+    env.pop("SSH_AUTH_SOCK", None)
+    base = [sys.executable, "-m", "core.cli", "--data-dir", str(data)]
+
+    refused = subprocess.run([*base, "server", "run", "--identity", str(tmp_path / "nokey")],
+                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert refused.returncode != 0 and "--identity" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+    server = subprocess.Popen([*base, "server", "run", "--identity", str(sshd.client_key),
+                               "--known-hosts", str(known_hosts)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env, cwd=ROOT)
+    try:
+        assert server.stdout is not None and "listening on" in server.stdout.readline()
+
+        def cli(*args: str) -> subprocess.CompletedProcess:
+            result = subprocess.run([*base, *args], capture_output=True, text=True, env=env,
+                                    cwd=ROOT, timeout=120)
+            assert result.returncode == 0, result.stdout + result.stderr
+            return result
+
+        src = build_tree(tmp_path / "web1")
+        cli("job", "create", "Fleet", "--computer", f"web1={sshd.url(src)}")
+        assert "Success" in cli("start", "Fleet", "--wait").stdout
+        assert not (data / "known_hosts").exists()      # the server's file was used
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
