@@ -140,6 +140,8 @@ class Repository:
             except OSError as exc:
                 raise write_error(layout.root, exc, "the repository folders") from exc
         layout.sealer = sealer
+        if sealer.encrypted and hasattr(backend, "lock_sealer"):
+            backend.lock_sealer = sealer     # lease lock objects name hosts: sealed too
         repo = cls(layout, config, max(2, workers or os.cpu_count() or 2), key_id)
         repo._index.refresh()
         return repo

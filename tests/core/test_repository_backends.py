@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from core.repository import (
     WrongPassword,
 )
 from core.repository.backend import BackendError
+from core.repository.backend.lease import LOCK_PREFIX, read_locks
 from tests.support.seaweed import ACCESS_KEY, SECRET_KEY
 from tests.test_repository import BLOCK, backup, build_tree, meta, pseudo_random, snapshot
 
@@ -445,7 +447,15 @@ def test_encrypted_objects_hold_no_plaintext(setup: Setup, tmp_path: Path) -> No
     (src / SECRET_NAME).write_bytes(MARKER + pseudo_random(BLOCK, 3) + MARKER)
     with setup.open() as repo:
         backup(repo, src)
-    seen = b"".join(_readable(setup.objects()))
+        writer = repo.begin_backup(meta(None))      # a lock object exists meanwhile
+        held = setup.objects()
+        if setup.backend.kind == "s3":
+            (lock,) = [data for name, data in held.items() if name.startswith(LOCK_PREFIX)]
+            assert (socket.gethostname().encode() in lock) == (setup.password is None)
+            (info,) = read_locks(repo.backend)      # whoever opens it still reads who holds it
+            assert info.describe() == f"{socket.gethostname()} (pid {os.getpid()}, backup)"
+        writer.abort()
+    seen = b"".join(_readable(held))
     if setup.password is None:   # the check can fail: in plain repositories both show
         assert MARKER in seen and SECRET_NAME.encode() in seen
     else:

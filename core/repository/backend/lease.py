@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
+from core.errors import RepositoryError
+
 from .base import BackendError, LockCancel, ObjectInfo, ObjectNotFound, is_cancelled, \
     wait_or_cancel
 
@@ -114,6 +116,24 @@ def _parse_time(value: object) -> float | None:
         return None
 
 
+def _seal(store: LeaseStore, document: bytes) -> bytes:
+    """An encrypted repository's store has a ``lock_sealer`` (its master key):
+    lock objects name hosts and pids, so the object store sees them sealed."""
+    sealer = getattr(store, "lock_sealer", None)
+    return document if sealer is None else sealer.seal(document)
+
+
+def _unseal(store: LeaseStore, raw: bytes) -> bytes:
+    """ValueError when a sealed lock object cannot be opened."""
+    sealer = getattr(store, "lock_sealer", None)
+    if sealer is None:
+        return raw
+    try:
+        return bytes(sealer.open(raw))
+    except RepositoryError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def read_locks(store: LeaseStore, *, skip: str | None = None) -> list[LockInfo]:
     """Every lock object in ``store`` but ``skip``, with its age."""
     ages_of = getattr(store, "object_ages", None)
@@ -128,7 +148,7 @@ def read_locks(store: LeaseStore, *, skip: str | None = None) -> list[LockInfo]:
         except ObjectNotFound:
             continue                    # released while we looked
         try:
-            doc = json.loads(raw)
+            doc = json.loads(_unseal(store, raw))
             if not isinstance(doc, dict):
                 raise ValueError("not an object")
         except ValueError:
@@ -184,7 +204,7 @@ class LeaseLock:
         }).encode()
 
     def _write(self) -> None:
-        self._store.save(self.name, self._document())
+        self._store.save(self.name, _seal(self._store, self._document()))
 
     # -- state ---------------------------------------------------------------
 

@@ -135,6 +135,7 @@ def _error(message: str, code: int | None = None, cls: type[OSError] = S3Error) 
 
 class S3Backend:
     kind = "s3"
+    lock_sealer: Any = None    # an encrypted repository's master key (see lease)
 
     def __init__(self, endpoint: str, bucket: str, prefix: str, access_key_id: str,
                  secret_access_key: str, *, region: str = DEFAULT_REGION,
