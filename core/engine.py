@@ -408,6 +408,8 @@ class TaskProcessor:
         self.ctx = runner.ctx
         self.cancel = runner._cancel
         self.throttle = Throttle(self.job.throttle_mbps)   # the rate is per computer
+        self._source_counted = 0   # an SSH computer's bytes: chunks received,
+        self._source_told = 0      # and what it said it read (see _credit_source)
         self._read_window: memoryview | None = None
 
     def cancelled(self) -> bool:
@@ -658,7 +660,25 @@ class TaskProcessor:
                     not missing(list(previous.blocks)):
                 continue
             files.append((e.rel, e.st.st_size))
-        return start(files, writer.chunker, missing, rate=self.throttle.rate)
+        self._source_counted = self._source_told = 0
+        return start(files, writer.chunker, missing, rate=self.throttle.rate,
+                     on_progress=self._source_progress)
+
+    def _source_progress(self, read: int) -> None:
+        """The computer says it has read ``read`` bytes (a paced read, whose
+        chunks arrive later): shown at once, never counted twice."""
+        self._credit_source(told=read)
+
+    def _credit_source(self, counted: int = 0, told: int | None = None) -> None:
+        """Bytes read at the source: the chunks received (``counted``) or what
+        the computer said it read, whichever is further."""
+        before = max(self._source_counted, self._source_told)
+        self._source_counted += counted
+        if told is not None:
+            self._source_told = max(self._source_told, told)
+        gained = max(self._source_counted, self._source_told) - before
+        if gained > 0:
+            self._count_read(gained)
 
     def _finish_reader(self, agent, reader) -> None:
         t0 = perf_counter()
@@ -722,11 +742,7 @@ class TaskProcessor:
             task.source_s += clock() - t0
             if group is None:
                 return
-            size = group.size
-            if size and task.reading_since is None:
-                task.reading_since = utcnow()
-            task.bytes_read += size
-            task.bytes_processed += size
+            self._credit_source(counted=group.size)
             t1 = clock()
             yield from group.items
             task.writer_s += clock() - t1

@@ -66,9 +66,12 @@ class FileEnd:
 class RemoteReader:
     def __init__(self, channel: AgentChannel, root: str, files: list[tuple[str, int]],
                  chunker, missing: Callable[[list[str]], list[str]],
-                 cancel: threading.Event | None, raw: bool, rate: float | None = None) -> None:
+                 cancel: threading.Event | None, raw: bool, rate: float | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> None:
         self.channel = channel
         self.rate = rate          # bytes per second: the agent paces its reads to it
+        # told the bytes the computer has read so far, while a paced read runs
+        self.on_progress = on_progress
         self.root = root
         self.files = files
         self.planned = {rel for rel, _ in files}
@@ -117,6 +120,9 @@ class RemoteReader:
         t = msg["t"]
         if t == "B":
             self._answer(msg["g"], msg["r"])
+        elif t == "P":
+            if self.on_progress is not None:
+                self.on_progress(int(msg["read"]))
         elif t in ("F", "E", "stats"):
             self._events.append((t, msg))
         else:

@@ -6,6 +6,7 @@ import os
 import threading
 import weakref
 from pathlib import Path
+from collections.abc import Callable
 from typing import BinaryIO
 
 import asyncssh
@@ -135,14 +136,17 @@ class SshAgent:
 
     # -- source-side reading --------------------------------------------------
     def source_reader(self, files: list[tuple[str, int]], chunker, missing,
-                      rate: float | None = None) -> RemoteReader:
+                      rate: float | None = None,
+                      on_progress: Callable[[int], None] | None = None) -> RemoteReader:
         """Start reading ``files`` (rel, size) at the computer, in this order,
-        at most ``rate`` bytes per second (the job's read rate, per computer)."""
+        at most ``rate`` bytes per second (the job's read rate, per computer);
+        a paced read tells ``on_progress`` the bytes read so far."""
         channel = self.connect()
         if self.native is None and files:   # nothing to read: no modules to send
             self.native = self._load_native(channel)
         reader = RemoteReader(channel, self.target.path, files, chunker, missing,
-                              self.cancel, raw=bool(files) and not self.native, rate=rate)
+                              self.cancel, raw=bool(files) and not self.native, rate=rate,
+                              on_progress=on_progress)
         reader.start()
         return reader
 

@@ -281,6 +281,23 @@ def test_the_read_rate_paces_the_computers_own_reads(service, sshd, tmp_path):
     assert seconds >= 1.8, seconds
 
 
+def test_a_paced_read_shows_its_progress_before_its_chunks_arrive(service, sshd, tmp_path):
+    """A 1 MiB file is one read at the computer, cut once the read is paced
+    (the cut needs the end of the file): at 0.5 MB/s its chunks reach the
+    server after 2 s, and meanwhile the computer's own count shows how far it
+    got. Nothing is counted twice."""
+    src = tmp_path / "progress"
+    src.mkdir()
+    random_file(src / "one.bin", MB, seed=9)
+    ssh_job(service, sshd, "Progress", {"p1": src}, throttle_mbps=0.5)
+    sid = service.start_job("Progress")
+    wait_until(lambda: 0 < service.get_session(sid).tasks[0].bytes_read < MB, timeout=30)
+    session = service.wait_session(sid, timeout=60)
+    assert session.result is SessionResult.SUCCESS
+    (task,) = session.tasks
+    assert task.bytes_read == task.bytes_processed == MB
+
+
 # -- check, host keys, identities --------------------------------------------------
 
 def test_check_says_who_and_what(sshd, tmp_path, data_dir):

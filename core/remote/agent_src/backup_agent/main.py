@@ -36,6 +36,7 @@ ENTRY_BATCH = 2000         # scan entries per frame
 PREFETCH_FILES = 32
 PREFETCH_MAX_SIZE = 1 << 20
 PACE_BURST_S = 0.05         # reads may run this far ahead of the job's rate
+PROGRESS_S = 0.5            # a paced read says how far it got this often (``P``)
 CACHE_NAME = "agent-backup"  # under $XDG_CACHE_HOME (or ~/.cache): the native modules
 CACHE_KEEP = 3               # the native modules of this many server versions are kept
 
@@ -404,9 +405,24 @@ class Reader:
             delay = self.pace.delay(n)
             if delay > 0:
                 self.agent.out.flush()
-                time.sleep(delay)
+                self.wait_paced(delay)
                 self.pace.waited += delay
         self.last_read = time.monotonic()
+
+    def wait_paced(self, delay: float) -> None:
+        """Sleep ``delay`` seconds in steps; after each, a cut read tells the
+        server how far it got at the job's rate (its chunks go out only once
+        a cut is found, which needs what follows; raw data goes out as read)."""
+        assert self.pace is not None
+        end = time.monotonic() + delay
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, PROGRESS_S))
+            if not self.raw:
+                ahead = max(0.0, end - time.monotonic()) * self.pace.rate
+                self.agent.reply({"t": "P", "read": int(self.agent.read_bytes - ahead)})
 
     def send_raw(self, f) -> None:
         agent, read, size = self.agent, f.read, self.read_size
