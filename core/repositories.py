@@ -256,14 +256,11 @@ def unlock_with(kind: str, location: str, password: str | None, s3: S3Keys | Non
         backend.close()
 
 
-def stored_password_problem(entry: Entry) -> str:
-    return (f"The password the backup server keeps for repository '{entry.name}' does not "
-            "open it: set the right one with 'agent-jobs repository password "
-            f"{_quoted(entry.name)} --password-file FILE'.")
-
-
-def _quoted(name: str) -> str:
-    return shlex.quote(name)
+def stored_password_problem(entry: Entry, missing: bool = False) -> str:
+    what = "keeps no password" if missing else "keeps a password that does not open it"
+    return (f"The backup server {what} for the encrypted repository '{entry.name}': set the "
+            f"right one with 'agent-jobs repository password {shlex.quote(entry.name)} "
+            "--password-file FILE'.")
 
 
 def close_repository(repo: Repository) -> None:
@@ -343,7 +340,8 @@ class Registry:
             repo = open_repository(entry.kind, entry.location, password=password,
                                    s3=self.secrets.s3_keys(entry.id))
         except (WrongPassword, PasswordRequired):
-            raise WrongPassword(stored_password_problem(entry)) from None
+            raise WrongPassword(stored_password_problem(entry, missing=password is None)) \
+                from None
         if not repo.encrypted and (entry.encrypted or password is not None):
             close_repository(repo)
             raise RepositoryError(
@@ -359,11 +357,12 @@ class Registry:
         repository cannot be read (``measure`` says why)."""
         if entry.default or not entry.encrypted:
             return None
+        password = self.secrets.password(entry.id)
         try:
-            unlock_with(entry.kind, entry.location, self.secrets.password(entry.id),
-                        self.secrets.s3_keys(entry.id), timeout=timeout)
+            unlock_with(entry.kind, entry.location, password, self.secrets.s3_keys(entry.id),
+                        timeout=timeout)
         except (WrongPassword, PasswordRequired):
-            return stored_password_problem(entry)
+            return stored_password_problem(entry, missing=password is None)
         return None
 
     def s3_keys(self, entry: Entry) -> S3Keys | None:

@@ -1279,6 +1279,11 @@ class BackupService:
             raise RepositoryError(_os_reason(exc)) from None
         self._registry.secrets.set_s3_keys(entry.id, keys)
         self._password_checks.pop(entry.id, None)
+        with self._repos_lock:   # opened again with the new keys when next used
+            stale = self._repos.pop(entry.id, None)
+        if stale is not None and not self.running_jobs() and \
+                all(op.finished for op in self._operations.values()):
+            close_repository(stale)   # else a running session finishes with it
         log.info("repository %r: S3 keys replaced", entry.name)
 
     def _encrypted_entry(self, name: str) -> RepoEntry:

@@ -132,7 +132,8 @@ def _refuse_if_no_pack_opens(layout: Layout, checked: list[tuple[str, PackCheck 
         located = result.entries if result.entries is not None else listed.get(pack_id, [])
         return len(result.bad) >= len(located)
 
-    if not checked or not all(hopeless(pack_id, result) for pack_id, result in checked):
+    # one lost pack is damage; several, all unreadable, a key (or config) gone
+    if len(checked) < 2 or not all(hopeless(pack_id, result) for pack_id, result in checked):
         return
     raise RepositoryError(
         f"Every pack of repository {layout.root} ({len(checked)}) fails to open: that is "

@@ -583,8 +583,8 @@ def _refuse_downgrade(layout: Layout) -> None:
     be written in plaintext, and every encrypted pack look damaged)."""
     backend = layout.backend
     try:
-        keyed = next(iter(backend.list(KEYS)), None) is not None or \
-            backend.exists(SEALED_CONFIG)
+        # config.sealed is only ever written together with a key
+        keyed = next(iter(backend.list(KEYS)), None) is not None
     except OSError as exc:
         raise RepositoryError(
             f"Cannot read the keys of repository {layout.root}: {exc.strerror or exc}. Check "

@@ -387,9 +387,9 @@ def test_a_stored_password_that_does_not_open_is_a_problem_until_the_right_one_i
     finally:
         svc.close()
     stored_password(data).write_text("not the password")
-    hint = ("The password the backup server keeps for repository 'Vault' does not open it: "
-            "set the right one with 'agent-jobs repository password Vault --password-file "
-            "FILE'.")
+    hint = ("The backup server keeps a password that does not open it for the encrypted "
+            "repository 'Vault': set the right one with 'agent-jobs repository password Vault "
+            "--password-file FILE'.")
     svc = BackupService(data)
     try:
         (vault,) = [r for r in svc.list_repositories() if r.name == "Vault"]
@@ -407,6 +407,11 @@ def test_a_stored_password_that_does_not_open_is_a_problem_until_the_right_one_i
         (vault,) = [r for r in svc.list_repositories() if r.name == "Vault"]
         assert vault.problem is None
         backup(svc, "Secure")
+        stored_password(data).unlink()                   # lost: named as missing
+        (vault,) = [r for r in svc.list_repositories() if r.name == "Vault"]
+        assert vault.problem is not None and vault.problem.startswith(
+            "The backup server keeps no password for the encrypted repository 'Vault'")
+        svc.set_repository_password("Vault", SecretStr(PASSWORD))
         svc.add_repository(spec("Plain", tmp_path / "plain"))
         with pytest.raises(InvalidInput, match="not encrypted"):
             svc.set_repository_password("Plain", SecretStr(PASSWORD))
@@ -535,6 +540,10 @@ def test_s3_repositories_are_tested_added_listed_and_back_a_job_up(
     service.restore(point.id, tmp_path / "out")
     assert (tmp_path / "out" / "file_002.dat").read_bytes() == (src / "file_002.dat").read_bytes()
     assert service.verify().ok
+    opened = service._repository("Cloud")
+    service.set_repository_s3_keys("Cloud", seaweed.access_key, SecretStr(seaweed.secret_key))
+    assert service._repository("Cloud") is not opened     # new keys: opened again with them
+    backup(service, "To S3")
     insecure = service.add_repository(s3_spec("Open", seaweed.url(seaweed.new_bucket()),
                                               seaweed, None, insecure_no_encryption=True))
     assert not insecure.encrypted

@@ -272,6 +272,23 @@ def test_repair_refuses_when_no_pack_opens_and_deletes_nothing(
     assert setup.objects() == before
 
 
+def test_repair_drops_the_only_pack_when_it_is_lost(tmp_path: Path) -> None:
+    """One pack that no longer opens is damage, not a wrong key: repair drops
+    it and the point is marked damaged, as before."""
+    store = MemoryBackend("one-pack")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"hello world" * 100)
+    with Repository.open(store, create=True, workers=2) as repo:
+        point, _, _ = backup(repo, src)
+    (pack,) = [o.name for o in store.list("packs/")]
+    store.save(pack, bytes(64))                   # the disk zeroed it
+    with Repository.open(store, workers=2) as repo:
+        report = repo.repair()
+        assert report.packs_checked == 1 and point.id in report.points_damaged
+    assert list(store.list("packs/")) == []
+
+
 # -- damage in sealed objects ------------------------------------------------------
 
 

@@ -276,13 +276,20 @@ class S3Backend:
                                     ContentMD5=md5)
         except (ClientError, BotoCoreError, OSError) as exc:
             raise self._translate(exc, "write", name) from None
-        self._stored(name)
+        self._stored(name, len(body))
 
-    def _stored(self, name: str) -> None:
-        """Data changed: the next usage() counts again (lease refreshes do not)."""
-        if not name.startswith(LOCK_PREFIX):
-            with self._usage_lock:
+    def _stored(self, name: str, added: int | None) -> None:
+        """Keep usage() current without listing again: a new object adds its
+        size (rewrites are rare: index and manifests are new names); a
+        removal, whose size is unknown here, counts again next time. Lease
+        refreshes are not data."""
+        if name.startswith(LOCK_PREFIX):
+            return
+        with self._usage_lock:
+            if added is None or self._usage is None:
                 self._usage = None
+            else:
+                self._usage = (self._usage[0], self._usage[1] + added)
 
     def load(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         if offset < 0 or (length is not None and length < 0):
@@ -373,7 +380,7 @@ class S3Backend:
             raise self._translate(exc, "remove", name) from None
         except (BotoCoreError, OSError) as exc:
             raise self._translate(exc, "remove", name) from None
-        self._stored(name)
+        self._stored(name, None)
 
     # -- lock, usage ---------------------------------------------------------
 
@@ -385,8 +392,8 @@ class S3Backend:
                              on_wait=on_wait)
 
     def usage(self) -> Usage:
-        """Bytes stored under the prefix: one listing, cached until this back end
-        stores or removes data, or for a minute (others' writes show that late);
+        """Bytes stored under the prefix: one listing, cached for a minute and
+        kept current by this back end's own writes (others' show that late);
         object storage has no capacity to report."""
         with self._usage_lock:
             cached = self._usage
