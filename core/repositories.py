@@ -257,10 +257,11 @@ def unlock_with(kind: str, location: str, password: str | None, s3: S3Keys | Non
 
 
 def stored_password_problem(entry: Entry, missing: bool = False) -> str:
-    what = "keeps no password" if missing else "keeps a password that does not open it"
-    return (f"The backup server {what} for the encrypted repository '{entry.name}': set the "
-            f"right one with 'agent-jobs repository password {shlex.quote(entry.name)} "
-            "--password-file FILE'.")
+    what = (f"The backup server keeps no password for the encrypted repository '{entry.name}'"
+            if missing else f"The password the backup server keeps for the encrypted "
+            f"repository '{entry.name}' does not open it")
+    return (f"{what}: set the right one with 'agent-jobs repository password "
+            f"{shlex.quote(entry.name)} --password-file FILE'.")
 
 
 def close_repository(repo: Repository) -> None:

@@ -100,7 +100,7 @@ def sort_key(repo: RepositoryInfo, column: RepoColumn) -> Any:
 
 def tooltip(repo: RepositoryInfo, column: RepoColumn) -> str:
     if repo.problem and column in (RepoColumn.NAME, RepoColumn.STATUS):
-        return f"Cannot reach the repository: {repo.problem}"
+        return repo.problem   # says what is wrong: unreachable, missing, a wrong password
     if column is RepoColumn.JOBS:
         return ", ".join(repo.jobs) or "No job writes to this repository."
     if column is RepoColumn.NAME and repo.default:

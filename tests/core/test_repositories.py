@@ -387,8 +387,8 @@ def test_a_stored_password_that_does_not_open_is_a_problem_until_the_right_one_i
     finally:
         svc.close()
     stored_password(data).write_text("not the password")
-    hint = ("The backup server keeps a password that does not open it for the encrypted "
-            "repository 'Vault': set the right one with 'agent-jobs repository password Vault "
+    hint = ("The password the backup server keeps for the encrypted repository 'Vault' does "
+            "not open it: set the right one with 'agent-jobs repository password Vault "
             "--password-file FILE'.")
     svc = BackupService(data)
     try:

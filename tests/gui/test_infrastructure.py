@@ -319,6 +319,8 @@ def test_rescan_updates_rows_in_place(qtbot: QtBot) -> None:
     row = model.row_of("B")
     assert row is not None
     assert model.index(row, RepoColumn.STATUS).data() == "The bucket does not answer."
+    assert model.index(row, RepoColumn.STATUS).data(Qt.ItemDataRole.ToolTipRole) == \
+        b2.problem                       # whole, and only what is wrong
     assert model.index(row, RepoColumn.JOBS).data() == "2"
     assert model.index(row, RepoColumn.TYPE).data() == "S3 compatible"
     assert model.index(row, RepoColumn.CAPACITY).data() == ""      # unknown while unreachable
