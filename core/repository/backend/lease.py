@@ -243,14 +243,7 @@ class LeaseLock:
                 log.warning("Cannot refresh the repository lock %s on %s: %s; retrying.",
                             self.name, self._store.location, exc.strerror or exc)
                 return interval / 2
-            if time.monotonic() - self._renewed_at > self.lease_seconds:
-                # the write landed after the lease ran out: another process
-                # may have taken the lock over in between
-                self._lose(f"refreshing it took past the end of its "
-                           f"{self.lease_seconds:g} s lease")
-                return None
-            self._renewed_at = started
-            return interval
+            return interval if self._renewed(started) else None
 
     def refresh(self) -> bool:
         """Rewrite the lock object now, so a full lease is left; False when
@@ -261,12 +254,17 @@ class LeaseLock:
                 return False
             started = time.monotonic()
             self._write()
-            if time.monotonic() - self._renewed_at > self.lease_seconds:
-                self._lose(f"refreshing it took past the end of its "
-                           f"{self.lease_seconds:g} s lease")
-                return False
-            self._renewed_at = started
-            return True
+            return self._renewed(started)
+
+    def _renewed(self, started: float) -> bool:
+        """After a rewrite begun at ``started``: a full lease from then on, or
+        the lock is lost when the write landed after the lease ran out
+        (another process may have taken it over in between)."""
+        if time.monotonic() - self._renewed_at > self.lease_seconds:
+            self._lose(f"refreshing it took past the end of its {self.lease_seconds:g} s lease")
+            return False
+        self._renewed_at = started
+        return True
 
     def _lose(self, why: str) -> None:
         self._lost = True
