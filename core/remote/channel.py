@@ -12,7 +12,7 @@ import collections
 import threading
 from typing import Any
 
-import asyncssh
+from .sshlib import asyncssh
 
 from core.agent import Cancelled
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncssh
+from .sshlib import asyncssh
 
 from core.models import SshSettings, SshTarget
 

@@ -8,7 +8,7 @@ import fcntl
 import os
 from pathlib import Path
 
-import asyncssh
+from .sshlib import asyncssh
 
 
 def host_pattern(host: str, port: int) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import BinaryIO
 
-import asyncssh
+from .sshlib import asyncssh
 
 from core.agent import FsEntry, ScanResult
 from core.models import Computer, FileScope, SshSettings
