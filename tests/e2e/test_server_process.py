@@ -88,8 +88,10 @@ def test_cli_start_then_graceful_stop_over_rest(server: Server, tmp_path: Path) 
     data = server.data
     assert stat.S_IMODE((data / "server.sock").stat().st_mode) == 0o600
     assert stat.S_IMODE((data / "server.token").stat().st_mode) == 0o600
-    created = agent_jobs(data, "job", "create", JOB, "--tasks", "1", "--throttle", "2",
-                         *computers(tmp_path, {"pc1": 3, "pc2": 3}))
+    # 4 MiB at 0.5 MB/s: pc1 stays in progress for 8 s, long enough for a loaded
+    # machine's CLI polls to see it (at 2 MB/s a busy CI missed the window)
+    created = agent_jobs(data, "job", "create", JOB, "--tasks", "1", "--throttle", "0.5",
+                         *computers(tmp_path, {"pc1": 4, "pc2": 1}))
     assert created.returncode == 0, created.stderr
     started = agent_jobs(data, "start", JOB)
     assert started.returncode == 0, started.stderr
@@ -166,8 +168,8 @@ def test_a_second_server_is_refused(server: Server) -> None:
 
 def test_sigterm_stops_jobs_gracefully_then_exits(server: Server, tmp_path: Path) -> None:
     data = server.data
-    agent_jobs(data, "job", "create", "T", "--tasks", "1", "--throttle", "2",
-               *computers(tmp_path, {"a1": 2, "a2": 2}))
+    agent_jobs(data, "job", "create", "T", "--tasks", "1", "--throttle", "0.5",
+               *computers(tmp_path, {"a1": 4, "a2": 1}))   # a1 in progress for 8 s
     assert agent_jobs(data, "start", "T").returncode == 0
     wait_until(lambda: in_progress(data, "T", "a1"), timeout=20)
     server.proc.send_signal(signal.SIGTERM)
