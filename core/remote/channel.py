@@ -4,7 +4,12 @@ A pump on the SSH loop reads frames into a bounded inbox (beyond
 ``HIGH_WATER`` bytes it stops reading, so SSH flow control holds the agent
 back); the task thread takes them with ``get``, which waits cancel-aware.
 Closing aborts the connection at once: the agent sees its stdin end and
-exits, even in the middle of a read."""
+exits, even in the middle of a read.
+
+The agent's heartbeats (``H`` frames) never reach the inbox: they feed a
+watchdog (watchdog.py) that gives the computer up when the agent stops
+sending them, or stops making progress, for ``silence_s``: the waiting task
+thread then fails with one plain line, and the agent is killed."""
 from __future__ import annotations
 
 import asyncio
@@ -20,15 +25,17 @@ from . import loop
 from .agent_src.backup_agent import wire
 from .connect import Opened
 from .errors import ConnectionLostError
+from .watchdog import Watchdog, heartbeat_every, stall_s
 
 HIGH_WATER = 8 << 20
 READ_SIZE = 1 << 20
 POLL_S = 0.05
 STDERR_KEEP = 4096
+KILL_TIMEOUT_S = 2.0   # a given-up agent: how long its kill may take before the abort
 
 
 class AgentChannel:
-    def __init__(self, opened: Opened, where: str) -> None:
+    def __init__(self, opened: Opened, where: str, silence_s: float | None = None) -> None:
         self.opened = opened
         self.where = where
         self.received = 0          # bytes received from the agent (frames)
@@ -42,12 +49,21 @@ class AgentChannel:
         self._closed = False
         self._stderr = b""
         self._tasks: list[asyncio.Task] = []
+        self.watchdog = Watchdog(stall_s() if silence_s is None else silence_s)
+        self._stalled = ""                  # "heartbeat" | "progress": the agent was given up
+        self._killer: asyncio.Task | None = None   # kills a given-up agent, then aborts
 
     async def start(self) -> None:
         self._room = asyncio.Event()
         self._room.set()
+        beat = wire.message({"t": "heartbeat",
+                             "every": heartbeat_every(self.watchdog.silence_s)})
+        self.opened.process.stdin.write(beat)
+        self.sent += len(beat)
+        self.watchdog.resume()
         self._tasks = [asyncio.ensure_future(self._pump()),
-                       asyncio.ensure_future(self._drain_stderr())]
+                       asyncio.ensure_future(self._drain_stderr()),
+                       asyncio.ensure_future(self._watch())]
 
     # -- loop side -----------------------------------------------------------
     async def _pump(self) -> None:
@@ -61,30 +77,45 @@ class AgentChannel:
                 # frames often share an SSH packet, and each read costs.
                 chunk = await stdout.read(READ_SIZE)
                 if not chunk:
+                    self.watchdog.pause()   # it ended: the reason follows, not a stall
                     why = await self._why_ended()
                     break
                 buf += chunk
                 frames = []
                 pos = 0
+                beats = 0    # bytes of heartbeats: the rest is the work's output
                 while len(buf) - pos >= head:
                     kind, n = wire.header(bytes(buf[pos:pos + head]))
                     if len(buf) - pos - head < n:
                         break
-                    frames.append((kind, bytes(buf[pos + head:pos + head + n])))
+                    body = bytes(buf[pos + head:pos + head + n])
                     pos += head + n
-                if not frames:
+                    if kind == wire.HEARTBEAT:
+                        counter, waiting = wire.BEAT.unpack(body)
+                        self.watchdog.heartbeat(counter, bool(waiting))
+                        beats += head + n
+                    else:
+                        frames.append((kind, body))
+                if len(chunk) > beats:
+                    self.watchdog.output()
+                if not pos:
                     continue
                 del buf[:pos]
+                if not frames:
+                    self.received += pos
+                    continue
                 with self._cond:
                     self._frames.extend(frames)
-                    self._bytes += pos
+                    self._bytes += pos - beats   # what get() takes out again
                     self.received += pos
                     self._cond.notify_all()
                     full = self._bytes > HIGH_WATER
                     if full:
                         self._room.clear()
                 if full:
+                    self.watchdog.pause()
                     await self._room.wait()
+                    self.watchdog.resume()
         except asyncio.CancelledError:
             why = "the connection was closed"
             raise
@@ -96,6 +127,46 @@ class AgentChannel:
                 if self._end is None:
                     self._end = why
                 self._cond.notify_all()
+
+    async def _watch(self) -> None:
+        """Give the agent up once the watchdog says so: the task thread's
+        wait ends with the reason, and the agent is killed (the session's
+        other computers go on)."""
+        step = min(0.5, self.watchdog.silence_s / 10)
+        try:
+            while self._end is None:
+                await asyncio.sleep(step)
+                stalled = self.watchdog.overdue()
+                if stalled is None:
+                    continue
+                self._killer = asyncio.ensure_future(self._give_up())
+                with self._cond:
+                    if self._end is None:
+                        self._stalled = stalled
+                        self._end = "the agent was given up"
+                    self._cond.notify_all()
+                return
+        except asyncio.CancelledError:
+            return
+
+    async def _give_up(self) -> None:
+        """Kill the agent, then abort the connection. Its sshd still answers,
+        so a second command on the same connection kills it by its pid
+        (SIGKILL ends a stopped process too; sshd's own signal request is
+        refused for root logins). Best effort: the abort follows anyway, and
+        an agent that was not killed exits once it runs again (its stdin ended)."""
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        conn = self.opened.conn
+        try:
+            if self.opened.pid > 0:
+                await asyncio.wait_for(conn.run(f"kill -KILL {self.opened.pid}", check=False,
+                                                stdin=asyncssh.DEVNULL), KILL_TIMEOUT_S)
+        except (asyncio.TimeoutError, TimeoutError, asyncssh.Error, OSError):
+            pass
+        finally:
+            conn.abort()
 
     async def _drain_stderr(self) -> None:
         try:
@@ -152,6 +223,15 @@ class AgentChannel:
         return wire.decode(kind, data)
 
     def _lost(self) -> str:
+        s = self.watchdog.silence_s
+        if self._stalled == "heartbeat":
+            return (f"The agent on {self.where} stopped answering: no heartbeat for {s:g} s "
+                    "(its process is frozen, or the computer or the network is). The computer "
+                    "was given up; the other computers go on.")
+        if self._stalled == "progress":
+            return (f"The agent on {self.where} made no progress for {s:g} s (a read that "
+                    "hangs, e.g. on a stuck network mount). The computer was given up; the "
+                    "other computers go on.")
         if self._silent:
             return (f"The computer {self.where} stopped answering (no reply to keep-alive for "
                     f"{self.opened.silence_s:g} s); check the network and that the computer "
@@ -186,4 +266,5 @@ class AgentChannel:
     def _abort(self) -> None:
         for task in self._tasks:
             task.cancel()
-        self.opened.conn.abort()
+        if self._killer is None:   # else it aborts once the agent is killed
+            self.opened.conn.abort()

@@ -35,6 +35,7 @@ class Opened:
     remembered_key: str | None     # the fingerprint accepted and remembered, if any
     sent: int = 0                  # bytes sent to the computer to start the agent
     silence_s: float = 0.0         # how long a silent computer is waited for
+    pid: int = 0                   # the agent's process id on the computer
 
 
 class _Client(asyncssh.SSHClient):
@@ -172,7 +173,7 @@ async def _start_agent(conn: asyncssh.SSHClientConnection, target: SshTarget, na
         f"({'/'.join(payload.server_abi())})")
     return Opened(conn, process, str(hello.get("python")), problem,
                   policy.detail if policy.remembered else None, len(app),
-                  KEEPALIVE_S * KEEPALIVE_MISSES)
+                  KEEPALIVE_S * KEEPALIVE_MISSES, _pid(hello))
 
 
 async def _read_hello(stdout: asyncssh.SSHReader, where: str) -> dict:
@@ -200,6 +201,13 @@ async def _read_hello(stdout: asyncssh.SSHReader, where: str) -> dict:
     if len(body) < n:
         body += await stdout.readexactly(n - len(body))
     return json.loads(body[:n])
+
+
+def _pid(hello: dict) -> int:
+    try:
+        return max(0, int(hello.get("pid") or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _quote(junk: bytes, limit: int = 60) -> str:

@@ -1,7 +1,8 @@
 """The remote agent as shipped: a bootstrap run with ``python3 -c`` and a
 zipapp sent over the same channel.
 
-The bootstrap says which Python it is (version, ABI tag, machine), reads the
+The bootstrap says which Python it is (version, ABI tag, machine) and its
+process id (to kill an agent that froze), reads the
 zipapp into a private folder (``mkdtemp``, mode 0700) and runs it. The
 zipapp holds ``backup_agent`` (stdlib only). When a read session starts on a
 computer whose ABI tag and machine equal the server's, this environment's
@@ -34,7 +35,7 @@ MAX_JUNK = 64 << 10
 BOOTSTRAP = r"""
 import sys,os,json,struct,tempfile,sysconfig,platform
 i=sys.stdin.buffer;o=sys.stdout.buffer
-h=json.dumps({"python":"%d.%d.%d"%tuple(sys.version_info[:3]),"soabi":sysconfig.get_config_var("SOABI") or "","machine":platform.machine()}).encode()
+h=json.dumps({"python":"%d.%d.%d"%tuple(sys.version_info[:3]),"soabi":sysconfig.get_config_var("SOABI") or "","machine":platform.machine(),"pid":os.getpid()}).encode()
 o.write(b"@MAGIC@"+struct.pack(">I",len(h))+h);o.flush()
 def rd(n):
     b=i.read(n)

@@ -3,7 +3,9 @@
 Requests (frames, see wire.py): ``native`` (load the native modules from
 this computer's cache, by their hash), the native modules themselves (``N``,
 when the cache lacks them), ``check``, ``scan``, ``read`` (then ``files``,
-``need`` and ``done``) and ``stats``. When stdin closes (the
+``need`` and ``done``), ``stats`` and ``heartbeat`` (start sending
+heartbeats this often: the server gives up an agent that stops sending them,
+or whose work stops moving on). When stdin closes (the
 server stopped the job immediately, or the connection dropped) the agent
 removes its private folder and exits at once, even in the middle of a read."""
 from __future__ import annotations
@@ -51,12 +53,19 @@ class Agent:
         self.read_bytes = 0
         self.blake3: Optional[Callable[[bytes], Any]] = None
         self.fastcdc: Any = None
+        # Told in each heartbeat: the work moves this counter on (frames
+        # sent, bytes read, entries found, requests taken); ``waiting`` while
+        # it waits for the server's next request or answer.
+        self.progress = 0
+        self.waiting = False
+        self.beating = False
 
     # -- plumbing ------------------------------------------------------------
     def send(self, data: bytes, flush: bool = True) -> None:
         """Frames the server waits for are flushed; the others (a file's
         start and end) go with the next flush, to send fewer packets."""
         self.out.write(data)
+        self.progress += 1
         if flush:
             self.out.flush()
 
@@ -80,15 +89,46 @@ class Agent:
             shutil.rmtree(self.workdir, ignore_errors=True)
             os._exit(0)
 
-    def next_message(self, block: bool = True) -> Optional[Dict[str, Any]]:
-        if block and self.inbox.empty():
-            self.out.flush()   # never wait with frames the server needs still buffered
+    def take(self, block: bool = True) -> Optional[Tuple[bytes, bytes]]:
+        """The next frame from the server (None: none there, not blocking)."""
+        self.waiting = block
         try:
             item = self.inbox.get(block)
         except queue.Empty:
             return None
-        assert item is not None
+        finally:
+            self.waiting = False
+        self.progress += 1
+        return item
+
+    def next_message(self, block: bool = True) -> Optional[Dict[str, Any]]:
+        if block and self.inbox.empty():
+            self.out.flush()   # never wait with frames the server needs still buffered
+        item = self.take(block)
+        if item is None:
+            return None
         return wire.decode(*item)
+
+    def start_heartbeat(self, every: float) -> None:
+        """Heartbeats from a thread of their own: they go on while the work
+        blocks (the server then sees the counter stay), and stop only when
+        the whole process does (SIGSTOP), or the connection ends."""
+        if self.beating:
+            return
+        self.beating = True
+        every = max(0.05, float(every))
+
+        def beat() -> None:
+            try:
+                while True:
+                    time.sleep(every)
+                    self.out.write(wire.frame(wire.HEARTBEAT, wire.BEAT.pack(
+                        self.progress & 0xFFFFFFFFFFFFFFFF, 1 if self.waiting else 0)))
+                    self.out.flush()
+            except (OSError, ValueError):   # the server went: read_stdin ends the process
+                return
+
+        threading.Thread(target=beat, name="heartbeat", daemon=True).start()
 
     # -- native accelerators ----------------------------------------------------
     def load_native(self, data: bytes) -> Dict[str, Any]:
@@ -145,7 +185,7 @@ class Agent:
         threading.Thread(target=self.read_stdin, daemon=True).start()
         while True:
             self.out.flush()
-            kind, payload = self.inbox.get()  # type: ignore[misc]
+            kind, payload = self.take()  # type: ignore[misc]
             if kind == wire.NATIVE:
                 self.reply(self.received_native(payload))
                 continue
@@ -161,6 +201,8 @@ class Agent:
                 self.read_session(msg)
             elif t == "stats":
                 self.reply({"t": "stats", "opened": self.opened, "read": self.read_bytes})
+            elif t == "heartbeat":
+                self.start_heartbeat(msg["every"])
             else:
                 self.reply({"t": "err", "text": f"unknown request {t!r}"})
 
@@ -189,6 +231,7 @@ class Agent:
         batch: List[list] = []
 
         def emit(rel: str, kind: str, st: os.stat_result, target: Optional[str]) -> None:
+            self.progress += 1
             batch.append([rel, kind, stat_fields(st), target])
             if len(batch) >= ENTRY_BATCH:
                 self.send(wire.zmessage({"t": "entries", "e": batch}))
@@ -401,6 +444,7 @@ class Reader:
         """``n`` bytes read: wait as the job's rate says (what was sent goes
         first: the server is not kept waiting for it meanwhile)."""
         self.agent.read_bytes += n
+        self.agent.progress += 1
         if self.pace is not None:
             delay = self.pace.delay(n)
             if delay > 0:
@@ -420,6 +464,7 @@ class Reader:
             if left <= 0:
                 return
             time.sleep(min(left, PROGRESS_S))
+            self.agent.progress += 1   # waiting on the job's rate is work too
             if not self.raw:
                 ahead = max(0.0, end - time.monotonic()) * self.pace.rate
                 self.agent.reply({"t": "P", "read": int(self.agent.read_bytes - ahead)})

@@ -5,7 +5,9 @@ Kinds: ``J`` a JSON message (a dict with ``t``, its type); ``Z`` the same,
 zlib-compressed (scan listings); ``D`` a group's needed chunks, concatenated
 in the order of the group's hashes (after a 4-byte group number); ``R`` a
 piece of a file's raw content (the fallback without native hashing); ``N``
-the native modules (a zip), sent to the agent before native reading."""
+the native modules (a zip), sent to the agent before native reading; ``H``
+the agent's heartbeat (its progress counter and whether its work waits for
+the server), sent from a thread of its own every few seconds."""
 from __future__ import annotations
 
 import json
@@ -15,9 +17,10 @@ from typing import Any, Dict, Tuple
 
 HEADER = struct.Struct(">cI")
 GROUP = struct.Struct(">I")
+BEAT = struct.Struct(">QB")   # a heartbeat: progress counter, waiting (0/1)
 MAX_FRAME = 64 << 20
 
-JSON, ZJSON, DATA, RAW, NATIVE = b"J", b"Z", b"D", b"R", b"N"
+JSON, ZJSON, DATA, RAW, NATIVE, HEARTBEAT = b"J", b"Z", b"D", b"R", b"N", b"H"
 
 
 def frame(kind: bytes, payload: bytes) -> bytes:
