@@ -13,9 +13,10 @@ guessing passwords costs memory as well as time.
 in it: a changed byte anywhere in salt or data would otherwise fail the GCM
 tag exactly as a wrong password does, and the operator would be told to fix a
 password that is right. With it, damage is named as damage. Key objects
-written before it have no ``check``; for them the two cannot be told apart. Passwords are NFC-normalised
-(the same password typed on two systems gives the same bytes); they are never
-logged, stored, or put in a message.
+written before it have no ``check``; for them the two cannot be told apart.
+
+Passwords are NFC-normalised (the same password typed on two systems gives the
+same bytes); they are never logged, stored, or put in a message.
 
 Callers hold the repository's exclusive lock while adding or removing keys."""
 from __future__ import annotations
