@@ -8,7 +8,7 @@ import unicodedata
 from datetime import date, datetime, timezone
 from enum import Enum
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -145,7 +145,7 @@ class Computer(BaseModel):
 
     name: str
     path: str = Field(min_length=1, max_length=4095)
-    agent: str = "local"
+    agent: Literal["local", "ssh"] = "local"
 
     @model_validator(mode="before")
     @classmethod

@@ -52,6 +52,7 @@ from .repositories import (
     is_default, measure_all,
 )
 from .repository import Repository
+from .repository.keys import DamagedKey
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,8 @@ class ReadOnlyService:
     def _password_problem(self, entry: RepoEntry) -> str | None:
         try:
             return self._registry.password_problem(entry, timeout=S3_TIMEOUT_S)
+        except DamagedKey as damaged:
+            return str(damaged)   # a key object, not the password, is at fault
         except (OSError, ConsoleError):
             return None   # measure says why it cannot be read
 

@@ -73,7 +73,7 @@ from .repositories import (
     open_repository, parse_url, probe_empty_folder, repository_exists, s3_backend,
     spec_s3_keys, unlock_with,
 )
-from .repository.keys import WrongPassword, add_key, list_keys, remove_key
+from .repository.keys import DamagedKey, WrongPassword, add_key, list_keys, remove_key
 from .repository.selection import normalise
 from .repository.verify import VerifyCancelled
 from .estimates import eta_seconds, progress_percent
@@ -1039,6 +1039,8 @@ class BackupService:
             return checked[1]
         try:
             problem = self._registry.password_problem(entry, timeout=S3_TIMEOUT_S)
+        except DamagedKey as damaged:
+            return str(damaged)   # not the password's fault; checked again next time
         except (OSError, ConsoleError):
             return None   # unreachable or damaged: checked again next time
         self._password_checks[entry.id] = (password, problem)

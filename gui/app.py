@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from core.api import BackupApi
 from core.logs import setup_logging
 from core.server.client import ServerClient
 
+from .display import missing_display
 from .error_box import error_text
 from .main_window import WINDOW_TITLE, MainWindow
 from .resources import icon, style_sheet
@@ -83,6 +85,10 @@ def _save_screenshot(window: MainWindow, path: Path, app: QApplication) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
+    problem = None if QApplication.instance() else missing_display(os.environ)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName(WINDOW_TITLE)

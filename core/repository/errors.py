@@ -26,14 +26,20 @@ class PartialRestore(RestoreError):
     """Some files could not be restored exactly; they were not written, every
     other file was. ``stats`` says what was restored and what was not."""
 
-    def __init__(self, stats: RestoreStats) -> None:
+    def __init__(self, stats: RestoreStats, unindexed_packs: int = 0) -> None:
         failed = stats.failed
         names = ", ".join(f"{path!r} ({why})" for path, why in failed)
+        advice = (
+            f"The repository has {unindexed_packs} pack file(s) that its index does not list "
+            "(an index file was lost), which may hold those blocks: run 'agent-jobs repair' "
+            "to rebuild the index from the packs, then restore again."
+            if unindexed_packs else
+            "Run 'agent-jobs verify': the next backup of that computer stores good copies of "
+            "damaged blocks, or restore an older point.")
         super().__init__(
             f"Restore of point {stats.point_id} to {stats.target} is incomplete: {len(failed)} "
             f"file(s) could not be restored exactly and were not written: {names}. The other "
-            f"{stats.files} file(s) were restored. Run 'agent-jobs verify': the next backup "
-            "of that computer stores good copies of damaged blocks, or restore an older point."
+            f"{stats.files} file(s) were restored. {advice}"
         )
         self.stats = stats
 

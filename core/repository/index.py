@@ -207,6 +207,14 @@ class Index:
             self.loaded = frozenset(loaded)
             self.problems = {}
 
+    def unindexed_packs(self) -> list[str]:
+        """Packs in the repository that no index file read lists: an index file
+        was lost (a damaged one is rebuilt from the packs by ``refresh``). Lists
+        the packs folder: call it only to explain a block the index lacks."""
+        with self._lock:
+            indexed = set(self._indexed_packs)
+        return sorted(p for p in self._layout.list_packs() if p not in indexed)
+
     def packs(self) -> dict[str, int]:
         """Pack id -> number of indexed blobs in it."""
         with self._lock:

@@ -3,19 +3,27 @@
 Each password has one object ``keys/<id>`` in the back end, JSON::
 
     {"created": "<ISO 8601 UTC>", "kdf": "scrypt", "n": 32768, "r": 8, "p": 1,
-     "salt": "<base64>", "data": "<base64>"}
+     "salt": "<base64>", "data": "<base64>", "check": "<hex>"}
 
 ``data`` is the master key sealed (AES-256-GCM, see ``crypto.MasterKey``) under
 a key derived from the password with scrypt, which is memory-hard so that
-guessing passwords costs memory as well as time. Passwords are NFC-normalised
-(the same password typed on two systems gives the same bytes); they are never
-logged, stored, or put in a message.
+guessing passwords costs memory as well as time.
+
+``check`` is the SHA-256 of the other fields (canonical JSON), with no secret
+in it: a changed byte anywhere in salt or data would otherwise fail the GCM
+tag exactly as a wrong password does, and the operator would be told to fix a
+password that is right. With it, damage is named as damage. Key objects
+written before it have no ``check``; for them the two cannot be told apart.
+
+Passwords are NFC-normalised (the same password typed on two systems gives the
+same bytes); they are never logged, stored, or put in a message.
 
 Callers hold the repository's exclusive lock while adding or removing keys."""
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import re
@@ -31,7 +39,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from core.errors import InvalidInput, NotFound, RepositoryError
 
 from .backend.base import Backend, ObjectNotFound
-from .crypto import KEY_SIZE, DecryptError, MasterKey
+from .crypto import KEY_SIZE, NONCE_SIZE, TAG_SIZE, DecryptError, MasterKey
 
 PREFIX = "keys/"
 SALT_SIZE = 32
@@ -44,6 +52,7 @@ MAX_MEMORY = 1 << 30          # 128 * r * n bytes
 MAX_P = 16
 _ID = re.compile(r"[0-9a-f]{32}")
 _FIELDS = ("created", "kdf", "n", "r", "p", "salt", "data")
+_SEALED_SIZE = NONCE_SIZE + KEY_SIZE + TAG_SIZE
 
 
 class PasswordRequired(RepositoryError):
@@ -102,6 +111,7 @@ class _KeyObject:
     created: datetime
     kdf: _KdfParams
     data: bytes
+    damage: str | None = None   # why its checksum says it was changed
 
 
 # -- public API --------------------------------------------------------------
@@ -124,8 +134,9 @@ def add_key(backend: Backend, master: MasterKey, password: str, *, n: int = DEFA
     params = _KdfParams(n, r, p, os.urandom(SALT_SIZE))
     sealed = params.derive(secret).seal(master.to_bytes())
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    document = {"created": created, "kdf": "scrypt", "n": n, "r": r, "p": p,
-                "salt": _b64(params.salt), "data": _b64(sealed)}
+    document: dict[str, Any] = {"created": created, "kdf": "scrypt", "n": n, "r": r, "p": p,
+                                "salt": _b64(params.salt), "data": _b64(sealed)}
+    document["check"] = _checksum(document)
     key_id = secrets.token_hex(16)
     backend.save(PREFIX + key_id, json.dumps(document, indent=1).encode())
     return key_id
@@ -144,10 +155,15 @@ def unlock(backend: Backend, password: str) -> tuple[MasterKey, str]:
         except DamagedKey as error:
             damaged.append(error)
             continue
-        found += 1
         try:
+            # A key whose checksum is off is tried all the same: if the sealed
+            # key authenticates, only the checksum or a field around it was hit.
             raw = key.kdf.derive(secret).open(key.data)
         except DecryptError:
+            if key.damage is not None:
+                damaged.append(_damaged(backend, key_id, key.damage))
+            else:
+                found += 1      # intact: the password is not this key's
             continue
         if len(raw) != KEY_SIZE:
             damaged.append(_damaged(backend, key_id, "the sealed key has the wrong size"))
@@ -158,7 +174,12 @@ def unlock(backend: Backend, password: str) -> tuple[MasterKey, str]:
             f"Repository {backend.location} has no keys: it is not encrypted, or its "
             "keys/ folder was deleted. Restore keys/ from a copy of the repository.")
     if not found and len(damaged) == 1:
-        raise damaged[0]
+        only = damaged[0]
+        raise DamagedKey(
+            f"The only key object of repository {backend.location}, keys/{only.key_id}, is "
+            f"damaged ({only.why}): the password is not the problem, but the repository "
+            f"cannot be opened until keys/{only.key_id} is restored from a copy of the "
+            "repository.", only.key_id, only.why)
     if not found:
         which = "; ".join(f"keys/{error.key_id} ({error.why})" for error in damaged)
         raise DamagedKey(
@@ -198,6 +219,9 @@ def list_keys(backend: Backend) -> list[KeyInfo]:
         except ObjectNotFound:
             continue
         except DamagedKey:
+            bad.append(KeyInfo(key_id, None, damaged=True))
+            continue
+        if key.damage is not None:
             bad.append(KeyInfo(key_id, None, damaged=True))
             continue
         good.append(KeyInfo(key_id, key.created))
@@ -265,8 +289,21 @@ def _load(backend: Backend, key_id: str) -> _KeyObject:
         created = created.replace(tzinfo=timezone.utc)
     if len(salt) < 16:
         raise _damaged(backend, key_id, "salt is too short")
+    if len(data) != _SEALED_SIZE:
+        raise _damaged(backend, key_id, f"the sealed key is {len(data)} bytes, not "
+                                        f"{_SEALED_SIZE}")
+    damage = None
+    if "check" in document and document["check"] != _checksum(document):
+        damage = "its checksum does not match its contents: bytes of it were changed"
     return _KeyObject(key_id, created, _KdfParams(document["n"], document["r"],
-                                                  document["p"], salt), data)
+                                                  document["p"], salt), data, damage)
+
+
+def _checksum(document: dict[str, Any]) -> str:
+    """SHA-256 of the key object's fields other than ``check``, as canonical JSON."""
+    fields = {name: document[name] for name in _FIELDS}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _damaged(backend: Backend, key_id: str, why: str) -> DamagedKey:

@@ -257,6 +257,7 @@ class Restorer:
         self._dirs_lock = threading.Lock()
         self._failed: dict[str, str] = {}
         self._failed_lock = threading.Lock()
+        self._missing = False      # a block was absent from the index
         self._token = secrets.token_hex(6)
         self._counter = itertools.count()
         self._leftovers: list[_Pending] = []
@@ -277,7 +278,14 @@ class Restorer:
                 dirs.close()
             os.close(self._root_fd)
         if stats.failed:
-            raise PartialRestore(stats)
+            # A block the index lacks may sit in a pack a lost index file listed.
+            unindexed = 0
+            if self._missing:
+                try:
+                    unindexed = len(self._ctx.index.unindexed_packs())
+                except OSError:
+                    pass   # the storage went away: the plain advice stands
+            raise PartialRestore(stats, unindexed)
         return stats
 
     def _stats(self, cancelled: bool) -> RestoreStats:
@@ -438,7 +446,8 @@ class Restorer:
         if tried:
             pack, problem = tried[0]
             raise _FileFailed(f"block {blob} is {problem} in pack {pack}")
-        raise _FileFailed(f"block {blob} is missing from the repository")
+        self._missing = True
+        raise _FileFailed(f"block {blob} is missing from the repository's index")
 
     def _create(self, dirs: DirHandles, e: Entry, segments: int = 1) -> _Pending:
         """A new, private, temporary file next to where ``e`` goes; a file

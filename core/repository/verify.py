@@ -253,6 +253,13 @@ def verify_repository(
         problems.append(_repo_problem(
             f"block {blob} in pack {pack} is {problem} ({why}); {REPAIR_HINT} to drop the "
             "damaged copy", blob, pack, problem))
+    if any(p.problem == "missing" and p.pack is None and p.blob for p in problems):
+        unindexed = index.unindexed_packs()
+        if unindexed:   # a lost index file: the blocks may well be there
+            problems.append(_repo_problem(
+                f"{len(unindexed)} pack file(s) are not listed in the repository's index (an "
+                f"index file was lost) and may hold the missing blocks; {REPAIR_HINT} to "
+                "rebuild the index from the packs"))
     problems.extend(run.repo_problems)
     problems.sort(key=lambda p: (p.point_id == "", p.point_id, p.paths[:1], p.blob, p.detail))
     problems.points_checked = len(manifests) + len(broken_points) + len(missing_points)

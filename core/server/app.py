@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors
 from ..api import (
@@ -29,7 +31,9 @@ from ..models import (
 )
 from ..repositories import S3AccessDenied
 from ..repository.keys import KeyInUse, PasswordRequired, WrongPassword
+from .body_limit import MAX_BODY_BYTES, BodyLimit
 from .events_hub import EventHub
+from .responses import EVENTS_RESPONSE, errors_of
 
 if TYPE_CHECKING:
     from ..service import BackupService
@@ -123,6 +127,16 @@ class RestoreBody(BaseModel):
     paths: list[str] = Field([], max_length=100_000)   # only these paths of the point
     overwrite: bool = False         # files of the point may replace existing ones
 
+    @field_validator("target")
+    @classmethod
+    def _absolute(cls, v: str | None) -> str | None:
+        # A relative folder would be resolved against the server's working
+        # directory, which the client neither knows nor chose.
+        if v is not None and not v.startswith("/"):
+            raise ValueError(f"{v[:200]!r} is not an absolute path: give the restore "
+                             "folder as a full path starting with '/'")
+        return v
+
 
 class SessionStarted(BaseModel):
     session_id: str
@@ -181,11 +195,47 @@ def _mode(body: StopBody) -> StopMode:
     return StopMode.GRACEFULLY if body.gracefulStop else StopMode.IMMEDIATELY
 
 
-def _error(status: int, message: str, kind: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, "kind": kind, **extra}, status_code=status)
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None,
+           **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, "kind": kind, **extra}, status_code=status,
+                        headers=headers)
+
+
+def _unreadable_body(cause: BaseException | None) -> str:
+    """Why FastAPI could not parse a body (it says only 'error parsing the body')."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (f"The request body is not valid UTF-8 (byte {cause.object[cause.start]:#04x} "
+                f"at offset {cause.start}): send JSON encoded in UTF-8.")
+    if isinstance(cause, RecursionError):
+        return ("The request body nests JSON arrays or objects too deeply for the server to "
+                "read: send a flatter document.")
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return ("The request body has a number with more digits than the server reads "
+                f"(at most {sys.get_int_max_str_digits()}): send numbers of ordinary size.")
+    return f"The request body cannot be read as JSON ({type(cause).__name__}: {cause})." \
+        if cause is not None else "The request body cannot be read as JSON."
+
+
+def _http_error(req: Request, exc: StarletteHTTPException) -> tuple[str, str]:
+    """The message and kind of an error raised by FastAPI or Starlette themselves."""
+    where = f"{req.method} {req.url.path}"
+    if exc.status_code == 400:
+        return _unreadable_body(exc.__cause__), "InvalidInput"
+    if exc.status_code == 404:
+        return (f"No such API path: {where}. The API is under {API} and described at "
+                "/openapi.json.", "NotFound")
+    if exc.status_code == 405:
+        return (f"Method not allowed: {where}. The API is described at /openapi.json.",
+                "MethodNotAllowed")
+    return f"{exc.detail} ({where}).", "HTTPError"
 
 
 def _field_message(err: dict[str, Any]) -> str:
+    if err.get("type") == "json_invalid":
+        loc = [x for x in err.get("loc", ()) if x != "body"]
+        at = f" at character {loc[0]}" if loc else ""
+        why = (err.get("ctx") or {}).get("error", "JSON decode error")
+        return f"The request body is not valid JSON ({why}{at})."
     loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"{'.'.join(loc)}: {msg}" if loc else msg
@@ -197,8 +247,11 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     hub = hub or EventHub(service.subscribe)
     app = FastAPI(title="Agent Backup Console server", version="1",
                   description="Jobs, sessions, restore points and live events of one data "
-                              "directory's backup server.")
+                              "directory's backup server. Every error is `{\"error\": ..., "
+                              "\"kind\": ...}`; a request body over "
+                              f"{MAX_BODY_BYTES >> 20} MiB is refused with 413 unread.")
     app.state.hub = hub
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)   # type: ignore[arg-type]
 
     # -- errors ------------------------------------------------------------------
     @app.exception_handler(errors.ConsoleError)
@@ -206,6 +259,13 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         status = next((code for cls, code in STATUS_OF_ERROR.items() if isinstance(exc, cls)),
                       500 if isinstance(exc, errors.RepositoryError) else 400)
         return _error(status, str(exc), type(exc).__name__)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message, kind = _http_error(req, exc)
+        # A body FastAPI cannot parse is refused as one that does not validate.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        return _error(status, message, kind, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -227,13 +287,13 @@ def create_app(service: BackupService, control: ServerControl | None = None,
                            f"{service.data_dir / 'logs'}.", "InternalError")
 
     # -- server ------------------------------------------------------------------
-    @app.get(f"{API}/server")
+    @app.get(f"{API}/server", responses=errors_of())
     def server_info() -> dict[str, Any]:
         running = service.running_jobs()   # from memory: works on a damaged catalogue
         return {"data_dir": str(service.data_dir), "running_jobs": running,
                 "event_streams": hub.stream_count, **control.info()}
 
-    @app.post(f"{API}/server/stop", status_code=202)
+    @app.post(f"{API}/server/stop", status_code=202, responses=errors_of(409, 413, 422))
     def server_stop(body: ServerStopBody) -> dict[str, Any]:
         running = service.running_jobs()   # from memory: works on a damaged catalogue
         if running and body.jobs is None:
@@ -244,7 +304,7 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         return {"stopping": True, "running_jobs": running}
 
     # -- jobs --------------------------------------------------------------------
-    @app.get(f"{API}/jobs", response_model=list[JobOut])
+    @app.get(f"{API}/jobs", response_model=list[JobOut], responses=errors_of(422))
     def list_jobs(names: list[str] | None = Query(None)) -> Response:
         """Every job, or only those in ``names`` (repeatable; unknown ones are
         left out). Serialised in one call: FastAPI's own validation and encoding
@@ -252,96 +312,98 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         jobs = [JobOut.of(j) for j in service.list_jobs(names)]
         return Response(content=_JOBS_OUT.dump_json(jobs), media_type="application/json")
 
-    @app.post(f"{API}/jobs", status_code=201)
+    @app.post(f"{API}/jobs", status_code=201, responses=errors_of(400, 409, 413, 422))
     def create_job(definition: JobDefinition) -> JobOut:
         service.create_job(definition)
         return JobOut.of(service.get_job(definition.name))
 
-    @app.get(API + "/jobs/{name}")
+    @app.get(API + "/jobs/{name}", responses=errors_of(404, 422))
     def get_job(name: str) -> JobOut:
         return JobOut.of(service.get_job(name))
 
-    @app.put(API + "/jobs/{name}")
+    @app.put(API + "/jobs/{name}", responses=errors_of(400, 404, 409, 413, 422))
     def update_job(name: str, definition: JobDefinition) -> JobOut:
         service.update_job(name, definition)
         return JobOut.of(service.get_job(definition.name))
 
-    @app.delete(API + "/jobs/{name}", status_code=204)
+    @app.delete(API + "/jobs/{name}", status_code=204, responses=errors_of(400, 404, 409, 422))
     def delete_job(name: str, deleteBackups: bool = False) -> Response:  # noqa: N803
         service.delete_job(name, delete_backups=deleteBackups)
         return Response(status_code=204)
 
-    @app.post(API + "/jobs/{name}/enable")
+    @app.post(API + "/jobs/{name}/enable", responses=errors_of(404, 409, 422))
     def enable_job(name: str) -> JobOut:
         service.set_job_enabled(name, True)
         return JobOut.of(service.get_job(name))
 
-    @app.post(API + "/jobs/{name}/disable")
+    @app.post(API + "/jobs/{name}/disable", responses=errors_of(404, 409, 422))
     def disable_job(name: str) -> JobOut:
         service.set_job_enabled(name, False)
         return JobOut.of(service.get_job(name))
 
-    @app.post(f"{API}/jobs/start")
+    @app.post(f"{API}/jobs/start", responses=errors_of(400, 413, 422))
     def start_jobs(body: BulkStartBody) -> BulkResult:
         return service.start_jobs(body.names, full=body.full, retry=body.retry,
                                   outside_window=body.outsideWindow)
 
-    @app.post(f"{API}/jobs/stop")
+    @app.post(f"{API}/jobs/stop", responses=errors_of(400, 413, 422))
     def stop_jobs(body: BulkStopBody) -> BulkResult:
         return service.stop_jobs(body.names, _mode(body), body.escalateAfterSeconds)
 
-    @app.post(API + "/jobs/{name}/start")
+    @app.post(API + "/jobs/{name}/start", responses=errors_of(400, 404, 409, 413, 422))
     def start_job(name: str, body: StartBody | None = None) -> StartAnswer:
         body = body or StartBody()
         return StartAnswer(session_id=service.start_job(
             name, full=body.full, retry=body.retry, outside_window=body.outsideWindow))
 
-    @app.post(API + "/jobs/{name}/stop")
+    @app.post(API + "/jobs/{name}/stop", responses=errors_of(404, 409, 413, 422))
     def stop_job(name: str, body: StopBody | None = None) -> StopPreview:
         body = body or StopBody()
         return service.stop_job(name, _mode(body), body.escalateAfterSeconds)
 
-    @app.get(API + "/jobs/{name}/stopPreview")
+    @app.get(API + "/jobs/{name}/stopPreview", responses=errors_of(404, 422))
     def stop_preview(name: str) -> StopPreview:
         return service.stop_preview(name)
 
-    @app.get(API + "/jobs/{name}/retryCandidates")
+    @app.get(API + "/jobs/{name}/retryCandidates", responses=errors_of(404, 422))
     def retry_candidates(name: str) -> list[str]:
         return service.retry_candidates(name)
 
     # -- sessions ----------------------------------------------------------------
-    @app.get(f"{API}/sessions")
+    @app.get(f"{API}/sessions", responses=errors_of(404, 422))
     def list_sessions(job: str | None = None,
                       limit: int = Query(200, ge=1, le=10_000)) -> list[SessionInfo]:
         return service.list_sessions(job, limit)
 
-    @app.get(API + "/sessions/{session_id}")
+    @app.get(API + "/sessions/{session_id}", responses=errors_of(404, 422))
     def get_session(session_id: str) -> SessionInfo:
         return service.get_session(session_id)
 
-    @app.post(f"{API}/history")
+    @app.post(f"{API}/history", responses=errors_of(400, 413, 422))
     def history(query: HistoryQuery) -> HistoryPage:
         """A page of session summaries (backup, restore, verify), newest first."""
         return service.list_history(query)
 
-    @app.post(API + "/sessions/{session_id}/cancel", status_code=204)
+    @app.post(API + "/sessions/{session_id}/cancel", status_code=204,
+              responses=errors_of(404, 409, 422))
     def cancel_session(session_id: str) -> Response:
         """Cancel a running restore or verify (a backup session: stop it immediately)."""
         service.cancel_session(session_id)
         return Response(status_code=204)
 
-    @app.get(API + "/sessions/{session_id}/wait")
+    @app.get(API + "/sessions/{session_id}/wait", responses=errors_of(404, 422))
     def wait_session(session_id: str,
                      timeout: float = Query(MAX_WAIT_S, ge=0, le=MAX_WAIT_S)) -> SessionInfo:
         """Long poll: answers when the session has stopped, or after ``timeout``."""
         return service.wait_session(session_id, timeout)
 
     # -- restore points ------------------------------------------------------------
-    @app.get(f"{API}/restorePoints")
+    @app.get(f"{API}/restorePoints", responses=errors_of(404, 422))
     def list_points(job: str | None = None) -> list[RestorePointInfo]:
         return service.list_points(job)
 
-    @app.post(API + "/restorePoints/{point_id}/restore")
+    @app.post(API + "/restorePoints/{point_id}/restore",
+              responses=errors_of(400, 404, 409, 413, 422))
     def restore(point_id: str, body: RestoreBody) -> RestoreReport:
         """Restore and wait for the end (a short restore); see .../startRestore."""
         if body.target is None:
@@ -350,106 +412,112 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         return service.restore(point_id, Path(body.target), paths=body.paths or None,
                                overwrite=body.overwrite)
 
-    @app.post(API + "/restorePoints/{point_id}/startRestore")
+    @app.post(API + "/restorePoints/{point_id}/startRestore",
+              responses=errors_of(400, 404, 409, 413, 422))
     def start_restore(point_id: str, body: RestoreBody) -> SessionStarted:
         """Start a Restore session; follow it with /sessions/{id} and the events."""
         return SessionStarted(session_id=service.start_restore(
             point_id, Path(body.target) if body.target is not None else None,
             paths=body.paths or None, overwrite=body.overwrite))
 
-    @app.get(API + "/restorePoints/{point_id}/browse")
+    @app.get(API + "/restorePoints/{point_id}/browse", responses=errors_of(400, 404, 422))
     def browse(point_id: str, folder: str = "") -> list[PointEntryInfo]:
         """One folder of the point ("" is the computer's root)."""
         return service.browse_point(point_id, folder)
 
-    @app.post(f"{API}/verify")
+    @app.post(f"{API}/verify", responses=errors_of(400, 404, 409, 413, 422))
     def verify(body: VerifyBody | None = None) -> VerifyReport:
         return service.verify((body or VerifyBody()).point_id)
 
-    @app.post(f"{API}/startVerify")
+    @app.post(f"{API}/startVerify", responses=errors_of(400, 404, 409, 413, 422))
     def start_verify(body: VerifyBody | None = None) -> SessionStarted:
         """Start a Verify session of a point, a job's points or everything."""
         body = body or VerifyBody()
         return SessionStarted(session_id=service.start_verify(body.point_id, job=body.job))
 
-    @app.delete(API + "/jobs/{name}/backups")
+    @app.delete(API + "/jobs/{name}/backups", responses=errors_of(400, 404, 409, 422))
     def delete_backups(name: str, computer: str | None = None) -> DeleteReport:
         """Delete the job's (or one computer's) restore points from disk."""
         return service.delete_backups(name, computer)
 
-    @app.post(f"{API}/demo")
+    @app.post(f"{API}/demo", responses=errors_of(409))
     def demo() -> DemoAnswer:
         return DemoAnswer(created=service.setup_demo())
 
-    @app.post(f"{API}/repair")
+    @app.post(f"{API}/repair", responses=errors_of(409))
     def repair() -> RepairReport:
         """Rebuild the repository's index from its packs and drop damaged copies."""
         return service.repair()
 
-    @app.post(f"{API}/scopePreview")
+    @app.post(f"{API}/scopePreview", responses=errors_of(400, 413, 422))
     def scope_preview(body: ScopePreviewBody) -> ScopePreview:
         """Files and bytes a backup scope would read on each computer now."""
         return service.preview_scope(body.computers, body.scope, body.ssh)
 
     # -- backup infrastructure --------------------------------------------------------
     # Secrets travel only in request bodies; no answer and no log line carries them.
-    @app.get(f"{API}/repositories")
+    @app.get(f"{API}/repositories", responses=errors_of())
     def list_repositories() -> list[RepositoryInfo]:
         """Every backup repository with its jobs and space (``problem``: unreachable)."""
         return service.list_repositories()
 
-    @app.post(f"{API}/repositories", status_code=201)
+    @app.post(f"{API}/repositories", status_code=201, responses=errors_of(400, 409, 413, 422))
     def add_repository(spec: RepositorySpec) -> RepositoryInfo:
         """Register a repository: creates it when its location is empty, else opens it."""
         return service.add_repository(spec)
 
-    @app.post(f"{API}/repositories/test")
+    @app.post(f"{API}/repositories/test", responses=errors_of(400, 413, 422))
     def test_repository(spec: RepositorySpec) -> TestAnswer:
         """What adding the repository would find, in a sentence; creates nothing."""
         return TestAnswer(result=service.test_repository(spec))
 
-    @app.delete(API + "/repositories/{name}")
+    @app.delete(API + "/repositories/{name}", responses=errors_of(400, 404, 409, 422))
     def remove_repository(name: str) -> RepositoryRemoved:
         """Forget a repository and stop listing its points; its data is never deleted."""
         return RepositoryRemoved(points_forgotten=service.remove_repository(name))
 
-    @app.get(API + "/repositories/{name}/keys")
+    @app.get(API + "/repositories/{name}/keys", responses=errors_of(400, 404, 422))
     def list_repository_keys(name: str) -> list[RepositoryKeyInfo]:
         return service.list_repository_keys(name)
 
-    @app.post(API + "/repositories/{name}/keys", status_code=201)
+    @app.post(API + "/repositories/{name}/keys", status_code=201,
+              responses=errors_of(400, 404, 409, 413, 422))
     def add_repository_key(name: str, body: KeyBody) -> KeyAdded:
         return KeyAdded(id=service.add_repository_key(name, body.password))
 
-    @app.delete(API + "/repositories/{name}/keys/{key_id}", status_code=204)
+    @app.delete(API + "/repositories/{name}/keys/{key_id}", status_code=204,
+              responses=errors_of(400, 404, 409, 422))
     def remove_repository_key(name: str, key_id: str) -> Response:
         service.remove_repository_key(name, key_id)
         return Response(status_code=204)
 
-    @app.put(API + "/repositories/{name}/password", status_code=204)
+    @app.put(API + "/repositories/{name}/password", status_code=204,
+              responses=errors_of(400, 404, 413, 422))
     def set_repository_password(name: str, body: KeyBody) -> Response:
         """Keep this password for the repository, once it opens it."""
         service.set_repository_password(name, body.password)
         return Response(status_code=204)
 
-    @app.post(API + "/repositories/{name}/keys/passwd", status_code=201)
+    @app.post(API + "/repositories/{name}/keys/passwd", status_code=201,
+              responses=errors_of(400, 404, 409, 413, 422))
     def change_repository_password(name: str, body: KeyBody) -> KeyAdded:
         """restic's ``key passwd``: a new key replaces the one the server uses."""
         return KeyAdded(id=service.change_repository_password(name, body.password))
 
-    @app.put(API + "/repositories/{name}/s3keys", status_code=204)
+    @app.put(API + "/repositories/{name}/s3keys", status_code=204,
+              responses=errors_of(400, 404, 413, 422))
     def set_repository_s3_keys(name: str, body: S3KeysBody) -> Response:
         """Keep (or replace) the S3 keys of an S3 repository, once they work."""
         service.set_repository_s3_keys(name, body.access_key_id, body.secret_access_key)
         return Response(status_code=204)
 
-    @app.post(f"{API}/computers/test")
+    @app.post(f"{API}/computers/test", responses=errors_of(400, 413, 422))
     def test_computer(body: ComputerTestBody) -> TestAnswer:
         """Connect to a computer as a backup would (SSH: host key, login, path)."""
         return TestAnswer(result=service.test_computer(body.computer, body.ssh))
 
     # -- events --------------------------------------------------------------------
-    @app.get(f"{API}/events")
+    @app.get(f"{API}/events", response_class=StreamingResponse, responses=EVENTS_RESPONSE)
     async def events() -> StreamingResponse:
         """Server-Sent Events: ``data: {"type": "SessionChanged", ...}`` per change."""
         return StreamingResponse(hub.stream(), media_type="text/event-stream",

@@ -162,7 +162,7 @@ def test_key_object_format_and_no_secrets(backend: MemoryBackend) -> None:
     master, key_id = create_key(backend, PASSWORD, **FAST)
     raw = backend.load(f"keys/{key_id}")
     document = json.loads(raw)
-    assert set(document) == {"created", "kdf", "n", "r", "p", "salt", "data"}
+    assert set(document) == {"created", "kdf", "n", "r", "p", "salt", "data", "check"}
     assert len(base64.b64decode(document["salt"])) >= 16
     assert len(base64.b64decode(document["data"])) == 32 + 28
     for secret in (PASSWORD.encode(), PASSWORD.encode("utf-16-le"), b"horse",
@@ -312,13 +312,61 @@ def test_damaged_fields_are_reported(backend: MemoryBackend, fields: dict[str, o
         unlock(backend, PASSWORD)
 
 
-def test_changed_key_data_is_a_wrong_password_not_a_crash(backend: MemoryBackend) -> None:
+def _flipped(text: str, at: int) -> str:
+    raw = bytearray(base64.b64decode(text))
+    raw[at] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+@pytest.mark.parametrize("field", ["data", "salt"])
+def test_a_changed_byte_in_a_key_object_is_damage_not_a_wrong_password(
+        backend: MemoryBackend, field: str) -> None:
+    # A changed byte in the sealed key or its salt fails the GCM tag exactly as
+    # a wrong password does: the checksum tells them apart.
     master, key_id = create_key(backend, PASSWORD, **FAST)
     document = json.loads(backend.load(f"keys/{key_id}"))
-    data = bytearray(base64.b64decode(document["data"]))
-    data[20] ^= 1
-    damage_field(backend, key_id, data=base64.b64encode(bytes(data)).decode())
+    damage_field(backend, key_id, **{field: _flipped(document[field], 20)})
+    with pytest.raises(DamagedKey) as caught:
+        unlock(backend, PASSWORD)
+    message = str(caught.value)
+    assert f"keys/{key_id}" in message and "checksum does not match" in message
+    assert "password is not the problem" in message and "restored from a copy" in message
+    assert [(i.id, i.damaged) for i in list_keys(backend)] == [(key_id, True)]
+
+
+@pytest.mark.parametrize("fields", [{"check": "0" * 64}, {"created": "2021-01-01T00:00:00"}])
+def test_a_key_object_changed_outside_its_sealed_key_still_opens(
+        backend: MemoryBackend, fields: dict[str, str]) -> None:
+    # the sealed key authenticates: the right password opens it, and the key is
+    # listed as damaged so that it can be replaced
+    master, key_id = create_key(backend, PASSWORD, **FAST)
+    damage_field(backend, key_id, **fields)
+    assert unlock(backend, PASSWORD) == (master, key_id)
+    assert [(i.id, i.damaged) for i in list_keys(backend)] == [(key_id, True)]
+    with pytest.raises(DamagedKey, match="checksum does not match"):
+        unlock(backend, "not the password")
+
+
+def test_a_key_object_without_a_checksum_still_opens(backend: MemoryBackend) -> None:
+    # written before key objects had one: a changed byte cannot be told from a
+    # wrong password there, and is reported as one (not a crash)
+    master, key_id = create_key(backend, PASSWORD, **FAST)
+    document = json.loads(backend.load(f"keys/{key_id}"))
+    del document["check"]
+    backend.save(f"keys/{key_id}", json.dumps(document).encode())
+    assert unlock(backend, PASSWORD) == (master, key_id)
+    damage_field(backend, key_id, data=_flipped(document["data"], 20))
     with pytest.raises(WrongPassword):
+        unlock(backend, PASSWORD)
+
+
+def test_a_sealed_key_of_the_wrong_size_is_damage(backend: MemoryBackend) -> None:
+    master, key_id = create_key(backend, PASSWORD, **FAST)
+    document = json.loads(backend.load(f"keys/{key_id}"))
+    del document["check"]
+    document["data"] = base64.b64encode(base64.b64decode(document["data"])[:-1]).decode()
+    backend.save(f"keys/{key_id}", json.dumps(document).encode())
+    with pytest.raises(DamagedKey, match="59 bytes, not 60"):
         unlock(backend, PASSWORD)
 
 

@@ -255,6 +255,38 @@ def test_the_servers_password_is_checked_listed_set_and_changed_through_the_cli(
 NO_KEYS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
 
 
+def test_a_damaged_key_object_is_named_as_damage_not_as_a_wrong_password(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    src = make_tree(tmp_path / "pc1", files=2, size=10_000)
+    good = tmp_path / "good.pw"
+    good.write_text(PASSWORD + "\n")
+    server = Server(data)
+    try:
+        ok(data, "repository", "add", "Vault", "--url", str(tmp_path / "vault"),
+           "--password-file", str(good))
+        ok(data, "job", "create", "Secure", "--computer", f"pc1={src}", "--repository",
+           "Vault")
+    finally:
+        server.stop()   # a new server opens the repository afresh
+    (key,) = (tmp_path / "vault" / "keys").iterdir()
+    raw = bytearray(key.read_bytes())
+    at = raw.index(b'"data": "') + len(b'"data": "') + 20   # a byte of the sealed key
+    raw[at] = ord("A") if raw[at] != ord("A") else ord("B")  # still base64
+    key.write_bytes(bytes(raw))
+    server = Server(data)
+    try:
+        (vault,) = [r for r in json.loads(ok(data, "repository", "list", "--json"))
+                    if r["name"] == "Vault"]
+        for said in (vault["problem"],
+                     one_line_error(run(data, "start", "Secure", "--wait"), key.name)):
+            assert f"keys/{key.name}" in said and "is damaged" in said, said
+            assert "restored from a copy" in said and "does not open" not in said, said
+            assert "set the right one" not in said, said
+    finally:
+        server.stop()
+
+
 def test_s3_repositories_through_the_cli_send_the_shells_keys_or_a_credentials_file(
         tmp_path: Path, seaweed, s3_url: str) -> None:  # noqa: F811
     """The server runs without S3 keys (as one the CLI starts by itself); the

@@ -112,3 +112,29 @@ def test_repair_relinks_points_whose_index_entries_were_lost(tmp_path):
     assert repair.returncode == 0, repair.stdout + repair.stderr
     assert "1 re-linked" in repair.stdout
     assert agent_jobs(data, "verify").returncode == 0
+
+
+def test_a_lost_index_file_sends_the_operator_to_repair_not_to_an_older_point(tmp_path):
+    data, src = tmp_path / "data", source(tmp_path)
+    assert agent_jobs(data, "job", "create", "J", "--computer", f"pc1={src}").returncode == 0
+    assert agent_jobs(data, "start", "J", "--wait").returncode == 0
+    assert agent_jobs(data, "server", "stop").returncode == 0
+    for index in (data / "repositories" / "default" / "index").iterdir():
+        index.unlink()                                # the packs are all still there
+    (point,) = as_json(data, "points", "J")
+    restored = agent_jobs(data, "restore", point["id"], str(tmp_path / "out"))
+    assert restored.returncode == 1
+    err = restored.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "missing from the repository's index" in err, err
+    assert "1 pack file(s) that its index does not list" in err, err
+    assert "run 'agent-jobs repair' to rebuild the index" in err, err
+    assert "restore an older point" not in err, err
+    verify = agent_jobs(data, "verify")
+    assert verify.returncode == 1
+    assert "not listed in the repository's index" in verify.stdout, verify.stdout
+    assert "run 'agent-jobs repair' to rebuild the index" in verify.stdout, verify.stdout
+    assert agent_jobs(data, "repair").returncode == 0
+    again = agent_jobs(data, "restore", point["id"], str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again" / "f3.bin").read_bytes() == (src / "f3.bin").read_bytes()
