@@ -66,6 +66,7 @@ from .models import (
 )
 from .ownership import DataDirOwnership
 from .paths import catalogue_path, checked_restore_target
+from .private_files import make_dir
 from .repository import Manifest, PartialRestore, Repository
 from .repositories import (
     DEFAULT_REPOSITORY, S3_TIMEOUT_S, Entry as RepoEntry, Location, Measure, Registry, S3Keys,
@@ -98,7 +99,7 @@ class BackupService:
             raise InvalidInput(f"Data directory {self.data_dir} is a file, not a folder. "
                                "Choose another one with --data-dir.")
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            make_dir(self.data_dir)
         except OSError as exc:
             raise InvalidInput(f"Cannot use data directory {self.data_dir}: {exc.strerror}. "
                                "Choose another one with --data-dir.") from exc
