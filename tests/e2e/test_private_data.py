@@ -1,7 +1,7 @@
 """No other local user can read a backup: with a real server process and a
 real second Unix user, the data directory, the catalogue, the logs and the
 repository (packs, index, manifests) refuse them, whatever the server's
-umask."""
+umask; a data directory an older version left open is closed at start."""
 from __future__ import annotations
 
 import os
@@ -143,6 +143,59 @@ def test_another_user_can_read_nothing_of_a_backup(other_user: pwd.struct_passwd
         assert all(m == (0o700 if p.is_dir() else 0o600) for p, m in modes.items()
                    if not stat.S_ISSOCK(p.lstat().st_mode)), modes
         assert_refused(other_user, data)
+    finally:
+        server.stop()
+
+
+def test_a_data_directory_left_open_is_closed_at_start(other_user: pwd.struct_passwd,
+                                                       shared: Path) -> None:
+    data = shared / "data"
+    external = shared / "external-repo"
+    password = shared / "password"
+    password.write_text("correct horse\n")
+    password.chmod(0o600)
+    server = backup(shared, data, 0o022)
+    try:
+        agent_jobs(data, "repository", "add", "Elsewhere", "--url", str(external),
+                   "--password-file", str(password))
+        agent_jobs(data, "job", "create", "Far", "--computer", f"pc1={shared / 'src'}",
+                   "--repository", "Elsewhere")
+        agent_jobs(data, "start", "Far", "--wait")
+    finally:
+        server.stop()
+    # What an older version left: folders 0755, files 0644; a link to a file
+    # and a folder outside (not to be followed) and a demo computer's files
+    # (backed up with their modes: kept).
+    outside = shared / "outside"
+    outside.mkdir()
+    (outside / "theirs.txt").write_text("not ours to change\n")
+    os.symlink(outside, data / "link-to-folder")
+    os.symlink(outside / "theirs.txt", data / "link-to-file")
+    demo_file = data / "demo-computers" / "pc" / "etc" / "motd"
+    demo_file.parent.mkdir(parents=True)
+    demo_file.write_text("hello\n")
+    for top in (data, external, outside):
+        for path in entries(top):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert as_other(other_user, "cat", str(data / "catalogue.sqlite")).returncode == 0
+
+    server = Server(data, 0o022)
+    try:
+        log = data / "logs" / "server.log"
+        wait_until(lambda: "owner-only" in log.read_text(), timeout=10)
+        line = next(ln for ln in log.read_text().splitlines() if "owner-only" in ln)
+        assert f"files and folders of {data} and its local repositories owner-only" in line
+        assert int(line.split("Made ")[1].split()[0]) >= 20
+        assert_refused(other_user, data)
+        for path, mode in {**entries(data), **entries(external)}.items():
+            if path.is_relative_to(data / "demo-computers" / "pc"):
+                assert mode == (0o755 if path.is_dir() else 0o644), path
+            elif not path.is_symlink() and not stat.S_ISSOCK(path.lstat().st_mode):
+                assert mode & 0o077 == 0, f"{path} is still {mode:04o}"
+        assert {p: m for p, m in entries(outside).items()} == {
+            outside: 0o755, outside / "theirs.txt": 0o644}
+        seen = as_other(other_user, "ls", str(external / "packs"))
+        assert seen.returncode != 0 and "Permission denied" in seen.stderr
     finally:
         server.stop()
 
