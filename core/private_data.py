@@ -41,6 +41,6 @@ def report(data_dir: Path, result: Tightened) -> None:
                     result.changed, data_dir)
     if result.problems:
         more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
-        log.warning("Could not make %d entries owner-only: %s%s. Remove group and other "
-                    "access by hand (chmod go-rwx).", len(result.problems),
+        log.warning("Could not make %d files or folders owner-only: %s%s. Remove group and "
+                    "other access by hand (chmod go-rwx).", len(result.problems),
                     result.problems[0], more)

@@ -15,13 +15,29 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# chmod(2) of one's own new file fails only where the file system keeps no
+# Unix modes (FAT, exFAT, some network shares): there the mount decides.
+NO_MODES = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EROFS})
+
+
+def set_mode(target: int | Path | str, mode: int) -> None:
+    """fchmod (a descriptor) or chmod (a path), ignored where the file system
+    keeps no modes."""
+    try:
+        if isinstance(target, int):
+            os.fchmod(target, mode)
+        else:
+            os.chmod(target, mode)
+    except OSError as exc:
+        if exc.errno not in NO_MODES:
+            raise
 
 
 def make_dir(path: Path | str, *, parents: bool = True) -> None:
@@ -43,7 +59,7 @@ def make_dir(path: Path | str, *, parents: bool = True) -> None:
             if not d.is_dir():
                 raise
             continue
-        os.chmod(d, DIR_MODE)
+        set_mode(d, DIR_MODE)
 
 
 def open_file(path: Path | str, flags: int, *, dir_fd: int | None = None) -> int:
@@ -62,14 +78,6 @@ def open_file(path: Path | str, flags: int, *, dir_fd: int | None = None) -> int
     return fd
 
 
-def create_file(path: Path | str, flags: int = os.O_WRONLY, *,
-                dir_fd: int | None = None) -> int:
-    """A new file (O_EXCL), mode 0600."""
-    fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE, dir_fd=dir_fd)
-    _fix_mode(fd)
-    return fd
-
-
 def touch(path: Path | str) -> None:
     """Create ``path`` as an empty 0600 file unless it exists."""
     os.close(open_file(path, os.O_RDONLY))
@@ -77,7 +85,7 @@ def touch(path: Path | str) -> None:
 
 def _fix_mode(fd: int) -> None:
     try:
-        os.fchmod(fd, FILE_MODE)
+        set_mode(fd, FILE_MODE)
     except BaseException:
         os.close(fd)
         raise
@@ -101,41 +109,43 @@ def tighten(root: Path, *, keep_contents: Collection[str] = ()) -> Tightened:
     """Take the group and other bits off ``root`` and everything under it
     that belongs to this user (owner bits are kept: nothing is loosened).
 
-    Symlinks are neither followed nor changed: each folder is opened with
-    O_NOFOLLOW relative to its parent, so a link cannot lead the walk out of
-    the tree. Folders named in ``keep_contents`` (paths relative to ``root``)
-    are made owner-only themselves, but what they hold keeps its modes (the
-    demo computers' files, whose modes are backed up). Entries of other
-    users are left alone."""
+    ``root`` itself may be a symlink (the user chose it); below it, symlinks
+    are neither followed nor changed: each folder is opened with O_NOFOLLOW
+    relative to its parent, so a link cannot lead the walk out of the tree.
+    Folders named in ``keep_contents`` (paths relative to ``root``) are made
+    owner-only themselves, but what they hold keeps its modes (the demo
+    computers' files, whose modes are backed up). Entries of other users are
+    left alone; one that cannot be changed (immutable, or on a file system
+    without Unix modes) is a problem and the walk goes on."""
     result = Tightened()
     try:
-        fd = os.open(root, _DIR_FLAGS)
+        fd = os.open(root, _DIR_FLAGS & ~os.O_NOFOLLOW)
     except OSError as exc:
-        if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
             result.problems.append(f"{root}: {exc.strerror}")
         return result
     try:
         st = os.fstat(fd)
-        if st.st_uid != os.geteuid():
-            return result
-        _chmod_fd(fd, st, root, result)
-        _walk(fd, root, "", frozenset(keep_contents), result)
+        if st.st_uid == os.geteuid():
+            _chmod(lambda mode: os.fchmod(fd, mode), st, root, result)
+            _walk(fd, root, "", frozenset(keep_contents), result)
     finally:
         os.close(fd)
     return result
 
 
-def _private_mode(st: os.stat_result) -> int:
-    return stat.S_IMODE(st.st_mode) & 0o700
-
-
-def _chmod_fd(fd: int, st: os.stat_result, path: Path, result: Tightened) -> None:
-    if stat.S_IMODE(st.st_mode) & ~0o700:
-        try:
-            os.fchmod(fd, _private_mode(st))
-            result.changed += 1
-        except OSError as exc:
-            result.problems.append(f"{path}: {exc.strerror}")
+def _chmod(change: Callable[[int], None], st: os.stat_result, path: Path,
+           result: Tightened) -> None:
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & ~0o700:
+        return
+    try:
+        change(mode & 0o700)
+        result.changed += 1
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        result.problems.append(f"{path}: {exc.strerror}")
 
 
 def _walk(dir_fd: int, path: Path, rel: str, keep: frozenset[str],
@@ -166,18 +176,11 @@ def _walk(dir_fd: int, path: Path, rel: str, keep: frozenset[str],
                     result.problems.append(f"{child}: {exc.strerror}")
                 continue
             try:
-                sub_st = os.fstat(sub)
-                _chmod_fd(sub, sub_st, child, result)
+                _chmod(lambda mode: os.fchmod(sub, mode), os.fstat(sub), child, result)
                 _walk(sub, child, f"{rel}/{name}" if rel else name, keep, result)
             finally:
                 os.close(sub)
-        elif stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & ~0o700:
+        elif stat.S_ISREG(st.st_mode):
             # The parent is this user's and no longer open to others, so
             # nobody else can swap the file for a symlink after the lstat.
-            try:
-                os.chmod(name, _private_mode(st), dir_fd=dir_fd)
-                result.changed += 1
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                result.problems.append(f"{child}: {exc.strerror}")
+            _chmod(lambda mode: os.chmod(name, mode, dir_fd=dir_fd), st, child, result)

@@ -174,21 +174,28 @@ def test_a_data_directory_left_open_is_closed_at_start(other_user: pwd.struct_pa
     demo_file = data / "demo-computers" / "pc" / "etc" / "motd"
     demo_file.parent.mkdir(parents=True)
     demo_file.write_text("hello\n")
+    stuck = data / "logs" / "immutable.log"   # chmod fails: said, and the rest goes on
+    stuck.write_text("chattr +i\n")
     for top in (data, external, outside):
         for path in entries(top):
             path.chmod(0o755 if path.is_dir() else 0o644)
-    assert as_other(other_user, "cat", str(data / "catalogue.sqlite")).returncode == 0
-
-    server = Server(data, 0o022)
+    subprocess.run(["chattr", "+i", str(stuck)], check=True)
+    server = None
     try:
+        assert as_other(other_user, "cat", str(data / "catalogue.sqlite")).returncode == 0
+        server = Server(data, 0o022)
         log = data / "logs" / "server.log"
-        wait_until(lambda: "owner-only" in log.read_text(), timeout=10)
-        line = next(ln for ln in log.read_text().splitlines() if "owner-only" in ln)
-        assert f"files and folders of {data} and its local repositories owner-only" in line
-        assert int(line.split("Made ")[1].split()[0]) >= 20
+        wait_until(lambda: log.read_text().count("owner-only") == 2, timeout=10)
+        lines = [ln for ln in log.read_text().splitlines() if "owner-only" in ln]
+        assert len(lines) == 2, lines
+        assert f"files and folders of {data} and its local repositories owner-only" in lines[0]
+        assert int(lines[0].split("Made ")[1].split()[0]) >= 20
+        assert f"Could not make 1 files or folders owner-only: {stuck}: Operation not permitted" \
+            in lines[1] and "chmod go-rwx" in lines[1]
+        assert stat.S_IMODE(stuck.stat().st_mode) == 0o644
         assert_refused(other_user, data)
         for path, mode in {**entries(data), **entries(external)}.items():
-            if path.is_relative_to(data / "demo-computers" / "pc"):
+            if path.is_relative_to(data / "demo-computers" / "pc") or path == stuck:
                 assert mode == (0o755 if path.is_dir() else 0o644), path
             elif not path.is_symlink() and not stat.S_ISSOCK(path.lstat().st_mode):
                 assert mode & 0o077 == 0, f"{path} is still {mode:04o}"
@@ -197,7 +204,9 @@ def test_a_data_directory_left_open_is_closed_at_start(other_user: pwd.struct_pa
         seen = as_other(other_user, "ls", str(external / "packs"))
         assert seen.returncode != 0 and "Permission denied" in seen.stderr
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
 
 
 def test_log_files_made_by_rotation_are_owner_only(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from core.errors import RepositoryError
-from core.private_files import DIR_MODE, FILE_MODE, make_dir, touch
+from core.private_files import DIR_MODE, FILE_MODE, make_dir, set_mode, touch
 
 from . import direct
 from .base import CANCEL_POLL, BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
@@ -157,7 +157,7 @@ class LocalBackend:
                 os.mkdir(d, DIR_MODE)
             except FileExistsError:
                 continue
-            os.chmod(d, DIR_MODE)
+            set_mode(d, DIR_MODE)
             fsync_dir(d.parent)
         self._dirs.add(parent)
 
@@ -200,7 +200,7 @@ class LocalBackend:
             make_dir(self._tmp)
             fd = os.open(tmp, _TMP_FLAGS | extra_flags, FILE_MODE)
         try:
-            os.fchmod(fd, FILE_MODE)   # the umask may have taken the owner's bits
+            set_mode(fd, FILE_MODE)   # the umask may have taken the owner's bits
         except BaseException:
             os.close(fd)
             raise
