@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .errors import AlreadyExists
 from .models import Computer, FileScope, JobDefinition
 from .paths import demo_computers_dir
+from .private_files import make_dir
 
 if TYPE_CHECKING:
     from .service import BackupService
@@ -76,7 +77,7 @@ def generate_computer(path: Path, seed: int, small_files: int,
 
 def ensure_demo_computers(data_dir: Path) -> Path:
     root = demo_computers_dir(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    make_dir(root)   # owner-only; the computers' own files keep the modes they are given
     for name, (seed, small, large) in DEMO_COMPUTERS.items():
         target = root / name
         if target.exists():

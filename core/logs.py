@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 from pathlib import Path
+from typing import IO
 
 from .paths import logs_dir
+from .private_files import make_dir, open_file
 
 MAX_BYTES = 2 * 1024 * 1024
 BACKUPS = 3
 FORMAT = "%(asctime)s %(process)d %(threadName)s %(levelname)s %(name)s: %(message)s"
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Each log file it creates (the first and each after a rotation) is
+    0600: logs name jobs, computers and paths."""
+
+    def _open(self) -> IO[str]:
+        fd = open_file(self.baseFilename, os.O_WRONLY | os.O_APPEND)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def setup_logging(data_dir: Path, role: str, level: int = logging.INFO) -> Path | None:
@@ -18,9 +30,9 @@ def setup_logging(data_dir: Path, role: str, level: int = logging.INFO) -> Path 
     Returns the file, or None when the folder cannot be written."""
     path = logs_dir(data_dir) / f"{role}.log"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES,
-                                                       backupCount=BACKUPS, encoding="utf-8")
+        make_dir(path.parent)
+        handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+                                             encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter(FORMAT))

@@ -30,6 +30,7 @@ from .catalogue import Catalogue, RepositoryRecord
 from .errors import InvalidInput, JobStateError, NotFound, RepositoryError
 from .models import JOB_NAME_RE, _invisible
 from .paths import default_repository_path, secrets_dir
+from .private_files import make_dir
 from .repository import Repository
 from .repository.backend.local import LocalBackend
 from .repository.config import ENCRYPTION_AES
@@ -132,7 +133,7 @@ class SecretStore:
         self.folder = secrets_dir(data_dir)
 
     def _write(self, name: str, text: str) -> None:
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_dir(self.folder)
         os.chmod(self.folder, 0o700)
         atomic_write(self.folder / name, text.encode("utf-8"), self.folder, mode=0o600)
 

@@ -66,6 +66,8 @@ from .models import (
 )
 from .ownership import DataDirOwnership
 from .paths import catalogue_path, checked_restore_target
+from . import private_data
+from .private_files import make_dir
 from .repository import Manifest, PartialRestore, Repository
 from .repositories import (
     DEFAULT_REPOSITORY, S3_TIMEOUT_S, Entry as RepoEntry, Location, Measure, Registry, S3Keys,
@@ -98,7 +100,7 @@ class BackupService:
             raise InvalidInput(f"Data directory {self.data_dir} is a file, not a folder. "
                                "Choose another one with --data-dir.")
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            make_dir(self.data_dir)
         except OSError as exc:
             raise InvalidInput(f"Cannot use data directory {self.data_dir}: {exc.strerror}. "
                                "Choose another one with --data-dir.") from exc
@@ -114,6 +116,8 @@ class BackupService:
             raise
         self._unsaved: dict[str, SessionRunner] = {}   # ended, not yet in the catalogue
         try:
+            # before the catalogue opens: SQLite gives its -wal and -shm the file's mode
+            tightened = private_data.tighten_data_dir(self.data_dir)
             self.catalogue = Catalogue(catalogue_path(self.data_dir))
             self._events = EventBus()
             self._runners: dict[str, SessionRunner] = {}
@@ -126,6 +130,10 @@ class BackupService:
             # repository id -> (the stored password checked, why it does not open it)
             self._password_checks: dict[str, tuple[str | None, str | None]] = {}
             self._registry = Registry(self.data_dir, self.catalogue)
+            tightened.add(private_data.tighten_repositories(
+                self.data_dir, [Path(e.location) for e in self._registry.entries()
+                                if e.kind == "local"]))
+            private_data.report(self.data_dir, tightened)
             self._ctx = EngineContext(self.catalogue, self._events, hooks or NO_HOOKS,
                                       self._repository, self._repository_name)
             self.catalogue.fail_interrupted_sessions()

@@ -2,6 +2,7 @@
 opens in the browser (no scripts, no outside resources)."""
 from __future__ import annotations
 
+import os
 import re
 from html import escape
 from pathlib import Path
@@ -11,6 +12,7 @@ from PySide6.QtGui import QDesktopServices
 
 from core.api import made_text, session_figures, stopped_text
 from core.models import LogItem, SessionInfo, SessionType, Stage
+from core.private_files import make_dir, open_file
 
 from .formatting import bytes_text, datetime_text, duration_text, job_text, ratio_text
 
@@ -110,9 +112,10 @@ def report_path(folder: Path, session: SessionInfo) -> Path:
 
 
 def save_report(session: SessionInfo, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dir(folder)   # in the data directory: owner-only, like the logs it quotes
     path = report_path(folder, session)
-    path.write_text(session_report_html(session), encoding="utf-8")
+    with os.fdopen(open_file(path, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as f:
+        f.write(session_report_html(session))
     return path
 
 

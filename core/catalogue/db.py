@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import ReadOnlyError
+from ..private_files import make_dir, touch
 from . import migrations
 from .errors import translate
 
@@ -64,7 +65,9 @@ class CatalogueDB:
             if read_only:
                 conn = self._open_read_only()
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                make_dir(path.parent)
+                # SQLite gives the -wal and -shm files the catalogue's own mode
+                touch(path)
                 conn = self._open()
                 # Before anything that writes (even switching to WAL): a catalogue
                 # from a newer version is refused untouched.

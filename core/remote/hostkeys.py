@@ -8,6 +8,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from ..private_files import make_dir
 from .sshlib import asyncssh
 
 
@@ -60,7 +61,7 @@ class HostKeyPolicy:
         return True
 
     def _remember(self, host: str, port: int, key: asyncssh.SSHKey) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path.parent)
         line = f"{host_pattern(host, port)} {key.export_public_key('openssh').decode().split()[0]}" \
                f" {key.export_public_key('openssh').decode().split()[1]}\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ConsoleError
 from ..paths import logs_dir, server_socket_path
+from ..private_files import make_dir, open_file
 from .sockets import unix_address
 
 START_TIMEOUT_S = 30.0
@@ -48,14 +49,15 @@ def ensure_server(data_dir: Path, timeout: float = START_TIMEOUT_S) -> None:
         raise ServerUnavailable(f"Data directory {data_dir} is a file, not a folder. "
                                 "Choose another one with --data-dir.")
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_dir(data_dir)
         logs = logs_dir(data_dir)
-        logs.mkdir(parents=True, exist_ok=True)
+        make_dir(logs)
     except OSError as exc:
         raise ServerUnavailable(f"Cannot use data directory {data_dir}: {exc.strerror}. "
                                 "Choose another one with --data-dir.") from exc
     # One launcher at a time per data directory; the others wait for its server.
-    with open(data_dir / "server.launch", "a+b") as launch_lock:
+    with os.fdopen(open_file(data_dir / "server.launch", os.O_RDWR | os.O_APPEND),
+                   "a+b") as launch_lock:
         fcntl.flock(launch_lock.fileno(), fcntl.LOCK_EX)
         if server_answers(data_dir):
             return
@@ -83,7 +85,7 @@ def _spawn(data_dir: Path, out: Path) -> subprocess.Popen[bytes]:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(
         os.pathsep) if p])
-    with open(out, "ab") as log_file:
+    with os.fdopen(open_file(out, os.O_WRONLY | os.O_APPEND), "ab") as log_file:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
                                 start_new_session=True, env=env, close_fds=True)
 

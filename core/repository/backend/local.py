@@ -1,5 +1,8 @@
 """The local-folder back end: objects are files under the repository root.
 
+Everything in the folder is owner-only (0700 folders, 0600 files, whatever
+the umask): the packs hold the backed-up files' contents.
+
 Saves are durable (temp file in ``tmp/``, fsync, rename, directory fsync);
 ranged loads of packs use ``os.pread`` on a small pool of cached descriptors
 (packs never change once written, so a descriptor stays valid). The lock is
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from core.errors import RepositoryError
+from core.private_files import DIR_MODE, FILE_MODE, make_dir, set_mode, touch
 
 from . import direct
 from .base import CANCEL_POLL, BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
@@ -150,9 +154,10 @@ class LocalBackend:
             d = d.parent
         for d in reversed(missing):
             try:
-                os.mkdir(d)
+                os.mkdir(d, DIR_MODE)
             except FileExistsError:
                 continue
+            set_mode(d, DIR_MODE)
             fsync_dir(d.parent)
         self._dirs.add(parent)
 
@@ -190,10 +195,16 @@ class LocalBackend:
 
     def _open_tmp(self, tmp: Path, extra_flags: int) -> int:
         try:
-            return os.open(tmp, _TMP_FLAGS | extra_flags, 0o644)
+            fd = os.open(tmp, _TMP_FLAGS | extra_flags, FILE_MODE)
         except FileNotFoundError:
-            os.makedirs(self._tmp, exist_ok=True)
-            return os.open(tmp, _TMP_FLAGS | extra_flags, 0o644)
+            make_dir(self._tmp)
+            fd = os.open(tmp, _TMP_FLAGS | extra_flags, FILE_MODE)
+        try:
+            set_mode(fd, FILE_MODE)   # the umask may have taken the owner's bits
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _write_direct(self, tmp: Path, name: str,
                       parts: Sequence[bytes | bytearray | memoryview]) -> bool:
@@ -385,13 +396,13 @@ class LocalBackend:
         file. A read-only repository that has its folders is left as it is:
         enough to restore and verify. OSError if it cannot be done."""
         if create:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_dir(self.root)
         try:
             for d in SKELETON:
-                (self.root / d).mkdir(exist_ok=True)
+                make_dir(self.root / d, parents=False)
             lock = self.root / LOCK_FILE
             if not lock.exists():
-                lock.touch()
+                touch(lock)
             if create:
                 fsync_dir(self.root)
         except OSError:
@@ -422,7 +433,7 @@ class LocalBackend:
         never created: nothing can write there, so there is nothing to lock."""
         path = self.root / LOCK_FILE
         try:
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         except OSError as exc:
             if exc.errno not in _READ_ONLY:
                 raise RepositoryError(
