@@ -182,7 +182,8 @@ class ReadOnlyService:
         if point_id:
             point = self.catalogue.point(point_id)
             mine = [p.id for p in points if p.repository == point.repository]
-            return integrity.verify(self._repository(point.repository), mine, point.id)[0]
+            return _without_retired(
+                integrity.verify(self._repository(point.repository), mine, point.id)[0], points)
         names = list(dict.fromkeys(
             [DEFAULT_REPOSITORY] + [p.repository for p in points]))
         total = VerifyReport(points_checked=0, blobs_checked=0, problems=[])
@@ -195,7 +196,16 @@ class ReadOnlyService:
             total.points_checked += report.points_checked
             total.blobs_checked += report.blobs_checked
             total.problems += report.problems
-        return total
+        return _without_retired(total, points)
+
+
+def _without_retired(report: VerifyReport, points: list[RestorePointInfo]) -> VerifyReport:
+    """Less the imported points whose manifest is gone: the server that wrote
+    them removed them, which is no damage (the server drops them from its list)."""
+    imported = {p.id for p in points if p.imported}
+    kept = [p for p in report.problems
+            if not (p.point_id in imported and p.problem == "manifest missing")]
+    return report.model_copy(update={"problems": kept})
 
 
 # -- rebuilding the catalogue ------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import make_tree
 from core.errors import ConsoleError
+from core.offline import ReadOnlyService
 from core.server.client import ServerClient
 from tests.reliability.helpers import agent_jobs
 from tests.support.server import kill_servers_under
@@ -155,6 +156,12 @@ def test_a_point_the_other_server_retired_leaves_the_list_with_a_note(
     backup(first, src1, 3)
     retired = before - set(points(first))
     assert len(retired) == 1
+    offline = ReadOnlyService(second)   # server-less reading (a read-only data directory)
+    try:
+        assert retired <= {p.id for p in offline.list_points()}   # not reconciled yet
+        assert offline.verify().ok
+    finally:
+        offline.close()
     # (another repository than the data directory's own is reconciled when first opened)
     assert agent_jobs(second, "verify").returncode == 0
     listed = points(second)
