@@ -486,7 +486,8 @@ class TaskProcessor:
                   + (" (active full)" if self.runner.session.full else ""))
         meta = PointMeta(id=_point_id(), job=self.job.name, computer=task.computer.name,
                          session_id=self.runner.session.id, type=point_type.value,
-                         created=utcnow(), parent=parent.meta.id if parent else None)
+                         created=utcnow(), parent=parent.meta.id if parent else None,
+                         server=self.ctx.catalogue.server_id)
 
         def waiting(holder: str) -> None:   # a prune, here or in another process
             task.note(f"Waiting for the repository lock held by {holder}: this computer is "
@@ -540,8 +541,9 @@ class TaskProcessor:
 
     def _parent_manifest(self, repo: Repository) -> Manifest | None:
         """The computer's newest point whose manifest can be read. A damaged
-        one is passed over (noted), never a reason to fail the backup."""
-        for p in reversed(self.ctx.catalogue.points(self.job.name, self.task.computer.name)):
+        one is passed over (noted), never a reason to fail the backup. Only this
+        server's points: another server sharing the repository may remove its own."""
+        for p in reversed(self._own_points()):
             try:
                 return repo.recent_manifest(p.id)
             except PointNotFound:
@@ -551,6 +553,12 @@ class TaskProcessor:
                                f"backup ({exc}); an older one is used, or every file is read")
                 continue
         return None
+
+    def _own_points(self) -> list[RestorePointInfo]:
+        """The computer's points this server wrote, oldest first (those of another
+        server sharing the repository are imported: never a base, never retired)."""
+        return [p for p in self.ctx.catalogue.points(self.job.name, self.task.computer.name)
+                if not p.imported]
 
     def _prefetcher(self, agent, entries: list[FsEntry], parent_entries: dict):
         """A function ``ahead(i)`` that hints the agent, in batches, to read the
@@ -874,9 +882,10 @@ class TaskProcessor:
     def _apply_retention(self, repo_name: str) -> None:
         """Keep the newest ``retain_points`` intact points; older ones go. A damaged
         point never counts as kept, and one newer than the oldest kept stays
-        listed (so that its damage stays visible)."""
+        listed (so that its damage stays visible). Points of another server
+        sharing the repository are that server's to retire."""
         task, cat = self.task, self.ctx.catalogue
-        points = cat.points(self.job.name, task.computer.name)
+        points = self._own_points()
         intact = [p for p in points if not p.damaged]
         if len(intact) <= self.job.retain_points:
             return

@@ -490,6 +490,11 @@ class RestorePointInfo(BaseModel):
     size: int
     repository: str = "Default Backup Repository"
     damaged: str | None = None   # why it cannot be restored in full; None: intact as far as known
+    # The id of the backup server (data directory) that wrote it; None when
+    # recording a point of this server. Another server's point is "imported":
+    # listed and restorable, never removed here (retention, Delete from Disk).
+    server: str | None = None
+    imported: bool = False
 
 
 class RepairReport(BaseModel):

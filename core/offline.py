@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -184,7 +185,8 @@ class ReadOnlyService:
         if point_id:
             point = self.catalogue.point(point_id)
             mine = [p.id for p in points if p.repository == point.repository]
-            return integrity.verify(self._repository(point.repository), mine, point.id)[0]
+            return _without_retired(
+                integrity.verify(self._repository(point.repository), mine, point.id)[0], points)
         names = list(dict.fromkeys(
             [DEFAULT_REPOSITORY] + [p.repository for p in points]))
         total = VerifyReport(points_checked=0, blobs_checked=0, problems=[])
@@ -197,7 +199,16 @@ class ReadOnlyService:
             total.points_checked += report.points_checked
             total.blobs_checked += report.blobs_checked
             total.problems += report.problems
-        return total
+        return _without_retired(total, points)
+
+
+def _without_retired(report: VerifyReport, points: list[RestorePointInfo]) -> VerifyReport:
+    """Less the imported points whose manifest is gone: the server that wrote
+    them removed them, which is no damage (the server drops them from its list)."""
+    imported = {p.id for p in points if p.imported}
+    kept = [p for p in report.problems
+            if not (p.point_id in imported and p.problem == "manifest missing")]
+    return report.model_copy(update={"problems": kept})
 
 
 # -- rebuilding the catalogue ------------------------------------------------------------
@@ -284,13 +295,32 @@ def _import_registered(data_dir: Path, cat: Catalogue, records: list[RepositoryR
         for pid, why in sorted(unreadable.items()):
             report.problems.append(f"restore point {pid} was not imported: {why}")
         for m in found:
+            # A manifest without a server id: its session is lost with the old
+            # catalogue, so whose it is cannot be told; imported is the safe side.
             cat.add_point(RestorePointInfo(
                 id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
                 type=PointType(m.type), created=m.created, files=m.files, size=m.size,
-                repository=record.name))
+                repository=record.name, server=m.server or ""))
             report.points_imported += 1
         metas += found
     return metas
+
+
+def _salvage_server_id(path: Path) -> str | None:
+    """The server id of a damaged catalogue, if it can still be read."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT value FROM server_state WHERE key='server_id'").fetchone()
+        return str(row[0]) if row is not None and row[0] else None
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
 
 
 def _names_one_by_one(conn: sqlite3.Connection) -> list[str]:
@@ -323,6 +353,7 @@ def _rebuild(data_dir: Path) -> RepairReport:
     report = RepairReport(catalogue_rebuilt=True)
     jobs, report.jobs_lost = _salvage_jobs(path)
     repositories = _salvage_repositories(path)
+    server_id = _salvage_server_id(path)
     if path.exists():
         aside = path.with_name(f"{path.name}.damaged-{utcnow():%Y%m%d-%H%M%S}")
         for suffix in ("", "-wal", "-shm"):
@@ -339,6 +370,13 @@ def _rebuild(data_dir: Path) -> RepairReport:
             report.problems.append(f"restore point {pid} was not imported: {why}")
     cat = Catalogue(path)
     try:
+        # The rebuilt catalogue keeps the server id its manifests carry: else every
+        # point of this server would look imported from another one. Unreadable
+        # in the old catalogue, it is the id the own repository's manifests name most.
+        named = Counter(m.server for m in metas if m.server)
+        server_id = server_id or (named.most_common(1)[0][0] if named else None)
+        if server_id:
+            cat.set_server_id(server_id)
         for job in jobs:
             try:
                 cat.add_job(job)
@@ -346,10 +384,11 @@ def _rebuild(data_dir: Path) -> RepairReport:
             except ConsoleError as exc:
                 report.problems.append(f"job {job.name!r} was not kept: {exc}")
                 report.jobs_lost += 1
-        for m in metas:
+        for m in metas:   # the data directory's own repository: no id is this server's
             cat.add_point(RestorePointInfo(
                 id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
-                type=PointType(m.type), created=m.created, files=m.files, size=m.size))
+                type=PointType(m.type), created=m.created, files=m.files, size=m.size,
+                server=m.server))
             report.points_imported += 1
         metas += _import_registered(data_dir, cat, repositories, report)
     finally:

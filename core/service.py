@@ -326,21 +326,59 @@ class BackupService:
                 unreadable.pop(pid, None)
         for pid in on_disk.keys() - catalogued.keys():
             m = on_disk[pid]
+            server = self._writer_of(m.server, m.session_id, entry)
             self.catalogue.add_point(RestorePointInfo(
                 id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
                 type=PointType(m.type), created=m.created, files=m.files, size=m.size,
-                repository=entry.name))
-            self.catalogue.record_recovered_point(m.session_id, m.computer, m.id)
+                repository=entry.name, server=server))
+            if server == self.catalogue.server_id:   # a crash between commit and catalogue
+                self.catalogue.record_recovered_point(m.session_id, m.computer, m.id)
         damage: dict[str, str | None] = {}
+        retired: list[RestorePointInfo] = []
         for pid, point in catalogued.items():
             if pid in unreadable:
                 damage[pid] = f"{MANIFEST_UNREADABLE}: {unreadable[pid]}"
             elif pid not in on_disk:
+                if point.imported:
+                    retired.append(point)
+                    continue
                 damage[pid] = (f"{MANIFEST_MISSING}: repository {entry.location} holds no "
                                "manifest for this point")
             elif point.damaged and point.damaged.startswith(MANIFEST_DAMAGE):
                 damage[pid] = None   # readable again (a file put back from a copy)
         self.catalogue.set_damaged(damage)
+        self._drop_retired(entry, retired)
+
+    def _writer_of(self, server: str | None, session_id: str, entry: RepoEntry) -> str:
+        """Which server wrote a point found in a repository. A manifest written
+        before servers had ids is this server's when its session is in this
+        catalogue or it is in the data directory's own repository, else
+        another's ('' : unknown), so that nothing here ever removes it."""
+        if server:
+            return server
+        if entry.default or self.catalogue.has_session(session_id):
+            return self.catalogue.server_id
+        return ""
+
+    def _drop_retired(self, entry: RepoEntry, points: list[RestorePointInfo],
+                      note: Callable[[str], None] | None = None) -> None:
+        """Imported points whose manifest is gone: the server that wrote them
+        removed them (its retention, its Delete from Disk). They leave the list,
+        with a note; this is not damage."""
+        if not points:
+            return
+        self.catalogue.remove_points([p.id for p in points])
+        self._trees.forget([p.id for p in points])
+        for p in points:
+            text = (f"Restore point {p.id} of job '{p.job}', computer '{p.computer}' "
+                    f"({p.created:%Y-%m-%d %H:%M} UTC) was imported from another backup server "
+                    f"sharing repository '{entry.name}', which has removed it: it is no "
+                    "longer listed")
+            log.info("%s", text)
+            if note is not None:
+                note(text)
+        for job in sorted({p.job for p in points}):
+            self._events.publish(PointsChanged(job))
 
     def _retry_unsaved(self, job: str | None = None) -> None:
         """Save sessions whose final record could not be written (a full disk);
@@ -383,8 +421,8 @@ class BackupService:
         job = self.catalogue.job(name)
         if self.catalogue.active_session(job.name):
             raise JobStateError(f"Job '{job.name}' is running. Stop it before deleting it.")
-        if delete_backups:
-            points = self.catalogue.points(job.name)
+        if delete_backups:   # this server's points; imported ones stay their server's
+            points = [p for p in self.catalogue.points(job.name) if not p.imported]
             for repository, ids in _by_repository(points).items():
                 repo = self._repository(repository)
                 self.catalogue.mark_forgetting(ids)
@@ -757,7 +795,16 @@ class BackupService:
         repo = self._repository(point.repository)
         # A damaged or forged manifest, or a path the point lacks, is refused now:
         # a refused restore is no session.
-        chosen = repo.preflight_restore(point.id, wanted or None)
+        try:
+            chosen = repo.preflight_restore(point.id, wanted or None)
+        except RepositoryError:
+            if point.imported and not repo.has_point(point.id):
+                self._drop_retired(self._registry.entry(point.repository), [point])
+                raise NotFound(
+                    f"Restore point {point.id} was removed by the backup server that wrote it "
+                    f"(it shares repository '{point.repository}'): it is no longer listed. "
+                    "Restore another point.") from None
+            raise
         files = [e for e in chosen.entries if e.kind == "file"]
         total_files, total_bytes = len(files), sum(e.size for e in files)
         del files
@@ -938,6 +985,7 @@ class BackupService:
                     problem=f"repository '{entry.name}' could not be verified: {why}"))
                 run.note(f"Repository '{entry.name}' could not be verified: {why}", "error")
                 continue
+            report = self._without_retired(entry, repo, report, found, run.note)
             checked += report.points_checked
             blobs += report.blobs_checked
             problems += [p if p.point_id or count == 1 else p.model_copy(
@@ -946,6 +994,28 @@ class BackupService:
             damage.update(found)
         return VerifyReport(points_checked=checked, blobs_checked=blobs,
                             problems=problems), damage
+
+    def _without_retired(self, entry: RepoEntry, repo: Repository, report: VerifyReport,
+                         found: dict[str, str | None],
+                         note: Callable[[str], None]) -> VerifyReport:
+        """The report less the imported points whose manifest is gone: their
+        server removed them, which is no damage (they leave the list, noted).
+        ``found`` (the damage to record) loses them too."""
+        listed = {p.id: p for p in self.catalogue.points()}
+        missing = {p.point_id for p in report.problems
+                   if p.point_id and p.problem == "manifest missing"}
+        # no longer listed: removed meanwhile (opening the repository reconciled it)
+        gone = {pid for pid in missing if pid not in listed}
+        retired = sorted(pid for pid in missing - gone
+                         if listed[pid].imported and not repo.has_point(pid))
+        gone.update(retired)
+        if not gone:
+            return report
+        self._drop_retired(entry, [listed[pid] for pid in retired], note)
+        for pid in gone:
+            found.pop(pid, None)
+        return report.model_copy(update={
+            "problems": [p for p in report.problems if p.point_id not in gone]})
 
     def verify(self, point_id: str | None = None) -> VerifyReport:
         """``start_verify`` and wait for its report; raises its error."""
@@ -968,10 +1038,17 @@ class BackupService:
                                     "backups.")
         except NotFound:
             name = job   # backups of a job that no longer exists
-        points = self.catalogue.points(name, computer)
-        if not points:
-            whose = f"computer '{computer}' of job '{name}'" if computer else f"job '{name}'"
+        listed = self.catalogue.points(name, computer)
+        whose = f"computer '{computer}' of job '{name}'" if computer else f"job '{name}'"
+        if not listed:
             raise NotFound(f"There are no backups of {whose} on disk.")
+        points = [p for p in listed if not p.imported]
+        imported = len(listed) - len(points)
+        if not points:
+            raise JobStateError(
+                f"The {imported} restore point(s) of {whose} were written by another backup "
+                "server sharing the repository (imported, read-only here): delete them on "
+                "that server.")
         ids = [p.id for p in points]
         groups = {repository: (self._repository(repository), group)
                   for repository, group in _by_repository(points).items()}
@@ -988,6 +1065,9 @@ class BackupService:
                 notes.append(report.reason)
             else:
                 freed += max(0, report.bytes_freed)
+        if imported:
+            notes.append(f"{imported} imported restore point(s) of another backup server were "
+                         "kept: that server deletes them")
         return DeleteReport(job=name, computer=computer, points=len(ids), bytes_freed=freed,
                             note="; ".join(notes))
 

@@ -63,6 +63,18 @@ def _row(node: BackupNode, texts: list[str], icon_name: str,
     return items
 
 
+IMPORTED_TIP = ("Imported: written by another backup server that shares this repository. "
+                "It can be restored; that server's retention removes it, and Delete from "
+                "Disk here keeps it.")
+
+
+def point_state(p: RestorePointInfo) -> str:
+    """A point's State column: Damaged, OK, or Imported (another server's)."""
+    if p.damaged:
+        return "Damaged"
+    return "Imported" if p.imported else "OK"
+
+
 class BackupsModel(QStandardItemModel):
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)
@@ -99,13 +111,16 @@ class BackupsModel(QStandardItemModel):
                     prow = _row(BackupNode("point", job, computer, point=p),
                                 [datetime_text(p.created, seconds=True), p.type.value, "",
                                  str(p.files), bytes_text(p.size),
-                                 "Damaged" if p.damaged else "OK"],
+                                 point_state(p)],
                                 "point", [p.created.timestamp(), p.type.value, 0, p.files,
                                           p.size, 1 if p.damaged else 0])
                     if p.damaged:
                         for item in prow:
                             item.setForeground(DAMAGED)
                             item.setToolTip(p.damaged)
+                    elif p.imported:
+                        for item in prow:
+                            item.setToolTip(IMPORTED_TIP)
                     crow[0].appendRow(prow)
                 job_row[0].appendRow(crow)
             self.appendRow(job_row)

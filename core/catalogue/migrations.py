@@ -11,6 +11,7 @@ append a new one.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,30 @@ def _v6_latest_session_per_job(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS sessions_type_job ON sessions(type, job, created)")
 
 
+def _v7_server_id_and_point_owner(db: sqlite3.Connection) -> None:
+    """Which backup server wrote each point, for repositories that two data
+    directories share: a random id per data directory (``server_state``
+    ``server_id``) and ``points.server``. Points catalogued before are this
+    server's when their session is in this catalogue or they are in the data
+    directory's own repository; the others were imported from another
+    server's repository (or are of a job since deleted there) and are
+    treated as another's ('': unknown server), so nothing here removes them."""
+    row = db.execute("SELECT value FROM server_state WHERE key='server_id'").fetchone()
+    server_id = row[0] if row is not None else str(uuid.uuid4())
+    if row is None:
+        db.execute("INSERT INTO server_state(key, value) VALUES ('server_id', ?)", (server_id,))
+    columns = {r[1] for r in db.execute("PRAGMA table_info(points)")}
+    if "server" not in columns:
+        db.execute("ALTER TABLE points ADD COLUMN server TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE points SET server=? WHERE server='' AND ("
+               "session_id IN (SELECT id FROM sessions) OR "
+               f"lower(trim(repository)) IN {DEFAULT_REPOSITORY_NAMES})", (server_id,))
+
+
+# How the data directory's own repository is named in points.repository (as
+# core.repositories.is_default reads it).
+DEFAULT_REPOSITORY_NAMES = "('default backup repository', 'default', '')"
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: jobs, sessions, tasks, points", _v1_initial_schema),
     Migration(2, "server_state table; sessions.reason", _v2_server_state_and_session_reason),
@@ -151,6 +176,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "repositories table (named backup repositories)", _v5_repositories),
     Migration(6, "index sessions(type, job, created) for the jobs list",
               _v6_latest_session_per_job),
+    Migration(7, "server id; points.server (which server wrote a point)",
+              _v7_server_id_and_point_owner),
 ]
 
 

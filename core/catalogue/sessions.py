@@ -28,6 +28,26 @@ from .db import CatalogueDB, _dt, _ts
 
 HOST = socket.gethostname()
 BACKUP = SessionType.BACKUP.value
+# What an interrupted task's log says when the start finds no point of it; a
+# point found later (in another repository, opened later) replaces this line.
+INTERRUPTED_NO_POINT = ("Interrupted: the backup server stopped unexpectedly; no restore "
+                        "point was created")
+
+
+def _recovered_text(point_id: str) -> str:
+    return (f"Restore point {point_id} was committed before the server stopped; it was "
+            "found in the repository and recorded at the next start")
+
+
+def _give_point(task: TaskInfo, point_id: str, now: datetime) -> None:
+    """The task made ``point_id`` (committed before a crash): record it, and
+    take back the line saying that no point was created."""
+    task.point_id = point_id
+    if not task.status.produced_point:
+        task.status = TaskStatus.WARNING if task.warnings else TaskStatus.SUCCESS
+    task.ended = task.ended or now
+    task.log = [i for i in task.log if i.text != INTERRUPTED_NO_POINT]
+    task.log.append(LogItem(time=now, level="info", text=_recovered_text(point_id)))
 
 
 def _operation_json(session: SessionInfo) -> str | None:
@@ -104,13 +124,7 @@ class SessionsMixin(CatalogueDB):
             task = TaskInfo.model_validate_json(row[0])
             if task.point_id == point_id:
                 return False
-            task.point_id = point_id
-            if not task.status.produced_point:
-                task.status = TaskStatus.WARNING if task.warnings else TaskStatus.SUCCESS
-            task.ended = task.ended or now
-            task.log.append(LogItem(time=now, level="info", text=(
-                f"Restore point {point_id} was committed before the server stopped; it was "
-                "found in the repository and recorded at the next start")))
+            _give_point(task, point_id, now)
             db.execute("UPDATE tasks SET data=? WHERE session_id=? AND computer=?",
                        (task.model_dump_json(), session_id, computer))
             srow = db.execute("SELECT log FROM sessions WHERE id=?", (session_id,)).fetchone()
@@ -254,12 +268,25 @@ class SessionsMixin(CatalogueDB):
                     db.execute("SELECT * FROM sessions WHERE id=?", (r["id"],)).fetchone())
                 session.log.append(LogItem(time=now, level="error", text=reason))
                 for task in session.tasks:
-                    if not task.status.is_final:
-                        task.status = TaskStatus.FAILED
-                        task.ended = now
-                        task.log.append(LogItem(time=now, level="error", text=(
-                            "Interrupted: the backup server stopped unexpectedly; no restore "
-                            "point was created")))
+                    if task.status.is_final:
+                        continue
+                    # The point may be catalogued while the task's record is older
+                    # (the server died after recording the point, before saving
+                    # the session): the task made it.
+                    made = None if task.point_id else db.execute(
+                        "SELECT id FROM points WHERE session_id=? AND computer=? "
+                        "ORDER BY created DESC, id DESC LIMIT 1",
+                        (r["id"], task.computer)).fetchone()
+                    if task.point_id or made is not None:
+                        point_id = task.point_id or made[0]
+                        _give_point(task, point_id, now)
+                        session.log.append(LogItem(time=now, level="info", text=(
+                            f"{task.computer}: restore point {point_id} recovered from the "
+                            "repository")))
+                        continue
+                    task.status = TaskStatus.FAILED
+                    task.ended = now
+                    task.log.append(LogItem(time=now, level="error", text=INTERRUPTED_NO_POINT))
                 db.execute("UPDATE sessions SET state=?, result=?, ended=?, log=?, reason=? "
                            "WHERE id=?",
                            (SessionState.STOPPED.value, SessionResult.FAILED.value, _ts(now),

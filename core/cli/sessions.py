@@ -11,7 +11,7 @@ from typing import Any
 
 from ..api import made_text, session_figures, size_text, stopped_text
 from ..errors import ConsoleError, InvalidInput
-from ..models import LogItem, SessionInfo, SessionResult, SessionType, StopMode
+from ..models import LogItem, RestorePointInfo, SessionInfo, SessionResult, SessionType, StopMode
 from ..ownership import read_owner
 from ..server.client import ServerClient
 from ..server.launcher import ServerUnavailable
@@ -200,6 +200,11 @@ def _duration_text(seconds: float | None) -> str:
     return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
+def point_state(p: RestorePointInfo) -> str:
+    state = "DAMAGED" if p.damaged else "OK"
+    return f"{state}, IMPORTED" if p.imported else state
+
+
 def points(args: argparse.Namespace, data_dir: Path) -> int:
     with client(data_dir) as api:
         if args.name:
@@ -209,14 +214,18 @@ def points(args: argparse.Namespace, data_dir: Path) -> int:
         print_json([{
             "id": p.id, "job": p.job, "computer": p.computer, "session_id": p.session_id,
             "type": p.type.value, "created": iso(p.created), "files": p.files, "size": p.size,
-            "repository": p.repository, "damaged": p.damaged} for p in found])
+            "repository": p.repository, "damaged": p.damaged, "imported": p.imported,
+            "server": p.server} for p in found])
     else:
         table(["Id", "Job", "Computer", "Type", "Created", "Files", "Size", "State"],
               [[p.id, p.job, p.computer, p.type.value, short(p.created), p.files,
-                size_text(p.size), "DAMAGED" if p.damaged else "OK"] for p in found])
+                size_text(p.size), point_state(p)] for p in found])
         for p in found:
             if p.damaged:
                 print(f"  {p.id}: {p.damaged}")
+        if any(p.imported for p in found):
+            print("IMPORTED: written by another backup server that shares the repository; "
+                  "restorable, read-only here (that server's retention removes it).")
     return 0
 
 

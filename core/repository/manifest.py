@@ -39,7 +39,7 @@ _LEVEL = 3
 
 
 def meta_to_json(meta: PointMeta) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "id": meta.id,
         "job": meta.job,
         "computer": meta.computer,
@@ -50,6 +50,9 @@ def meta_to_json(meta: PointMeta) -> dict[str, Any]:
         "files": meta.files,
         "size": meta.size,
     }
+    if meta.server is not None:   # older readers ignore it: the format stays the same
+        found["server"] = meta.server
+    return found
 
 
 def meta_from_json(d: dict[str, Any]) -> PointMeta:
@@ -66,6 +69,7 @@ def meta_from_json(d: dict[str, Any]) -> PointMeta:
         parent=None if d.get("parent") is None else str(d["parent"]),
         files=int(d.get("files", 0)),
         size=int(d.get("size", 0)),
+        server=None if d.get("server") is None else str(d["server"]),
     )
 
 

@@ -36,6 +36,9 @@ class PointMeta:
     parent: str | None
     files: int = 0
     size: int = 0  # total logical bytes of the point's files
+    # The backup server (data directory) that wrote the point, as restic records
+    # the host; None in manifests written before servers had ids.
+    server: str | None = None
 
 
 class Entry(NamedTuple):

@@ -64,14 +64,14 @@ def v0_copy(tmp_path: Path) -> Path:
 
 
 def test_the_migrations_are_numbered_in_order() -> None:
-    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6]
-    assert latest_version() == 6
+    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7]
+    assert latest_version() == 7
 
 
 def test_a_v0_catalogue_is_migrated_and_reads_back_exactly(v0_copy: Path) -> None:
     cat = Catalogue(v0_copy)
     try:
-        assert version_of(v0_copy) == latest_version() == 6
+        assert version_of(v0_copy) == latest_version() == 7
 
         jobs = cat.jobs()
         assert [j.name for j in jobs] == ["Nightly Servers", "Ünïcode job"]
@@ -184,8 +184,45 @@ def test_the_server_state_table_stores_values(v0_copy: Path) -> None:
         assert again.get_state("other") == "ü"
     finally:
         again.close()
-    assert sorted(raw(v0_copy, "SELECT key, value FROM server_state")) == [
-        ("other", "ü"), ("scheduler.last_tick", "2026-11-26T18:00:00+00:00")]
+    assert sorted(raw(v0_copy, "SELECT key, value FROM server_state WHERE key!='server_id'")) \
+        == [("other", "ü"), ("scheduler.last_tick", "2026-11-26T18:00:00+00:00")]
+
+
+def test_migration_7_gives_the_data_directory_an_id_and_its_points_an_owner(
+        v0_copy: Path, tmp_path: Path) -> None:
+    """Issue 19, item 4: points catalogued before server ids are this server's
+    when their session is here or they are in the data directory's own
+    repository; a point of another repository whose session is unknown here
+    (imported from another server's repository) is another's: read-only."""
+    conn = sqlite3.connect(v0_copy)
+    row = ("2026-11-26T17:15:12.933663", 2, 12)
+    conn.executemany("INSERT INTO points VALUES (?,?,?,?,?,?,?,?,?)", [
+        ("own-shared", "Nightly Servers", "pc1", SESSION_ID, "Full", *row, "Shared"),
+        ("other-shared", "Nightly Servers", "pc1", "s-of-another-server", "Full", *row,
+         "Shared"),
+        ("other-default", "Nightly Servers", "pc1", "s-lost", "Full", *row, "default")])
+    conn.commit()
+    conn.close()
+    cat = Catalogue(v0_copy)
+    try:
+        server_id = cat.server_id
+        assert len(server_id) == 36   # a UUID
+        imported = {p.id: p.imported for p in cat.points()}
+        assert imported == {POINT_ID: False, "own-shared": False, "other-shared": True,
+                            "other-default": False}
+        assert {p.id: p.server for p in cat.points()}["other-shared"] == ""
+    finally:
+        cat.close()
+    again = Catalogue(v0_copy)
+    try:
+        assert again.server_id == server_id   # made once
+    finally:
+        again.close()
+    fresh = Catalogue(tmp_path / "other" / "catalogue.sqlite")
+    try:
+        assert fresh.server_id != server_id   # one per data directory
+    finally:
+        fresh.close()
 
 
 def test_a_new_catalogue_gets_the_latest_schema(tmp_path: Path, v0_copy: Path) -> None:
@@ -335,4 +372,4 @@ def test_threads_opening_a_new_catalogue_at_once_all_succeed(
         assert errors == []
         assert sorted(seen) == [str(n) for n in range(threads_per_round)]
         assert version_of(path) == latest_version()
-        assert applied == [1, 2, 3, 4, 5, 6]  # each migration ran once, whoever got there first
+        assert applied == [1, 2, 3, 4, 5, 6, 7]  # each migration ran once, whoever got there first

@@ -259,3 +259,27 @@ def test_delete_from_disk_after_confirmation_reports_the_space_freed(
     assert service.list_points("Gone") == []
     qtbot.waitUntil(lambda: window.backups_view.stack.currentWidget()
                     is window.backups_view.empty)
+
+
+def test_a_point_of_another_server_shows_as_imported(qtbot: QtBot) -> None:
+    """Issue 19, item 4: another server's point (a shared repository) reads
+    'Imported', with a tooltip saying it is restorable and kept here."""
+    from datetime import datetime, timezone
+
+    from core.models import PointType
+    from gui.backups_view import BackupsModel
+
+    def point(pid: str, imported: bool) -> RestorePointInfo:
+        return RestorePointInfo(id=pid, job="J", computer="pc1", session_id="s", files=1,
+                                size=10, type=PointType.FULL, imported=imported,
+                                created=datetime(2026, 12, 1, int(pid), tzinfo=timezone.utc))
+
+    model = BackupsModel()
+    model.set_points([point("1", True), point("2", False)])
+    computer = model.index(0, 0, model.index(0, 0))
+    tip = Qt.ItemDataRole.ToolTipRole
+    states = {model.index(r, 5, computer).data(): model.index(r, 5, computer).data(tip) or ""
+              for r in range(2)}
+    assert set(states) == {"Imported", "OK"}
+    assert "another backup server" in states["Imported"]
+    assert "another backup server" not in states["OK"]

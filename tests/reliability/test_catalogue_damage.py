@@ -81,3 +81,34 @@ def test_repair_catalogue_refuses_while_a_job_runs(tmp_path):
     assert agent_jobs(data, "start", "Slow").returncode == 0
     one_line_error(agent_jobs(data, "repair", "--catalogue"), "Jobs are running")
     assert agent_jobs(data, "stop", "Slow", "--immediately", "--wait").returncode == 0
+
+
+@pytest.mark.parametrize("old_catalogue", ["readable", "lost"])
+def test_a_rebuilt_catalogue_keeps_the_server_id_its_points_carry(
+        tmp_path: Path, old_catalogue: str) -> None:
+    """Issue 19, item 4: the rebuilt catalogue has the old server id (from the
+    old catalogue, or else from the own repository's manifests), so that the
+    server's points stay its own, not imported."""
+    from core.catalogue import Catalogue
+    from core.offline import rebuild_catalogue
+    from core.paths import catalogue_path
+
+    data, src = tmp_path / "data", make_tree(tmp_path / "src", files=2)
+    assert agent_jobs(data, "job", "create", "J", "--computer", f"pc1={src}").returncode == 0
+    assert agent_jobs(data, "start", "J", "--wait").returncode == 0
+    assert agent_jobs(data, "server", "stop").returncode == 0
+    cat = Catalogue(catalogue_path(data))
+    try:
+        server_id = cat.server_id
+    finally:
+        cat.close()
+    if old_catalogue == "lost":
+        catalogue_path(data).write_bytes(b"not a catalogue" * 100)
+    rebuild_catalogue(data)
+    cat = Catalogue(catalogue_path(data))
+    try:
+        assert cat.server_id == server_id
+        (point,) = cat.points()
+        assert not point.imported
+    finally:
+        cat.close()
