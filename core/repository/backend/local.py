@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from core.errors import RepositoryError
+from core.fdlimit import out_of_descriptors, too_many_open_files
 
 from . import direct
 from .base import CANCEL_POLL, BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
@@ -424,6 +425,9 @@ class LocalBackend:
         try:
             return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
+            if out_of_descriptors(exc):
+                raise RepositoryError(too_many_open_files(f"repository lock file {path}")) \
+                    from exc
             if exc.errno not in _READ_ONLY:
                 raise RepositoryError(
                     f"Cannot open repository lock file {path}: {exc.strerror or exc}. Check "
