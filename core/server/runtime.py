@@ -80,8 +80,8 @@ class ServerRuntime(ServerControl):
     def start(self) -> None:
         """Own the data directory and listen; raises DataDirBusy if another server does."""
         self.service = service = BackupService(self.data_dir, hooks=self._hooks)
-        self._data_dir_id = _identity(self.data_dir)
         try:
+            self._data_dir_id = _identity(self.data_dir)
             token = ensure_token(server_token_path(self.data_dir))
             hub = EventHub(service.subscribe)
             self._hub = hub
@@ -217,7 +217,7 @@ class ServerRuntime(ServerControl):
             self._thread = None
         path = server_socket_path(self.data_dir)
         if self._socket_id is not None and not unlink_own_socket(path, self._socket_id):
-            log.info("the socket %s is no longer this server's: left in place", path)
+            log.info("the socket %s is gone or another server's: left as it is", path)
         self._socket_id = None
 
 
