@@ -308,6 +308,7 @@ class SessionRunner:
                 if self._on_finished:
                     self._on_finished(self)
             finally:
+                self.ctx.catalogue.release_thread()   # this thread's connection ends with it
                 self._finished.set()
 
     def _flush(self) -> bool:
@@ -372,6 +373,7 @@ class SessionRunner:
                 TaskProcessor(self, task).run()
                 self._wake.set()
         finally:
+            self.ctx.catalogue.release_thread()
             with self._lock:
                 self._live_workers -= 1
             self._wake.set()

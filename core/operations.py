@@ -188,5 +188,8 @@ class OperationRunner:
             self.flush(force=True)
         finally:
             self._finished.set()
-            if self._on_finished is not None:
-                self._on_finished(self)
+            try:
+                if self._on_finished is not None:
+                    self._on_finished(self)
+            finally:
+                self._catalogue.release_thread()   # this thread's connection ends with it

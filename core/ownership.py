@@ -9,13 +9,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import ConsoleError
 from .models import utcnow
+from .owner_record import describe_owner, read_owner
 from .paths import server_lock_path
+
+__all__ = ["DataDirBusy", "DataDirOwnership", "describe_owner", "read_owner"]
 
 
 class DataDirBusy(ConsoleError):
@@ -27,19 +29,6 @@ class DataDirBusy(ConsoleError):
             f"The data directory {data_dir} is already served by {who}. Use "
             "'agent-jobs server status' to see it, or 'agent-jobs server stop' to stop it.")
         self.owner = owner
-
-
-def describe_owner(owner: dict[str, Any] | None) -> str:
-    if not owner:
-        return "another process"
-    since = owner.get("started")
-    when = ""
-    if since:
-        try:
-            when = f", since {datetime.fromisoformat(since).astimezone():%Y-%m-%d %H:%M:%S}"
-        except ValueError:
-            pass
-    return f"{owner.get('role', 'a process')} (pid {owner.get('pid', '?')}{when})"
 
 
 class DataDirOwnership:
@@ -89,26 +78,3 @@ class DataDirOwnership:
     @property
     def held(self) -> bool:
         return self._fd is not None
-
-
-def read_owner(data_dir: Path) -> dict[str, Any] | None:
-    """Who owns the data directory now, or None when nobody does."""
-    path = server_lock_path(data_dir)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raw = os.pread(fd, 4096, 0)
-            try:
-                info = json.loads(raw or b"{}")
-            except ValueError:
-                info = {}
-            return info if isinstance(info, dict) else {}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)

@@ -202,15 +202,18 @@ class BackupService:
         return min(waits) if waits else None
 
     def _time_loop(self) -> None:
-        while not self._scheduler_stop.is_set():
-            try:
-                wait = self.keep_time()
-            except Exception:
-                logging.getLogger(__name__).exception("scheduler loop failed")
-                wait = None
-            self._scheduler_wake.wait(min(TIME_LOOP_MAX_S, wait if wait is not None
-                                          else TIME_LOOP_MAX_S))
-            self._scheduler_wake.clear()
+        try:
+            while not self._scheduler_stop.is_set():
+                try:
+                    wait = self.keep_time()
+                except Exception:
+                    logging.getLogger(__name__).exception("scheduler loop failed")
+                    wait = None
+                self._scheduler_wake.wait(min(TIME_LOOP_MAX_S, wait if wait is not None
+                                              else TIME_LOOP_MAX_S))
+                self._scheduler_wake.clear()
+        finally:
+            self.catalogue.release_thread()
 
     def _wake_scheduler(self, event: Event) -> None:
         if isinstance(event, JobsChanged):

@@ -1,5 +1,14 @@
 """Opening the catalogue: per-thread SQLite connections (WAL), transactions,
-timestamps, and bringing the schema up to date on open."""
+timestamps, and bringing the schema up to date on open.
+
+Every connection is registered with the thread that opened it and is closed
+deterministically: by :meth:`CatalogueDB.release_thread` when a thread that is
+done with the catalogue says so (session and task threads do), by the next
+open on any thread once its owner thread has ended (request worker threads),
+and by :meth:`CatalogueDB.close`. A connection is never left to the garbage
+collector: ``sqlite3.Connection`` sits in a reference cycle with its statement
+cache, so a dead thread's connection (the database file and its ``-wal``)
+stayed open until a full collection, four descriptors per session."""
 from __future__ import annotations
 
 import os
@@ -60,6 +69,9 @@ class CatalogueDB:
         self.read_only = read_only
         self._immutable = False
         self._local = threading.local()
+        # Every open connection, with the thread it belongs to.
+        self._open_conns: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
+        self._conns_lock = threading.Lock()
         conn: sqlite3.Connection | None = None
         try:
             if read_only:
@@ -87,7 +99,7 @@ class CatalogueDB:
                 if error is not None:
                     raise error from exc
             raise
-        self._local.conn = conn
+        self._adopt(conn)
 
     # -- connections -------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -136,11 +148,37 @@ class CatalogueDB:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
+            self._close_orphans()
             conn = self._open()
-            if not self.read_only:
-                self._configure(conn)
-            self._local.conn = conn
+            try:
+                if not self.read_only:
+                    self._configure(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._adopt(conn)
         return conn
+
+    def _adopt(self, conn: sqlite3.Connection) -> None:
+        """Make ``conn`` the calling thread's connection."""
+        self._local.conn = conn
+        with self._conns_lock:
+            self._open_conns[id(conn)] = (threading.current_thread(), conn)
+
+    def _close_orphans(self) -> None:
+        """Close the connections of threads that have ended."""
+        with self._conns_lock:
+            dead = [key for key, (thread, _c) in self._open_conns.items()
+                    if not thread.is_alive()]
+            orphans = [self._open_conns.pop(key)[1] for key in dead]
+        for conn in orphans:
+            _close_quietly(conn)
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open now (for tests and diagnostics)."""
+        with self._conns_lock:
+            return len(self._open_conns)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -161,11 +199,30 @@ class CatalogueDB:
             conn.execute("COMMIT")
 
 
+    def release_thread(self) -> None:
+        """Close the calling thread's connection (a thread about to end calls
+        this; the next call on the thread opens a new one)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._conns_lock:
+            self._open_conns.pop(id(conn), None)
+        _close_quietly(conn)
+
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close the calling thread's connection and those of ended threads.
+        Threads still running keep theirs until they release them or end (a
+        session that goes on while the server exits must not lose its catalogue)."""
+        self.release_thread()
+        self._close_orphans()
+
+
+def _close_quietly(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass
 
 
 def _writable(folder: Path) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ..errors import CatalogueError, ConsoleError, ReadOnlyError
+from ..fdlimit import out_of_descriptors, too_many_open_files
 
 _FULL, _READONLY, _CORRUPT, _NOTADB, _CANTOPEN, _IOERR, _BUSY, _LOCKED = 13, 8, 11, 26, 14, \
     10, 5, 6
@@ -52,6 +53,8 @@ def translate(exc: BaseException, path: Path) -> ConsoleError | None:
                 "writable to run or change jobs.")
         if code in (_CORRUPT, _NOTADB) or "malformed" in text or "not a database" in text:
             return damaged_catalogue(path, text)
+        if code in (_CANTOPEN, _IOERR) and out_of_descriptors():
+            return CatalogueError(too_many_open_files(f"the catalogue {path}"))
         if code == _CANTOPEN or "unable to open" in text:
             return CatalogueError(
                 f"Cannot open the catalogue {path} ({text}): check that the data directory "

@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -95,6 +96,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
     print(f"Backup server for {data_dir} listening on {where}. Ctrl-C stops it (running "
           "jobs gracefully; twice: immediately).", flush=True)
     runtime.serve_forever()
+    if runtime.exit_reason:
+        print(runtime.exit_reason, file=sys.stderr, flush=True)
     print("Backup server stopped.", flush=True)
     return 0
 

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import asdict, dataclass
 
 from core.errors import RepositoryError
+from core.fdlimit import out_of_descriptors, too_many_open_files
 
 from .layout import Layout
 
@@ -66,6 +67,8 @@ def read_config(layout: Layout) -> RepoConfig:
     except FileNotFoundError:
         raise
     except OSError as exc:
+        if out_of_descriptors(exc):
+            raise RepositoryError(too_many_open_files(f"repository config {path}")) from exc
         raise RepositoryError(
             f"Cannot read repository config {path}: {exc.strerror or exc}. Check that the "
             "repository disk is attached and readable."

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import NotFound, RepositoryError, RestoreError
+from core.fdlimit import out_of_descriptors, too_many_open_files
 
 if TYPE_CHECKING:
     from .model import RestoreStats
@@ -56,6 +57,8 @@ class BlobError(Exception):
 
 def write_error(root: Path | str, exc: OSError, what: str) -> RepositoryError:
     """Turn an OSError raised while writing into the repository into an operator message."""
+    if out_of_descriptors(exc):
+        return RepositoryError(too_many_open_files(f"{what} in repository {root}"))
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return RepositoryError(
             f"The disk is full: repository {root} is out of space while writing {what}. Free "
@@ -74,6 +77,8 @@ def write_error(root: Path | str, exc: OSError, what: str) -> RepositoryError:
 
 
 def read_error(root: Path | str, exc: OSError, what: str) -> RepositoryError:
+    if out_of_descriptors(exc):
+        return RepositoryError(too_many_open_files(f"{what} in repository {root}"))
     return RepositoryError(
         f"Cannot read {what} in repository {root}: {exc.strerror or exc}. Check that the "
         "repository disk is attached and readable."

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from blake3 import blake3
 
 from core.errors import RepositoryError
+from core.fdlimit import out_of_descriptors, too_many_open_files
 
 from .damage import DamageRegistry
 from .layout import Layout, SealDamaged
@@ -96,6 +97,8 @@ def read_index(layout: Layout, index_id: str) -> list[tuple[str, BlobLoc]]:
     except FileNotFoundError:
         raise
     except OSError as exc:
+        if out_of_descriptors(exc):
+            raise RepositoryError(too_many_open_files(f"index file {path}")) from exc
         raise RepositoryError(
             f"Cannot read index file {path}: {exc.strerror or exc}. Check that the repository "
             "disk is attached and readable."

@@ -26,6 +26,7 @@ import zstandard
 from blake3 import blake3
 
 from core.errors import RepositoryError
+from core.fdlimit import out_of_descriptors, too_many_open_files
 
 from .layout import Layout
 from .model import Entry, Manifest, PointMeta
@@ -106,6 +107,8 @@ def _corrupt(layout: Layout, point_id: str, exc: Exception) -> RepositoryError:
 
 def _unreadable(layout: Layout, point_id: str, exc: OSError) -> RepositoryError:
     path = layout.describe(layout.point(point_id))
+    if out_of_descriptors(exc):
+        return RepositoryError(too_many_open_files(f"manifest {path}"))
     return RepositoryError(
         f"Cannot read manifest {path}: {exc.strerror or exc}. Check that the repository disk "
         "is attached and readable."

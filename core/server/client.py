@@ -30,7 +30,7 @@ from ..models import (
     PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
 )
 from ..paths import server_socket_path
-from .launcher import ServerUnavailable, ensure_server
+from .launcher import ServerUnavailable, ensure_server, lasting_unreachable_owner
 from .sockets import unix_address
 from .wire import decode_event
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 WAIT_CHUNK_S = 25.0
 REQUEST_TIMEOUT_S = 120.0
 RECONNECT_MAX_S = 2.0
+OWNER_GONE_WAIT_S = 2.0   # a dying server may hold its lock a moment after its socket closed
 # Seconds a request may wait for the server's answer (default REQUEST_TIMEOUT_S;
 # 2 to 3600). A stopped (SIGSTOP) server accepts connections but never answers.
 ENV_REQUEST_TIMEOUT = "AGENT_JOBS_REQUEST_TIMEOUT"
@@ -113,6 +114,10 @@ class ServerClient:
         return response.json() if decode else response.content
 
     def _unavailable(self, exc: BaseException) -> ServerUnavailable:
+        if self.address.startswith("unix:"):   # a live owner that does not answer says so
+            owned = lasting_unreachable_owner(self.data_dir, OWNER_GONE_WAIT_S)
+            if owned is not None:
+                return owned
         return ServerUnavailable(
             f"The backup server at {self.address} is not answering ({exc.__class__.__name__}). "
             "Start it with 'agent-jobs server run', or see the server log under "

@@ -14,11 +14,13 @@ import time
 from pathlib import Path
 
 from ..errors import ConsoleError
+from ..owner_record import describe_owner, read_owner
 from ..paths import logs_dir, server_socket_path
 from ..private_files import make_dir, open_file
 from .sockets import unix_address
 
 START_TIMEOUT_S = 30.0
+OWNER_WAIT_S = 5.0   # a live owner without a socket: how long to wait for it to answer or exit
 AUTO_IDLE_EXIT_S = 600
 ENV_IDLE_EXIT = "AGENT_JOBS_SERVER_IDLE_EXIT"   # seconds; for tests and special setups
 
@@ -41,6 +43,39 @@ def server_answers(data_dir: Path) -> bool:
     return True
 
 
+def unreachable_owner(data_dir: Path) -> ServerUnavailable | None:
+    """The error for a live owner of ``data_dir`` that does not answer on its
+    socket (shutting down, or its socket file was deleted); None without owner."""
+    owner = read_owner(data_dir)
+    if owner is None:
+        return None
+    path = server_socket_path(data_dir)
+    why = "its socket file is missing" if not path.exists() else "it refuses connections"
+    pid = owner.get("pid")
+    end = f"end it with 'kill {pid}' (running jobs stop gracefully)" if pid else \
+        "stop the process that holds server.lock"
+    return ServerUnavailable(
+        f"The backup server {describe_owner(owner)} owns {data_dir} but does not answer on "
+        f"{path}: {why}. It may be shutting down: wait for it to exit and try again; if it "
+        f"stays, {end}, and the next command starts a new one.")
+
+
+def lasting_unreachable_owner(data_dir: Path,
+                              timeout: float = OWNER_WAIT_S) -> ServerUnavailable | None:
+    """Wait while a live owner has no answering socket (a server starting up,
+    shutting down or dying); None once a server answers or no one owns the data
+    directory, the error of :func:`unreachable_owner` if that lasts ``timeout``."""
+    deadline = time.monotonic() + timeout
+    waiter = threading.Event()
+    while True:
+        if server_answers(data_dir):
+            return None
+        error = unreachable_owner(data_dir)
+        if error is None or time.monotonic() >= deadline:
+            return error
+        waiter.wait(0.05)
+
+
 def ensure_server(data_dir: Path, timeout: float = START_TIMEOUT_S) -> None:
     """Return once a server answers for ``data_dir``, starting one if needed."""
     if server_answers(data_dir):
@@ -59,6 +94,9 @@ def ensure_server(data_dir: Path, timeout: float = START_TIMEOUT_S) -> None:
     with os.fdopen(open_file(data_dir / "server.launch", os.O_RDWR | os.O_APPEND),
                    "a+b") as launch_lock:
         fcntl.flock(launch_lock.fileno(), fcntl.LOCK_EX)
+        stuck = lasting_unreachable_owner(data_dir)
+        if stuck is not None:
+            raise stuck
         if server_answers(data_dir):
             return
         out = logs / "server.out"

@@ -25,7 +25,7 @@ from ..paths import server_socket_path, server_token_path
 from ..service import BackupService
 from .app import ServerControl, create_app, require_token
 from .events_hub import EventHub
-from .sockets import bind_tcp, bind_unix, ensure_token
+from .sockets import bind_tcp, bind_unix, ensure_token, socket_identity, unlink_own_socket
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ class ServerRuntime(ServerControl):
         self._activity = threading.Event()
         self._started_at = utcnow()
         self.tcp_address: tuple[str, int] | None = None
+        self._socket_id: tuple[int, int] | None = None   # the socket file we bound
+        self._data_dir_id: tuple[int, int] | None = None  # the folder we serve (dev, inode)
+        self.exit_reason: str | None = None   # why the server left by itself, for its output
 
     # -- ServerControl ----------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -78,12 +81,14 @@ class ServerRuntime(ServerControl):
         """Own the data directory and listen; raises DataDirBusy if another server does."""
         self.service = service = BackupService(self.data_dir, hooks=self._hooks)
         try:
+            self._data_dir_id = _identity(self.data_dir)
             token = ensure_token(server_token_path(self.data_dir))
             hub = EventHub(service.subscribe)
             self._hub = hub
             app = create_app(service, self, hub)
             listeners: list[tuple[Any, Any]] = [
                 (app, bind_unix(server_socket_path(self.data_dir)))]
+            self._socket_id = socket_identity(server_socket_path(self.data_dir))
             if self.tcp is not None:
                 sock = bind_tcp(*self.tcp)
                 self.tcp_address = sock.getsockname()[:2]
@@ -136,6 +141,15 @@ class ServerRuntime(ServerControl):
         """Block until asked to exit, then shut down."""
         idle_since = utcnow()
         while not self._exit.wait(TICK_S):
+            gone = self._data_dir_gone()
+            if gone is not None:
+                self.exit_reason = (
+                    f"The data directory {self.data_dir} {gone} while this server ran: "
+                    "stopping its jobs immediately and exiting (nothing more can be recorded "
+                    "there). The next command starts a server for the new folder.")
+                log.warning("%s", self.exit_reason)
+                self.request_shutdown(StopMode.IMMEDIATELY)
+                break
             if self.idle_exit_s is None:
                 continue
             if self._activity.is_set() or not self._idle():
@@ -145,6 +159,21 @@ class ServerRuntime(ServerControl):
                 log.info("idle for %.0f s with nothing scheduled: exiting", self.idle_exit_s)
                 break
         self.shutdown()
+
+    def _data_dir_gone(self) -> str | None:
+        """What happened to the data directory if it is no longer the folder this
+        server opened (deleted, or replaced by a new one); one stat a tick."""
+        if self._data_dir_id is None:
+            return None
+        try:
+            now = _identity(self.data_dir)
+        except FileNotFoundError:
+            return "was deleted"
+        except OSError:
+            return None   # unreadable for a moment (EIO, EACCES): not proof that it is gone
+        if now != self._data_dir_id:
+            return "was deleted and made again (or another folder was put in its place)"
+        return None
 
     def _idle(self) -> bool:
         service = self.service
@@ -186,7 +215,12 @@ class ServerRuntime(ServerControl):
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
-        try:
-            server_socket_path(self.data_dir).unlink()
-        except FileNotFoundError:
-            pass
+        path = server_socket_path(self.data_dir)
+        if self._socket_id is not None and not unlink_own_socket(path, self._socket_id):
+            log.info("the socket %s is gone or another server's: left as it is", path)
+        self._socket_id = None
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino

@@ -46,6 +46,29 @@ def bind_unix(path: Path) -> socket.socket:
     return sock
 
 
+def socket_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the socket file at ``path``, None if there is none."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def unlink_own_socket(path: Path, identity: tuple[int, int] | None) -> bool:
+    """Remove the socket file at ``path`` only if it is still the one this
+    server bound (``identity``). A server that replaced us (after the data
+    directory was recreated, or after our lock was lost) owns the path now:
+    deleting its socket would leave it unreachable while it holds the lock."""
+    if identity is None or socket_identity(path) != identity:
+        return False
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def bind_tcp(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from core.errors import RepositoryError
+from core.fdlimit import out_of_descriptors, too_many_open_files
 from core.private_files import DIR_MODE, FILE_MODE, make_dir, set_mode, touch
 
 from . import direct
@@ -435,6 +436,9 @@ class LocalBackend:
         try:
             return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         except OSError as exc:
+            if out_of_descriptors(exc):
+                raise RepositoryError(too_many_open_files(f"repository lock file {path}")) \
+                    from exc
             if exc.errno not in _READ_ONLY:
                 raise RepositoryError(
                     f"Cannot open repository lock file {path}: {exc.strerror or exc}. Check "
