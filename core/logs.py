@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import IO
 
-from .paths import logs_dir
-from .private_files import make_dir, open_file
+from core.paths import logs_dir
+from core.process.private_files import make_dir, open_file
 
 MAX_BYTES = 2 * 1024 * 1024
 BACKUPS = 3

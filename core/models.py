@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .scheduling.schedule import Schedule, Weekday, parse_days
+from core.scheduling.schedule import Schedule, Weekday, parse_days
 
 JOB_NAME_RE = re.compile(r"^[^\x00-\x1f/\\]{1,64}$")
 MIN_THROTTLE_MBPS = 0.01

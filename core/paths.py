@@ -75,7 +75,7 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:([A-Za-z]+:)?/")
 def checked_restore_target(data_dir: Path, target: Path, overwrite: bool) -> Path:
     """The folder a restore may write into: outside the data directory, and new
     or empty unless ``overwrite`` (RestoreError otherwise)."""
-    from .errors import RestoreError
+    from core.errors import RestoreError
 
     if _URL.match(str(target)):
         raise RestoreError(f"Cannot restore into {target}: a restore target is a folder on "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .app import main
+from gui.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

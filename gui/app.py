@@ -16,12 +16,12 @@ from core.errors import ConsoleError
 from core.paths import resolve_data_dir
 from core.api import BackupApi
 from core.logs import setup_logging
-from core.server.client import ServerClient
+from core.api.client import ServerClient
 
-from .display import missing_display
-from .error_box import error_text
-from .main_window import WINDOW_TITLE, MainWindow
-from .resources import icon, style_sheet
+from gui.display import missing_display
+from gui.widgets.error_box import error_text
+from gui.shell.main_window import WINDOW_TITLE, MainWindow
+from gui.widgets.resources import icon, style_sheet
 
 FONT_FAMILIES = ["Segoe UI", "Selawik", "Noto Sans", "Open Sans", "Cantarell", "DejaVu Sans"]
 FONT_POINT_SIZE = 9

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator  # noqa: E402
 import pytest  # noqa: E402
 
 from core.models import Computer, JobDefinition  # noqa: E402
-from core.service import BackupService  # noqa: E402
+from core.service.facade import BackupService  # noqa: E402
 from tests.support.gate import TaskGate  # noqa: E402
 from tests.support.server import kill_servers_under, stop_all  # noqa: E402
 from tests.support.seaweed import s3_url, seaweed  # noqa: E402,F401  (S3 fixtures, started lazily)

@@ -11,13 +11,13 @@ Modules: ``db`` (connections, transactions, migrating on open),
 """
 from __future__ import annotations
 
-from .db import CatalogueDB
-from .errors import guard_public_methods
-from .jobs import JobsMixin
-from .overview import JobRow, LatestSession, OverviewMixin
-from .points import PointsMixin
-from .repositories import RepositoriesMixin, RepositoryRecord
-from .sessions import HOST, SessionsMixin
+from core.catalogue.db import CatalogueDB
+from core.catalogue.errors import guard_public_methods
+from core.catalogue.jobs import JobsMixin
+from core.catalogue.overview import JobRow, LatestSession, OverviewMixin
+from core.catalogue.points import PointsMixin
+from core.catalogue.repositories import RepositoriesMixin, RepositoryRecord
+from core.catalogue.sessions import HOST, SessionsMixin
 
 __all__ = ["Catalogue", "HOST", "JobRow", "LatestSession", "RepositoryRecord"]
 

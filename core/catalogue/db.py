@@ -21,10 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import ReadOnlyError
-from ..private_files import make_dir, touch
-from . import migrations
-from .errors import translate
+from core.errors import ReadOnlyError
+from core.process.private_files import make_dir, touch
+from core.catalogue import migrations
+from core.catalogue.errors import translate
 
 
 def _ts(dt: datetime | None) -> str | None:

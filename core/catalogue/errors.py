@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from ..errors import CatalogueError, ConsoleError, ReadOnlyError
-from ..fdlimit import out_of_descriptors, too_many_open_files
+from core.errors import CatalogueError, ConsoleError, ReadOnlyError
+from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
 _FULL, _READONLY, _CORRUPT, _NOTADB, _CANTOPEN, _IOERR, _BUSY, _LOCKED = 13, 8, 11, 26, 14, \
     10, 5, 6

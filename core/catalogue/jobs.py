@@ -1,9 +1,9 @@
 """Job definitions."""
 from __future__ import annotations
 
-from ..errors import AlreadyExists, NotFound
-from ..models import JobDefinition, utcnow
-from .db import CatalogueDB, _ts
+from core.errors import AlreadyExists, NotFound
+from core.models import JobDefinition, utcnow
+from core.catalogue.db import CatalogueDB, _ts
 
 
 class JobsMixin(CatalogueDB):

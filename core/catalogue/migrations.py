@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import RepositoryError
+from core.errors import RepositoryError
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _v7_server_id_and_point_owner(db: sqlite3.Connection) -> None:
 
 
 # How the data directory's own repository is named in points.repository (as
-# core.repositories.is_default reads it).
+# core.service.registry.is_default reads it).
 DEFAULT_REPOSITORY_NAMES = "('default backup repository', 'default', '')"
 
 MIGRATIONS: list[Migration] = [

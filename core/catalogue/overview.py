@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..models import JobDefinition, SessionResult, SessionState, SessionType
-from .db import CatalogueDB, _dt
+from core.models import JobDefinition, SessionResult, SessionState, SessionType
+from core.catalogue.db import CatalogueDB, _dt
 
 BACKUP = SessionType.BACKUP.value
 STOPPED = SessionState.STOPPED.value

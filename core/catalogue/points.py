@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..errors import NotFound
-from ..models import RestorePointInfo
-from .db import CatalogueDB, _dt, _ts
+from core.errors import NotFound
+from core.models import RestorePointInfo
+from core.catalogue.db import CatalogueDB, _dt, _ts
 
 
 class PointsMixin(CatalogueDB):

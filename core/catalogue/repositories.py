@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..errors import AlreadyExists, NotFound
-from .db import CatalogueDB, _dt, _ts
+from core.errors import AlreadyExists, NotFound
+from core.catalogue.db import CatalogueDB, _dt, _ts
 
 
 @dataclass(frozen=True)

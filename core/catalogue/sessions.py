@@ -7,8 +7,8 @@ import socket
 import sqlite3
 from datetime import datetime, timezone
 
-from ..errors import JobStateError, NotFound
-from ..models import (
+from core.errors import JobStateError, NotFound
+from core.models import (
     HistoryPage,
     HistoryQuery,
     LogItem,
@@ -24,7 +24,7 @@ from ..models import (
     TaskStatus,
     utcnow,
 )
-from .db import CatalogueDB, _dt, _ts
+from core.catalogue.db import CatalogueDB, _dt, _ts
 
 HOST = socket.gethostname()
 BACKUP = SessionType.BACKUP.value

@@ -1,4 +1,4 @@
 """``agent-jobs``: the command-line client of the backup server."""
-from .main import main
+from core.cli.main import main
 
 __all__ = ["main"]

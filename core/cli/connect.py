@@ -5,18 +5,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..paths import is_read_only
-from ..server.client import ServerClient
-from ..server.launcher import server_answers
+from core.paths import is_read_only
+from core.api.client import ServerClient
+from core.api.launcher import server_answers
 
 
 @contextmanager
 def client(data_dir: Path, *, autostart: bool = True) -> Iterator[ServerClient]:
     """The data directory's server; on a read-only data directory that no
-    server serves, the in-process read-only access (core.offline): reading
+    server serves, the in-process read-only access (core.service.offline): reading
     commands work, changing ones say "read-only"."""
     if is_read_only(data_dir) and not server_answers(data_dir):
-        from ..offline import ReadOnlyService   # loads the catalogue and repository
+        from core.service.offline import ReadOnlyService   # loads the catalogue and repository
 
         offline = ReadOnlyService(data_dir)
         try:

@@ -5,15 +5,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..api import describe_settings, job_summary
-from ..errors import InvalidInput
-from ..models import (
+from core.api import describe_settings, job_summary
+from core.errors import InvalidInput
+from core.models import (
     ActiveFullKind, ActiveFullSchedule, Computer, FileScope, JobDefinition, SshSettings,
 )
-from ..scheduling import BackupWindow, Schedule, ScheduleKind, parse_days, parse_duration_minutes
-from ..scheduling import parse_hhmm, parse_window
-from .connect import client
-from .output import print_json, short, table
+from core.scheduling import BackupWindow, Schedule, ScheduleKind, parse_days, parse_duration_minutes
+from core.scheduling import parse_hhmm, parse_window
+from core.cli.connect import client
+from core.cli.output import print_json, short, table
 
 
 def demo(args: argparse.Namespace, data_dir: Path) -> int:

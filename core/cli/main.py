@@ -8,11 +8,11 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from ..errors import ConsoleError, InvalidInput
-from ..logs import setup_logging
-from ..paths import resolve_data_dir
-from . import jobs, repositories, server, sessions
-from .parser import build_parser
+from core.errors import ConsoleError, InvalidInput
+from core.logs import setup_logging
+from core.paths import resolve_data_dir
+from core.cli import jobs, repositories, server, sessions
+from core.cli.parser import build_parser
 
 OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
                    "throttle_mbps": "--throttle", "description": "--description",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-from ..server.priority import SERVER_NICENESS
+from core.server.priority import SERVER_NICENESS
 
 
 def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from ..api import RepositoryInfo, RepositorySpec, size_text
-from ..errors import InvalidInput
-from .connect import client
-from .output import print_json, short, table
+from core.api import RepositoryInfo, RepositorySpec, size_text
+from core.errors import InvalidInput
+from core.cli.connect import client
+from core.cli.output import print_json, short, table
 
 ENV_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "AWS_SECRET_ACCESS_KEY"

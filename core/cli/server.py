@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput
-from ..logs import setup_logging
-from ..models import StopMode
-from ..ownership import describe_owner, read_owner
-from ..paths import server_socket_path
-from .connect import client
-from .output import print_json
+from core.errors import InvalidInput
+from core.logs import setup_logging
+from core.models import StopMode
+from core.service.ownership import describe_owner, read_owner
+from core.paths import server_socket_path
+from core.cli.connect import client
+from core.cli.output import print_json
 
 STOP_WAIT_S = 3600.0
 NOT_RUNNING = 3   # as `systemctl status` says of a stopped unit
@@ -54,7 +54,7 @@ def _listen_address(text: str | None) -> tuple[str, int] | None:
 def _ssh_defaults(args: argparse.Namespace) -> None:
     """``--identity`` and ``--known-hosts``: the server's defaults for jobs
     whose SSH settings name no file (kept in its environment)."""
-    from ..remote.ssh_agent import IDENTITY_ENV, KNOWN_HOSTS_ENV
+    from core.agents.ssh.agent import IDENTITY_ENV, KNOWN_HOSTS_ENV
 
     if args.identity is not None:
         key = Path(args.identity).expanduser().absolute()
@@ -71,9 +71,9 @@ def _ssh_defaults(args: argparse.Namespace) -> None:
 
 
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
-    from ..memory import limit_malloc_arenas, tune_gc
-    from ..server.priority import lower_priority
-    from ..server.runtime import ServerRuntime   # the engine loads only in the server
+    from core.process.memory import limit_malloc_arenas, tune_gc
+    from core.server.priority import lower_priority
+    from core.server.runtime import ServerRuntime   # the engine loads only in the server
 
     tcp = _listen_address(args.listen)
     _ssh_defaults(args)

@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..api import made_text, session_figures, size_text, stopped_text
-from ..errors import ConsoleError, InvalidInput
-from ..models import LogItem, RestorePointInfo, SessionInfo, SessionResult, SessionType, StopMode
-from ..ownership import read_owner
-from ..server.client import ServerClient
-from ..server.launcher import ServerUnavailable
-from .connect import client
-from .output import iso, print_json, short, table
+from core.api import made_text, session_figures, size_text, stopped_text
+from core.errors import ConsoleError, InvalidInput
+from core.models import LogItem, RestorePointInfo, SessionInfo, SessionResult, SessionType, StopMode
+from core.service.ownership import read_owner
+from core.api.client import ServerClient
+from core.api.launcher import ServerUnavailable
+from core.cli.connect import client
+from core.cli.output import iso, print_json, short, table
 
 
 def start(args: argparse.Namespace, data_dir: Path) -> int:
@@ -289,7 +289,7 @@ def repair(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _repair_catalogue(data_dir: Path) -> int:
-    from ..offline import rebuild_catalogue   # the catalogue and repository load only here
+    from core.service.offline import rebuild_catalogue   # the catalogue and repository load only here
 
     if read_owner(data_dir) is not None:   # the server holds the catalogue open: stop it
         try:

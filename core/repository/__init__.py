@@ -15,11 +15,11 @@ Objects (see layout)::
 A local folder also has ``lock`` (flock: shared for backup/restore/verify,
 exclusive for prune and repair) and ``tmp/`` (files being written).
 """
-from .backend import Backend, BackendError, LocalBackend, MemoryBackend, ObjectNotFound
-from .crypto import DecryptError
-from .errors import MissingParentData, PartialRestore, PointNotFound
-from .keys import PasswordRequired, WrongPassword
-from .model import (
+from core.repository.backend import Backend, BackendError, LocalBackend, MemoryBackend, ObjectNotFound
+from core.repository.crypto import DecryptError
+from core.repository.errors import MissingParentData, PartialRestore, PointNotFound
+from core.repository.keys import PasswordRequired, WrongPassword
+from core.repository.model import (
     DIR,
     FILE,
     HARDLINK,
@@ -35,9 +35,9 @@ from .model import (
     RestoreStats,
     new_point_id,
 )
-from .repository import Repository
-from .verify import VerifyProblems
-from .writer import BackupWriter
+from core.repository.repository import Repository
+from core.repository.verify import VerifyProblems
+from core.repository.writer import BackupWriter
 
 __all__ = [
     "Backend",

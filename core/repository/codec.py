@@ -10,7 +10,7 @@ import threading
 import zstandard
 from blake3 import blake3
 
-from .errors import BlobError
+from core.repository.errors import BlobError
 
 COMPRESSION_LEVEL = 3
 FLAG_COMPRESSED = 1

@@ -6,9 +6,9 @@ import secrets
 from dataclasses import asdict, dataclass
 
 from core.errors import RepositoryError
-from core.fdlimit import out_of_descriptors, too_many_open_files
+from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
-from .layout import Layout
+from core.repository.layout import Layout
 
 FORMAT_VERSION = 1
 DEFAULT_BLOCK_SIZE = 1 << 20

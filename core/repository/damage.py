@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from .layout import Layout
+from core.repository.layout import Layout
 
 log = logging.getLogger(__name__)
 

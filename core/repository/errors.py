@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import NotFound, RepositoryError, RestoreError
-from core.fdlimit import out_of_descriptors, too_many_open_files
+from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
 if TYPE_CHECKING:
-    from .model import RestoreStats
+    from core.repository.model import RestoreStats
 
 
 class PointNotFound(NotFound, RepositoryError):

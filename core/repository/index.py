@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 from blake3 import blake3
 
 from core.errors import RepositoryError
-from core.fdlimit import out_of_descriptors, too_many_open_files
+from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
-from .damage import DamageRegistry
-from .layout import Layout, SealDamaged
-from .packfile import ENTRY, BlobLoc, PackInfo, decode_entries, encode_entries, read_trailer
+from core.repository.damage import DamageRegistry
+from core.repository.layout import Layout, SealDamaged
+from core.repository.packfile import ENTRY, BlobLoc, PackInfo, decode_entries, encode_entries, read_trailer
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from core.errors import InvalidInput, NotFound, RepositoryError
 
-from .backend.base import Backend, ObjectNotFound
-from .crypto import KEY_SIZE, NONCE_SIZE, TAG_SIZE, DecryptError, MasterKey
+from core.repository.backend.base import Backend, ObjectNotFound
+from core.repository.crypto import KEY_SIZE, NONCE_SIZE, TAG_SIZE, DecryptError, MasterKey
 
 PREFIX = "keys/"
 SALT_SIZE = 32

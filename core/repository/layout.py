@@ -18,9 +18,9 @@ from pathlib import Path
 
 from core.errors import RepositoryError
 
-from .backend import Backend
-from .backend.local import LocalBackend
-from .sealing import PLAIN, Sealer
+from core.repository.backend import Backend
+from core.repository.backend.local import LocalBackend
+from core.repository.sealing import PLAIN, Sealer
 
 PACK_SUFFIX = ".pack"
 INDEX_SUFFIX = ".idx"

@@ -26,10 +26,10 @@ import zstandard
 from blake3 import blake3
 
 from core.errors import RepositoryError
-from core.fdlimit import out_of_descriptors, too_many_open_files
+from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
-from .layout import Layout
-from .model import Entry, Manifest, PointMeta
+from core.repository.layout import Layout
+from core.repository.model import Entry, Manifest, PointMeta
 
 MANIFEST_FORMAT = 2
 LEGACY_FORMATS = (1,)

@@ -29,11 +29,11 @@ from typing import NamedTuple
 
 from blake3 import blake3
 
-from .backend import Backend
-from .codec import decode
-from .errors import BlobError
-from .layout import Layout, SealDamaged
-from .sealing import Sealer
+from core.repository.backend import Backend
+from core.repository.codec import decode
+from core.repository.errors import BlobError
+from core.repository.layout import Layout, SealDamaged
+from core.repository.sealing import Sealer
 
 PACK_MAGIC = b"ABKPACK1"
 END_MAGIC = b"ABKPEND1"

@@ -8,12 +8,12 @@ import threading
 from time import monotonic, perf_counter
 
 from core.errors import RepositoryError
-from core.memory import release_free_memory
+from core.process.memory import release_free_memory
 
-from .codec import encode
-from .errors import write_error
-from .layout import Layout
-from .packfile import PackBuilder, PackInfo
+from core.repository.codec import encode
+from core.repository.errors import write_error
+from core.repository.layout import Layout
+from core.repository.packfile import PackBuilder, PackInfo
 
 
 def finish_pack(pack: PackBuilder) -> PackInfo:

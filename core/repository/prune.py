@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 from core.errors import RepositoryError
 
-from .damage import DamageRegistry
-from .errors import BlobError, write_error
-from .index import Index, read_index, write_index
-from .layout import INDEX, PACKS, Layout
-from .packfile import BlobLoc, PackBuilder, PackInfo, PackReader, open_blob, read_trailer
+from core.repository.damage import DamageRegistry
+from core.repository.errors import BlobError, write_error
+from core.repository.index import Index, read_index, write_index
+from core.repository.layout import INDEX, PACKS, Layout
+from core.repository.packfile import BlobLoc, PackBuilder, PackInfo, PackReader, open_blob, read_trailer
 
 log = logging.getLogger(__name__)
 

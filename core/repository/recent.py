@@ -9,7 +9,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from .model import Manifest
+from core.repository.model import Manifest
 
 # About 250 bytes per entry in memory: 100,000 entries are some 25 MB.
 MAX_ENTRIES = 100_000

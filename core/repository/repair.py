@@ -18,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from core.errors import RepositoryError
 
-from .damage import DamageRegistry
-from .errors import write_error
-from .index import Index, entries_by_pack, write_index
-from .layout import Layout
-from .model import Manifest, RepairReport
-from .packfile import BlobLoc, PackBuilder, PackCheck, PackInfo, check_pack_or_error
+from core.repository.damage import DamageRegistry
+from core.repository.errors import write_error
+from core.repository.index import Index, entries_by_pack, write_index
+from core.repository.layout import Layout
+from core.repository.model import Manifest, RepairReport
+from core.repository.packfile import BlobLoc, PackBuilder, PackCheck, PackInfo, check_pack_or_error
 
 log = logging.getLogger(__name__)
 

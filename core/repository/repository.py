@@ -13,19 +13,19 @@ from typing import Any
 
 from core.errors import RepositoryError
 
-from .backend import Backend, BackendLock
-from .backend.base import LockCancel
-from .backend.lease import renew_lease
-from .backend.local import LocalBackend
-from .config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, read_config, \
+from core.repository.backend import Backend, BackendLock
+from core.repository.backend.base import LockCancel
+from core.repository.backend.lease import renew_lease
+from core.repository.backend.local import LocalBackend
+from core.repository.config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, read_config, \
     write_config
-from .damage import DamageRegistry
-from .errors import PointNotFound, write_error
-from .index import Index
-from .keys import create_key, unlock
-from .layout import CONFIG, INDEX, KEYS, POINTS, Layout
-from .manifest import load_manifest, read_meta, salvage_blob_ids, stored_digest
-from .model import (
+from core.repository.damage import DamageRegistry
+from core.repository.errors import PointNotFound, write_error
+from core.repository.index import Index
+from core.repository.keys import create_key, unlock
+from core.repository.layout import CONFIG, INDEX, KEYS, POINTS, Layout
+from core.repository.manifest import load_manifest, read_meta, salvage_blob_ids, stored_digest
+from core.repository.model import (
     Manifest,
     PointMeta,
     PruneReport,
@@ -34,15 +34,15 @@ from .model import (
     RestoreStats,
     is_valid_point_id,
 )
-from .packfile import PackReader
-from .prune import Pruner
-from .recent import RecentManifests
-from .repair import repair_repository
-from .restore import RestoreContext, Restorer, check_restorable
-from .sealing import PLAIN, Sealer
-from .selection import select_paths
-from .verify import VerifyCancelled, VerifyProblems, verify_repository
-from .writer import BackupWriter, WriterContext
+from core.repository.packfile import PackReader
+from core.repository.prune import Pruner
+from core.repository.recent import RecentManifests
+from core.repository.repair import repair_repository
+from core.repository.restore import RestoreContext, Restorer, check_restorable
+from core.repository.sealing import PLAIN, Sealer
+from core.repository.selection import select_paths
+from core.repository.verify import VerifyCancelled, VerifyProblems, verify_repository
+from core.repository.writer import BackupWriter, WriterContext
 
 log = logging.getLogger(__name__)
 

@@ -34,13 +34,13 @@ from blake3 import blake3
 
 from core.errors import RestoreError
 
-from .damage import DamageRegistry
-from .errors import BlobError, PartialRestore, restore_write_error
-from .index import Index
-from .model import DIR, FILE, HARDLINK, KINDS, SYMLINK, Entry, Manifest, RestoreStats
-from .packfile import BlobLoc, PackReader
-from .paths import parent_of, rel_path_problem
-from .safedirs import DirHandles, NotADir
+from core.repository.damage import DamageRegistry
+from core.repository.errors import BlobError, PartialRestore, restore_write_error
+from core.repository.index import Index
+from core.repository.model import DIR, FILE, HARDLINK, KINDS, SYMLINK, Entry, Manifest, RestoreStats
+from core.repository.packfile import BlobLoc, PackReader
+from core.repository.paths import parent_of, rel_path_problem
+from core.repository.safedirs import DirHandles, NotADir
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _JOB_BYTES = 8 << 20  # a batch of small files, or one segment of a large file

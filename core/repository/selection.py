@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from core.errors import RestoreError
 
-from .model import DIR, FILE, HARDLINK, Entry, Manifest
-from .paths import parent_of
+from core.repository.model import DIR, FILE, HARDLINK, Entry, Manifest
+from core.repository.paths import parent_of
 
 
 def normalise(path: str) -> str:

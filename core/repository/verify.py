@@ -16,12 +16,12 @@ from typing import TypeVar
 
 from core.errors import RepositoryError
 
-from .damage import DamageRegistry
-from .errors import BlobError
-from .index import Index, entries_by_pack
-from .layout import Layout
-from .model import BlobProblem, Manifest
-from .packfile import BlobLoc, PackCheck, PackReader, check_pack_or_error
+from core.repository.damage import DamageRegistry
+from core.repository.errors import BlobError
+from core.repository.index import Index, entries_by_pack
+from core.repository.layout import Layout
+from core.repository.model import BlobProblem, Manifest
+from core.repository.packfile import BlobLoc, PackCheck, PackReader, check_pack_or_error
 
 REPAIR_HINT = "run 'agent-jobs repair'"
 _T = TypeVar("_T")

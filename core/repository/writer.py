@@ -13,17 +13,17 @@ from blake3 import blake3
 
 from core.errors import RepositoryError
 
-from .backend import BackendLock
-from .backend.lease import renew_lease
-from .chunker import Chunker
-from .config import RepoConfig
-from .errors import MissingParentData, write_error
-from .index import Index, write_index
-from .layout import Layout
-from .manifest import write_manifest
-from .model import DIR, FILE, HARDLINK, SYMLINK, Entry, Manifest, PointMeta
-from .packsink import PackSink
-from .paths import check_rel_path
+from core.repository.backend import BackendLock
+from core.repository.backend.lease import renew_lease
+from core.repository.chunker import Chunker
+from core.repository.config import RepoConfig
+from core.repository.errors import MissingParentData, write_error
+from core.repository.index import Index, write_index
+from core.repository.layout import Layout
+from core.repository.manifest import write_manifest
+from core.repository.model import DIR, FILE, HARDLINK, SYMLINK, Entry, Manifest, PointMeta
+from core.repository.packsink import PackSink
+from core.repository.paths import check_rel_path
 
 # New blocks are handed to the pool in batches of about this many bytes, so
 # small files cost one hand-off per batch rather than one per block.

@@ -1,5 +1,5 @@
 """Job schedules and the scheduler (Qt-free)."""
-from .schedule import (
+from core.scheduling.schedule import (
     ALL_DAYS,
     OCCURRENCES_CAP,
     WEEKDAYS,
@@ -15,7 +15,7 @@ from .schedule import (
     parse_hhmm,
     parse_window,
 )
-from .scheduler import STATE_KEY, Scheduler, SchedulerHost, StateStore
+from core.scheduling.scheduler import STATE_KEY, Scheduler, SchedulerHost, StateStore
 
 __all__ = [
     "ALL_DAYS", "OCCURRENCES_CAP", "WEEKDAYS", "WEEKENDS", "BackupWindow", "Schedule",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Protocol
 
-from .schedule import Schedule, _aware, _zone, format_local
+from core.scheduling.schedule import Schedule, _aware, _zone, format_local
 
 if TYPE_CHECKING:   # core.models imports core.scheduling: no import at run time
     from core.models import JobDefinition

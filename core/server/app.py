@@ -20,23 +20,23 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import errors
-from ..api import (
+from core import errors
+from core.api import (
     BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
     ScopePreview, StopPreview, VerifyReport, job_summary,
 )
-from ..models import (
+from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
     RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
 )
-from ..repositories import S3AccessDenied
-from ..repository.keys import KeyInUse, PasswordRequired, WrongPassword
-from .body_limit import MAX_BODY_BYTES, BodyLimit
-from .events_hub import EventHub
-from .responses import EVENTS_RESPONSE, errors_of
+from core.service.registry import S3AccessDenied
+from core.repository.keys import KeyInUse, PasswordRequired, WrongPassword
+from core.server.body_limit import MAX_BODY_BYTES, BodyLimit
+from core.server.events_hub import EventHub
+from core.server.responses import EVENTS_RESPONSE, errors_of
 
 if TYPE_CHECKING:
-    from ..service import BackupService
+    from core.service.facade import BackupService
 
 log = logging.getLogger(__name__)
 

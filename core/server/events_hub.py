@@ -10,8 +10,8 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 
-from ..events import Event
-from .wire import encode_event
+from core.events import Event
+from core.api.wire import encode_event
 
 KEEPALIVE_S = 15.0
 

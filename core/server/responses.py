@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .body_limit import MAX_BODY_BYTES
+from core.server.body_limit import MAX_BODY_BYTES
 
 
 class ErrorOut(BaseModel):

@@ -18,14 +18,14 @@ from typing import Any
 
 import uvicorn
 
-from ..events import Event, SessionChanged
-from ..hooks import EngineHooks
-from ..models import StopMode, utcnow
-from ..paths import server_socket_path, server_token_path
-from ..service import BackupService
-from .app import ServerControl, create_app, require_token
-from .events_hub import EventHub
-from .sockets import bind_tcp, bind_unix, ensure_token, socket_identity, unlink_own_socket
+from core.events import Event, SessionChanged
+from core.engine.hooks import EngineHooks
+from core.models import StopMode, utcnow
+from core.paths import server_socket_path, server_token_path
+from core.service.facade import BackupService
+from core.server.app import ServerControl, create_app, require_token
+from core.server.events_hub import EventHub
+from core.api.sockets import bind_tcp, bind_unix, ensure_token, socket_identity, unlink_own_socket
 
 log = logging.getLogger(__name__)
 

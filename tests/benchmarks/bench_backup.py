@@ -54,7 +54,7 @@ if str(ROOT) not in sys.path:
 from blake3 import blake3  # noqa: E402  (a dependency of the project)
 
 from core.models import Computer, JobDefinition  # noqa: E402
-from core.server.client import ServerClient  # noqa: E402
+from core.api.client import ServerClient  # noqa: E402
 
 SCENARIOS = ("full", "unchanged", "incremental", "shifted", "restore", "verify")
 BACKUP_STEPS = ("full", "unchanged", "incremental", "shifted")

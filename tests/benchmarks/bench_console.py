@@ -177,7 +177,7 @@ def rss_mb(pid: int) -> float | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from core.models import JobStatus, StopMode
-    from core.server.client import ServerClient
+    from core.api.client import ServerClient
 
     base = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-console-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -258,7 +258,7 @@ def probe(data_dir: Path, launched: float, live_seconds: float) -> dict[str, Any
     from PySide6.QtWidgets import QApplication
 
     from gui.app import create_main_window
-    from gui.jobs_model import Column
+    from gui.jobs.jobs_model import Column
 
     app = QApplication(sys.argv[:1])
     assert app is not None

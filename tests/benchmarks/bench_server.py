@@ -42,7 +42,7 @@ from core.models import (  # noqa: E402
     StopMode,
     TaskStatus,
 )
-from core.server.client import ServerClient  # noqa: E402
+from core.api.client import ServerClient  # noqa: E402
 
 FLEET_FILE = 4 << 20          # each fleet computer: one 4 MiB file and a few small ones
 FLEET_SMALL_FILES = 10

@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 from core.models import (  # noqa: E402
     Computer, JobDefinition, SessionState, SshSettings, StopMode, TaskStatus,
 )
-from core.server.client import ServerClient  # noqa: E402
+from core.api.client import ServerClient  # noqa: E402
 from tests.benchmarks.bench_backup import generate, plan_dataset  # noqa: E402
 from tests.support.sshd import Sshd, start_sshd  # noqa: E402
 

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from core.models import Computer, JobDefinition, SessionResult, SessionState  # noqa: E402
-from core.server.client import ServerClient  # noqa: E402
+from core.api.client import ServerClient  # noqa: E402
 
 FULL_SESSIONS = 2000
 QUICK_SESSIONS = 200

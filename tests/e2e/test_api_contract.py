@@ -66,7 +66,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 #  - POST /jobs/start, /jobs/{name}/start back up a generated job, whose computer
 #    may be '/'.
 #  - POST /demo takes no input to vary, and writes the demo computers' trees of
-#    generated files (tests/test_cli.py covers it).
+#    generated files (tests/core/cli/test_cli.py covers it).
 LEFT_OUT_POSTS = (r"^/api/v1/(computers/test|scopePreview|repositories(/test)?|demo"
                   r"|jobs/start|jobs/\{name\}/start)$")
 # The answers against the document: no 5xx, a documented status, content type,

@@ -9,12 +9,12 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from core.models import JobStatus, SessionResult
-from core.server.client import ServerClient
+from core.api.client import ServerClient
 from gui.app import create_main_window
-from gui.jobs_model import Column
+from gui.jobs.jobs_model import Column
 from tests.gui.helpers import click_ribbon, click_row, wait_cell
 
-from .test_server_process import agent_jobs
+from tests.e2e.test_server_process import agent_jobs
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from core.memory import SERVER_GC_THRESHOLDS
+from core.process.memory import SERVER_GC_THRESHOLDS
 from core.server.priority import SERVER_NICENESS
 from tests.conftest import wait_until
 
@@ -131,7 +131,7 @@ def test_the_server_runs_at_a_background_priority(server: Server, tmp_path: Path
 
 
 def test_the_server_collects_cyclic_garbage_rarely(server: Server) -> None:
-    # a full collection walks every manifest the server keeps; see core.memory
+    # a full collection walks every manifest the server keeps; see core.process.memory
     log = (server.data / "logs" / "server.log").read_text()
     expected = ",".join(map(str, SERVER_GC_THRESHOLDS))
     assert f"gc thresholds {expected})" in log

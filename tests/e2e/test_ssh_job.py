@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.sshd import sshd_available, start_sshd
-from tests.test_backup_restore import build_tree, snapshot_tree
+from tests.core.engine.test_backup_restore import build_tree, snapshot_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 

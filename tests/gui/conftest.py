@@ -22,12 +22,12 @@ from pytestqt.qtbot import QtBot  # noqa: E402
 
 from core.models import Computer, JobDefinition  # noqa: E402
 from core.api import BackupApi  # noqa: E402
-from core.server.client import ServerClient  # noqa: E402
+from core.api.client import ServerClient  # noqa: E402
 from core.server.runtime import ServerRuntime  # noqa: E402
 from tests.support.gate import TaskGate  # noqa: E402
 from tests.support.server import start_server, stop_server  # noqa: E402
 from gui.app import create_main_window  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
+from gui.shell.main_window import MainWindow  # noqa: E402
 
 JobFactory = Callable[..., JobDefinition]
 

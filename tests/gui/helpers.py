@@ -12,9 +12,9 @@ from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi
 from tests.support.gate import TaskGate
-from gui.jobs_filter import JobsFilterProxy
-from gui.jobs_model import Column, JobsTableModel
-from gui.main_window import MainWindow
+from gui.jobs.jobs_filter import JobsFilterProxy
+from gui.jobs.jobs_model import Column, JobsTableModel
+from gui.shell.main_window import MainWindow
 
 WAIT_MS = 10_000
 

@@ -5,10 +5,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from gui.job_wizard import JobWizard
-from gui.main_window import MainWindow
+from gui.jobs.wizard.wizard import JobWizard
+from gui.shell.main_window import MainWindow
 
-from .helpers import WAIT_MS, button, click_button
+from tests.gui.helpers import WAIT_MS, button, click_button
 
 
 def open_wizard(qtbot: QtBot, window: MainWindow) -> JobWizard:

@@ -90,7 +90,7 @@ def test_a_rebuilt_catalogue_keeps_the_server_id_its_points_carry(
     old catalogue, or else from the own repository's manifests), so that the
     server's points stay its own, not imported."""
     from core.catalogue import Catalogue
-    from core.offline import rebuild_catalogue
+    from core.service.offline import rebuild_catalogue
     from core.paths import catalogue_path
 
     data, src = tmp_path / "data", make_tree(tmp_path / "src", files=2)

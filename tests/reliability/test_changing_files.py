@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core import agent as agent_module
+from core.agents import local as agent_module
 from core.models import Computer, JobDefinition, SessionResult, TaskStatus
 from core.repository import Repository
 

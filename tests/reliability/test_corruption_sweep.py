@@ -12,7 +12,7 @@ import pytest
 from core.errors import ConsoleError
 from core.repository import Repository
 from tests.reliability.helpers import flip_byte
-from tests.test_repository import backup, pseudo_random
+from tests.core.repository.test_repository import backup, pseudo_random
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.models import Computer, JobDefinition, SessionResult, TaskStatus
-from core.service import BackupService
+from core.service.facade import BackupService
 from tests.conftest import make_tree
 from tests.reliability.helpers import ENV, ROOT, agent_jobs, as_json, flip_byte
 
@@ -108,9 +108,9 @@ def test_cli_points_and_verify_show_the_damaged_point(tmp_path):
 _KILL_AFTER_COMMIT = """
 import os, signal, sys
 from pathlib import Path
-from core import engine
+from core.engine import session as engine
 from core.models import Computer, JobDefinition
-from core.service import BackupService
+from core.service.facade import BackupService
 
 def die(self, meta):        # the manifest is committed; the catalogue never hears of it
     os.kill(os.getpid(), signal.SIGKILL)
@@ -156,10 +156,10 @@ def test_a_kill_between_commit_and_catalogue_is_corrected_at_start(tmp_path):
 _KILL_AFTER_CATALOGUED = """
 import os, signal, sys
 from pathlib import Path
-from core import engine
+from core.engine import session as engine
 from core.catalogue import Catalogue
 from core.models import Computer, JobDefinition
-from core.service import BackupService
+from core.service.facade import BackupService
 
 svc = BackupService(Path(sys.argv[1]))
 svc.create_job(JobDefinition(name="K", computers=(Computer(name="pc1", path=sys.argv[2]),)))
@@ -209,7 +209,7 @@ import os, signal, sys
 from pathlib import Path
 from core.catalogue import Catalogue
 from core.models import Computer, JobDefinition
-from core.service import BackupService
+from core.service.facade import BackupService
 
 svc = BackupService(Path(sys.argv[1]))
 svc.create_job(JobDefinition(name="R", computers=(Computer(name="pc1", path=sys.argv[2]),),

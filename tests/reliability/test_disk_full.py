@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core import engine
+from core.engine import session as engine
 from core.errors import ConsoleError
 from core.models import Computer, JobDefinition, SessionResult, SessionState
-from core.service import BackupService
+from core.service.facade import BackupService
 from tests.conftest import make_tree
 from tests.reliability.helpers import agent_jobs, as_json, fill, tmpfs
 

@@ -12,11 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_importing_the_ssh_modules_prints_nothing_even_with_warnings_as_errors() -> None:
     # cryptography 51 deprecates DSA, which asyncssh imports on load: without
-    # the filter in core.remote.sshlib this prints ten warning lines (and, as
+    # the filter in core.agents.ssh.sshlib this prints ten warning lines (and, as
     # errors, fails the import).
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c",
-         "import core.remote.connect, core.remote.ssh_agent, core.remote.hostkeys, core.remote.channel"],
+         "import core.agents.ssh.connect, core.agents.ssh.agent, core.agents.ssh.hostkeys, core.agents.ssh.channel"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ from core.errors import RestoreError
 from core.repository import PartialRestore, Repository
 from core.repository import restore as restore_module
 from tests.reliability.helpers import flip_byte
-from tests.test_repository import BLOCK, backup, pseudo_random, snapshot
+from tests.core.repository.test_repository import BLOCK, backup, pseudo_random, snapshot
 
 pytestmark = pytest.mark.timeout(120)
 

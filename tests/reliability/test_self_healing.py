@@ -11,7 +11,7 @@ import pytest
 
 from core.models import Computer, JobDefinition, SessionResult
 from core.repository import Repository
-from core.service import BackupService
+from core.service.facade import BackupService
 from tests.reliability.helpers import agent_jobs, as_json, flip_byte
 
 pytestmark = pytest.mark.timeout(180)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core.ownership import read_owner
+from core.service.ownership import read_owner
 from tests.conftest import wait_until
 from tests.reliability.helpers import ENV, ROOT, agent_jobs, as_json, one_line_error
 

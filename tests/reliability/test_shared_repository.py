@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import make_tree
 from core.errors import ConsoleError
-from core.offline import ReadOnlyService
-from core.server.client import ServerClient
+from core.service.offline import ReadOnlyService
+from core.api.client import ServerClient
 from tests.reliability.helpers import agent_jobs
 from tests.support.server import kill_servers_under
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.hooks import EngineHooks
+from core.engine.hooks import EngineHooks
 
 
 class TaskGate(EngineHooks):

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.models import StopMode
-from core.ownership import read_owner
+from core.service.ownership import read_owner
 from core.server.runtime import ServerRuntime
-from core.service import BackupService
+from core.service.facade import BackupService
 
-from .gate import TaskGate
+from tests.support.gate import TaskGate
 
 
 def start_server(data_dir: Path, gate: TaskGate | None = None,

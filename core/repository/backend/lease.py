@@ -50,7 +50,7 @@ from typing import Protocol
 
 from core.errors import RepositoryError
 
-from .base import BackendError, LockCancel, ObjectInfo, ObjectNotFound, is_cancelled, \
+from core.repository.backend.base import BackendError, LockCancel, ObjectInfo, ObjectNotFound, is_cancelled, \
     wait_or_cancel
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "LOCK_PREFIX", "LeaseLock", "LockInfo", "acquire_lease",

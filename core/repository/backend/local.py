@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from core.errors import RepositoryError
-from core.fdlimit import out_of_descriptors, too_many_open_files
-from core.private_files import DIR_MODE, FILE_MODE, make_dir, set_mode, touch
+from core.process.fdlimit import out_of_descriptors, too_many_open_files
+from core.process.private_files import DIR_MODE, FILE_MODE, make_dir, set_mode, touch
 
-from . import direct
-from .base import CANCEL_POLL, BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
+from core.repository.backend import direct
+from core.repository.backend.base import CANCEL_POLL, BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
     is_cancelled, wait_or_cancel
 
 TMP_DIR = "tmp"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from .base import CANCEL_POLL, BackendLock, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
+from core.repository.backend.base import CANCEL_POLL, BackendLock, LockCancel, ObjectInfo, ObjectNotFound, Usage, \
     is_cancelled
 
 

@@ -34,8 +34,8 @@ from botocore.exceptions import (
     EndpointConnectionError, ReadTimeoutError,
 )
 
-from .base import BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage
-from .lease import DEFAULT_LEASE_SECONDS, LOCK_PREFIX, LeaseLock, acquire_lease
+from core.repository.backend.base import BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage
+from core.repository.backend.lease import DEFAULT_LEASE_SECONDS, LOCK_PREFIX, LeaseLock, acquire_lease
 
 __all__ = ["S3Backend", "parse_s3_url"]
 

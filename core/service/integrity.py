@@ -1,0 +1,111 @@
+"""Verify and repair as the front ends see them, shared by the server
+(:mod:`core.service.facade`) and the server-less read-only access (:mod:`core.service.offline`).
+
+The repository finds the damage; this module turns it into the facade's
+reports and into the ``damaged`` note the catalogue keeps per restore point
+(shown by ``agent-jobs points``)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from core.api import VerifyProblem, VerifyReport
+from core.models import RepairReport
+from core.repository import RepairReport as RepoRepairReport
+from core.repository import Repository, VerifyProblems
+
+# Why a point is damaged, as the catalogue records it. The manifest kinds are
+# re-checked at every server start; data damage by verify and repair.
+MANIFEST_DAMAGE = "manifest"
+MANIFEST_MISSING = "manifest missing"
+MANIFEST_UNREADABLE = "manifest unreadable"
+DATA_DAMAGED = "data damaged"
+HEAL_HINT = ("the next backup of that computer stores good copies of the damaged blocks; "
+             "restore an older point meanwhile")
+
+
+def _quoted(paths: Iterable[str], limit: int = 5) -> str:
+    paths = list(paths)
+    shown = ", ".join(repr(p) for p in paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def damage_of(point_ids: Iterable[str], problems: VerifyProblems) -> dict[str, str | None]:
+    """Point id -> why it is damaged, or None if verify found it intact."""
+    by_point: dict[str, list] = {pid: [] for pid in point_ids}
+    for p in problems:
+        if p.point_id in by_point:
+            by_point[p.point_id].append(p)
+    damage: dict[str, str | None] = {}
+    for pid, found in by_point.items():
+        if not found:
+            damage[pid] = None
+            continue
+        manifest = next((p for p in found if not p.blob), None)
+        if manifest is not None:
+            kind = MANIFEST_MISSING if manifest.problem == "manifest missing" \
+                else MANIFEST_UNREADABLE
+            damage[pid] = f"{kind}: {manifest.detail}"
+            continue
+        paths = sorted({path for p in found for path in p.paths})
+        kinds = "/".join(sorted({p.problem for p in found}))
+        damage[pid] = (f"{DATA_DAMAGED}: {len(found)} block(s) {kinds} (used by "
+                       f"{_quoted(paths)}); {HEAL_HINT}")
+    return damage
+
+
+def verify_report(problems: VerifyProblems) -> VerifyReport:
+    out: list[VerifyProblem] = []
+    for p in problems:
+        if p.point_id and p.blob:
+            out.append(VerifyProblem(point_id=p.point_id, blob=p.blob, pack=p.pack,
+                                     problem=p.problem, paths=list(p.paths)))
+        elif p.point_id:   # the manifest: "manifest missing" | "manifest corrupt"
+            out.append(VerifyProblem(point_id=p.point_id, blob="", pack=None,
+                                     problem=p.problem, paths=[]))
+        else:              # damage no checked point depends on: the sentence says it
+            out.append(VerifyProblem(point_id="", blob=p.blob, pack=p.pack,
+                                     problem=p.detail or p.problem, paths=[]))
+    return VerifyReport(points_checked=problems.points_checked,
+                        blobs_checked=problems.blobs_checked, problems=out)
+
+
+def verify(repo: Repository, catalogued: list[str], point_id: str | list[str] | None, *,
+           progress: Callable[[int, int], None] | None = None,
+           cancel: Callable[[], bool] | None = None,
+           ) -> tuple[VerifyReport, dict[str, str | None]]:
+    """Verify one catalogued point (or several: a job's), or everything (every
+    catalogued point, every manifest on disk, every pack and index file).
+    Returns the report and the damage to record for the catalogued points
+    checked. ``progress(packs read, packs to read)`` and ``cancel()`` are the
+    repository's hooks."""
+    if point_id is not None:
+        ids = [point_id] if isinstance(point_id, str) else list(point_id)
+        problems = repo.verify(ids, missing_ok=True, full=False, progress=progress,
+                               cancel=cancel)
+    else:
+        ids = sorted(set(catalogued) | set(repo.point_ids()))
+        problems = repo.verify(ids, missing_ok=True, full=True, progress=progress,
+                               cancel=cancel)
+    known = set(catalogued)
+    return verify_report(problems), damage_of([i for i in ids if i in known], problems)
+
+
+def repair_report(rep: RepoRepairReport) -> RepairReport:
+    return RepairReport(
+        packs_checked=rep.packs_checked, blobs_ok=rep.blobs_ok, blobs_damaged=rep.blobs_damaged,
+        packs_rewritten=rep.packs_rewritten, index_files_replaced=rep.index_files_replaced,
+        points_ok=len(rep.points_ok), points_relinked=list(rep.points_relinked),
+        points_damaged=dict(rep.points_damaged), problems=list(rep.problems))
+
+
+def repair_damage(rep: RepoRepairReport, catalogued: Iterable[str]) -> dict[str, str | None]:
+    known = set(catalogued)
+    damage: dict[str, str | None] = {}
+    for pid in [*rep.points_ok, *rep.points_relinked]:
+        if pid in known:
+            damage[pid] = None
+    for pid, why in rep.points_damaged.items():
+        if pid in known:
+            kind = MANIFEST_UNREADABLE if "anifest" in why else DATA_DAMAGED
+            damage[pid] = f"{kind}: {why}"
+    return damage
