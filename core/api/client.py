@@ -170,7 +170,7 @@ class ServerClient:
         self._http.close()
 
     # -- server ---------------------------------------------------------------------
-    def server_info(self) -> dict[str, Any]:
+    def server_info(self) -> dict[str, Any] | None:
         return self._request("GET", "/server")
 
     def stop_server(self, jobs: StopMode | None = None) -> dict[str, Any]:

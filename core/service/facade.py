@@ -93,6 +93,11 @@ COMPUTER_TEST_TIMEOUT_S = 30.0
 class BackupService:
     """The backup server. One instance per process and data directory."""
 
+    address = ""   # in-process: no server address
+
+    def server_info(self) -> dict[str, Any] | None:
+        return None   # in-process: there is no server process to describe
+
     def __init__(self, data_dir: Path, *, hooks: EngineHooks | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.data_dir = Path(data_dir)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from core.api import VerifyProblem, VerifyReport
+from core.api import VerifyReport
+from core.models import VerifyProblem
 from core.models import RepairReport
 from core.repository import RepairReport as RepoRepairReport
 from core.repository import Repository, VerifyProblems

@@ -61,6 +61,11 @@ log = logging.getLogger(__name__)
 class ReadOnlyService:
     """The reading half of :class:`core.api.BackupApi` on a read-only data directory."""
 
+    address = ""   # in-process: no server address
+
+    def server_info(self) -> dict[str, Any] | None:
+        return None   # in-process: there is no server process to describe
+
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.catalogue = Catalogue(catalogue_path(self.data_dir), read_only=True)

@@ -12,7 +12,6 @@ holds the interpreter lock (the GUI thread waits) for tens of milliseconds.
 """
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Sequence
 
 from PySide6.QtCore import QObject, Signal
@@ -22,15 +21,9 @@ from core.models import JobInfo
 from gui.jobs.jobs_model import JobsTableModel
 from gui.runtime.worker import TaskRunner
 
-ListJobs = Callable[..., list[JobInfo]]   # list_jobs() or list_jobs(names)
+ListJobs = Callable[..., list[JobInfo]]   # BackupApi.list_jobs: list_jobs() or list_jobs(names=...)
 MAX_NAMED = 200    # jobs per named fetch: more changed jobs take several fetches
 
-
-def _takes_names(list_jobs: ListJobs) -> bool:
-    try:
-        return "names" in inspect.signature(list_jobs).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 class JobsRefresher(QObject):
@@ -42,7 +35,6 @@ class JobsRefresher(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._list_jobs = list_jobs
-        self._named_ok = _takes_names(list_jobs)
         self._model = model
         self._runner = runner
         self._in_flight = False
@@ -64,9 +56,6 @@ class JobsRefresher(QObject):
 
     def request_jobs(self, names: Iterable[str]) -> None:
         """Only these jobs changed: fetch them alone when the list can."""
-        if not self._named_ok:
-            self.request()
-            return
         self._names.update(names)
         if not self._in_flight and self._names:
             self._fetch_named()

@@ -369,14 +369,11 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         if self.about_dialog is not None:
             return
-        address = str(getattr(self.service, "address", ""))
-        dialog = AboutDialog(self.service.data_dir, address, self.server_connected, self)
+        dialog = AboutDialog(self.service.data_dir, self.service.address, self.server_connected, self)
         track(self, "about_dialog", dialog)
         dialog.open()
-        server_info: Callable[[], dict[str, Any]] | None = getattr(self.service, "server_info",
-                                                                    None)
-        if server_info is not None:
-            def show(info: dict[str, Any]) -> None:
+        if self.service.address:   # a server process to ask about itself
+            def show(info: dict[str, Any] | None) -> None:
                 if self.about_dialog is dialog:
                     dialog.set_server_info(info)
 
@@ -384,7 +381,7 @@ class MainWindow(QMainWindow):
                 if self.about_dialog is dialog:
                     dialog.set_server_info(None)
 
-            self.runner.submit(server_info, show, failed)
+            self.runner.submit(self.service.server_info, show, failed)
 
     def _on_server_connection(self, connected: bool, _address: str) -> None:
         self.server_connected = connected

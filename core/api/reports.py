@@ -1,0 +1,199 @@
+"""What the server reports back to front ends: stop previews, restore, delete and verify
+reports, bulk results, scope previews and repository descriptions."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, SecretStr
+
+from core import errors
+from core.errors import ConsoleError
+from core.models import (
+    OperationInfo,
+    SessionInfo, SessionResult, VerifyProblem,
+)
+
+
+class ComputerEstimate(BaseModel):
+    """A computer in progress: how far it is and how long it still needs."""
+
+    computer: str
+    progress: int                    # 0-100
+    eta_seconds: float | None        # None while estimating (no measured rate yet)
+
+
+class StopPreview(BaseModel):
+    """What a stop would do to the job's current session, computer by computer."""
+
+    job: str
+    session_id: str
+    completed: list[str]      # already have their new point: kept by both modes
+    in_progress: list[str]    # get a point only if stopped gracefully
+    not_started: list[str]    # get none in either mode
+    estimates: list[ComputerEstimate] = []       # one per computer in progress
+    graceful_eta_seconds: float | None = None    # until a graceful stop ends the job
+    escalate_at: datetime | None = None          # a graceful stop turns immediate then
+
+    @property
+    def immediately_gets_point(self) -> list[str]:
+        return list(self.completed)
+
+    @property
+    def gracefully_gets_point(self) -> list[str]:
+        return self.completed + self.in_progress
+
+
+class RestoreReport(BaseModel):
+    point_id: str
+    target: str
+    files: int
+    dirs: int
+    symlinks: int
+    bytes: int
+    session_id: str | None = None
+
+
+class DeleteReport(BaseModel):
+    """What ``delete_backups`` removed from disk."""
+
+    job: str
+    computer: str | None = None
+    points: int = 0
+    bytes_freed: int = 0
+    note: str = ""          # e.g. prune postponed because the repository was busy
+
+
+class VerifyReport(BaseModel):
+    points_checked: int
+    blobs_checked: int
+    problems: list[VerifyProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class BulkResult(BaseModel):
+    """The outcome of a start or stop of several jobs in one request."""
+
+    sessions: dict[str, str] = {}             # job -> session id (start)
+    stopped: dict[str, StopPreview] = {}      # job -> where it stood (stop)
+    errors: dict[str, str] = {}               # job -> why it was not started/stopped
+    error_kinds: dict[str, str] = {}          # job -> the error's class, e.g. OutsideBackupWindow
+
+    def refuse(self, job: str, error: Exception) -> None:
+        self.errors[job] = str(error)
+        self.error_kinds[job] = type(error).__name__
+
+
+class ComputerPreview(BaseModel):
+    """What a backup scope covers on one computer, as its agent sees it now."""
+
+    computer: str
+    files: int = 0
+    bytes: int = 0
+    error: str | None = None        # the computer cannot be read (a missing folder, ...)
+    warnings: list[str] = []        # e.g. an included folder that does not exist
+
+
+class ScopePreview(BaseModel):
+    """The answer of ``preview_scope``: per computer, in the order asked."""
+
+    computers: list[ComputerPreview]
+
+    @property
+    def files(self) -> int:
+        return sum(c.files for c in self.computers)
+
+    @property
+    def bytes(self) -> int:
+        return sum(c.bytes for c in self.computers)
+
+
+class RepositoryInfo(BaseModel):
+    """A backup repository as the console lists it (Backup Infrastructure).
+    Never carries a password or credentials."""
+
+    name: str
+    kind: str                         # "local" | "s3"
+    location: str                     # a folder path, or s3:http(s)://HOST:PORT/BUCKET[/PREFIX]
+    encrypted: bool = False
+    default: bool = False             # the data directory's own repository
+    jobs: list[str] = []              # jobs that write to it
+    used_bytes: int | None = None
+    capacity_bytes: int | None = None
+    free_bytes: int | None = None
+    problem: str | None = None        # why it cannot be reached right now
+
+
+class RepositorySpec(BaseModel):
+    """What ``add_repository``/``test_repository`` take. The secrets are kept by
+    the server in 0600 files in its data directory and never returned."""
+
+    name: str
+    url: str                          # restic syntax: a path, or s3:http(s)://HOST:PORT/BUCKET
+    password: SecretStr | None = None
+    insecure_no_encryption: bool = False      # required for S3 without a password
+    access_key_id: str | None = None          # S3; else AWS_ACCESS_KEY_ID of the server
+    secret_access_key: SecretStr | None = None
+
+
+class RepositoryKeyInfo(BaseModel):
+    id: str
+    created: datetime | None          # None for a damaged key object
+    current: bool = False             # the key the server opened the repository with
+    damaged: bool = False             # unreadable: its password no longer opens anything
+
+
+# -- reports of recorded restores and verifies ------------------------------------------
+def _operation_error(session: SessionInfo) -> ConsoleError | None:
+    op = session.operation
+    if session.result is not SessionResult.FAILED:
+        return None
+    text = (op.error if op is not None and op.error else
+            next((i.text for i in reversed(session.log) if i.level == "error"),
+                 f"{session.type.value} session {session.id} failed."))
+    kind = op.error_kind if op is not None and op.error_kind else "ConsoleError"
+    cls = getattr(errors, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, ConsoleError)):
+        cls = ConsoleError
+    return cls(text)
+
+
+def restore_report(session: SessionInfo) -> RestoreReport:
+    """The report of an ended Restore session; raises its error if it failed."""
+    op = session.operation or OperationInfo()
+    if session.result is SessionResult.FAILED and (op.error or session.stop_mode is None):
+        error = _operation_error(session)
+        if error is not None:
+            raise error
+    if session.stop_mode is not None:
+        raise errors.RestoreError(f"The restore was cancelled {session.stopped_by or 'by user'}"
+                                  f": {op.target} holds part of the restore point.")
+    return RestoreReport(point_id=op.point_ids[0] if op.point_ids else "",
+                         target=op.target or "", files=op.files, dirs=op.dirs,
+                         symlinks=op.symlinks, bytes=op.bytes, session_id=session.id)
+
+
+def verify_report(session: SessionInfo) -> VerifyReport:
+    """The report of an ended Verify session; raises its error if it could not
+    verify (damage found is a report, not an error)."""
+    op = session.operation or OperationInfo()
+    if session.stop_mode is not None:
+        raise errors.JobStateError(f"The verify was cancelled {session.stopped_by or 'by user'}.")
+    if op.error:
+        error = _operation_error(session)
+        if error is not None:
+            raise error
+    return VerifyReport(points_checked=op.points_checked, blobs_checked=op.blobs_checked,
+                        problems=list(op.problems))
+
+
+def report_damaged_paths(report: VerifyReport) -> list[str]:
+    seen: dict[str, None] = {}
+    for p in report.problems:
+        for path in p.paths:
+            seen.setdefault(path, None)
+    return list(seen)
+
+

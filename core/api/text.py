@@ -1,0 +1,166 @@
+"""The operator's words: how a job, a schedule, a session's figures and a size read, the
+same in the console and in ``agent-jobs``."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from core.models import (
+    JobDefinition, JobInfo, SessionInfo, SessionState, Stage, TaskStatus, VerifyProblem, utcnow,
+)
+
+
+def _iso(dt: Any) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def job_summary(job: JobInfo) -> dict[str, Any]:
+    """A job as ``agent-jobs job list --json`` prints it (and the REST API returns it)."""
+    d = job.definition
+    return {
+        "name": job.name, "type": job.type_label, "description": d.description,
+        "computers": [c.name for c in d.computers],
+        "status": job.status.value, "progress": job.progress, "enabled": d.enabled,
+        "last_run": _iso(job.last_run),
+        "last_result": job.last_result.value if job.last_result else None,
+        "next_run": _iso(job.next_run), "target": d.repository,
+        "task_slots": d.task_slots, "throttle_mbps": d.throttle_mbps,
+        "retain_points": d.retain_points,
+        "schedule": describe_schedule(d),
+    }
+
+
+def describe_schedule(definition: JobDefinition) -> str | None:
+    schedule = getattr(definition, "schedule", None)
+    return schedule.describe() if schedule is not None else None
+
+
+def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
+    """A job's settings in words, as (label, text) lines: the console's
+    wizard summary and ``agent-jobs job show`` print these."""
+    d = definition
+    points = "1 restore point" if d.retain_points == 1 else f"{d.retain_points} restore points"
+    return [
+        ("Name", d.name),
+        ("Description", d.description or "(none)"),
+        ("Computers", ", ".join(f"{c.name} ({c.path})" for c in d.computers)),
+        ("Backup mode", "Selected folders: " + ", ".join(d.scope.include) if d.scope.include
+         else "Entire computer"),
+        ("Exclude", ", ".join(d.scope.exclude) or "(nothing)"),
+        ("Repository", d.repository),
+        ("Retention", f"Keep {points} per computer"),
+        ("Task slots", str(d.task_slots)),
+        ("Throttle", f"{d.throttle_mbps:g} MB/s" if d.throttle_mbps else "No limit"),
+        ("Active full", d.active_full.describe() if d.active_full else "Off"),
+        ("Schedule", d.schedule.describe() if d.schedule else "Not scheduled: run manually"),
+        ("Enabled", "Yes" if d.enabled else "No"),
+    ]
+
+
+# -- session figures (the console's Statistics window, ``agent-jobs session show``) ----
+class SessionFigures(BaseModel):
+    """A session's figures, from its tasks: what the Statistics window shows."""
+
+    duration_s: float
+    processed: int
+    read: int
+    transferred: int
+    stored_raw: int
+    rate_bps: float | None            # None when nothing was read: no rate to speak of
+    dedup: float | None               # read / new data before compression
+    compression: float | None         # new data before / after compression
+    saving: float | None              # read / transferred (dedup x compression)
+    stages: dict[Stage, float]        # seconds per stage, all computers
+    bottleneck: Stage | None          # the stage that took the most time; None: unmeasured
+    success: int
+    warning: int
+    error: int
+    skipped: int
+    running: int                      # in progress or pending
+
+    def stage_percent(self, stage: Stage) -> int:
+        total = sum(self.stages.values())
+        return round(100 * self.stages[stage] / total) if total > 0 else 0
+
+    def bottleneck_text(self) -> str:
+        if self.bottleneck is None:
+            return "—"
+        return self.bottleneck.value
+
+
+def session_figures(session: SessionInfo) -> SessionFigures:
+    tasks = session.tasks
+    end = session.ended or (utcnow() if session.state is not SessionState.STOPPED
+                            else session.created)
+    duration = max(0.0, (end - session.created).total_seconds())
+    processed = sum(t.bytes_processed for t in tasks)
+    read = sum(t.bytes_read for t in tasks)
+    transferred = sum(t.bytes_transferred for t in tasks)
+    raw = sum(t.bytes_stored_raw for t in tasks)
+    stages = {stage: 0.0 for stage in Stage}
+    for t in tasks:
+        for stage, seconds in t.stage_seconds().items():
+            stages[stage] += seconds
+    measured = sum(stages.values()) > 0
+    statuses = [t.status for t in tasks]
+    return SessionFigures(
+        duration_s=duration, processed=processed, read=read, transferred=transferred,
+        stored_raw=raw,
+        rate_bps=processed / duration if read > 0 and duration > 0 else None,
+        dedup=read / raw if read > 0 and raw > 0 else None,
+        compression=raw / transferred if raw > 0 and transferred > 0 else None,
+        saving=read / transferred if read > 0 and transferred > 0 else None,
+        stages=stages, bottleneck=max(stages, key=lambda s: stages[s]) if measured else None,
+        success=statuses.count(TaskStatus.SUCCESS), warning=statuses.count(TaskStatus.WARNING),
+        error=statuses.count(TaskStatus.FAILED) + statuses.count(TaskStatus.CANCELLED),
+        skipped=statuses.count(TaskStatus.SKIPPED),
+        running=statuses.count(TaskStatus.IN_PROGRESS) + statuses.count(TaskStatus.PENDING))
+
+
+def made_text(session: SessionInfo) -> str:
+    """What a backup session really made: "Full", "Increment", or per computer
+    where they differ ("Full: pc1; Increment: pc2, pc3")."""
+    kinds: dict[str, list[str]] = {}
+    for t in session.tasks:
+        if t.point_type is not None:
+            kinds.setdefault(t.point_type.value, []).append(t.computer)
+    if not kinds:
+        return "Active full" if session.full else "Backup"
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items())
+
+
+def size_text(size: float) -> str:
+    """Bytes for people: 512 B, 1.5 KB, 2.0 GB."""
+    units = ("B", "KB", "MB", "GB", "TB", "PB")
+    value = float(size)
+    for unit in units:
+        if abs(value) < 1024 or unit == units[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def stopped_text(session: SessionInfo | Any) -> str:
+    """ "Stopped by user (immediately)", or "" when the session was not stopped."""
+    if session.stop_mode is None:
+        return ""
+    by = session.stopped_by or "by user"
+    return f"Stopped {by} ({session.stop_mode.value})"
+
+
+
+
+def verify_problem_text(p: VerifyProblem) -> str:
+    """One problem as ``agent-jobs verify`` and the Verify session's log say it."""
+    paths = ", ".join(p.paths[:5]) + (" ..." if len(p.paths) > 5 else "")
+    if not p.point_id:   # damage no checked point depends on
+        return f"repository: {p.problem}"
+    if not p.blob:
+        return (f"point {p.point_id}: its {p.problem.replace('manifest ', 'manifest is ')}"
+                " (the point stays listed as damaged)")
+    return (f"point {p.point_id}: block {p.blob} is {p.problem}"
+            + (f" (pack {p.pack})" if p.pack else "")
+            + (f"; damaged file(s): {paths}" if paths else ""))
