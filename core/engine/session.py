@@ -28,7 +28,8 @@ from time import perf_counter
 from typing import Any
 from collections.abc import Callable, Iterator
 
-from core.agents.local import Cancelled, FsEntry, agent_for
+from core.agents.base import Agent, Cancelled, FsEntry, SourceFileError
+from core.agents.select import agent_for
 from core.catalogue import Catalogue
 from core.errors import ConsoleError, JobStateError, RepositoryError
 from core.events import EventBus, SessionChanged, PointsChanged
@@ -47,7 +48,6 @@ from core.models import (
     TaskStatus,
     utcnow,
 )
-from core.agents.ssh.errors import RemoteFileError
 from core.repository import Manifest, MissingParentData, PointMeta, PointNotFound, Repository
 from core.repository.repository import LockWaitCancelled
 from core.engine.throttle import Throttle
@@ -464,14 +464,14 @@ class TaskProcessor:
         finally:
             agent.close()
 
-    def _backup_with(self, agent) -> PointMeta:
+    def _backup_with(self, agent: Agent) -> PointMeta:
         task = self.task
         t0 = perf_counter()
         scan = agent.scan(self.job.scope)
         task.source_s += perf_counter() - t0
-        if getattr(agent, "remembered_key", None):
-            task.note(f"New host key of {agent.target.host} accepted and remembered: "
-                      f"{agent.remembered_key}")
+        contact = agent.first_contact_note()
+        if contact:
+            task.note(contact)
         for w in scan.warnings:
             task.note(w, "warning")
         for n in scan.notes:
@@ -562,14 +562,14 @@ class TaskProcessor:
         return [p for p in self.ctx.catalogue.points(self.job.name, self.task.computer.name)
                 if not p.imported]
 
-    def _prefetcher(self, agent, entries: list[FsEntry], parent_entries: dict):
+    def _prefetcher(self, agent: Agent, entries: list[FsEntry], parent_entries: dict):
         """A function ``ahead(i)`` that hints the agent, in batches, to read the
         small files among the next PREFETCH_FILES entries after ``entries[i]``
         that will be read (not the unchanged ones), or None: without agent
         support, under a throttle (whose rate caps reading from the source), or
         for a backup with few such files."""
-        prefetch = getattr(agent, "prefetch", None)
-        if prefetch is None or self.throttle.active:
+        prefetch = agent.prefetch
+        if not agent.prefetches or self.throttle.active:
             return None
 
         def wanted(e: FsEntry) -> bool:
@@ -653,12 +653,11 @@ class TaskProcessor:
                   "Back it up when it is not being written.", "warning")
 
     # -- reading at the source (an SSH computer's agent cuts and hashes) ------
-    def _source_reader(self, agent, writer, entries: list[FsEntry], parent_entries: dict):
+    def _source_reader(self, agent: Agent, writer, entries: list[FsEntry], parent_entries: dict):
         """For an agent that reads at the source: ask it to read, in order,
         every file that cannot reuse the parent's blocks (new, changed, or
         whose blocks the repository lost); None for the local agent."""
-        start = getattr(agent, "source_reader", None)
-        if start is None:
+        if not agent.reads_at_source:
             return None
         files: list[tuple[str, int]] = []
         missing = writer.missing
@@ -671,8 +670,8 @@ class TaskProcessor:
                 continue
             files.append((e.rel, e.st.st_size))
         self._source_counted = self._source_told = 0
-        return start(files, writer.chunker, missing, rate=self.throttle.rate,
-                     on_progress=self._source_progress)
+        return agent.source_reader(files, writer.chunker, missing, rate=self.throttle.rate,
+                                   on_progress=self._source_progress)
 
     def _source_progress(self, read: int) -> None:
         """The computer says it has read ``read`` bytes (a paced read, whose
@@ -690,7 +689,7 @@ class TaskProcessor:
         if gained > 0:
             self._count_read(gained)
 
-    def _finish_reader(self, agent, reader) -> None:
+    def _finish_reader(self, agent: Agent, reader) -> None:
         t0 = perf_counter()
         stats = reader.finish()
         self.task.source_s += perf_counter() - t0
@@ -722,7 +721,7 @@ class TaskProcessor:
                     added = writer.add_file(entry.rel, rf.st, self._blocks(rf, writer.chunker))
                 else:
                     added = writer.add_file_known(entry.rel, rf.st, self._remote_blocks(rf))
-            except RemoteFileError as exc:
+            except SourceFileError as exc:
                 task.note(f"Cannot read file '{entry.rel}': {exc.strerror}. The file was "
                           "skipped.", "warning")
                 return

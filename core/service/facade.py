@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
-from core.agents.local import agent_for
+from core.agents.select import agent_for
 from core.api import (
     BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, RepositoryInfo,
     RepositoryKeyInfo, RepositorySpec, RestoreReport, ScopePreview, StopPreview, VerifyReport,

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from core.agents.ssh.sshlib import asyncssh
 
-from core.agents.local import FsEntry, ScanResult
+from core.agents.base import FsEntry, ScanResult
 from core.models import Computer, FileScope, SshSettings
 from core.paths import resolve_data_dir
 
@@ -130,6 +130,17 @@ class SshAgent:
                 return result
             else:
                 raise self._folder_error(msg)
+
+    prefetches = False   # the computer reads ahead itself, in its own read session
+    reads_at_source = True
+
+    def prefetch(self, rels: list[str]) -> None:
+        pass
+
+    def first_contact_note(self) -> str | None:
+        if not self.remembered_key:
+            return None
+        return f"New host key of {self.target.host} accepted and remembered: {self.remembered_key}"
 
     def open_file(self, rel: str) -> BinaryIO:
         raise OSError(errno.EOPNOTSUPP, "an SSH computer's files are read by its agent", rel)

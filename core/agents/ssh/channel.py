@@ -19,7 +19,7 @@ from typing import Any
 
 from core.agents.ssh.sshlib import asyncssh
 
-from core.agents.local import Cancelled
+from core.agents.base import Cancelled
 
 from core.agents.ssh import loop
 from core.agents.ssh.agent_src.backup_agent import wire

@@ -1,6 +1,7 @@
 """Errors of SSH computers, in the operator's words."""
 from __future__ import annotations
 
+from core.agents.base import SourceFileError
 from core.errors import ConsoleError
 
 
@@ -13,9 +14,5 @@ class ConnectionLostError(RemoteError):
     """The connection to a computer dropped in the middle of the work."""
 
 
-class RemoteFileError(Exception):
+class RemoteFileError(SourceFileError):
     """One file could not be read on the computer (the backup goes on)."""
-
-    def __init__(self, strerror: str) -> None:
-        super().__init__(strerror)
-        self.strerror = strerror

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from core.agents.local import Cancelled
+from core.agents.base import Cancelled
 
 T = TypeVar("T")
 POLL_S = 0.05

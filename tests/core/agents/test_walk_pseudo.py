@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.agents.local import agent_for
+from core.agents.select import agent_for
 from core.models import Computer, FileScope
 from core.agents.ssh.agent_src.backup_agent import walk
 @pytest.fixture

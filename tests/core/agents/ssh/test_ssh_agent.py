@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.agents.local import agent_for
+from core.agents.select import agent_for
 from core.models import (
     Computer, FileScope, JobDefinition, PointType, SessionResult, SessionState, SshSettings,
     StopMode, TaskStatus,
@@ -616,7 +616,7 @@ def test_a_silent_host_times_out_clearly(tmp_path, data_dir, monkeypatch):
 def test_cancel_ends_a_stalled_connect_at_once(tmp_path, data_dir):
     import socket
 
-    from core.agents.local import Cancelled
+    from core.agents.base import Cancelled
 
     cancel = threading.Event()
     with socket.socket() as silent:
