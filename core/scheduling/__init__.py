@@ -1,4 +1,5 @@
-"""Job schedules and the scheduler (Qt-free)."""
+"""Job schedules: the calendar arithmetic of daily, monthly and periodic runs and backup
+windows (the scheduler that starts jobs on them is ``core.service.scheduler``)."""
 from core.scheduling.schedule import (
     ALL_DAYS,
     OCCURRENCES_CAP,
@@ -15,11 +16,9 @@ from core.scheduling.schedule import (
     parse_hhmm,
     parse_window,
 )
-from core.scheduling.scheduler import STATE_KEY, Scheduler, SchedulerHost, StateStore
 
 __all__ = [
     "ALL_DAYS", "OCCURRENCES_CAP", "WEEKDAYS", "WEEKENDS", "BackupWindow", "Schedule",
     "ScheduleKind", "Weekday", "format_local", "local_zone", "parse_days",
-    "parse_duration_minutes", "parse_hhmm", "parse_window", "STATE_KEY", "Scheduler",
-    "SchedulerHost", "StateStore",
+    "parse_duration_minutes", "parse_hhmm", "parse_window",
 ]

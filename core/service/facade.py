@@ -79,7 +79,8 @@ from core.repository.keys import DamagedKey, WrongPassword, add_key, list_keys, 
 from core.repository.selection import normalise
 from core.repository.verify import VerifyCancelled
 from core.engine.estimates import eta_seconds, progress_percent
-from core.scheduling import Scheduler, format_local, local_zone
+from core.scheduling import format_local, local_zone
+from core.service.scheduler import Scheduler
 from core.scheduling.deadlines import DeadlineKeeper
 
 
