@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from core.api import BackupApi, DeleteReport, verify_problem_text
 from core.models import RestorePointInfo, SessionInfo, SessionResult
 
-from gui.widgets.actions import BackupActions
+from gui.backups.actions import BackupActions
 from gui.backups.backups_view import BackupNode, BackupsView
 from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error

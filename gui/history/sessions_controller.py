@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from core.api import BackupApi
 from core.models import SessionInfo, SessionResult, SessionSummary, SessionType
 
-from gui.widgets.actions import SessionActions
+from gui.history.actions import SessionActions
 from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error
 from gui.history.history_model import SessionFilter

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from core.api import BackupApi, RepositoryInfo
 from core.errors import ConsoleError
 
-from gui.widgets.actions import RepositoryActions
+from gui.infrastructure.actions import RepositoryActions
 from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error
 from gui.widgets.inventory import INFRASTRUCTURE_TREE, REPOSITORIES_NODE, InventoryPane

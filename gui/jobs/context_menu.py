@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMenu, QWidget
 
-from gui.widgets.actions import JobActions
+from gui.jobs.actions import JobActions
 
 
 def build_job_context_menu(actions: JobActions, parent: QWidget | None = None) -> QMenu:

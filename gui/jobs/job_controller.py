@@ -19,7 +19,7 @@ from core.models import (
 from core.api import BackupApi, BulkResult, StopPreview
 
 from gui.jobs.action_state import can_start, is_running
-from gui.widgets.actions import JobActions
+from gui.jobs.actions import JobActions
 from gui.runtime.bridge import EventBridge
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.widgets.error_box import show_error

@@ -16,7 +16,10 @@ from core.api import BackupApi
 from core.models import JobInfo, SessionType
 
 from gui.jobs.action_state import ActionState, action_state, may_retry
-from gui.widgets.actions import BackupActions, JobActions, SessionActions, WindowActions
+from gui.backups.actions import BackupActions
+from gui.history.actions import SessionActions
+from gui.jobs.actions import JobActions
+from gui.shell.actions import WindowActions
 from gui.backups.backups_controller import BackupsController
 from gui.backups.backups_view import BackupsModel, BackupsView
 from gui.runtime.bridge import EventBridge

@@ -1,0 +1,31 @@
+"""The Backups node's commands, shared by its ribbon tab and its right-click menu."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+
+from gui.widgets.actions import make_action
+
+
+class BackupActions(QObject):
+    """Commands on the Backups node's selection (a job, a computer or a
+    restore point), shared by its ribbon tab and its right-click menu."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.restore = make_action(self, "restore", "Restore Files",
+                               "Browse a restore point and restore files and folders")
+        self.verify = make_action(self, "verify", "Verify",
+                              "Read back the stored data of the restore point, or of every "
+                              "restore point of the job, and report damaged files")
+        self.delete = make_action(self, "delete", "Delete from Disk",
+                              "Delete the job's (or the computer's) backups from disk")
+
+    def all(self) -> list[QAction]:
+        return [self.restore, self.verify, self.delete]
+
+    def apply(self, kind: str | None) -> None:
+        """``kind``: what is selected ("job", "computer", "point" or None)."""
+        self.restore.setEnabled(kind in ("computer", "point"))
+        self.verify.setEnabled(kind is not None)
+        self.delete.setEnabled(kind in ("job", "computer"))

@@ -1,0 +1,66 @@
+"""The job commands of the Home view's ribbon, the jobs list's right-click menu
+and its keys. A shortcut shows in the action's menus and in its tooltip."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from gui.jobs.action_state import ActionState
+from gui.widgets.actions import make_action
+from gui.widgets.resources import icon
+
+
+class JobActions(QObject):
+    """One QAction per job command; enabled state follows the selection.
+
+    Delete and Enter act on the jobs list only (the list adds them with a
+    widget shortcut context), so typing in the search box never deletes."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.start = make_action(self, "start", "Start", "Start the selected jobs now")
+        self.stop = make_action(self, "stop", "Stop", "Stop the selected jobs")
+        self.retry = make_action(self, "retry", "Retry",
+                             "Process again only the computers that failed in the last session")
+        self.active_full = make_action(self, "active_full", "Active Full",
+                                   "Read all data again and start a new backup chain")
+        self.edit = make_action(self, "edit", "Edit", "Edit the job's settings",
+                            keys=[Qt.Key.Key_Enter, Qt.Key.Key_Return], key_text="Enter")
+        self.clone = make_action(self, "clone", "Clone",
+                             "Create a copy of the job with the same settings")
+        self.toggle_enabled = make_action(self, "disable", "Disable",
+                                      "Disable or enable the selected jobs")
+        self.delete = make_action(self, "delete", "Delete", "Delete the selected jobs",
+                              keys=[QKeySequence.StandardKey.Delete], key_text="Delete")
+        self.statistics = make_action(self, "statistics", "Statistics",
+                                  "Show statistics of the job's last session")
+        self.new_backup_job = make_action(self, "backup_job", "Backup Job",
+                                      "Create an agent backup job", enabled=True)
+        for action in (self.edit, self.delete):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+
+    def job_control(self) -> list[QAction]:
+        return [self.start, self.stop, self.retry, self.active_full]
+
+    def manage_job(self) -> list[QAction]:
+        return [self.edit, self.clone, self.toggle_enabled, self.delete]
+
+    def details(self) -> list[QAction]:
+        return [self.statistics]
+
+    def keyboard(self) -> list[QAction]:
+        """The actions the jobs list answers to with a key."""
+        return [self.edit, self.delete]
+
+    def apply(self, state: ActionState) -> None:
+        self.start.setEnabled(state.start)
+        self.stop.setEnabled(state.stop)
+        self.retry.setEnabled(state.retry)
+        self.active_full.setEnabled(state.active_full)
+        self.edit.setEnabled(state.edit)
+        self.clone.setEnabled(state.clone)
+        self.toggle_enabled.setEnabled(state.toggle_enabled)
+        self.toggle_enabled.setText("Enable" if state.enable_label else "Disable")
+        self.toggle_enabled.setIcon(icon("enable" if state.enable_label else "disable"))
+        self.delete.setEnabled(state.delete)
+        self.statistics.setEnabled(state.statistics)

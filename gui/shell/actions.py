@@ -1,0 +1,30 @@
+"""The window's commands: search, refresh, help, about and exit."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+
+from gui.widgets.actions import make_action
+
+
+class WindowActions(QObject):
+    """The main window's own commands (main menu and keyboard)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.find = make_action(self, "search", "Search", "Search the jobs list",
+                            keys=[QKeySequence.StandardKey.Find], key_text="Ctrl+F",
+                            enabled=True)
+        self.refresh = make_action(self, None, "Refresh", "Fetch the jobs list again",
+                               keys=["F5"],
+                               enabled=True)
+        self.help = make_action(self, None, "Help", "How to use the console",
+                            keys=[QKeySequence.StandardKey.HelpContents], key_text="F1",
+                            enabled=True)
+        self.about = make_action(self, None, "About", "Version, data directory and backup server",
+                             enabled=True)
+        self.exit = make_action(self, None, "Exit", "Close the console (jobs keep running)",
+                            keys=["Ctrl+Q"], enabled=True)
+
+    def all(self) -> list[QAction]:
+        return [self.find, self.refresh, self.help, self.about, self.exit]
