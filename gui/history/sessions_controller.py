@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -18,11 +17,9 @@ from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error
 from gui.history.history_model import SessionFilter
 from gui.history.history_view import SessionsView
-from gui.jobs.jobs_filter import JobScope
 from gui.history.report import open_in_browser, save_report
 from gui.runtime.worker import TaskRunner
-
-LAST_DAY = timedelta(hours=24)
+from gui.widgets.scope import LAST_DAY, JobScope
 
 # The Home view's Last 24 Hours nodes: what each lists, and what it says when empty.
 RECENT: dict[JobScope, tuple[SessionFilter, str]] = {

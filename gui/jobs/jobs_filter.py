@@ -5,39 +5,19 @@ view's sort, which the proxy hands to the jobs model (see ``jobs_model``).
 model's rows directly and matches a cached, case-folded text per job."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from enum import Enum
+from datetime import datetime, timezone
 from collections.abc import Callable
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from core.models import JobInfo, JobStatus, SessionResult
+from core.models import JobInfo, SessionResult
 
+from gui.jobs.action_state import is_running
 from gui.jobs.jobs_model import JOB_ROLE, SORT_ROLE, JobsTableModel
+from gui.widgets.scope import LAST_DAY, JobScope
 from gui.widgets.search_box import SearchProxy
 
 Clock = Callable[[], datetime]
-LAST_DAY = timedelta(hours=24)
-
-
-class JobScope(Enum):
-    """What an inventory node shows in the working area."""
-
-    ALL = "all"                 # Jobs
-    BACKUP = "backup"           # Jobs > Backup
-    RUNNING = "running"         # Last 24 Hours > Running
-    SUCCESS = "success"         # Last 24 Hours > Success
-    WARNING = "warning"         # Last 24 Hours > Warning
-    FAILED = "failed"           # Last 24 Hours > Failed
-    LAST_DAY = "last_day"       # Last 24 Hours (its sessions)
-    BACKUPS = "backups"         # Backups > Disk (restore points, not jobs)
-
-    @property
-    def lists_sessions(self) -> bool:
-        """The Last 24 Hours nodes list that day's sessions, not jobs."""
-        return self in (JobScope.LAST_DAY, JobScope.RUNNING, JobScope.SUCCESS,
-                        JobScope.WARNING, JobScope.FAILED)
-
 
 _RESULT_SCOPES: dict[JobScope, SessionResult] = {
     JobScope.SUCCESS: SessionResult.SUCCESS,
@@ -48,10 +28,6 @@ _RESULT_SCOPES: dict[JobScope, SessionResult] = {
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def is_running(job: JobInfo) -> bool:
-    return job.status in (JobStatus.WORKING, JobStatus.STOPPING)
 
 
 _ALL_SCOPES = frozenset({JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS})

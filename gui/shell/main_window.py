@@ -32,13 +32,14 @@ from gui.infrastructure.infrastructure_view import VIEW_NAME as INFRASTRUCTURE, 
 from gui.widgets.inventory import InventoryPane
 from gui.jobs.job_controller import JobController
 from gui.jobs.wizard.wizard import JobWizard
-from gui.jobs.jobs_filter import JobScope, JobsFilterProxy
+from gui.jobs.jobs_filter import JobsFilterProxy
 from gui.jobs.jobs_live import LiveJobs
 from gui.jobs.jobs_model import JobsTableModel
 from gui.jobs.jobs_view import JobsView
 from gui.shell.navigation import NavigationPane
 from gui.jobs.refresher import JobsRefresher
 from gui.widgets.resources import icon
+from gui.widgets.scope import JobScope
 from gui.jobs.retry_probe import RetryProbe
 from gui.backups.restore_dialog import RestoreDialog
 from gui.infrastructure.repository_wizard import RepositoryWizard

@@ -8,8 +8,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from gui.jobs.jobs_filter import JobScope
 from gui.widgets.resources import icon
+from gui.widgets.scope import JobScope
 
 SCOPE_ROLE = Qt.ItemDataRole.UserRole + 1
 

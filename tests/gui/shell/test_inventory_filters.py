@@ -9,7 +9,8 @@ from pytestqt.qtbot import QtBot
 from core.models import Computer, JobDefinition, JobInfo, JobStatus, SessionResult, StopMode
 from core.api import BackupApi
 from tests.support.gate import TaskGate
-from gui.jobs.jobs_filter import JobScope, JobsFilterProxy
+from gui.jobs.jobs_filter import JobsFilterProxy
+from gui.widgets.scope import JobScope
 from gui.jobs.jobs_model import Column, JobsTableModel
 from gui.shell.main_window import MainWindow
 
