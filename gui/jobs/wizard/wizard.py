@@ -24,10 +24,13 @@ from core.scheduling.schedule import Schedule
 from gui.jobs.wizard import draft as F
 from gui.jobs.action_state import is_running
 from gui.widgets.error_box import error_text
-from gui.jobs.wizard.pages import (
-    BackupModePage, ComputersPage, NamePage, SchedulePage, StoragePage, SummaryPage,
-    WizardPage,
-)
+from gui.jobs.wizard.backup_mode_page import BackupModePage
+from gui.jobs.wizard.computers_page import ComputersPage
+from gui.jobs.wizard.fields import WizardPage
+from gui.jobs.wizard.name_page import NamePage
+from gui.jobs.wizard.schedule_page import SchedulePage
+from gui.jobs.wizard.storage_page import StoragePage
+from gui.jobs.wizard.summary_page import SummaryPage
 from gui.widgets.wizard import WizardFrame
 from gui.runtime.worker import TaskRunner
 
