@@ -17,7 +17,8 @@ from core.api import BackupApi, DeleteReport, verify_problem_text
 from core.models import RestorePointInfo, SessionInfo, SessionResult
 
 from gui.backups.actions import BackupActions
-from gui.backups.backups_view import BackupNode, BackupsView
+from gui.backups.backups_model import BackupNode
+from gui.backups.backups_view import BackupsView
 from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error
 from gui.widgets.formatting import bytes_text, job_text

@@ -21,14 +21,16 @@ from gui.history.actions import SessionActions
 from gui.jobs.actions import JobActions
 from gui.shell.actions import WindowActions
 from gui.backups.backups_controller import BackupsController
-from gui.backups.backups_view import BackupsModel, BackupsView
+from gui.backups.backups_model import BackupsModel
+from gui.backups.backups_view import BackupsView
 from gui.runtime.bridge import EventBridge
 from gui.jobs.context_menu import build_job_context_menu
 from gui.history.history_model import SessionsModel
 from gui.history.history_view import SessionsView
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.shell.help_dialogs import AboutDialog, HelpDialog
-from gui.infrastructure.infrastructure_view import VIEW_NAME as INFRASTRUCTURE, InfrastructureController
+from gui.infrastructure.infrastructure_controller import InfrastructureController
+from gui.infrastructure.infrastructure_view import VIEW_NAME as INFRASTRUCTURE
 from gui.widgets.inventory import InventoryPane
 from gui.jobs.job_controller import JobController
 from gui.jobs.wizard.wizard import JobWizard

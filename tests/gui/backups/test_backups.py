@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi
 from core.models import Computer, JobDefinition, RestorePointInfo
-from gui.backups.backups_view import NODE_ROLE, BackupNode
+from gui.backups.backups_model import NODE_ROLE, BackupNode
 from gui.shell.main_window import MainWindow
 from gui.backups.restore_dialog import RestoreDialog
 

@@ -11,7 +11,8 @@ from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi, RepositoryInfo, RepositorySpec
 from gui.app import create_main_window
-from gui.infrastructure.infrastructure_view import AUTO_RESCAN_MS, InfrastructureView
+from gui.infrastructure.infrastructure_controller import AUTO_RESCAN_MS
+from gui.infrastructure.infrastructure_view import InfrastructureView
 from gui.shell.main_window import MainWindow
 from gui.infrastructure.repositories_model import RepoColumn, RepositoriesModel
 from gui.infrastructure.repository_wizard import RepositoryWizard
