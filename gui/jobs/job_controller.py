@@ -33,13 +33,19 @@ from gui.runtime.worker import TaskRunner
 
 SelectedJobs = Callable[[], list[JobInfo]]
 Reveal = Callable[[str], None]
+StopSession = Callable[[str, str, SessionType], None]   # session id, job, session type
+SaveReport = Callable[[str], None]                      # session id
 
 
 class JobController(QObject):
     def __init__(self, service: BackupApi, runner: TaskRunner, bridge: EventBridge,
                  model: JobsTableModel, actions: JobActions,
                  selected: SelectedJobs, window: QWidget,
-                 reveal: Reveal | None = None) -> None:
+                 reveal: Reveal | None = None, stop_session: StopSession | None = None,
+                 save_report: SaveReport | None = None) -> None:
+        """``stop_session`` and ``save_report`` serve the Statistics window's Stop
+        and Report buttons (the sessions node does both); without them the
+        buttons do nothing."""
         super().__init__(window)
         self._service = service
         self._runner = runner
@@ -58,9 +64,8 @@ class JobController(QObject):
         self._stats_in_flight = False
         self._stats_again = False
         self._fetching_job = False
-        # Set by the main window: stop or cancel a session, save a session's report.
-        self.stop_session: Callable[[str, str, SessionType], None] | None = None
-        self.save_report: Callable[[str], None] | None = None
+        self._stop_session = stop_session
+        self._save_report = save_report
 
         actions.start.triggered.connect(lambda: self.start())
         actions.retry.triggered.connect(lambda: self.start(retry=True))
@@ -331,12 +336,12 @@ class JobController(QObject):
 
     def _stop_from_statistics(self, dialog: StatisticsDialog) -> None:
         session = dialog.session
-        if session is not None and session.state.is_active and self.stop_session is not None:
-            self.stop_session(session.id, session.job, session.type)
+        if session is not None and session.state.is_active and self._stop_session is not None:
+            self._stop_session(session.id, session.job, session.type)
 
     def _report_from_statistics(self, dialog: StatisticsDialog) -> None:
-        if dialog.session is not None and self.save_report is not None:
-            self.save_report(dialog.session.id)
+        if dialog.session is not None and self._save_report is not None:
+            self._save_report(dialog.session.id)
 
     def stop_job_named(self, name: str) -> None:
         """The Stop Backup Job window for one job (from Statistics or History)."""

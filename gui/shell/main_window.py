@@ -169,10 +169,14 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status_bar)
         self._build_layout()
 
-        self.controller = JobController(service, self.runner, self.bridge, self.model,
-                                        self.job_actions,
-                                        self.jobs_view.selected_jobs, self,
-                                        reveal=self.reveal_job)
+        # The jobs and sessions nodes serve each other (Statistics stops a session
+        # and saves its report; History opens Statistics and stops a backup): each
+        # gets the other's commands in its constructor, the later one through a lambda.
+        self.controller = JobController(
+            service, self.runner, self.bridge, self.model, self.job_actions,
+            self.jobs_view.selected_jobs, self, reveal=self.reveal_job,
+            stop_session=lambda sid, job, kind: self.sessions.stop_session(sid, job, kind),
+            save_report=lambda sid: self.sessions.save_report(sid))
         self.backups = BackupsController(
             service, self.runner, self.bridge, self.backups_view, self.backup_actions,
             self.model, self, visible=lambda: self.work.currentWidget() is self.backups_view)
@@ -181,8 +185,6 @@ class MainWindow(QMainWindow):
             self.session_actions, self, current=self._current_sessions_view,
             open_statistics=lambda job, sid: self.controller.open_statistics(job, sid),
             stop_backup=self.controller.stop_job_named)
-        self.controller.stop_session = self.sessions.stop_session
-        self.controller.save_report = self.sessions.save_report
         self._wire()
         self.resize(*DEFAULT_SIZE)
         self.restore_settings()
