@@ -62,8 +62,10 @@ def _fixed_box(label: QLabel, width: int, lines: int, parent: QWidget) -> QScrol
     return box
 
 
-def duration_text(seconds: float) -> str:
-    """'less than a minute', 'about 3 min', 'about 1 h 20 min' (rounded up)."""
+def eta_text(seconds: float) -> str:
+    """Time left, in words: 'less than a minute', 'about 3 min',
+    'about 1 h 20 min' (rounded up). Not ``formatting.duration_text``,
+    which says how long a session took."""
     if seconds < 60:
         return "less than a minute"
     minutes = -(-int(seconds) // 60)
@@ -81,7 +83,7 @@ def estimate_text(previews: Sequence[StopPreview]) -> str:
         prefix = f"{preview.job} / " if len(previews) > 1 else ""
         for e in preview.estimates:
             left = "estimating…" if e.eta_seconds is None \
-                else f"{duration_text(e.eta_seconds)} left"
+                else f"{eta_text(e.eta_seconds)} left"
             lines.append(f"{prefix}{e.computer}: {e.progress} %, {left}")
     if not lines:
         return "Nothing is being backed up now: the job stops at once."
@@ -89,7 +91,7 @@ def estimate_text(previews: Sequence[StopPreview]) -> str:
     if any(t is None for t in totals):
         lines.append("Estimating when the job stops…")
     else:
-        lines.append(f"{duration_text(max(totals))} until the job stops.".capitalize())
+        lines.append(f"{eta_text(max(totals))} until the job stops.".capitalize())
     return "\n".join(lines)
 
 

@@ -21,6 +21,8 @@ from gui.jobs.wizard.computer_dialog import console_backend
 from gui.jobs.wizard.fields import INDENT, DayChecks, ErrorLabel, WizardPage, spin
 from gui.widgets.formatting import bytes_text
 
+# Shown until the server's list arrives. The same name as the server's default
+# repository, which neither core.api nor core.models exports yet.
 DEFAULT_REPOSITORY = "Default Backup Repository"
 
 

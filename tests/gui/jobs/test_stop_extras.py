@@ -13,7 +13,7 @@ from core.models import StopMode
 from core.scheduling import BackupWindow, Schedule, ScheduleKind
 from gui.jobs.jobs_model import Column
 from gui.shell.main_window import MainWindow
-from gui.jobs.stop_dialog import LOADING_TEXT, duration_text
+from gui.jobs.stop_dialog import LOADING_TEXT, eta_text
 from tests.support.gate import TaskGate
 
 from tests.gui.conftest import JobFactory
@@ -55,11 +55,11 @@ def test_graceful_stop_shows_progress_and_keeps_a_deadline(
     assert point_computers(service, "Servers") == {"c1", "c2"}
 
 
-def test_duration_words() -> None:
-    assert duration_text(12) == "less than a minute"
-    assert duration_text(61) == "about 2 min"
-    assert duration_text(3600) == "about 1 h"
-    assert duration_text(4801) == "about 1 h 21 min"
+def test_eta_words() -> None:
+    assert eta_text(12) == "less than a minute"
+    assert eta_text(61) == "about 2 min"
+    assert eta_text(3600) == "about 1 h"
+    assert eta_text(4801) == "about 1 h 21 min"
 
 
 def _closed_window() -> BackupWindow:
