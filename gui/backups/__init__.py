@@ -1,0 +1,1 @@
+"""Restore points on disk (Home > Backups): restore files, verify, delete from disk."""

@@ -1,0 +1,1 @@
+"""Backup Infrastructure: the repositories list, the Add Repository wizard, Remove and Rescan."""

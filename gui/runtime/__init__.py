@@ -1,0 +1,1 @@
+"""Off the GUI thread and back: task runner, server events, dialog tracking, settings."""

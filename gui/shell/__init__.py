@@ -1,0 +1,1 @@
+"""The window frame: main window, ribbon, navigation, status bar, help and about."""

@@ -1,0 +1,1 @@
+"""Qt pieces no node owns: wizard frame, tables, search, inventory, scopes, formatting."""
