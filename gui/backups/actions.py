@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QWidget
 
 from gui.widgets.actions import make_action
 
@@ -23,6 +24,16 @@ class BackupActions(QObject):
 
     def all(self) -> list[QAction]:
         return [self.restore, self.verify, self.delete]
+
+    def menu(self, parent: QWidget) -> QMenu:
+        """The Backups tree's right-click menu."""
+        menu = QMenu(parent)
+        menu.setObjectName("BackupContextMenu")
+        menu.addAction(self.restore)
+        menu.addSeparator()
+        menu.addAction(self.verify)
+        menu.addAction(self.delete)
+        return menu
 
     def apply(self, kind: str | None) -> None:
         """``kind``: what is selected ("job", "computer", "point" or None)."""

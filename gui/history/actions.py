@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QWidget
 
 from gui.widgets.actions import make_action
 
@@ -21,6 +22,13 @@ class SessionActions(QObject):
 
     def all(self) -> list[QAction]:
         return [self.statistics, self.report, self.stop]
+
+    def menu(self, parent: QWidget) -> QMenu:
+        """The sessions lists' right-click menu."""
+        menu = QMenu(parent)
+        menu.setObjectName("SessionContextMenu")
+        menu.addActions(self.all())
+        return menu
 
     def apply(self, selected: int, running: bool) -> None:
         self.statistics.setEnabled(selected == 1)

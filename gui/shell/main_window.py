@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QMainWindow, QMenu, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
+    QMainWindow, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from core.api import BackupApi
@@ -159,12 +159,12 @@ class MainWindow(QMainWindow):
                                   self, new_job=self.job_actions.new_backup_job,
                                   keyboard=self.job_actions.keyboard())
         self.recent_model = SessionsModel(self.runner, service.list_history, self)
-        self.recent_view = SessionsView(self.recent_model, self._session_menu, self,
+        self.recent_view = SessionsView(self.recent_model, self.session_actions.menu, self,
                                         filters=False)
         self.history_model = SessionsModel(self.runner, service.list_history, self)
-        self.history_view = SessionsView(self.history_model, self._session_menu, self)
+        self.history_view = SessionsView(self.history_model, self.session_actions.menu, self)
         self.backups_model = BackupsModel(self)
-        self.backups_view = BackupsView(self.backups_model, self._backup_menu, self)
+        self.backups_view = BackupsView(self.backups_model, self.backup_actions.menu, self)
         self.status_bar = ConsoleStatusBar(service.data_dir, self)
         self.setStatusBar(self.status_bar)
         self._build_layout()
@@ -324,21 +324,6 @@ class MainWindow(QMainWindow):
     def _current_sessions_view(self) -> SessionsView | None:
         current = self.work.currentWidget()
         return current if isinstance(current, SessionsView) else None
-
-    def _session_menu(self, parent: QWidget) -> QMenu:
-        menu = QMenu(parent)
-        menu.setObjectName("SessionContextMenu")
-        menu.addActions(self.session_actions.all())
-        return menu
-
-    def _backup_menu(self, parent: QWidget) -> QMenu:
-        menu = QMenu(parent)
-        menu.setObjectName("BackupContextMenu")
-        menu.addAction(self.backup_actions.restore)
-        menu.addSeparator()
-        menu.addAction(self.backup_actions.verify)
-        menu.addAction(self.backup_actions.delete)
-        return menu
 
     def _on_work_selection(self) -> None:
         current = self.work.currentWidget()
