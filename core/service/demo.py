@@ -14,7 +14,7 @@ from core.paths import demo_computers_dir
 from core.process.private_files import make_dir
 
 if TYPE_CHECKING:
-    from core.service.facade import BackupService
+    from core.api import BackupApi
 
 WORDS = ("backup restore agent volume chain retention repository session proxy "
          "throttle verify schedule report invoice ledger payroll kernel module "
@@ -90,8 +90,10 @@ def ensure_demo_computers(data_dir: Path) -> Path:
     return root
 
 
-def setup_demo(service: BackupService) -> list[str]:
-    """Idempotent: creates what is missing and returns the names of new jobs."""
+def setup_demo(service: BackupApi) -> list[str]:
+    """Idempotent: creates what is missing and returns the names of new jobs.
+    ``service`` is whatever serves the jobs (the facade passes itself): the
+    demo needs only its data directory and ``create_job``."""
     root = ensure_demo_computers(service.data_dir)
     created = []
     for job in demo_jobs(root):
