@@ -1,0 +1,298 @@
+"""The sessions desk: backup sessions, from start to their saved record.
+
+It owns starting a job's session (by hand, by the scheduler, or to retry the
+computers that failed), stopping it (gracefully, immediately, by a graceful
+stop's deadline or by the end of the backup window), the sessions' live view
+(``get_session``, ``wait_session``, ``list_sessions``, History), and saving
+again the sessions a full disk left unrecorded.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from functools import partial
+
+from core.api import BulkResult, ComputerEstimate, StopPreview
+from core.engine.estimates import eta_seconds, progress_percent
+from core.engine.operations import OperationRunner
+from core.engine.session import EngineContext, SessionRunner, new_session_id
+from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
+from core.events import SessionChanged
+from core.models import (
+    HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo, SessionResult,
+    SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
+)
+from core.scheduling import format_local, local_zone
+from core.service.context import ServiceContext
+
+RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
+
+
+class Sessions:
+    """Backup sessions: start, stop, deadlines, the live view, saving."""
+
+    def __init__(self, ctx: ServiceContext, engine: EngineContext) -> None:
+        self._ctx = ctx
+        self._pool = ctx.pool
+        self._engine = engine
+        self._scheduled_sessions: set[str] = set()   # started by the scheduler, running
+
+    def start_scheduled(self, name: str, *, retry: bool) -> str:
+        full = not retry and self._active_full_due(name)
+        return self._start(name, full=full, retry=retry, kind=RunKind.SCHEDULED)
+
+    def _active_full_due(self, name: str) -> bool:
+        """Today is one of the job's active full days, and no full session of
+        today has ended other than Failed (the first scheduled run of the day)."""
+        plan = self._ctx.catalogue.job(name).active_full
+        if plan is None:
+            return False
+        zone = local_zone()
+        today = self._ctx.scheduler.now().astimezone(zone).date()
+        if not plan.applies(today):
+            return False
+        return not any(s.full and s.created.astimezone(zone).date() == today
+                       and s.result is not SessionResult.FAILED
+                       for s in self._ctx.catalogue.sessions(name, 50, type=SessionType.BACKUP))
+
+    def _retry_unsaved(self, job: str | None = None) -> None:
+        """Save sessions whose final record could not be written (a full disk);
+        for ``job``, raise the error if its session still cannot be saved."""
+        if not self._ctx.unsaved:
+            return
+        saved = False
+        for sid, runner in list(self._ctx.unsaved.items()):
+            try:
+                self._ctx.catalogue.save_session(runner.snapshot())
+            except ConsoleError:
+                if runner.job.name.lower() == (job or "").lower():
+                    raise
+                continue
+            self._ctx.unsaved.pop(sid, None)
+            saved = True
+        if saved:
+            self._pool.reconcile_points()
+
+    def start_job(self, name: str, *, full: bool = False, retry: bool = False,
+                  outside_window: bool = False) -> str:
+        """A manual start: one more restore point per computer; Next Run stays.
+        Outside the job's backup window it needs ``outside_window``."""
+        return self._start(name, full=full, retry=retry, outside_window=outside_window,
+                           kind=RunKind.RETRY if retry else RunKind.MANUAL)
+
+    def _start(self, name: str, *, full: bool, retry: bool, kind: RunKind,
+               outside_window: bool = False) -> str:
+        job = self._ctx.catalogue.job(name)
+        if not job.enabled:
+            raise JobStateError(f"Job '{job.name}' is disabled. Enable it before starting it.")
+        window = job.schedule.window if job.schedule is not None else None
+        now = self._ctx.clock()
+        if window is not None and not outside_window and \
+                not window.contains(now, self._ctx.scheduler.tz):
+            raise OutsideBackupWindow(
+                f"Job '{job.name}' is outside its backup window ({window.describe()}). "
+                "Start it anyway (the CLI's --outside-window), or wait until the window "
+                "opens.")
+        computers = list(job.computers)
+        if retry:
+            wanted = set(self.retry_candidates(job.name))
+            if not wanted:
+                raise JobStateError(f"Nothing to retry: no computer of job '{job.name}' "
+                                    "failed in its last session.")
+            computers = [c for c in computers if c.name in wanted]
+        session = SessionInfo(
+            id=new_session_id(), job=job.name, state=SessionState.STARTING,
+            run_kind=kind, full=full, created=utcnow(),
+            tasks=[TaskInfo(computer=c.name) for c in computers])
+        self._pool.repository(job.repository)  # fail early on a broken repository
+        self._retry_unsaved(job.name)      # a session a full disk left unrecorded
+        self._ctx.catalogue.create_session(session, owner_pid=os.getpid())
+        if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
+            self._scheduled_sessions.add(session.id)
+        runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished)
+        with self._ctx.runners_lock:
+            self._ctx.runners[session.id] = runner
+        closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
+        if closes is not None:   # started inside the window: it ends the session there
+            self._ctx.deadlines.set(f"window:{session.id}", closes,
+                               partial(self._window_closed, session.id))
+            self._ctx.scheduler_wake.set()
+        runner.start()
+        self._ctx.events.publish(SessionChanged(job.name, session.id))
+        return session.id
+
+    def _runner_finished(self, runner: SessionRunner) -> None:
+        with self._ctx.runners_lock:
+            if not runner.saved:   # clients keep seeing its end; saved again later
+                self._ctx.unsaved[runner.session.id] = runner
+            self._ctx.runners.pop(runner.session.id, None)
+        session_id = runner.session.id
+        self._ctx.deadlines.cancel(f"window:{session_id}", f"escalate:{session_id}")
+        scheduled = session_id in self._scheduled_sessions
+        self._scheduled_sessions.discard(session_id)
+        failed = any(t.status in RETRY_STATUSES for t in runner.tasks)
+        try:
+            self._ctx.scheduler.session_finished(runner.job.name, session_id, failed=failed,
+                                            scheduled=scheduled)
+        except Exception:
+            logging.getLogger(__name__).exception("scheduler bookkeeping failed")
+        self._ctx.scheduler_wake.set()
+
+    def running_jobs(self) -> list[str]:
+        """Names of the jobs that have a session running."""
+        return self._ctx.running_jobs()
+
+    def start_jobs(self, names: list[str], *, full: bool = False, retry: bool = False,
+                   outside_window: bool = False) -> BulkResult:
+        result = BulkResult()
+        for name in names:
+            try:
+                result.sessions[name] = self.start_job(name, full=full, retry=retry,
+                                                       outside_window=outside_window)
+            except ConsoleError as exc:
+                result.refuse(name, exc)
+        return result
+
+    def stop_jobs(self, names: list[str], mode: StopMode,
+                  escalate_after_s: float | None = None) -> BulkResult:
+        result = BulkResult()
+        for name in names:
+            try:
+                result.stopped[name] = self.stop_job(name, mode, escalate_after_s)
+            except ConsoleError as exc:
+                result.refuse(name, exc)
+        return result
+
+    def _active(self, name: str) -> tuple[JobDefinition, SessionInfo]:
+        job = self._ctx.catalogue.job(name)
+        active = self._ctx.catalogue.active_session(job.name)
+        if active is None:
+            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to stop.")
+        return job, active
+
+    def stop_job(self, name: str, mode: StopMode,
+                 escalate_after_s: float | None = None) -> StopPreview:
+        """Stop the job's session; returns where each computer stood at the
+        moment the stop took effect. A graceful stop with ``escalate_after_s``
+        becomes immediate if the session still runs that long after; the server
+        keeps the deadline, so it holds with every console closed."""
+        job, runner = self._runner_of(name)
+        sid = runner.session.id
+        done, running, pending = runner.stop(mode)
+        if mode is StopMode.GRACEFULLY and escalate_after_s:
+            due = self._ctx.clock() + timedelta(seconds=escalate_after_s)
+            self._ctx.deadlines.set(f"escalate:{sid}", due,
+                               partial(self._escalate, sid, escalate_after_s))
+            runner.note(f"If the graceful stop has not ended the job by "
+                        f"{format_local(due, with_date=False)} ({_duration(escalate_after_s)}), "
+                        "it stops immediately.", "warning")
+            self._ctx.scheduler_wake.set()
+        elif mode is StopMode.IMMEDIATELY:
+            self._ctx.deadlines.cancel(f"escalate:{sid}")
+        self._ctx.events.publish(SessionChanged(job.name, sid))
+        return self._preview(job, runner, (done, running, pending))
+
+    def stop_preview(self, name: str) -> StopPreview:
+        job, runner = self._runner_of(name)
+        return self._preview(job, runner, runner.preview())
+
+    def _runner_of(self, name: str) -> tuple[JobDefinition, SessionRunner]:
+        job, active = self._active(name)
+        runner = self._ctx.runners.get(active.id)
+        if runner is None:
+            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to stop.")
+        return job, runner
+
+    def _preview(self, job: JobDefinition, runner: SessionRunner,
+                 where: tuple[list[str], list[str], list[str]]) -> StopPreview:
+        done, running, pending = where
+        now = utcnow()
+        tasks = {t.computer: t for t in runner.snapshot().tasks}
+        estimates = [ComputerEstimate(computer=c, progress=progress_percent(tasks[c]),
+                                      eta_seconds=eta_seconds(tasks[c], now))
+                     for c in running if c in tasks]
+        etas = [e.eta_seconds for e in estimates]
+        total = max(etas, default=0.0) if all(e is not None for e in etas) else None
+        return StopPreview(job=job.name, session_id=runner.session.id, completed=done,
+                           in_progress=running, not_started=pending, estimates=estimates,
+                           graceful_eta_seconds=total,
+                           escalate_at=self._ctx.deadlines.due_at(f"escalate:{runner.session.id}"))
+
+    def _escalate(self, session_id: str, after_s: float) -> None:
+        runner = self._ctx.runners.get(session_id)
+        if runner is None or runner.finished:
+            return
+        try:
+            _done, cancelled, _pending = runner.stop(
+                StopMode.IMMEDIATELY, by="by the graceful stop's deadline",
+                reason=f"The graceful stop did not end the job within {_duration(after_s)}: "
+                       "stopping immediately.")
+        except JobStateError:
+            return
+        for computer in cancelled:
+            runner.note(f"{computer} was cancelled: no new restore point.", "error")
+        self._ctx.events.publish(SessionChanged(runner.job.name, session_id))
+
+    def _window_closed(self, session_id: str) -> None:
+        runner = self._ctx.runners.get(session_id)
+        if runner is None or runner.finished or runner.job.schedule is None or \
+                runner.job.schedule.window is None:
+            return
+        window = runner.job.schedule.window
+        mode = StopMode.IMMEDIATELY if window.terminate else StopMode.GRACEFULLY
+        what = ("computers in progress are cancelled" if window.terminate else
+                "computers in progress finish; no new computer starts")
+        try:
+            runner.stop(mode, by="by the backup window",
+                        reason=f"Stopped by the backup window ({window.describe()}): {what}.")
+        except JobStateError:
+            return
+        self._ctx.events.publish(SessionChanged(runner.job.name, session_id))
+
+    def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
+        runner = self._ctx.runners.get(session_id) or self._ctx.operations.get(session_id)
+        if runner is not None:
+            runner.join(timeout)
+        return self.get_session(session_id)
+
+    def get_session(self, session_id: str) -> SessionInfo:
+        runner = self._ctx.runners.get(session_id) or self._ctx.unsaved.get(session_id) \
+            or self._ctx.operations.get(session_id)
+        if runner is not None:
+            return runner.snapshot()
+        return self._ctx.catalogue.session(session_id)
+
+    def list_history(self, query: HistoryQuery) -> HistoryPage:
+        """A page of session summaries (History): see HistoryQuery."""
+        if query.job is not None and query.job:
+            try:
+                query = query.model_copy(update={"job": self._ctx.catalogue.job(query.job).name})
+            except ConsoleError:
+                pass   # a deleted job's restores may still be asked for by name
+        return self._ctx.catalogue.history(query)
+
+    def list_sessions(self, job: str | None = None, limit: int = 200) -> list[SessionInfo]:
+        if job is not None:
+            job = self._ctx.catalogue.job(job).name
+        sessions = self._ctx.catalogue.sessions(job, limit)
+        live: dict[str, SessionRunner | OperationRunner] = {
+            **self._ctx.unsaved, **self._ctx.runners, **self._ctx.operations}
+        return [live[s.id].snapshot() if s.id in live else s for s in sessions]
+
+    def retry_candidates(self, name: str) -> list[str]:
+        job = self._ctx.catalogue.job(name)
+        last = self._ctx.catalogue.latest_finished(job.name)
+        if last is None:
+            return []
+        current = {c.name for c in job.computers}
+        return [t.computer for t in last.tasks
+                if t.status in RETRY_STATUSES and t.computer in current]
+
+
+def _duration(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
