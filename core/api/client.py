@@ -395,7 +395,4 @@ def _error_of(response: httpx.Response) -> errors.ConsoleError:
     except (ValueError, KeyError, TypeError, httpx.HTTPError):
         return errors.ConsoleError(f"The backup server answered {response.status_code} "
                                    f"{response.reason_phrase}.")
-    cls = getattr(errors, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, errors.ConsoleError)):
-        cls = errors.ConsoleError
-    return cls(message)
+    return errors.from_wire(kind, message)

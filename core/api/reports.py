@@ -154,10 +154,7 @@ def _operation_error(session: SessionInfo) -> ConsoleError | None:
             next((i.text for i in reversed(session.log) if i.level == "error"),
                  f"{session.type.value} session {session.id} failed."))
     kind = op.error_kind if op is not None and op.error_kind else "ConsoleError"
-    cls = getattr(errors, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, ConsoleError)):
-        cls = ConsoleError
-    return cls(text)
+    return errors.from_wire(kind, text)
 
 
 def restore_report(session: SessionInfo) -> RestoreReport:

@@ -13,15 +13,11 @@ from blake3 import blake3
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from core.errors import RepositoryError
+from core.errors import DecryptError  # noqa: F401  (defined there: they cross the wire)
 
 KEY_SIZE = 32
 NONCE_SIZE = 12
 TAG_SIZE = 16
-
-
-class DecryptError(RepositoryError):
-    """A sealed object was changed, or sealed with another key."""
 
 
 class MasterKey:

@@ -4,45 +4,15 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
-from core.errors import NotFound, RepositoryError, RestoreError
+from core.errors import PartialRestore, PointNotFound  # noqa: F401  (defined there: they cross the wire)
+from core.errors import RepositoryError, RestoreError
 from core.process.fdlimit import out_of_descriptors, too_many_open_files
-
-if TYPE_CHECKING:
-    from core.repository.model import RestoreStats
-
-
-class PointNotFound(NotFound, RepositoryError):
-    """The restore point does not exist (never committed, or forgotten)."""
 
 
 class MissingParentData(RepositoryError):
     """An unchanged file's data is no longer in the repository.
 
     The caller should back the file up again with ``add_file``."""
-
-
-class PartialRestore(RestoreError):
-    """Some files could not be restored exactly; they were not written, every
-    other file was. ``stats`` says what was restored and what was not."""
-
-    def __init__(self, stats: RestoreStats, unindexed_packs: int = 0) -> None:
-        failed = stats.failed
-        names = ", ".join(f"{path!r} ({why})" for path, why in failed)
-        advice = (
-            f"The repository has {unindexed_packs} pack file(s) that its index does not list "
-            "(an index file was lost), which may hold those blocks: run 'agent-jobs repair' "
-            "to rebuild the index from the packs, then restore again."
-            if unindexed_packs else
-            "Run 'agent-jobs verify': the next backup of that computer stores good copies of "
-            "damaged blocks, or restore an older point.")
-        super().__init__(
-            f"Restore of point {stats.point_id} to {stats.target} is incomplete: {len(failed)} "
-            f"file(s) could not be restored exactly and were not written: {names}. The other "
-            f"{stats.files} file(s) were restored. {advice}"
-        )
-        self.stats = stats
 
 
 class BlobError(Exception):

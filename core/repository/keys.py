@@ -36,7 +36,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from core.errors import InvalidInput, NotFound, RepositoryError
+# defined in core.errors, as every error that crosses the wire, and used from here
+from core.errors import DamagedKey, KeyInUse, KeyNotFound, PasswordRequired, WrongPassword  # noqa: F401
+from core.errors import InvalidInput, RepositoryError
 
 from core.repository.backend.base import Backend, ObjectNotFound
 from core.repository.crypto import KEY_SIZE, NONCE_SIZE, TAG_SIZE, DecryptError, MasterKey
@@ -53,31 +55,6 @@ MAX_P = 16
 _ID = re.compile(r"[0-9a-f]{32}")
 _FIELDS = ("created", "kdf", "n", "r", "p", "salt", "data")
 _SEALED_SIZE = NONCE_SIZE + KEY_SIZE + TAG_SIZE
-
-
-class PasswordRequired(RepositoryError):
-    """The repository is encrypted and no (or an empty) password was given."""
-
-
-class WrongPassword(RepositoryError):
-    """No key object of the repository opens with the password."""
-
-
-class DamagedKey(RepositoryError):
-    """A key object cannot be read (not JSON, fields missing or invalid)."""
-
-    def __init__(self, message: str, key_id: str = "", why: str = "") -> None:
-        super().__init__(message)
-        self.key_id = key_id
-        self.why = why
-
-
-class KeyNotFound(NotFound, RepositoryError):
-    """No key object has the id."""
-
-
-class KeyInUse(RepositoryError):
-    """Refused: the key would be the current or the last one."""
 
 
 @dataclass(frozen=True)

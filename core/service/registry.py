@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from core.catalogue import Catalogue, RepositoryRecord
+from core.errors import S3AccessDenied  # noqa: F401  (defined there: they cross the wire)
 from core.errors import InvalidInput, JobStateError, NotFound, RepositoryError
 from core.models import JOB_NAME_RE, _invisible
 from core.paths import default_repository_path, secrets_dir
@@ -116,10 +117,6 @@ def _parse_s3(url: str) -> tuple[str, str, str]:
 
 
 # -- secrets ---------------------------------------------------------------------
-class S3AccessDenied(RepositoryError):
-    """The S3 server refused the keys (wrong, or not allowed on the bucket)."""
-
-
 @dataclass(frozen=True)
 class S3Keys:
     access_key_id: str

@@ -2,16 +2,7 @@
 from __future__ import annotations
 
 from core.agents.base import SourceFileError
-from core.errors import ConsoleError
-
-
-class RemoteError(ConsoleError):
-    """The computer cannot be reached or used over SSH (connect, host key,
-    authentication, python3, the folder)."""
-
-
-class ConnectionLostError(RemoteError):
-    """The connection to a computer dropped in the middle of the work."""
+from core.errors import ConnectionLostError, RemoteError  # noqa: F401  (defined there: they cross the wire)
 
 
 class RemoteFileError(SourceFileError):
