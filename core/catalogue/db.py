@@ -21,7 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from core.errors import ReadOnlyError
+from core.errors import CatalogueError, ReadOnlyError
+from core.process.fdlimit import out_of_descriptors, too_many_open_files
 from core.process.private_files import make_dir, touch
 from core.catalogue import migrations
 from core.catalogue.errors import translate
@@ -98,6 +99,12 @@ class CatalogueDB:
                 error = translate(exc, path)
                 if error is not None:
                     raise error from exc
+            if isinstance(exc, OSError):   # creating it, owner-only, before SQLite opens it
+                if out_of_descriptors(exc):
+                    raise CatalogueError(too_many_open_files(f"the catalogue {path}")) from exc
+                raise CatalogueError(
+                    f"Cannot create the catalogue {path}: {exc.strerror or exc}. Check that "
+                    "its disk has free space and that the folder is writable.") from exc
             raise
         self._adopt(conn)
 
