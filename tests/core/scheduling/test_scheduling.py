@@ -13,17 +13,16 @@ from pydantic import ValidationError
 from core.errors import JobStateError
 from core.models import Computer, JobDefinition
 from core.scheduling import (
-    STATE_KEY,
     BackupWindow,
     Schedule,
     ScheduleKind,
-    Scheduler,
     Weekday,
     parse_days,
     parse_duration_minutes,
     parse_hhmm,
     parse_window,
 )
+from core.service.scheduler import STATE_KEY, Scheduler
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
