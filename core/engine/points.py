@@ -15,6 +15,16 @@ def new_point_id() -> str:
     return secrets.token_hex(8)
 
 
+def point_info(meta: PointMeta, repository: str, server: str | None = None) -> RestorePointInfo:
+    """The catalogue's record of the point whose manifest says ``meta``, kept in the repository
+    named ``repository``. ``server``: the id of the server that wrote it, or None for a point
+    this server records as it makes it (the one way a manifest becomes a catalogue row)."""
+    return RestorePointInfo(
+        id=meta.id, job=meta.job, computer=meta.computer, session_id=meta.session_id,
+        type=PointType(meta.type), created=meta.created, files=meta.files, size=meta.size,
+        repository=repository, server=server)
+
+
 class TaskPoints:
     """One task's computer's points, as the task sees them."""
 
@@ -52,10 +62,7 @@ class TaskPoints:
                   f"{log_size(meta.size)}; {log_size(task.bytes_transferred)} transferred")
         repo_name = self.ctx.repository_name(self.job.repository)
         cat = self.ctx.catalogue
-        cat.add_point(RestorePointInfo(
-            id=meta.id, job=meta.job, computer=meta.computer, session_id=meta.session_id,
-            type=PointType(meta.type), created=meta.created, files=meta.files, size=meta.size,
-            repository=repo_name))
+        cat.add_point(point_info(meta, repo_name))
         self.ctx.events.publish(PointsChanged(self.job.name))
         try:
             self.apply_retention(repo_name)
