@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from core.engine.context import EngineContext, TaskRun, log_size
 from core.engine.task import TaskProcessor
+from core.engine.thread import SessionThread
 from core.errors import ConsoleError, JobStateError
 from core.events import SessionChanged
 from core.models import (
@@ -45,9 +46,10 @@ def new_session_id() -> str:
     return utcnow().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-class SessionRunner:
+class SessionRunner(SessionThread):
     def __init__(self, ctx: EngineContext, job: JobDefinition, session: SessionInfo,
                  on_finished: Callable[[SessionRunner], None] | None = None) -> None:
+        super().__init__(f"session-{session.id}")
         self.ctx = ctx
         self.job = job
         self.session = session
@@ -56,7 +58,6 @@ class SessionRunner:
         self._pending = list(self.tasks)
         self.lock = threading.RLock()   # the session's state, its tasks' statuses, the commit
         self.cancel_event = threading.Event()   # set by an immediate stop
-        self._finished = threading.Event()
         self._wake = threading.Event()
         self._live_workers = 0   # task threads still running (see _run)
         self._stop_mode: StopMode | None = None
@@ -65,20 +66,8 @@ class SessionRunner:
         self.saved = True                      # the last catalogue save worked
         self.save_error: str | None = None
         self._on_finished = on_finished
-        self._thread = threading.Thread(target=self._run, name=f"session-{session.id}",
-                                        daemon=True)
 
     # -- control -----------------------------------------------------------
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
     def stop(self, mode: StopMode, reason: str | None = None, by: str = "by user"
              ) -> tuple[list[str], list[str], list[str]]:
         """Stop the session; returns (completed, in progress, not started) as
