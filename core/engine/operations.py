@@ -31,8 +31,9 @@ def _kind(exc: BaseException) -> str:
     from core import errors
 
     for cls in type(exc).__mro__:
-        if getattr(errors, cls.__name__, None) is cls:
-            return cls.__name__
+        name: str = cls.__name__   # before ``is`` narrows cls to getattr's Any
+        if getattr(errors, name, None) is cls:
+            return name
     return "ConsoleError"
 
 
