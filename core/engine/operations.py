@@ -14,6 +14,7 @@ from collections.abc import Callable
 from time import monotonic
 
 from core.catalogue import Catalogue
+from core.engine.thread import SessionThread
 from core.errors import ConsoleError
 from core.events import EventBus, SessionChanged
 from core.models import (
@@ -30,8 +31,9 @@ def _kind(exc: BaseException) -> str:
     from core import errors
 
     for cls in type(exc).__mro__:
-        if getattr(errors, cls.__name__, None) is cls:
-            return cls.__name__
+        name: str = cls.__name__   # before ``is`` narrows cls to getattr's Any
+        if getattr(errors, name, None) is cls:
+            return name
     return "ConsoleError"
 
 
@@ -39,7 +41,7 @@ class OperationCancelled(ConsoleError):
     """Raised by ``OperationRunner.check`` once the session was cancelled."""
 
 
-class OperationRunner:
+class OperationRunner(SessionThread):
     """Runs ``work(runner)`` as the session ``session`` (already created in the
     catalogue). ``work`` reports progress with :meth:`progress`, writes the
     log with :meth:`note` and :meth:`task_note`, fills ``session.operation``,
@@ -49,6 +51,7 @@ class OperationRunner:
     def __init__(self, catalogue: Catalogue, events: EventBus, session: SessionInfo,
                  work: Callable[[OperationRunner], SessionResult],
                  on_finished: Callable[[OperationRunner], None] | None = None) -> None:
+        super().__init__(f"{session.type.value.lower()}-{session.id}")
         self._catalogue = catalogue
         self._events = events
         self.session = session
@@ -56,23 +59,10 @@ class OperationRunner:
         self._on_finished = on_finished
         self._lock = threading.RLock()
         self.cancel_event = threading.Event()
-        self._finished = threading.Event()
         self._last_flush = 0.0
         self.error: ConsoleError | None = None   # why the work failed, re-raised by callers
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"{session.type.value.lower()}-{session.id}")
 
     # -- control -------------------------------------------------------------
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
     def cancel(self, by: str = "by user") -> None:
         with self._lock:
             if self.session.state is SessionState.STOPPED or self.cancel_event.is_set():

@@ -34,8 +34,8 @@ from core.api import (
     ScopePreview, StopPreview, VerifyReport,
 )
 from core.catalogue import Catalogue
+from core.engine.context import EngineContext
 from core.engine.hooks import NO_HOOKS, EngineHooks
-from core.engine.session import EngineContext
 from core.errors import InvalidInput, ReadOnlyError
 from core.events import Event, EventBus, JobsChanged
 from core.models import (

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from core.service import integrity
 from core.api import RepositoryInfo, RestoreReport, VerifyReport
 from core.catalogue import Catalogue, JobRow, RepositoryRecord
+from core.engine.points import point_info
 from core.errors import ConsoleError, ReadOnlyError
 from core.events import Event
 from core.service.browse import TreeCache
@@ -37,7 +38,6 @@ from core.models import (
     JobInfo,
     JobStatus,
     PointEntryInfo,
-    PointType,
     RepairReport,
     RestorePointInfo,
     SessionInfo,
@@ -302,10 +302,7 @@ def _import_registered(data_dir: Path, cat: Catalogue, records: list[RepositoryR
         for m in found:
             # A manifest without a server id: its session is lost with the old
             # catalogue, so whose it is cannot be told; imported is the safe side.
-            cat.add_point(RestorePointInfo(
-                id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
-                type=PointType(m.type), created=m.created, files=m.files, size=m.size,
-                repository=record.name, server=m.server or ""))
+            cat.add_point(point_info(m, record.name, m.server or ""))
             report.points_imported += 1
         metas += found
     return metas
@@ -390,10 +387,7 @@ def _rebuild(data_dir: Path) -> RepairReport:
                 report.problems.append(f"job {job.name!r} was not kept: {exc}")
                 report.jobs_lost += 1
         for m in metas:   # the data directory's own repository: no id is this server's
-            cat.add_point(RestorePointInfo(
-                id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
-                type=PointType(m.type), created=m.created, files=m.files, size=m.size,
-                server=m.server))
+            cat.add_point(point_info(m, DEFAULT_REPOSITORY, m.server))
             report.points_imported += 1
         metas += _import_registered(data_dir, cat, repositories, report)
     finally:

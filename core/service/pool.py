@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from core.catalogue import Catalogue
+from core.engine.points import point_info
 from core.errors import ConsoleError
 from core.events import EventBus, PointsChanged
-from core.models import PointType, RestorePointInfo
+from core.models import RestorePointInfo
 from core.repository import Manifest, RepoStats, Repository
 from core.service.browse import TreeCache
 from core.service.integrity import MANIFEST_DAMAGE, MANIFEST_MISSING, MANIFEST_UNREADABLE
@@ -169,10 +170,7 @@ class RepositoryPool:
         for pid in on_disk.keys() - catalogued.keys():
             m = on_disk[pid]
             server = self._writer_of(m.server, m.session_id, entry)
-            self._catalogue.add_point(RestorePointInfo(
-                id=m.id, job=m.job, computer=m.computer, session_id=m.session_id,
-                type=PointType(m.type), created=m.created, files=m.files, size=m.size,
-                repository=entry.name, server=server))
+            self._catalogue.add_point(point_info(m, entry.name, server))
             if server == self._catalogue.server_id:   # a crash between commit and catalogue
                 self._catalogue.record_recovered_point(m.session_id, m.computer, m.id)
         damage: dict[str, str | None] = {}

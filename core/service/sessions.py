@@ -14,9 +14,10 @@ from datetime import timedelta
 from functools import partial
 
 from core.api import BulkResult, ComputerEstimate, StopPreview
+from core.engine.context import EngineContext
 from core.engine.estimates import eta_seconds, progress_percent
 from core.engine.operations import OperationRunner
-from core.engine.session import EngineContext, SessionRunner, new_session_id
+from core.engine.session import SessionRunner, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (

@@ -108,7 +108,7 @@ def test_cli_points_and_verify_show_the_damaged_point(tmp_path):
 _KILL_AFTER_COMMIT = """
 import os, signal, sys
 from pathlib import Path
-from core.engine import session as engine
+from core.engine import points as engine_points
 from core.models import Computer, JobDefinition
 from core.service.facade import BackupService
 
@@ -119,7 +119,7 @@ svc = BackupService(Path(sys.argv[1]))
 if sys.argv[3] == "create":
     svc.create_job(JobDefinition(name="K", computers=(Computer(name="pc1", path=sys.argv[2]),)))
     svc.wait_session(svc.start_job("K"), 60)
-engine.TaskProcessor.%s = die
+engine_points.TaskPoints.%s = die
 svc.wait_session(svc.start_job("K"), 60)
 """
 
@@ -128,7 +128,7 @@ def test_a_kill_between_commit_and_catalogue_is_corrected_at_start(tmp_path):
     """A real SIGKILL right after the manifest commit, before the catalogue
     update: the next start lists the point and gives the task its point."""
     data, src = tmp_path / "data", make_tree(tmp_path / "src", files=3)
-    proc = subprocess.run([sys.executable, "-c", _KILL_AFTER_COMMIT % "_record_point",
+    proc = subprocess.run([sys.executable, "-c", _KILL_AFTER_COMMIT % "record",
                            str(data), str(src), "create"],
                           cwd=ROOT, env=ENV, capture_output=True, timeout=120)
     assert proc.returncode == -9, proc.stderr.decode()
@@ -156,7 +156,7 @@ def test_a_kill_between_commit_and_catalogue_is_corrected_at_start(tmp_path):
 _KILL_AFTER_CATALOGUED = """
 import os, signal, sys
 from pathlib import Path
-from core.engine import session as engine
+from core.engine import points as engine_points
 from core.catalogue import Catalogue
 from core.models import Computer, JobDefinition
 from core.service.facade import BackupService
@@ -175,7 +175,7 @@ def die(self, repo_name):              # the point's row is written; retention i
     os.kill(os.getpid(), signal.SIGKILL)
 
 Catalogue.save_session = save
-engine.TaskProcessor._apply_retention = die
+engine_points.TaskPoints.apply_retention = die
 svc.wait_session(svc.start_job("K"), 60)
 """
 

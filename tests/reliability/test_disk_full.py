@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.engine import session as engine
+from core.engine import points as engine_points
 from core.errors import ConsoleError
 from core.models import Computer, JobDefinition, SessionResult, SessionState
 from core.service.facade import BackupService
@@ -62,13 +62,13 @@ def test_disk_full_at_the_catalogue_step(tmp_path, monkeypatch):
             svc.create_job(JobDefinition(name="J", computers=(Computer(name="pc1",
                                                                        path=str(src)),)))
             assert svc.wait_session(svc.start_job("J"), 60).result is SessionResult.SUCCESS
-            record = engine.TaskProcessor._record_point
+            record = engine_points.TaskPoints.record
 
             def fill_then_record(self, meta):
                 fillers.append(fill(disk))
                 return record(self, meta)
 
-            monkeypatch.setattr(engine.TaskProcessor, "_record_point", fill_then_record)
+            monkeypatch.setattr(engine_points.TaskPoints, "record", fill_then_record)
             (src / "more.bin").write_bytes(os.urandom(40_000))
             sid = svc.start_job("J")
             session = svc.wait_session(sid, 30)
@@ -78,7 +78,7 @@ def test_disk_full_at_the_catalogue_step(tmp_path, monkeypatch):
                                                                        session.log]
             assert any("disk is full" in t for t in texts), texts
             assert svc.list_sessions("J")[0].state is SessionState.STOPPED
-            monkeypatch.setattr(engine.TaskProcessor, "_record_point", record)
+            monkeypatch.setattr(engine_points.TaskPoints, "record", record)
             with pytest.raises(ConsoleError, match="disk is full"):
                 svc.start_job("J")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.engine import session as engine
+from core.engine import reading as engine
 from core.agents.local import LocalAgent
 from core.models import Computer, JobDefinition, SessionResult, TaskStatus
 from core.agents.readahead import ReadAheadProcess
