@@ -160,7 +160,8 @@ class SessionsMixin(CatalogueDB):
             result=SessionResult(row["result"]) if row["result"] else None,
             run_kind=RunKind(row["run_kind"]), full=bool(row["full"]),
             stop_mode=StopMode(row["stop_mode"]) if row["stop_mode"] else None,
-            stopped_by=row["stopped_by"], created=_created(row["created"]), ended=_dt(row["ended"]),
+            stopped_by=row["stopped_by"], created=_created(row["created"]),
+            ended=_dt(row["ended"]),
             progress=row["progress"], processed=row["processed"], computers=row["computers"])
 
     def session(self, session_id: str) -> SessionInfo:

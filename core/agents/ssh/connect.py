@@ -40,7 +40,8 @@ class Opened:
 
 
 class _Client(asyncssh.SSHClient):
-    def __init__(self, policy: HostKeyPolicy, target: SshTarget, known: list[asyncssh.SSHKey]) -> None:
+    def __init__(self, policy: HostKeyPolicy, target: SshTarget,
+                 known: list[asyncssh.SSHKey]) -> None:
         self.policy, self.target, self.known = policy, target, known
 
     def validate_host_public_key(self, host: str, addr: str, port: int,
