@@ -2,11 +2,11 @@
 under ``DATA_DIR/logs/`` named after its role (server, console, cli)."""
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
 from pathlib import Path
-from typing import IO
 
 from core.paths import logs_dir
 from core.process.private_files import make_dir, open_file
@@ -20,7 +20,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Each log file it creates (the first and each after a rotation) is
     0600: logs name jobs, computers and paths."""
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> io.TextIOWrapper:
         fd = open_file(self.baseFilename, os.O_WRONLY | os.O_APPEND)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 

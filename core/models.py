@@ -8,7 +8,7 @@ import unicodedata
 from datetime import date, datetime, timezone
 from enum import Enum
 
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -149,7 +149,7 @@ class Computer(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _ssh_agent(cls, data):
+    def _ssh_agent(cls, data: Any) -> Any:
         if isinstance(data, dict) and str(data.get("path", "")).startswith("ssh://") \
                 and data.get("agent", "local") == "local":
             data = {**data, "agent": "ssh"}
@@ -246,12 +246,12 @@ class ActiveFullSchedule(BaseModel):
 
     kind: ActiveFullKind = ActiveFullKind.WEEKLY
     days: tuple[Weekday, ...] = (Weekday.SAT,)     # weekly
-    day_of_month: int = Field(1, ge=1, le=31)      # monthly; a shorter month: its last day
+    day_of_month: int = Field(default=1, ge=1, le=31)  # monthly; a shorter month: its last day
     last_day: bool = False                         # monthly: the last day of every month
 
     @field_validator("days", mode="before")
     @classmethod
-    def _days_input(cls, v):
+    def _days_input(cls, v: Any) -> Any:
         return parse_days(v) if isinstance(v, str) else v
 
     @field_validator("days")
@@ -279,13 +279,13 @@ class JobDefinition(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    description: str = Field("", max_length=1024)
+    description: str = Field(default="", max_length=1024)
     computers: tuple[Computer, ...]
     scope: FileScope = FileScope()
     repository: str = "Default Backup Repository"
-    retain_points: int = Field(7, ge=1, le=999)
-    task_slots: int = Field(2, ge=1, le=64)
-    throttle_mbps: float | None = Field(None, ge=MIN_THROTTLE_MBPS, le=MAX_THROTTLE_MBPS,
+    retain_points: int = Field(default=7, ge=1, le=999)
+    task_slots: int = Field(default=2, ge=1, le=64)
+    throttle_mbps: float | None = Field(default=None, ge=MIN_THROTTLE_MBPS, le=MAX_THROTTLE_MBPS,
                                         allow_inf_nan=False)
     enabled: bool = True
     schedule: Schedule | None = None
@@ -454,10 +454,10 @@ class HistoryQuery(BaseModel):
     running: bool | None = None          # True: only active sessions; False: only ended
     since: datetime | None = None
     until: datetime | None = None
-    ids: list[str] = Field([], max_length=1000)   # only these sessions
+    ids: list[str] = Field(default=[], max_length=1000)   # only these sessions
     before_created: datetime | None = None
     before_id: str | None = None
-    limit: int = Field(200, ge=1, le=5000)
+    limit: int = Field(default=200, ge=1, le=5000)
     count: bool = True                   # also count every session matching
 
 

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QMessageBox, QProxyStyle, QStyle
+from PySide6.QtWidgets import (
+    QApplication, QMessageBox, QProxyStyle, QStyle, QStyleHintReturn, QStyleOption, QWidget,
+)
 
 from core.errors import ConsoleError
 from core.paths import resolve_data_dir
@@ -34,7 +36,9 @@ class ConsoleStyle(QProxyStyle):
     def __init__(self) -> None:
         super().__init__("Fusion")
 
-    def styleHint(self, hint, option=None, widget=None, returnData=None) -> int:  # noqa: N802
+    def styleHint(self, hint: QStyle.StyleHint, option: QStyleOption | None = None,  # noqa: N802
+                  widget: QWidget | None = None,
+                  returnData: QStyleHintReturn | None = None) -> int:  # noqa: N803
         if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
             return 0
         return super().styleHint(hint, option, widget, returnData)

@@ -9,7 +9,7 @@ the member. Both agents and everything they share (``FsEntry``, ``ScanResult``, 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
@@ -121,7 +121,7 @@ class Agent(Protocol):
     def prefetch(self, rels: list[str]) -> None:
         """Hint that ``rels`` are read next, in this order; may do nothing."""
     def source_reader(self, files: list[tuple[str, int]], chunker: Any,
-                      missing: Callable[[Sequence[bytes]], bool], rate: float | None = None,
+                      missing: Callable[[list[str]], list[str]], rate: float | None = None,
                       on_progress: Callable[[int], None] | None = None) -> SourceReader:
         """Start reading ``files`` (rel, size) at the computer, in this order, at most ``rate``
         bytes per second; only for an agent that ``reads_at_source``."""

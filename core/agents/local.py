@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from core.agents.base import FsEntry, RawFile, ScanResult, SourceReader
@@ -69,7 +69,7 @@ class LocalAgent:
     native_problem = ""
 
     def source_reader(self, files: list[tuple[str, int]], chunker: Any,
-                      missing: Callable[[Sequence[bytes]], bool], rate: float | None = None,
+                      missing: Callable[[list[str]], list[str]], rate: float | None = None,
                       on_progress: Callable[[int], None] | None = None) -> SourceReader:
         raise NotImplementedError("the server reads local files itself, through open_file")
 

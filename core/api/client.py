@@ -170,12 +170,14 @@ class ServerClient:
         self._http.close()
 
     # -- server ---------------------------------------------------------------------
-    def server_info(self) -> dict[str, Any] | None:
-        return self._request("GET", "/server")
+    def server_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = self._request("GET", "/server")   # a server always describes itself
+        return info
 
     def stop_server(self, jobs: StopMode | None = None) -> dict[str, Any]:
-        return self._request("POST", "/server/stop",
-                             json={"jobs": jobs.value if jobs else None})
+        answer: dict[str, Any] = self._request("POST", "/server/stop",
+                                               json={"jobs": jobs.value if jobs else None})
+        return answer
 
     # -- jobs -------------------------------------------------------------------------
     def list_jobs(self, names: Sequence[str] | None = None) -> list[JobInfo]:

@@ -36,6 +36,12 @@ def _dt(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s else None
 
 
+def _created(s: str) -> datetime:
+    """A NOT NULL time column (``created``); a damaged value raises ValueError,
+    which :func:`translate` reports as a damaged catalogue."""
+    return datetime.fromisoformat(s)
+
+
 _BUSY_WAIT = 30.0  # seconds, as the connections' busy timeout
 
 

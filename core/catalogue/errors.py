@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,7 +69,7 @@ def translate(exc: BaseException, path: Path) -> ConsoleError | None:
         return CatalogueError(f"The catalogue {path} failed ({text}): check the disk of the "
                               "data directory, then try again.")
     if isinstance(exc, ValidationError):
-        err = exc.errors()[0] if exc.errors() else {}
+        err: Mapping[str, Any] = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(x) for x in err.get("loc", ()))
         what = exc.title
         return damaged_catalogue(path, f"a {what} row is invalid"

@@ -5,7 +5,7 @@ import sqlite3
 
 from core.errors import NotFound
 from core.models import RestorePointInfo
-from core.catalogue.db import CatalogueDB, _dt, _ts
+from core.catalogue.db import CatalogueDB, _created, _ts
 
 
 class PointsMixin(CatalogueDB):
@@ -102,6 +102,6 @@ class PointsMixin(CatalogueDB):
 def _point_from_row(r: sqlite3.Row, server_id: str) -> RestorePointInfo:
     return RestorePointInfo(id=r["id"], job=r["job"], computer=r["computer"],
                             session_id=r["session_id"], type=r["type"],
-                            created=_dt(r["created"]), files=r["files"], size=r["size"],
+                            created=_created(r["created"]), files=r["files"], size=r["size"],
                             repository=r["repository"], damaged=r["damaged"],
                             server=r["server"], imported=r["server"] != server_id)

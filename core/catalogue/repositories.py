@@ -1,8 +1,10 @@
 """Registered backup repositories (the data directory's own one is implicit)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from core.errors import AlreadyExists, NotFound
 from core.catalogue.db import CatalogueDB, _dt, _ts
@@ -58,8 +60,8 @@ class RepositoriesMixin(CatalogueDB):
         return {str(r[0]): int(r[1]) for r in rows}
 
 
-def _record(row: object) -> RepositoryRecord:
-    r = tuple(row)  # type: ignore[arg-type]
+def _record(row: Sequence[Any]) -> RepositoryRecord:
+    r = tuple(row)
     created = _dt(r[5])
     assert created is not None
     return RepositoryRecord(id=r[0], name=r[1], kind=r[2], location=r[3],

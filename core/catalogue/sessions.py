@@ -24,7 +24,7 @@ from core.models import (
     TaskStatus,
     utcnow,
 )
-from core.catalogue.db import CatalogueDB, _dt, _ts
+from core.catalogue.db import CatalogueDB, _created, _dt, _ts
 
 HOST = socket.gethostname()
 BACKUP = SessionType.BACKUP.value
@@ -146,7 +146,7 @@ class SessionsMixin(CatalogueDB):
             result=SessionResult(row["result"]) if row["result"] else None,
             run_kind=RunKind(row["run_kind"]), full=bool(row["full"]),
             stop_mode=StopMode(row["stop_mode"]) if row["stop_mode"] else None,
-            created=_dt(row["created"]), ended=_dt(row["ended"]), progress=row["progress"],
+            created=_created(row["created"]), ended=_dt(row["ended"]), progress=row["progress"],
             tasks=tasks, log=[LogItem.model_validate(i) for i in json.loads(row["log"])],
             type=SessionType(row["type"]), stopped_by=row["stopped_by"],
             operation=OperationInfo.model_validate_json(row["operation"])
@@ -160,7 +160,8 @@ class SessionsMixin(CatalogueDB):
             result=SessionResult(row["result"]) if row["result"] else None,
             run_kind=RunKind(row["run_kind"]), full=bool(row["full"]),
             stop_mode=StopMode(row["stop_mode"]) if row["stop_mode"] else None,
-            stopped_by=row["stopped_by"], created=_dt(row["created"]), ended=_dt(row["ended"]),
+            stopped_by=row["stopped_by"], created=_created(row["created"]),
+            ended=_dt(row["ended"]),
             progress=row["progress"], processed=row["processed"], computers=row["computers"])
 
     def session(self, session_id: str) -> SessionInfo:
@@ -273,12 +274,14 @@ class SessionsMixin(CatalogueDB):
                     # The point may be catalogued while the task's record is older
                     # (the server died after recording the point, before saving
                     # the session): the task made it.
-                    made = None if task.point_id else db.execute(
-                        "SELECT id FROM points WHERE session_id=? AND computer=? "
-                        "ORDER BY created DESC, id DESC LIMIT 1",
-                        (r["id"], task.computer)).fetchone()
-                    if task.point_id or made is not None:
-                        point_id = task.point_id or made[0]
+                    point_id = task.point_id or None
+                    if point_id is None:
+                        made = db.execute(
+                            "SELECT id FROM points WHERE session_id=? AND computer=? "
+                            "ORDER BY created DESC, id DESC LIMIT 1",
+                            (r["id"], task.computer)).fetchone()
+                        point_id = None if made is None else made[0]
+                    if point_id is not None:
                         _give_point(task, point_id, now)
                         session.log.append(LogItem(time=now, level="info", text=(
                             f"{task.computer}: restore point {point_id} recovered from the "

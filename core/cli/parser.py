@@ -80,7 +80,7 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
                             "(default gracefully; immediately: terminate the job)")
 
 
-def _repository_commands(sub: argparse._SubParsersAction) -> None:
+def _repository_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     repo = sub.add_parser("repository", help="add, list or remove backup repositories")
     rsub = repo.add_subparsers(dest="repository_command", required=True, metavar="ACTION")
     add = rsub.add_parser("add", help="add a repository: a folder, or S3 "

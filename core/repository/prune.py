@@ -130,6 +130,8 @@ class Pruner:
         clear = getattr(self._layout.backend, "clear_tmp", None)
         if clear is None:
             return 0
+        removed: int
+        problems: list[str]
         removed, problems = clear()
         self.report_problems.extend(problems)
         return removed

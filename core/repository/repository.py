@@ -378,7 +378,7 @@ class Repository:
             self._index.refresh()
             preflighted = checked is not None and checked.meta.id == point_id and \
                 _exists(self._layout, self._layout.point(point_id))
-            if preflighted:
+            if preflighted and checked is not None:
                 manifest = checked
             else:
                 manifest = self.load_manifest(point_id)

@@ -144,7 +144,8 @@ def check_restorable(manifest: Manifest, index: Index) -> None:
                 break
             parent = parent_of(parent)
         if e.kind == HARDLINK:
-            if kinds.get(e.target) != FILE or rel_path_problem(e.target or "") is not None:
+            if e.target is None or kinds.get(e.target) != FILE \
+                    or rel_path_problem(e.target) is not None:
                 raise _forged(point, e.path, f"a hard link to {e.target!r}, not a file of the "
                                              "point")
         if e.kind != FILE or not e.blocks:

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from enum import Enum
+from typing import Any
 
 from dateutil import rrule as rr
 from dateutil import tz as dtz
@@ -125,7 +126,7 @@ def _hhmm_time(text: str) -> time:
     return time(int(hour), int(minute))
 
 
-def _sorted_days(days) -> tuple[Weekday, ...]:
+def _sorted_days(days: Iterable[Weekday]) -> tuple[Weekday, ...]:
     chosen = set(days)
     return tuple(d for d in _WEEKDAY_ORDER if d in chosen)
 
@@ -191,7 +192,8 @@ def parse_duration_minutes(text: str | int) -> int:
 
 def local_zone() -> tzinfo:
     """The server machine's zone."""
-    return dtz.tzlocal()
+    zone: tzinfo = dtz.tzlocal()
+    return zone
 
 
 def _zone(tz: tzinfo | None) -> tzinfo:
@@ -239,7 +241,7 @@ def _describe_days(days: tuple[Weekday, ...]) -> str:
     return "on " + ", ".join(d.label for d in days)
 
 
-def _days_field(value):
+def _days_field(value: Any) -> Any:
     """Before-validation of a ``days`` field: accept "mon,tue" and "Mon"."""
     if isinstance(value, str):
         return parse_days(value)
@@ -270,12 +272,12 @@ class BackupWindow(BaseModel):
 
     @field_validator("start", "end", mode="before")
     @classmethod
-    def _valid_time(cls, v):
+    def _valid_time(cls, v: Any) -> str:
         return parse_hhmm(v)
 
     @field_validator("days", mode="before")
     @classmethod
-    def _days_input(cls, v):
+    def _days_input(cls, v: Any) -> Any:
         return _days_field(v)
 
     @field_validator("days")
@@ -345,12 +347,12 @@ class Schedule(BaseModel):
 
     @field_validator("at", mode="before")
     @classmethod
-    def _valid_at(cls, v):
+    def _valid_at(cls, v: Any) -> str:
         return parse_hhmm(v)
 
     @field_validator("days", mode="before")
     @classmethod
-    def _days_input(cls, v):
+    def _days_input(cls, v: Any) -> Any:
         return _days_field(v)
 
     @field_validator("days")
@@ -360,7 +362,7 @@ class Schedule(BaseModel):
 
     @field_validator("kind", mode="before")
     @classmethod
-    def _kind(cls, v):
+    def _kind(cls, v: Any) -> Any:
         if isinstance(v, str):
             v = v.strip().lower()
             if v not in {k.value for k in ScheduleKind}:

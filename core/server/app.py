@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +111,7 @@ class StartAnswer(BaseModel):
 class StopBody(BaseModel):
     gracefulStop: bool = False   # noqa: N815 (the reference API's name)
     # A graceful stop turns immediate when the job still runs this long after.
-    escalateAfterSeconds: float | None = Field(None, gt=0, le=7 * 86400)  # noqa: N815
+    escalateAfterSeconds: float | None = Field(default=None, gt=0, le=7 * 86400)  # noqa: N815
 
 
 class BulkStartBody(StartBody):
@@ -124,7 +124,7 @@ class BulkStopBody(StopBody):
 
 class RestoreBody(BaseModel):
     target: str | None = None       # None: the computer's original location
-    paths: list[str] = Field([], max_length=100_000)   # only these paths of the point
+    paths: list[str] = Field(default=[], max_length=100_000)   # only these paths of the point
     overwrite: bool = False         # files of the point may replace existing ones
 
     @field_validator("target")
@@ -195,7 +195,7 @@ def _mode(body: StopBody) -> StopMode:
     return StopMode.GRACEFULLY if body.gracefulStop else StopMode.IMMEDIATELY
 
 
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None,
+def _error(status: int, message: str, kind: str, headers: Mapping[str, str] | None = None,
            **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, "kind": kind, **extra}, status_code=status,
                         headers=headers)
@@ -251,7 +251,7 @@ def create_app(service: BackupService, control: ServerControl | None = None,
                               "\"kind\": ...}`; a request body over "
                               f"{MAX_BODY_BYTES >> 20} MiB is refused with 413 unread.")
     app.state.hub = hub
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)   # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     # -- errors ------------------------------------------------------------------
     @app.exception_handler(errors.ConsoleError)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from core.agents.select import agent_for
 from core.api import ComputerPreview, ScopePreview
@@ -76,23 +76,24 @@ class Computers:
 def run_with_timeout(work: Callable[[], T], timeout: float, late: str) -> T:
     """``work()`` on its own thread; ConsoleError(``late``) after ``timeout``
     (the thread is left to finish on its own)."""
-    outcome: dict[str, Any] = {}
+    values: list[T] = []
+    errors: list[BaseException] = []
     done = threading.Event()
 
     def target() -> None:
         try:
-            outcome["value"] = work()
+            values.append(work())
         except BaseException as exc:   # handed to the caller's thread
-            outcome["error"] = exc
+            errors.append(exc)
         finally:
             done.set()
 
     threading.Thread(target=target, name="timed-check", daemon=True).start()
     if not done.wait(timeout):
         raise ConsoleError(late)
-    if "error" in outcome:
-        error = outcome["error"]
+    if errors:
+        error = errors[0]
         if isinstance(error, OSError) and not isinstance(error, ConsoleError):
             raise InvalidInput(os_reason(error)) from None
         raise error
-    return outcome["value"]
+    return values[0]

@@ -12,7 +12,7 @@ from core.api import VerifyReport
 from core.models import VerifyProblem
 from core.models import RepairReport
 from core.repository import RepairReport as RepoRepairReport
-from core.repository import Repository, VerifyProblems
+from core.repository import BlobProblem, Repository, VerifyProblems
 
 # Why a point is damaged, as the catalogue records it. The manifest kinds are
 # re-checked at every server start; data damage by verify and repair.
@@ -32,7 +32,7 @@ def _quoted(paths: Iterable[str], limit: int = 5) -> str:
 
 def damage_of(point_ids: Iterable[str], problems: VerifyProblems) -> dict[str, str | None]:
     """Point id -> why it is damaged, or None if verify found it intact."""
-    by_point: dict[str, list] = {pid: [] for pid in point_ids}
+    by_point: dict[str, list[BlobProblem]] = {pid: [] for pid in point_ids}
     for p in problems:
         if p.point_id in by_point:
             by_point[p.point_id].append(p)

@@ -52,7 +52,7 @@ from core.service.registry import (
     DEFAULT_REPOSITORY, S3_TIMEOUT_S, Entry as RepoEntry, Measure, Registry, close_repository,
     is_default, measure_all,
 )
-from core.repository import Repository
+from core.repository import PointMeta, Repository
 from core.repository.keys import DamagedKey
 
 log = logging.getLogger(__name__)
@@ -279,11 +279,11 @@ def _salvage_repositories(path: Path) -> list[RepositoryRecord]:
 
 
 def _import_registered(data_dir: Path, cat: Catalogue, records: list[RepositoryRecord],
-                       report: RepairReport) -> list:
+                       report: RepairReport) -> list[PointMeta]:
     """Register the salvaged repositories again and import their points; one
     that cannot be read now is imported when the server first opens it."""
     registry = Registry(data_dir, cat)
-    metas: list = []
+    metas: list[PointMeta] = []
     for record in records:
         try:
             cat.add_repository(record)
@@ -363,7 +363,7 @@ def _rebuild(data_dir: Path) -> RepairReport:
             if old.exists():
                 os.replace(old, Path(f"{aside}{suffix}"))
         report.catalogue_aside = str(aside)
-    metas: list = []
+    metas: list[PointMeta] = []
     repo_path = default_repository_path(data_dir)
     if repo_path.exists():
         with Repository.open(repo_path) as repo:

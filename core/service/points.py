@@ -269,7 +269,7 @@ class Points:
             return [p.id for p in points if (is_default(p.repository) if entry.default
                                              else p.repository.lower() == entry.name.lower())]
 
-        groups = []
+        groups: list[tuple[RepoEntry, list[str], list[str] | None]] = []
         for entry in self._ctx.registry.entries():
             mine = ids_in(entry, catalogued)
             if chosen is None:

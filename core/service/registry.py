@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import SecretStr
 
@@ -448,7 +448,12 @@ def _existing_parent(folder: Path) -> Path:
     return folder
 
 
-def _disk(folder: Path) -> dict[str, int | None]:
+class _DiskSpace(TypedDict):
+    capacity: int | None
+    free: int | None
+
+
+def _disk(folder: Path) -> _DiskSpace:
     try:
         st = os.statvfs(folder)
     except OSError:

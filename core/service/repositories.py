@@ -18,6 +18,7 @@ from core.errors import AlreadyExists, ConsoleError, InvalidInput, JobStateError
 from core.events import CatalogueChanged, PointsChanged
 from core.models import JobDefinition
 from core.repository import Repository
+from core.repository.crypto import MasterKey
 from core.repository.keys import DamagedKey, WrongPassword, add_key, list_keys, remove_key
 from core.service.context import ServiceContext, os_reason
 from core.service.registry import (
@@ -237,7 +238,7 @@ class Repositories:
         if not secret:
             raise InvalidInput("The new password is empty: give a password.")
         with exclusive_lock(repo, entry.name):
-            key_id = add_key(repo.backend, repo.sealer, secret)
+            key_id = add_key(repo.backend, _master_key(repo), secret)
         log.info("repository %r: key %s added", entry.name, key_id)
         return key_id
 
@@ -279,7 +280,7 @@ class Repositories:
             raise InvalidInput("The new password is empty: give a password.")
         with exclusive_lock(repo, entry.name):
             old_id = repo.key_id or ""
-            key_id = add_key(repo.backend, repo.sealer, secret)
+            key_id = add_key(repo.backend, _master_key(repo), secret)
             self._ctx.registry.secrets.set_password(entry.id, secret)
             repo.key_id = key_id
             if old_id:
@@ -317,3 +318,10 @@ class Repositories:
             raise InvalidInput(f"Backup repository '{entry.name}' is not encrypted: it has no "
                                "password.")
         return entry
+
+
+def _master_key(repo: Repository) -> MasterKey:
+    """The master key of an encrypted repository (``_keys_of`` checked that it is one)."""
+    sealer = repo.sealer
+    assert isinstance(sealer, MasterKey), "an encrypted repository seals with its master key"
+    return sealer

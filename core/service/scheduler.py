@@ -123,13 +123,14 @@ class Scheduler:
         with self._tick_lock:
             now = self.now()
             with self._lock:
-                first = self._last_tick is None
-                if first:
+                last = self._last_tick
+                first = last is None
+                if last is None:
                     # The last tick of the previous server process, if any.
                     persisted = self._load_last_tick()
                     since = now if persisted is None else min(persisted, now)
                 else:
-                    since = self._last_tick
+                    since = last
             started: list[str] = []
             try:
                 jobs = self._host.scheduled_jobs()
@@ -159,7 +160,7 @@ class Scheduler:
             return
         definition = next((j for j in self._host.scheduled_jobs() if j.name == job), None)
         schedule = definition.schedule if definition is not None else None
-        if schedule is None or not definition.enabled:
+        if definition is None or schedule is None or not definition.enabled:
             self._reset(job)
             return
         with self._lock:
@@ -260,7 +261,7 @@ class Scheduler:
     def _retry(self, job: JobDefinition | None, name: str, retry: _Retry, now: datetime,
                started: list[str]) -> None:
         schedule = job.schedule if job is not None else None
-        if schedule is None or not job.enabled or name in started:
+        if job is None or schedule is None or not job.enabled or name in started:
             self._reset(name)
             return
         if self._host.is_running(name):

@@ -213,8 +213,8 @@ class Sessions:
         estimates = [ComputerEstimate(computer=c, progress=progress_percent(tasks[c]),
                                       eta_seconds=eta_seconds(tasks[c], now))
                      for c in running if c in tasks]
-        etas = [e.eta_seconds for e in estimates]
-        total = max(etas, default=0.0) if all(e is not None for e in etas) else None
+        etas = [e.eta_seconds for e in estimates if e.eta_seconds is not None]
+        total = max(etas, default=0.0) if len(etas) == len(estimates) else None
         return StopPreview(job=job.name, session_id=runner.session.id, completed=done,
                            in_progress=running, not_started=pending, estimates=estimates,
                            graceful_eta_seconds=total,

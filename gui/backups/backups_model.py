@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
 from core.models import RestorePointInfo
@@ -68,7 +68,7 @@ def point_state(p: RestorePointInfo) -> str:
 
 
 class BackupsModel(QStandardItemModel):
-    def __init__(self, parent: object = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setHorizontalHeaderLabels(HEADERS)
         self.points: list[RestorePointInfo] = []

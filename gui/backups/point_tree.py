@@ -70,7 +70,7 @@ class PointTreeModel(QAbstractItemModel):
 
     # -- structure ------------------------------------------------------------------------
     def _node(self, index: Index) -> _Node | None:
-        return index.internalPointer() if index.isValid() else None  # type: ignore[return-value]
+        return index.internalPointer() if index.isValid() else None
 
     def _siblings(self, parent: _Node | None) -> list[_Node]:
         if parent is None:

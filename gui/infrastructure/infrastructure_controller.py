@@ -43,9 +43,9 @@ class InfrastructureController(QObject):
         self._visible = visible or (lambda: self.view.isVisible())
         self.actions = RepositoryActions(self)
         self.model = RepositoriesModel(self)
-        self.view = InfrastructureView(self.model,
-                                       lambda parent: build_repository_menu(self.actions, parent),
-                                       self.actions.add, window)
+        self.view: InfrastructureView = InfrastructureView(
+            self.model, lambda parent: build_repository_menu(self.actions, parent),
+            self.actions.add, window)
         self.inventory = InventoryPane(VIEW_NAME, window, tree=INFRASTRUCTURE_TREE,
                                        first=REPOSITORIES_NODE)
         self.repository_wizard: RepositoryWizard | None = None

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QModelIndex, QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QByteArray, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QLabel, QMenu, QPushButton, QStackedWidget, QTableView, QVBoxLayout, QWidget,
 )
@@ -48,7 +49,7 @@ class InfrastructureView(QWidget):
     selectionChanged = Signal()
 
     def __init__(self, model: RepositoriesModel, menu_factory: MenuFactory,
-                 add_action: QObject | None = None, parent: QWidget | None = None) -> None:
+                 add_action: QAction | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("InfrastructureView")
         self.model = model

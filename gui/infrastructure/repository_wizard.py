@@ -444,7 +444,7 @@ class RepositoryWizard(WizardFrame):
 
     def _set_result(self, text: str, *, ok: bool | None) -> None:
         self.result_label.setText(text)
-        self.result_label.setProperty("state", {True: "ok", False: "error"}.get(ok, "busy"))
+        self.result_label.setProperty("state", "busy" if ok is None else "ok" if ok else "error")
         self.result_label.style().unpolish(self.result_label)
         self.result_label.style().polish(self.result_label)
 

@@ -368,8 +368,8 @@ class JobsTableModel(QAbstractTableModel):
                 changed.append(row)
         if not changed:
             return 0
-        status = int(Column.STATUS)
-        self._announce(changed, status, status, (_DISPLAY, _TOOLTIP, _SORT))
+        column = int(Column.STATUS)
+        self._announce(changed, column, column, (_DISPLAY, _TOOLTIP, _SORT))
         if self._sort is not None and self._sort[0] is Column.STATUS:
             self._resort()
         return len(changed)

@@ -189,7 +189,8 @@ class JobsView(QWidget):
             proxy = self.proxy
             identity = proxy.accepts_all
             rows: list[int] = []
-            for span in self.table.selectionModel().selection():
+            # PySide6's stubs omit QItemSelection's iteration (it is a list of ranges)
+            for span in self.table.selectionModel().selection():  # type: ignore[attr-defined]
                 if not span.isValid():
                     continue
                 for row in range(span.top(), span.bottom() + 1):

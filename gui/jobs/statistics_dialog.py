@@ -46,7 +46,7 @@ class WrapDelegate(QStyledItemDelegate):
         if not isinstance(text, str) or not text:
             return hint
         width = max(60, self._view.columnWidth(index.column()) - 32)   # icon and margins
-        rect = option.fontMetrics.boundingRect(  # type: ignore[attr-defined]
+        rect = option.fontMetrics.boundingRect(
             QRect(0, 0, width, 100_000), int(Qt.TextFlag.TextWordWrap), text)
         return QSize(hint.width(), max(hint.height(), rect.height() + 6))
 
@@ -61,12 +61,12 @@ class ProgressDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         bar = QStyleOptionProgressBar()
-        bar.rect = QRect(option.rect.adjusted(2, 3, -2, -3))  # type: ignore[attr-defined]
+        bar.rect = QRect(option.rect.adjusted(2, 3, -2, -3))
         bar.minimum, bar.maximum, bar.progress = 0, 100, value
         bar.text = f"{value}%"
         bar.textVisible = True
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]
-        widget = option.widget  # type: ignore[attr-defined]
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
@@ -270,9 +270,9 @@ class StatisticsDialog(QDialog):
             item.setToolTip(2, done)
             self.computers.addTopLevelItem(item)
         for i in range(self.computers.topLevelItemCount()):
-            item = self.computers.topLevelItem(i)
-            if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == (keep or SESSION_ROW):
-                self.computers.setCurrentItem(item)
+            row = self.computers.topLevelItem(i)
+            if row is not None and row.data(0, Qt.ItemDataRole.UserRole) == (keep or SESSION_ROW):
+                self.computers.setCurrentItem(row)
                 break
         self._show_log()
 

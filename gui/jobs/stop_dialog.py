@@ -87,8 +87,9 @@ def estimate_text(previews: Sequence[StopPreview]) -> str:
             lines.append(f"{prefix}{e.computer}: {e.progress} %, {left}")
     if not lines:
         return "Nothing is being backed up now: the job stops at once."
-    totals = [p.graceful_eta_seconds for p in previews if p.estimates]
-    if any(t is None for t in totals):
+    estimated = [p for p in previews if p.estimates]
+    totals = [p.graceful_eta_seconds for p in estimated if p.graceful_eta_seconds is not None]
+    if len(totals) < len(estimated):
         lines.append("Estimating when the job stops…")
     else:
         lines.append(f"{eta_text(max(totals))} until the job stops.".capitalize())

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 from gui.widgets.resources import icon
 
-KeySpec = QKeySequence | QKeySequence.StandardKey | str
+KeySpec = QKeySequence | QKeySequence.StandardKey | Qt.Key | str
 
 
 def make_action(parent: QObject, icon_name: str | None, text: str, tip: str, *,

@@ -13,7 +13,7 @@ DISABLED_SCHEDULE = "<Disabled>"
 def status_text(job: JobInfo) -> str:
     if job.status is JobStatus.WORKING:
         return f"Working {job.progress}%"
-    return job.status.value
+    return str(job.status.value)   # str(): mypy types .value of a narrowed enum as Any
 
 
 def datetime_text(value: datetime | None, *, seconds: bool = False) -> str:

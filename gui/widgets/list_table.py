@@ -4,6 +4,7 @@ left-aligned headers, a context menu, and the given column widths."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from PySide6.QtCore import (
     QByteArray, QEvent, QItemSelectionModel, QModelIndex, QObject, QPersistentModelIndex, QPoint,
@@ -16,6 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 ROW_HEIGHT = 24
+
+_Column = TypeVar("_Column", bound=int)   # a list's column enum (an IntEnum)
 
 
 class RowHoverDelegate(QStyledItemDelegate):
@@ -49,8 +52,8 @@ class RowHoverDelegate(QStyledItemDelegate):
             self._table.viewport().update()
 
 
-def setup_list_table(table: QTableView, *, widths: Mapping[int, int], stretch: int,
-                     on_menu: Callable[[QPoint], None], multi_select: bool = True,
+def setup_list_table(table: QTableView, *, widths: Mapping[_Column, int], stretch: int,
+                     on_menu: Callable[[QPoint], object], multi_select: bool = True,
                      movable: bool = True) -> RowHoverDelegate:
     """Configure ``table`` (its model already set) as a console list; returns its
     hover delegate."""

@@ -7,7 +7,7 @@ import threading
 import weakref
 from pathlib import Path
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from core.agents.ssh.sshlib import asyncssh
 
@@ -56,7 +56,7 @@ class SshAgent:
         self.native: bool | None = None   # whether the computer cuts and hashes (once known)
         self.native_problem = ""
         self.remembered_key: str | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[], SshAgent] | None = None
 
     @property
     def where(self) -> str:
@@ -106,7 +106,7 @@ class SshAgent:
         return (f"Connected to {self.target.host} as {self.target.user}; {self.target.path} "
                 f"is readable (Python {reply.get('python', self.python)})")
 
-    def _folder_error(self, reply: dict) -> RemoteError:
+    def _folder_error(self, reply: dict[str, Any]) -> RemoteError:
         return RemoteError(f"Computer '{self.computer.name}': {self.target.path} on "
                            f"{self.target.host} {reply.get('text', 'cannot be used')}. Check the "
                            "computer's path in the job settings.")
@@ -146,7 +146,8 @@ class SshAgent:
         raise OSError(errno.EOPNOTSUPP, "an SSH computer's files are read by its agent", rel)
 
     # -- source-side reading --------------------------------------------------
-    def source_reader(self, files: list[tuple[str, int]], chunker, missing,
+    def source_reader(self, files: list[tuple[str, int]], chunker: Any,
+                      missing: Callable[[list[str]], list[str]],
                       rate: float | None = None,
                       on_progress: Callable[[int], None] | None = None) -> RemoteReader:
         """Start reading ``files`` (rel, size) at the computer, in this order,

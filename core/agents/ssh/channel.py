@@ -48,10 +48,10 @@ class AgentChannel:
         self._room: asyncio.Event | None = None
         self._closed = False
         self._stderr = b""
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.watchdog = Watchdog(stall_s() if silence_s is None else silence_s)
         self._stalled = ""                  # "heartbeat" | "progress": the agent was given up
-        self._killer: asyncio.Task | None = None   # kills a given-up agent, then aborts
+        self._killer: asyncio.Task[None] | None = None   # kills a given-up agent, then aborts
 
     async def start(self) -> None:
         self._room = asyncio.Event()
@@ -65,9 +65,15 @@ class AgentChannel:
                        asyncio.ensure_future(self._drain_stderr()),
                        asyncio.ensure_future(self._watch())]
 
+    def _started(self) -> asyncio.Event:
+        """The room event, which start() makes on the loop."""
+        assert self._room is not None, "the channel is used before start()"
+        return self._room
+
     # -- loop side -----------------------------------------------------------
     async def _pump(self) -> None:
         stdout = self.opened.process.stdout
+        room = self._started()
         why = "the agent ended its output"
         buf = bytearray()
         head = wire.HEADER.size
@@ -111,10 +117,10 @@ class AgentChannel:
                     self._cond.notify_all()
                     full = self._bytes > HIGH_WATER
                     if full:
-                        self._room.clear()
+                        room.clear()
                 if full:
                     self.watchdog.pause()
-                    await self._room.wait()
+                    await room.wait()
                     self.watchdog.resume()
         except asyncio.CancelledError:
             why = "the connection was closed"
@@ -206,9 +212,10 @@ class AgentChannel:
                 self._cond.wait(POLL_S)
             kind, data = self._frames.popleft()
             self._bytes -= len(data) + wire.HEADER.size
-            wake = self._bytes <= HIGH_WATER // 2 and not self._room.is_set()
+            room = self._started()
+            wake = self._bytes <= HIGH_WATER // 2 and not room.is_set()
         if wake:
-            loop.soon(self._room.set)
+            loop.soon(room.set)
         return kind, data
 
     def ready(self) -> bool:

@@ -8,6 +8,7 @@ import struct
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.agents.ssh.sshlib import asyncssh
 
@@ -29,7 +30,7 @@ MAX_HELLO = 1 << 16
 @dataclass
 class Opened:
     conn: asyncssh.SSHClientConnection
-    process: asyncssh.SSHClientProcess
+    process: asyncssh.SSHClientProcess[bytes]
     python: str
     native_problem: str            # why the computer cannot cut and hash ("" if it can)
     remembered_key: str | None     # the fingerprint accepted and remembered, if any
@@ -39,7 +40,8 @@ class Opened:
 
 
 class _Client(asyncssh.SSHClient):
-    def __init__(self, policy: HostKeyPolicy, target: SshTarget, known: list) -> None:
+    def __init__(self, policy: HostKeyPolicy, target: SshTarget,
+                 known: list[asyncssh.SSHKey]) -> None:
         self.policy, self.target, self.known = policy, target, known
 
     def validate_host_public_key(self, host: str, addr: str, port: int,
@@ -55,7 +57,7 @@ async def open_agent(target: SshTarget, settings: SshSettings, known_hosts: Path
         known = policy.known(target.host, target.port)
     except (OSError, ValueError) as exc:
         raise RemoteError(f"Cannot check the host key of {where}: {exc}") from None
-    options: dict = {}
+    options: dict[str, Any] = {}
     if settings.identity_file:
         identity = Path(settings.identity_file).expanduser()
         if not identity.is_file():
@@ -176,7 +178,7 @@ async def _start_agent(conn: asyncssh.SSHClientConnection, target: SshTarget, na
                   KEEPALIVE_S * KEEPALIVE_MISSES, _pid(hello))
 
 
-async def _read_hello(stdout: asyncssh.SSHReader, where: str) -> dict:
+async def _read_hello(stdout: asyncssh.SSHReader[bytes], where: str) -> dict[str, Any]:
     """The agent's hello, after whatever the login shell printed before it
     (skipped, up to ``payload.MAX_JUNK`` bytes)."""
     magic = payload.HELLO_MAGIC
@@ -200,10 +202,11 @@ async def _read_hello(stdout: asyncssh.SSHReader, where: str) -> dict:
     body = rest[4:]
     if len(body) < n:
         body += await stdout.readexactly(n - len(body))
-    return json.loads(body[:n])
+    hello: dict[str, Any] = json.loads(body[:n])
+    return hello
 
 
-def _pid(hello: dict) -> int:
+def _pid(hello: dict[str, Any]) -> int:
     try:
         return max(0, int(hello.get("pid") or 0))
     except (TypeError, ValueError):
@@ -219,7 +222,7 @@ def _quote(junk: bytes, limit: int = 60) -> str:
     return repr(line if len(line) <= limit else line[:limit - 3] + "...")
 
 
-async def _exit_of(process: asyncssh.SSHClientProcess) -> tuple[int | None, str]:
+async def _exit_of(process: asyncssh.SSHClientProcess[bytes]) -> tuple[int | None, str]:
     try:
         await asyncio.wait_for(process.wait_closed(), 5)
     except (asyncio.TimeoutError, TimeoutError, asyncssh.Error, OSError):

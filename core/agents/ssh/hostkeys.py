@@ -39,7 +39,8 @@ class HostKeyPolicy:
         addr = host if _is_ip(host) else ""
         return list(asyncssh.match_known_hosts(hosts, host, addr, port)[0])
 
-    def decide(self, host: str, port: int, key: asyncssh.SSHKey, known: list) -> bool:
+    def decide(self, host: str, port: int, key: asyncssh.SSHKey,
+               known: list[asyncssh.SSHKey]) -> bool:
         """Called when ``key`` is not among the ``known`` keys of the host."""
         fingerprint = key.get_fingerprint()
         if known:

@@ -58,5 +58,5 @@ def call(coro: Coroutine[Any, Any, T], cancel: threading.Event | None = None,
             raise TimeoutError
 
 
-def soon(callback, *args: Any) -> None:
+def soon(callback: Callable[..., object], *args: Any) -> None:
     loop().call_soon_threadsafe(callback, *args)

@@ -50,7 +50,7 @@ class Batch:
     """A batch of the agent's records; a ``C`` record gains its data once the
     chunks the server asked for have arrived."""
 
-    records: list[list]
+    records: list[list[Any]]
     need: list[int]                  # indexes among the C records
     resolved: bool = False
     wire: dict[int, int] = field(default_factory=dict)   # record index -> bytes sent
@@ -65,7 +65,7 @@ class FileEnd:
 
 class RemoteReader:
     def __init__(self, channel: AgentChannel, root: str, files: list[tuple[str, int]],
-                 chunker, missing: Callable[[list[str]], list[str]],
+                 chunker: Any, missing: Callable[[list[str]], list[str]],
                  cancel: threading.Event | None, raw: bool, rate: float | None = None,
                  on_progress: Callable[[int], None] | None = None) -> None:
         self.channel = channel
@@ -82,7 +82,7 @@ class RemoteReader:
         self._events: collections.deque[tuple[str, Any]] = collections.deque()
         self._batches: dict[int, Batch] = {}     # asked for data, not yet arrived
         self._requested: set[str] = set()
-        self._answers: list[list] = []      # [batch, needed indexes] not yet sent
+        self._answers: list[list[Any]] = []      # [batch, needed indexes] not yet sent
         self._batch: Batch | None = None    # the batch whose records are being taken
         self._pos = 0
         self._sent_files = 0
@@ -153,7 +153,7 @@ class RemoteReader:
                                       "of the wrong size.")
         batch.resolved = True
 
-    def _answer(self, g: int, records: list[list]) -> None:
+    def _answer(self, g: int, records: list[list[Any]]) -> None:
         ids = [rec[1] for rec in records if rec[0] == "C"]
         lacking = set(self.missing(ids)) if ids else set()
         need = []
@@ -187,7 +187,7 @@ class RemoteReader:
                     return self._events.popleft()
             self._pump()
 
-    def _record(self, peek: bool = False) -> list:
+    def _record(self, peek: bool = False) -> list[Any]:
         """The next record of the native stream (resolved batches, in order)."""
         while self._batch is None or self._pos >= len(self._batch.records):
             t, ev = self._next()
@@ -272,7 +272,7 @@ class RemoteFile:
         self.end: FileEnd | None = None
         self.raw = reader.raw
 
-    def _ended(self, err: str | None, st: list | None = None, same: bool = True,
+    def _ended(self, err: str | None, st: list[Any] | None = None, same: bool = True,
                retry: bool = False) -> None:
         if err is not None:
             self.reader._file_done()
@@ -302,7 +302,8 @@ class RemoteFile:
             return b""
         t, ev = self.reader._next()
         if t == "R":
-            return ev
+            data: bytes = ev
+            return data
         if t == "E":
             if "err" in ev:
                 self._ended(ev["err"])

@@ -11,6 +11,7 @@ writers in one process conflict like two processes do, and the kernel drops
 the lock when the process dies (no stale locks)."""
 from __future__ import annotations
 
+import builtins
 import errno
 import fcntl
 import os
@@ -347,7 +348,7 @@ class LocalBackend:
         self._walk(self.root / start, start, prefix, found)
         return iter(found)
 
-    def _walk(self, folder: Path, rel: str, prefix: str, found: list[ObjectInfo]) -> None:
+    def _walk(self, folder: Path, rel: str, prefix: str, found: builtins.list[ObjectInfo]) -> None:
         try:
             with os.scandir(folder) as it:
                 entries = list(it)
@@ -410,7 +411,7 @@ class LocalBackend:
             if create or not all((self.root / d).is_dir() for d in ("packs", "index", "points")):
                 raise
 
-    def clear_tmp(self) -> tuple[int, list[str]]:
+    def clear_tmp(self) -> tuple[int, builtins.list[str]]:
         """Remove files left in tmp/ by crashed writers (only under the
         exclusive lock). Returns (removed, problems)."""
         removed = 0

@@ -304,7 +304,7 @@ class S3Backend:
             args["Range"] = f"bytes={offset}-"
         try:
             response = self._client.get_object(**args)
-            data = response["Body"].read()
+            data: bytes = response["Body"].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidRange":
                 return b""          # the range starts at or past the end

@@ -14,7 +14,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 from PySide6.QtCore import QDir, Qt, Signal
@@ -32,8 +32,8 @@ from gui.widgets.file_dialogs import tracked_file_dialog
 from gui.jobs.wizard.draft import computer_name_error, suggest_computer_name
 from gui.runtime.worker import TaskRunner
 
-LOCAL = "local"
-SSH = "ssh"
+LOCAL: Final = "local"
+SSH: Final = "ssh"
 AGENTS: list[tuple[str, str]] = [
     (LOCAL, "Local folder"),
     (SSH, "Linux computer (SSH)"),
@@ -535,7 +535,7 @@ class ComputerDialog(QDialog):
 
     def _set_result(self, text: str, *, ok: bool | None) -> None:
         self.test_result.setText(text)
-        self.test_result.setProperty("state", {True: "ok", False: "error"}.get(ok, "busy"))
+        self.test_result.setProperty("state", "busy" if ok is None else "ok" if ok else "error")
         self.test_result.style().unpolish(self.test_result)
         self.test_result.style().polish(self.test_result)
 

@@ -57,8 +57,8 @@ class ComputersPage(WizardPage):
         self.add_button.clicked.connect(self.add)
         self.edit_button.clicked.connect(self.edit)
         self.remove_button.clicked.connect(self.remove)
-        self.up_button.clicked.connect(lambda: self.move(-1))
-        self.down_button.clicked.connect(lambda: self.move(1))
+        self.up_button.clicked.connect(lambda: self.move_computer(-1))
+        self.down_button.clicked.connect(lambda: self.move_computer(1))
         self.table.itemDoubleClicked.connect(lambda *_: self.edit())
         self.table.currentItemChanged.connect(lambda *_: self._update_buttons())
         self._update_buttons()
@@ -78,8 +78,9 @@ class ComputersPage(WizardPage):
                                     AGENT_TEXT.get(computer.agent, computer.agent)])
             item.setToolTip(1, computer.path)
             self.table.addTopLevelItem(item)
-        if 0 <= select < len(self.computers):
-            self.table.setCurrentItem(self.table.topLevelItem(select))
+        chosen = self.table.topLevelItem(select) if 0 <= select < len(self.computers) else None
+        if chosen is not None:
+            self.table.setCurrentItem(chosen)
         self._update_buttons()
         self.changed.emit()
 
@@ -105,7 +106,8 @@ class ComputersPage(WizardPage):
             del self.computers[row]
             self._fill(min(row, len(self.computers) - 1))
 
-    def move(self, delta: int) -> None:
+    def move_computer(self, delta: int) -> None:
+        """Move the current computer ``delta`` places (not QWidget.move, which it hid)."""
         row = self.current_row()
         target = row + delta
         if row < 0 or not 0 <= target < len(self.computers):

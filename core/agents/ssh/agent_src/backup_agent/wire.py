@@ -38,7 +38,8 @@ def zmessage(msg: Dict[str, Any]) -> bytes:
 def decode(kind: bytes, payload: bytes) -> Dict[str, Any]:
     if kind == ZJSON:
         payload = zlib.decompress(payload)
-    return json.loads(payload)
+    msg: Dict[str, Any] = json.loads(payload)
+    return msg
 
 
 def header(raw: bytes) -> Tuple[bytes, int]:
