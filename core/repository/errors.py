@@ -4,7 +4,10 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from core.errors import PartialRestore, PointNotFound  # noqa: F401  (defined there: they cross the wire)
+from core.errors import (  # defined there, as every error that crosses the wire
+    PartialRestore as PartialRestore,
+    PointNotFound as PointNotFound,
+)
 from core.errors import RepositoryError, RestoreError
 from core.process.fdlimit import out_of_descriptors, too_many_open_files
 

@@ -36,8 +36,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-# defined in core.errors, as every error that crosses the wire, and used from here
-from core.errors import DamagedKey, KeyInUse, KeyNotFound, PasswordRequired, WrongPassword  # noqa: F401
+from core.errors import (  # defined there, as every error that crosses the wire
+    DamagedKey as DamagedKey,
+    KeyInUse as KeyInUse,
+    KeyNotFound as KeyNotFound,
+    PasswordRequired as PasswordRequired,
+    WrongPassword as WrongPassword,
+)
 from core.errors import InvalidInput, RepositoryError
 
 from core.repository.backend.base import Backend, ObjectNotFound

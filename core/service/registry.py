@@ -27,7 +27,9 @@ from typing import Any, TypedDict
 from pydantic import SecretStr
 
 from core.catalogue import Catalogue, RepositoryRecord
-from core.errors import S3AccessDenied  # noqa: F401  (defined there: they cross the wire)
+from core.errors import (  # defined there, as every error that crosses the wire
+    S3AccessDenied as S3AccessDenied,
+)
 from core.errors import InvalidInput, JobStateError, NotFound, RepositoryError
 from core.models import JOB_NAME_RE, _invisible
 from core.paths import default_repository_path, secrets_dir

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from core.agents.base import SourceFileError
-from core.errors import ConnectionLostError, RemoteError  # noqa: F401  (defined there: they cross the wire)
+from core.errors import (  # defined there, as every error that crosses the wire
+    ConnectionLostError as ConnectionLostError,
+    RemoteError as RemoteError,
+)
 
 
 class RemoteFileError(SourceFileError):
