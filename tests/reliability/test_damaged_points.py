@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.models import Computer, JobDefinition, SessionResult, TaskStatus
+from core.models import (
+    Computer, JobDefinition, RestorePointInfo, SessionInfo, SessionResult, TaskStatus,
+)
 from core.service.facade import BackupService
 from tests.conftest import make_tree
 from tests.reliability.helpers import ENV, ROOT, agent_jobs, as_json, flip_byte
@@ -124,6 +126,20 @@ svc.wait_session(svc.start_job("K"), 60)
 """
 
 
+def _the_task_got_its_point(svc: BackupService) -> tuple[list[RestorePointInfo], SessionInfo]:
+    """After the kill, the next start lists both points, intact, and the killed
+    session's task has its point, says so, and no longer says it has none."""
+    points = svc.list_points("K")
+    assert len(points) == 2 and all(p.damaged is None for p in points)
+    killed = svc.list_sessions("K")[0]
+    assert killed.result is SessionResult.FAILED      # the server did die
+    (task,) = killed.tasks
+    assert task.status is TaskStatus.SUCCESS and task.point_id == points[-1].id
+    assert any("recorded at the next start" in i.text for i in task.log)
+    assert not any("no restore point was created" in i.text for i in task.log)
+    return points, killed
+
+
 def test_a_kill_between_commit_and_catalogue_is_corrected_at_start(tmp_path):
     """A real SIGKILL right after the manifest commit, before the catalogue
     update: the next start lists the point and gives the task its point."""
@@ -134,14 +150,7 @@ def test_a_kill_between_commit_and_catalogue_is_corrected_at_start(tmp_path):
     assert proc.returncode == -9, proc.stderr.decode()
     svc = BackupService(data)
     try:
-        points = svc.list_points("K")
-        assert len(points) == 2 and all(p.damaged is None for p in points)
-        killed = svc.list_sessions("K")[0]
-        assert killed.result is SessionResult.FAILED      # the server did die
-        (task,) = killed.tasks
-        assert task.status is TaskStatus.SUCCESS and task.point_id == points[-1].id
-        assert any("recorded at the next start" in i.text for i in task.log)
-        assert not any("no restore point was created" in i.text for i in task.log)
+        points, killed = _the_task_got_its_point(svc)
         assert svc.verify().ok
         svc.restore(points[-1].id, tmp_path / "out")
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
@@ -191,14 +200,7 @@ def test_a_kill_after_the_point_is_catalogued_gives_the_task_its_point(tmp_path)
     assert proc.returncode == -9, proc.stderr.decode()
     svc = BackupService(data)
     try:
-        points = svc.list_points("K")
-        assert len(points) == 2 and all(p.damaged is None for p in points)
-        killed = svc.list_sessions("K")[0]
-        assert killed.result is SessionResult.FAILED      # the server did die
-        (task,) = killed.tasks
-        assert task.status is TaskStatus.SUCCESS and task.point_id == points[-1].id
-        assert any("recorded at the next start" in i.text for i in task.log)
-        assert not any("no restore point was created" in i.text for i in task.log)
+        points, killed = _the_task_got_its_point(svc)
         assert any(f"restore point {points[-1].id} recovered" in i.text for i in killed.log)
     finally:
         svc.close()
