@@ -25,6 +25,13 @@ class BackupActions(QObject):
     def all(self) -> list[QAction]:
         return [self.restore, self.verify, self.delete]
 
+    #: the contextual ribbon page this node's actions fill when its items are selected
+    RIBBON_PAGE, RIBBON_TOOLS = 'Backup', 'Backup Tools'
+
+    def ribbon_groups(self) -> list[tuple[str, list[QAction]]]:
+        """The groups of that page, in order: the window only places them."""
+        return [("Restore", [self.restore]), ("Manage Backups", [self.verify, self.delete])]
+
     def menu(self, parent: QWidget) -> QMenu:
         """The Backups tree's right-click menu."""
         menu = QMenu(parent)

@@ -23,6 +23,13 @@ class SessionActions(QObject):
     def all(self) -> list[QAction]:
         return [self.statistics, self.report, self.stop]
 
+    #: the contextual ribbon page this node's actions fill when its items are selected
+    RIBBON_PAGE, RIBBON_TOOLS = 'Session', 'Session Tools'
+
+    def ribbon_groups(self) -> list[tuple[str, list[QAction]]]:
+        """The groups of that page, in order: the window only places them."""
+        return [("Session", self.all())]
+
     def menu(self, parent: QWidget) -> QMenu:
         """The sessions lists' right-click menu."""
         menu = QMenu(parent)

@@ -28,6 +28,13 @@ class RepositoryActions(QObject):
     def all(self) -> list[QAction]:
         return [self.add, self.remove, self.rescan]
 
+    #: the contextual ribbon page this node's actions fill when its items are selected
+    RIBBON_PAGE, RIBBON_TOOLS = 'Backup Repository', 'Repository Tools'
+
+    def ribbon_groups(self) -> list[tuple[str, list[QAction]]]:
+        """The groups of that page, in order: the window only places them."""
+        return [("Manage Repository", [self.add, self.remove]), ("Tools", [self.rescan])]
+
     def apply(self, selected: bool) -> None:
         """Remove needs a repository; the server or the list says why one cannot go."""
         self.remove.setEnabled(selected)

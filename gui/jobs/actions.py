@@ -48,6 +48,14 @@ class JobActions(QObject):
     def details(self) -> list[QAction]:
         return [self.statistics]
 
+    #: the contextual ribbon page this node's actions fill when its items are selected
+    RIBBON_PAGE, RIBBON_TOOLS = 'Job', 'Job Tools'
+
+    def ribbon_groups(self) -> list[tuple[str, list[QAction]]]:
+        """The groups of that page, in order: the window only places them."""
+        return [("Job Control", self.job_control()), ("Manage Job", self.manage_job()),
+                ("Details", self.details())]
+
     def keyboard(self) -> list[QAction]:
         """The actions the jobs list answers to with a key."""
         return [self.edit, self.delete]

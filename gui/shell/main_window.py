@@ -19,6 +19,7 @@ from gui.jobs.action_state import ActionState, action_state, may_retry
 from gui.backups.actions import BackupActions
 from gui.history.actions import SessionActions
 from gui.jobs.actions import JobActions
+from gui.infrastructure.actions import RepositoryActions
 from gui.shell.actions import WindowActions
 from gui.backups.backups_controller import BackupsController
 from gui.backups.backups_model import BackupsModel
@@ -57,10 +58,8 @@ from gui.runtime.worker import TaskRunner
 WINDOW_TITLE = "Agent Backup Console"
 LEFT_PANE_WIDTH = 220
 DEFAULT_SIZE = (1360, 780)
-JOB_TOOLS = "Job Tools"
-BACKUP_TOOLS = "Backup Tools"
-SESSION_TOOLS = "Session Tools"
-REPOSITORY_TOOLS = "Repository Tools"
+# what a console node hands the window for its contextual ribbon page
+NodeActions = JobActions | BackupActions | SessionActions | RepositoryActions
 
 # The History view's inventory: every session, or one type.
 HISTORY_TREE = [("All Sessions", "history", None, [
@@ -126,22 +125,11 @@ class MainWindow(QMainWindow):
         self.ribbon = Ribbon(self)
         self.home_page = self.ribbon.add_page("Home")
         self.home_page.add_group("Jobs", [self.job_actions.new_backup_job])
-        self.job_page: RibbonPage = self.ribbon.add_page("Job", contextual=JOB_TOOLS)
-        self.job_page.add_group("Job Control", self.job_actions.job_control())
-        self.job_page.add_group("Manage Job", self.job_actions.manage_job())
-        self.job_page.add_group("Details", self.job_actions.details())
-        self.backup_page: RibbonPage = self.ribbon.add_page("Backup", contextual=BACKUP_TOOLS)
-        self.backup_page.add_group("Restore", [self.backup_actions.restore])
-        self.backup_page.add_group("Manage Backups", [self.backup_actions.verify,
-                                                      self.backup_actions.delete])
-        self.session_page: RibbonPage = self.ribbon.add_page("Session", contextual=SESSION_TOOLS)
-        self.session_page.add_group("Session", self.session_actions.all())
-        repository_actions = self.infrastructure.actions
-        self.repository_page: RibbonPage = self.ribbon.add_page("Backup Repository",
-                                                                contextual=REPOSITORY_TOOLS)
-        self.repository_page.add_group("Manage Repository", [repository_actions.add,
-                                                             repository_actions.remove])
-        self.repository_page.add_group("Tools", [repository_actions.rescan])
+        # each node says which contextual page and groups its actions make
+        self.job_page = self._contextual_page(self.job_actions)
+        self.backup_page = self._contextual_page(self.backup_actions)
+        self.session_page = self._contextual_page(self.session_actions)
+        self.repository_page = self._contextual_page(self.infrastructure.actions)
         menu = self.ribbon.main_menu
         menu.addAction(self.window_actions.refresh)
         menu.addSeparator()
@@ -189,6 +177,12 @@ class MainWindow(QMainWindow):
         self.resize(*DEFAULT_SIZE)
         self.restore_settings()
         self.bridge.mark_dirty()   # first load
+
+    def _contextual_page(self, actions: NodeActions) -> RibbonPage:
+        page = self.ribbon.add_page(actions.RIBBON_PAGE, contextual=actions.RIBBON_TOOLS)
+        for title, group in actions.ribbon_groups():
+            page.add_group(title, group)
+        return page
 
     # -- layout ----------------------------------------------------------------------
     def _build_layout(self) -> None:
