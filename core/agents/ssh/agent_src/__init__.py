@@ -1,1 +1,1 @@
-"""Sources shipped to SSH computers (see core.remote.payload)."""
+"""Sources shipped to SSH computers (see core.agents.ssh.payload)."""
