@@ -17,7 +17,7 @@ from core.api import BackupApi, DeleteReport, verify_problem_text
 from core.models import RestorePointInfo, SessionInfo, SessionResult
 
 from gui.backups.actions import BackupActions
-from gui.backups.backups_model import BackupNode
+from gui.backups.backups_model import BackupNode, BackupsModel
 from gui.backups.backups_view import BackupsView
 from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error
@@ -33,13 +33,15 @@ class BackupsController(QObject):
     verifyFinished = Signal(object)   # SessionInfo of a verify started here, once it ended
 
     def __init__(self, service: BackupApi, runner: TaskRunner, bridge: EventBridge,
-                 view: BackupsView, actions: BackupActions, jobs: JobsTableModel,
-                 window: QWidget, visible: Callable[[], bool]) -> None:
+                 jobs: JobsTableModel, window: QWidget, visible: Callable[[], bool]) -> None:
         super().__init__(window)
         self._service = service
         self._runner = runner
         self._bridge = bridge
-        self.view = view
+        # the node's own parts, handed to the window to place
+        self.actions = actions = BackupActions(window)
+        self.model = BackupsModel(window)
+        self.view = view = BackupsView(self.model, actions.menu, window)
         self._jobs = jobs
         self._window = window
         self._visible = visible

@@ -15,7 +15,7 @@ from core.models import SessionInfo, SessionResult, SessionSummary, SessionType
 from gui.history.actions import SessionActions
 from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error
-from gui.history.history_model import SessionFilter
+from gui.history.history_model import SessionFilter, SessionsModel
 from gui.history.history_view import SessionsView
 from gui.history.report import open_in_browser, save_report
 from gui.runtime.worker import TaskRunner
@@ -43,14 +43,20 @@ class SessionsController(QObject):
     reportSaved = Signal(object)   # Path of a report just written (and opened)
 
     def __init__(self, service: BackupApi, runner: TaskRunner, bridge: EventBridge,
-                 views: list[SessionsView], actions: SessionActions, window: QWidget,
-                 current: Callable[[], SessionsView | None],
+                 window: QWidget, current: Callable[[], SessionsView | None],
                  open_statistics: OpenStatistics, stop_backup: StopBackup) -> None:
         super().__init__(window)
         self._service = service
         self._runner = runner
         self._bridge = bridge
-        self._views = views
+        # the node's own parts, handed to the window to place: its actions, the
+        # Last 24 Hours list (no filters: the inventory scopes it) and History
+        self.actions = actions = SessionActions(window)
+        self.recent_view = SessionsView(SessionsModel(runner, service.list_history, window),
+                                        actions.menu, window, filters=False)
+        self.history_view = SessionsView(SessionsModel(runner, service.list_history, window),
+                                         actions.menu, window)
+        self._views = views = [self.recent_view, self.history_view]
         self._actions = actions
         self._window = window
         self._current = current

@@ -22,11 +22,8 @@ from gui.jobs.actions import JobActions
 from gui.infrastructure.actions import RepositoryActions
 from gui.shell.actions import WindowActions
 from gui.backups.backups_controller import BackupsController
-from gui.backups.backups_model import BackupsModel
-from gui.backups.backups_view import BackupsView
 from gui.runtime.bridge import EventBridge
 from gui.jobs.context_menu import build_job_context_menu
-from gui.history.history_model import SessionsModel
 from gui.history.history_view import SessionsView
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.shell.help_dialogs import AboutDialog, HelpDialog
@@ -110,8 +107,6 @@ class MainWindow(QMainWindow):
         self.proxy = JobsFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.job_actions = JobActions(self)
-        self.backup_actions = BackupActions(self)
-        self.session_actions = SessionActions(self)
         self.window_actions = WindowActions(self)
         self.addActions(self.window_actions.all())
         self.refresher = JobsRefresher(service.list_jobs, self.model, self.runner, self)
@@ -121,6 +116,33 @@ class MainWindow(QMainWindow):
         self.infrastructure = InfrastructureController(
             service, self.runner, self.bridge, self,
             visible=lambda: self.work.currentWidget() is self.infrastructure.view)
+
+        self.jobs_view = JobsView(self.model, self.proxy,
+                                  lambda parent: build_job_context_menu(self.job_actions, parent),
+                                  self, new_job=self.job_actions.new_backup_job,
+                                  keyboard=self.job_actions.keyboard())
+
+        # The jobs and sessions nodes serve each other (Statistics stops a session
+        # and saves its report; History opens Statistics and stops a backup): each
+        # gets the other's commands in its constructor, the later one through a lambda.
+        self.controller = JobController(
+            service, self.runner, self.bridge, self.model, self.job_actions,
+            self.jobs_view.selected_jobs, self, reveal=self.reveal_job,
+            stop_session=lambda sid, job, kind: self.sessions.stop_session(sid, job, kind),
+            save_report=lambda sid: self.sessions.save_report(sid))
+        self.backups = BackupsController(
+            service, self.runner, self.bridge, self.model, self,
+            visible=lambda: self.work.currentWidget() is self.backups_view)
+        self.sessions = SessionsController(
+            service, self.runner, self.bridge, self, current=self._current_sessions_view,
+            open_statistics=lambda job, sid: self.controller.open_statistics(job, sid),
+            stop_backup=self.controller.stop_job_named)
+        # what the Backups and History nodes hand the window to place
+        self.backup_actions, self.backups_view = self.backups.actions, self.backups.view
+        self.backups_model = self.backups.model
+        self.session_actions = self.sessions.actions
+        self.recent_view, self.history_view = self.sessions.recent_view, self.sessions.history_view
+        self.recent_model, self.history_model = self.recent_view.model, self.history_view.model
 
         self.ribbon = Ribbon(self)
         self.home_page = self.ribbon.add_page("Home")
@@ -142,37 +164,10 @@ class MainWindow(QMainWindow):
         self.history_inventory = InventoryPane("History", self, tree=HISTORY_TREE,
                                                first="All Sessions")
         self.navigation = NavigationPane(self)
-        self.jobs_view = JobsView(self.model, self.proxy,
-                                  lambda parent: build_job_context_menu(self.job_actions, parent),
-                                  self, new_job=self.job_actions.new_backup_job,
-                                  keyboard=self.job_actions.keyboard())
-        self.recent_model = SessionsModel(self.runner, service.list_history, self)
-        self.recent_view = SessionsView(self.recent_model, self.session_actions.menu, self,
-                                        filters=False)
-        self.history_model = SessionsModel(self.runner, service.list_history, self)
-        self.history_view = SessionsView(self.history_model, self.session_actions.menu, self)
-        self.backups_model = BackupsModel(self)
-        self.backups_view = BackupsView(self.backups_model, self.backup_actions.menu, self)
         self.status_bar = ConsoleStatusBar(service.data_dir, self)
         self.setStatusBar(self.status_bar)
         self._build_layout()
 
-        # The jobs and sessions nodes serve each other (Statistics stops a session
-        # and saves its report; History opens Statistics and stops a backup): each
-        # gets the other's commands in its constructor, the later one through a lambda.
-        self.controller = JobController(
-            service, self.runner, self.bridge, self.model, self.job_actions,
-            self.jobs_view.selected_jobs, self, reveal=self.reveal_job,
-            stop_session=lambda sid, job, kind: self.sessions.stop_session(sid, job, kind),
-            save_report=lambda sid: self.sessions.save_report(sid))
-        self.backups = BackupsController(
-            service, self.runner, self.bridge, self.backups_view, self.backup_actions,
-            self.model, self, visible=lambda: self.work.currentWidget() is self.backups_view)
-        self.sessions = SessionsController(
-            service, self.runner, self.bridge, [self.recent_view, self.history_view],
-            self.session_actions, self, current=self._current_sessions_view,
-            open_statistics=lambda job, sid: self.controller.open_statistics(job, sid),
-            stop_backup=self.controller.stop_job_named)
         self._wire()
         self.resize(*DEFAULT_SIZE)
         self.restore_settings()
