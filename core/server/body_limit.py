@@ -12,6 +12,7 @@ busy parsing: 128 MiB of JSON took 6.7 s before being refused as invalid.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -23,6 +24,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 8 << 20
+DRAIN_BYTES = 256 << 20   # the most of a refused streamed body read before answering
+DRAIN_SECONDS = 2.0
 
 
 def too_large_message(limit: int = MAX_BODY_BYTES) -> str:
@@ -64,6 +67,8 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     over = True
+                    if message.get("more_body", False):
+                        await _drain(receive)
                     raise _TooLarge
             return message
 
@@ -94,6 +99,33 @@ class BodyLimit:
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop the rest of a refused body, within bounds, before the answer goes out.
+
+    A connection closed with unread bytes in its receive buffer is reset, and
+    the reset discards the 413 the client had not read yet: the client sees
+    "connection closed" instead of the reason. So the rest is read first (as
+    nginx's lingering close does), but never more than ``DRAIN_BYTES`` or for
+    longer than ``DRAIN_SECONDS``: a client that never stops is answered anyway.
+    """
+    drained = 0
+
+    async def rest() -> None:
+        nonlocal drained
+        while drained < DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    try:
+        await asyncio.wait_for(rest(), DRAIN_SECONDS)
+    except asyncio.TimeoutError:
+        pass
 
 
 def _content_length(scope: Scope) -> int | None:

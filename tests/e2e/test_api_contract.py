@@ -188,6 +188,24 @@ def test_a_body_over_the_limit_is_refused_unread(live: Live) -> None:
     assert httpx.get(f"{live.url}{API}/server", headers=live.auth).status_code == 200
 
 
+def test_a_client_that_sends_all_of_a_refused_body_still_reads_the_413(live: Live) -> None:
+    """The rest of a refused streamed body is read before the answer, so no reset eats it."""
+    host, port = live.url.removeprefix("http://").split(":")
+    head = (f"POST {API}/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {live.token}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    chunk = b"%x\r\n" % (1 << 20) + b" " * (1 << 20) + b"\r\n"
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(head + chunk * 24 + b"0\r\n\r\n")   # 24 MiB, all of it, then read
+        answer = b""
+        while not answer.rstrip().endswith(b"}"):
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"kind": "BodyTooLarge"' in answer
+
+
 def test_an_unknown_agent_is_refused_when_the_job_is_made(live: Live) -> None:
     body = b'{"name": "Evil", "computers": [{"name": "pc1", "path": "/srv", "agent": "evil"}]}'
     refused = live.post("/jobs", body)
