@@ -56,6 +56,20 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
                            "'last') is an active full")
     full.add_argument("--no-active-full", action="store_true",
                       help="no periodic active full")
+    health = p.add_argument_group("scheduled health check (a Verify session after that "
+                                  "day's backup)")
+    hc = health.add_mutually_exclusive_group()
+    hc.add_argument("--health-check-weekly", metavar="DAYS",
+                    help="after the first backup on these days, verify the job's points "
+                         "(mon,tue,... or weekdays, weekends, all)")
+    hc.add_argument("--health-check-monthly", metavar="DAY",
+                    help="after the first backup on this day of the month (1-31 or 'last'), "
+                         "verify the job's points")
+    hc.add_argument("--no-health-check", action="store_true", help="no scheduled health check")
+    health.add_argument("--health-check-mode", choices=["light", "full", "auto"],
+                        help="full: re-read every block; light: list and size every object "
+                             "the points need, read no data (auto, the default: full for a "
+                             "folder, light for S3)")
     sched = p.add_argument_group("schedule (run the job automatically)")
     kind = sched.add_mutually_exclusive_group()
     kind.add_argument("--daily", metavar="HH:MM", help="run daily at this time")

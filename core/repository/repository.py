@@ -41,7 +41,9 @@ from core.repository.repair import repair_repository
 from core.repository.restore import RestoreContext, Restorer, check_restorable
 from core.repository.sealing import PLAIN, Sealer
 from core.repository.selection import select_paths
-from core.repository.verify import VerifyCancelled, VerifyProblems, verify_repository
+from core.repository.verify import (
+    VerifyCancelled, VerifyProblems, light_verify_repository, verify_repository,
+)
 from core.repository.writer import BackupWriter, WriterContext
 
 log = logging.getLogger(__name__)
@@ -409,13 +411,16 @@ class Repository:
     def verify(self, point_ids: Iterable[str] | None = None, *,
                missing_ok: bool = False, full: bool | None = None,
                progress: Callable[[int, int], None] | None = None,
-               cancel: Callable[[], bool] | None = None) -> VerifyProblems:
+               cancel: Callable[[], bool] | None = None,
+               light: bool = False) -> VerifyProblems:
         """Re-read, decompress and re-hash every blob the points reference; with
         no ids, every point and also every byte of every pack and index file.
         An empty result means everything is intact. A point id without a
         manifest raises PointNotFound, or with ``missing_ok`` is reported as a
         "manifest missing" problem. ``full`` forces (or skips) the whole-repository
-        check."""
+        check. ``light`` (with point ids): only list and size the objects the
+        points need, reading their manifests and no pack data (see
+        ``light_verify_repository``)."""
         lock = self._lock(exclusive=False, purpose="verify", cancel=cancel)
         if lock is None:
             raise VerifyCancelled("The verify was cancelled while it waited for the "
@@ -439,6 +444,9 @@ class Repository:
                 except RepositoryError as exc:
                     log.warning("%s", exc)
                     broken[point_id] = str(exc)
+            if light and point_ids is not None:
+                return light_verify_repository(self._layout, self._index, self.damage,
+                                               manifests, broken, missing, cancel=cancel)
             reader = PackReader(self._layout)
             try:
                 return verify_repository(

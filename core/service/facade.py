@@ -116,6 +116,7 @@ class BackupService:
                                    self._pool.repository, self._pool.repository_name)
             self._sessions = Sessions(self._ctx, engine)
             self._points = Points(self._ctx, self._sessions)
+            self._sessions.start_health_check = self._points.start_health_check
             self._repositories = Repositories(self._ctx)
             self._computers = Computers(self._ctx)
             self.catalogue.fail_interrupted_sessions()
