@@ -222,6 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     _repository_commands(sub)
 
+    maint = sub.add_parser("maintenance", help="the maintenance window: prune and compaction "
+                                               "run there instead of inside backups")
+    msub = maint.add_subparsers(dest="maintenance_command", required=True, metavar="ACTION")
+    mset = msub.add_parser("set", help="set the server-wide maintenance window")
+    mset.add_argument("--window", required=True, metavar="HH:MM-HH:MM",
+                      help="when maintenance may run, e.g. 01:00-05:00 (it is stopped when "
+                           "the window closes)")
+    mset.add_argument("--days", metavar="DAYS",
+                      help="days the window opens (mon,tue,... or weekdays, weekends, all; "
+                           "default all)")
+    mshow = msub.add_parser("show", help="show the maintenance window")
+    mshow.add_argument("--json", action="store_true")
+    msub.add_parser("clear", help="remove the window: backups reclaim space at their end")
+
     start = sub.add_parser("start", help="start a job")
     start.add_argument("name")
     start.add_argument("--full", action="store_true", help="active full: read all data again")

@@ -314,7 +314,11 @@ class Repository:
 
     # -- maintenance ---------------------------------------------------------
 
-    def prune(self) -> PruneReport:
+    def prune(self, cancel: Callable[[], bool] | None = None) -> PruneReport:
+        """Reclaim space: delete packs no point uses, repack (compact) packs
+        whose live share fell below ``prune.REPACK_BELOW_USED``, merge small
+        packs. ``cancel()`` turning true stops it between packs; what was done
+        so far is committed (``stopped`` in the report)."""
         lock = self._lock(exclusive=True, wait=False, purpose="prune")
         if lock is None:
             return PruneReport(
@@ -343,7 +347,8 @@ class Repository:
                     used.update(e.blocks)
             pruner = Pruner(self._layout, self._index, self.config.pack_size, self.damage,
                             check_lock=lambda: self._check_held(lock, "prune"),
-                            renew_lock=lambda: self._check_held(lock, "prune", renew=True))
+                            renew_lock=lambda: self._check_held(lock, "prune", renew=True),
+                            cancel=cancel)
             pruner.report_problems.extend(unreadable)
             counts = pruner.run(used)
         report = PruneReport(
@@ -354,6 +359,7 @@ class Repository:
             bytes_freed=counts["bytes_freed"],
             tmp_files_removed=counts["tmp"],
             problems=pruner.report_problems,
+            stopped=pruner.stopped,
         )
         for problem in report.problems:
             log.warning("prune: %s", problem)
