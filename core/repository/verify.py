@@ -321,9 +321,10 @@ def light_verify_repository(
         copies = [(p, why) for (b, p), why in bad.items() if b == blob]
         copies += [(p, damage.problem(b, p) or "corrupt") for b, p in damage.pairs
                    if b == blob and (b, p) not in bad]
-        pack, problem = copies[0] if copies else (None, "missing")
+        where: str | None = copies[0][0] if copies else None
+        problem = copies[0][1] if copies else "missing"
         for pid, paths in points.items():
-            problems.append(BlobProblem(pid, blob, pack, problem, paths))
+            problems.append(BlobProblem(pid, blob, where, problem, paths))
     problems.sort(key=lambda p: (p.point_id == "", p.point_id, p.paths[:1], p.blob, p.detail))
     problems.points_checked = len(manifests) + len(broken_points) + len(missing_points)
     problems.blobs_checked = len(users)
