@@ -217,9 +217,10 @@ class StoragePage(WizardPage):
         self.month_day_spin.setEnabled(on and not weekly and not self.month_last_check.isChecked())
         on = self.health_check.isChecked()
         weekly = self.health_weekly_radio.isChecked()
-        for widget in (self.health_weekly_radio, self.health_monthly_radio,
-                       self.health_mode_combo):
-            widget.setEnabled(on)
+        health: tuple[QWidget, ...] = (self.health_weekly_radio, self.health_monthly_radio,
+                                       self.health_mode_combo)
+        for control in health:
+            control.setEnabled(on)
         self.health_days.setEnabled(on and weekly)
         self.health_last_check.setEnabled(on and not weekly)
         self.health_day_spin.setEnabled(on and not weekly and
