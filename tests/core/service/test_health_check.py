@@ -141,7 +141,7 @@ def _count_pack_reads(client: Any) -> list[str]:
         if "/packs/" in "/" + params.get("Key", ""):
             reads.append(params["Key"])
 
-    client.meta.events.register("before-call.s3.GetObject", before)
+    client.meta.events.register("before-parameter-build.s3.GetObject", before)
     return reads
 
 
