@@ -151,8 +151,8 @@ def test_the_light_check_on_s3_reads_no_pack_data_and_reports_a_missing_object(
     service.add_repository(RepositorySpec(
         name="Cloud", url=s3_url, insecure_no_encryption=True,
         access_key_id=seaweed.access_key, secret_access_key=SecretStr(seaweed.secret_key)))
-    daily_job(service, source(tmp_path / "src"),
-              HealthCheckSchedule(kind=ActiveFullKind.MONTHLY, day_of_month=27),
+    src = source(tmp_path / "src")
+    daily_job(service, src, HealthCheckSchedule(kind=ActiveFullKind.MONTHLY, day_of_month=27),
               repository="Cloud")
     service.scheduler.tick()
     scheduled_run(service, clock, minutes=3)                   # the 26th: no check
@@ -181,3 +181,15 @@ def test_the_light_check_on_s3_reads_no_pack_data_and_reports_a_missing_object(
     assert any(p.pack == pack and p.problem == "missing" and "f0.bin" in p.paths
                for p in problems), problems
     assert {p.id for p in service.list_points("J") if p.damaged}
+
+    # the next backup reads f0.bin again and stores the block anew: every point heals
+    reads.clear()
+    healing = service.wait_session(service.start_job("J"), timeout=30)
+    assert healing.result is SessionResult.SUCCESS and healing.tasks[0].bytes_transferred > 0
+    again = service.wait_session(
+        service._points.start_health_check("J", HealthCheckMode.LIGHT), timeout=30)
+    assert again.result is SessionResult.SUCCESS, again.log
+    assert reads == []                                         # backup and check read no pack
+    assert all(p.damaged is None for p in service.list_points("J"))
+    service.restore(point.id, tmp_path / "back")
+    assert (tmp_path / "back" / "f0.bin").read_bytes() == (src / "f0.bin").read_bytes()

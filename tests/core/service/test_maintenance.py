@@ -13,7 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from core.api import RepositorySpec
 from core.models import (
     Computer, HistoryQuery, JobDefinition, MaintenanceSettings, SessionInfo, SessionResult,
     SessionType, TaskStatus,
@@ -23,6 +25,7 @@ from core.service.facade import BackupService
 from tests.conftest import shutdown_service
 from tests.support.clock import FakeClock
 from tests.support.gate import TaskGate
+from tests.support.seaweed import SeaweedS3
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,20 +47,19 @@ def service(tmp_path: Path, gate: TaskGate, clock: FakeClock) -> Iterator[Backup
     shutdown_service(svc, gate)
 
 
-def pack_bytes(svc: BackupService) -> int:
-    root = svc._pool.repository(REPO).path / "packs"
-    return sum(f.stat().st_size for f in root.rglob("*.pack"))
+def pack_bytes(svc: BackupService, repository: str = REPO) -> int:
+    return sum(svc._pool.repository(repository)._layout.list_packs().values())
 
 
 def backups(svc: BackupService, tmp_path: Path, count: int, change: int,
-            retain: int) -> dict[str, Path]:
+            retain: int, repository: str = REPO) -> dict[str, Path]:
     """``count`` backups of one computer, changing ``change`` of its four
     files before each; point id -> a copy of the tree it holds."""
     src = tmp_path / "src"
     src.mkdir()
     for i in range(4):
         (src / f"f{i}.bin").write_bytes(os.urandom(200_000))
-    svc.create_job(JobDefinition(name="J", retain_points=retain,
+    svc.create_job(JobDefinition(name="J", retain_points=retain, repository=repository,
                                  computers=(Computer(name="pc1", path=str(src)),)))
     copies: dict[str, Path] = {}
     for n in range(count):
@@ -92,16 +94,26 @@ def maintenance_sessions(svc: BackupService) -> list[SessionInfo]:
     return [s for s in svc.list_sessions() if s.type is SessionType.MAINTENANCE]
 
 
+@pytest.mark.parametrize("where", ["local", "s3"])
 def test_compaction_within_the_window_frees_space_and_every_point_restores(
-        service: BackupService, tmp_path: Path, clock: FakeClock) -> None:
+        service: BackupService, tmp_path: Path, clock: FakeClock, where: str,
+        request: pytest.FixtureRequest) -> None:
+    repository = REPO
+    if where == "s3":
+        seaweed: SeaweedS3 = request.getfixturevalue("seaweed")
+        repository = "Cloud"
+        service.add_repository(RepositorySpec(
+            name=repository, url=request.getfixturevalue("s3_url"),
+            insecure_no_encryption=True, access_key_id=seaweed.access_key,
+            secret_access_key=SecretStr(seaweed.secret_key)))
     service.set_maintenance(MaintenanceSettings(
         window=BackupWindow(start="01:00", end="05:00")))
     assert service.get_maintenance().window is not None
-    copies = backups(service, tmp_path, count=3, change=3, retain=2)
+    copies = backups(service, tmp_path, count=3, change=3, retain=2, repository=repository)
     last = service.list_sessions("J")[0]
     assert any("space is reclaimed in the maintenance window (01:00\u201305:00)" in item.text
                for item in last.log), last.log                       # not inside the backup
-    before = pack_bytes(service)
+    before = pack_bytes(service, repository)
     service.keep_time()                                              # 09:58: window closed
     assert maintenance_sessions(service) == []
 
@@ -110,9 +122,10 @@ def test_compaction_within_the_window_frees_space_and_every_point_restores(
     (session,) = maintenance_sessions(service)
     done = service.wait_session(session.id, timeout=30)
     assert done.result is SessionResult.SUCCESS, done.log
-    notes = " ".join(item.text for item in done.tasks[0].log)
-    assert "compacted" in notes and done.tasks[0].status is TaskStatus.SUCCESS, notes
-    assert pack_bytes(service) < before - 400_000                   # point 1's 3 files went
+    (task,) = [t for t in done.tasks if t.computer == repository]
+    notes = " ".join(item.text for item in task.log)
+    assert "compacted" in notes and task.status is TaskStatus.SUCCESS, notes
+    assert pack_bytes(service, repository) < before - 400_000       # point 1's 3 files went
     restores_byte_identical(service, tmp_path, copies)
     service.keep_time()                                              # once per opening
     assert len(maintenance_sessions(service)) == 1
