@@ -209,7 +209,9 @@ class BackupService:
 
     # what the scheduler asks of its host (core.scheduling.SchedulerHost)
     def has_schedules(self) -> bool:
-        return self._jobs.has_schedules()
+        """A job runs on a schedule, or a maintenance window is set: the server
+        stays up for them (``--idle-exit``)."""
+        return self._jobs.has_schedules() or self._maintenance.window_text() is not None
 
     def scheduled_jobs(self) -> list[JobDefinition]:
         return self._jobs.scheduled_jobs()

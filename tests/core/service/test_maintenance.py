@@ -135,6 +135,11 @@ def test_compaction_within_the_window_frees_space_and_every_point_restores(
 
 def test_without_a_window_backups_prune_themselves(
         service: BackupService, tmp_path: Path) -> None:
+    service.set_maintenance(MaintenanceSettings(window=BackupWindow(start="01:00",
+                                                                    end="05:00")))
+    assert service.has_schedules()         # the server stays up for it (--idle-exit)
+    service.set_maintenance(MaintenanceSettings())
+    assert not service.has_schedules()
     backups(service, tmp_path, count=3, change=3, retain=2)
     last = service.list_sessions("J")[0]
     assert any(item.text.startswith("Retention: reclaimed") for item in last.log), last.log
