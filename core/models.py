@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.scheduling.schedule import Schedule, Weekday, parse_days
+from core.scheduling.schedule import BackupWindow, Schedule, Weekday, parse_days
 
 JOB_NAME_RE = re.compile(r"^[^\x00-\x1f/\\]{1,64}$")
 MIN_THROTTLE_MBPS = 0.01
@@ -90,6 +90,7 @@ class SessionType(str, Enum):
     BACKUP = "Backup"
     RESTORE = "Restore"
     VERIFY = "Verify"
+    MAINTENANCE = "Maintenance"   # prune and compaction in the maintenance window
 
 
 class Stage(str, Enum):
@@ -275,6 +276,51 @@ class ActiveFullSchedule(BaseModel):
             else f"Monthly on day {self.day_of_month}"
 
 
+class HealthCheckMode(str, Enum):
+    """How a scheduled health check reads the job's points: ``full`` re-reads,
+    decompresses and re-hashes every block; ``light`` only lists and sizes
+    every object the points need (manifests, index files, packs), reading no
+    pack data, which is what object storage bills for."""
+
+    LIGHT = "light"
+    FULL = "full"
+
+
+class HealthCheckSchedule(ActiveFullSchedule):
+    """Scheduled health check (Veeam's): after the first backup on one of
+    these days, a Verify session checks the job's points. ``mode`` None: full
+    for a local folder, light for object storage."""
+
+    mode: HealthCheckMode | None = None
+
+    @field_validator("days")
+    @classmethod
+    def _valid_days(cls, v: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if not v:
+            raise ValueError("choose at least one day for the health check")
+        return tuple(d for d in Weekday if d in v)
+
+    def describe(self) -> str:
+        text = super().describe()
+        return text + (f" ({self.mode.value})" if self.mode is not None else "")
+
+
+class MaintenanceSettings(BaseModel):
+    """The server-wide maintenance window: prune and compaction (repacking
+    packs whose live share fell below half) run there, as a Maintenance
+    session, instead of at the end of backup sessions. No window: backups
+    reclaim space themselves (as before)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window: BackupWindow | None = None
+
+    def describe(self) -> str:
+        if self.window is None:
+            return "No maintenance window: backups reclaim space at their end"
+        return f"Maintenance window {self.window.describe()}"
+
+
 class JobDefinition(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -290,6 +336,7 @@ class JobDefinition(BaseModel):
     enabled: bool = True
     schedule: Schedule | None = None
     active_full: ActiveFullSchedule | None = None
+    health_check: HealthCheckSchedule | None = None
     ssh: SshSettings = SshSettings()
 
     @field_validator("name")

@@ -27,7 +27,8 @@ from core.api import (
 from core.events import CatalogueChanged, Event, EventBus, ServerConnection
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, JobStatus,
-    PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
+    MaintenanceSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
+    SshSettings, StopMode,
 )
 from core.paths import server_socket_path
 from core.api.launcher import ServerUnavailable, ensure_server, lasting_unreachable_owner
@@ -348,6 +349,13 @@ class ServerClient:
 
     def remove_repository_key(self, name: str, key_id: str) -> None:
         self._request("DELETE", f"/repositories/{_q(name)}/keys/{_q(key_id)}")
+
+    def get_maintenance(self) -> MaintenanceSettings:
+        return MaintenanceSettings.model_validate(self._request("GET", "/maintenance"))
+
+    def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings:
+        return MaintenanceSettings.model_validate(self._request(
+            "PUT", "/maintenance", json=settings.model_dump(mode="json")))
 
     def set_repository_password(self, name: str, password: SecretStr) -> None:
         self._request("PUT", f"/repositories/{_q(name)}/password",

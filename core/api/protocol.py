@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from core.events import Event
 from core.models import (
     Computer, FileScope, SshSettings, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo, RestorePointInfo, SessionInfo, StopMode,
+    MaintenanceSettings,
 )
 from core.api.reports import (
     BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport, ScopePreview,
@@ -84,5 +85,8 @@ class BackupApi(Protocol):
                                secret_access_key: SecretStr) -> None: ...
     # Linux computers over SSH: connects, checks the host key and the path
     def test_computer(self, computer: Computer, ssh: SshSettings) -> str: ...
+    # the server-wide maintenance window (prune and compaction run there)
+    def get_maintenance(self) -> MaintenanceSettings: ...
+    def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings: ...
 
 

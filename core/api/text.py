@@ -53,6 +53,7 @@ def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
         ("Task slots", str(d.task_slots)),
         ("Throttle", f"{d.throttle_mbps:g} MB/s" if d.throttle_mbps else "No limit"),
         ("Active full", d.active_full.describe() if d.active_full else "Off"),
+        ("Health check", d.health_check.describe() if d.health_check else "Off"),
         ("Schedule", d.schedule.describe() if d.schedule else "Not scheduled: run manually"),
         ("Enabled", "Yes" if d.enabled else "No"),
     ]

@@ -8,7 +8,8 @@ from typing import Any
 from core.api import describe_settings, job_summary
 from core.errors import InvalidInput
 from core.models import (
-    ActiveFullKind, ActiveFullSchedule, Computer, FileScope, JobDefinition, SshSettings,
+    ActiveFullKind, ActiveFullSchedule, Computer, FileScope, HealthCheckMode,
+    HealthCheckSchedule, JobDefinition, SshSettings,
 )
 from core.scheduling import BackupWindow, Schedule, ScheduleKind, parse_days, parse_duration_minutes
 from core.scheduling import parse_hhmm, parse_window
@@ -93,8 +94,44 @@ def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
         scope["exclude"] = ()
     settings["scope"] = FileScope.model_validate(scope)
     settings["active_full"] = _active_full(args, settings.get("active_full"))
+    settings["health_check"] = _health_check(args, settings.get("health_check"))
     settings["schedule"] = _schedule(args, settings.get("schedule"))
     return settings
+
+
+def _health_check(args: argparse.Namespace, current: Any) -> Any:
+    """The job's health check, as the active-full options are parsed;
+    ``--health-check-mode`` alone changes the mode of the current one."""
+    if args.no_health_check:
+        if args.health_check_mode is not None:
+            raise InvalidInput("--health-check-mode needs a health check: drop "
+                               "--no-health-check, or leave out --health-check-mode.")
+        return None
+    mode = current.get("mode") if isinstance(current, dict) else \
+        current.mode if isinstance(current, HealthCheckSchedule) else None
+    if args.health_check_mode is not None:
+        mode = None if args.health_check_mode == "auto" else HealthCheckMode(args.health_check_mode)
+    if args.health_check_weekly is not None:
+        return HealthCheckSchedule(kind=ActiveFullKind.WEEKLY,
+                                   days=parse_days(args.health_check_weekly), mode=mode)
+    if args.health_check_monthly is not None:
+        day = args.health_check_monthly.strip().lower()
+        if day == "last":
+            return HealthCheckSchedule(kind=ActiveFullKind.MONTHLY, last_day=True, mode=mode)
+        try:
+            return HealthCheckSchedule(kind=ActiveFullKind.MONTHLY, day_of_month=int(day),
+                                       mode=mode)
+        except ValueError:
+            raise InvalidInput("--health-check-monthly takes a day of the month (1-31) "
+                               "or 'last'.") from None
+    if args.health_check_mode is not None:
+        if current is None:
+            raise InvalidInput("--health-check-mode needs a health check: add "
+                               "--health-check-weekly DAYS or --health-check-monthly DAY.")
+        plan = current if isinstance(current, HealthCheckSchedule) else \
+            HealthCheckSchedule.model_validate(current)
+        return plan.model_copy(update={"mode": mode})
+    return current
 
 
 def _active_full(args: argparse.Namespace, current: Any) -> Any:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from core.errors import ConsoleError, InvalidInput
 from core.logs import setup_logging
 from core.paths import resolve_data_dir
-from core.cli import jobs, repositories, server, sessions
+from core.cli import jobs, maintenance, repositories, server, sessions
 from core.cli.parser import build_parser
 
 OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
@@ -24,7 +24,7 @@ COMMANDS = {
     "stop": sessions.stop, "sessions": sessions.list_sessions, "points": sessions.points,
     "session": sessions.show_session,
     "restore": sessions.restore, "verify": sessions.verify, "repair": sessions.repair,
-    "repository": repositories.run,
+    "repository": repositories.run, "maintenance": maintenance.run,
 }
 
 

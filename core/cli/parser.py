@@ -56,6 +56,20 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
                            "'last') is an active full")
     full.add_argument("--no-active-full", action="store_true",
                       help="no periodic active full")
+    health = p.add_argument_group("scheduled health check (a Verify session after that "
+                                  "day's backup)")
+    hc = health.add_mutually_exclusive_group()
+    hc.add_argument("--health-check-weekly", metavar="DAYS",
+                    help="after the first backup on these days, verify the job's points "
+                         "(mon,tue,... or weekdays, weekends, all)")
+    hc.add_argument("--health-check-monthly", metavar="DAY",
+                    help="after the first backup on this day of the month (1-31 or 'last'), "
+                         "verify the job's points")
+    hc.add_argument("--no-health-check", action="store_true", help="no scheduled health check")
+    health.add_argument("--health-check-mode", choices=["light", "full", "auto"],
+                        help="full: re-read every block; light: list and size every object "
+                             "the points need, read no data (auto, the default: full for a "
+                             "folder, light for S3)")
     sched = p.add_argument_group("schedule (run the job automatically)")
     kind = sched.add_mutually_exclusive_group()
     kind.add_argument("--daily", metavar="HH:MM", help="run daily at this time")
@@ -207,6 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
         jsub.add_parser(verb, help=f"{verb} a job").add_argument("name")
 
     _repository_commands(sub)
+
+    maint = sub.add_parser("maintenance", help="the maintenance window: prune and compaction "
+                                               "run there instead of inside backups")
+    msub = maint.add_subparsers(dest="maintenance_command", required=True, metavar="ACTION")
+    mset = msub.add_parser("set", help="set the server-wide maintenance window")
+    mset.add_argument("--window", required=True, metavar="HH:MM-HH:MM",
+                      help="when maintenance may run, e.g. 01:00-05:00 (it is stopped when "
+                           "the window closes)")
+    mset.add_argument("--days", metavar="DAYS",
+                      help="days the window opens (mon,tue,... or weekdays, weekends, all; "
+                           "default all)")
+    mshow = msub.add_parser("show", help="show the maintenance window")
+    mshow.add_argument("--json", action="store_true")
+    msub.add_parser("clear", help="remove the window: backups reclaim space at their end")
 
     start = sub.add_parser("start", help="start a job")
     start.add_argument("name")

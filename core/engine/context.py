@@ -109,6 +109,9 @@ class EngineContext:
     repository: Callable[[str], Repository]   # repository name -> open repository
     repository_name: Callable[[str], str]      # normalises a job's repository field
     data_dir: Path | None = None   # default: the catalogue's folder (SSH known_hosts live there)
+    # The server's maintenance window in words, or None: with one, retention's
+    # prune waits for the window instead of running at the session's end.
+    maintenance_window: Callable[[], str | None] = field(default=lambda: None)
 
     def data_folder(self) -> Path | None:
         if self.data_dir is not None:

@@ -258,6 +258,12 @@ class SessionRunner(SessionThread):
         if not self._forgot_points and not aborted:
             return
         what = "Retention" if self._forgot_points else "Cleanup"
+        window = self.ctx.maintenance_window() if not aborted else None
+        if window is not None:
+            with self.lock:
+                self._note(f"Retention: space is reclaimed in the maintenance window "
+                           f"({window})")
+            return
         try:
             report = self.ctx.repository(self.ctx.repository_name(self.job.repository)).prune()
             with self.lock:

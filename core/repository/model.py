@@ -126,3 +126,4 @@ class PruneReport:
     bytes_freed: int = 0  # may be negative if only small packs were merged
     tmp_files_removed: int = 0
     problems: list[str] = field(default_factory=list)
+    stopped: bool = False   # cancelled between packs: the packs repacked so far count

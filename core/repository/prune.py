@@ -56,8 +56,13 @@ class Pruner:
     def __init__(self, layout: Layout, index: Index, pack_size: int,
                  damage: DamageRegistry | None = None,
                  check_lock: Callable[[], None] | None = None,
-                 renew_lock: Callable[[], None] | None = None) -> None:
+                 renew_lock: Callable[[], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> None:
         self._layout = layout
+        # Checked before each pack is repacked: once true no further pack is
+        # started, and what was repacked so far is committed (index, deletions).
+        self._cancel = cancel or (lambda: False)
+        self.stopped = False
         # Raise if the exclusive lock was lost (an object-storage lease), so
         # nothing is deleted that a writer started since may need; renew_lock
         # first refreshes the lease, before a step that may take long.
@@ -204,6 +209,9 @@ class Pruner:
         builder: PackBuilder | None = None
         try:
             for p in packs:
+                if self._cancel():
+                    self.stopped = True
+                    break
                 try:
                     blobs = [
                         (blob, loc, reader.read_stored(blob, loc))

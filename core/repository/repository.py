@@ -41,7 +41,9 @@ from core.repository.repair import repair_repository
 from core.repository.restore import RestoreContext, Restorer, check_restorable
 from core.repository.sealing import PLAIN, Sealer
 from core.repository.selection import select_paths
-from core.repository.verify import VerifyCancelled, VerifyProblems, verify_repository
+from core.repository.verify import (
+    VerifyCancelled, VerifyProblems, light_verify_repository, verify_repository,
+)
 from core.repository.writer import BackupWriter, WriterContext
 
 log = logging.getLogger(__name__)
@@ -312,7 +314,11 @@ class Repository:
 
     # -- maintenance ---------------------------------------------------------
 
-    def prune(self) -> PruneReport:
+    def prune(self, cancel: Callable[[], bool] | None = None) -> PruneReport:
+        """Reclaim space: delete packs no point uses, repack (compact) packs
+        whose live share fell below ``prune.REPACK_BELOW_USED``, merge small
+        packs. ``cancel()`` turning true stops it between packs; what was done
+        so far is committed (``stopped`` in the report)."""
         lock = self._lock(exclusive=True, wait=False, purpose="prune")
         if lock is None:
             return PruneReport(
@@ -341,7 +347,8 @@ class Repository:
                     used.update(e.blocks)
             pruner = Pruner(self._layout, self._index, self.config.pack_size, self.damage,
                             check_lock=lambda: self._check_held(lock, "prune"),
-                            renew_lock=lambda: self._check_held(lock, "prune", renew=True))
+                            renew_lock=lambda: self._check_held(lock, "prune", renew=True),
+                            cancel=cancel)
             pruner.report_problems.extend(unreadable)
             counts = pruner.run(used)
         report = PruneReport(
@@ -352,6 +359,7 @@ class Repository:
             bytes_freed=counts["bytes_freed"],
             tmp_files_removed=counts["tmp"],
             problems=pruner.report_problems,
+            stopped=pruner.stopped,
         )
         for problem in report.problems:
             log.warning("prune: %s", problem)
@@ -409,13 +417,16 @@ class Repository:
     def verify(self, point_ids: Iterable[str] | None = None, *,
                missing_ok: bool = False, full: bool | None = None,
                progress: Callable[[int, int], None] | None = None,
-               cancel: Callable[[], bool] | None = None) -> VerifyProblems:
+               cancel: Callable[[], bool] | None = None,
+               light: bool = False) -> VerifyProblems:
         """Re-read, decompress and re-hash every blob the points reference; with
         no ids, every point and also every byte of every pack and index file.
         An empty result means everything is intact. A point id without a
         manifest raises PointNotFound, or with ``missing_ok`` is reported as a
         "manifest missing" problem. ``full`` forces (or skips) the whole-repository
-        check."""
+        check. ``light`` (with point ids): only list and size the objects the
+        points need, reading their manifests and no pack data (see
+        ``light_verify_repository``)."""
         lock = self._lock(exclusive=False, purpose="verify", cancel=cancel)
         if lock is None:
             raise VerifyCancelled("The verify was cancelled while it waited for the "
@@ -439,6 +450,9 @@ class Repository:
                 except RepositoryError as exc:
                     log.warning("%s", exc)
                     broken[point_id] = str(exc)
+            if light and point_ids is not None:
+                return light_verify_repository(self._layout, self._index, self.damage,
+                                               manifests, broken, missing, cancel=cancel)
             reader = PackReader(self._layout)
             try:
                 return verify_repository(

@@ -266,3 +266,66 @@ def verify_repository(
     problems.blobs_checked = len(users)
     problems.packs_checked = packs_checked
     return problems
+
+
+def light_verify_repository(
+    layout: Layout,
+    index: Index,
+    damage: DamageRegistry,
+    manifests: list[Manifest],
+    broken_points: dict[str, str],
+    missing_points: list[str],
+    *,
+    cancel: Callable[[], bool] | None = None,
+) -> VerifyProblems:
+    """The light health check: every object the points need is listed and
+    large enough (each block's pack exists and reaches past the block's end),
+    from one listing of the packs; no pack data is read. A block whose pack is
+    gone or too short is recorded as damaged (so the next backup that reads
+    the same data stores it again) and reported like a point verify would."""
+    users = _blob_users(manifests)
+    on_disk = layout.list_packs()
+    if cancel is not None and cancel():
+        raise VerifyCancelled("The health check was cancelled: nothing was checked.")
+    bad: dict[tuple[str, str], str] = {}
+    pending = list(users)
+    for _ in range(8):   # a copy found missing is left out; another copy may exist
+        blobs = index.blobs
+        found: list[tuple[str, str, str]] = []
+        for blob in pending:
+            loc = blobs.get(blob)
+            if loc is None:
+                continue
+            size = on_disk.get(loc.pack)
+            if size is None:
+                found.append((blob, loc.pack, "missing"))
+            elif size < loc.offset + loc.length:
+                found.append((blob, loc.pack, "truncated"))
+        if not found:
+            break
+        for blob, pack, problem in found:
+            bad[(blob, pack)] = problem
+        damage.update(add=found)
+        index.refresh(full=True)
+        pending = [b for b, _, _ in found]
+    problems = VerifyProblems()
+    for pid, why in sorted(broken_points.items()):
+        problems.append(BlobProblem(pid, "", None, "manifest corrupt", [], why))
+    for pid in sorted(missing_points):
+        problems.append(BlobProblem(pid, "", None, "manifest missing", [],
+                                    f"the manifest of restore point {pid} is missing"))
+    blobs = index.blobs
+    for blob, points in users.items():
+        if blob in blobs:
+            continue
+        copies = [(p, why) for (b, p), why in bad.items() if b == blob]
+        copies += [(p, damage.problem(b, p) or "corrupt") for b, p in damage.pairs
+                   if b == blob and (b, p) not in bad]
+        where: str | None = copies[0][0] if copies else None
+        problem = copies[0][1] if copies else "missing"
+        for pid, paths in points.items():
+            problems.append(BlobProblem(pid, blob, where, problem, paths))
+    problems.sort(key=lambda p: (p.point_id == "", p.point_id, p.paths[:1], p.blob, p.detail))
+    problems.points_checked = len(manifests) + len(broken_points) + len(missing_points)
+    problems.blobs_checked = len(users)
+    return problems

@@ -27,7 +27,7 @@ from core.api import (
 )
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
-    RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
+    MaintenanceSettings, RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
 )
 from core.service.registry import S3AccessDenied
 from core.repository.keys import KeyInUse, PasswordRequired, WrongPassword
@@ -515,6 +515,19 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     def test_computer(body: ComputerTestBody) -> TestAnswer:
         """Connect to a computer as a backup would (SSH: host key, login, path)."""
         return TestAnswer(result=service.test_computer(body.computer, body.ssh))
+
+    # -- the maintenance window ------------------------------------------------------
+    @app.get(f"{API}/maintenance", responses=errors_of())
+    def get_maintenance() -> MaintenanceSettings:
+        """The server-wide maintenance window (``window`` null: none; backups
+        then reclaim space at their end)."""
+        return service.get_maintenance()
+
+    @app.put(f"{API}/maintenance", responses=errors_of(400, 413, 422))
+    def set_maintenance(body: MaintenanceSettings) -> MaintenanceSettings:
+        """Set the maintenance window (``{"window": {"start": "01:00", "end":
+        "05:00", "days": ["mon", ...]}}``), or remove it (``{"window": null}``)."""
+        return service.set_maintenance(body)
 
     # -- events --------------------------------------------------------------------
     @app.get(f"{API}/events", response_class=StreamingResponse, responses=EVENTS_RESPONSE)

@@ -39,7 +39,8 @@ from core.engine.hooks import NO_HOOKS, EngineHooks
 from core.errors import InvalidInput, ReadOnlyError
 from core.events import Event, EventBus, JobsChanged
 from core.models import (
-    Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
+    Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo,
+    MaintenanceSettings, PointEntryInfo,
     RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode, utcnow,
 )
 from core.paths import catalogue_path
@@ -49,6 +50,7 @@ from core.service import demo
 from core.service.computers import Computers
 from core.service.context import ServiceContext
 from core.service.jobs import Jobs
+from core.service.maintenance import Maintenance
 from core.service.ownership import DataDirOwnership
 from core.service.points import Points
 from core.service.pool import RepositoryPool
@@ -116,8 +118,11 @@ class BackupService:
                                    self._pool.repository, self._pool.repository_name)
             self._sessions = Sessions(self._ctx, engine)
             self._points = Points(self._ctx, self._sessions)
+            self._sessions.start_health_check = self._points.start_health_check
             self._repositories = Repositories(self._ctx)
             self._computers = Computers(self._ctx)
+            self._maintenance = Maintenance(self._ctx, hooks or NO_HOOKS)
+            engine.maintenance_window = self._maintenance.window_text
             self.catalogue.fail_interrupted_sessions()
             self._pool.reconcile_points()
             self._scheduler_thread: threading.Thread | None = None
@@ -153,6 +158,15 @@ class BackupService:
     def ownership_update(self, **info: object) -> None:
         self._ownership.update(**info)
 
+    # -- the maintenance window (core.service.maintenance) ----------------------
+    def get_maintenance(self) -> MaintenanceSettings:
+        """The server-wide maintenance window (none: backups prune themselves)."""
+        return self._maintenance.get_maintenance()
+
+    def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings:
+        """Set (or, with no window, remove) the maintenance window."""
+        return self._maintenance.set_maintenance(settings)
+
     # -- scheduler -------------------------------------------------------------
     def start_scheduler(self) -> None:
         """Run scheduled jobs and keep deadlines from now on (the server does;
@@ -167,6 +181,10 @@ class BackupService:
         how long nothing is due (None: nothing scheduled)."""
         self.scheduler.tick()
         self.deadlines.check()
+        try:
+            self._maintenance.tick()
+        except Exception:
+            logging.getLogger(__name__).exception("could not start maintenance")
         waits = [w for w in (self.scheduler.seconds_until_next(),
                              self.deadlines.seconds_until_next()) if w is not None]
         return min(waits) if waits else None
@@ -191,7 +209,9 @@ class BackupService:
 
     # what the scheduler asks of its host (core.scheduling.SchedulerHost)
     def has_schedules(self) -> bool:
-        return self._jobs.has_schedules()
+        """A job runs on a schedule, or a maintenance window is set: the server
+        stays up for them (``--idle-exit``)."""
+        return self._jobs.has_schedules() or self._maintenance.window_text() is not None
 
     def scheduled_jobs(self) -> list[JobDefinition]:
         return self._jobs.scheduled_jobs()

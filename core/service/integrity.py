@@ -72,17 +72,18 @@ def verify_report(problems: VerifyProblems) -> VerifyReport:
 
 def verify(repo: Repository, catalogued: list[str], point_id: str | list[str] | None, *,
            progress: Callable[[int, int], None] | None = None,
-           cancel: Callable[[], bool] | None = None,
+           cancel: Callable[[], bool] | None = None, light: bool = False,
            ) -> tuple[VerifyReport, dict[str, str | None]]:
     """Verify one catalogued point (or several: a job's), or everything (every
     catalogued point, every manifest on disk, every pack and index file).
     Returns the report and the damage to record for the catalogued points
     checked. ``progress(packs read, packs to read)`` and ``cancel()`` are the
-    repository's hooks."""
+    repository's hooks; ``light`` (with points) lists and sizes their objects
+    and reads no pack data."""
     if point_id is not None:
         ids = [point_id] if isinstance(point_id, str) else list(point_id)
         problems = repo.verify(ids, missing_ok=True, full=False, progress=progress,
-                               cancel=cancel)
+                               cancel=cancel, light=light)
     else:
         ids = sorted(set(catalogued) | set(repo.point_ids()))
         problems = repo.verify(ids, missing_ok=True, full=True, progress=progress,

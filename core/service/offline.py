@@ -37,6 +37,7 @@ from core.models import (
     JobDefinition,
     JobInfo,
     JobStatus,
+    MaintenanceSettings,
     PointEntryInfo,
     RepairReport,
     RestorePointInfo,
@@ -44,6 +45,7 @@ from core.models import (
     SessionState,
     utcnow,
 )
+from core.service.maintenance import SETTINGS_KEY as MAINTENANCE_KEY
 from core.service.ownership import DataDirOwnership
 from core.paths import (
     catalogue_path, checked_restore_target, default_repository_path, is_read_only,
@@ -104,6 +106,18 @@ class ReadOnlyService:
 
     def _point_repository(self, point_id: str) -> Repository:
         return self._repository(self.catalogue.point(point_id).repository)
+
+    # -- the maintenance window --------------------------------------------------
+    def get_maintenance(self) -> MaintenanceSettings:
+        text = self.catalogue.get_state(MAINTENANCE_KEY)
+        try:
+            return MaintenanceSettings.model_validate_json(text) if text \
+                else MaintenanceSettings()
+        except ValueError:
+            return MaintenanceSettings()
+
+    def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings:
+        raise self._refuse("setting the maintenance window")
 
     # -- jobs and sessions ---------------------------------------------------------
     def list_jobs(self, names: Sequence[str] | None = None) -> list[JobInfo]:

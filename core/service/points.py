@@ -20,8 +20,9 @@ from core.engine.session import new_session_id
 from core.errors import ConsoleError, JobStateError, NotFound, RepositoryError, RestoreError
 from core.events import PointsChanged, SessionChanged
 from core.models import (
-    OperationInfo, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo, SessionResult,
-    SessionState, SessionType, StopMode, TaskInfo, TaskStatus, VerifyProblem, utcnow,
+    HealthCheckMode, OperationInfo, PointEntryInfo, RepairReport, RestorePointInfo, RunKind,
+    SessionInfo, SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus,
+    VerifyProblem, utcnow,
 )
 from core.paths import checked_restore_target
 from core.repository import PartialRestore, Repository
@@ -196,11 +197,18 @@ class Points:
                 raise runner.error
         return restore_report(self._sessions.get_session(session_id))
 
-    def start_verify(self, point_id: str | None = None, *, job: str | None = None) -> str:
+    def start_health_check(self, job: str, mode: HealthCheckMode) -> str:
+        """The job's scheduled health check: a Verify session over its points,
+        run by the scheduler (``light``: list and size every object the points
+        need, read no pack data)."""
+        return self.start_verify(job=job, mode=mode)
+
+    def start_verify(self, point_id: str | None = None, *, job: str | None = None,
+                     mode: HealthCheckMode | None = None) -> str:
         """Verify one point, a job's points, or (neither given) everything: every
         point, every pack and index file. A Verify session; its log names the
         damaged files. Points found damaged are marked, points found intact lose
-        their mark."""
+        their mark. ``mode`` given: the job's scheduled health check."""
         catalogued = self._ctx.catalogue.points()
         if point_id:
             points = [self._ctx.catalogue.point(point_id)]
@@ -227,16 +235,24 @@ class Points:
         session = SessionInfo(
             id=new_session_id(), job=name, type=SessionType.VERIFY,
             state=SessionState.STARTING, created=utcnow(),
+            run_kind=RunKind.MANUAL if mode is None else RunKind.SCHEDULED,
             tasks=[TaskInfo(computer=label) for label in labels],
             operation=OperationInfo(point_ids=ids or []))
         groups = self._verify_groups(catalogued, points if ids is not None else None)
 
         def work(run: OperationRunner) -> SessionResult:
-            run.note(f"Verify started by user: {what}")
+            if mode is None:
+                run.note(f"Verify started by user: {what}")
+            else:
+                run.note(f"Health check ({mode.value}) started by the job's schedule: {what}"
+                         + ("; every object the points need is listed and sized, no data "
+                            "is read" if mode is HealthCheckMode.LIGHT else
+                            "; every block is read back"))
             if not groups:
                 run.note("Nothing to verify: the repository holds no restore point yet.")
                 return SessionResult.SUCCESS
-            report, damage = self._verify_each(groups, ids is not None, run)
+            report, damage = self._verify_each(groups, ids is not None, run,
+                                               light=mode is HealthCheckMode.LIGHT)
             self._mark_damage(damage)
             run.update_operation(points_checked=report.points_checked,
                                  blobs_checked=report.blobs_checked, problems=report.problems)
@@ -281,7 +297,7 @@ class Points:
         return groups
 
     def _verify_each(self, groups: list[tuple[RepoEntry, list[str], list[str] | None]],
-                     chosen: bool, run: OperationRunner,
+                     chosen: bool, run: OperationRunner, light: bool = False,
                      ) -> tuple[VerifyReport, dict[str, str | None]]:
         """Verify repository after repository; one that cannot be opened is a
         problem of the report when verifying everything, the error otherwise."""
@@ -299,7 +315,7 @@ class Points:
             try:
                 repo = self._pool.repository(entry.name)
                 report, found = integrity.verify(repo, catalogued, ids, progress=progress,
-                                                 cancel=run.cancelled)
+                                                 cancel=run.cancelled, light=light)
             except VerifyCancelled:
                 raise OperationCancelled("cancelled") from None
             except (ConsoleError, OSError) as exc:

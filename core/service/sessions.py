@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
@@ -21,8 +22,8 @@ from core.engine.session import SessionRunner, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (
-    HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo, SessionResult,
-    SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
+    HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
+    SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
 )
 from core.scheduling import format_local, local_zone
 from core.service.context import ServiceContext
@@ -38,6 +39,8 @@ class Sessions:
         self._pool = ctx.pool
         self._engine = engine
         self._scheduled_sessions: set[str] = set()   # started by the scheduler, running
+        # job name, mode -> the health check's session id (the points desk sets it)
+        self.start_health_check: Callable[[str, HealthCheckMode], str] | None = None
 
     def start_scheduled(self, name: str, *, retry: bool) -> str:
         full = not retry and self._active_full_due(name)
@@ -56,6 +59,44 @@ class Sessions:
         return not any(s.full and s.created.astimezone(zone).date() == today
                        and s.result is not SessionResult.FAILED
                        for s in self._ctx.catalogue.sessions(name, 50, type=SessionType.BACKUP))
+
+    def health_check_due(self, name: str) -> HealthCheckMode | None:
+        """The mode of the job's health check if today is one of its days and
+        no scheduled health check of today has run yet; else None."""
+        try:
+            job = self._ctx.catalogue.job(name)
+        except ConsoleError:
+            return None
+        plan = job.health_check
+        if plan is None or not job.enabled:
+            return None
+        zone = self._ctx.scheduler.tz or local_zone()
+        today = self._ctx.scheduler.now().astimezone(zone).date()
+        if not plan.applies(today):
+            return None
+        if any(s.run_kind is RunKind.SCHEDULED and s.created.astimezone(zone).date() == today
+               for s in self._ctx.catalogue.sessions(job.name, 50, with_tasks=False,
+                                                     type=SessionType.VERIFY)):
+            return None
+        if plan.mode is not None:
+            return plan.mode
+        kind = self._ctx.registry.entry(job.repository).kind
+        return HealthCheckMode.FULL if kind == "local" else HealthCheckMode.LIGHT
+
+    def _health_check_after(self, runner: SessionRunner, scheduled: bool) -> None:
+        """After a scheduled backup (or its retry) on a health check day: the
+        health check, once that day."""
+        if not scheduled or self.start_health_check is None:
+            return
+        mode = self.health_check_due(runner.job.name)
+        if mode is None or not any(t.status.produced_point for t in runner.tasks) and \
+                not self._ctx.catalogue.points(runner.job.name):
+            return
+        try:
+            self.start_health_check(runner.job.name, mode)
+        except ConsoleError as exc:
+            logging.getLogger(__name__).warning(
+                "The health check of job '%s' could not start: %s", runner.job.name, exc)
 
     def _retry_unsaved(self, job: str | None = None) -> None:
         """Save sessions whose final record could not be written (a full disk);
@@ -138,6 +179,10 @@ class Sessions:
                                             scheduled=scheduled)
         except Exception:
             logging.getLogger(__name__).exception("scheduler bookkeeping failed")
+        try:
+            self._health_check_after(runner, scheduled)
+        except Exception:
+            logging.getLogger(__name__).exception("the health check could not start")
         self._ctx.scheduler_wake.set()
 
     def running_jobs(self) -> list[str]:

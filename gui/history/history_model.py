@@ -55,7 +55,7 @@ HEADERS = {
 _RESULT_ICONS = {SessionResult.SUCCESS: "success", SessionResult.WARNING: "warning",
                  SessionResult.FAILED: "failed"}
 _TYPE_ICONS = {SessionType.BACKUP: "job", SessionType.RESTORE: "restore",
-               SessionType.VERIFY: "verify"}
+               SessionType.VERIFY: "verify", SessionType.MAINTENANCE: "repository"}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The window's commands: search, refresh, help, about and exit."""
+"""The window's commands: search, refresh, help, about, the options and exit."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
@@ -23,8 +23,11 @@ class WindowActions(QObject):
                             enabled=True)
         self.about = make_action(self, None, "About", "Version, data directory and backup server",
                              enabled=True)
+        self.maintenance = make_action(self, None, "Maintenance...",
+                                       "The maintenance window: when the server reclaims "
+                                       "space and compacts the repositories", enabled=True)
         self.exit = make_action(self, None, "Exit", "Close the console (jobs keep running)",
                             keys=["Ctrl+Q"], enabled=True)
 
     def all(self) -> list[QAction]:
-        return [self.find, self.refresh, self.help, self.about, self.exit]
+        return [self.find, self.refresh, self.help, self.about, self.maintenance, self.exit]

@@ -27,6 +27,7 @@ from gui.jobs.context_menu import build_job_context_menu
 from gui.history.history_view import SessionsView
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.shell.help_dialogs import AboutDialog, HelpDialog
+from gui.shell.maintenance_dialog import MaintenanceDialog
 from gui.infrastructure.infrastructure_controller import InfrastructureController
 from gui.infrastructure.infrastructure_view import VIEW_NAME as INFRASTRUCTURE
 from gui.widgets.inventory import InventoryPane
@@ -63,6 +64,7 @@ HISTORY_TREE = [("All Sessions", "history", None, [
     ("Backup", "backup_job", SessionType.BACKUP),
     ("Restore", "restore", SessionType.RESTORE),
     ("Verify", "verify", SessionType.VERIFY),
+    ("Maintenance", "repository", SessionType.MAINTENANCE),
 ])]
 
 # QSettings keys
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         self.server_connected: bool | None = None
         self.help_dialog: HelpDialog | None = None
         self.about_dialog: AboutDialog | None = None
+        self.maintenance_dialog: MaintenanceDialog | None = None
 
         self.runner = TaskRunner(self)
         self.bridge = EventBridge(service.subscribe, self)
@@ -154,6 +157,9 @@ class MainWindow(QMainWindow):
         self.repository_page = self._contextual_page(self.infrastructure.actions)
         menu = self.ribbon.main_menu
         menu.addAction(self.window_actions.refresh)
+        menu.addSeparator()
+        self.options_menu = menu.addMenu("Options")
+        self.options_menu.addAction(self.window_actions.maintenance)
         menu.addSeparator()
         menu.addAction(self.window_actions.help)
         menu.addAction(self.window_actions.about)
@@ -249,6 +255,7 @@ class MainWindow(QMainWindow):
         self.infrastructure.view.selectionChanged.connect(self._on_work_selection)
         actions.help.triggered.connect(self.show_help)
         actions.about.triggered.connect(self.show_about)
+        actions.maintenance.triggered.connect(self.show_maintenance)
         actions.exit.triggered.connect(self.close)
 
     # -- dialog handles (the one showing, if any) ---------------------------------------
@@ -347,6 +354,15 @@ class MainWindow(QMainWindow):
         dialog = HelpDialog(self)
         track(self, "help_dialog", dialog)
         dialog.show()
+
+    def show_maintenance(self) -> None:
+        """Main menu → Options → Maintenance: the server-wide maintenance window."""
+        if self.maintenance_dialog is not None:
+            self.maintenance_dialog.raise_()
+            return
+        dialog = MaintenanceDialog(self.service, self.runner, self)
+        track(self, "maintenance_dialog", dialog)
+        dialog.open()
 
     def show_about(self) -> None:
         if self.about_dialog is not None:

@@ -24,6 +24,7 @@ RETAIN = "retain_points"
 TASK_SLOTS = "task_slots"
 THROTTLE = "throttle_mbps"
 ACTIVE_FULL = "active_full"
+HEALTH_CHECK = "health_check"
 SCHEDULE = "schedule"
 WINDOW = "schedule.window"
 SSH = "ssh"
@@ -31,7 +32,7 @@ SSH = "ssh"
 PAGE_OF_FIELD: dict[str, str] = {
     NAME: "Name", DESCRIPTION: "Name", COMPUTERS: "Computers", SCOPE: "Backup Mode",
     REPOSITORY: "Storage", RETAIN: "Storage", TASK_SLOTS: "Storage", THROTTLE: "Storage",
-    ACTIVE_FULL: "Storage", SCHEDULE: "Schedule", WINDOW: "Schedule",
+    ACTIVE_FULL: "Storage", HEALTH_CHECK: "Storage", SCHEDULE: "Schedule", WINDOW: "Schedule",
     SSH: "Computers",
 }
 

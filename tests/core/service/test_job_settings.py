@@ -143,9 +143,9 @@ def test_job_create_set_show_cover_every_wizard_setting(cli, tmp_path: Path) -> 
 
     code, out, err = cli("job", "show", "Office")
     assert code == 0, err
-    assert "Active full: Weekly on Sat, Sun" in out
-    assert "Backup mode: Selected folders: docs" in out
-    assert "Schedule:    Daily at 21:15 on weekdays" in out
+    assert "Active full:  Weekly on Sat, Sun" in out
+    assert "Backup mode:  Selected folders: docs" in out
+    assert "Schedule:     Daily at 21:15 on weekdays" in out
 
     code, _out, err = cli("job", "set", "Office", "--entire-computer", "--no-exclude",
                           "--active-full-monthly", "last", "--throttle", "0")

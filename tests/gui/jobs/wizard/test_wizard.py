@@ -418,3 +418,41 @@ def test_a_saved_job_hidden_by_the_filters_is_shown_and_selected(
     window.reveal_job("Other")
     assert window.jobs_view.search.text() == "" and window.inventory.scope.value == "all"
     assert [j.name for j in window.jobs_view.selected_jobs()] == ["Other"]
+
+
+def test_health_check_settings_round_trip(qtbot: QtBot, window: MainWindow,
+                                          service: BackupApi, make_job: JobFactory,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    make_job("Checked", ("c1",))
+    wait_cell(qtbot, window, "Checked", Column.STATUS, "Idle")
+    click_row(qtbot, window, "Checked")
+    click_ribbon(qtbot, window, "Edit")
+    wizard = open_wizard(qtbot, window)
+    click_step(qtbot, wizard, "Storage")
+    storage = wizard.storage_page
+    assert not storage.health_days.isEnabled()
+    storage.health_check.click()
+    storage.health_days.boxes[Weekday.WED].click()
+    storage.health_days.boxes[Weekday.SUN].click()       # Wed only
+    storage.health_mode_combo.setCurrentIndex(storage.health_mode_combo.findData("light"))
+    finish(qtbot, wizard)
+    qtbot.waitUntil(lambda: window.job_wizard is None, timeout=WAIT_MS)
+    shown = cli_json(capsys, service.data_dir, "job", "show", "Checked")
+    check = shown["definition"]["health_check"]
+    assert (check["kind"], check["days"], check["mode"]) == ("weekly", ["wed"], "light")
+
+    click_ribbon(qtbot, window, "Edit")
+    wizard = open_wizard(qtbot, window)
+    click_step(qtbot, wizard, "Storage")
+    storage = wizard.storage_page
+    assert storage.health_check.isChecked()
+    assert storage.health_days.days() == (Weekday.WED,)
+    assert storage.health_mode_combo.currentData() == "light"
+    storage.health_monthly_radio.click()
+    storage.health_last_check.click()
+    storage.health_mode_combo.setCurrentIndex(0)          # automatic
+    finish(qtbot, wizard)
+    qtbot.waitUntil(lambda: window.job_wizard is None, timeout=WAIT_MS)
+    plan = service.get_job("Checked").definition.health_check
+    assert plan is not None and plan.kind is ActiveFullKind.MONTHLY and plan.last_day
+    assert plan.mode is None
