@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from core.api import (
     BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
-    ScopePreview, StopPreview, VerifyReport,
+    RetentionPreview, ScopePreview, StopPreview, VerifyReport,
 )
 from core.catalogue import Catalogue
 from core.engine.context import EngineContext
@@ -281,6 +281,10 @@ class BackupService:
     # -- restore points, restore and verify (core.service.points) --------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self._points.list_points(job)
+
+    def retention_preview(self, name: str) -> RetentionPreview:
+        """Which of the job's points its retention keeps (and why) and which would go now."""
+        return self._points.retention_preview(name)
 
     def browse_point(self, point_id: str, folder: str = "") -> list[PointEntryInfo]:
         """One folder of a restore point ("" is the computer's root)."""
