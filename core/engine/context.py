@@ -109,6 +109,7 @@ class EngineContext:
     repository: Callable[[str], Repository]   # repository name -> open repository
     repository_name: Callable[[str], str]      # normalises a job's repository field
     data_dir: Path | None = None   # default: the catalogue's folder (SSH known_hosts live there)
+    clock: Callable[[], datetime] = utcnow   # the server's clock: when a point is created
 
     def data_folder(self) -> Path | None:
         if self.data_dir is not None:

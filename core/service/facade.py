@@ -113,7 +113,8 @@ class BackupService:
                 scheduler_wake=threading.Event())
             self._jobs = Jobs(self._ctx)
             engine = EngineContext(self.catalogue, self._ctx.events, hooks or NO_HOOKS,
-                                   self._pool.repository, self._pool.repository_name)
+                                   self._pool.repository, self._pool.repository_name,
+                                   clock=now)
             self._sessions = Sessions(self._ctx, engine)
             self._points = Points(self._ctx, self._sessions)
             self._repositories = Repositories(self._ctx)
