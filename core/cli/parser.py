@@ -24,9 +24,10 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
                    help="restore points to keep per computer (default 7)")
     gfs = p.add_argument_group("GFS retention (besides --retain: the newest point of each of "
                                "the last N days, ISO weeks, months, years that have one)")
-    for kind in ("daily", "weekly", "monthly", "yearly"):
-        gfs.add_argument(f"--keep-{kind}", type=int, default=None, metavar="N",
-                         help=f"keep {kind} points (0: none{'' if creating else '; default: unchanged'})")
+    for period in ("daily", "weekly", "monthly", "yearly"):
+        gfs.add_argument(f"--keep-{period}", type=int, default=None, metavar="N",
+                         help=f"keep {period} points (0: none"
+                              + ("" if creating else "; left out: unchanged") + ")")
     p.add_argument("--repository", default=None, metavar="NAME",
                    help="the backup repository (default: Default Backup Repository; see "
                         "'agent-jobs repository list')")
