@@ -53,36 +53,37 @@ class StoragePage(WizardPage):
         self.retain_spin.setObjectName("RetainPoints")
         grid.addWidget(self.retain_spin, 2, 1)
         grid.addWidget(QLabel("restore points to keep per computer", self), 2, 2)
-        self.retain_error = ErrorLabel(self)
-        grid.addWidget(self.retain_error, 3, 1, 1, 2)
         # GFS: the newest point of each of the last N days, ISO weeks, months, years
+        grid.addWidget(QLabel("GFS retention:", self), 3, 0)
         gfs_row = QHBoxLayout()
         gfs_row.setContentsMargins(0, 0, 0, 0)
-        gfs_row.addWidget(QLabel("and the newest point of each of the last", self))
+        gfs_row.setSpacing(6)
+        gfs_row.addWidget(QLabel("also keep the newest point of each of the last", self))
         self.gfs_spins: dict[str, QSpinBox] = {}
-        for period, unit in (("daily", "days"), ("weekly", "weeks"), ("monthly", "months"),
+        for period, unit in (("daily", "days,"), ("weekly", "weeks,"), ("monthly", "months,"),
                              ("yearly", "years")):
             keep = spin(self, 0, MAX_KEEP, 0, width=60)
             keep.setObjectName(f"Keep{period.capitalize()}")
             keep.setToolTip(f"GFS: keep a {period} point (0: none)")
             self.gfs_spins[period] = keep
+            gfs_row.addSpacing(4)
             gfs_row.addWidget(keep)
             gfs_row.addWidget(QLabel(unit, self))
         gfs_row.addStretch(1)
-        grid.addLayout(gfs_row, 4, 1, 1, 2)
-        self.gfs_error = ErrorLabel(self)
-        grid.addWidget(self.gfs_error, 5, 1, 1, 2)
+        grid.addLayout(gfs_row, 3, 1, 1, 2)
+        self.retain_error = ErrorLabel(self)   # also says what is wrong with the GFS numbers
+        grid.addWidget(self.retain_error, 4, 1, 1, 2)
 
-        grid.addWidget(QLabel("Task slots:", self), 6, 0)
+        grid.addWidget(QLabel("Task slots:", self), 5, 0)
         self.slots_spin = spin(self, 1, 64, 2)
         self.slots_spin.setObjectName("TaskSlots")
-        grid.addWidget(self.slots_spin, 6, 1)
-        grid.addWidget(QLabel("computers processed at the same time", self), 6, 2)
+        grid.addWidget(self.slots_spin, 5, 1)
+        grid.addWidget(QLabel("computers processed at the same time", self), 5, 2)
         self.slots_error = ErrorLabel(self)
-        grid.addWidget(self.slots_error, 7, 1, 1, 2)
+        grid.addWidget(self.slots_error, 6, 1, 1, 2)
 
         self.throttle_check = QCheckBox("Limit the read rate to", self)
-        grid.addWidget(self.throttle_check, 8, 0)
+        grid.addWidget(self.throttle_check, 7, 0)
         self.throttle_spin = QDoubleSpinBox(self)
         self.throttle_spin.setObjectName("Throttle")
         self.throttle_spin.setRange(0.0, 100_000.0)
@@ -90,10 +91,10 @@ class StoragePage(WizardPage):
         self.throttle_spin.setSingleStep(1.0)
         self.throttle_spin.setValue(10.0)
         self.throttle_spin.setFixedWidth(90)
-        grid.addWidget(self.throttle_spin, 8, 1)
-        grid.addWidget(QLabel("MB/s per computer", self), 8, 2)
+        grid.addWidget(self.throttle_spin, 7, 1)
+        grid.addWidget(QLabel("MB/s per computer", self), 7, 2)
         self.throttle_error = ErrorLabel(self)
-        grid.addWidget(self.throttle_error, 9, 1, 1, 2)
+        grid.addWidget(self.throttle_error, 8, 1, 1, 2)
         grid.setColumnStretch(2, 1)
         self.layout_.addLayout(grid)
 
@@ -242,7 +243,8 @@ class StoragePage(WizardPage):
                                          if going else "; none would be removed."))
         for p in reversed(preview.points):   # newest first
             item = QTreeWidgetItem([p.computer, datetime_text(p.created),
-                                    ", ".join(p.reasons) if p.keep else "Removed"])
+                                    ", ".join(p.reasons) if p.keep
+                                    else "Removed by the next backup"])
             if not p.keep:
                 item.setForeground(2, Qt.GlobalColor.darkRed)
             tree.addTopLevelItem(item)
@@ -305,8 +307,7 @@ class StoragePage(WizardPage):
     def show_errors(self, errors: Mapping[str, str]) -> None:
         self.repository_error.show_error(errors.get(F.REPOSITORY))
         self.repository_details.setVisible(not errors.get(F.REPOSITORY))
-        self.retain_error.show_error(errors.get(F.RETAIN))
-        self.gfs_error.show_error(errors.get(F.GFS))
+        self.retain_error.show_error(errors.get(F.RETAIN) or errors.get(F.GFS))
         self.slots_error.show_error(errors.get(F.TASK_SLOTS))
         self.throttle_error.show_error(errors.get(F.THROTTLE))
         self.active_full_error.show_error(errors.get(F.ACTIVE_FULL))
