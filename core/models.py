@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.scheduling.retention import GfsRetention
 from core.scheduling.schedule import BackupWindow, Schedule, Weekday, parse_days
 
 JOB_NAME_RE = re.compile(r"^[^\x00-\x1f/\\]{1,64}$")
@@ -329,7 +330,8 @@ class JobDefinition(BaseModel):
     computers: tuple[Computer, ...]
     scope: FileScope = FileScope()
     repository: str = "Default Backup Repository"
-    retain_points: int = Field(default=7, ge=1, le=999)
+    retain_points: int = Field(default=7, ge=1, le=999)   # keep the last N
+    gfs: GfsRetention = GfsRetention()   # and daily, weekly, monthly, yearly points
     task_slots: int = Field(default=2, ge=1, le=64)
     throttle_mbps: float | None = Field(default=None, ge=MIN_THROTTLE_MBPS, le=MAX_THROTTLE_MBPS,
                                         allow_inf_nan=False)

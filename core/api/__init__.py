@@ -13,8 +13,8 @@ from __future__ import annotations
 from core.api.protocol import BackupApi
 from core.api.reports import (
     BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, RepositoryInfo, RepositoryKeyInfo,
-    RepositorySpec, RestoreReport, ScopePreview, StopPreview, VerifyReport, report_damaged_paths,
-    restore_report, verify_report,
+    RepositorySpec, RestoreReport, RetentionPreview, PointRetention, ScopePreview, StopPreview, VerifyReport, report_damaged_paths,
+    restore_report, retention_preview, verify_report,
 )
 from core.api.text import (
     SessionFigures, describe_schedule, describe_settings, job_summary, made_text, session_figures,
@@ -23,8 +23,8 @@ from core.api.text import (
 
 __all__ = [
     "BackupApi", "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "RepositoryInfo",
-    "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "ScopePreview", "StopPreview", "VerifyReport",
-    "report_damaged_paths", "restore_report", "verify_report", "SessionFigures", "describe_schedule",
+    "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
+    "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "session_figures", "size_text", "stopped_text",
     "verify_problem_text",
 ]

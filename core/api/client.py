@@ -22,7 +22,7 @@ from pydantic import SecretStr, TypeAdapter
 from core import errors
 from core.api import (
     BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
-    ScopePreview, StopPreview, VerifyReport, restore_report, verify_report,
+    RetentionPreview, ScopePreview, StopPreview, VerifyReport, restore_report, verify_report,
 )
 from core.events import CatalogueChanged, Event, EventBus, ServerConnection
 from core.models import (
@@ -268,6 +268,10 @@ class ServerClient:
         params = {"job": job} if job is not None else {}
         return [RestorePointInfo.model_validate(p)
                 for p in self._request("GET", "/restorePoints", params=params)]
+
+    def retention_preview(self, name: str) -> RetentionPreview:
+        return RetentionPreview.model_validate(
+            self._request("GET", f"/jobs/{_q(name)}/retentionPreview"))
 
     def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
                 overwrite: bool = False) -> RestoreReport:

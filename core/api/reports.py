@@ -2,16 +2,18 @@
 reports, bulk results, scope previews and repository descriptions."""
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
 
 from pydantic import BaseModel, SecretStr
 
 from core import errors
 from core.errors import ConsoleError
 from core.models import (
-    OperationInfo,
+    JobDefinition, OperationInfo, PointType, RestorePointInfo,
     SessionInfo, SessionResult, VerifyProblem,
 )
+from core.scheduling.retention import GfsRetention, decide
 
 
 class ComputerEstimate(BaseModel):
@@ -138,6 +140,34 @@ class RepositorySpec(BaseModel):
     secret_access_key: SecretStr | None = None
 
 
+class PointRetention(BaseModel):
+    """One restore point in a retention preview: kept or going, and why."""
+
+    id: str
+    computer: str
+    created: datetime
+    type: PointType
+    keep: bool
+    reasons: list[str] = []   # "last 3", "daily 2026-12-05", "weekly 2026-W48", ...
+
+
+class RetentionPreview(BaseModel):
+    """What the job's retention keeps and drops now (nothing is removed by asking)."""
+
+    job: str
+    retain_points: int
+    gfs: GfsRetention
+    points: list[PointRetention] = []   # per computer, oldest first
+
+    @property
+    def kept(self) -> list[PointRetention]:
+        return [p for p in self.points if p.keep]
+
+    @property
+    def dropped(self) -> list[PointRetention]:
+        return [p for p in self.points if not p.keep]
+
+
 class RepositoryKeyInfo(BaseModel):
     id: str
     created: datetime | None          # None for a damaged key object
@@ -194,3 +224,18 @@ def report_damaged_paths(report: VerifyReport) -> list[str]:
     return list(seen)
 
 
+
+
+def retention_preview(definition: JobDefinition, points: Iterable[RestorePointInfo],
+                      tz: tzinfo | None = None) -> RetentionPreview:
+    """What ``definition``'s retention (the last N and its GFS points) keeps of ``points``
+    (the job's) and what it would drop now: the same decision the server takes after a
+    backup (``core.scheduling.retention``). Pure: the caller fetched the points."""
+    listed = list(points)
+    types = {p.id: p.type for p in listed}
+    decisions = decide(listed, definition.retain_points, definition.gfs, tz)
+    return RetentionPreview(
+        job=definition.name, retain_points=definition.retain_points, gfs=definition.gfs,
+        points=[PointRetention(id=d.id, computer=d.computer, created=d.created,
+                               type=types[d.id], keep=d.keep, reasons=list(d.reasons))
+                for d in decisions])

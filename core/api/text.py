@@ -27,6 +27,7 @@ def job_summary(job: JobInfo) -> dict[str, Any]:
         "next_run": _iso(job.next_run), "target": d.repository,
         "task_slots": d.task_slots, "throttle_mbps": d.throttle_mbps,
         "retain_points": d.retain_points,
+        "gfs": d.gfs.model_dump(),
         "schedule": describe_schedule(d),
     }
 
@@ -49,7 +50,8 @@ def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
          else "Entire computer"),
         ("Exclude", ", ".join(d.scope.exclude) or "(nothing)"),
         ("Repository", d.repository),
-        ("Retention", f"Keep {points} per computer"),
+        ("Retention", f"Keep {points} per computer" + (
+            f", and {d.gfs.describe()} (GFS)" if d.gfs.enabled else "")),
         ("Task slots", str(d.task_slots)),
         ("Throttle", f"{d.throttle_mbps:g} MB/s" if d.throttle_mbps else "No limit"),
         ("Active full", d.active_full.describe() if d.active_full else "Off"),

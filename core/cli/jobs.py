@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.api import describe_settings, job_summary
+from core.api import RetentionPreview, describe_settings, job_summary
 from core.errors import InvalidInput
 from core.models import (
     ActiveFullKind, ActiveFullSchedule, Computer, FileScope, HealthCheckMode,
@@ -56,6 +56,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
                         j.last_result.value if j.last_result else "",
                         short(j.next_run) if j.next_run else "<not scheduled>"]
                        for j in listed])
+        elif sub == "retention-preview":
+            _retention_preview(api.retention_preview(args.name), args.json)
         elif sub == "show":
             _show(api.get_job(args.name), args.json)
         elif sub == "delete":
@@ -78,6 +80,12 @@ def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
         value = getattr(args, option)
         if value is not None:
             settings[field] = value
+    gfs = dict(settings.get("gfs") or {})
+    for kind in ("daily", "weekly", "monthly", "yearly"):
+        value = getattr(args, f"keep_{kind}", None)
+        if value is not None:
+            gfs[f"keep_{kind}"] = value
+    settings["gfs"] = gfs
     if args.throttle is not None:
         settings["throttle_mbps"] = args.throttle or None
     if args.repository is not None:
@@ -150,6 +158,21 @@ def _active_full(args: argparse.Namespace, current: Any) -> Any:
             raise InvalidInput("--active-full-monthly takes a day of the month (1-31) "
                                "or 'last'.") from None
     return current
+
+
+def _retention_preview(preview: RetentionPreview, as_json: bool) -> None:
+    """``job retention-preview``: every point, kept (and why) or going now."""
+    if as_json:
+        print_json(preview.model_dump(mode="json"))
+        return
+    rules = f"the last {preview.retain_points}" + (
+        f", {preview.gfs.describe()}" if preview.gfs.enabled else "")
+    print(f"Job '{preview.job}' keeps {rules} per computer: "
+          f"{len(preview.kept)} point(s) kept, {len(preview.dropped)} would go now.")
+    if preview.points:
+        table(["Computer", "Created", "Type", "Point", "Retention", "Why"],
+              [[p.computer, short(p.created), p.type.value, p.id,
+                "keep" if p.keep else "GOES", ", ".join(p.reasons)] for p in preview.points])
 
 
 def _show(job: Any, as_json: bool) -> None:

@@ -17,7 +17,9 @@ from core.cli.parser import build_parser
 OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
                    "throttle_mbps": "--throttle", "description": "--description",
                    "computers": "--computer", "name": "NAME", "schedule": "schedule",
-                   "path": "--computer", "repository": "--repository"}
+                   "path": "--computer", "repository": "--repository",
+                   "keep_daily": "--keep-daily", "keep_weekly": "--keep-weekly",
+                   "keep_monthly": "--keep-monthly", "keep_yearly": "--keep-yearly"}
 
 COMMANDS = {
     "server": server.run, "demo": jobs.demo, "job": jobs.run, "start": sessions.start,
@@ -67,6 +69,8 @@ def validation_message(exc: ValidationError) -> str:
     err = exc.errors()[0]
     msg = str(err.get("msg", exc)).removeprefix("Value error, ")
     loc = [str(x) for x in err.get("loc", ())]
+    if loc[:1] == ["gfs"]:   # the nested GFS settings: name the option (--keep-daily)
+        loc = loc[1:]
     if not loc or loc[0] not in OPTION_OF_FIELD or loc[0] in msg:
         return msg
     return f"{OPTION_OF_FIELD[loc[0]]}: {msg[0].lower()}{msg[1:]}"

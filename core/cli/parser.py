@@ -22,6 +22,12 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
                    + ("" if creating else "; 0 removes the cap"))
     p.add_argument("--retain", type=int, default=None if not creating else 7,
                    help="restore points to keep per computer (default 7)")
+    gfs = p.add_argument_group("GFS retention (besides --retain: the newest point of each of "
+                               "the last N days, ISO weeks, months, years that have one)")
+    for period in ("daily", "weekly", "monthly", "yearly"):
+        gfs.add_argument(f"--keep-{period}", type=int, default=None, metavar="N",
+                         help=f"keep {period} points (0: none"
+                              + ("" if creating else "; left out: unchanged") + ")")
     p.add_argument("--repository", default=None, metavar="NAME",
                    help="the backup repository (default: Default Backup Repository; see "
                         "'agent-jobs repository list')")
@@ -210,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     _job_options(change, creating=False)
     lst = jsub.add_parser("list", help="list jobs")
     lst.add_argument("--json", action="store_true")
+    preview = jsub.add_parser("retention-preview",
+                              help="which restore points the job's retention keeps (and why) "
+                                   "and which would go now (removes nothing)")
+    preview.add_argument("name")
+    preview.add_argument("--json", action="store_true")
     show = jsub.add_parser("show", help="show a job's settings")
     show.add_argument("name")
     show.add_argument("--json", action="store_true")

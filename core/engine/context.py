@@ -112,6 +112,7 @@ class EngineContext:
     # The server's maintenance window in words, or None: with one, retention's
     # prune waits for the window instead of running at the session's end.
     maintenance_window: Callable[[], str | None] = field(default=lambda: None)
+    clock: Callable[[], datetime] = utcnow   # the server's clock: when a point is created
 
     def data_folder(self) -> Path | None:
         if self.data_dir is not None:

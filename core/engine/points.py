@@ -1,5 +1,5 @@
 """A task's restore points: the base of its backup (the parent manifest), recording the new
-point in the catalogue, and retention (the job keeps its newest ``retain_points``)."""
+point in the catalogue, and retention (the job keeps its newest ``retain_points`` and its GFS points)."""
 from __future__ import annotations
 
 import secrets
@@ -9,6 +9,7 @@ from core.errors import ConsoleError, RepositoryError
 from core.events import PointsChanged
 from core.models import PointType, RestorePointInfo, TaskStatus
 from core.repository import Manifest, PointMeta, PointNotFound, Repository
+from core.scheduling.retention import decide
 
 
 def new_point_id() -> str:
@@ -72,17 +73,16 @@ class TaskPoints:
                 task.status = TaskStatus.WARNING
 
     def apply_retention(self, repo_name: str) -> None:
-        """Keep the newest ``retain_points`` intact points; older ones go. A damaged
-        point never counts as kept, and one newer than the oldest kept stays
-        listed (so that its damage stays visible). Points of another server
-        sharing the repository are that server's to retire."""
+        """Keep the newest ``retain_points`` intact points and the job's GFS points (daily,
+        weekly, monthly, yearly: ``core.scheduling.retention``); the others go. A damaged
+        point never counts as kept, and one newer than the oldest kept stays listed (so
+        that its damage stays visible). Points of another server sharing the repository
+        are that server's to retire."""
         task, cat = self.task, self.ctx.catalogue
         points = self.own()
-        intact = [p for p in points if not p.damaged]
-        if len(intact) <= self.job.retain_points:
-            return
-        oldest_kept = intact[-self.job.retain_points]
-        extra = [p for p in points if (p.created, p.id) < (oldest_kept.created, oldest_kept.id)]
+        going = {d.id for d in decide(points, self.job.retain_points, self.job.gfs)
+                 if not d.keep}
+        extra = [p for p in points if p.id in going]
         if extra:
             ids = [p.id for p in extra]
             cat.mark_forgetting(ids)   # a crash from here on is finished at the next start
@@ -93,7 +93,8 @@ class TaskPoints:
                 self.ctx.repository(name).forget(repo_ids)
             cat.remove_points(ids)
             self.runner.points_forgotten()
-            task.note(f"Retention: removed {len(ids)} restore point(s) beyond the "
-                      f"{self.job.retain_points} to keep")
+            rules = f"the last {self.job.retain_points}" + (
+                f" and {self.job.gfs.describe()}" if self.job.gfs.enabled else "")
+            task.note(f"Retention: removed {len(ids)} restore point(s) not kept by {rules}")
             self.ctx.events.publish(PointsChanged(self.job.name))
 

@@ -114,7 +114,7 @@ class TaskProcessor:
                   + (" (active full)" if self.runner.session.full else ""))
         meta = PointMeta(id=new_point_id(), job=self.job.name, computer=task.computer.name,
                          session_id=self.runner.session.id, type=point_type.value,
-                         created=utcnow(), parent=parent.meta.id if parent else None,
+                         created=self.ctx.clock(), parent=parent.meta.id if parent else None,
                          server=self.ctx.catalogue.server_id)
 
         def waiting(holder: str) -> None:   # a prune, here or in another process

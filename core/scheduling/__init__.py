@@ -16,9 +16,10 @@ from core.scheduling.schedule import (
     parse_hhmm,
     parse_window,
 )
+from core.scheduling.retention import Decision, GfsRetention, decide, keep_reasons
 
 __all__ = [
-    "ALL_DAYS", "OCCURRENCES_CAP", "WEEKDAYS", "WEEKENDS", "BackupWindow", "Schedule",
+    "ALL_DAYS", "Decision", "GfsRetention", "decide", "keep_reasons", "OCCURRENCES_CAP", "WEEKDAYS", "WEEKENDS", "BackupWindow", "Schedule",
     "ScheduleKind", "Weekday", "format_local", "local_zone", "parse_days",
     "parse_duration_minutes", "parse_hhmm", "parse_window",
 ]

@@ -23,8 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core import errors
 from core.api import (
     BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
-    ScopePreview, StopPreview, VerifyReport, job_summary,
+    RetentionPreview, ScopePreview, StopPreview, VerifyReport, job_summary,
 )
+from core.scheduling.retention import GfsRetention
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
     MaintenanceSettings, RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
@@ -85,6 +86,7 @@ class JobOut(BaseModel):
     task_slots: int
     throttle_mbps: float | None
     retain_points: int
+    gfs: GfsRetention
     schedule: str | None
     active_session_id: str | None
     definition: JobDefinition
@@ -360,6 +362,12 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     def stop_job(name: str, body: StopBody | None = None) -> StopPreview:
         body = body or StopBody()
         return service.stop_job(name, _mode(body), body.escalateAfterSeconds)
+
+    @app.get(API + "/jobs/{name}/retentionPreview", responses=errors_of(404, 422))
+    def retention_preview(name: str) -> RetentionPreview:
+        """Which of the job's restore points its retention (the last N and GFS) keeps, with
+        the reasons ("last 3", "weekly 2026-W48"), and which would go now; removes nothing."""
+        return service.retention_preview(name)
 
     @app.get(API + "/jobs/{name}/stopPreview", responses=errors_of(404, 422))
     def stop_preview(name: str) -> StopPreview:

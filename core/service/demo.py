@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import AlreadyExists
+from core.scheduling.retention import GfsRetention
 from core.models import Computer, FileScope, JobDefinition
 from core.paths import demo_computers_dir
 from core.process.private_files import make_dir
@@ -46,7 +47,8 @@ def demo_jobs(root: Path) -> list[JobDefinition]:
                       scope=FileScope(exclude=("*.tmp", "cache"))),
         JobDefinition(name="Build Agents", description="CI build agents (file level)",
                       computers=comps("build01"), task_slots=1, throttle_mbps=0.5,
-                      retain_points=3),
+                      retain_points=3, gfs=GfsRetention(keep_daily=7, keep_weekly=4,
+                                                        keep_monthly=12)),
     ]
 
 

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from core.api import (
     BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
-    ScopePreview, StopPreview, VerifyReport,
+    RetentionPreview, ScopePreview, StopPreview, VerifyReport,
 )
 from core.catalogue import Catalogue
 from core.engine.context import EngineContext
@@ -115,7 +115,8 @@ class BackupService:
                 scheduler_wake=threading.Event())
             self._jobs = Jobs(self._ctx)
             engine = EngineContext(self.catalogue, self._ctx.events, hooks or NO_HOOKS,
-                                   self._pool.repository, self._pool.repository_name)
+                                   self._pool.repository, self._pool.repository_name,
+                                   clock=now)
             self._sessions = Sessions(self._ctx, engine)
             self._points = Points(self._ctx, self._sessions)
             self._sessions.start_health_check = self._points.start_health_check
@@ -301,6 +302,10 @@ class BackupService:
     # -- restore points, restore and verify (core.service.points) --------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self._points.list_points(job)
+
+    def retention_preview(self, name: str) -> RetentionPreview:
+        """Which of the job's points its retention keeps (and why) and which would go now."""
+        return self._points.retention_preview(name)
 
     def browse_point(self, point_id: str, folder: str = "") -> list[PointEntryInfo]:
         """One folder of a restore point ("" is the computer's root)."""

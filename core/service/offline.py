@@ -25,7 +25,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from core.service import integrity
-from core.api import RepositoryInfo, RestoreReport, VerifyReport
+from core.api import RepositoryInfo, RestoreReport, RetentionPreview, VerifyReport, retention_preview
 from core.catalogue import Catalogue, JobRow, RepositoryRecord
 from core.engine.points import point_info
 from core.errors import ConsoleError, ReadOnlyError
@@ -187,6 +187,10 @@ class ReadOnlyService:
     # -- restore points ------------------------------------------------------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self.catalogue.points(job)
+
+    def retention_preview(self, name: str) -> RetentionPreview:
+        definition = self.catalogue.job(name)
+        return retention_preview(definition, self.catalogue.points(definition.name))
 
     def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
                 overwrite: bool = False) -> RestoreReport:

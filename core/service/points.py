@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.api import (
-    DeleteReport, RestoreReport, VerifyReport, report_damaged_paths, restore_report,
+    DeleteReport, RestoreReport, RetentionPreview, VerifyReport, report_damaged_paths,
+    restore_report, retention_preview,
     size_text, verify_problem_text, verify_report,
 )
 from core.engine.operations import OperationCancelled, OperationRunner
@@ -46,6 +47,11 @@ class Points:
 
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self._ctx.catalogue.points(job)
+
+    def retention_preview(self, name: str) -> RetentionPreview:
+        """Which of the job's points its retention keeps (and why) and which would go now."""
+        definition = self._ctx.catalogue.job(name)
+        return retention_preview(definition, self._ctx.catalogue.points(definition.name))
 
     def browse_point(self, point_id: str, folder: str = "") -> list[PointEntryInfo]:
         """One folder of a restore point ("" is the computer's root)."""

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.api import BackupApi, DeleteReport, verify_problem_text
-from core.models import RestorePointInfo, SessionInfo, SessionResult
+from core.models import JobDefinition, RestorePointInfo, SessionInfo, SessionResult
 
 from gui.backups.actions import BackupActions
 from gui.backups.backups_model import BackupNode, BackupsModel
@@ -64,6 +64,8 @@ class BackupsController(QObject):
         view.selectionChanged.connect(self.update_actions)
         view.restoreRequested.connect(self.restore)
         bridge.refreshDue.connect(self._on_refresh_due)
+        for signal in (jobs.modelReset, jobs.dataChanged, jobs.rowsInserted):
+            signal.connect(self._jobs_changed)
         self.update_actions()
 
     def show_error(self, title: str, exc: BaseException, parent: QWidget | None = None) -> None:
@@ -85,7 +87,7 @@ class BackupsController(QObject):
         def landed(points: list[RestorePointInfo]) -> None:
             self._in_flight = False
             self.loads += 1
-            self.view.set_points(points)
+            self.view.set_points(points, self._policies())
             self._follow_up()
 
         def failed(exc: BaseException) -> None:
@@ -93,6 +95,16 @@ class BackupsController(QObject):
             self.show_error("Backups", exc)
 
         self._runner.submit(self._service.list_points, landed, failed)
+
+    def _policies(self) -> dict[str, JobDefinition]:
+        """Each job's definition: what its retention keeps (the Retention column)."""
+        return {job.name: job.definition for job in self._jobs.jobs()}
+
+    def _jobs_changed(self, *_args: object) -> None:
+        """A job's retention changed (Edit): the Retention column follows at once."""
+        policies = self._policies()
+        if self.loads and policies != self.model.policies:
+            self.view.set_points(self.model.points, policies)
 
     def _follow_up(self) -> None:
         if self._again:

@@ -2,20 +2,25 @@
 job > computer > restore point, with totals per job and per computer."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
-from core.models import RestorePointInfo
+from core.models import JobDefinition, RestorePointInfo
+from core.scheduling.retention import Decision, decide
 
 from gui.widgets.formatting import bytes_text, datetime_text
 from gui.widgets.resources import icon
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
-HEADERS = ["Name", "Type", "Restore points", "Files", "Size", "State"]
+HEADERS = ["Name", "Type", "Restore points", "Files", "Size", "State", "Retention"]
+RETENTION_COLUMN = HEADERS.index("Retention")
+NOT_KEPT = "Not kept"
+NOT_KEPT_TIP = ("Not kept by the job's retention as it is set now: the job's next backup "
+                "removes it.")
 DAMAGED = QColor("#C0392B")
 
 
@@ -67,14 +72,51 @@ def point_state(p: RestorePointInfo) -> str:
     return "Imported" if p.imported else "OK"
 
 
+def retention_text(decision: Decision | None) -> str:
+    """A point's Retention column: the GFS rules that keep it as letters (D daily, W weekly,
+    M monthly, Y yearly), "Last" when only "keep the last N" does, "Not kept" when the
+    job's retention would remove it now; "" when unknown (its job is not listed)."""
+    if decision is None:
+        return ""
+    if not decision.keep:
+        return NOT_KEPT
+    flags = decision.flags
+    if flags:
+        return " ".join(flags)
+    return "Last" if any(r.startswith("last ") for r in decision.reasons) else \
+        ", ".join(decision.reasons).capitalize()
+
+
+def policy_text(definition: JobDefinition | None) -> str:
+    """A job row's Retention column: "Last 7 + 7D 4W 12M"."""
+    if definition is None:
+        return ""
+    gfs = definition.gfs
+    parts = [f"{n}{letter}" for n, letter in ((gfs.keep_daily, "D"), (gfs.keep_weekly, "W"),
+                                             (gfs.keep_monthly, "M"), (gfs.keep_yearly, "Y"))
+             if n]
+    return f"Last {definition.retain_points}" + (" + " + " ".join(parts) if parts else "")
+
+
 class BackupsModel(QStandardItemModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setHorizontalHeaderLabels(HEADERS)
         self.points: list[RestorePointInfo] = []
+        self.policies: dict[str, JobDefinition] = {}
 
-    def set_points(self, points: Sequence[RestorePointInfo]) -> None:
+    def set_points(self, points: Sequence[RestorePointInfo],
+                   policies: Mapping[str, JobDefinition] | None = None) -> None:
+        """Rebuild the rows. ``policies``: the jobs' definitions by name, for the Retention
+        column (what each job's retention keeps, and why; None: the last ones given)."""
         self.points = list(points)
+        if policies is not None:
+            self.policies = dict(policies)
+        decisions: dict[str, Decision] = {}
+        for name, definition in self.policies.items():
+            for d in decide([p for p in self.points if p.job == name],
+                            definition.retain_points, definition.gfs):
+                decisions[d.id] = d
         self.removeRows(0, self.rowCount())
         by_job: dict[str, dict[str, list[RestorePointInfo]]] = {}
         for p in sorted(points, key=lambda p: (p.created, p.id), reverse=True):
@@ -88,8 +130,9 @@ class BackupsModel(QStandardItemModel):
                                                               reverse=True)))
             job_row = _row(node, [job, "Agent backup", str(len(every)), "",
                                   bytes_text(size),
-                                  f"{damaged} damaged" if damaged else "OK"],
-                           "jobs", [job.casefold(), "", len(every), files, size, damaged])
+                                  f"{damaged} damaged" if damaged else "OK",
+                                  policy_text(self.policies.get(job))],
+                           "jobs", [job.casefold(), "", len(every), files, size, damaged, ""])
             for computer in sorted(computers, key=str.casefold):
                 pts = computers[computer]
                 csize = sum(p.size for p in pts)
@@ -97,15 +140,19 @@ class BackupsModel(QStandardItemModel):
                 cdamaged = sum(1 for p in pts if p.damaged)
                 crow = _row(cnode, [computer, "Computer", str(len(pts)), str(pts[0].files),
                                     bytes_text(csize),
-                                    f"{cdamaged} damaged" if cdamaged else "OK"], "computer",
-                            [computer.casefold(), "", len(pts), pts[0].files, csize, cdamaged])
+                                    f"{cdamaged} damaged" if cdamaged else "OK", ""],
+                            "computer",
+                            [computer.casefold(), "", len(pts), pts[0].files, csize, cdamaged,
+                             ""])
                 for p in pts:
+                    decision = decisions.get(p.id)
+                    kept = retention_text(decision)
                     prow = _row(BackupNode("point", job, computer, point=p),
                                 [datetime_text(p.created, seconds=True), p.type.value, "",
                                  str(p.files), bytes_text(p.size),
-                                 point_state(p)],
+                                 point_state(p), kept],
                                 "point", [p.created.timestamp(), p.type.value, 0, p.files,
-                                          p.size, 1 if p.damaged else 0])
+                                          p.size, 1 if p.damaged else 0, kept])
                     if p.damaged:
                         for item in prow:
                             item.setForeground(DAMAGED)
@@ -113,6 +160,12 @@ class BackupsModel(QStandardItemModel):
                     elif p.imported:
                         for item in prow:
                             item.setToolTip(IMPORTED_TIP)
+                    if decision is not None:
+                        prow[RETENTION_COLUMN].setToolTip(
+                            NOT_KEPT_TIP if not decision.keep else
+                            "Kept by: " + ", ".join(decision.reasons))
+                        if not decision.keep:
+                            prow[RETENTION_COLUMN].setForeground(DAMAGED)
                     crow[0].appendRow(prow)
                 job_row[0].appendRow(crow)
             self.appendRow(job_row)

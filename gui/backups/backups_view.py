@@ -2,7 +2,7 @@
 (see ``backups_model``), its search box, selection and right-click menu."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from PySide6.QtCore import (
     QItemSelectionModel, QModelIndex, QPoint, QSortFilterProxyModel, Qt, Signal,
@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from core.models import RestorePointInfo
+from core.models import JobDefinition, RestorePointInfo
 
 from gui.backups.backups_model import NODE_ROLE, SORT_ROLE, BackupNode, BackupsModel
 from gui.widgets.search_box import search_box
@@ -70,15 +70,17 @@ class BackupsView(QWidget):
         self.stack.addWidget(self.empty)
         layout.addWidget(self.stack, 1)
 
-    def set_points(self, points: Sequence[RestorePointInfo]) -> None:
-        """Rebuild the tree; what was expanded and selected stays so."""
+    def set_points(self, points: Sequence[RestorePointInfo],
+                   policies: Mapping[str, JobDefinition] | None = None) -> None:
+        """Rebuild the tree; what was expanded and selected stays so. ``policies``: the
+        jobs' definitions, for the Retention column (None: the last ones given)."""
         expanded: set[tuple[str, ...]] = set()
         selected = self.selected_node()
         self._walk(lambda index, node: expanded.add(node.key)
                    if self.tree.isExpanded(index) else None)
         first = not self._loaded
         self._loaded = True
-        self.model.set_points(points)
+        self.model.set_points(points, policies)
         self._walk(lambda index, node: self.tree.setExpanded(
             index, first and node.kind == "job" or node.key in expanded))
         if selected is not None:

@@ -301,3 +301,24 @@ def test_cli_graceful_stop_with_a_deadline_and_a_start_outside_the_window(
 
     preview = server.rest("GET", "/jobs/E/stopPreview")
     assert preview.status_code == 409   # not running any more
+
+
+def test_gfs_retention_over_rest(server: Server, tmp_path: Path) -> None:
+    src = tmp_path / "g1"
+    src.mkdir()
+    (src / "f").write_text("x")
+    body = {"name": JOB, "computers": [{"name": "g1", "path": str(src)}], "retain_points": 3,
+            "gfs": {"keep_daily": 2, "keep_monthly": 6}}
+    bad = server.rest("POST", "/jobs", json={**body, "gfs": {"keep_weekly": -2}})
+    assert bad.status_code == 422 and bad.json()["error"].startswith("gfs.keep_weekly:")
+    assert server.rest("POST", "/jobs", json=body).status_code in (200, 201)
+    job = server.rest("GET", f"/jobs/{quote(JOB, safe='')}").json()
+    assert job["gfs"] == {"keep_daily": 2, "keep_weekly": 0, "keep_monthly": 6, "keep_yearly": 0}
+    assert agent_jobs(tmp_path / "data", "start", JOB, "--wait").returncode == 0
+    preview = server.rest("GET", f"/jobs/{quote(JOB, safe='')}/retentionPreview")
+    assert preview.status_code == 200
+    (point,) = preview.json()["points"]
+    assert point["keep"] and point["computer"] == "g1"
+    assert [r.split()[0] for r in point["reasons"]] == ["last", "daily", "monthly"]
+    missing = server.rest("GET", "/jobs/Nope/retentionPreview")
+    assert missing.status_code == 404 and missing.json()["kind"] == "NotFound"

@@ -21,6 +21,7 @@ COMPUTERS = "computers"
 SCOPE = "scope"
 REPOSITORY = "repository"
 RETAIN = "retain_points"
+GFS = "gfs"
 TASK_SLOTS = "task_slots"
 THROTTLE = "throttle_mbps"
 ACTIVE_FULL = "active_full"
@@ -31,8 +32,9 @@ SSH = "ssh"
 
 PAGE_OF_FIELD: dict[str, str] = {
     NAME: "Name", DESCRIPTION: "Name", COMPUTERS: "Computers", SCOPE: "Backup Mode",
-    REPOSITORY: "Storage", RETAIN: "Storage", TASK_SLOTS: "Storage", THROTTLE: "Storage",
-    ACTIVE_FULL: "Storage", HEALTH_CHECK: "Storage", SCHEDULE: "Schedule", WINDOW: "Schedule",
+    REPOSITORY: "Storage", RETAIN: "Storage", GFS: "Storage", TASK_SLOTS: "Storage",
+    THROTTLE: "Storage", ACTIVE_FULL: "Storage", HEALTH_CHECK: "Storage", SCHEDULE: "Schedule",
+    WINDOW: "Schedule",
     SSH: "Computers",
 }
 
@@ -44,6 +46,8 @@ CLONE_SUFFIX = " clone"
 _LIMITS: dict[tuple[str, str], str] = {
     (RETAIN, "greater_than_equal"): "Keep at least {ge} restore point.",
     (RETAIN, "less_than_equal"): "Keep at most {le} restore points.",
+    (GFS, "greater_than_equal"): "Keep {ge} or more daily, weekly, monthly and yearly points.",
+    (GFS, "less_than_equal"): "Keep at most {le} daily, weekly, monthly or yearly points.",
     (TASK_SLOTS, "greater_than_equal"): "Use at least {ge} task slot.",
     (TASK_SLOTS, "less_than_equal"): "Use at most {le} task slots.",
     (THROTTLE, "greater_than"): "The read rate limit must be more than {gt} MB/s.",

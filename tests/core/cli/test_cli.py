@@ -205,3 +205,41 @@ def test_ctrl_c_while_waiting_stops_the_job(tmp_path, presses, code, statuses):
     assert proc.returncode == code, out + err
     (session,) = _json(data, "sessions", "C")
     assert [t["status"] for t in session["tasks"]] == statuses
+
+
+def test_gfs_options_and_retention_preview(cli, tmp_path):
+    src = make_tree(tmp_path / "pc", files=2)
+    code, _, err = cli("job", "create", "G", "--computer", f"pc1={src}", "--retain", "5",
+                       "--keep-daily", "-1")
+    assert code == 1 and err == "error: --keep-daily: input should be greater than or " \
+                                "equal to 0\n"
+    code, _, err = cli("job", "create", "G", "--computer", f"pc1={src}", "--retain", "5",
+                       "--keep-weekly", "4", "--keep-yearly", "2")
+    assert code == 0, err
+    for _ in range(3):
+        assert cli("start", "G", "--wait")[0] == 0
+    code, out, _ = cli("job", "set", "G", "--retain", "1", "--keep-daily", "1")
+    assert code == 0
+    code, out, _ = cli("job", "show", "G", "--json")
+    assert json.loads(out)["definition"]["gfs"] == {
+        "keep_daily": 1, "keep_weekly": 4, "keep_monthly": 0, "keep_yearly": 2}
+    code, out, _ = cli("job", "retention-preview", "G", "--json")
+    preview = json.loads(out)
+    assert code == 0 and [p["keep"] for p in preview["points"]] == [False, False, True]
+    newest = preview["points"][-1]
+    assert newest["reasons"][0] == "last 1" and newest["reasons"][1].startswith("daily ")
+    assert [r.split()[0] for r in newest["reasons"]] == ["last", "daily", "weekly", "yearly"]
+    assert preview["points"][0]["reasons"] == []
+    code, out, _ = cli("job", "retention-preview", "G")
+    assert code == 0
+    assert "keeps the last 1, 1 daily, 4 weekly, 2 yearly per computer: 1 point(s) kept, " \
+           "2 would go now." in out
+    assert out.count("GOES") == 2 and "weekly " in out
+    # nothing was removed by asking; the next backup applies it
+    code, out, _ = cli("points", "G", "--json")
+    assert len(json.loads(out)) == 3
+    assert cli("start", "G", "--wait")[0] == 0
+    code, out, _ = cli("points", "G", "--json")
+    assert len(json.loads(out)) == 1
+    code, _, err = cli("job", "retention-preview", "Nope")
+    assert code == 1 and "No job named 'Nope'" in err

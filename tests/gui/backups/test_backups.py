@@ -13,7 +13,8 @@ from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi
 from core.models import Computer, JobDefinition, RestorePointInfo
-from gui.backups.backups_model import NODE_ROLE, BackupNode
+from core.scheduling import GfsRetention
+from gui.backups.backups_model import NODE_ROLE, RETENTION_COLUMN, BackupNode
 from gui.shell.main_window import MainWindow
 from gui.backups.restore_dialog import RestoreDialog
 
@@ -283,3 +284,35 @@ def test_a_point_of_another_server_shows_as_imported(qtbot: QtBot) -> None:
     assert set(states) == {"Imported", "OK"}
     assert "another backup server" in states["Imported"]
     assert "another backup server" not in states["OK"]
+
+
+def test_the_retention_column_shows_gfs_flags_and_follows_an_edit(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, tmp_path: Path) -> None:
+    src = make_source(tmp_path / "sources" / "g1")
+    service.create_job(JobDefinition(name="GFS", computers=(Computer(name="g1", path=str(src)),),
+                                     retain_points=5,
+                                     gfs=GfsRetention(keep_daily=1, keep_monthly=3)))
+    for _ in range(3):
+        service.wait_session(service.start_job("GFS"), timeout=20)
+    open_backups(qtbot, window)
+    view = window.backups_view
+    qtbot.waitUntil(lambda: view.index_of(("computer", "gfs", "g1")).isValid())
+    # the column follows the jobs list, which may land after the points
+    qtbot.waitUntil(lambda: view.index_of(("job", "gfs", "")).siblingAtColumn(
+        RETENTION_COLUMN).data() == "Last 5 + 1D 3M", timeout=WAIT_MS)
+    assert view.model.headerData(RETENTION_COLUMN, Qt.Orientation.Horizontal) == "Retention"
+
+    def column() -> list[str]:   # newest first, as the tree lists them
+        points = sorted(service.list_points("GFS"), key=lambda p: p.created, reverse=True)
+        return [view.index_of(("point", p.id)).siblingAtColumn(RETENTION_COLUMN).data()
+                for p in points]
+
+    assert column() == ["D M", "Last", "Last"]
+    newest = view.index_of(("point", max(service.list_points("GFS"),
+                                         key=lambda p: p.created).id))
+    tip = newest.siblingAtColumn(RETENTION_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Kept by: last 5, daily ") and ", monthly " in tip
+    # the job now keeps fewer: the column says so before any backup removes them
+    definition = service.get_job("GFS").definition
+    service.update_job("GFS", definition.model_copy(update={"retain_points": 1}))
+    qtbot.waitUntil(lambda: column() == ["D M", "Not kept", "Not kept"], timeout=WAIT_MS)

@@ -456,3 +456,46 @@ def test_health_check_settings_round_trip(qtbot: QtBot, window: MainWindow,
     plan = service.get_job("Checked").definition.health_check
     assert plan is not None and plan.kind is ActiveFullKind.MONTHLY and plan.last_day
     assert plan.mode is None
+
+
+def test_gfs_fields_and_the_retention_preview_of_the_edited_job(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, make_job: JobFactory,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    make_job("Keeper", ("k1",), retain_points=5)
+    for _ in range(3):
+        service.wait_session(service.start_job("Keeper"), timeout=20)
+    wait_cell(qtbot, window, "Keeper", Column.LAST_RESULT, "Success")
+    click_row(qtbot, window, "Keeper")
+    click_ribbon(qtbot, window, "Edit")
+    wizard = open_wizard(qtbot, window)
+    click_step(qtbot, wizard, "Storage")
+    storage = wizard.storage_page
+    assert [storage.gfs_spins[p].value() for p in ("daily", "weekly", "monthly", "yearly")] \
+        == [0, 0, 0, 0]
+    tree = storage.retention_tree
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 3, timeout=WAIT_MS)
+    assert storage.retention_summary.text() == (
+        "With these settings 3 of the job's 3 restore points are kept; none would be removed.")
+    retype(qtbot, storage.retain_spin, "1")
+    retype(qtbot, storage.gfs_spins["weekly"], "4")
+    retype(qtbot, storage.gfs_spins["yearly"], "2")
+    assert storage.retention_summary.text() == (
+        "With these settings 1 of the job's 3 restore points are kept; 2 would be removed by "
+        "the next backup.")
+    rows = [[tree.topLevelItem(i).text(c) for c in range(3)] for i in range(3)]
+    assert rows[0][0] == "k1" and rows[0][2].startswith("last 1, weekly ")
+    assert ", yearly " in rows[0][2]
+    assert [r[2] for r in rows[1:]] == ["Removed by the next backup"] * 2
+    finish(qtbot, wizard)
+    qtbot.waitUntil(lambda: window.job_wizard is None, timeout=WAIT_MS)
+    shown = cli_json(capsys, service.data_dir, "job", "show", "Keeper")
+    assert isinstance(shown, dict)
+    assert shown["definition"]["retain_points"] == 1
+    assert shown["definition"]["gfs"] == {"keep_daily": 0, "keep_weekly": 4, "keep_monthly": 0,
+                                          "keep_yearly": 2}
+    # asking removed nothing; the wizard shows the saved numbers again
+    assert len(service.list_points("Keeper")) == 3
+    click_ribbon(qtbot, window, "Edit")
+    wizard = open_wizard(qtbot, window)
+    assert wizard.storage_page.gfs_spins["weekly"].value() == 4
+    click_button(qtbot, wizard, "Cancel")
