@@ -34,7 +34,8 @@ from core.service.registry import S3AccessDenied
 from core.repository.keys import KeyInUse, PasswordRequired, WrongPassword
 from core.server.body_limit import MAX_BODY_BYTES, BodyLimit
 from core.server.events_hub import EventHub
-from core.server.responses import EVENTS_RESPONSE, errors_of
+from core.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, ServerCollector, render
+from core.server.responses import EVENTS_RESPONSE, METRICS_RESPONSE, errors_of
 
 if TYPE_CHECKING:
     from core.service.facade import BackupService
@@ -536,6 +537,16 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         """Set the maintenance window (``{"window": {"start": "01:00", "end":
         "05:00", "days": ["mon", ...]}}``), or remove it (``{"window": null}``)."""
         return service.set_maintenance(body)
+
+    # -- metrics (beside the API, as Prometheus expects: /metrics) ------------------
+    collector = ServerCollector(service)
+
+    @app.get("/metrics", response_class=Response, responses=METRICS_RESPONSE)
+    def metrics() -> Response:
+        """Every job's last result, last success time, duration, bytes read and stored;
+        running sessions; repositories' used and free space; notification failures.
+        Read from the catalogue at each scrape."""
+        return Response(content=render(collector), media_type=METRICS_CONTENT_TYPE)
 
     # -- events --------------------------------------------------------------------
     @app.get(f"{API}/events", response_class=StreamingResponse, responses=EVENTS_RESPONSE)

@@ -46,3 +46,10 @@ EVENTS_RESPONSE: dict[int | str, dict[str, Any]] = {
           "content": {"text/event-stream": {"schema": {"type": "string"}}}},
     **errors_of(),
 }
+
+
+METRICS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The server's state in Prometheus' text format (version 0.0.4)",
+          "content": {"text/plain": {"schema": {"type": "string"}}}},
+    **errors_of(),
+}

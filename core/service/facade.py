@@ -33,7 +33,7 @@ from core.api import (
     BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport,
 )
-from core.catalogue import Catalogue
+from core.catalogue import Catalogue, JobMetrics
 from core.engine.context import EngineContext
 from core.engine.hooks import NO_HOOKS, EngineHooks
 from core.errors import InvalidInput, ReadOnlyError
@@ -41,7 +41,7 @@ from core.events import Event, EventBus, JobsChanged
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo,
     MaintenanceSettings, PointEntryInfo,
-    RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode, utcnow,
+    RepairReport, RestorePointInfo, SessionInfo, SessionType, SshSettings, StopMode, utcnow,
 )
 from core.paths import catalogue_path
 from core.repository import Manifest, RepoStats, Repository
@@ -420,6 +420,16 @@ class BackupService:
         """How many files, and how many bytes, a backup of ``scope`` would read
         on each computer now; a computer its agent cannot read gets an error."""
         return self._computers.preview_scope(computers, scope, ssh)
+
+    # -- metrics (GET /metrics reads these at every scrape) ----------------------
+    def job_metrics(self) -> list[JobMetrics]:
+        """Every job's newest finished backup session (result, duration, bytes read
+        and stored) and the end of its newest successful one; one catalogue query."""
+        return self.catalogue.job_metrics()
+
+    def running_session_counts(self) -> dict[SessionType, int]:
+        """Sessions running now, by type (from the catalogue)."""
+        return self.catalogue.running_session_counts()
 
     # -- the repository pool again: what the checks and tests read -------------
     def repository_point_ids(self) -> set[str]:
