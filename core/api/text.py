@@ -135,6 +135,14 @@ def made_text(session: SessionInfo) -> str:
     return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items())
 
 
+REPOSITORY_KIND_TEXT = {"local": "Local folder", "s3": "S3 compatible"}
+
+
+def repository_kind_text(kind: str) -> str:
+    """A repository's type as Backup Infrastructure shows it: "Local folder", "S3 compatible"."""
+    return REPOSITORY_KIND_TEXT.get(kind, kind)
+
+
 def size_text(size: float) -> str:
     """Bytes for people: 512 B, 1.5 KB, 2.0 GB."""
     units = ("B", "KB", "MB", "GB", "TB", "PB")

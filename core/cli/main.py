@@ -12,7 +12,8 @@ from core.errors import ConsoleError, InvalidInput
 from core.logs import setup_logging
 from core.paths import resolve_data_dir
 from core.cli import jobs, maintenance, repositories, server, sessions
-from core.cli.parser import build_parser
+from core.cli.output import print_error
+from core.cli.parser import UsageError, build_parser
 
 OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
                    "throttle_mbps": "--throttle", "description": "--description",
@@ -31,7 +32,13 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # With --json every answer is JSON, errors too: {"error": {"kind": ..., "message": ...}}
+    as_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return print_error(str(exc), "UsageError", as_json=as_json, code=2)
     try:
         if args.data_dir is not None and not args.data_dir.strip():
             raise InvalidInput("--data-dir needs a folder; it was given an empty path.")
@@ -40,15 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             setup_logging(data_dir, "cli", level=logging.WARNING)
         return COMMANDS[args.command](args, data_dir)
     except ConsoleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return print_error(str(exc), type(exc).__name__, as_json=as_json)
     except ValidationError as exc:
-        print(f"error: {validation_message(exc)}", file=sys.stderr)
-        return 1
+        return print_error(validation_message(exc), "InvalidInput", as_json=as_json)
     except ValueError as exc:   # an option's value that a parser refused
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return print_error(str(exc), "InvalidInput", as_json=as_json)
     except KeyboardInterrupt:
+        if as_json:
+            return print_error("interrupted", "Interrupted", as_json=True, code=130)
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:   # `agent-jobs ... | head`: the reader left; say nothing
@@ -58,11 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:   # a path the system refused (too long, not a folder, ...)
         name = str(exc.filename or "")
         where = f" {name[:120]}..." if len(name) > 120 else f" {name}" if name else ""
-        print(f"error: cannot use{where}: {exc.strerror or exc}.", file=sys.stderr)
-        return 1
+        return print_error(f"cannot use{where}: {exc.strerror or exc}.", "OSError",
+                           as_json=as_json)
     except Exception as exc:  # never a traceback
-        print(f"error: unexpected {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        return 2
+        return print_error(f"unexpected {exc.__class__.__name__}: {exc}", "InternalError",
+                           as_json=as_json, code=2)
 
 
 def validation_message(exc: ValidationError) -> str:

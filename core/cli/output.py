@@ -20,6 +20,16 @@ def print_json(rows: Any) -> None:
     sys.stdout.write("\n")
 
 
+def print_error(message: str, kind: str, *, as_json: bool, code: int = 1) -> int:
+    """Say what went wrong, in one line on stderr, or with ``--json`` as
+    ``{"error": {"kind": ..., "message": ...}}`` on stdout; returns the exit status."""
+    if as_json:
+        print_json({"error": {"kind": kind, "message": message}})
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return code
+
+
 def table(headers: list[str], rows: list[list[Any]]) -> None:
     cells = [headers] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]

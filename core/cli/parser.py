@@ -159,11 +159,15 @@ def _credentials_option(p: argparse.ArgumentParser) -> None:
                         "aws_access_key_id=..., aws_secret_access_key=...), mode 0600")
 
 
+class UsageError(Exception):
+    """A command line that does not parse; ``main`` prints it (exit status 2)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one line, like every other error."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help').\n")
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help').")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--wait", action="store_true", help="return when the session ends")
     start.add_argument("--outside-window", action="store_true",
                        help="start even outside the job's backup window")
+    start.add_argument("--json", action="store_true",
+                       help="print the session id (with --wait: the ended session) as JSON, "
+                            "and no progress")
 
     stop_job = sub.add_parser("stop", help="stop a running job")
     stop_job.add_argument("name")
@@ -265,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     stop_job.add_argument("--escalate-after", metavar="DURATION",
                           help="with --gracefully: stop immediately if the job still runs "
                                "after this long (e.g. 90s, 10m, 2h)")
+    stop_job.add_argument("--json", action="store_true",
+                          help="print who gets a restore point (with --wait: and the ended "
+                               "session) as JSON")
 
     sessions = sub.add_parser("sessions", help="list sessions (backup, restore, verify)")
     sessions.add_argument("name", nargs="?")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from core.api import RepositoryInfo, RepositorySpec, size_text
+from core.api import RepositoryInfo, RepositorySpec, repository_kind_text, size_text
 from core.errors import InvalidInput
 from core.cli.connect import client
 from core.cli.output import print_json, short, table
@@ -124,7 +124,7 @@ def _key(args: argparse.Namespace, data_dir: Path) -> int:
 
 def _table(found: list[RepositoryInfo]) -> None:
     table(["Name", "Type", "Location", "Encrypted", "Jobs", "Used", "Free", "State"],
-          [[r.name + (" (default)" if r.default else ""), "S3" if r.kind == "s3" else "Local",
+          [[r.name + (" (default)" if r.default else ""), repository_kind_text(r.kind),
             r.location, "yes" if r.encrypted else "no", ", ".join(r.jobs),
             size_text(r.used_bytes) if r.used_bytes is not None else "",
             size_text(r.free_bytes) if r.free_bytes is not None else "",

@@ -11,12 +11,16 @@ from typing import Any
 
 from core.api import made_text, session_figures, size_text, stopped_text
 from core.errors import ConsoleError, InvalidInput
-from core.models import LogItem, RestorePointInfo, SessionInfo, SessionResult, SessionType, StopMode
+from core.models import (
+    LogItem, RestorePointInfo, SessionInfo, SessionResult, SessionState, SessionType, StopMode,
+    TaskInfo,
+)
 from core.service.ownership import read_owner
 from core.api.client import ServerClient
 from core.api.launcher import ServerUnavailable
 from core.cli.connect import client
 from core.cli.output import iso, print_json, short, table
+from core.cli.progress import POLL_S, Progress, progress_for
 
 
 def start(args: argparse.Namespace, data_dir: Path) -> int:
@@ -24,10 +28,14 @@ def start(args: argparse.Namespace, data_dir: Path) -> int:
         session_id = api.start_job(args.name, full=args.full, retry=args.retry,
                                    outside_window=args.outside_window)
         if not args.wait:
-            print(f"Started job '{args.name}' (session {session_id}).")
+            if args.json:
+                print_json({"job": args.name, "session_id": session_id})
+            else:
+                print(f"Started job '{args.name}' (session {session_id}).")
             return 0
-        print(f"Started job '{args.name}' (session {session_id}). "
-              "Press Ctrl-C to stop gracefully, twice to stop immediately.", flush=True)
+        if not args.json:
+            print(f"Started job '{args.name}' (session {session_id}). "
+                  "Press Ctrl-C to stop gracefully, twice to stop immediately.", flush=True)
         presses = {"n": 0}
 
         def on_sigint(signum: int, frame: Any) -> None:
@@ -39,10 +47,26 @@ def start(args: argparse.Namespace, data_dir: Path) -> int:
 
         previous = signal.signal(signal.SIGINT, on_sigint)
         try:
-            session = api.wait_session(session_id)
+            session = _follow(api, session_id, progress_for(args.json))
         finally:
             signal.signal(signal.SIGINT, previous)
+        if args.json:
+            print_json(_session_json(session))
+            return _exit_code(session)
         return _report(session, exit_on_failed=True)
+
+
+def _follow(api: ServerClient, session_id: str, progress: Progress) -> SessionInfo:
+    """Wait for the session's end, showing its progress about once a second."""
+    try:
+        session = api.get_session(session_id)
+        progress.show(session)
+        while session.state.is_active:
+            session = api.wait_session(session_id, POLL_S)
+            progress.show(session)
+    finally:
+        progress.close()
+    return session
 
 
 def _quiet_stop(api: ServerClient, name: str, mode: StopMode) -> None:
@@ -62,6 +86,12 @@ def stop(args: argparse.Namespace, data_dir: Path) -> int:
         escalate = parse_duration_seconds(args.escalate_after)
     with client(data_dir) as api:
         outcome = api.stop_job(args.name, mode, escalate)
+        if args.json:
+            answer = outcome.model_dump(mode="json")
+            if args.wait:
+                answer["session"] = _session_json(api.wait_session(outcome.session_id))
+            print_json(answer)
+            return 0
         gets = outcome.immediately_gets_point if mode is StopMode.IMMEDIATELY \
             else outcome.gracefully_gets_point
         print(f"Stopping job '{outcome.job}' {mode.value}; new restore points for: "
@@ -79,12 +109,20 @@ def _report(session: SessionInfo, *, exit_on_failed: bool) -> int:
           + (f" (stopped {session.stop_mode.value})" if session.stop_mode else "")
           + f"; new restore points for: {', '.join(done) if done else 'none'}.")
     for t in session.tasks:
-        why = next((i.text for i in reversed(t.log) if i.level == "error"), "") \
-            if not t.status.produced_point else ""
+        why = _failure_text(t) if not t.status.produced_point else ""
         print(f"  {t.computer}: {t.status.value}" + (f" ({why})" if why else ""))
-    if not exit_on_failed:
-        return 0
+    return _exit_code(session) if exit_on_failed else 0
+
+
+def _exit_code(session: SessionInfo) -> int:
     return 0 if session.result in (SessionResult.SUCCESS, SessionResult.WARNING) else 1
+
+
+def _failure_text(task: TaskInfo) -> str:
+    """Why a computer got no restore point: its last error, without the status it
+    repeats ("Failed: ..." after "Failed")."""
+    why = next((i.text for i in reversed(task.log) if i.level == "error"), "")
+    return why.removeprefix(f"{task.status.value}: ")
 
 
 def _log_json(items: list[LogItem]) -> list[dict[str, Any]]:
@@ -151,7 +189,9 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
     title = s.job or "All backups"
     made = f" ({made_text(s)})" if s.type is SessionType.BACKUP else ""
     print(f"Session {s.id}: {s.type.value}{made} of {title}")
-    result = s.result.value if s.result else f"{s.state.value} {s.progress}%"
+    result = s.result.value if s.result else \
+        f"(stopping, {s.progress} %)" if s.state is SessionState.STOPPING else \
+        f"(still running, {s.progress} %)"
     stopped = stopped_text(s)
     print(f"  Result: {result}" + (f"; {stopped}" if stopped else "")
           + f"; run {s.run_kind.value}")

@@ -11,7 +11,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from core.api import RepositoryInfo
+from core.api import RepositoryInfo, repository_kind_text
 
 from gui.widgets.formatting import bytes_text, one_line
 from gui.widgets.resources import icon
@@ -22,7 +22,6 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 Index = QModelIndex | QPersistentModelIndex
 PROBLEM_COLOR = QColor("#C62828")
-KIND_TEXT = {"local": "Local folder", "s3": "S3 compatible"}
 
 
 class RepoColumn(IntEnum):
@@ -52,7 +51,7 @@ _NUMERIC = (RepoColumn.CAPACITY, RepoColumn.FREE, RepoColumn.USED, RepoColumn.JO
 
 
 def kind_text(kind: str) -> str:
-    return KIND_TEXT.get(kind, kind)
+    return repository_kind_text(kind)
 
 
 def _size(value: int | None) -> str:
