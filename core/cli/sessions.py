@@ -86,14 +86,14 @@ def stop(args: argparse.Namespace, data_dir: Path) -> int:
         escalate = parse_duration_seconds(args.escalate_after)
     with client(data_dir) as api:
         outcome = api.stop_job(args.name, mode, escalate)
-        if args.json:
-            answer = outcome.model_dump(mode="json")
+        gets = outcome.immediately_gets_point if mode is StopMode.IMMEDIATELY \
+            else outcome.gracefully_gets_point
+        if args.json:   # who gets a new restore point, and with --wait the ended session
+            answer = {"mode": mode.value, "gets_point": gets, **outcome.model_dump(mode="json")}
             if args.wait:
                 answer["session"] = _session_json(api.wait_session(outcome.session_id))
             print_json(answer)
             return 0
-        gets = outcome.immediately_gets_point if mode is StopMode.IMMEDIATELY \
-            else outcome.gracefully_gets_point
         print(f"Stopping job '{outcome.job}' {mode.value}; new restore points for: "
               f"{', '.join(gets) if gets else 'none'}.")
         if outcome.escalate_at is not None:

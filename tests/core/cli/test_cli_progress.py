@@ -168,9 +168,12 @@ def test_a_running_session_shows_as_still_running(tmp_path: Path) -> None:
     session_id = json.loads(started.stdout)["session_id"]
     shown = subprocess.run(agent_jobs(data, "session", "show", session_id),
                            capture_output=True, text=True, env=ENV, timeout=60)
-    stopped = subprocess.run(agent_jobs(data, "stop", "C", "--immediately", "--wait"),
+    stopped = subprocess.run(agent_jobs(data, "stop", "C", "--immediately", "--wait", "--json"),
                              capture_output=True, text=True, env=ENV, timeout=60)
     assert stopped.returncode == 0, stopped.stderr
+    outcome = json.loads(stopped.stdout)
+    assert outcome["session_id"] == session_id and outcome["gets_point"] == []
+    assert outcome["session"]["state"] == "Stopped" and outcome["session"]["result"] == "Failed"
     assert shown.returncode == 0, shown.stderr
     result = next(x for x in shown.stdout.splitlines() if x.startswith("  Result: "))
     assert re.match(r"  Result: \(still running, \d+ %\); run manual$", result), result
