@@ -12,6 +12,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.api.sockets import unix_address
+from core.paths import server_socket_path
 from tests.e2e.test_server_process import Server
 
 
@@ -110,9 +112,14 @@ def test_metrics_report_jobs_sessions_and_repositories(server: Server, tmp_path:
     assert by("type", m["agent_running_sessions"])["Backup"] == 0
 
 
-def test_metrics_need_the_token_on_tcp(server: Server) -> None:
+def test_metrics_are_guarded_as_the_api_is(server: Server) -> None:
+    """TCP needs the bearer token; the owner-only Unix socket is the API's too."""
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         refused = httpx.get(f"{server.url}/metrics", headers=headers, timeout=30)
         assert refused.status_code == 401
         assert refused.json()["kind"] == "Unauthorized" and "agent_" not in refused.text
     assert "agent_running_sessions" in scrape(server)   # the same request with the token
+    transport = httpx.HTTPTransport(uds=unix_address(server_socket_path(server.data)))
+    with httpx.Client(transport=transport, base_url="http://agent-jobs") as local:
+        answer = local.get("/metrics", timeout=30)
+    assert answer.status_code == 200 and "agent_repository_up{" in answer.text
