@@ -7,12 +7,13 @@ brought up to date on open by the numbered migrations in ``migrations``.
 
 Modules: ``db`` (connections, transactions, migrating on open),
 ``migrations``, and one mixin per table group: ``jobs``, ``sessions``,
-``points``, ``repositories``. ``Catalogue`` combines them and is the one public object.
+``points``, ``repositories``, ``home`` (what Home → Overview counts). ``Catalogue`` combines them and is the one public object.
 """
 from __future__ import annotations
 
 from core.catalogue.db import CatalogueDB
 from core.catalogue.errors import guard_public_methods
+from core.catalogue.home import HomeMixin
 from core.catalogue.jobs import JobsMixin
 from core.catalogue.overview import JobRow, LatestSession, OverviewMixin
 from core.catalogue.points import PointsMixin
@@ -23,7 +24,7 @@ __all__ = ["Catalogue", "HOST", "JobRow", "LatestSession", "RepositoryRecord"]
 
 
 @guard_public_methods
-class Catalogue(JobsMixin, OverviewMixin, SessionsMixin, PointsMixin, RepositoriesMixin, CatalogueDB):
+class Catalogue(JobsMixin, OverviewMixin, HomeMixin, SessionsMixin, PointsMixin, RepositoriesMixin, CatalogueDB):
     # -- server state (persisted key/value, e.g. the scheduler's last tick) --
     def get_state(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM server_state WHERE key=?",
