@@ -30,7 +30,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-_ALL_SCOPES = frozenset({JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS})
+_ALL_SCOPES = frozenset({JobScope.OVERVIEW, JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS})
 
 
 def in_scope(job: JobInfo, scope: JobScope, now: datetime) -> bool:
