@@ -239,6 +239,8 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(lambda exc: self.controller.show_error(WINDOW_TITLE, exc))
         self.jobs_view.selectionChanged.connect(self._on_selection)
         self.jobs_view.editRequested.connect(self._edit_requested)
+        self.jobs_view.columnsChanged.connect(
+            lambda: self.settings.setValue(JOBS_HEADER_KEY, self.jobs_view.header_state()))
         self.model.updated.connect(self.update_actions)
         # Rows leaving the view (deleted, or filtered out) leave the selection too.
         self.proxy.rowsRemoved.connect(lambda *_: self._on_selection())
