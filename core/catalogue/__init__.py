@@ -24,7 +24,7 @@ __all__ = ["Catalogue", "HOST", "JobRow", "LatestSession", "RepositoryRecord"]
 
 
 @guard_public_methods
-class Catalogue(JobsMixin, OverviewMixin, HomeMixin, SessionsMixin, PointsMixin, RepositoriesMixin, CatalogueDB):
+class Catalogue(JobsMixin, HomeMixin, OverviewMixin, SessionsMixin, PointsMixin, RepositoriesMixin, CatalogueDB):
     # -- server state (persisted key/value, e.g. the scheduler's last tick) --
     def get_state(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM server_state WHERE key=?",

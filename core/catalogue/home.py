@@ -6,14 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from core.models import SessionInfo, SessionResult, SessionState
+from core.models import JobDefinition, SessionInfo, SessionResult, SessionState
+from core.catalogue.overview import OverviewMixin
 from core.catalogue.sessions import SessionsMixin, _utc
 
 STOPPED = SessionState.STOPPED.value
 FAILED = SessionResult.FAILED.value
 
 
-class HomeMixin(SessionsMixin):
+class HomeMixin(OverviewMixin, SessionsMixin):
+    def job_definitions(self) -> list[JobDefinition]:
+        """Every job, by name; unchanged definitions are not parsed again."""
+        rows = self._conn().execute("SELECT definition FROM jobs ORDER BY name").fetchall()
+        return [self._definition(r[0]) for r in rows]
+
     def running_count(self) -> int:
         """Sessions of every type not yet stopped."""
         return int(self._conn().execute("SELECT COUNT(*) FROM sessions WHERE state!=?",
@@ -26,17 +32,20 @@ class HomeMixin(SessionsMixin):
         if len(starts) < 2:
             return []
         bounds = [_utc(s) for s in starts]
+        # counted by SQLite, not row by row here: a week of 2,000 hourly jobs is 336,000 rows
+        bucket = "CASE " + " ".join(f"WHEN created<? THEN {i}" for i in range(len(bounds) - 1)) \
+            + " END"
         rows = self._conn().execute(
-            "SELECT created, state, result FROM sessions WHERE created>=? AND created<?",
-            (bounds[0], bounds[-1])).fetchall()
+            f"SELECT {bucket} AS b, CASE WHEN state!=? THEN 'running' ELSE result END AS k, "
+            "COUNT(*) FROM sessions WHERE created>=? AND created<? GROUP BY b, k",
+            (*bounds[1:], STOPPED, bounds[0], bounds[-1])).fetchall()
         counts: list[dict[str, int]] = [{} for _ in range(len(bounds) - 1)]
-        for created, state, result in rows:
-            at = _bucket(bounds, created)
+        for at, key, count in rows:
             if at is None:
                 continue
-            key = "running" if state != STOPPED else (result or "")
-            counts[at][key] = counts[at].get(key, 0) + 1
-            counts[at]["total"] = counts[at].get("total", 0) + 1
+            day = counts[int(at)]
+            day[str(key or "")] = day.get(str(key or ""), 0) + int(count)
+            day["total"] = day.get("total", 0) + int(count)
         return counts
 
     def failed_sessions(self, since: datetime, limit: int) -> list[SessionInfo]:
@@ -46,11 +55,3 @@ class HomeMixin(SessionsMixin):
             "ORDER BY created DESC, id DESC LIMIT ?", (FAILED, _utc(since), limit)).fetchall()
         return [self._session_from_row(r) for r in rows]
 
-
-def _bucket(bounds: list[str | None], created: str) -> int | None:
-    """The range a stored time falls in (UTC ISO text: text order is time order)."""
-    for i in range(len(bounds) - 1):
-        low, high = bounds[i], bounds[i + 1]
-        if low is not None and high is not None and low <= created < high:
-            return i
-    return None

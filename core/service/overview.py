@@ -87,7 +87,7 @@ def build_overview(catalogue: Catalogue, now: datetime, *, days: int, zone_name:
     failures = [FailureInfo(session_id=s.id, job=s.job, type=s.type, created=s.created,
                             ended=s.ended, reason=failure_reason(s))
                 for s in catalogue.failed_sessions(starts[0], OVERVIEW_FAILURES)]
-    jobs = catalogue.jobs()
+    jobs = catalogue.job_definitions()
     upcoming = []
     for job in jobs:
         at = next_run(job) if job.enabled else None

@@ -48,11 +48,14 @@ def test_overview_counts_days_in_the_zone_and_says_why_sessions_failed(
         assert overview.next_runs[0].at > clock.now
         assert (overview.jobs, overview.jobs_disabled) == (2, 0)
 
-        # Days are the zone's days: 14 hours ahead, the sessions' day may be tomorrow.
-        zone = "Pacific/Kiritimati"
-        there = service.get_overview(3, zone)
+        # Days are the zone's days: a zone 14 hours ahead (or 11 behind) of UTC
+        # where the sessions ran on another date than in UTC.
+        zone = "Pacific/Kiritimati" if failed.created.hour >= 10 else "Pacific/Pago_Pago"
         day = failed.created.astimezone(ZoneInfo(zone)).date()
+        assert day != failed.created.date()
+        there = service.get_overview(3, zone)
         assert [(d.success, d.failed) for d in there.days if d.day == day] == [(1, 1)]
+        assert there.days[-1].day == clock.now.astimezone(ZoneInfo(zone)).date()
 
         # 25 hours later the last 24 hours are empty; the chart still shows the day.
         clock.advance(hours=25)
