@@ -17,6 +17,7 @@ from gui.widgets.formatting import bytes_text, datetime_text, one_line
 from gui.widgets.resources import icon
 
 ROW_HEIGHT = 24
+FAILURE_ROW_HEIGHT = 40   # two lines of a reason
 # (tile title, icon, inventory node it opens)
 TILES: tuple[tuple[str, str, str], ...] = (
     ("Running", "running", "Last 24 Hours/Running"),
@@ -121,7 +122,7 @@ class RepositoryRow(QWidget):
         picture = QLabel(self)
         picture.setPixmap(icon("repository_s3" if repo.kind == "s3" else "repository")
                           .pixmap(20, 20))
-        layout.addWidget(picture, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(picture, 0, 0, 3, 1, Qt.AlignmentFlag.AlignTop)
         self.name = QLabel(repo.name, self)
         self.name.setObjectName("OverviewRepositoryName")
         layout.addWidget(self.name, 0, 1)
@@ -129,7 +130,7 @@ class RepositoryRow(QWidget):
         self.space.setObjectName("OverviewRepositoryProblem" if repo.problem
                                  else "OverviewRepositorySpace")
         self.space.setToolTip(repo.problem or repo.location)
-        layout.addWidget(self.space, 0, 2, Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(self.space, 2, 1)
         self.bar = QProgressBar(self)
         self.bar.setObjectName("OverviewSpaceBar")
         self.bar.setTextVisible(False)
@@ -138,7 +139,7 @@ class RepositoryRow(QWidget):
         used = used_share(repo)
         self.bar.setValue(int(round(used * 1000)) if used is not None else 0)
         self.bar.setProperty("level", "high" if used is not None and used >= 0.9 else "normal")
-        layout.addWidget(self.bar, 1, 1, 1, 2)
+        layout.addWidget(self.bar, 1, 1)
         layout.setColumnStretch(1, 1)
 
 
@@ -226,14 +227,15 @@ class OverviewView(QScrollArea):
         self.failures_card = Card("Latest failures", page)
         self.failures = _table(self.failures_card, ["Time", "Job", "Reason"], 2)
         self.failures.setObjectName("OverviewFailures")
-        self.failures.setWordWrap(True)   # a reason takes two lines rather than being cut
-        self.failures.horizontalHeader().sectionResized.connect(
-            lambda *_: self.failures.resizeRowsToContents())
+        # a reason takes two lines rather than one cut short (its tooltip has it whole)
+        self.failures.setWordWrap(True)
+        self.failures.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.failures.verticalHeader().setDefaultSectionSize(FAILURE_ROW_HEIGHT)
         self.failures.cellDoubleClicked.connect(self._failure_activated)
         self.failures_card.body.addWidget(self.failures, 1)
         self.failures_empty = QLabel(NO_FAILURES, self.failures_card)
         self.failures_empty.setObjectName("OverviewEmpty")
-        self.failures_card.body.addWidget(self.failures_empty)
+        self.failures_card.body.addWidget(self.failures_empty, 1, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(self.failures_card, 1, 0)
 
         self.runs_card = Card("Next runs", page)
@@ -242,7 +244,7 @@ class OverviewView(QScrollArea):
         self.runs_card.body.addWidget(self.runs, 1)
         self.runs_empty = QLabel(NO_RUNS, self.runs_card)
         self.runs_empty.setObjectName("OverviewEmpty")
-        self.runs_card.body.addWidget(self.runs_empty)
+        self.runs_card.body.addWidget(self.runs_empty, 1, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(self.runs_card, 1, 1)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
@@ -267,7 +269,10 @@ class OverviewView(QScrollArea):
         self.chart.set_days(overview.days)
         self.set_failures(overview.failures, days)
         self.set_next_runs(overview.next_runs)
-        self.updated.setText(f"Updated {datetime_text(overview.generated, seconds=True)}")
+        jobs = f"{overview.jobs} job{'' if overview.jobs == 1 else 's'}"
+        if overview.jobs_disabled:
+            jobs += f", {overview.jobs_disabled} disabled"
+        self.updated.setText(f"{jobs} · updated {datetime_text(overview.generated, seconds=True)}")
         self.show_problem(None)
 
     def show_problem(self, text: str | None) -> None:
@@ -286,7 +291,6 @@ class OverviewView(QScrollArea):
             reason = _item(one_line(failure.reason, 400), failure.reason)
             reason.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             table.setItem(row, 2, reason)
-        table.resizeRowsToContents()
         table.setVisible(bool(failures))
         self.failures_empty.setText(f"No failed sessions in the last {days} days.")
         self.failures_empty.setVisible(not failures)
