@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi
+from core.errors import InvalidInput
 from core.models import JobStatus
 from gui.app import create_main_window
 from gui.jobs.jobs_filter import QuickFilter
@@ -191,3 +192,20 @@ def test_the_column_chooser_hides_a_column_and_the_console_remembers_it(
         again.close()
         again.shutdown()
         again.deleteLater()
+
+
+def test_a_zone_the_server_does_not_know_falls_back_to_the_servers_own(
+        qtbot: QtBot, console: MainWindow, service: BackupApi) -> None:
+    with pytest.raises(InvalidInput, match="Unknown time zone 'Mars/Olympus'"):
+        service.get_overview(7, "Mars/Olympus")   # over REST: a 400 in words
+    window = console
+    qtbot.waitUntil(lambda: window.overview.fetches >= 1 and not window.overview.busy,
+                    timeout=WAIT_MS)
+    fetched = window.overview.fetches
+    window.overview.time_zone = "Mars/Olympus"
+    window.window_actions.refresh.trigger()   # F5
+    qtbot.waitUntil(lambda: window.overview.fetches > fetched, timeout=WAIT_MS)
+    assert window.overview.time_zone is None
+    overview = window.overview.overview
+    assert overview is not None and overview.time_zone == "local"
+    assert not window.overview_view.problem.isVisible()
