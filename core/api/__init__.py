@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 from core.api.protocol import BackupApi
+from core.api.overview import (
+    DayResults, FailureInfo, HomeOverview, LastDayCounts, NextRunInfo,
+)
 from core.api.reports import (
     BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, RepositoryInfo, RepositoryKeyInfo,
     RepositorySpec, RestoreReport, RetentionPreview, PointRetention, ScopePreview, StopPreview, VerifyReport, report_damaged_paths,
@@ -22,7 +25,7 @@ from core.api.text import (
 )
 
 __all__ = [
-    "BackupApi", "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "RepositoryInfo",
+    "BackupApi", "DayResults", "FailureInfo", "HomeOverview", "LastDayCounts", "NextRunInfo", "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "RepositoryInfo",
     "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
     "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "repository_kind_text", "session_figures", "size_text", "stopped_text",

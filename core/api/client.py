@@ -21,7 +21,7 @@ from pydantic import SecretStr, TypeAdapter
 
 from core import errors
 from core.api import (
-    BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
+    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport, restore_report, verify_report,
 )
 from core.events import CatalogueChanged, Event, EventBus, ServerConnection
@@ -310,6 +310,12 @@ class ServerClient:
     def list_history(self, query: HistoryQuery) -> HistoryPage:
         return HistoryPage.model_validate(self._request(
             "POST", "/history", json=query.model_dump(mode="json")))
+
+    def get_overview(self, days: int = 7, time_zone: str | None = None) -> HomeOverview:
+        params: dict[str, Any] = {"days": days}
+        if time_zone is not None:
+            params["tz"] = time_zone
+        return HomeOverview.model_validate(self._request("GET", "/overview", params=params))
 
     def setup_demo(self) -> list[str]:
         return list(self._request("POST", "/demo")["created"])

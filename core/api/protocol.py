@@ -19,6 +19,7 @@ from core.models import (
     Computer, FileScope, SshSettings, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo, RestorePointInfo, SessionInfo, StopMode,
     MaintenanceSettings,
 )
+from core.api.overview import OVERVIEW_DAYS, HomeOverview
 from core.api.reports import (
     BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport, RetentionPreview, ScopePreview,
     StopPreview, VerifyReport,
@@ -62,6 +63,10 @@ class BackupApi(Protocol):
     def verify(self, point_id: str | None = None) -> VerifyReport: ...
     # History, recorded restores and verifies, browsing and deleting backups
     def list_history(self, query: HistoryQuery) -> HistoryPage: ...
+    def get_overview(self, days: int = OVERVIEW_DAYS, time_zone: str | None = None) -> HomeOverview:
+        """Home → Overview: the last 24 hours by state, the latest failures and
+        why, the next runs, and ``days`` days of results counted in ``time_zone``
+        (an IANA name; None: the server's own)."""
     def start_restore(self, point_id: str, target: Path | None = None, *,
                       paths: list[str] | None = None, overwrite: bool = False) -> str: ...
     def start_verify(self, point_id: str | None = None, *,

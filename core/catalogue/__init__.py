@@ -7,12 +7,14 @@ brought up to date on open by the numbered migrations in ``migrations``.
 
 Modules: ``db`` (connections, transactions, migrating on open),
 ``migrations``, and one mixin per table group: ``jobs``, ``sessions``,
-``points``, ``repositories``, ``metrics``. ``Catalogue`` combines them and is the one public object.
+``points``, ``repositories``, ``metrics``, ``home`` (what Home → Overview counts).
+``Catalogue`` combines them and is the one public object.
 """
 from __future__ import annotations
 
 from core.catalogue.db import CatalogueDB
 from core.catalogue.errors import guard_public_methods
+from core.catalogue.home import HomeMixin
 from core.catalogue.jobs import JobsMixin
 from core.catalogue.metrics import JobMetrics, MetricsMixin
 from core.catalogue.overview import JobRow, LatestSession, OverviewMixin
@@ -24,7 +26,8 @@ __all__ = ["Catalogue", "HOST", "JobMetrics", "JobRow", "LatestSession", "Reposi
 
 
 @guard_public_methods
-class Catalogue(JobsMixin, OverviewMixin, MetricsMixin, SessionsMixin, PointsMixin, RepositoriesMixin, CatalogueDB):
+class Catalogue(JobsMixin, HomeMixin, OverviewMixin, MetricsMixin, SessionsMixin, PointsMixin,
+                RepositoriesMixin, CatalogueDB):
     # -- server state (persisted key/value, e.g. the scheduler's last tick) --
     def get_state(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM server_state WHERE key=?",

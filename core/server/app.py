@@ -22,9 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import errors
 from core.api import (
-    BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
+    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport, job_summary,
 )
+from core.api.overview import MAX_OVERVIEW_DAYS, OVERVIEW_DAYS
 from core.scheduling.retention import GfsRetention
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
@@ -392,6 +393,14 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     def history(query: HistoryQuery) -> HistoryPage:
         """A page of session summaries (backup, restore, verify), newest first."""
         return service.list_history(query)
+
+    @app.get(f"{API}/overview", responses=errors_of(400, 422))
+    def overview(days: int = Query(OVERVIEW_DAYS, ge=1, le=MAX_OVERVIEW_DAYS),
+                 tz: str | None = Query(None, max_length=64)) -> HomeOverview:
+        """Home → Overview: the last 24 hours by state, the latest failures and why,
+        the next scheduled runs, and each day's results (days counted in ``tz``, an
+        IANA zone name; none: the server's own)."""
+        return service.get_overview(days, tz)
 
     @app.post(API + "/sessions/{session_id}/cancel", status_code=204,
               responses=errors_of(404, 409, 422))

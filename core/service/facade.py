@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from core.api import (
-    BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
+    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport,
 )
 from core.catalogue import Catalogue, JobMetrics
@@ -51,6 +51,7 @@ from core.service.computers import Computers
 from core.service.context import ServiceContext
 from core.service.jobs import Jobs
 from core.service.maintenance import Maintenance
+from core.service.overview import build_overview
 from core.service.ownership import DataDirOwnership
 from core.service.points import Points
 from core.service.pool import RepositoryPool
@@ -295,6 +296,11 @@ class BackupService:
 
     def list_sessions(self, job: str | None = None, limit: int = 200) -> list[SessionInfo]:
         return self._sessions.list_sessions(job, limit)
+
+    def get_overview(self, days: int = 7, time_zone: str | None = None) -> HomeOverview:
+        """Home → Overview (core.service.overview): a few catalogue queries."""
+        return build_overview(self.catalogue, self._ctx.clock(), days=days,
+                              zone_name=time_zone, next_run=self.scheduler.next_run)
 
     def retry_candidates(self, name: str) -> list[str]:
         return self._sessions.retry_candidates(name)

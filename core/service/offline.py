@@ -25,7 +25,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from core.service import integrity
-from core.api import RepositoryInfo, RestoreReport, RetentionPreview, VerifyReport, retention_preview
+from core.api import HomeOverview, RepositoryInfo, RestoreReport, RetentionPreview, VerifyReport, retention_preview
 from core.catalogue import Catalogue, JobRow, RepositoryRecord
 from core.engine.points import point_info
 from core.errors import ConsoleError, ReadOnlyError
@@ -46,6 +46,7 @@ from core.models import (
     utcnow,
 )
 from core.service.maintenance import SETTINGS_KEY as MAINTENANCE_KEY
+from core.service.overview import build_overview
 from core.service.ownership import DataDirOwnership
 from core.paths import (
     catalogue_path, checked_restore_target, default_repository_path, is_read_only,
@@ -144,6 +145,11 @@ class ReadOnlyService:
 
     def get_session(self, session_id: str) -> SessionInfo:
         return self.catalogue.session(session_id)
+
+    def get_overview(self, days: int = 7, time_zone: str | None = None) -> HomeOverview:
+        # no server runs here: nothing is scheduled to run
+        return build_overview(self.catalogue, utcnow(), days=days, zone_name=time_zone,
+                              next_run=lambda _job: None)
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
         return self.catalogue.session(session_id)

@@ -1,4 +1,5 @@
-"""Filtering of the jobs list (inventory node plus search text), and the
+"""Filtering of the jobs list (inventory node, search text and the quick
+filters by state), and the
 view's sort, which the proxy hands to the jobs model (see ``jobs_model``).
 
 ``filterAcceptsRow`` runs once per row at every filter change: it reads the
@@ -6,7 +7,8 @@ model's rows directly and matches a cached, case-folded text per job."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from enum import Enum
 
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
@@ -30,7 +32,26 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-_ALL_SCOPES = frozenset({JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS})
+class QuickFilter(Enum):
+    """The buttons above the jobs list: show only jobs in one of these states."""
+
+    RUNNING = "Running"
+    FAILED = "Failed"
+    WARNING = "Warning"
+    DISABLED = "Disabled"
+
+
+def in_state(job: JobInfo, wanted: QuickFilter) -> bool:
+    if wanted is QuickFilter.RUNNING:
+        return is_running(job)
+    if wanted is QuickFilter.DISABLED:
+        return not job.definition.enabled
+    if wanted is QuickFilter.FAILED:
+        return job.last_result is SessionResult.FAILED
+    return job.last_result is SessionResult.WARNING
+
+
+_ALL_SCOPES = frozenset({JobScope.OVERVIEW, JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS})
 
 
 def in_scope(job: JobInfo, scope: JobScope, now: datetime) -> bool:
@@ -47,6 +68,7 @@ class JobsFilterProxy(SearchProxy):
     def __init__(self, parent: QObject | None = None, *, clock: Clock = _utcnow) -> None:
         super().__init__(parent)
         self._scope = JobScope.ALL
+        self._states: frozenset[QuickFilter] = frozenset()
         self._clock = clock
         self._jobs_model: JobsTableModel | None = None
         self.setSortRole(SORT_ROLE)
@@ -67,7 +89,8 @@ class JobsFilterProxy(SearchProxy):
     @property
     def accepts_all(self) -> bool:
         """Whether every row shows, in the model's order (proxy row = source row)."""
-        return self._jobs_model is not None and not self._search and self._scope in _ALL_SCOPES
+        return (self._jobs_model is not None and not self._search and not self._states
+                and self._scope in _ALL_SCOPES)
 
     @property
     def scope(self) -> JobScope:
@@ -77,11 +100,26 @@ class JobsFilterProxy(SearchProxy):
         if scope is not self._scope:
             self._change_filter(lambda: setattr(self, "_scope", scope))
 
+    @property
+    def states(self) -> frozenset[QuickFilter]:
+        return self._states
+
+    def set_states(self, states: Iterable[QuickFilter]) -> None:
+        """Show only jobs in one of ``states`` (none: every job)."""
+        wanted = frozenset(states)
+        if wanted != self._states:
+            self._change_filter(lambda: setattr(self, "_states", wanted))
+
+    def _state_ok(self, job: JobInfo) -> bool:
+        return not self._states or any(in_state(job, s) for s in self._states)
+
     def filterAcceptsRow(self, source_row: int,
                          source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         model = self._jobs_model
         if model is not None:
             if self._search and self._search not in model.search_text(source_row):
+                return False
+            if self._states and not self._state_ok(model.job_at(source_row)):
                 return False
             if self._scope in _ALL_SCOPES:
                 return True
@@ -91,6 +129,8 @@ class JobsFilterProxy(SearchProxy):
         if not isinstance(job, JobInfo):
             return False
         if self._search and not self._matches(job):
+            return False
+        if not self._state_ok(job):
             return False
         return in_scope(job, self._scope, self._clock())
 

@@ -1,4 +1,5 @@
-"""The working area of the Home view: a search box over the jobs list."""
+"""The working area of the Home view: a search box and quick filters by
+state over the jobs list, whose header's right-click menu chooses the columns."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,13 +7,14 @@ from collections.abc import Callable
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QLabel, QMenu, QPushButton, QStackedWidget, QTableView, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QMenu, QPushButton, QStackedWidget, QTableView, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 from core.models import JobInfo
 
-from gui.jobs.jobs_filter import JobsFilterProxy
-from gui.jobs.jobs_model import Column, JobsTableModel
+from gui.jobs.jobs_filter import JobsFilterProxy, QuickFilter
+from gui.jobs.jobs_model import HEADERS, Column, JobsTableModel
 from gui.widgets.list_table import restore_header, setup_list_table
 from gui.widgets.row_menu import popup_row_menu
 from gui.widgets.resources import icon
@@ -70,9 +72,20 @@ class EmptyInventory(QWidget):
         layout.addStretch(3)
 
 
+_QUICK_TIPS: dict[QuickFilter, str] = {
+    QuickFilter.RUNNING: "Show only jobs that are running",
+    QuickFilter.FAILED: "Show only jobs whose last session failed",
+    QuickFilter.WARNING: "Show only jobs whose last session ended with a warning",
+    QuickFilter.DISABLED: "Show only disabled jobs",
+}
+# Columns the chooser cannot hide: a row needs its name.
+FIXED_COLUMNS = frozenset({Column.NAME})
+
+
 class JobsView(QWidget):
     selectionChanged = Signal()
     editRequested = Signal()   # a row was double-clicked
+    columnsChanged = Signal()  # a column was shown or hidden (the window remembers it)
 
     def __init__(self, model: JobsTableModel, proxy: JobsFilterProxy,
                  menu_factory: MenuFactory, parent: QWidget | None = None, *,
@@ -94,7 +107,24 @@ class JobsView(QWidget):
         self.search.setToolTip("Search the jobs list by name, description, computer or "
                                "target (Ctrl+F)")
         self.search.textChanged.connect(proxy.set_search)
-        layout.addWidget(self.search)
+        bar = QWidget(self)
+        bar.setObjectName("JobsBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 8, 0)
+        row.setSpacing(4)
+        row.addWidget(self.search, 1)
+        self.quick_filters: dict[QuickFilter, QToolButton] = {}
+        for state in QuickFilter:
+            button = QToolButton(bar)
+            button.setObjectName("QuickFilter")
+            button.setText(state.value)
+            button.setCheckable(True)
+            button.setToolTip(_QUICK_TIPS[state])
+            button.toggled.connect(self._quick_filters_changed)
+            self.quick_filters[state] = button
+            row.addWidget(button)
+        layout.addWidget(bar)
+        self.column_menu: QMenu | None = None
 
         self.stack = QStackedWidget(self)
         self.table = QTableView(self.stack)
@@ -108,6 +138,8 @@ class JobsView(QWidget):
         header.setResizeContentsPrecision(FIT_ROWS)
         self.hover = setup_list_table(self.table, widths=_WIDTHS, stretch=Column.DESCRIPTION,
                                       on_menu=self.show_context_menu)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self.show_column_menu)
         self._selected_rows: list[int] | None = None   # source rows, in view order
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         for signal in (proxy.layoutChanged, proxy.rowsInserted, proxy.rowsRemoved,
@@ -138,6 +170,48 @@ class JobsView(QWidget):
         empty = self._loaded and self.model.rowCount() == 0
         self.stack.setCurrentWidget(self.empty if empty else self.table)
         self.search.setEnabled(not empty)
+        for button in self.quick_filters.values():
+            button.setEnabled(not empty)
+
+    # -- quick filters by state -------------------------------------------------------
+    def _quick_filters_changed(self) -> None:
+        self.proxy.set_states(s for s, b in self.quick_filters.items() if b.isChecked())
+
+    # -- the column chooser -----------------------------------------------------------
+    def hidden_columns(self) -> set[Column]:
+        header = self.table.horizontalHeader()
+        return {c for c in Column if header.isSectionHidden(c)}
+
+    def set_column_shown(self, column: Column, shown: bool) -> None:
+        if column in FIXED_COLUMNS:
+            return
+        header = self.table.horizontalHeader()
+        if header.isSectionHidden(column) == (not shown):
+            return
+        header.setSectionHidden(column, not shown)
+        self.columnsChanged.emit()
+
+    def build_column_menu(self) -> QMenu:
+        """A checkable item per column; the Name column always shows."""
+        menu = QMenu(self)
+        menu.setObjectName("ColumnChooser")
+        header = self.table.horizontalHeader()
+        for column in sorted(Column, key=header.visualIndex):
+            action = menu.addAction(HEADERS[column])
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.setEnabled(column not in FIXED_COLUMNS)
+            action.toggled.connect(lambda on, c=column: self.set_column_shown(c, on))
+        return menu
+
+    def show_column_menu(self, pos: QPoint) -> QMenu:
+        """Right-click on the header: choose the columns shown."""
+        if self.column_menu is not None:
+            self.column_menu.close()
+            self.column_menu.deleteLater()
+        self.column_menu = menu = self.build_column_menu()
+        menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
+        return menu
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QMainWindow, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from core.api import BackupApi
+from core.api import BackupApi, LastDayCounts
 from core.models import JobInfo, SessionType
 
 from gui.jobs.action_state import ActionState, action_state, may_retry
@@ -38,6 +38,7 @@ from gui.jobs.jobs_live import LiveJobs
 from gui.jobs.jobs_model import JobsTableModel
 from gui.jobs.jobs_view import JobsView
 from gui.shell.navigation import NavigationPane
+from gui.overview.overview_controller import OverviewController
 from gui.jobs.refresher import JobsRefresher
 from gui.widgets.resources import icon
 from gui.widgets.scope import JobScope
@@ -133,6 +134,10 @@ class MainWindow(QMainWindow):
             self.jobs_view.selected_jobs, self, reveal=self.reveal_job,
             stop_session=lambda sid, job, kind: self.sessions.stop_session(sid, job, kind),
             save_report=lambda sid: self.sessions.save_report(sid))
+        self.overview = OverviewController(
+            service, self.runner, self.bridge, self,
+            visible=lambda: self.work.currentWidget() is self.overview_view)
+        self.overview_view = self.overview.view
         self.backups = BackupsController(
             service, self.runner, self.bridge, self.model, self,
             visible=lambda: self.work.currentWidget() is self.backups_view)
@@ -205,7 +210,8 @@ class MainWindow(QMainWindow):
         body.addWidget(left)
         self.work = QStackedWidget(self)
         self.work.setObjectName("WorkArea")
-        for view in (self.jobs_view, self.recent_view, self.backups_view, self.history_view):
+        for view in (self.overview_view, self.jobs_view, self.recent_view, self.backups_view,
+                     self.history_view):
             self.work.addWidget(view)
         self.work.addWidget(self.infrastructure.view)
         body.addWidget(self.work)
@@ -233,6 +239,8 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(lambda exc: self.controller.show_error(WINDOW_TITLE, exc))
         self.jobs_view.selectionChanged.connect(self._on_selection)
         self.jobs_view.editRequested.connect(self._edit_requested)
+        self.jobs_view.columnsChanged.connect(
+            lambda: self.settings.setValue(JOBS_HEADER_KEY, self.jobs_view.header_state()))
         self.model.updated.connect(self.update_actions)
         # Rows leaving the view (deleted, or filtered out) leave the selection too.
         self.proxy.rowsRemoved.connect(lambda *_: self._on_selection())
@@ -240,6 +248,10 @@ class MainWindow(QMainWindow):
         self.proxy.modelReset.connect(self._on_selection)
         self.retry_probe.changed.connect(self.update_actions)
         self.inventory.scopeChanged.connect(self._home_node)
+        self.overview.countsChanged.connect(self._show_counts)
+        self.overview_view.nodeRequested.connect(self.inventory.select)
+        self.overview_view.statisticsRequested.connect(
+            lambda job, sid: self.controller.open_statistics(job, sid))
         self.history_inventory.scopeChanged.connect(
             lambda kind: self.sessions.show_types(self.history_view, kind))
         self.navigation.viewChanged.connect(self.show_view)
@@ -249,6 +261,9 @@ class MainWindow(QMainWindow):
         actions = self.window_actions
         actions.find.triggered.connect(self.jobs_view.focus_search)
         actions.refresh.triggered.connect(self.bridge.mark_dirty)
+        actions.refresh.triggered.connect(
+            lambda: self.overview.refresh_repositories()
+            if self.work.currentWidget() is self.overview_view else None)
         actions.refresh.triggered.connect(
             lambda: self.infrastructure.refresh()
             if self.work.currentWidget() is self.infrastructure.view else None)
@@ -306,7 +321,10 @@ class MainWindow(QMainWindow):
         """A Home inventory node: the jobs list, the day's sessions, or the backups."""
         if self.inventories.currentWidget() is not self.inventory:
             return
-        if scope.lists_sessions:
+        if scope is JobScope.OVERVIEW:
+            self.work.setCurrentWidget(self.overview_view)
+            self.overview.shown()
+        elif scope.lists_sessions:
             self.work.setCurrentWidget(self.recent_view)
             self.sessions.show_recent(self.recent_view, scope)
         elif scope is JobScope.BACKUPS:
@@ -316,6 +334,15 @@ class MainWindow(QMainWindow):
             self.work.setCurrentWidget(self.jobs_view)
         self.proxy.set_scope(scope)
         self._on_selection()
+
+    def _show_counts(self, counts: LastDayCounts) -> None:
+        """The Last 24 Hours nodes say how many sessions each lists."""
+        for path, count in (("Last 24 Hours", counts.total),
+                            ("Last 24 Hours/Running", counts.running),
+                            ("Last 24 Hours/Success", counts.success),
+                            ("Last 24 Hours/Warning", counts.warning),
+                            ("Last 24 Hours/Failed", counts.failed)):
+            self.inventory.set_count(path, count)
 
     def _current_sessions_view(self) -> SessionsView | None:
         current = self.work.currentWidget()

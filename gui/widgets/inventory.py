@@ -1,4 +1,4 @@
-"""The inventory pane: the Home view's Jobs, Backups and Last 24 Hours nodes,
+"""The inventory pane: the Home view's Overview, Jobs, Backups and Last 24 Hours nodes,
 the Backup Infrastructure view's Backup Repositories, and the History view's
 session types."""
 from __future__ import annotations
@@ -12,10 +12,13 @@ from gui.widgets.resources import icon
 from gui.widgets.scope import JobScope
 
 SCOPE_ROLE = Qt.ItemDataRole.UserRole + 1
+LABEL_ROLE = Qt.ItemDataRole.UserRole + 2   # the node's label without its count
 
 # (label, icon, scope, children)
 Tree = list[tuple[str, str, Any, list[tuple[str, str, Any]]]]
+OVERVIEW_NODE = "Overview"
 _TREE: Tree = [
+    (OVERVIEW_NODE, "overview", JobScope.OVERVIEW, []),
     ("Jobs", "jobs", JobScope.ALL, [("Backup", "backup_job", JobScope.BACKUP)]),
     ("Backups", "backups", JobScope.BACKUPS, [("Disk", "disk", JobScope.BACKUPS)]),
     ("Last 24 Hours", "last24", JobScope.LAST_DAY, [
@@ -35,7 +38,7 @@ class InventoryPane(QWidget):
     scopeChanged = Signal(object)   # JobScope (Home), or the node's own value
 
     def __init__(self, title: str = "Home", parent: QWidget | None = None, *,
-                 tree: Tree | None = None, first: str = "Jobs") -> None:
+                 tree: Tree | None = None, first: str = OVERVIEW_NODE) -> None:
         super().__init__(parent)
         self.setObjectName("InventoryPane")
         layout = QVBoxLayout(self)
@@ -65,6 +68,7 @@ class InventoryPane(QWidget):
         item = QTreeWidgetItem([label])
         item.setIcon(0, icon(icon_name))
         item.setData(0, SCOPE_ROLE, scope)
+        item.setData(0, LABEL_ROLE, label)
         if parent is None:
             self.tree.addTopLevelItem(item)
         else:
@@ -76,6 +80,18 @@ class InventoryPane(QWidget):
     def item(self, path: str) -> QTreeWidgetItem:
         """A node by its path, e.g. ``"Jobs"`` or ``"Last 24 Hours/Failed"``."""
         return self._items[path]
+
+    def set_count(self, path: str, count: int | None) -> None:
+        """Show ``count`` after the node's label ("Failed (2)"); none when 0 or None."""
+        item = self._items[path]
+        label = str(item.data(0, LABEL_ROLE))
+        text = f"{label} ({count})" if count else label
+        if item.text(0) != text:
+            item.setText(0, text)
+
+    def label(self, path: str) -> str:
+        """The node's text as shown, with its count."""
+        return self._items[path].text(0)
 
     def select(self, path: str) -> None:
         self.tree.setCurrentItem(self._items[path])

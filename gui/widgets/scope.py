@@ -12,6 +12,7 @@ LAST_DAY = timedelta(hours=24)   # the window of the Last 24 Hours nodes
 class JobScope(Enum):
     """What an inventory node shows in the working area."""
 
+    OVERVIEW = "overview"       # Overview (the state at a glance)
     ALL = "all"                 # Jobs
     BACKUP = "backup"           # Jobs > Backup
     RUNNING = "running"         # Last 24 Hours > Running

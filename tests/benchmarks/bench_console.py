@@ -310,6 +310,7 @@ def probe(data_dir: Path, launched: float, live_seconds: float) -> dict[str, Any
     first_paint = PaintWatch(jobs_table.viewport(),
                              lambda: window.model.rowCount() > 0 and
                              window.proxy.rowCount() >= (total_jobs[0] if total_jobs else 1))
+    window.inventory.select("Jobs")   # the console opens on the Overview; this times the list
     window.show()
     # Every job is in the list once the first refresh landed: wait for it, then for paint.
     wait_until(lambda: window.refresher.count >= 1, 30_000)

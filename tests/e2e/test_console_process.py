@@ -37,6 +37,7 @@ def test_close_the_console_while_a_job_runs(qtbot: QtBot, tmp_path: Path) -> Non
 
     window = create_main_window(data)   # a client of that server
     window.show()
+    window.inventory.select("Jobs")   # it opens on the Overview
     wait_cell(qtbot, window, "Night", Column.STATUS, "Idle")
     click_row(qtbot, window, "Night")
     click_ribbon(qtbot, window, "Start")

@@ -95,6 +95,9 @@ def window(qtbot: QtBot, service: BackupApi, gate: TaskGate) -> Iterator[MainWin
     win = create_main_window(service.data_dir, service=service)
     win.show()
     qtbot.waitUntil(lambda: win.refresher.count >= 1)
+    # The console opens on Home > Overview (tests/gui/overview); these tests
+    # are about the jobs list, so they start where a click on Jobs leads.
+    win.inventory.select("Jobs")
     yield win
     gate.release_all()
     qtbot.waitUntil(lambda: not running_jobs(service), timeout=10_000)

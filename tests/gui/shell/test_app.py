@@ -154,6 +154,7 @@ def test_two_consoles_side_by_side(qtbot: QtBot, window: MainWindow, service: Ba
     second = create_main_window(service.data_dir,
                                 service=ServerClient(service.data_dir, autostart=False))
     second.show()
+    second.inventory.select("Jobs")   # it opens on the Overview
     try:
         wait_cell(qtbot, second, "Shared", Column.STATUS, "Idle")
         wait_cell(qtbot, window, "Shared", Column.STATUS, "Idle")

@@ -1,0 +1,1 @@
+"""Home → Overview: the state of the backup server at a glance."""
