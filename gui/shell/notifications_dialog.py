@@ -32,7 +32,7 @@ EXPLANATION = (
 SECURITY = [("None", SmtpSecurity.NONE), ("STARTTLS", SmtpSecurity.STARTTLS),
             ("SSL/TLS", SmtpSecurity.SSL)]
 PORT_OF = {SmtpSecurity.NONE: 25, SmtpSecurity.STARTTLS: 587, SmtpSecurity.SSL: 465}
-KEPT = "(kept; type to replace)"
+KEPT = "(kept)"
 
 
 def status_text(status: dict[str, Any] | None) -> str:
@@ -92,6 +92,8 @@ class NotificationsDialog(QDialog):
         self.password_edit = QLineEdit(mail)
         self.password_edit.setObjectName("SmtpPassword")
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setToolTip("The server keeps the password in DATA_DIR/secrets, "
+                                      "readable by its user only. Type to replace it.")
         grid.addWidget(self.password_edit, 3, 3)
         grid.addWidget(QLabel("From:", mail), 4, 0)
         self.sender_edit = QLineEdit(mail)

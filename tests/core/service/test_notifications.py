@@ -4,6 +4,8 @@ json://) on loopback."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import shutil
 import stat
 from collections.abc import Iterator
@@ -242,3 +244,16 @@ def test_settings_keep_the_password_in_secrets_only(svc: BackupService, tmp_path
         svc.remove_notification_url("json://127.0.0.1:1/x")
     with pytest.raises(InvalidInput, match="No notifications are set"):
         svc.test_notifications()
+
+
+def test_apprise_loads_without_its_deprecation_warnings_reaching_anyone() -> None:
+    """apprise's plugins import deprecated modules (imghdr): the server loads
+    them with those warnings silenced, even where warnings are errors."""
+    code = ("from core.service.notifications.delivery import url_problem\n"
+            "assert url_problem('json://127.0.0.1:1/x') is None\n"
+            "assert url_problem('mailto://u:p@localhost?smtp=127.0.0.1&to=a@b.test') is None\n")
+    done = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[3])
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
