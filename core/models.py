@@ -322,6 +322,143 @@ class MaintenanceSettings(BaseModel):
         return f"Maintenance window {self.window.describe()}"
 
 
+EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+def check_address(v: str, what: str = "e-mail address") -> str:
+    """``v`` stripped, or ValueError naming what is wrong with the address."""
+    v = v.strip()
+    if not EMAIL_RE.match(v):
+        raise ValueError(f"'{v}' is not an {what}: write it as name@example.com")
+    return v
+
+
+class NotifyOn(str, Enum):
+    """A session result a job's notification is sent for."""
+
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILURE = "failure"
+
+
+DEFAULT_NOTIFY_ON = (NotifyOn.WARNING, NotifyOn.FAILURE)
+
+
+class JobNotify(BaseModel):
+    """When a job's sessions are told by e-mail and notification URLs (the
+    server's settings: ``agent-jobs notifications``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    on: tuple[NotifyOn, ...] = DEFAULT_NOTIFY_ON
+    last_retry_only: bool = False    # a failure with a retry to come says nothing yet
+    to: tuple[str, ...] = ()         # recipients besides the server's
+    rpo_hours: int | None = Field(default=None, ge=1, le=8760)
+
+    @field_validator("on")
+    @classmethod
+    def _on(cls, v: tuple[NotifyOn, ...]) -> tuple[NotifyOn, ...]:
+        return tuple(r for r in NotifyOn if r in v)   # one order, no repeats
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for address in v:
+            seen.setdefault(check_address(address), None)
+        return tuple(seen)
+
+    def describe(self) -> str:
+        text = ("On " + ", ".join(r.value for r in self.on)) if self.on else "Never"
+        if self.on and self.last_retry_only:
+            text += ", after the last retry only"
+        if self.to:
+            text += "; also to " + ", ".join(self.to)
+        if self.rpo_hours is not None:
+            text += f"; alert when a computer has no new restore point for {self.rpo_hours} h"
+        return text
+
+
+class SmtpSecurity(str, Enum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"
+
+
+class SmtpSettings(BaseModel):
+    """The mail server notifications go through. Its password is kept in
+    ``DATA_DIR/secrets`` (0600), never here: ``password_set`` says whether one is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=25, ge=1, le=65535)
+    security: SmtpSecurity = SmtpSecurity.NONE
+    user: str | None = Field(default=None, max_length=256)
+    password_set: bool = False
+    sender: str
+    to: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        v = v.strip()
+        if not v or any(c.isspace() or c in "/@" for c in v):
+            raise ValueError(f"'{v}' is not a mail server's host name or address")
+        return v
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        return check_address(v, "e-mail address for From")
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(check_address(a) for a in v))
+
+    def describe(self) -> str:
+        login = f", login {self.user}" + ("" if self.password_set else " (no password)") \
+            if self.user else ""
+        return (f"{self.host}:{self.port} ({self.security.value}{login}), from {self.sender} "
+                f"to {', '.join(self.to)}")
+
+
+class NotificationSettings(BaseModel):
+    """The server's notification settings: a mail server, any number of
+    notification URLs in apprise's syntax, and the time of the daily summary."""
+
+    model_config = ConfigDict(frozen=True)
+
+    smtp: SmtpSettings | None = None
+    urls: tuple[str, ...] = ()
+    summary_at: str | None = Field(default=None, description="HH:MM, the server's local time")
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        urls = tuple(dict.fromkeys(u.strip() for u in v))
+        for url in urls:
+            if "://" not in url or any(c.isspace() for c in url):
+                raise ValueError(f"'{url}' is not a notification URL: write it as apprise "
+                                 "does, e.g. json://HOST:PORT/PATH or ntfy://TOPIC")
+        return urls
+
+    @field_validator("summary_at")
+    @classmethod
+    def _summary_at(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v.strip())
+        if not m or int(m[1]) > 23 or int(m[2]) > 59:
+            raise ValueError(f"'{v}' is not a time of day: write HH:MM, e.g. 07:30")
+        return f"{int(m[1]):02d}:{m[2]}"
+
+    @property
+    def configured(self) -> bool:
+        return self.smtp is not None or bool(self.urls)
+
+
 class JobDefinition(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -340,6 +477,7 @@ class JobDefinition(BaseModel):
     active_full: ActiveFullSchedule | None = None
     health_check: HealthCheckSchedule | None = None
     ssh: SshSettings = SshSettings()
+    notify: JobNotify = JobNotify()
 
     @field_validator("name")
     @classmethod

@@ -15,7 +15,8 @@ from core.api.overview import (
     DayResults, FailureInfo, HomeOverview, LastDayCounts, NextRunInfo,
 )
 from core.api.reports import (
-    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, RepositoryInfo, RepositoryKeyInfo,
+    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, NotificationTest, RepositoryInfo,
+    RepositoryKeyInfo,
     RepositorySpec, RestoreReport, RetentionPreview, PointRetention, ScopePreview, StopPreview, VerifyReport, report_damaged_paths,
     restore_report, retention_preview, verify_report,
 )
@@ -25,7 +26,9 @@ from core.api.text import (
 )
 
 __all__ = [
-    "BackupApi", "DayResults", "FailureInfo", "HomeOverview", "LastDayCounts", "NextRunInfo", "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "RepositoryInfo",
+    "BackupApi", "DayResults", "FailureInfo", "HomeOverview", "LastDayCounts", "NextRunInfo",
+    "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "RepositoryInfo",
+    "NotificationTest",
     "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
     "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "repository_kind_text", "session_figures", "size_text", "stopped_text",

@@ -21,13 +21,14 @@ from pydantic import SecretStr, TypeAdapter
 
 from core import errors
 from core.api import (
-    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
+    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec,
+    RestoreReport, NotificationTest,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport, restore_report, verify_report,
 )
 from core.events import CatalogueChanged, Event, EventBus, ServerConnection
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, JobStatus,
-    MaintenanceSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
+    MaintenanceSettings, NotificationSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
     SshSettings, StopMode,
 )
 from core.paths import server_socket_path
@@ -366,6 +367,29 @@ class ServerClient:
     def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings:
         return MaintenanceSettings.model_validate(self._request(
             "PUT", "/maintenance", json=settings.model_dump(mode="json")))
+
+    def get_notifications(self) -> NotificationSettings:
+        return NotificationSettings.model_validate(self._request("GET", "/notifications"))
+
+    def set_notifications(self, settings: NotificationSettings,
+                          smtp_password: SecretStr | None = None) -> NotificationSettings:
+        body = settings.model_dump(mode="json")
+        if smtp_password is not None:
+            body["smtp_password"] = smtp_password.get_secret_value()
+        return NotificationSettings.model_validate(self._request("PUT", "/notifications",
+                                                                 json=body))
+
+    def add_notification_url(self, url: str) -> NotificationSettings:
+        return NotificationSettings.model_validate(self._request(
+            "POST", "/notifications/urls", json={"url": url}))
+
+    def remove_notification_url(self, url: str) -> NotificationSettings:
+        return NotificationSettings.model_validate(self._request(
+            "DELETE", "/notifications/urls", params={"url": url}))
+
+    def test_notifications(self) -> list[NotificationTest]:
+        return [NotificationTest.model_validate(t)
+                for t in self._request("POST", "/notifications/test")]
 
     def set_repository_password(self, name: str, password: SecretStr) -> None:
         self._request("PUT", f"/repositories/{_q(name)}/password",

@@ -17,11 +17,11 @@ from pydantic import SecretStr
 from core.events import Event
 from core.models import (
     Computer, FileScope, SshSettings, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo, RestorePointInfo, SessionInfo, StopMode,
-    MaintenanceSettings,
+    MaintenanceSettings, NotificationSettings,
 )
 from core.api.overview import OVERVIEW_DAYS, HomeOverview
 from core.api.reports import (
-    BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport, RetentionPreview, ScopePreview,
+    BulkResult, DeleteReport, NotificationTest, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport, RetentionPreview, ScopePreview,
     StopPreview, VerifyReport,
 )
 
@@ -94,5 +94,12 @@ class BackupApi(Protocol):
     # the server-wide maintenance window (prune and compaction run there)
     def get_maintenance(self) -> MaintenanceSettings: ...
     def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings: ...
+    # notifications: a mail server and apprise URLs, per job what is sent
+    def get_notifications(self) -> NotificationSettings: ...
+    def set_notifications(self, settings: NotificationSettings,
+                          smtp_password: SecretStr | None = None) -> NotificationSettings: ...
+    def add_notification_url(self, url: str) -> NotificationSettings: ...
+    def remove_notification_url(self, url: str) -> NotificationSettings: ...
+    def test_notifications(self) -> list[NotificationTest]: ...
 
 

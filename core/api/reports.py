@@ -175,6 +175,14 @@ class RepositoryKeyInfo(BaseModel):
     damaged: bool = False             # unreadable: its password no longer opens anything
 
 
+class NotificationTest(BaseModel):
+    """What ``notifications test`` found at one destination."""
+
+    destination: str                  # "mail server HOST:PORT" or a notification URL
+    ok: bool
+    error: str | None = None          # why it was not delivered, in the operator's words
+
+
 # -- reports of recorded restores and verifies ------------------------------------------
 def _operation_error(session: SessionInfo) -> ConsoleError | None:
     op = session.operation

@@ -57,6 +57,7 @@ def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
         ("Active full", d.active_full.describe() if d.active_full else "Off"),
         ("Health check", d.health_check.describe() if d.health_check else "Off"),
         ("Schedule", d.schedule.describe() if d.schedule else "Not scheduled: run manually"),
+        ("Notify", d.notify.describe()),
         ("Enabled", "Yes" if d.enabled else "No"),
     ]
 

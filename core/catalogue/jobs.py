@@ -1,9 +1,12 @@
 """Job definitions."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.errors import AlreadyExists, NotFound
 from core.models import JobDefinition, utcnow
-from core.catalogue.db import CatalogueDB, _ts
+
+from core.catalogue.db import CatalogueDB, _dt, _ts
 
 
 class JobsMixin(CatalogueDB):
@@ -47,3 +50,8 @@ class JobsMixin(CatalogueDB):
         if row is None:
             raise NotFound(f"No job named '{name}'. Run 'job list' to see the jobs.")
         return JobDefinition.model_validate_json(row[0])
+
+    def job_created(self, name: str) -> datetime | None:
+        """When the job was created (None: no such job)."""
+        row = self._conn().execute("SELECT created FROM jobs WHERE name=?", (name,)).fetchone()
+        return None if row is None else _dt(row[0])

@@ -9,7 +9,7 @@ from core.api import RetentionPreview, describe_settings, job_summary
 from core.errors import InvalidInput
 from core.models import (
     ActiveFullKind, ActiveFullSchedule, Computer, FileScope, HealthCheckMode,
-    HealthCheckSchedule, JobDefinition, SshSettings,
+    HealthCheckSchedule, JobDefinition, JobNotify, NotifyOn, SshSettings,
 )
 from core.scheduling import BackupWindow, Schedule, ScheduleKind, parse_days, parse_duration_minutes
 from core.scheduling import parse_hhmm, parse_window
@@ -104,7 +104,45 @@ def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
     settings["active_full"] = _active_full(args, settings.get("active_full"))
     settings["health_check"] = _health_check(args, settings.get("health_check"))
     settings["schedule"] = _schedule(args, settings.get("schedule"))
+    settings["notify"] = _notify(args, settings.get("notify"))
     return settings
+
+
+def _notify(args: argparse.Namespace, current: Any) -> Any:
+    """The job's notification settings: ``current`` with --notify-on,
+    --notify-last-retry-only, --notify-to and --rpo applied."""
+    fields: dict[str, Any] = {}
+    if current is not None:
+        fields = current.model_dump() if isinstance(current, JobNotify) else dict(current)
+    if args.notify_on is not None:
+        words = [w.strip().lower() for w in args.notify_on.split(",") if w.strip()]
+        if words == ["none"]:
+            fields["on"] = ()
+        else:
+            aliases = {"failed": "failure", "fail": "failure", "warnings": "warning",
+                       "succeeded": "success"}
+            known = {r.value for r in NotifyOn}
+            wrong = [w for w in words if aliases.get(w, w) not in known]
+            if wrong or not words:
+                raise InvalidInput(f"--notify-on '{args.notify_on}': say failure, warning, "
+                                   "success (comma-separated), or none.")
+            fields["on"] = tuple(NotifyOn(aliases.get(w, w)) for w in words)
+    if args.notify_last_retry_only is not None:
+        fields["last_retry_only"] = args.notify_last_retry_only
+    if args.notify_to is not None:
+        fields["to"] = tuple(a.strip() for v in args.notify_to for a in v.split(",")
+                             if a.strip())
+    if args.rpo is not None:
+        text = args.rpo.strip().lower().removesuffix("h")
+        if text in ("0", "off", "none", ""):
+            fields["rpo_hours"] = None
+        else:
+            try:
+                fields["rpo_hours"] = int(text)
+            except ValueError:
+                raise InvalidInput(f"--rpo '{args.rpo}': give whole hours, e.g. --rpo 24.") \
+                    from None
+    return fields
 
 
 def _health_check(args: argparse.Namespace, current: Any) -> Any:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from core.errors import ConsoleError, InvalidInput
 from core.logs import setup_logging
 from core.paths import resolve_data_dir
-from core.cli import jobs, maintenance, repositories, server, sessions
+from core.cli import jobs, maintenance, notifications, repositories, server, sessions
 from core.cli.output import print_error
 from core.cli.parser import UsageError, build_parser
 
@@ -20,7 +20,8 @@ OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
                    "computers": "--computer", "name": "NAME", "schedule": "schedule",
                    "path": "--computer", "repository": "--repository",
                    "keep_daily": "--keep-daily", "keep_weekly": "--keep-weekly",
-                   "keep_monthly": "--keep-monthly", "keep_yearly": "--keep-yearly"}
+                   "keep_monthly": "--keep-monthly", "keep_yearly": "--keep-yearly",
+                   "rpo_hours": "--rpo", "summary_at": "--summary-at"}
 
 COMMANDS = {
     "server": server.run, "demo": jobs.demo, "job": jobs.run, "start": sessions.start,
@@ -28,6 +29,7 @@ COMMANDS = {
     "session": sessions.show_session,
     "restore": sessions.restore, "verify": sessions.verify, "repair": sessions.repair,
     "repository": repositories.run, "maintenance": maintenance.run,
+    "notifications": notifications.run,
 }
 
 
@@ -75,7 +77,7 @@ def validation_message(exc: ValidationError) -> str:
     err = exc.errors()[0]
     msg = str(err.get("msg", exc)).removeprefix("Value error, ")
     loc = [str(x) for x in err.get("loc", ())]
-    if loc[:1] == ["gfs"]:   # the nested GFS settings: name the option (--keep-daily)
+    if loc[:1] in (["gfs"], ["notify"]):   # nested settings: name the option (--keep-daily)
         loc = loc[1:]
     if not loc or loc[0] not in OPTION_OF_FIELD or loc[0] in msg:
         return msg

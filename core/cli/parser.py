@@ -76,6 +76,24 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
                         help="full: re-read every block; light: list and size every object "
                              "the points need, read no data (auto, the default: full for a "
                              "folder, light for S3)")
+    notify = p.add_argument_group("notifications (where they go: 'agent-jobs notifications')")
+    notify.add_argument("--notify-on", metavar="RESULTS",
+                        help="send a notification when a session ends with these results: "
+                             "failure,warning,success, or none (default warning,failure)")
+    last = notify.add_mutually_exclusive_group()
+    last.add_argument("--notify-last-retry-only", action="store_true", default=None,
+                      help="a failed scheduled run says nothing while a retry is to come")
+    if not creating:
+        last.add_argument("--notify-every-retry", action="store_false",
+                          dest="notify_last_retry_only",
+                          help="notify after every failed run, retries included")
+    notify.add_argument("--notify-to", action="append", metavar="ADDR",
+                        help="also mail this job's notifications to ADDR (repeatable"
+                             + ("" if creating else "; replaces the job's extra "
+                                "recipients; '' removes them") + ")")
+    notify.add_argument("--rpo", metavar="HOURS",
+                        help="alert once when a computer has had no new restore point for "
+                             "HOURS hours" + ("" if creating else " (0 or 'off': no alert)"))
     sched = p.add_argument_group("schedule (run the job automatically)")
     kind = sched.add_mutually_exclusive_group()
     kind.add_argument("--daily", metavar="HH:MM", help="run daily at this time")
@@ -98,6 +116,41 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     sched.add_argument("--window-stop", choices=["gracefully", "immediately"],
                        help="when the window closes on a running job, stop it this way "
                             "(default gracefully; immediately: terminate the job)")
+
+
+def _notification_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    note = sub.add_parser("notifications", help="e-mail and notification URLs: where the "
+                                                "server sends job results, the daily summary "
+                                                "and RPO alerts")
+    nsub = note.add_subparsers(dest="notifications_command", required=True, metavar="ACTION")
+    nset = nsub.add_parser("set", help="set the mail server, the daily summary's time")
+    nset.add_argument("--smtp", metavar="HOST[:PORT]",
+                      help="the mail server (port default: 25; 587 with starttls; 465 with ssl)")
+    nset.add_argument("--security", choices=["none", "starttls", "ssl"],
+                      help="how the connection is protected (default: by the port: 465 ssl, "
+                           "587 starttls, else none)")
+    nset.add_argument("--from", dest="sender", metavar="ADDR", help="the sender's address")
+    nset.add_argument("--to", action="append", metavar="ADDR",
+                      help="a recipient (repeatable, or comma-separated; replaces the list)")
+    nset.add_argument("--user", metavar="NAME", help="log in to the mail server as NAME "
+                                                     "('' : no login)")
+    nset.add_argument("--password-file", metavar="FILE",
+                      help="the login's password, read from FILE ('-': standard input); kept "
+                           "in DATA_DIR/secrets, readable by the server's user only")
+    nset.add_argument("--no-smtp", action="store_true", help="send no e-mail (forget the "
+                                                             "mail server and its password)")
+    summary = nset.add_mutually_exclusive_group()
+    summary.add_argument("--summary-at", metavar="HH:MM",
+                         help="send a daily summary at this time (server's local time)")
+    summary.add_argument("--no-summary", action="store_true", help="no daily summary")
+    add = nsub.add_parser("add-url", help="add a notification URL in apprise's syntax "
+                                          "(json://HOST:PORT/PATH, ntfy://TOPIC, slack://...)")
+    add.add_argument("url")
+    remove = nsub.add_parser("remove-url", help="remove a notification URL")
+    remove.add_argument("url")
+    show = nsub.add_parser("show", help="show the settings and what was sent")
+    show.add_argument("--json", action="store_true")
+    nsub.add_parser("test", help="send a test message to every destination now")
 
 
 def _repository_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -250,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     mshow = msub.add_parser("show", help="show the maintenance window")
     mshow.add_argument("--json", action="store_true")
     msub.add_parser("clear", help="remove the window: backups reclaim space at their end")
+
+    _notification_commands(sub)
 
     start = sub.add_parser("start", help="start a job")
     start.add_argument("name")

@@ -123,6 +123,10 @@ def status(args: argparse.Namespace, data_dir: Path) -> int:
     running = info.get("running_jobs") or []
     print(f"  running jobs: {', '.join(running) if running else 'none'}")
     print(f"  connected consoles: {info.get('event_streams', 0)}")
+    notes = info.get("notifications")
+    if isinstance(notes, dict):
+        from core.cli.notifications import status_line
+        print(f"  notifications: {status_line(notes) if notes.get('configured') or notes.get('sent') or notes.get('failed') else 'not set'}")
     return 0
 
 

@@ -22,14 +22,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import errors
 from core.api import (
-    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
-    RetentionPreview, ScopePreview, StopPreview, VerifyReport, job_summary,
+    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec,
+    RestoreReport, RetentionPreview, ScopePreview, StopPreview, VerifyReport, job_summary,
+    NotificationTest,
 )
 from core.api.overview import MAX_OVERVIEW_DAYS, OVERVIEW_DAYS
 from core.scheduling.retention import GfsRetention
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
-    MaintenanceSettings, RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
+    MaintenanceSettings, NotificationSettings, RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
 )
 from core.service.registry import S3AccessDenied
 from core.repository.keys import KeyInUse, PasswordRequired, WrongPassword
@@ -186,6 +187,17 @@ class TestAnswer(BaseModel):
     result: str
 
 
+class NotificationsBody(NotificationSettings):
+    """The settings, and the SMTP password to keep (left out: the kept one
+    stays; "": it is removed). It is kept in DATA_DIR/secrets, never returned."""
+
+    smtp_password: str | None = Field(default=None, max_length=1024)
+
+
+class UrlBody(BaseModel):
+    url: str = Field(min_length=1, max_length=4096)
+
+
 class RepositoryRemoved(BaseModel):
     points_forgotten: int     # no longer listed; their data stays in the repository
 
@@ -295,7 +307,8 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     def server_info() -> dict[str, Any]:
         running = service.running_jobs()   # from memory: works on a damaged catalogue
         return {"data_dir": str(service.data_dir), "running_jobs": running,
-                "event_streams": hub.stream_count, **control.info()}
+                "event_streams": hub.stream_count,
+                "notifications": service.notification_status(), **control.info()}
 
     @app.post(f"{API}/server/stop", status_code=202, responses=errors_of(409, 413, 422))
     def server_stop(body: ServerStopBody) -> dict[str, Any]:
@@ -556,6 +569,40 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         running sessions; repositories' used and free space; notification failures.
         Read from the catalogue at each scrape."""
         return Response(content=render(collector), media_type=METRICS_CONTENT_TYPE)
+
+    # -- notifications ---------------------------------------------------------------
+    @app.get(f"{API}/notifications", responses=errors_of())
+    def get_notifications() -> NotificationSettings:
+        """The mail server, the notification URLs and the daily summary's time
+        (the SMTP password only as ``smtp.password_set``)."""
+        return service.get_notifications()
+
+    @app.put(f"{API}/notifications", responses=errors_of(400, 413, 422))
+    def set_notifications(body: NotificationsBody) -> NotificationSettings:
+        """Replace the notification settings (``{"smtp": {"host": ..., "port": 587,
+        "security": "starttls", "user": ..., "sender": ..., "to": [...]}, "urls":
+        [...], "summary_at": "07:00", "smtp_password": ...}``)."""
+        password = body.smtp_password
+        settings = NotificationSettings.model_validate(
+            body.model_dump(exclude={"smtp_password"}))
+        return service.set_notifications(
+            settings, SecretStr(password) if password is not None else None)
+
+    @app.post(f"{API}/notifications/urls", responses=errors_of(400, 413, 422))
+    def add_notification_url(body: UrlBody) -> NotificationSettings:
+        """Add a notification URL in apprise's syntax (json://HOST:PORT/PATH, ntfy://...)."""
+        return service.add_notification_url(body.url)
+
+    @app.delete(f"{API}/notifications/urls", responses=errors_of(404, 422))
+    def remove_notification_url(url: str = Query(min_length=1, max_length=4096)) \
+            -> NotificationSettings:
+        """Remove a notification URL (given exactly as listed)."""
+        return service.remove_notification_url(url)
+
+    @app.post(f"{API}/notifications/test", responses=errors_of(400, 413, 422))
+    def test_notifications() -> list[NotificationTest]:
+        """Send a test message to every destination now; what each one said."""
+        return service.test_notifications()
 
     # -- events --------------------------------------------------------------------
     @app.get(f"{API}/events", response_class=StreamingResponse, responses=EVENTS_RESPONSE)

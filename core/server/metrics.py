@@ -26,14 +26,9 @@ RESULT_CODE = {SessionResult.SUCCESS: 0, SessionResult.WARNING: 1, SessionResult
 
 def notification_failures(service: BackupService) -> int:
     """Notifications (mail, notification URLs) that failed to send since the server
-    started. Notifications are not built yet, so none can fail: 0.
-
-    PLUG the notifications' counter in here (e.g. ``return
-    service.notification_failures()``); ``/metrics`` exposes whatever this
-    returns as ``agent_notification_failures_total``.
-    """
-    del service
-    return 0
+    started, as ``server status`` counts them."""
+    failed = service.notification_status().get("failed", 0)
+    return failed if isinstance(failed, int) else 0
 
 
 class ServerCollector:

@@ -30,7 +30,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from core.api import (
-    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
+    HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec,
+    RestoreReport, NotificationTest,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport,
 )
 from core.catalogue import Catalogue, JobMetrics
@@ -40,8 +41,8 @@ from core.errors import InvalidInput, ReadOnlyError
 from core.events import Event, EventBus, JobsChanged
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo,
-    MaintenanceSettings, PointEntryInfo,
-    RepairReport, RestorePointInfo, SessionInfo, SessionType, SshSettings, StopMode, utcnow,
+    MaintenanceSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
+    SessionType, SshSettings, StopMode, utcnow, NotificationSettings,
 )
 from core.paths import catalogue_path
 from core.repository import Manifest, RepoStats, Repository
@@ -52,6 +53,7 @@ from core.service.context import ServiceContext
 from core.service.jobs import Jobs
 from core.service.maintenance import Maintenance
 from core.service.overview import build_overview
+from core.service.notifications import Notifications
 from core.service.ownership import DataDirOwnership
 from core.service.points import Points
 from core.service.pool import RepositoryPool
@@ -125,6 +127,9 @@ class BackupService:
             self._computers = Computers(self._ctx)
             self._maintenance = Maintenance(self._ctx, hooks or NO_HOOKS)
             engine.maintenance_window = self._maintenance.window_text
+            self._notifications = Notifications(self._ctx, self._jobs.list_jobs,
+                                                self._repositories.list_repositories)
+            self._sessions.notify_finished = self._notifications.session_finished
             self.catalogue.fail_interrupted_sessions()
             self._pool.reconcile_points()
             self._scheduler_thread: threading.Thread | None = None
@@ -153,6 +158,7 @@ class BackupService:
             operation.cancel(by="by the server shutting down")
         for operation in list(self._ctx.operations.values()):
             operation.join(10)
+        self._notifications.close()
         self._pool.close_all()
         self.catalogue.close()
         self._ownership.release()
@@ -168,6 +174,30 @@ class BackupService:
     def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings:
         """Set (or, with no window, remove) the maintenance window."""
         return self._maintenance.set_maintenance(settings)
+
+    # -- notifications (core.service.notifications) ------------------------------
+    def get_notifications(self) -> NotificationSettings:
+        """The server's notification settings (the SMTP password only as ``password_set``)."""
+        return self._notifications.get_settings()
+
+    def set_notifications(self, settings: NotificationSettings,
+                          smtp_password: SecretStr | None = None) -> NotificationSettings:
+        """Replace them; ``smtp_password`` None keeps the kept one, "" removes it."""
+        return self._notifications.set_settings(settings, smtp_password)
+
+    def add_notification_url(self, url: str) -> NotificationSettings:
+        return self._notifications.add_url(url)
+
+    def remove_notification_url(self, url: str) -> NotificationSettings:
+        return self._notifications.remove_url(url)
+
+    def test_notifications(self) -> list[NotificationTest]:
+        """Send a test message to every destination now; what each said."""
+        return self._notifications.test()
+
+    def notification_status(self) -> dict[str, Any]:
+        """Messages sent and failed since the server started, the last error."""
+        return self._notifications.status()
 
     # -- scheduler -------------------------------------------------------------
     def start_scheduler(self) -> None:
@@ -187,8 +217,10 @@ class BackupService:
             self._maintenance.tick()
         except Exception:
             logging.getLogger(__name__).exception("could not start maintenance")
+        self._notifications.tick()
         waits = [w for w in (self.scheduler.seconds_until_next(),
-                             self.deadlines.seconds_until_next()) if w is not None]
+                             self.deadlines.seconds_until_next(),
+                             self._notifications.seconds_until_next()) if w is not None]
         return min(waits) if waits else None
 
     def _time_loop(self) -> None:
@@ -213,7 +245,8 @@ class BackupService:
     def has_schedules(self) -> bool:
         """A job runs on a schedule, or a maintenance window is set: the server
         stays up for them (``--idle-exit``)."""
-        return self._jobs.has_schedules() or self._maintenance.window_text() is not None
+        return self._jobs.has_schedules() or self._maintenance.window_text() is not None \
+            or self._notifications.keeps_server_up()
 
     def scheduled_jobs(self) -> list[JobDefinition]:
         return self._jobs.scheduled_jobs()

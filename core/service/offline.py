@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from core.service import integrity
-from core.api import HomeOverview, RepositoryInfo, RestoreReport, RetentionPreview, VerifyReport, retention_preview
+from core.api import (
+    HomeOverview, NotificationTest, RepositoryInfo, RestoreReport, RetentionPreview, VerifyReport,
+    retention_preview,
+)
 from core.catalogue import Catalogue, JobRow, RepositoryRecord
 from core.engine.points import point_info
 from core.errors import ConsoleError, ReadOnlyError
@@ -38,6 +41,7 @@ from core.models import (
     JobInfo,
     JobStatus,
     MaintenanceSettings,
+    NotificationSettings,
     PointEntryInfo,
     RepairReport,
     RestorePointInfo,
@@ -47,6 +51,7 @@ from core.models import (
 )
 from core.service.maintenance import SETTINGS_KEY as MAINTENANCE_KEY
 from core.service.overview import build_overview
+from core.service.notifications.store import load_settings as load_notifications
 from core.service.ownership import DataDirOwnership
 from core.paths import (
     catalogue_path, checked_restore_target, default_repository_path, is_read_only,
@@ -119,6 +124,23 @@ class ReadOnlyService:
 
     def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings:
         raise self._refuse("setting the maintenance window")
+
+    # -- notifications (read from the catalogue; changing them needs the server) ----
+    def get_notifications(self) -> NotificationSettings:
+        return load_notifications(self.catalogue)
+
+    def set_notifications(self, settings: NotificationSettings,
+                          smtp_password: SecretStr | None = None) -> NotificationSettings:
+        raise self._refuse("changing the notification settings")
+
+    def add_notification_url(self, url: str) -> NotificationSettings:
+        raise self._refuse("adding a notification URL")
+
+    def remove_notification_url(self, url: str) -> NotificationSettings:
+        raise self._refuse("removing a notification URL")
+
+    def test_notifications(self) -> list[NotificationTest]:
+        raise self._refuse("sending a test notification")
 
     # -- jobs and sessions ---------------------------------------------------------
     def list_jobs(self, names: Sequence[str] | None = None) -> list[JobInfo]:

@@ -175,6 +175,17 @@ class SecretStore:
                                   "damaged: remove the repository and add it again with its "
                                   "keys.") from None
 
+    # other secrets of the server (the notifications' SMTP password), by file name
+    def get(self, name: str) -> str | None:
+        text = self._read(name)
+        return text.removesuffix("\n") if text is not None else None
+
+    def put(self, name: str, text: str) -> None:
+        self._write(name, text)
+
+    def drop(self, name: str) -> None:
+        (self.folder / name).unlink(missing_ok=True)
+
     def remove(self, repo_id: str) -> None:
         for suffix in (".password", ".s3"):
             (self.folder / f"{repo_id}{suffix}").unlink(missing_ok=True)

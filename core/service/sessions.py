@@ -41,6 +41,9 @@ class Sessions:
         self._scheduled_sessions: set[str] = set()   # started by the scheduler, running
         # job name, mode -> the health check's session id (the points desk sets it)
         self.start_health_check: Callable[[str, HealthCheckMode], str] | None = None
+        # a backup session ended: (its record, a retry of it is pending); the
+        # notifications desk sets it
+        self.notify_finished: Callable[[SessionInfo, bool], None] | None = None
 
     def start_scheduled(self, name: str, *, retry: bool) -> str:
         full = not retry and self._active_full_due(name)
@@ -183,6 +186,13 @@ class Sessions:
             self._health_check_after(runner, scheduled)
         except Exception:
             logging.getLogger(__name__).exception("the health check could not start")
+        if self.notify_finished is not None:
+            try:   # queued: a slow or dead mail server never holds the session
+                retry_pending = scheduled and \
+                    self._ctx.scheduler.pending_retry(runner.job.name) is not None
+                self.notify_finished(runner.snapshot(), retry_pending)
+            except Exception:
+                logging.getLogger(__name__).exception("the notification could not be queued")
         self._ctx.scheduler_wake.set()
 
     def running_jobs(self) -> list[str]:

@@ -26,8 +26,13 @@ class WindowActions(QObject):
         self.maintenance = make_action(self, None, "Maintenance...",
                                        "The maintenance window: when the server reclaims "
                                        "space and compacts the repositories", enabled=True)
+        self.notifications = make_action(self, None, "Notifications...",
+                                         "Where the server sends job results, the daily "
+                                         "summary and RPO alerts: e-mail and notification "
+                                         "URLs", enabled=True)
         self.exit = make_action(self, None, "Exit", "Close the console (jobs keep running)",
                             keys=["Ctrl+Q"], enabled=True)
 
     def all(self) -> list[QAction]:
-        return [self.find, self.refresh, self.help, self.about, self.maintenance, self.exit]
+        return [self.find, self.refresh, self.help, self.about, self.maintenance,
+                self.notifications, self.exit]

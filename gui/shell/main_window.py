@@ -28,6 +28,7 @@ from gui.history.history_view import SessionsView
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.shell.help_dialogs import AboutDialog, HelpDialog
 from gui.shell.maintenance_dialog import MaintenanceDialog
+from gui.shell.notifications_dialog import NotificationsDialog
 from gui.infrastructure.infrastructure_controller import InfrastructureController
 from gui.infrastructure.infrastructure_view import VIEW_NAME as INFRASTRUCTURE
 from gui.widgets.inventory import InventoryPane
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.help_dialog: HelpDialog | None = None
         self.about_dialog: AboutDialog | None = None
         self.maintenance_dialog: MaintenanceDialog | None = None
+        self.notifications_dialog: NotificationsDialog | None = None
 
         self.runner = TaskRunner(self)
         self.bridge = EventBridge(service.subscribe, self)
@@ -165,6 +167,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         self.options_menu = menu.addMenu("Options")
         self.options_menu.addAction(self.window_actions.maintenance)
+        self.options_menu.addAction(self.window_actions.notifications)
         menu.addSeparator()
         menu.addAction(self.window_actions.help)
         menu.addAction(self.window_actions.about)
@@ -271,6 +274,7 @@ class MainWindow(QMainWindow):
         actions.help.triggered.connect(self.show_help)
         actions.about.triggered.connect(self.show_about)
         actions.maintenance.triggered.connect(self.show_maintenance)
+        actions.notifications.triggered.connect(self.show_notifications)
         actions.exit.triggered.connect(self.close)
 
     # -- dialog handles (the one showing, if any) ---------------------------------------
@@ -389,6 +393,15 @@ class MainWindow(QMainWindow):
             return
         dialog = MaintenanceDialog(self.service, self.runner, self)
         track(self, "maintenance_dialog", dialog)
+        dialog.open()
+
+    def show_notifications(self) -> None:
+        """Main menu → Options → Notifications: e-mail and notification URLs."""
+        if self.notifications_dialog is not None:
+            self.notifications_dialog.raise_()
+            return
+        dialog = NotificationsDialog(self.service, self.runner, self)
+        track(self, "notifications_dialog", dialog)
         dialog.open()
 
     def show_about(self) -> None:

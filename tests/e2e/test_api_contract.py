@@ -67,8 +67,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 #    may be '/'.
 #  - POST /demo takes no input to vary, and writes the demo computers' trees of
 #    generated files (tests/core/cli/test_cli.py covers it).
+#  - PUT /notifications, POST /notifications/urls and /notifications/test would
+#    keep (or mail and post to at once) generated hosts, which may be anywhere
+#    (tests/core/cli/test_notifications_cli.py covers them, on loopback).
 LEFT_OUT_POSTS = (r"^/api/v1/(computers/test|scopePreview|repositories(/test)?|demo"
-                  r"|jobs/start|jobs/\{name\}/start)$")
+                  r"|jobs/start|jobs/\{name\}/start|notifications/(urls|test))$")
 # The answers against the document: no 5xx, a documented status, content type,
 # headers and body. Not whether the server accepts every request the schema
 # allows: names, folders and ids have rules the schema does not spell out.
@@ -81,8 +84,9 @@ CI = bool(os.environ.get("CI"))   # the same examples on every CI run; new ones 
 def test_every_operation_answers_as_its_openapi_document_says(live: Live) -> None:
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json", headers=live.auth)
     operations = [result.ok() for result in schema.exclude(path=f"{API}/events")
-                  .exclude(method="POST", path_regex=LEFT_OUT_POSTS).get_all_operations()]
-    assert len(operations) == 39   # of 47
+                  .exclude(method="POST", path_regex=LEFT_OUT_POSTS)
+                  .exclude(method="PUT", path=f"{API}/notifications").get_all_operations()]
+    assert len(operations) == 39   # of 50
     spec = httpx.get(f"{live.url}/openapi.json", headers=live.auth).json()
     failures: dict[str, str] = {}
     for operation in operations:

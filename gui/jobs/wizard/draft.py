@@ -29,13 +29,14 @@ HEALTH_CHECK = "health_check"
 SCHEDULE = "schedule"
 WINDOW = "schedule.window"
 SSH = "ssh"
+NOTIFY = "notify"
 
 PAGE_OF_FIELD: dict[str, str] = {
     NAME: "Name", DESCRIPTION: "Name", COMPUTERS: "Computers", SCOPE: "Backup Mode",
     REPOSITORY: "Storage", RETAIN: "Storage", GFS: "Storage", TASK_SLOTS: "Storage",
     THROTTLE: "Storage", ACTIVE_FULL: "Storage", HEALTH_CHECK: "Storage", SCHEDULE: "Schedule",
     WINDOW: "Schedule",
-    SSH: "Computers",
+    SSH: "Computers", NOTIFY: "Notifications",
 }
 
 MAX_NAME = 64

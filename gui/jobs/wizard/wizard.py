@@ -28,6 +28,7 @@ from gui.jobs.wizard.backup_mode_page import BackupModePage
 from gui.jobs.wizard.computers_page import ComputersPage
 from gui.jobs.wizard.fields import WizardPage
 from gui.jobs.wizard.name_page import NamePage
+from gui.jobs.wizard.notifications_page import NotificationsPage
 from gui.jobs.wizard.schedule_page import SchedulePage
 from gui.jobs.wizard.storage_page import StoragePage
 from gui.jobs.wizard.summary_page import SummaryPage
@@ -48,6 +49,9 @@ STEPS: list[tuple[str, str]] = [
                 "computers to process at once, and whether to limit the read rate."),
     ("Schedule", "Specify when the job runs automatically, how failed runs are retried, and "
                  "the backup window."),
+    ("Notifications", "Choose which results of the job's sessions are sent by e-mail and to "
+                      "the notification URLs, and when a missing restore point raises an "
+                      "alert."),
     ("Summary", "Review the job settings, then click Finish."),
 ]
 
@@ -77,10 +81,11 @@ class JobWizard(WizardFrame):
         self.mode_page = BackupModePage(self)
         self.storage_page = StoragePage(self)
         self.schedule_page = SchedulePage(self)
+        self.notifications_page = NotificationsPage(self)
         self.summary_page = SummaryPage(self)
         self.pages: list[WizardPage] = [self.name_page, self.computers_page, self.mode_page,
                                         self.storage_page, self.schedule_page,
-                                        self.summary_page]
+                                        self.notifications_page, self.summary_page]
         for (step, description), page in zip(STEPS, self.pages):
             self.add_step(step, description, page)
         definition = job.definition if job else None

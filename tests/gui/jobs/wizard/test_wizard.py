@@ -48,7 +48,7 @@ def test_create_a_job_from_the_empty_console_to_finish(
     wizard = open_wizard(qtbot, window)
     assert wizard.windowTitle() == "New Agent Backup Job"
     assert wizard.step_titles() == ["Name", "Computers", "Backup Mode", "Storage",
-                                    "Schedule", "Summary"]
+                                    "Schedule", "Notifications", "Summary"]
     assert current_step(wizard) == "Name"
     assert not button(wizard, "Finish").isEnabled()
 
@@ -100,11 +100,29 @@ def test_create_a_job_from_the_empty_console_to_finish(
     assert page.retries_spin.value() == 3 and page.retry_wait_spin.value() == 10
     next_step(qtbot, wizard)
 
+    # Notifications: warning and failure by default; only after the last retry,
+    # to one more address (a wrong one is said next to the field), an RPO of 30 h.
+    notes = wizard.notifications_page
+    assert current_step(wizard) == "Notifications"
+    assert [box.isChecked() for box in notes.result_checks.values()] == [True, True, False]
+    notes.last_retry_check.click()
+    qtbot.keyClicks(notes.to_edit, "boss")
+    assert notes.to_error.text() == ("'boss' is not an e-mail address: write it as "
+                                     "name@example.com.")
+    assert not button(wizard, "Finish").isEnabled()
+    qtbot.keyClicks(notes.to_edit, "@example.test")
+    assert notes.to_error.text() == ""
+    notes.rpo_check.click()
+    retype(qtbot, notes.rpo_spin, "30")
+    next_step(qtbot, wizard)
+
     # Summary
     assert current_step(wizard) == "Summary"
     summary = wizard.summary_page.text()
     for words in ("Nightly Files", "lap1", "office-pc", "*_00.txt", "Keep 5 restore points",
-                  "Weekly on Sat", "Daily at 23:30 on weekdays, retry 3 times every 10 min"):
+                  "Weekly on Sat", "Daily at 23:30 on weekdays, retry 3 times every 10 min",
+                  "On warning, failure, after the last retry only; also to boss@example.test; "
+                  "alert when a computer has no new restore point for 30 h"):
         assert words in summary
     wizard.summary_page.run_check.click()
     finish(qtbot, wizard)
@@ -123,6 +141,9 @@ def test_create_a_job_from_the_empty_console_to_finish(
     shown = cli_json(capsys, service.data_dir, "job", "show", "Nightly Files")
     assert shown["definition"]["scope"] == {"include": [], "exclude": ["*_00.txt"]}
     assert shown["definition"]["active_full"]["kind"] == "weekly"
+    assert shown["definition"]["notify"] == {"on": ["warning", "failure"],
+                                             "last_retry_only": True,
+                                             "to": ["boss@example.test"], "rpo_hours": 30}
     assert shown["description"] == "Home folders of the office"
 
 
