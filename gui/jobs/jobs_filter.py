@@ -95,6 +95,7 @@ class JobsFilterProxy(SearchProxy):
         return in_scope(job, self._scope, self._clock())
 
     def _matches(self, job: JobInfo) -> bool:
-        haystack = [job.name, job.definition.description, job.definition.repository]
+        haystack = [job.name, job.definition.description, job.definition.repository,
+                    job.definition.copy_source or ""]
         haystack += [c.name for c in job.definition.computers]
         return any(self._search in text.casefold() for text in haystack)
