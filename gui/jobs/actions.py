@@ -38,7 +38,8 @@ class JobActions(QObject):
         # Home > Backup Job: the button makes an agent backup job; its drop-down
         # offers both kinds (the same two items as the jobs list's menu off the rows)
         self.new_backup_job = make_action(self, "backup_job", "Backup Job",
-                                      "Create an agent backup job", enabled=True)
+                                      "Create an agent backup job (the arrow: a backup copy "
+                                      "job)", enabled=True)
         self.new_backup = make_action(self, "backup_job", "Backup...",
                                   "Create an agent backup job: back computers up to a "
                                   "repository", enabled=True)

@@ -30,12 +30,16 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-_ALL_SCOPES = frozenset({JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS})
+_ALL_SCOPES = frozenset({JobScope.ALL, JobScope.LAST_DAY, JobScope.BACKUPS})
 
 
 def in_scope(job: JobInfo, scope: JobScope, now: datetime) -> bool:
     if scope in _ALL_SCOPES:
-        return True  # every job of this console is an agent backup job
+        return True
+    if scope is JobScope.BACKUP:        # agent backup jobs
+        return not job.definition.is_copy
+    if scope is JobScope.BACKUP_COPY:   # backup copy jobs
+        return job.definition.is_copy
     if scope is JobScope.RUNNING:
         return is_running(job)
     wanted = _RESULT_SCOPES[scope]

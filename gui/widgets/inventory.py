@@ -16,7 +16,8 @@ SCOPE_ROLE = Qt.ItemDataRole.UserRole + 1
 # (label, icon, scope, children)
 Tree = list[tuple[str, str, Any, list[tuple[str, str, Any]]]]
 _TREE: Tree = [
-    ("Jobs", "jobs", JobScope.ALL, [("Backup", "backup_job", JobScope.BACKUP)]),
+    ("Jobs", "jobs", JobScope.ALL, [("Backup", "backup_job", JobScope.BACKUP),
+                                    ("Backup Copy", "backup_copy", JobScope.BACKUP_COPY)]),
     ("Backups", "backups", JobScope.BACKUPS, [("Disk", "disk", JobScope.BACKUPS)]),
     ("Last 24 Hours", "last24", JobScope.LAST_DAY, [
         ("Running", "running", JobScope.RUNNING),

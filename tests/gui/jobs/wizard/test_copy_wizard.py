@@ -27,7 +27,7 @@ from gui.shell.main_window import MainWindow
 from tests.gui.conftest import JobFactory
 from tests.gui.helpers import (
     WAIT_MS, button, cell, click_button, click_ribbon, click_row, ribbon_button, start_held,
-    wait_cell,
+    visible_jobs, wait_cell,
 )
 from tests.gui.wizard_steps import current_step, next_step, retype
 
@@ -327,6 +327,11 @@ def test_edit_opens_the_copy_wizard_and_saves(
     make_copy_job(service, retain_points=5, description="To the second disk")
     wait_cell(qtbot, window, "Offsite Copy", Column.TYPE, "Backup Copy")
     assert cell(window, "Offsite Copy", Column.OBJECTS) == "1 job"
+    window.inventory.select("Jobs/Backup Copy")
+    assert visible_jobs(window) == {"Offsite Copy"}
+    window.inventory.select("Jobs/Backup")
+    assert visible_jobs(window) == {"Nightly"}
+    window.inventory.select("Jobs")
 
     click_row(qtbot, window, "Offsite Copy")
     click_ribbon(qtbot, window, "Edit")
