@@ -146,22 +146,29 @@ class CopyTaskProcessor:
         for i, point in enumerate(wanted):
             last = i == len(wanted) - 1
             meta = self._copy_point(point, target, target_name, parent, last)
-            parent = meta.id
+            if meta is not None:
+                parent = meta.id
         with self.runner.lock:
             if not task.status.is_final:
                 task.status = TaskStatus.WARNING if task.warnings else TaskStatus.SUCCESS
                 task.ended = utcnow()
 
     def _copy_point(self, point: RestorePointInfo, target: Repository, target_name: str,
-                    parent: str | None, last: bool) -> PointMeta:
+                    parent: str | None, last: bool) -> PointMeta | None:
         task = self.task
         source_repo = self.ctx.repository(self.ctx.repository_name(point.repository))
         t0 = perf_counter()
         try:
             source = source_repo.open_point_source(point.id, cancel=self.cancel)
-        except PointNotFound as exc:
-            raise RepositoryError(f"Source restore point {point.id} cannot be copied: {exc}") \
-                from None
+        except PointNotFound:
+            if any(p.id == point.id for p in self.ctx.catalogue.points(point.job, point.computer)):
+                raise RepositoryError(
+                    f"Source restore point {point.id} cannot be copied: its manifest is "
+                    f"missing from repository {point.repository}. Run 'agent-jobs verify' "
+                    "there; the point is listed as damaged until it is put back.") from None
+            task.note(f"Source restore point {point.id} was removed by its job's retention "
+                      "meanwhile: not copied", "warning")
+            return None
         task.source_s += perf_counter() - t0
         if source is None:
             raise Cancelled

@@ -325,7 +325,7 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         ``source`` into ``repository`` (another repository than the source's). The same
         as ``POST /jobs`` with ``kind`` "backup_copy" and ``copy_source``; change it with
         ``PUT /jobs/{name}``, run it with ``POST /jobs/{name}/start``, list its points with
-        ``GET /points?job=NAME``."""
+        ``GET /restorePoints?job=NAME``."""
         definition = body.definition()
         service.create_job(definition)
         return JobOut.of(service.get_job(definition.name))
