@@ -92,6 +92,7 @@ class SessionType(str, Enum):
     RESTORE = "Restore"
     VERIFY = "Verify"
     MAINTENANCE = "Maintenance"   # prune and compaction in the maintenance window
+    COPY = "Copy"                 # a backup copy job copying its source job's points
 
 
 class Stage(str, Enum):
@@ -457,14 +458,28 @@ class NotificationSettings(BaseModel):
     @property
     def configured(self) -> bool:
         return self.smtp is not None or bool(self.urls)
+JobKind = Literal["backup", "backup_copy"]
 
 
 class JobDefinition(BaseModel):
+    """A job. ``kind`` "backup" (the default) reads its ``computers`` into
+    ``repository``. ``kind`` "backup_copy" (a *backup copy job*) has no
+    computers of its own: it copies the restore points of the backup job
+    named ``copy_source`` (its computers are that job's) into ``repository``,
+    sending only the data the target lacks, and keeps its own retention.
+
+    Over REST a copy job is created like any job, ``POST /api/v1/jobs`` with
+    this model as the body, e.g. ``{"name": "Offsite", "kind": "backup_copy",
+    "copy_source": "Nightly", "repository": "S3 Offsite", "retain_points": 14}``
+    (see ``CopyJobRequest`` for the copy-only fields in one place)."""
+
     model_config = ConfigDict(frozen=True)
 
     name: str
+    kind: JobKind = "backup"
+    copy_source: str | None = None   # backup_copy: the name of the source (backup) job
     description: str = Field(default="", max_length=1024)
-    computers: tuple[Computer, ...]
+    computers: tuple[Computer, ...] = ()
     scope: FileScope = FileScope()
     repository: str = "Default Backup Repository"
     retain_points: int = Field(default=7, ge=1, le=999)   # keep the last N
@@ -498,12 +513,81 @@ class JobDefinition(BaseModel):
     @field_validator("computers")
     @classmethod
     def _computers(cls, v: tuple[Computer, ...]) -> tuple[Computer, ...]:
-        if not v:
-            raise ValueError("a job needs at least one computer")
         names = [c.name for c in v]
         if len(set(names)) != len(names):
             raise ValueError("each computer may appear only once in a job")
         return v
+
+    @field_validator("copy_source")
+    @classmethod
+    def _valid_source(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip()
+        if not JOB_NAME_RE.match(v):
+            raise ValueError("invalid source job name: name the backup job whose restore "
+                             "points this copy job copies (see 'agent-jobs job list')")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> JobDefinition:
+        if self.kind == "backup":
+            if self.copy_source is not None:
+                raise ValueError("only a backup copy job has a source job: set kind "
+                                 "'backup_copy', or leave copy_source out")
+            if not self.computers:
+                raise ValueError("a job needs at least one computer")
+            return self
+        if self.copy_source is None:
+            raise ValueError("a backup copy job needs a source job (copy_source): the backup "
+                             "job whose restore points it copies")
+        if self.copy_source.lower() == self.name.lower():
+            raise ValueError("a backup copy job cannot copy itself: name another job as "
+                             "its source")
+        if self.computers:
+            raise ValueError("a backup copy job has no computers of its own: it copies the "
+                             "points of its source job's computers; leave computers empty")
+        if self.scope != FileScope():
+            raise ValueError("a backup copy job copies whole restore points: it takes no "
+                             "include folders or exclude masks")
+        if self.active_full is not None:
+            raise ValueError("a backup copy job has no active full: it copies the points "
+                             "its source job made")
+        return self
+
+    @property
+    def is_copy(self) -> bool:
+        return self.kind == "backup_copy"
+
+
+class CopyJobRequest(BaseModel):
+    """The body of a backup copy job as front ends build it: the fields a
+    copy job has. ``definition()`` is the ``JobDefinition`` that
+    ``POST /api/v1/jobs`` (``create_job``) and ``PUT /api/v1/jobs/{name}``
+    take."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    source: str                                    # the source backup job
+    repository: str                                # the target repository
+    description: str = Field(default="", max_length=1024)
+    retain_points: int = Field(default=7, ge=1, le=999)
+    gfs: GfsRetention = GfsRetention()
+    task_slots: int = Field(default=2, ge=1, le=64)
+    throttle_mbps: float | None = Field(default=None, ge=MIN_THROTTLE_MBPS,
+                                        le=MAX_THROTTLE_MBPS, allow_inf_nan=False)
+    enabled: bool = True
+    schedule: Schedule | None = None
+    health_check: HealthCheckSchedule | None = None
+
+    def definition(self) -> JobDefinition:
+        return JobDefinition(
+            name=self.name, kind="backup_copy", copy_source=self.source,
+            repository=self.repository, description=self.description,
+            retain_points=self.retain_points, gfs=self.gfs, task_slots=self.task_slots,
+            throttle_mbps=self.throttle_mbps, enabled=self.enabled, schedule=self.schedule,
+            health_check=self.health_check)
 
 
 class LogItem(BaseModel):
@@ -531,6 +615,9 @@ class TaskInfo(BaseModel):
     log: list[LogItem] = []
     point_type: PointType | None = None     # what the task made (or is making)
     bytes_stored_raw: int = 0               # new blocks before compression (dedup figure)
+    # A copy task: source points copied into the target (bytes_read: read from the
+    # source repository; bytes_transferred: sent to the target repository).
+    points_copied: int = 0
     # Seconds the engine spent per stage (the bottleneck): see Stage.
     source_s: float = 0.0
     cpu_s: float = 0.0
@@ -729,5 +816,5 @@ class JobInfo(BaseModel):
 
     @property
     def type_label(self) -> str:
-        return "Linux Agent Backup"
+        return "Backup Copy" if self.definition.is_copy else "Linux Agent Backup"
 

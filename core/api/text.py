@@ -29,6 +29,7 @@ def job_summary(job: JobInfo) -> dict[str, Any]:
         "retain_points": d.retain_points,
         "gfs": d.gfs.model_dump(),
         "schedule": describe_schedule(d),
+        "kind": d.kind, "copy_source": d.copy_source,
     }
 
 
@@ -42,6 +43,21 @@ def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
     wizard summary and ``agent-jobs job show`` print these."""
     d = definition
     points = "1 restore point" if d.retain_points == 1 else f"{d.retain_points} restore points"
+    if d.is_copy:
+        return [
+            ("Name", d.name),
+            ("Kind", "Backup copy job"),
+            ("Description", d.description or "(none)"),
+            ("Source job", f"{d.copy_source} (its computers' restore points are copied)"),
+            ("Repository", d.repository),
+            ("Retention", f"Keep {points} per computer" + (
+                f", and {d.gfs.describe()} (GFS)" if d.gfs.enabled else "")),
+            ("Task slots", str(d.task_slots)),
+            ("Throttle", f"{d.throttle_mbps:g} MB/s" if d.throttle_mbps else "No limit"),
+            ("Health check", d.health_check.describe() if d.health_check else "Off"),
+            ("Schedule", d.schedule.describe() if d.schedule else "Not scheduled: run manually"),
+            ("Enabled", "Yes" if d.enabled else "No"),
+        ]
     return [
         ("Name", d.name),
         ("Description", d.description or "(none)"),

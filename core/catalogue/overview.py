@@ -32,9 +32,13 @@ class JobRow:
     finished: LatestSession | None    # the newest finished backup session
 
 
-_LATEST = ("(SELECT rowid FROM sessions WHERE type=? AND job=j.name "
+# A backup copy job's own sessions are of type Copy: the type is the job's, so the
+# lookup stays one equality seek on the index.
+_TYPE = (f"(CASE WHEN json_extract(j.definition, '$.kind')='backup_copy' "
+         f"THEN '{SessionType.COPY.value}' ELSE ? END)")
+_LATEST = (f"(SELECT rowid FROM sessions WHERE type={_TYPE} AND job=j.name "
            "ORDER BY created DESC LIMIT 1)")
-_FINISHED = ("(SELECT rowid FROM sessions WHERE type=? AND job=j.name AND state=? "
+_FINISHED = (f"(SELECT rowid FROM sessions WHERE type={_TYPE} AND job=j.name AND state=? "
              "ORDER BY created DESC LIMIT 1)")
 _SQL = ("SELECT j.definition, "
         "l.id, l.state, l.result, l.created, l.progress, "

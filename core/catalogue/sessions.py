@@ -28,6 +28,10 @@ from core.catalogue.db import CatalogueDB, _created, _dt, _ts
 
 HOST = socket.gethostname()
 BACKUP = SessionType.BACKUP.value
+COPY = SessionType.COPY.value
+# A job's own sessions: a backup job's backups, a backup copy job's copies (a job has
+# one kind or the other); restores and verifies do not count.
+JOB_TYPES = f"('{BACKUP}', '{COPY}')"
 # What an interrupted task's log says when the start finds no point of it; a
 # point found later (in another repository, opened later) replaces this line.
 INTERRUPTED_NO_POINT = ("Interrupted: the backup server stopped unexpectedly; no restore "
@@ -69,8 +73,8 @@ class SessionsMixin(CatalogueDB):
         with self._tx() as db:
             active = db.execute(
                 "SELECT id, owner_pid, owner_host FROM sessions WHERE job=? AND state!=? "
-                "AND type=?", (session.job, SessionState.STOPPED.value, BACKUP)).fetchone()
-            if active is not None and session.type is SessionType.BACKUP:
+                f"AND type IN {JOB_TYPES}", (session.job, SessionState.STOPPED.value)).fetchone()
+            if active is not None and session.type in (SessionType.BACKUP, SessionType.COPY):
                 raise JobStateError(
                     f"Job '{session.job}' is already running. "
                     "Wait for it to finish or stop it first.")
@@ -235,21 +239,22 @@ class SessionsMixin(CatalogueDB):
         """The newest backup session of every job (without tasks), for the jobs list."""
         rows = self._conn().execute(
             "SELECT s.* FROM sessions s JOIN (SELECT job, MAX(created) AS c FROM sessions "
-            "WHERE type=? GROUP BY job) m ON s.job=m.job AND s.created=m.c WHERE s.type=?",
-            (BACKUP, BACKUP)).fetchall()
+            f"WHERE type IN {JOB_TYPES} GROUP BY job) m ON s.job=m.job AND s.created=m.c "
+            f"WHERE s.type IN {JOB_TYPES}").fetchall()
         return {r["job"]: self._session_from_row(r, with_tasks=False) for r in rows}
 
     def latest_finished(self, job: str) -> SessionInfo | None:
         row = self._conn().execute(
-            "SELECT * FROM sessions WHERE job=? AND state=? AND type=? "
+            f"SELECT * FROM sessions WHERE job=? AND state=? AND type IN {JOB_TYPES} "
             "ORDER BY created DESC LIMIT 1",
-            (job, SessionState.STOPPED.value, BACKUP)).fetchone()
+            (job, SessionState.STOPPED.value)).fetchone()
         return self._session_from_row(row) if row else None
 
     def active_session(self, job: str) -> SessionInfo | None:
         """The job's running backup session (restores and verifies do not count)."""
-        row = self._conn().execute("SELECT * FROM sessions WHERE job=? AND state!=? AND type=?",
-                                   (job, SessionState.STOPPED.value, BACKUP)).fetchone()
+        row = self._conn().execute(
+            f"SELECT * FROM sessions WHERE job=? AND state!=? AND type IN {JOB_TYPES}",
+            (job, SessionState.STOPPED.value)).fetchone()
         return self._session_from_row(row) if row else None
 
     def fail_interrupted_sessions(self) -> list[str]:

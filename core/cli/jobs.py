@@ -50,7 +50,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
                 print_json([job_summary(j) for j in listed])
             else:
                 table(["Name", "Objects", "Status", "Last Run", "Last Result", "Next Run"],
-                      [[j.name, len(j.definition.computers),
+                      [[j.name, f"copy of {j.definition.copy_source}" if j.definition.is_copy
+                        else len(j.definition.computers),
                         f"{j.status.value} {j.progress}%" if j.status.value == "Working"
                         else j.status.value, short(j.last_run),
                         j.last_result.value if j.last_result else "",
@@ -90,6 +91,8 @@ def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
         settings["throttle_mbps"] = args.throttle or None
     if args.repository is not None:
         settings["repository"] = args.repository
+    if getattr(args, "source", None) is not None:
+        settings["copy_source"] = args.source
     settings["ssh"] = _ssh(args, settings.get("ssh"))
     scope = dict(settings.get("scope") or {})
     for option in ("include", "exclude"):

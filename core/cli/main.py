@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from core.errors import ConsoleError, InvalidInput
 from core.logs import setup_logging
 from core.paths import resolve_data_dir
-from core.cli import jobs, maintenance, notifications, repositories, server, sessions
+from core.cli import copyjobs, jobs, maintenance, notifications, repositories, server, sessions
 from core.cli.output import print_error
 from core.cli.parser import UsageError, build_parser
 
@@ -21,14 +21,15 @@ OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
                    "path": "--computer", "repository": "--repository",
                    "keep_daily": "--keep-daily", "keep_weekly": "--keep-weekly",
                    "keep_monthly": "--keep-monthly", "keep_yearly": "--keep-yearly",
-                   "rpo_hours": "--rpo", "summary_at": "--summary-at"}
+                   "rpo_hours": "--rpo", "summary_at": "--summary-at",
+                   "copy_source": "--source", "source": "--source"}
 
 COMMANDS = {
     "server": server.run, "demo": jobs.demo, "job": jobs.run, "start": sessions.start,
     "stop": sessions.stop, "sessions": sessions.list_sessions, "points": sessions.points,
     "session": sessions.show_session,
     "restore": sessions.restore, "verify": sessions.verify, "repair": sessions.repair,
-    "repository": repositories.run, "maintenance": maintenance.run,
+    "repository": repositories.run, "maintenance": maintenance.run, "copy": copyjobs.run,
     "notifications": notifications.run,
 }
 

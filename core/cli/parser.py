@@ -94,6 +94,44 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     notify.add_argument("--rpo", metavar="HOURS",
                         help="alert once when a computer has had no new restore point for "
                              "HOURS hours" + ("" if creating else " (0 or 'off': no alert)"))
+    if not creating:
+        p.add_argument("--source", default=None, metavar="JOB",
+                       help="a backup copy job only: the backup job whose points it copies")
+    _schedule_options(p)
+
+
+def _retention_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--retain", type=int, default=7,
+                   help="restore points to keep per computer (default 7)")
+    gfs = p.add_argument_group("GFS retention (besides --retain: the newest point of each of "
+                               "the last N days, ISO weeks, months, years that have one)")
+    for period in ("daily", "weekly", "monthly", "yearly"):
+        gfs.add_argument(f"--keep-{period}", type=int, default=None, metavar="N",
+                         help=f"keep {period} points (0: none)")
+
+
+def _copy_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    copy = sub.add_parser("copy", help="backup copy jobs: copy a backup job's restore points "
+                                       "to another repository")
+    csub = copy.add_subparsers(dest="copy_command", required=True, metavar="ACTION")
+    create = csub.add_parser("create", help="create a backup copy job (change it with "
+                                            "'job set', run it with 'start')")
+    create.add_argument("name")
+    create.add_argument("--source", required=True, metavar="JOB",
+                        help="the backup job whose restore points are copied")
+    create.add_argument("--repository", required=True, metavar="REPO",
+                        help="where the copies go: another repository than the source job's "
+                             "(see 'agent-jobs repository list')")
+    create.add_argument("--description", default="")
+    create.add_argument("--tasks", type=int, default=2,
+                        help="computers copied at the same time (default 2)")
+    create.add_argument("--throttle", type=float, default=None, metavar="MBPS",
+                        help="cap each computer's read rate from the source in MB/s")
+    _retention_options(create)
+    _schedule_options(create)
+
+
+def _schedule_options(p: argparse.ArgumentParser) -> None:
     sched = p.add_argument_group("schedule (run the job automatically)")
     kind = sched.add_mutually_exclusive_group()
     kind.add_argument("--daily", metavar="HH:MM", help="run daily at this time")
@@ -289,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         jsub.add_parser(verb, help=f"{verb} a job").add_argument("name")
 
     _repository_commands(sub)
+    _copy_commands(sub)
 
     maint = sub.add_parser("maintenance", help="the maintenance window: prune and compaction "
                                                "run there instead of inside backups")

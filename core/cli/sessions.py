@@ -139,6 +139,7 @@ def _session_json(s: SessionInfo) -> dict[str, Any]:
         "tasks": [{"computer": t.computer, "status": t.status.value, "point_id": t.point_id,
                    "bytes_read": t.bytes_read, "bytes_transferred": t.bytes_transferred,
                    "files": t.files_done, "warnings": t.warnings,
+                   **({"points_copied": t.points_copied} if s.type is SessionType.COPY else {}),
                    "log": _log_json(t.log)} for t in s.tasks],
         "log": _log_json(s.log),
     }
@@ -224,6 +225,7 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
               + f"; {files}, processed {size_text(t.bytes_processed)}, read "
                 f"{size_text(t.bytes_read)}, transferred {size_text(t.bytes_transferred)}"
               + (f"; {duration}" if duration else "")
+              + (f"; {t.points_copied} point(s) copied" if s.type is SessionType.COPY else "")
               + (f"; point {t.point_id}" if t.point_id else ""))
         _print_log(t.log, "    ")
     return 0
@@ -250,6 +252,8 @@ def points(args: argparse.Namespace, data_dir: Path) -> int:
         if args.name:
             api.get_job(args.name)   # a job that does not exist is an error, not "no points"
         found = api.list_points(args.name)
+    if args.name:   # one job's points: computer by computer, oldest first
+        found.sort(key=lambda p: (p.computer, p.created, p.id))
     if args.json:
         print_json([{
             "id": p.id, "job": p.job, "computer": p.computer, "session_id": p.session_id,

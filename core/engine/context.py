@@ -38,6 +38,7 @@ class TaskRun:
     reading_since: datetime | None = None   # the first block read: the rate counts from here
     log: list[LogItem] = field(default_factory=list)
     point_type: PointType | None = None
+    points_copied: int = 0     # a copy task: source points committed into the target
     # Where the task thread spends its time (the bottleneck), in seconds; see stages().
     source_s: float = 0.0      # scanning, opening and reading the computer's files
     throttle_s: float = 0.0    # waiting on the job's read rate limit
@@ -88,7 +89,7 @@ class TaskRun:
             files_done=self.files_done, bytes_total=self.bytes_total, warnings=self.warnings,
             point_id=self.point_id, reading_since=self.reading_since, log=list(self.log),
             point_type=self.point_type, bytes_stored_raw=raw, source_s=source, cpu_s=cpu,
-            target_s=target, throttle_s=throttle)
+            target_s=target, throttle_s=throttle, points_copied=self.points_copied)
 
 
 @dataclass(frozen=True, slots=True)

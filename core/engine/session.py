@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from core.engine.context import EngineContext, TaskRun, log_size
 from core.engine.task import TaskProcessor
@@ -26,6 +27,7 @@ from core.engine.thread import SessionThread
 from core.errors import ConsoleError, JobStateError
 from core.events import SessionChanged
 from core.models import (
+    Computer,
     JobDefinition,
     LogItem,
     SessionInfo,
@@ -42,18 +44,31 @@ FLUSH_INTERVAL_S = 0.25
 
 
 
+class TaskWork(Protocol):
+    """One computer's work in a session (a backup, or a copy)."""
+
+    def run(self) -> None: ...
+
+
 def new_session_id() -> str:
     return utcnow().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 class SessionRunner(SessionThread):
     def __init__(self, ctx: EngineContext, job: JobDefinition, session: SessionInfo,
-                 on_finished: Callable[[SessionRunner], None] | None = None) -> None:
+                 on_finished: Callable[[SessionRunner], None] | None = None, *,
+                 computers: Sequence[Computer] | None = None,
+                 processor: Callable[[SessionRunner, TaskRun], TaskWork] | None = None) -> None:
+        """``computers``: the computers the tasks name (default: the job's; a backup copy
+        job's are its source job's). ``processor`` makes a task's work (default: a
+        backup, :class:`TaskProcessor`; a copy session passes ``CopyTaskProcessor``)."""
         super().__init__(f"session-{session.id}")
         self.ctx = ctx
         self.job = job
         self.session = session
-        by_name = {c.name: c for c in job.computers}
+        self._processor: Callable[[SessionRunner, TaskRun], TaskWork] = \
+            processor or TaskProcessor
+        by_name = {c.name: c for c in (job.computers if computers is None else computers)}
         self.tasks = [TaskRun(by_name[t.computer]) for t in session.tasks]
         self._pending = list(self.tasks)
         self.lock = threading.RLock()   # the session's state, its tasks' statuses, the commit
@@ -146,7 +161,8 @@ class SessionRunner(SessionThread):
                 self.session.state = SessionState.WORKING
                 kind = {"manual": "manually by user", "retry": "by user (retry)",
                         "scheduled": "by schedule"}[self.session.run_kind.value]
-                self._note(f"Job started {kind}" + (" (active full)" if self.session.full else "")
+                what = "Copy job" if self.job.is_copy else "Job"
+                self._note(f"{what} started {kind}" + (" (active full)" if self.session.full else "")
                            + f": {len(self.tasks)} computer(s), {self.job.task_slots} task slot(s)")
             self._flush()
             workers = [threading.Thread(target=self._worker, daemon=True,
@@ -241,7 +257,7 @@ class SessionRunner(SessionThread):
                     task.status = TaskStatus.IN_PROGRESS
                     task.started = utcnow()
                 self._wake.set()
-                TaskProcessor(self, task).run()
+                self._processor(self, task).run()
                 self._wake.set()
         finally:
             self.ctx.catalogue.release_thread()

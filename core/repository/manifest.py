@@ -53,6 +53,8 @@ def meta_to_json(meta: PointMeta) -> dict[str, Any]:
     }
     if meta.server is not None:   # older readers ignore it: the format stays the same
         found["server"] = meta.server
+    if meta.origin is not None:   # a copied point (older readers ignore it too)
+        found["origin"] = meta.origin
     return found
 
 
@@ -71,6 +73,7 @@ def meta_from_json(d: dict[str, Any]) -> PointMeta:
         files=int(d.get("files", 0)),
         size=int(d.get("size", 0)),
         server=None if d.get("server") is None else str(d["server"]),
+        origin=None if d.get("origin") is None else str(d["origin"]),
     )
 
 

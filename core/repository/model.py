@@ -39,6 +39,9 @@ class PointMeta:
     # The backup server (data directory) that wrote the point, as restic records
     # the host; None in manifests written before servers had ids.
     server: str | None = None
+    # A copy made by a backup copy job: the id of the point it copies (in the
+    # source job's repository); None for a point a backup made.
+    origin: str | None = None
 
 
 class Entry(NamedTuple):

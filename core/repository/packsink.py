@@ -57,6 +57,9 @@ class PackSink:
         if sealer.encrypted:
             encoded = [(h, sealer.seal(data), flags, n) for h, data, flags, n in encoded]
         t1 = perf_counter()
+        self._append(encoded, t0, t1)
+
+    def _append(self, encoded: list[tuple[str, bytes, int, int]], t0: float, t1: float) -> None:
         full: list[PackBuilder] = []
         with self._lock:
             self._check_broken()
@@ -88,6 +91,18 @@ class PackSink:
                 self._seal(pack)
             with self._lock:
                 self.write_s += perf_counter() - t2
+
+    def store_encoded(self, blobs: list[tuple[str, bytes, int, int]]) -> None:
+        """Append blobs already encoded elsewhere (a copy from another
+        repository: (id, stored bytes, flags, raw length), compressed as they
+        were there, verified by the caller); sealed here under this
+        repository's key. Runs on a pool thread. RepositoryError on failure."""
+        t0 = perf_counter()
+        sealer = self._layout.sealer
+        if sealer.encrypted:
+            blobs = [(h, sealer.seal(data), flags, n) for h, data, flags, n in blobs]
+        t1 = perf_counter()
+        self._append(blobs, t0, t1)
 
     def seal_current(self) -> None:
         """Seal the partly filled pack (at commit)."""

@@ -17,6 +17,7 @@ from core.repository.backend import Backend, BackendLock
 from core.repository.backend.base import LockCancel
 from core.repository.backend.lease import renew_lease
 from core.repository.backend.local import LocalBackend
+from core.repository.copysource import PointSource
 from core.repository.config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, read_config, \
     write_config
 from core.repository.damage import DamageRegistry
@@ -228,6 +229,34 @@ class Repository:
         except BaseException:
             lock.release()
             raise
+
+    def open_point_source(self, point_id: str, *,
+                          cancel: LockCancel | None = None) -> PointSource | None:
+        """The point, to copy it into another repository (see copysource):
+        holds a shared lock until closed. None if ``cancel`` ended the wait
+        for the lock; PointNotFound or RepositoryError if its manifest is
+        missing or unreadable."""
+        lock = self._lock(exclusive=False, cancel=cancel, purpose="copy")
+        if lock is None:
+            return None
+        try:
+            self._index.refresh()
+            manifest = self.recent_manifest(point_id)
+            return PointSource(self._layout, self._index, self.damage, manifest, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    def stored_point_size(self, point_id: str) -> int:
+        """Bytes of the point's manifest object as stored (0 if it cannot be stat'ed)."""
+        try:
+            return self._layout.backend.stat(self._layout.point(point_id)).size
+        except OSError:
+            return 0
+
+    def has_blob(self, blob: str) -> bool:
+        """Whether the index (as last refreshed) holds the block."""
+        return blob in self._index.blobs
 
     # -- points --------------------------------------------------------------
 

@@ -66,6 +66,8 @@ class BackupWriter:
         self._mine: set[str] = set()  # blobs this writer stored or queued
         self._batch: list[tuple[str, bytes]] = []
         self._batch_bytes = 0
+        # blobs copied from another repository, already encoded: (id, stored, flags, raw)
+        self._copied: list[tuple[str, bytes, int, int]] = []
         self._inflight: deque[tuple[Future[None], int]] = deque()
         self._inflight_bytes = 0
         self._max_inflight = 2 * ctx.workers + 2
@@ -228,12 +230,48 @@ class BackupWriter:
         self._entries.append(entry)
         return entry
 
+    # -- copying a point from another repository (a backup copy job) --------
+
+    def add_copied(self, entry: Entry,
+                   fetch: Callable[[str], tuple[bytes, int, int]]) -> int:
+        """Record an entry of another repository's point as it is. For each of
+        its blocks this repository lacks (and this writer has not queued),
+        ``fetch(id)`` returns (stored bytes, flags, raw length) as the other
+        repository keeps it, opened and verified; it is stored as it is
+        (compressed the same) and sealed with this repository's key. Returns
+        the number of blocks fetched. Anything ``fetch`` raises propagates."""
+        self._check_open()
+        check_rel_path(entry.path)
+        if entry.kind != HARDLINK and entry.target is not None and entry.kind != SYMLINK:
+            raise RepositoryError(f"Entry {entry.path!r} of the point to copy is malformed.")
+        if entry.kind == HARDLINK and entry.target is not None:
+            check_rel_path(entry.target)
+        fetched = 0
+        if entry.kind == FILE:
+            blobs, mine = self._ctx.index.blobs, self._mine
+            for h in entry.blocks:
+                if h in blobs or h in mine:
+                    continue
+                data, flags, raw_length = fetch(h)
+                mine.add(h)
+                fetched += 1
+                self._copied.append((h, data, flags, raw_length))
+                self._batch_bytes += raw_length
+                if self._batch_bytes >= _BATCH_BYTES or len(self._copied) >= _BATCH_BLOCKS:
+                    self._submit_batch()
+        self._entries.append(entry)
+        return fetched
+
     # -- blob pipeline -------------------------------------------------------
 
     def _submit_batch(self) -> None:
-        batch, size = self._batch, self._batch_bytes
-        self._batch, self._batch_bytes = [], 0
-        self._inflight.append((self._ctx.pool.submit(self._sink.store, batch), size))
+        batch, copied, size = self._batch, self._copied, self._batch_bytes
+        self._batch, self._copied, self._batch_bytes = [], [], 0
+        if copied:   # a writer copies or backs up, never both: ``size`` is counted once
+            self._inflight.append((self._ctx.pool.submit(self._sink.store_encoded, copied),
+                                   0 if batch else size))
+        if batch:
+            self._inflight.append((self._ctx.pool.submit(self._sink.store, batch), size))
         self._inflight_bytes += size
         self._drain(wait_all=False)
         if self._sink.durable_count >= _CHECKPOINT_PACKS:
@@ -275,7 +313,7 @@ class BackupWriter:
         committing the point. ``commit`` after ``flush`` only writes the
         manifest, so a caller can keep its own critical section short."""
         self._check_open()
-        if self._batch:
+        if self._batch or self._copied:
             self._submit_batch()
         self._drain(wait_all=True)
         try:
@@ -372,7 +410,7 @@ class BackupWriter:
         wait(pending)
         self._inflight.clear()
         self._inflight_bytes = 0
-        self._batch, self._batch_bytes = [], 0
+        self._batch, self._copied, self._batch_bytes = [], [], 0
         self._sink.discard()
         self._lock.release()
 

@@ -30,7 +30,8 @@ from core.api.overview import MAX_OVERVIEW_DAYS, OVERVIEW_DAYS
 from core.scheduling.retention import GfsRetention
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
-    MaintenanceSettings, NotificationSettings, RepairReport, RestorePointInfo, SessionInfo, SshSettings, StopMode,
+    MaintenanceSettings, NotificationSettings, RepairReport, RestorePointInfo, SessionInfo,
+    SshSettings, StopMode, CopyJobRequest,
 )
 from core.service.registry import S3AccessDenied
 from core.repository.keys import KeyInUse, PasswordRequired, WrongPassword
@@ -331,6 +332,17 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     @app.post(f"{API}/jobs", status_code=201, responses=errors_of(400, 409, 413, 422))
     def create_job(definition: JobDefinition) -> JobOut:
+        service.create_job(definition)
+        return JobOut.of(service.get_job(definition.name))
+
+    @app.post(f"{API}/copyJobs", status_code=201, responses=errors_of(400, 409, 413, 422))
+    def create_copy_job(body: CopyJobRequest) -> JobOut:
+        """Create a backup copy job: it copies the restore points of the backup job
+        ``source`` into ``repository`` (another repository than the source's). The same
+        as ``POST /jobs`` with ``kind`` "backup_copy" and ``copy_source``; change it with
+        ``PUT /jobs/{name}``, run it with ``POST /jobs/{name}/start``, list its points with
+        ``GET /restorePoints?job=NAME``."""
+        definition = body.definition()
         service.create_job(definition)
         return JobOut.of(service.get_job(definition.name))
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from core.agents.select import agent_for
 from core.catalogue import JobRow
-from core.errors import JobStateError
+from core.errors import InvalidInput, JobStateError, NotFound
 from core.events import JobsChanged, PointsChanged
 from core.models import JobDefinition, JobInfo, JobStatus, SessionState
 from core.service.context import ServiceContext
@@ -27,10 +27,39 @@ class Jobs:
 
     def _validate(self, definition: JobDefinition) -> JobDefinition:
         repository = self._pool.repository_name(definition.repository)
+        if definition.is_copy:
+            return self._validate_copy(definition, repository)
         for computer in definition.computers:
             if computer.agent == "local":   # a computer over SSH may be offline now
                 agent_for(computer).check()
         return definition.model_copy(update={"repository": repository})
+
+    def _validate_copy(self, definition: JobDefinition, repository: str) -> JobDefinition:
+        """A copy job's source is a backup job of this server, and the copy goes to
+        another repository than the source's."""
+        try:
+            source = self._ctx.catalogue.job(definition.copy_source or "")
+        except NotFound:
+            raise InvalidInput(
+                f"There is no job named '{definition.copy_source}' to copy: name an existing "
+                "backup job as the source (see 'agent-jobs job list').") from None
+        if source.is_copy:
+            raise InvalidInput(
+                f"Job '{source.name}' is itself a backup copy job: the source of a copy job "
+                "must be a backup job.")
+        if self._pool.repository_name(source.repository).lower() == repository.lower():
+            raise InvalidInput(
+                f"Backup copy job '{definition.name}' would copy into repository "
+                f"'{repository}', where its source job '{source.name}' already keeps its "
+                "points: choose another repository (--repository), e.g. an S3 one for an "
+                "off-site copy.")
+        return definition.model_copy(update={"repository": repository,
+                                             "copy_source": source.name})
+
+    def _copies_of(self, name: str) -> list[JobDefinition]:
+        """The backup copy jobs whose source is the job ``name``."""
+        return [j for j in self._ctx.catalogue.jobs()
+                if j.is_copy and (j.copy_source or "").lower() == name.lower()]
 
     def create_job(self, definition: JobDefinition) -> None:
         self._ctx.catalogue.add_job(self._validate(definition))
@@ -40,13 +69,28 @@ class Jobs:
         current = self._ctx.catalogue.job(name)
         if definition.name != current.name and self._ctx.catalogue.active_session(name):
             raise JobStateError(f"Job '{name}' is running; stop it before renaming it.")
+        if definition.is_copy != current.is_copy:
+            raise InvalidInput(
+                f"Job '{current.name}' is a "
+                + ("backup copy job" if current.is_copy else "backup job")
+                + ": its kind cannot change. Create a new job of the other kind instead.")
+        copies = self._copies_of(current.name) if definition.name != current.name else []
         self._ctx.catalogue.replace_job(name, self._validate(definition))
+        for copy in copies:   # a renamed source: its copy jobs follow it
+            self._ctx.catalogue.replace_job(
+                copy.name, copy.model_copy(update={"copy_source": definition.name}))
         self._ctx.events.publish(JobsChanged())
 
     def delete_job(self, name: str, *, delete_backups: bool = False) -> None:
         job = self._ctx.catalogue.job(name)
         if self._ctx.catalogue.active_session(job.name):
             raise JobStateError(f"Job '{job.name}' is running. Stop it before deleting it.")
+        copies = self._copies_of(job.name)
+        if copies:
+            names = ", ".join(f"'{c.name}'" for c in copies)
+            raise JobStateError(
+                f"Job '{job.name}' is the source of backup copy job(s) {names}: delete those "
+                "first, or give them another source ('agent-jobs job set NAME --source JOB').")
         if delete_backups:   # this server's points; imported ones stay their server's
             points = [p for p in self._ctx.catalogue.points(job.name) if not p.imported]
             for repository, ids in by_repository(points).items():

@@ -16,13 +16,14 @@ from functools import partial
 
 from core.api import BulkResult, ComputerEstimate, StopPreview
 from core.engine.context import EngineContext
+from core.engine.copy_task import CopyTaskProcessor
 from core.engine.estimates import eta_seconds, progress_percent
 from core.engine.operations import OperationRunner
 from core.engine.session import SessionRunner, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (
-    HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
+    Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
     SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
 )
 from core.scheduling import format_local, local_zone
@@ -139,23 +140,36 @@ class Sessions:
                 f"Job '{job.name}' is outside its backup window ({window.describe()}). "
                 "Start it anyway (the CLI's --outside-window), or wait until the window "
                 "opens.")
-        computers = list(job.computers)
+        source: JobDefinition | None = None
+        if job.is_copy:
+            source = self.copy_source_of(job)
+        computers = list(job.computers) if source is None else self._copy_computers(job, source)
         if retry:
             wanted = set(self.retry_candidates(job.name))
             if not wanted:
                 raise JobStateError(f"Nothing to retry: no computer of job '{job.name}' "
                                     "failed in its last session.")
             computers = [c for c in computers if c.name in wanted]
+        if source is not None and full:
+            raise JobStateError(f"Job '{job.name}' is a backup copy job: it has no active full "
+                                "(it copies the points its source job made). Start it without "
+                                "--full.")
         session = SessionInfo(
             id=new_session_id(), job=job.name, state=SessionState.STARTING,
+            type=SessionType.BACKUP if source is None else SessionType.COPY,
             run_kind=kind, full=full, created=utcnow(),
             tasks=[TaskInfo(computer=c.name) for c in computers])
         self._pool.repository(job.repository)  # fail early on a broken repository
+        if source is not None:   # and on a broken source repository
+            for name in {p.repository for p in self._ctx.catalogue.points(source.name)}:
+                self._pool.repository(name)
         self._retry_unsaved(job.name)      # a session a full disk left unrecorded
         self._ctx.catalogue.create_session(session, owner_pid=os.getpid())
         if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
             self._scheduled_sessions.add(session.id)
-        runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished)
+        runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished,
+                               computers=computers,
+                               processor=None if source is None else CopyTaskProcessor)
         with self._ctx.runners_lock:
             self._ctx.runners[session.id] = runner
         closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
@@ -166,6 +180,32 @@ class Sessions:
         runner.start()
         self._ctx.events.publish(SessionChanged(job.name, session.id))
         return session.id
+
+    def copy_source_of(self, job: JobDefinition) -> JobDefinition:
+        """The backup job a copy job copies; JobStateError (in the operator's words)
+        when it is gone or is not a backup job."""
+        try:
+            source = self._ctx.catalogue.job(job.copy_source or "")
+        except ConsoleError:
+            raise JobStateError(
+                f"The source job '{job.copy_source}' of backup copy job '{job.name}' does not "
+                "exist (any more). Choose another source: 'agent-jobs job set "
+                f"\"{job.name}\" --source JOB'.") from None
+        if source.is_copy:
+            raise JobStateError(f"The source '{source.name}' of backup copy job '{job.name}' is "
+                                "itself a copy job: a copy job copies a backup job's points.")
+        return source
+
+    def _copy_computers(self, job: JobDefinition, source: JobDefinition) -> list[Computer]:
+        """A copy job's computers: its source job's, then those of which the source job
+        still has points but no longer the computer (they are copied too)."""
+        computers = list(source.computers)
+        names = {c.name for c in computers}
+        for p in self._ctx.catalogue.points(source.name):
+            if p.computer not in names:
+                names.add(p.computer)
+                computers.append(Computer(name=p.computer, path=f"/{p.computer}"))
+        return computers
 
     def _runner_finished(self, runner: SessionRunner) -> None:
         with self._ctx.runners_lock:
@@ -341,7 +381,9 @@ class Sessions:
         last = self._ctx.catalogue.latest_finished(job.name)
         if last is None:
             return []
-        current = {c.name for c in job.computers}
+        computers = self._copy_computers(job, self.copy_source_of(job)) if job.is_copy \
+            else job.computers
+        current = {c.name for c in computers}
         return [t.computer for t in last.tasks
                 if t.status in RETRY_STATUSES and t.computer in current]
 

@@ -146,6 +146,11 @@ class BackupsController(QObject):
         if row is None:
             return None
         job = self._jobs.job_at(row)
+        if job.definition.is_copy and job.definition.copy_source:   # its source's computers
+            source = self._jobs.row_of(job.definition.copy_source)
+            if source is None:
+                return None
+            job = self._jobs.job_at(source)
         return next((c.path for c in job.definition.computers if c.name == point.computer), None)
 
     def open_restore(self, points: list[RestorePointInfo], point_id: str | None = None) -> None:

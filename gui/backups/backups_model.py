@@ -128,11 +128,18 @@ class BackupsModel(QStandardItemModel):
             damaged = sum(1 for p in every if p.damaged)
             node = BackupNode("job", job, points=tuple(sorted(every, key=lambda p: p.created,
                                                               reverse=True)))
-            job_row = _row(node, [job, "Agent backup", str(len(every)), "",
+            policy = self.policies.get(job)
+            copy = policy is not None and policy.is_copy
+            job_row = _row(node, [job, "Backup copy" if copy else "Agent backup",
+                                  str(len(every)), "",
                                   bytes_text(size),
                                   f"{damaged} damaged" if damaged else "OK",
                                   policy_text(self.policies.get(job))],
-                           "jobs", [job.casefold(), "", len(every), files, size, damaged, ""])
+                           "backup_copy" if copy else "jobs",
+                           [job.casefold(), "", len(every), files, size, damaged, ""])
+            if copy and policy is not None:
+                job_row[1].setToolTip(f"Copies of the restore points of '{policy.copy_source}'"
+                                      f", kept in {policy.repository}")
             for computer in sorted(computers, key=str.casefold):
                 pts = computers[computer]
                 csize = sum(p.size for p in pts)

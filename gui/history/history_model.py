@@ -55,7 +55,8 @@ HEADERS = {
 _RESULT_ICONS = {SessionResult.SUCCESS: "success", SessionResult.WARNING: "warning",
                  SessionResult.FAILED: "failed"}
 _TYPE_ICONS = {SessionType.BACKUP: "job", SessionType.RESTORE: "restore",
-               SessionType.VERIFY: "verify", SessionType.MAINTENANCE: "repository"}
+               SessionType.VERIFY: "verify", SessionType.MAINTENANCE: "repository",
+               SessionType.COPY: "backup_copy"}
 
 
 @dataclass(frozen=True)

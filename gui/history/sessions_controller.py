@@ -15,6 +15,7 @@ from core.models import SessionInfo, SessionResult, SessionSummary, SessionType
 from gui.history.actions import SessionActions
 from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error
+from gui.widgets.formatting import JOB_SESSIONS
 from gui.history.history_model import SessionFilter, SessionsModel
 from gui.history.history_view import SessionsView
 from gui.history.report import open_in_browser, save_report
@@ -134,7 +135,7 @@ class SessionsController(QObject):
 
     def stop_session(self, session_id: str, job: str, kind: SessionType) -> None:
         """A backup: the Stop Backup Job window; a restore or verify: cancel it."""
-        if kind is SessionType.BACKUP:
+        if kind in JOB_SESSIONS:   # a backup or a copy: stopped computer by computer
             self._stop_backup(job)
             return
         self._runner.submit(partial(self._service.cancel_session, session_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
 
 from gui.jobs.action_state import ActionState
 from gui.widgets.actions import make_action
@@ -34,10 +35,28 @@ class JobActions(QObject):
                               keys=[QKeySequence.StandardKey.Delete], key_text="Delete")
         self.statistics = make_action(self, "statistics", "Statistics",
                                   "Show statistics of the job's last session")
+        # Home > Backup Job: the button makes an agent backup job; its drop-down
+        # offers both kinds (the same two items as the jobs list's menu off the rows)
         self.new_backup_job = make_action(self, "backup_job", "Backup Job",
-                                      "Create an agent backup job", enabled=True)
+                                      "Create an agent backup job (the arrow: a backup copy "
+                                      "job)", enabled=True)
+        self.new_backup = make_action(self, "backup_job", "Backup...",
+                                  "Create an agent backup job: back computers up to a "
+                                  "repository", enabled=True)
+        self.new_backup_copy = make_action(self, "backup_copy", "Backup Copy...",
+                                       "Create a backup copy job: copy the restore points "
+                                       "of a backup job to another repository", enabled=True)
+        self.new_job_menu = QMenu()
+        self.new_job_menu.setObjectName("NewJobMenu")
+        self.new_job_menu.addActions(self.new_jobs())
+        self.new_backup_job.setMenu(self.new_job_menu)
+        self.new_backup.triggered.connect(self.new_backup_job.trigger)
         for action in (self.edit, self.delete):
             action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+
+    def new_jobs(self) -> list[QAction]:
+        """The kinds of job a new one can be: Backup... and Backup Copy..."""
+        return [self.new_backup, self.new_backup_copy]
 
     def job_control(self) -> list[QAction]:
         return [self.start, self.stop, self.retry, self.active_full]

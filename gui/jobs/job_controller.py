@@ -23,7 +23,9 @@ from gui.jobs.actions import JobActions
 from gui.runtime.bridge import EventBridge
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.widgets.error_box import show_error
+from gui.widgets.formatting import JOB_SESSIONS
 from gui.jobs.wizard.draft import clone_name
+from gui.jobs.wizard.copy_wizard import CopyJobWizard
 from gui.jobs.wizard.wizard import JobWizard
 from gui.jobs.jobs_model import JobsTableModel
 from gui.jobs.statistics_dialog import StatisticsDialog
@@ -35,6 +37,7 @@ SelectedJobs = Callable[[], list[JobInfo]]
 Reveal = Callable[[str], None]
 StopSession = Callable[[str, str, SessionType], None]   # session id, job, session type
 SaveReport = Callable[[str], None]                      # session id
+AnyWizard = JobWizard | CopyJobWizard
 
 
 class JobController(QObject):
@@ -57,7 +60,7 @@ class JobController(QObject):
         self.stop_dialog: StopJobDialog | None = None
         self.delete_dialog: DeleteJobDialog | None = None
         self.statistics_dialog: StatisticsDialog | None = None
-        self.job_wizard: JobWizard | None = None
+        self.job_wizard: AnyWizard | None = None   # a backup or a backup copy job's
         self.error_box: QMessageBox | None = None
         self.window_question: QMessageBox | None = None   # start outside the backup window?
         self._preview_in_flight = False
@@ -75,6 +78,7 @@ class JobController(QObject):
         actions.delete.triggered.connect(self.delete)
         actions.statistics.triggered.connect(self.statistics)
         actions.new_backup_job.triggered.connect(self.new_job)
+        actions.new_backup_copy.triggered.connect(self.new_copy_job)
         actions.edit.triggered.connect(self.edit)
         actions.clone.triggered.connect(self.clone)
         bridge.refreshDue.connect(self._refresh_open_dialogs)
@@ -217,6 +221,10 @@ class JobController(QObject):
     def new_job(self) -> None:
         self._open_wizard(None)
 
+    def new_copy_job(self) -> None:
+        """The New Backup Copy Job wizard (Home > Backup Job > Backup Copy...)."""
+        self._open_wizard(None, copy=True)
+
     def edit(self) -> None:
         """Open the wizard on the selected job, as the server has it now."""
         jobs = self._selected()
@@ -228,7 +236,7 @@ class JobController(QObject):
 
         def fetched(job: JobInfo) -> None:
             self._fetching_job = False
-            self._open_wizard(job)
+            self._open_wizard(job, copy=job.definition.is_copy)
 
         def failed(exc: BaseException) -> None:
             self._fetching_job = False
@@ -238,13 +246,18 @@ class JobController(QObject):
         self._fetching_job = True
         self._runner.submit(partial(self._service.get_job, jobs[0].name), fetched, failed)
 
-    def _open_wizard(self, job: JobInfo | None) -> None:
+    def _open_wizard(self, job: JobInfo | None, *, copy: bool = False) -> None:
         if self.job_wizard is not None:   # one at a time, as in the reference console
             self.job_wizard.raise_()
             self.job_wizard.activateWindow()
             return
-        wizard = JobWizard(self._runner, self._service.preview_scope, self._job_names, job,
-                           self._window)
+        wizard: AnyWizard
+        if copy:
+            wizard = CopyJobWizard(self._runner, self._model.jobs,
+                                   self._service.list_repositories, job, self._window)
+        else:
+            wizard = JobWizard(self._runner, self._service.preview_scope, self._job_names,
+                               job, self._window)
         self._track("job_wizard", wizard)
         wizard.submitted.connect(partial(self._save_job, wizard))
         for signal in (self._model.rowsInserted, self._model.rowsRemoved,
@@ -252,7 +265,7 @@ class JobController(QObject):
             signal.connect(wizard.jobs_changed)   # another job's name may now be taken
         wizard.open()
 
-    def _save_job(self, wizard: JobWizard, definition: JobDefinition, run_now: bool) -> None:
+    def _save_job(self, wizard: AnyWizard, definition: JobDefinition, run_now: bool) -> None:
         original = wizard.original_name
         title = "Edit Job" if original is not None else "New Job"
         if original is None:
@@ -364,7 +377,7 @@ class JobController(QObject):
             session_id = wanted
             if follow:
                 page = self._service.list_history(HistoryQuery(
-                    job=job, types=[SessionType.BACKUP], limit=1, count=False))
+                    job=job, types=list(JOB_SESSIONS), limit=1, count=False))
                 session_id = page.sessions[0].id if page.sessions else wanted
             return self._service.get_session(session_id) if session_id else None
 

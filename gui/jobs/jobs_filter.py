@@ -49,14 +49,16 @@ def in_state(job: JobInfo, wanted: QuickFilter) -> bool:
     if wanted is QuickFilter.FAILED:
         return job.last_result is SessionResult.FAILED
     return job.last_result is SessionResult.WARNING
-
-
-_ALL_SCOPES = frozenset({JobScope.OVERVIEW, JobScope.ALL, JobScope.BACKUP, JobScope.LAST_DAY, JobScope.BACKUPS})
+_ALL_SCOPES = frozenset({JobScope.OVERVIEW, JobScope.ALL, JobScope.LAST_DAY, JobScope.BACKUPS})
 
 
 def in_scope(job: JobInfo, scope: JobScope, now: datetime) -> bool:
     if scope in _ALL_SCOPES:
-        return True  # every job of this console is an agent backup job
+        return True
+    if scope is JobScope.BACKUP:        # agent backup jobs
+        return not job.definition.is_copy
+    if scope is JobScope.BACKUP_COPY:   # backup copy jobs
+        return job.definition.is_copy
     if scope is JobScope.RUNNING:
         return is_running(job)
     wanted = _RESULT_SCOPES[scope]
@@ -135,6 +137,7 @@ class JobsFilterProxy(SearchProxy):
         return in_scope(job, self._scope, self._clock())
 
     def _matches(self, job: JobInfo) -> bool:
-        haystack = [job.name, job.definition.description, job.definition.repository]
+        haystack = [job.name, job.definition.description, job.definition.repository,
+                    job.definition.copy_source or ""]
         haystack += [c.name for c in job.definition.computers]
         return any(self._search in text.casefold() for text in haystack)

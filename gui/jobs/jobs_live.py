@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject
 
 from core.models import HistoryPage, HistoryQuery, JobStatus, SessionState, SessionType
 
+from gui.widgets.formatting import JOB_SESSIONS
 from gui.runtime.bridge import JobsChanges
 from gui.jobs.jobs_model import JobsTableModel
 from gui.jobs.refresher import JobsRefresher
@@ -93,7 +94,7 @@ class LiveJobs(QObject):
             if s is None:            # not recorded yet: its job's row knows more
                 changed.add(job_name)
                 continue
-            if s.type is not SessionType.BACKUP:
+            if s.type not in JOB_SESSIONS:
                 self._ignored.add(sid)
                 continue
             row = model.row_of(s.job)

@@ -87,7 +87,7 @@ def display_text(job: JobInfo, column: Column) -> str:
     if column is Column.TYPE:
         return job.type_label
     if column is Column.OBJECTS:
-        return str(len(job.definition.computers))
+        return "1 job" if job.definition.is_copy else str(len(job.definition.computers))
     if column is Column.STATUS:
         return status_text(job)
     if column is Column.LAST_RUN:
@@ -103,7 +103,7 @@ def display_text(job: JobInfo, column: Column) -> str:
 
 def sort_key(job: JobInfo, column: Column) -> Any:
     if column is Column.OBJECTS:
-        return len(job.definition.computers)
+        return -1 if job.definition.is_copy else len(job.definition.computers)
     if column is Column.STATUS:
         return _STATUS_ORDER[job.status] * 1000 - job.progress
     if column is Column.LAST_RUN:
@@ -115,7 +115,8 @@ def sort_key(job: JobInfo, column: Column) -> Any:
 
 def search_text(job: JobInfo) -> str:
     """What the search box looks in: name, description, target and computers."""
-    parts = [job.name, job.definition.description, job.definition.repository]
+    parts = [job.name, job.definition.description, job.definition.repository,
+             job.definition.copy_source or ""]
     parts += [c.name for c in job.definition.computers]
     return "\n".join(parts).casefold()
 
@@ -193,6 +194,8 @@ class JobsTableModel(QAbstractTableModel):
         if role == _DECORATION:
             column = index.column()
             if column == Column.NAME:
+                if r.job.definition.is_copy:
+                    return icon("backup_copy")
                 if self._job_icon is None:
                     self._job_icon = icon("job")
                 return self._job_icon
@@ -204,6 +207,9 @@ class JobsTableModel(QAbstractTableModel):
         if role == _TOOLTIP:
             column = index.column()
             if column == Column.NAME:
+                if r.job.definition.is_copy:
+                    return (f"{r.job.name}\nBackup copy of the job "
+                            f"'{r.job.definition.copy_source}'")
                 names = ", ".join(c.name for c in r.job.definition.computers)
                 return f"{r.job.name}\nComputers: {names}"
             return r.text(column) or None

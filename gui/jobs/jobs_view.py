@@ -90,12 +90,15 @@ class JobsView(QWidget):
     def __init__(self, model: JobsTableModel, proxy: JobsFilterProxy,
                  menu_factory: MenuFactory, parent: QWidget | None = None, *,
                  new_job: QAction | None = None,
+                 new_jobs: list[QAction] | None = None,
                  keyboard: list[QAction] | None = None) -> None:
+        """``new_jobs``: the kinds of new job the menu off the rows offers."""
         super().__init__(parent)
         self.setObjectName("JobsView")
         self.model = model
         self.proxy = proxy
         self._menu_factory = menu_factory
+        self._new_jobs = list(new_jobs or [])
         self.context_menu: QMenu | None = None
         self._fitted = False
         self._loaded = False
@@ -303,9 +306,19 @@ class JobsView(QWidget):
 
     # -- context menu --------------------------------------------------------------
     def show_context_menu(self, pos: QPoint) -> QMenu | None:
-        """Right-click on a row: select it unless it already is, then pop the menu up."""
+        """Right-click on a row: select it unless it already is, then pop the menu up.
+        Off the rows: the menu of new jobs (Backup..., Backup Copy...)."""
         if not self.table.indexAt(pos).isValid():
-            return None
+            if not self._new_jobs:
+                return None
+            if self.context_menu is not None:
+                self.context_menu.deleteLater()
+            menu = QMenu(self)
+            menu.setObjectName("NewJobContextMenu")
+            menu.addActions(self._new_jobs)
+            menu.popup(self.table.viewport().mapToGlobal(pos))
+            self.context_menu = menu
+            return menu
         self.context_menu = popup_row_menu(self.table, pos, lambda: self._menu_factory(self),
                                            self.context_menu)
         return self.context_menu

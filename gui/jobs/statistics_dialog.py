@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (
 from core.api import made_text, session_figures, stopped_text
 from core.models import LogItem, SessionInfo, SessionType, Stage, TaskInfo, TaskStatus
 
-from gui.widgets.formatting import bytes_text, datetime_text, duration_text, job_text, ratio_text
+from gui.widgets.formatting import (
+    JOB_SESSIONS, bytes_text, datetime_text, duration_text, job_text, ratio_text,
+)
 from gui.jobs.rate_chart import RateChart
 from gui.widgets.resources import icon
 
@@ -31,6 +33,15 @@ LOG_ROLE = Qt.ItemDataRole.UserRole + 1        # the row's log (list[LogItem])
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2   # 0-100
 SESSION_ROW = "session"
 
+
+
+def made_by(session: SessionInfo, task: TaskInfo) -> str:
+    """A computer's Made column: its point's type, or how many points a copy copied."""
+    if session.type is SessionType.COPY:
+        if task.points_copied:
+            return f"{task.points_copied} point{'s' if task.points_copied != 1 else ''} copied"
+        return "Nothing new" if task.status is TaskStatus.SUCCESS else ""
+    return task.point_type.value if task.point_type else ""
 
 class WrapDelegate(QStyledItemDelegate):
     """Log lines wrap to the column's width: a row is as tall as its text."""
@@ -230,7 +241,7 @@ class StatisticsDialog(QDialog):
             self.chart.placeholder = "The rate is drawn while the session runs."
             self.chart.update()
         self.stop_button.setEnabled(active)
-        self.stop_button.setText("Cancel" if session.type is not SessionType.BACKUP else "Stop")
+        self.stop_button.setText("Cancel" if session.type not in JOB_SESSIONS else "Stop")
         self.report_button.setEnabled(True)
         self._fill_computers(session, fig)
 
@@ -260,7 +271,7 @@ class StatisticsDialog(QDialog):
                                     duration_text(task.duration_s),
                                     bytes_text(task.bytes_processed), bytes_text(task.bytes_read),
                                     bytes_text(task.bytes_transferred),
-                                    task.point_type.value if task.point_type else ""])
+                                    made_by(session, task)])
             name = _STATUS_ICONS.get(task.status)
             if name:
                 item.setIcon(1, icon(name))

@@ -18,7 +18,9 @@ from gui.widgets.resources import icon, resources_dir
 PACKAGE = "agent-backup-console"
 HELP_HEADING = "### The console"
 HELP_FALLBACK = (
-    "## The console\n\nHome → **Backup Job** creates a job; select a job for the **Job** tab "
+    "## The console\n\nHome → **Backup Job** creates a job (its arrow offers **Backup "
+    "Copy...**: a job that copies a backup job's restore points to another repository); "
+    "select a job for the **Job** tab "
     "(Start, Stop, Retry, Active Full, Edit, Clone, Disable, Delete, Statistics). "
     "Enter edits, Delete deletes, Ctrl+F searches, F5 refreshes, Ctrl+Q exits.\n\n"
     "The full guide is the README.md of Agent Backup Console."

@@ -33,6 +33,7 @@ from gui.infrastructure.infrastructure_controller import InfrastructureControlle
 from gui.infrastructure.infrastructure_view import VIEW_NAME as INFRASTRUCTURE
 from gui.widgets.inventory import InventoryPane
 from gui.jobs.job_controller import JobController
+from gui.jobs.wizard.copy_wizard import CopyJobWizard
 from gui.jobs.wizard.wizard import JobWizard
 from gui.jobs.jobs_filter import JobsFilterProxy
 from gui.jobs.jobs_live import LiveJobs
@@ -64,6 +65,7 @@ NodeActions = JobActions | BackupActions | SessionActions | RepositoryActions
 # The History view's inventory: every session, or one type.
 HISTORY_TREE = [("All Sessions", "history", None, [
     ("Backup", "backup_job", SessionType.BACKUP),
+    ("Backup Copy", "backup_copy", SessionType.COPY),
     ("Restore", "restore", SessionType.RESTORE),
     ("Verify", "verify", SessionType.VERIFY),
     ("Maintenance", "repository", SessionType.MAINTENANCE),
@@ -126,6 +128,7 @@ class MainWindow(QMainWindow):
         self.jobs_view = JobsView(self.model, self.proxy,
                                   lambda parent: build_job_context_menu(self.job_actions, parent),
                                   self, new_job=self.job_actions.new_backup_job,
+                                  new_jobs=self.job_actions.new_jobs(),
                                   keyboard=self.job_actions.keyboard())
 
         # The jobs and sessions nodes serve each other (Statistics stops a session
@@ -291,7 +294,7 @@ class MainWindow(QMainWindow):
         return self.controller.statistics_dialog
 
     @property
-    def job_wizard(self) -> JobWizard | None:
+    def job_wizard(self) -> JobWizard | CopyJobWizard | None:
         return self.controller.job_wizard
 
     @property

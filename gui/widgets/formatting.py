@@ -4,7 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.api import size_text
-from core.models import JobInfo, JobStatus
+from core.models import JobInfo, JobStatus, SessionType
+
+# The sessions a job runs: a backup job's Backup sessions, a backup copy job's Copy
+# sessions. They are started, stopped and followed alike (Restore, Verify and
+# Maintenance sessions are cancelled instead).
+JOB_SESSIONS = (SessionType.BACKUP, SessionType.COPY)
 
 NOT_SCHEDULED = "<not scheduled>"
 DISABLED_SCHEDULE = "<Disabled>"

@@ -19,7 +19,8 @@ Tree = list[tuple[str, str, Any, list[tuple[str, str, Any]]]]
 OVERVIEW_NODE = "Overview"
 _TREE: Tree = [
     (OVERVIEW_NODE, "overview", JobScope.OVERVIEW, []),
-    ("Jobs", "jobs", JobScope.ALL, [("Backup", "backup_job", JobScope.BACKUP)]),
+    ("Jobs", "jobs", JobScope.ALL, [("Backup", "backup_job", JobScope.BACKUP),
+                                    ("Backup Copy", "backup_copy", JobScope.BACKUP_COPY)]),
     ("Backups", "backups", JobScope.BACKUPS, [("Disk", "disk", JobScope.BACKUPS)]),
     ("Last 24 Hours", "last24", JobScope.LAST_DAY, [
         ("Running", "running", JobScope.RUNNING),

@@ -14,7 +14,8 @@ class JobScope(Enum):
 
     OVERVIEW = "overview"       # Overview (the state at a glance)
     ALL = "all"                 # Jobs
-    BACKUP = "backup"           # Jobs > Backup
+    BACKUP = "backup"           # Jobs > Backup (agent backup jobs)
+    BACKUP_COPY = "backup_copy" # Jobs > Backup Copy (backup copy jobs)
     RUNNING = "running"         # Last 24 Hours > Running
     SUCCESS = "success"         # Last 24 Hours > Success
     WARNING = "warning"         # Last 24 Hours > Warning

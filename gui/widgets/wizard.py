@@ -5,14 +5,17 @@ step's page in the middle, and Back, Next, Finish and Cancel at the bottom.
 Steps already seen can be reached by clicking them in the list (all of them
 when ``all_reachable``, as when editing an existing job). Each step may be
 marked as having problems; the window never decides validity itself.
+
+Cancel (or Esc, or closing the window) asks first when the wizard says it has
+settings the operator entered (:meth:`WizardFrame.has_unsaved_input`).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
-    QDialog, QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-    QStackedWidget, QVBoxLayout, QWidget,
+    QDialog, QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox,
+    QPushButton, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from gui.widgets.resources import icon
@@ -112,6 +115,8 @@ class WizardFrame(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         self._finish_allowed = False
         self._busy = False
+        self.discard_question: QMessageBox | None = None   # "Discard ...?" while it shows
+        self._discarding = False
 
     # -- steps -------------------------------------------------------------------------
     def add_step(self, title: str, description: str, page: QWidget) -> None:
@@ -205,3 +210,36 @@ class WizardFrame(QDialog):
     def show_notice(self, text: str) -> None:
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    # -- cancel ------------------------------------------------------------------------
+    def has_unsaved_input(self) -> bool:
+        """Whether Cancel should ask before the operator's settings are thrown away."""
+        return False
+
+    def discard_text(self) -> str:
+        return "Discard the settings you have entered?"
+
+    def reject(self) -> None:
+        if self._discarding or self._busy or not self.has_unsaved_input():
+            super().reject()
+            return
+        if self.discard_question is not None:
+            self.discard_question.raise_()
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, self.windowTitle(), self.discard_text(),
+                          QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setObjectName("DiscardQuestion")
+        box.setInformativeText("Nothing is saved until you click Finish. Cancel goes back "
+                               "to the wizard.")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.discard_question = box
+
+        def answered(_result: int) -> None:
+            self.discard_question = None
+            if box.clickedButton() is box.button(QMessageBox.StandardButton.Discard):
+                self._discarding = True
+                super(WizardFrame, self).reject()
+
+        box.finished.connect(answered)
+        box.open()

@@ -30,6 +30,8 @@ SCHEDULE = "schedule"
 WINDOW = "schedule.window"
 SSH = "ssh"
 NOTIFY = "notify"
+KIND = "kind"
+COPY_SOURCE = "copy_source"
 
 PAGE_OF_FIELD: dict[str, str] = {
     NAME: "Name", DESCRIPTION: "Name", COMPUTERS: "Computers", SCOPE: "Backup Mode",
@@ -58,6 +60,9 @@ _LIMITS: dict[tuple[str, str], str] = {
 _MISSING_WORDS: dict[str, str] = {
     NAME: "Type in a name for the job.",
     COMPUTERS: "Add at least one computer.",
+}
+_ROOT_WORDS: dict[str, str] = {   # a whole-job error, in the wizard's words
+    "a job needs at least one computer": "Add at least one computer.",
 }
 
 
@@ -93,6 +98,20 @@ def field_of(loc: tuple[Any, ...]) -> str:
     return parts[0] if parts[0] in PAGE_OF_FIELD else NAME
 
 
+# The job model checks some fields together (a model validator, whose errors have no
+# location): the words of its message say which field it is about.
+_ROOT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("at least one computer", COMPUTERS), ("source", COPY_SOURCE), ("copy itself", COPY_SOURCE),
+    ("computers", COMPUTERS), ("include folders", SCOPE), ("active full", ACTIVE_FULL),
+)
+
+
+def root_field(message: str) -> str:
+    """The wizard field a whole-job error of the model is about (NAME if none fits)."""
+    text = message.casefold()
+    return next((key for words, key in _ROOT_FIELDS if words in text), NAME)
+
+
 def plain_words(key: str, error: Mapping[str, Any]) -> str:
     """One pydantic error as the operator reads it next to the field."""
     kind = str(error.get("type", ""))
@@ -111,6 +130,9 @@ def plain_words(key: str, error: Mapping[str, Any]) -> str:
     if kind in ("int_parsing", "float_parsing", "int_type", "float_type"):
         return "Type in a number."
     message = str(error.get("msg", "This value is not valid"))
+    bare = message.removeprefix("Value error, ").strip()
+    if bare in _ROOT_WORDS:
+        return _ROOT_WORDS[bare]
     loc = [str(p) for p in error.get("loc", ())]
     if key == COMPUTERS and len(loc) >= 2 and loc[1].isdigit():
         return f"Computer {int(loc[1]) + 1}: " + sentence(message)[0].lower() + \
@@ -131,7 +153,8 @@ def check_draft(draft: Mapping[str, Any], *, taken: Iterable[str] = (),
         definition = JobDefinition.model_validate(dict(draft))
     except ValidationError as exc:
         for err in exc.errors():
-            key = field_of(tuple(err.get("loc", ())))
+            loc = tuple(err.get("loc", ()))
+            key = field_of(loc) if loc else root_field(str(err.get("msg", "")))
             errors.setdefault(key, plain_words(key, err))
     name = str(draft.get(NAME, "")).strip()
     if NAME not in errors and name:

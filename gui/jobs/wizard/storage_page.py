@@ -8,20 +8,21 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout,
-    QHBoxLayout, QLabel, QRadioButton, QSpinBox, QTreeWidget, QTreeWidgetItem, QWidget,
+    QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QRadioButton,
+    QWidget,
 )
 from shiboken6 import isValid
 
-from core.api import RepositoryInfo, retention_preview
+from core.api import RepositoryInfo
 from core.models import ActiveFullKind, HealthCheckMode, JobDefinition, RestorePointInfo
-from core.scheduling.retention import MAX_KEEP, GfsRetention
+from core.scheduling.retention import GfsRetention
 from core.scheduling.schedule import Weekday
 
 from gui.jobs.wizard import draft as F
 from gui.jobs.wizard.computer_dialog import console_backend
 from gui.jobs.wizard.fields import INDENT, DayChecks, ErrorLabel, WizardPage, spin
-from gui.widgets.formatting import bytes_text, datetime_text
+from gui.jobs.wizard.retention_fields import RetentionFields
+from gui.widgets.formatting import bytes_text
 
 # Shown until the server's list arrives. The same name as the server's default
 # repository, which neither core.api nor core.models exports yet.
@@ -52,31 +53,13 @@ class StoragePage(WizardPage):
         self.repositories_loaded = False   # the list came from the server
         self._fetch_repositories()
 
-        grid.addWidget(QLabel("Retention policy:", self), 2, 0)
-        self.retain_spin = spin(self, 0, 999, 7)
-        self.retain_spin.setObjectName("RetainPoints")
-        grid.addWidget(self.retain_spin, 2, 1)
-        grid.addWidget(QLabel("restore points to keep per computer", self), 2, 2)
-        # GFS: the newest point of each of the last N days, ISO weeks, months, years
-        grid.addWidget(QLabel("GFS retention:", self), 3, 0)
-        gfs_row = QHBoxLayout()
-        gfs_row.setContentsMargins(0, 0, 0, 0)
-        gfs_row.setSpacing(6)
-        gfs_row.addWidget(QLabel("also keep the newest point of each of the last", self))
-        self.gfs_spins: dict[str, QSpinBox] = {}
-        for period, unit in (("daily", "days,"), ("weekly", "weeks,"), ("monthly", "months,"),
-                             ("yearly", "years")):
-            keep = spin(self, 0, MAX_KEEP, 0, width=60)
-            keep.setObjectName(f"Keep{period.capitalize()}")
-            keep.setToolTip(f"GFS: keep a {period} point (0: none)")
-            self.gfs_spins[period] = keep
-            gfs_row.addSpacing(4)
-            gfs_row.addWidget(keep)
-            gfs_row.addWidget(QLabel(unit, self))
-        gfs_row.addStretch(1)
-        grid.addLayout(gfs_row, 3, 1, 1, 2)
-        self.retain_error = ErrorLabel(self)   # also says what is wrong with the GFS numbers
-        grid.addWidget(self.retain_error, 4, 1, 1, 2)
+        self.retention = RetentionFields(self, grid, 2)
+        # the fields by their old names (tests and callers read them here)
+        self.retain_spin = self.retention.retain_spin
+        self.gfs_spins = self.retention.gfs_spins
+        self.retain_error = self.retention.retain_error
+        self.retention_summary = self.retention.retention_summary
+        self.retention_tree = self.retention.retention_tree
 
         grid.addWidget(QLabel("Task slots:", self), 5, 0)
         self.slots_spin = spin(self, 1, 64, 2)
@@ -131,29 +114,12 @@ class StoragePage(WizardPage):
         self.layout_.addWidget(self.active_full_error)
         self._health_section()
 
-        # An existing job: what its points become with the settings above
-        self.retention_summary = self._caption("")
-        self.retention_summary.setObjectName("RetentionSummary")
-        self.layout_.addWidget(self.retention_summary)
-        self.retention_tree = QTreeWidget(self)
-        self.retention_tree.setObjectName("RetentionPreview")
-        self.retention_tree.setHeaderLabels(["Computer", "Created", "Retention"])
-        self.retention_tree.setRootIsDecorated(False)
-        self.retention_tree.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.retention_tree.setColumnWidth(0, 110)
-        self.retention_tree.setColumnWidth(1, 150)
-        self.retention_tree.setMaximumHeight(110)
-        self.retention_tree.hide()
-        self.layout_.addWidget(self.retention_tree)
+        self.retention.add_preview(self.layout_)
         self.layout_.addStretch(1)
-        self._job: JobDefinition | None = None
-        self.job_points: list[RestorePointInfo] | None = None   # the edited job's, once fetched
 
         self.repository_combo.currentIndexChanged.connect(self._show_repository)
-        for number in (self.retain_spin, *self.gfs_spins.values()):
-            number.valueChanged.connect(self._show_retention)
-        for signal in (*(b.valueChanged for b in self.gfs_spins.values()),
-                       self.repository_combo.currentIndexChanged, self.retain_spin.valueChanged,
+        self.retention.connect(self._emit)
+        for signal in (self.repository_combo.currentIndexChanged,
                        self.slots_spin.valueChanged, self.throttle_spin.valueChanged,
                        self.full_days.changed, self.month_day_spin.valueChanged):
             signal.connect(self._emit)
@@ -246,54 +212,13 @@ class StoragePage(WizardPage):
             parts.append(f"unavailable: {repo.problem}")
         self.repository_details.setText(" · ".join(parts))
 
-    def _fetch_points(self, job: str) -> None:
-        """The edited job's restore points, for the retention preview."""
-        backend = console_backend(self)
-        if backend is None or not hasattr(backend[1], "list_points"):
-            return
-        runner, service = backend
-        runner.submit(lambda: service.list_points(job), self._points_landed,
-                      lambda _exc: None)   # no preview: the settings still save
-
-    def _points_landed(self, points: Sequence[RestorePointInfo]) -> None:
-        if not isValid(self):
-            return
-        self.job_points = list(points)
-        self._show_retention()
+    @property
+    def job_points(self) -> list[RestorePointInfo] | None:
+        """The edited job's points, once fetched (for the retention preview)."""
+        return self.retention.job_points
 
     def gfs(self) -> GfsRetention:
-        return GfsRetention(**{f"keep_{period}": box.value()
-                               for period, box in self.gfs_spins.items()})
-
-    def _show_retention(self, *_args: object) -> None:
-        """The edited job's points under the retention set above: kept (why) or going."""
-        if self._job is None or self.job_points is None:
-            return
-        tree = self.retention_tree
-        tree.clear()
-        if not self.job_points:
-            self.retention_summary.setText("This job has no restore points yet.")
-            tree.hide()
-            return
-        try:
-            job = self._job.model_copy(update={"retain_points": max(1, self.retain_spin.value()),
-                                               "gfs": self.gfs()})
-        except ValueError:
-            return
-        preview = retention_preview(job, self.job_points)
-        going = len(preview.dropped)
-        self.retention_summary.setText(
-            f"With these settings {len(preview.kept)} of the job's {len(preview.points)} "
-            "restore points are kept" + (f"; {going} would be removed by the next backup."
-                                         if going else "; none would be removed."))
-        for p in reversed(preview.points):   # newest first
-            item = QTreeWidgetItem([p.computer, datetime_text(p.created),
-                                    ", ".join(p.reasons) if p.keep
-                                    else "Removed by the next backup"])
-            if not p.keep:
-                item.setForeground(2, Qt.GlobalColor.darkRed)
-            tree.addTopLevelItem(item)
-        tree.show()
+        return self.retention.gfs()
 
     def _enable(self, *_args: object) -> None:
         self.throttle_spin.setEnabled(self.throttle_check.isChecked())
@@ -322,11 +247,7 @@ class StoragePage(WizardPage):
         if self.repository_combo.findText(definition.repository) < 0:
             self.repository_combo.addItem(definition.repository)
         self.repository_combo.setCurrentText(definition.repository)
-        self.retain_spin.setValue(definition.retain_points)
-        for period, box in self.gfs_spins.items():
-            box.setValue(getattr(definition.gfs, f"keep_{period}"))
-        self._job = definition
-        self._fetch_points(definition.name)
+        self.retention.load(definition)
         self.slots_spin.setValue(definition.task_slots)
         self.throttle_check.setChecked(definition.throttle_mbps is not None)
         if definition.throttle_mbps is not None:
@@ -353,8 +274,7 @@ class StoragePage(WizardPage):
 
     def write(self, draft: dict[str, Any]) -> None:
         draft[F.REPOSITORY] = self.repository_combo.currentText()
-        draft[F.RETAIN] = self.retain_spin.value()
-        draft[F.GFS] = {f"keep_{period}": box.value() for period, box in self.gfs_spins.items()}
+        self.retention.write(draft)
         draft[F.TASK_SLOTS] = self.slots_spin.value()
         draft[F.THROTTLE] = self.throttle_spin.value() if self.throttle_check.isChecked() \
             else None
@@ -383,7 +303,7 @@ class StoragePage(WizardPage):
     def show_errors(self, errors: Mapping[str, str]) -> None:
         self.repository_error.show_error(errors.get(F.REPOSITORY))
         self.repository_details.setVisible(not errors.get(F.REPOSITORY))
-        self.retain_error.show_error(errors.get(F.RETAIN) or errors.get(F.GFS))
+        self.retention.show_errors(errors)
         self.slots_error.show_error(errors.get(F.TASK_SLOTS))
         self.throttle_error.show_error(errors.get(F.THROTTLE))
         self.active_full_error.show_error(errors.get(F.ACTIVE_FULL))

@@ -15,8 +15,11 @@ from gui.jobs.wizard.fields import WizardPage
 
 
 class SummaryPage(WizardPage):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 page_of_field: Mapping[str, str] = F.PAGE_OF_FIELD) -> None:
+        """``page_of_field``: the step that shows each field (the wizard's own map)."""
         super().__init__(parent)
+        self._page_of_field = page_of_field
         self.summary = QTextBrowser(self)
         self.summary.setObjectName("JobSummary")
         self.summary.setOpenLinks(False)
@@ -37,9 +40,10 @@ class SummaryPage(WizardPage):
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
         if errors:
-            order = list(dict.fromkeys(F.PAGE_OF_FIELD.values()))
-            keys = sorted(errors, key=lambda k: order.index(F.PAGE_OF_FIELD.get(k, "Name")))
-            lines = [f"{F.PAGE_OF_FIELD.get(key, 'Name')}: {errors[key]}" for key in keys]
+            pages = self._page_of_field
+            order = list(dict.fromkeys(pages.values()))
+            keys = sorted(errors, key=lambda k: order.index(pages.get(k, "Name")))
+            lines = [f"{pages.get(key, 'Name')}: {errors[key]}" for key in keys]
             self.problems.setText("Before you can finish:\n" + "\n".join(lines))
         else:
             self.problems.setText("")
