@@ -393,6 +393,10 @@ class TaskInfo(BaseModel):
     log: list[LogItem] = []
     point_type: PointType | None = None     # what the task made (or is making)
     bytes_stored_raw: int = 0               # new blocks before compression (dedup figure)
+    # (seconds since the session was created, bytes processed), about once a second while
+    # the task runs: the Statistics window draws the processing rate from these, during
+    # the session and after it.
+    rate_samples: list[tuple[float, int]] = []
     # Seconds the engine spent per stage (the bottleneck): see Stage.
     source_s: float = 0.0
     cpu_s: float = 0.0

@@ -18,7 +18,7 @@ from core.api.reports import (
 )
 from core.api.text import (
     SessionFigures, describe_schedule, describe_settings, job_summary, made_text, session_figures,
-    size_text, stopped_text, verify_problem_text,
+    session_percent, size_text, stopped_text, task_percent, verify_problem_text,
 )
 
 __all__ = [
@@ -26,5 +26,5 @@ __all__ = [
     "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
     "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "session_figures", "size_text", "stopped_text",
-    "verify_problem_text",
+    "verify_problem_text", "session_percent", "task_percent",
 ]

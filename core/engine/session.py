@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from time import monotonic
 from collections.abc import Callable
 
 from core.engine.context import EngineContext, TaskRun, log_size
@@ -39,6 +40,11 @@ from core.models import (
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.25
+# A running task's processed bytes are sampled this often for the rate chart, and at most
+# MAX_RATE_SAMPLES kept per task (every other one is dropped when full: a long session
+# keeps its whole shape at a coarser step).
+RATE_SAMPLE_S = 1.0
+MAX_RATE_SAMPLES = 300
 
 
 
@@ -66,6 +72,7 @@ class SessionRunner(SessionThread):
         self.saved = True                      # the last catalogue save worked
         self.save_error: str | None = None
         self._on_finished = on_finished
+        self._sampled_at: float | None = None   # monotonic time of the last rate sample
 
     # -- control -----------------------------------------------------------
     def stop(self, mode: StopMode, reason: str | None = None, by: str = "by user"
@@ -161,7 +168,9 @@ class SessionRunner(SessionThread):
             while self._workers_left():
                 self._wake.wait(FLUSH_INTERVAL_S)
                 self._wake.clear()
+                self._sample()
                 self._flush()
+            self._sample(last=True)
             for w in workers:
                 w.join()
             self._reclaim_space()
@@ -181,6 +190,33 @@ class SessionRunner(SessionThread):
             finally:
                 self.ctx.catalogue.release_thread()   # this thread's connection ends with it
                 self._finished.set()
+
+    def _sample(self, *, last: bool = False) -> None:
+        """Record each running task's processed bytes for the rate chart (every
+        RATE_SAMPLE_S, or now when ``last``), and a task's final figure at its end."""
+        now = monotonic()
+        if not last and self._sampled_at is not None and now - self._sampled_at < RATE_SAMPLE_S:
+            return
+        self._sampled_at = now
+        with self.lock:
+            created = self.session.created
+            elapsed = max(0.0, (utcnow() - created).total_seconds())
+            for task in self.tasks:
+                if task.status is TaskStatus.IN_PROGRESS:
+                    at = elapsed
+                elif task.started is not None and task.ended is not None:
+                    at = max(0.0, (task.ended - created).total_seconds())
+                else:
+                    continue
+                samples = task.rate_samples
+                if not samples and task.started is not None:   # it starts from nothing
+                    samples.append((round(max(0.0, (task.started - created).total_seconds()),
+                                          2), 0))
+                if samples and samples[-1][0] >= round(at, 2):
+                    continue
+                samples.append((round(at, 2), task.bytes_processed))
+                if len(samples) > MAX_RATE_SAMPLES:
+                    del samples[1:-1:2]
 
     def _flush(self) -> bool:
         """Save the session to the catalogue; False (and ``saved`` False) if that

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import (
     QByteArray, QEvent, QItemSelectionModel, QModelIndex, QObject, QPersistentModelIndex, QPoint,
-    Qt,
+    QSize, Qt,
 )
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
@@ -85,6 +85,26 @@ def setup_list_table(table: QTableView, *, widths: Mapping[_Column, int], stretc
     table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     table.customContextMenuRequested.connect(on_menu)
     return hover
+
+
+def cell_width(table: QTableView, text: str, *, with_icon: bool = False) -> int:
+    """The width a cell of ``table`` needs to show ``text`` uncut (and an icon before it),
+    as its style measures a cell: the font, the item's padding and margins."""
+    table.ensurePolished()
+    option = QStyleOptionViewItem()
+    option.initFrom(table)
+    option.font = table.font()
+    option.fontMetrics = table.fontMetrics()
+    option.text = text
+    option.features |= QStyleOptionViewItem.ViewItemFeature.HasDisplay
+    if with_icon:
+        option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
+        side = table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize, None, table)
+        option.decorationSize = QSize(side, side)
+    size = table.style().sizeFromContents(QStyle.ContentsType.CT_ItemViewItem, option,
+                                          QSize(), table)
+    # The text's own advance and the padding, whatever the style adds or forgets.
+    return max(size.width(), table.fontMetrics().horizontalAdvance(text) + 16)
 
 
 def restore_header(table: QTableView, state: QByteArray, stretch: int) -> bool:
