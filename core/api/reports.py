@@ -11,7 +11,7 @@ from core import errors
 from core.errors import ConsoleError
 from core.models import (
     JobDefinition, OperationInfo, PointType, RestorePointInfo,
-    SessionInfo, SessionResult, VerifyProblem,
+    SessionInfo, SessionResult, StopMode, VerifyProblem,
 )
 from core.scheduling.retention import GfsRetention, decide
 
@@ -35,6 +35,10 @@ class StopPreview(BaseModel):
     estimates: list[ComputerEstimate] = []       # one per computer in progress
     graceful_eta_seconds: float | None = None    # until a graceful stop ends the job
     escalate_at: datetime | None = None          # a graceful stop turns immediate then
+    # A stop already under way: how, since when and by whom ("by user", "by the backup window").
+    stop_mode: StopMode | None = None
+    stop_requested_at: datetime | None = None
+    stopped_by: str | None = None
 
     @property
     def immediately_gets_point(self) -> list[str]:

@@ -20,6 +20,7 @@ import secrets
 import threading
 from time import monotonic
 from collections.abc import Callable
+from datetime import datetime
 
 from core.engine.context import EngineContext, TaskRun, log_size
 from core.engine.task import TaskProcessor
@@ -67,6 +68,7 @@ class SessionRunner(SessionThread):
         self._wake = threading.Event()
         self._live_workers = 0   # task threads still running (see _run)
         self._stop_mode: StopMode | None = None
+        self.stop_requested_at: datetime | None = None   # when the (first) stop was asked for
         self._stopped_by = "by user"
         self._forgot_points = False
         self.saved = True                      # the last catalogue save worked
@@ -87,6 +89,8 @@ class SessionRunner(SessionThread):
             if self._stop_mode is StopMode.IMMEDIATELY or self._stop_mode is mode:
                 return outcome
             self._stop_mode = mode
+            if self.stop_requested_at is None:
+                self.stop_requested_at = utcnow()
             self._stopped_by = by
             self.session.stop_mode = mode
             self.session.stopped_by = by

@@ -263,7 +263,10 @@ class Sessions:
         return StopPreview(job=job.name, session_id=runner.session.id, completed=done,
                            in_progress=running, not_started=pending, estimates=estimates,
                            graceful_eta_seconds=total,
-                           escalate_at=self._ctx.deadlines.due_at(f"escalate:{runner.session.id}"))
+                           escalate_at=self._ctx.deadlines.due_at(f"escalate:{runner.session.id}"),
+                           stop_mode=runner.session.stop_mode,
+                           stop_requested_at=runner.stop_requested_at,
+                           stopped_by=runner.session.stopped_by)
 
     def _escalate(self, session_id: str, after_s: float) -> None:
         runner = self._ctx.runners.get(session_id)
