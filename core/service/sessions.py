@@ -22,10 +22,11 @@ from core.engine.session import SessionRunner, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (
-    HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
+    Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
     SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
 )
 from core.scheduling import format_local, local_zone
+from core.service import demo
 from core.service.context import ServiceContext
 
 RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
@@ -153,6 +154,7 @@ class Sessions:
         if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
             self._scheduled_sessions.add(session.id)
         runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished)
+        self._demo_work(runner, computers)
         with self._ctx.runners_lock:
             self._ctx.runners[session.id] = runner
         closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
@@ -163,6 +165,21 @@ class Sessions:
         runner.start()
         self._ctx.events.publish(SessionChanged(job.name, session.id))
         return session.id
+
+    def _demo_work(self, runner: SessionRunner, computers: list[Computer]) -> None:
+        """The demo's computers change some files before each run (``core.service.demo``),
+        so that every session of the demo reads long enough to be stopped; said in the log."""
+        try:
+            changed = demo.work_between_runs(self._ctx.data_dir, computers)
+        except OSError as exc:
+            runner.note(f"Demo: the demo computers could not change their files "
+                        f"({exc.strerror or exc}); this session may find nothing new to read.",
+                        "warning")
+            return
+        if changed:
+            runner.note("Demo: before this run, the demo computers changed "
+                        + ", ".join(f"{n} file(s) on {name}" for name, n in changed.items())
+                        + " (a block of each data file, some documents, a log line).")
 
     def _runner_finished(self, runner: SessionRunner) -> None:
         with self._ctx.runners_lock:
