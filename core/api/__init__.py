@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from core.api.protocol import BackupApi
 from core.api.reports import (
-    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, RepositoryInfo, RepositoryKeyInfo,
+    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, DiskUsage, RepositoryInfo, RepositoryKeyInfo,
     RepositorySpec, RestoreReport, RetentionPreview, PointRetention, ScopePreview, StopPreview, VerifyReport, report_damaged_paths,
     restore_report, retention_preview, verify_report,
 )
@@ -22,7 +22,7 @@ from core.api.text import (
 )
 
 __all__ = [
-    "BackupApi", "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "RepositoryInfo",
+    "BackupApi", "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "DiskUsage", "RepositoryInfo",
     "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
     "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "session_figures", "size_text", "stopped_text",

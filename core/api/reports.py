@@ -49,6 +49,17 @@ class StopPreview(BaseModel):
         return self.completed + self.in_progress
 
 
+class DiskUsage(BaseModel):
+    """The space restore points really take in their repositories, after dedup and
+    compression (Backups > Disk's "On disk"); a point whose manifest cannot be read is
+    absent."""
+
+    points: dict[str, int] = {}                  # point id -> the new data it added
+    jobs: dict[str, int] = {}                    # job -> its points' blocks, each once
+    computers: dict[str, dict[str, int]] = {}    # job -> computer -> its points' blocks
+    repositories: dict[str, int] = {}            # repository -> its size on disk
+
+
 class RestoreReport(BaseModel):
     point_id: str
     target: str

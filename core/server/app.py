@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import errors
 from core.api import (
-    BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
+    BulkResult, DeleteReport, DiskUsage, RepositoryInfo, RepositoryKeyInfo, RepositorySpec, RestoreReport,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport, job_summary,
 )
 from core.scheduling.retention import GfsRetention
@@ -409,6 +409,11 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     @app.get(f"{API}/restorePoints", responses=errors_of(404, 422))
     def list_points(job: str | None = None) -> list[RestorePointInfo]:
         return service.list_points(job)
+
+    @app.get(f"{API}/restorePoints/diskUsage", responses=errors_of())
+    def disk_usage() -> DiskUsage:
+        """The space restore points really take, after dedup and compression."""
+        return service.disk_usage()
 
     @app.post(API + "/restorePoints/{point_id}/restore",
               responses=errors_of(400, 404, 409, 413, 422))

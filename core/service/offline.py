@@ -25,7 +25,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from core.service import integrity
-from core.api import RepositoryInfo, RestoreReport, RetentionPreview, VerifyReport, retention_preview
+from core.api import DiskUsage, RepositoryInfo, RestoreReport, RetentionPreview, VerifyReport, retention_preview
 from core.catalogue import Catalogue, JobRow, RepositoryRecord
 from core.engine.points import point_info
 from core.errors import ConsoleError, ReadOnlyError
@@ -47,6 +47,7 @@ from core.models import (
 )
 from core.service.maintenance import SETTINGS_KEY as MAINTENANCE_KEY
 from core.service.ownership import DataDirOwnership
+from core.service.usage import UsageCache, disk_usage
 from core.paths import (
     catalogue_path, checked_restore_target, default_repository_path, is_read_only,
 )
@@ -74,6 +75,7 @@ class ReadOnlyService:
         self._registry = Registry(self.data_dir, self.catalogue)
         self._repos: dict[str, Repository] = {}   # repository id -> open repository
         self._trees: TreeCache | None = None
+        self._usage = UsageCache()
 
     def _refuse(self, what: str) -> ReadOnlyError:
         return ReadOnlyError(
@@ -187,6 +189,9 @@ class ReadOnlyService:
     # -- restore points ------------------------------------------------------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self.catalogue.points(job)
+
+    def disk_usage(self) -> DiskUsage:
+        return disk_usage(self.catalogue.points(), self._repository, self._usage)
 
     def retention_preview(self, name: str) -> RetentionPreview:
         definition = self.catalogue.job(name)
