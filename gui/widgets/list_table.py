@@ -103,8 +103,13 @@ def cell_width(table: QTableView, text: str, *, with_icon: bool = False) -> int:
         option.decorationSize = QSize(side, side)
     size = table.style().sizeFromContents(QStyle.ContentsType.CT_ItemViewItem, option,
                                           QSize(), table)
-    # The text's own advance and the padding, whatever the style adds or forgets.
-    return max(size.width(), table.fontMetrics().horizontalAdvance(text) + 16)
+    # The style sheet's item padding is not in that size: the text's own advance, the
+    # padding (6 px a side), the item's text margins (the focus frame's and one) and the
+    # icon, with a few pixels to spare.
+    margin = table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
+    icon_room = option.decorationSize.width() + 4 if with_icon else 0
+    needed = table.fontMetrics().horizontalAdvance(text) + 2 * 6 + 2 * margin + icon_room + 4
+    return max(size.width(), needed)
 
 
 def restore_header(table: QTableView, state: QByteArray, stretch: int) -> bool:

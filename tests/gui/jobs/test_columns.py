@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from PySide6.QtWidgets import QStyle
 from pytestqt.qtbot import QtBot
 
 from gui.jobs.jobs_model import Column
@@ -21,12 +22,14 @@ def test_default_widths_fit_status_and_times(qtbot: QtBot, window: MainWindow,
     wait_cell(qtbot, window, "Short", Column.STATUS, "Idle")
     table = window.jobs_view.table
     header, metrics = table.horizontalHeader(), table.fontMetrics()
+    # the style sheet's item padding, and the text margins of an item view's cell
+    margin = 2 * (table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 1)
     expected = {
-        Column.STATUS: metrics.horizontalAdvance("Working 100%") + ITEM_PADDING,
+        Column.STATUS: metrics.horizontalAdvance("Working 100%") + ITEM_PADDING + margin,
         Column.LAST_RUN: metrics.horizontalAdvance(datetime_text(datetime(2028, 12, 28, 20, 58)))
-        + ITEM_PADDING,
-        Column.NEXT_RUN: metrics.horizontalAdvance(NOT_SCHEDULED) + ITEM_PADDING,
-        Column.LAST_RESULT: metrics.horizontalAdvance("Warning") + ITEM_PADDING + ICON,
+        + ITEM_PADDING + margin,
+        Column.NEXT_RUN: metrics.horizontalAdvance(NOT_SCHEDULED) + ITEM_PADDING + margin,
+        Column.LAST_RESULT: metrics.horizontalAdvance("Warning") + ITEM_PADDING + margin + ICON,
     }
     for column, width in expected.items():
         assert header.sectionSize(column) >= width, (column.name, header.sectionSize(column),
