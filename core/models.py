@@ -618,6 +618,10 @@ class TaskInfo(BaseModel):
     # A copy task: source points copied into the target (bytes_read: read from the
     # source repository; bytes_transferred: sent to the target repository).
     points_copied: int = 0
+    # (seconds since the session was created, bytes processed), about once a second while
+    # the task runs: the Statistics window draws the processing rate from these, during
+    # the session and after it.
+    rate_samples: list[tuple[float, int]] = []
     # Seconds the engine spent per stage (the bottleneck): see Stage.
     source_s: float = 0.0
     cpu_s: float = 0.0

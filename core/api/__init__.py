@@ -15,22 +15,23 @@ from core.api.overview import (
     DayResults, FailureInfo, HomeOverview, LastDayCounts, NextRunInfo,
 )
 from core.api.reports import (
-    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, NotificationTest, RepositoryInfo,
-    RepositoryKeyInfo,
+    BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, NotificationTest,
+    RepositoryInfo, RepositoryKeyInfo, DiskUsage,
     RepositorySpec, RestoreReport, RetentionPreview, PointRetention, ScopePreview, StopPreview, VerifyReport, report_damaged_paths,
     restore_report, retention_preview, verify_report,
 )
 from core.api.text import (
     SessionFigures, describe_schedule, describe_settings, job_summary, made_text,
-    repository_kind_text, session_figures, size_text, stopped_text, verify_problem_text,
+    repository_kind_text, session_figures, session_percent, size_text, stopped_text,
+    task_percent, verify_problem_text,
 )
 
 __all__ = [
     "BackupApi", "DayResults", "FailureInfo", "HomeOverview", "LastDayCounts", "NextRunInfo",
-    "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "RepositoryInfo",
-    "NotificationTest",
+    "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "DiskUsage",
+    "RepositoryInfo", "NotificationTest",
     "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
     "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "repository_kind_text", "session_figures", "size_text", "stopped_text",
-    "verify_problem_text",
+    "verify_problem_text", "session_percent", "task_percent",
 ]

@@ -22,7 +22,7 @@ from pydantic import SecretStr, TypeAdapter
 from core import errors
 from core.api import (
     HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec,
-    RestoreReport, NotificationTest,
+    RestoreReport, NotificationTest, DiskUsage,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport, restore_report, verify_report,
 )
 from core.events import CatalogueChanged, Event, EventBus, ServerConnection
@@ -265,6 +265,9 @@ class ServerClient:
                 return session
 
     # -- restore points -----------------------------------------------------------------
+    def disk_usage(self) -> DiskUsage:
+        return DiskUsage.model_validate(self._request("GET", "/restorePoints/diskUsage"))
+
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         params = {"job": job} if job is not None else {}
         return [RestorePointInfo.model_validate(p)

@@ -11,7 +11,7 @@ from core import errors
 from core.errors import ConsoleError
 from core.models import (
     JobDefinition, OperationInfo, PointType, RestorePointInfo,
-    SessionInfo, SessionResult, VerifyProblem,
+    SessionInfo, SessionResult, StopMode, VerifyProblem,
 )
 from core.scheduling.retention import GfsRetention, decide
 
@@ -35,6 +35,10 @@ class StopPreview(BaseModel):
     estimates: list[ComputerEstimate] = []       # one per computer in progress
     graceful_eta_seconds: float | None = None    # until a graceful stop ends the job
     escalate_at: datetime | None = None          # a graceful stop turns immediate then
+    # A stop already under way: how, since when and by whom ("by user", "by the backup window").
+    stop_mode: StopMode | None = None
+    stop_requested_at: datetime | None = None
+    stopped_by: str | None = None
 
     @property
     def immediately_gets_point(self) -> list[str]:
@@ -43,6 +47,17 @@ class StopPreview(BaseModel):
     @property
     def gracefully_gets_point(self) -> list[str]:
         return self.completed + self.in_progress
+
+
+class DiskUsage(BaseModel):
+    """The space restore points really take in their repositories, after dedup and
+    compression (Backups > Disk's "On disk"); a point whose manifest cannot be read is
+    absent."""
+
+    points: dict[str, int] = {}                  # point id -> the new data it added
+    jobs: dict[str, int] = {}                    # job -> its points' blocks, each once
+    computers: dict[str, dict[str, int]] = {}    # job -> computer -> its points' blocks
+    repositories: dict[str, int] = {}            # repository -> its size on disk
 
 
 class RestoreReport(BaseModel):

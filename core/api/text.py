@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.models import (
-    JobDefinition, JobInfo, SessionInfo, SessionState, Stage, TaskStatus, VerifyProblem, utcnow,
+    JobDefinition, JobInfo, SessionInfo, SessionState, Stage, TaskInfo, TaskStatus, VerifyProblem,
+    utcnow,
 )
 
 
@@ -97,7 +98,9 @@ class SessionFigures(BaseModel):
     warning: int
     error: int
     skipped: int
-    running: int                      # in progress or pending
+    running: int                      # in progress
+    pending: int                      # not started yet
+    percent: int                      # the session's progress, as the computers' rows add up
 
     def stage_percent(self, stage: Stage) -> int:
         total = sum(self.stages.values())
@@ -135,7 +138,52 @@ def session_figures(session: SessionInfo) -> SessionFigures:
         success=statuses.count(TaskStatus.SUCCESS), warning=statuses.count(TaskStatus.WARNING),
         error=statuses.count(TaskStatus.FAILED) + statuses.count(TaskStatus.CANCELLED),
         skipped=statuses.count(TaskStatus.SKIPPED),
-        running=statuses.count(TaskStatus.IN_PROGRESS) + statuses.count(TaskStatus.PENDING))
+        running=statuses.count(TaskStatus.IN_PROGRESS), pending=statuses.count(TaskStatus.PENDING),
+        percent=session_percent(session))
+
+
+def task_done_share(task: TaskInfo) -> float:
+    """How much of a computer's part is behind it (0..1): all of it once it ended,
+    whatever the outcome (the engine's own measure of a session's progress)."""
+    if task.status.is_final:
+        return 1.0
+    if task.status is TaskStatus.PENDING:
+        return 0.0
+    if task.bytes_total:
+        return min(1.0, task.bytes_processed / task.bytes_total)
+    return min(1.0, task.files_done / task.files_total) if task.files_total else 0.0
+
+
+def task_percent(task: TaskInfo) -> int | None:
+    """A computer's progress bar: 100 once it made its restore point; what it read of
+    its data while it runs, and where a failed or cancelled one got to; None (no bar) for
+    one skipped, or one that failed before it started reading."""
+    if task.status.produced_point:
+        return 100
+    if task.status is TaskStatus.SKIPPED:
+        return None
+    if task.status is TaskStatus.PENDING:
+        return 0
+    if task.bytes_total:
+        value = min(100, int(100 * task.bytes_processed / task.bytes_total))
+    elif task.files_total:
+        value = min(100, int(100 * task.files_done / task.files_total))
+    else:
+        value = 0
+    if task.status.is_final and value == 0:
+        return None
+    return value
+
+
+def session_percent(session: SessionInfo) -> int:
+    """A session's progress from its computers: the mean of their shares done (an
+    ended computer counts whole), the same measure the jobs list's "Working N%" uses."""
+    tasks = session.tasks
+    if not tasks:
+        return 100 if session.state is SessionState.STOPPED else session.progress
+    if session.state is SessionState.STOPPED:
+        return 100
+    return int(100 * sum(task_done_share(t) for t in tasks) / len(tasks))
 
 
 def made_text(session: SessionInfo) -> str:

@@ -174,7 +174,8 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
             "bottleneck": fig.bottleneck.value if fig.bottleneck else None,
             "stages_s": {k.value: round(v, 4) for k, v in fig.stages.items()},
             "success": fig.success, "warning": fig.warning, "error": fig.error,
-            "skipped": fig.skipped, "running": fig.running}
+            "skipped": fig.skipped, "running": fig.running,
+            "pending": fig.pending}
         data["made"] = made_text(s) if s.type is SessionType.BACKUP else None
         data["operation"] = s.operation.model_dump(mode="json") if s.operation else None
         for t, out in zip(s.tasks, data["tasks"]):
@@ -209,7 +210,8 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
         print(f"  Processing rate {rate}; bottleneck {fig.bottleneck_text()}"
               + (f" ({shares})" if fig.bottleneck else ""))
     print(f"  Computers: {fig.success} success, {fig.warning} warning, {fig.error} error, "
-          f"{fig.skipped} skipped" + (f", {fig.running} running" if fig.running else ""))
+          f"{fig.skipped} skipped" + (f", {fig.running} running" if fig.running else "")
+          + (f", {fig.pending} pending" if fig.pending else ""))
     if s.operation is not None and s.operation.target:
         print(f"  Target: {s.operation.target}"
               + (" (original location)" if s.operation.original_location else ""))

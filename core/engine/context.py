@@ -45,6 +45,8 @@ class TaskRun:
     writer_s: float = 0.0      # inside the writer between blocks: hashing, or waiting on its pool
     commit_s: float = 0.0      # flushing packs and index, writing the manifest
     loop_wait_s: float | None = None   # the writer's pool wait when the last block was added
+    # (seconds since the session was created, bytes processed): see SessionRunner._sample
+    rate_samples: list[tuple[float, int]] = field(default_factory=list)
     # the BackupWriter while there is one, then its figures
     writer: BackupWriter | WriterFigures | None = field(default=None, repr=False)
 
@@ -89,7 +91,8 @@ class TaskRun:
             files_done=self.files_done, bytes_total=self.bytes_total, warnings=self.warnings,
             point_id=self.point_id, reading_since=self.reading_since, log=list(self.log),
             point_type=self.point_type, bytes_stored_raw=raw, source_s=source, cpu_s=cpu,
-            target_s=target, throttle_s=throttle, points_copied=self.points_copied)
+            target_s=target, throttle_s=throttle, points_copied=self.points_copied,
+            rate_samples=list(self.rate_samples))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from time import monotonic
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from core.engine.context import EngineContext, TaskRun, log_size
@@ -41,6 +43,11 @@ from core.models import (
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.25
+# A running task's processed bytes are sampled this often for the rate chart, and at most
+# MAX_RATE_SAMPLES kept per task (every other one is dropped when full: a long session
+# keeps its whole shape at a coarser step).
+RATE_SAMPLE_S = 1.0
+MAX_RATE_SAMPLES = 300
 
 
 
@@ -76,11 +83,13 @@ class SessionRunner(SessionThread):
         self._wake = threading.Event()
         self._live_workers = 0   # task threads still running (see _run)
         self._stop_mode: StopMode | None = None
+        self.stop_requested_at: datetime | None = None   # when the (first) stop was asked for
         self._stopped_by = "by user"
         self._forgot_points = False
         self.saved = True                      # the last catalogue save worked
         self.save_error: str | None = None
         self._on_finished = on_finished
+        self._sampled_at: float | None = None   # monotonic time of the last rate sample
 
     # -- control -----------------------------------------------------------
     def stop(self, mode: StopMode, reason: str | None = None, by: str = "by user"
@@ -95,6 +104,8 @@ class SessionRunner(SessionThread):
             if self._stop_mode is StopMode.IMMEDIATELY or self._stop_mode is mode:
                 return outcome
             self._stop_mode = mode
+            if self.stop_requested_at is None:
+                self.stop_requested_at = utcnow()
             self._stopped_by = by
             self.session.stop_mode = mode
             self.session.stopped_by = by
@@ -177,7 +188,9 @@ class SessionRunner(SessionThread):
             while self._workers_left():
                 self._wake.wait(FLUSH_INTERVAL_S)
                 self._wake.clear()
+                self._sample()
                 self._flush()
+            self._sample(last=True)
             for w in workers:
                 w.join()
             self._reclaim_space()
@@ -197,6 +210,33 @@ class SessionRunner(SessionThread):
             finally:
                 self.ctx.catalogue.release_thread()   # this thread's connection ends with it
                 self._finished.set()
+
+    def _sample(self, *, last: bool = False) -> None:
+        """Record each running task's processed bytes for the rate chart (every
+        RATE_SAMPLE_S, or now when ``last``), and a task's final figure at its end."""
+        now = monotonic()
+        if not last and self._sampled_at is not None and now - self._sampled_at < RATE_SAMPLE_S:
+            return
+        self._sampled_at = now
+        with self.lock:
+            created = self.session.created
+            elapsed = max(0.0, (utcnow() - created).total_seconds())
+            for task in self.tasks:
+                if task.status is TaskStatus.IN_PROGRESS:
+                    at = elapsed
+                elif task.started is not None and task.ended is not None:
+                    at = max(0.0, (task.ended - created).total_seconds())
+                else:
+                    continue
+                samples = task.rate_samples
+                if not samples and task.started is not None:   # it starts from nothing
+                    samples.append((round(max(0.0, (task.started - created).total_seconds()),
+                                          2), 0))
+                if samples and samples[-1][0] >= round(at, 2):
+                    continue
+                samples.append((round(at, 2), task.bytes_processed))
+                if len(samples) > MAX_RATE_SAMPLES:
+                    del samples[1:-1:2]
 
     def _flush(self) -> bool:
         """Save the session to the catalogue; False (and ``saved`` False) if that

@@ -511,6 +511,36 @@ class Repository:
                 check_lock=lambda: self._check_held(lock, "repair"),
             )
 
+    def usage(self, point_ids: Iterable[str], groups: dict[str, list[str]]
+              ) -> tuple[dict[str, int], dict[str, int]]:
+        """Space the points take in the repository, after dedup and compression (the stored
+        bytes of their blocks, from the index). ``point_ids`` oldest first: for each point,
+        what its blocks add to those of the points before it (its new data); for each group
+        of points (a job, a computer), what the union of their blocks takes. A point whose
+        manifest cannot be read is left out of both."""
+        self._index.refresh()
+        blobs = self._index.blobs
+        seen: set[str] = set()
+        new: dict[str, int] = {}
+        used: dict[str, frozenset[str]] = {}
+        for point_id in point_ids:
+            try:
+                manifest = self.recent_manifest(point_id)
+            except (RepositoryError, OSError):
+                continue
+            mine = frozenset(b for e in manifest.entries for b in e.blocks)
+            used[point_id] = mine
+            added = mine - seen
+            new[point_id] = sum(blobs[b].length for b in added if b in blobs)
+            seen |= added
+        totals: dict[str, int] = {}
+        for group, ids in groups.items():
+            union: set[str] = set()
+            for point_id in ids:
+                union |= used.get(point_id, frozenset())
+            totals[group] = sum(blobs[b].length for b in union if b in blobs)
+        return new, totals
+
     def stats(self) -> RepoStats:
         self._index.refresh()
         packs = self._layout.list_packs()

@@ -24,7 +24,7 @@ from core import errors
 from core.api import (
     HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec,
     RestoreReport, RetentionPreview, ScopePreview, StopPreview, VerifyReport, job_summary,
-    NotificationTest,
+    NotificationTest, DiskUsage,
 )
 from core.api.overview import MAX_OVERVIEW_DAYS, OVERVIEW_DAYS
 from core.scheduling.retention import GfsRetention
@@ -444,6 +444,11 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     @app.get(f"{API}/restorePoints", responses=errors_of(404, 422))
     def list_points(job: str | None = None) -> list[RestorePointInfo]:
         return service.list_points(job)
+
+    @app.get(f"{API}/restorePoints/diskUsage", responses=errors_of())
+    def disk_usage() -> DiskUsage:
+        """The space restore points really take, after dedup and compression."""
+        return service.disk_usage()
 
     @app.post(API + "/restorePoints/{point_id}/restore",
               responses=errors_of(400, 404, 409, 413, 422))

@@ -1,11 +1,18 @@
 """The built-in demo: a few generated, deterministic computers and three
-throttled jobs, so that an operator has time to press Stop."""
+throttled jobs, so that an operator has time to press Stop.
+
+The demo's computers work between runs, as real ones do: before each session of
+a job, every demo computer of it changes some of its files (a few blocks of
+each data file, some documents, a log line). Every session, not only the first,
+then reads their data files again at the job's throttled rate (10-20 s), while
+its restore points stay small: only the changed blocks are new."""
 from __future__ import annotations
 
 import os
 import random
 import shutil
 from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from core.errors import AlreadyExists
@@ -22,6 +29,12 @@ WORDS = ("backup restore agent volume chain retention repository session proxy "
          "nginx postgres journal index block pack").split()
 UNICODE_NAMES = ("résumé.txt", "Überweisung_2025.csv", "данные.json", "报告.md",
                  "ファイル.log", "naïve café.txt")
+
+# Between runs each data file gets this many bytes rewritten in place, and this
+# share of the small files a line added.
+CHANGED_BLOCK = 4 << 10   # a page of a database file
+CHANGED_FILE_SHARE = 0.05
+ACTIVITY_LOG = "var/log/activity.log"
 
 # computer -> (seed, small files, large incompressible files in MiB)
 DEMO_COMPUTERS: dict[str, tuple[int, int, tuple[int, ...]]] = {
@@ -105,3 +118,45 @@ def setup_demo(service: BackupApi) -> list[str]:
         except AlreadyExists:
             pass
     return created
+
+
+def demo_computer_root(data_dir: Path, computer: Computer) -> Path | None:
+    """The folder of a demo computer (one generated under the data directory), or None."""
+    if computer.agent != "local":
+        return None
+    root = demo_computers_dir(data_dir).resolve()
+    path = Path(computer.path).resolve()
+    if path.parent != root or computer.name not in DEMO_COMPUTERS or not path.is_dir():
+        return None
+    return path
+
+
+def work_between_runs(data_dir: Path, computers: Iterable[Computer]) -> dict[str, int]:
+    """Change some files of each demo computer among ``computers``, as a day's work
+    would: a block of each data file rewritten in place, a line added to a share of
+    the documents and to the activity log. Returns how many files changed, per demo
+    computer (other computers are never touched)."""
+    changed: dict[str, int] = {}
+    rng = random.Random()
+    for computer in computers:
+        root = demo_computer_root(data_dir, computer)
+        if root is None:
+            continue
+        count = 0
+        for blob in sorted((root / "var/lib/data").glob("blob_*.bin")):
+            size = blob.stat().st_size
+            with open(blob, "r+b") as f:
+                f.seek(rng.randrange(max(1, size - CHANGED_BLOCK)))
+                f.write(rng.randbytes(min(CHANGED_BLOCK, size)))
+            count += 1
+        texts = sorted(Path(folder, name) for folder, _dirs, names in os.walk(root)
+                       for name in names if name.startswith("file_") and name.endswith(".txt"))
+        for text in rng.sample(texts, max(1, int(len(texts) * CHANGED_FILE_SHARE))
+                               if texts else 0):
+            with open(text, "a", encoding="utf-8") as f:
+                f.write(" ".join(rng.choices(WORDS, k=12)) + "\n")
+            count += 1
+        with open(root / ACTIVITY_LOG, "a", encoding="utf-8") as f:
+            f.write(f"{computer.name}: worked since the last backup\n")
+        changed[computer.name] = count + 1
+    return changed

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from core.api import (
     HomeOverview, BulkResult, DeleteReport, RepositoryInfo, RepositoryKeyInfo, RepositorySpec,
-    RestoreReport, NotificationTest,
+    RestoreReport, NotificationTest, DiskUsage,
     RetentionPreview, ScopePreview, StopPreview, VerifyReport,
 )
 from core.catalogue import Catalogue, JobMetrics
@@ -341,6 +341,12 @@ class BackupService:
     # -- restore points, restore and verify (core.service.points) --------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self._points.list_points(job)
+
+    def disk_usage(self) -> DiskUsage:
+        """The space restore points really take in their repositories: each point's new
+        data, each job's and computer's blocks (dedup and compression), each repository's
+        size on disk."""
+        return self._points.disk_usage()
 
     def retention_preview(self, name: str) -> RetentionPreview:
         """Which of the job's points its retention keeps (and why) and which would go now."""

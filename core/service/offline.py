@@ -26,8 +26,8 @@ from pydantic import SecretStr, ValidationError
 
 from core.service import integrity
 from core.api import (
-    HomeOverview, NotificationTest, RepositoryInfo, RestoreReport, RetentionPreview, VerifyReport,
-    retention_preview,
+    DiskUsage, HomeOverview, NotificationTest, RepositoryInfo, RestoreReport, RetentionPreview,
+    VerifyReport, retention_preview,
 )
 from core.catalogue import Catalogue, JobRow, RepositoryRecord
 from core.engine.points import point_info
@@ -53,6 +53,7 @@ from core.service.maintenance import SETTINGS_KEY as MAINTENANCE_KEY
 from core.service.overview import build_overview
 from core.service.notifications.store import load_settings as load_notifications
 from core.service.ownership import DataDirOwnership
+from core.service.usage import UsageCache, disk_usage
 from core.paths import (
     catalogue_path, checked_restore_target, default_repository_path, is_read_only,
 )
@@ -80,6 +81,7 @@ class ReadOnlyService:
         self._registry = Registry(self.data_dir, self.catalogue)
         self._repos: dict[str, Repository] = {}   # repository id -> open repository
         self._trees: TreeCache | None = None
+        self._usage = UsageCache()
 
     def _refuse(self, what: str) -> ReadOnlyError:
         return ReadOnlyError(
@@ -215,6 +217,9 @@ class ReadOnlyService:
     # -- restore points ------------------------------------------------------------
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self.catalogue.points(job)
+
+    def disk_usage(self) -> DiskUsage:
+        return disk_usage(self.catalogue.points(), self._repository, self._usage)
 
     def retention_preview(self, name: str) -> RetentionPreview:
         definition = self.catalogue.job(name)

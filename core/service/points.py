@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.api import (
+    DiskUsage,
     DeleteReport, RestoreReport, RetentionPreview, VerifyReport, report_damaged_paths,
     restore_report, retention_preview,
     size_text, verify_problem_text, verify_report,
@@ -35,6 +36,7 @@ from core.service.context import ServiceContext, os_reason
 from core.service.pool import by_repository
 from core.service.registry import Entry as RepoEntry, is_default
 from core.service.sessions import Sessions
+from core.service.usage import UsageCache, disk_usage
 
 
 class Points:
@@ -44,9 +46,14 @@ class Points:
         self._ctx = ctx
         self._pool = ctx.pool
         self._sessions = sessions   # cancelling a backup stops its job; reports read sessions
+        self._usage = UsageCache()
 
     def list_points(self, job: str | None = None) -> list[RestorePointInfo]:
         return self._ctx.catalogue.points(job)
+
+    def disk_usage(self) -> DiskUsage:
+        """The space the points really take, with dedup and compression (see core.service.usage)."""
+        return disk_usage(self._ctx.catalogue.points(), self._pool.repository, self._usage)
 
     def retention_preview(self, name: str) -> RetentionPreview:
         """Which of the job's points its retention keeps (and why) and which would go now."""

@@ -27,6 +27,7 @@ from core.models import (
     SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
 )
 from core.scheduling import format_local, local_zone
+from core.service import demo
 from core.service.context import ServiceContext
 
 RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
@@ -170,6 +171,8 @@ class Sessions:
         runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished,
                                computers=computers,
                                processor=None if source is None else CopyTaskProcessor)
+        if source is None:
+            self._demo_work(runner, computers)
         with self._ctx.runners_lock:
             self._ctx.runners[session.id] = runner
         closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
@@ -206,6 +209,20 @@ class Sessions:
                 names.add(p.computer)
                 computers.append(Computer(name=p.computer, path=f"/{p.computer}"))
         return computers
+    def _demo_work(self, runner: SessionRunner, computers: list[Computer]) -> None:
+        """The demo's computers change some files before each run (``core.service.demo``),
+        so that every session of the demo reads long enough to be stopped; said in the log."""
+        try:
+            changed = demo.work_between_runs(self._ctx.data_dir, computers)
+        except OSError as exc:
+            runner.note(f"Demo: the demo computers could not change their files "
+                        f"({exc.strerror or exc}); this session may find nothing new to read.",
+                        "warning")
+            return
+        if changed:
+            runner.note("Demo: before this run, the demo computers changed "
+                        + ", ".join(f"{n} file(s) on {name}" for name, n in changed.items())
+                        + " (a block of each data file, some documents, a log line).")
 
     def _runner_finished(self, runner: SessionRunner) -> None:
         with self._ctx.runners_lock:
@@ -313,7 +330,10 @@ class Sessions:
         return StopPreview(job=job.name, session_id=runner.session.id, completed=done,
                            in_progress=running, not_started=pending, estimates=estimates,
                            graceful_eta_seconds=total,
-                           escalate_at=self._ctx.deadlines.due_at(f"escalate:{runner.session.id}"))
+                           escalate_at=self._ctx.deadlines.due_at(f"escalate:{runner.session.id}"),
+                           stop_mode=runner.session.stop_mode,
+                           stop_requested_at=runner.stop_requested_at,
+                           stopped_by=runner.session.stopped_by)
 
     def _escalate(self, session_id: str, after_s: float) -> None:
         runner = self._ctx.runners.get(session_id)

@@ -7,13 +7,15 @@ the verify verdict follow it through the server's events.
 """
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.api import BackupApi, DeleteReport, verify_problem_text
+from core.api import BackupApi, DeleteReport, DiskUsage, verify_problem_text
 from core.models import JobDefinition, RestorePointInfo, SessionInfo, SessionResult
 
 from gui.backups.actions import BackupActions
@@ -55,6 +57,9 @@ class BackupsController(QObject):
         self._again = False
         self._stale = True
         self.loads = 0
+        self.usage_loads = 0
+        self._usage_in_flight = False
+        self._usage_again = False
         self.tree_model = PointTreeModel(runner, service.browse_point, self)
         self.tree_model.failed.connect(lambda exc: self.show_error("Restore Files", exc))
 
@@ -88,6 +93,7 @@ class BackupsController(QObject):
             self._in_flight = False
             self.loads += 1
             self.view.set_points(points, self._policies())
+            self._fetch_usage()
             self._follow_up()
 
         def failed(exc: BaseException) -> None:
@@ -95,6 +101,29 @@ class BackupsController(QObject):
             self.show_error("Backups", exc)
 
         self._runner.submit(self._service.list_points, landed, failed)
+
+    def _fetch_usage(self) -> None:
+        """The On disk column: the space the points take (reads their manifests on the
+        server, so it lands after the points; at most one fetch in flight)."""
+        if self._usage_in_flight:
+            self._usage_again = True
+            return
+        self._usage_in_flight = True
+
+        def landed(usage: DiskUsage) -> None:
+            self._usage_in_flight = False
+            self.usage_loads += 1
+            self.view.set_points(self.model.points, None, usage)
+            if self._usage_again:
+                self._usage_again = False
+                self._fetch_usage()
+
+        def failed(exc: BaseException) -> None:   # the column stays empty; the rest works
+            self._usage_in_flight = False
+            logging.getLogger(__name__).warning("The space the restore points take is "
+                                                "unknown: %s", exc)
+
+        self._runner.submit(self._service.disk_usage, landed, failed)
 
     def _policies(self) -> dict[str, JobDefinition]:
         """Each job's definition: what its retention keeps (the Retention column)."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
+from core.api import DiskUsage
 from core.models import JobDefinition, RestorePointInfo
 from core.scheduling.retention import Decision, decide
 
@@ -16,8 +17,18 @@ from gui.widgets.resources import icon
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
-HEADERS = ["Name", "Type", "Restore points", "Files", "Size", "State", "Retention"]
+HEADERS = ["Name", "Type", "Restore points", "Files", "Size", "On disk", "State", "Retention"]
 RETENTION_COLUMN = HEADERS.index("Retention")
+SIZE_COLUMN = HEADERS.index("Size")
+ON_DISK_COLUMN = HEADERS.index("On disk")
+STATE_COLUMN = HEADERS.index("State")
+HEADER_TIPS = {
+    SIZE_COLUMN: "The size of the files at the source: a point's files; a computer's newest "
+                 "point; a job's computers, each by its newest point.",
+    ON_DISK_COLUMN: "The space taken in the repository, after dedup and compression: the new "
+                    "data a point added; all the data a computer's or a job's points use, "
+                    "each block counted once.",
+}
 NOT_KEPT = "Not kept"
 NOT_KEPT_TIP = ("Not kept by the job's retention as it is set now: the job's next backup "
                 "removes it.")
@@ -102,16 +113,29 @@ class BackupsModel(QStandardItemModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setHorizontalHeaderLabels(HEADERS)
+        for column, tip in HEADER_TIPS.items():
+            self.setHeaderData(column, Qt.Orientation.Horizontal, tip,
+                               Qt.ItemDataRole.ToolTipRole)
         self.points: list[RestorePointInfo] = []
         self.policies: dict[str, JobDefinition] = {}
+        self.usage: DiskUsage | None = None   # None: not fetched yet
 
     def set_points(self, points: Sequence[RestorePointInfo],
-                   policies: Mapping[str, JobDefinition] | None = None) -> None:
+                   policies: Mapping[str, JobDefinition] | None = None,
+                   usage: DiskUsage | None = None) -> None:
         """Rebuild the rows. ``policies``: the jobs' definitions by name, for the Retention
-        column (what each job's retention keeps, and why; None: the last ones given)."""
+        column (what each job's retention keeps, and why; None: the last ones given);
+        ``usage``: the space the points take, for On disk (None: the last one given)."""
         self.points = list(points)
         if policies is not None:
             self.policies = dict(policies)
+        if usage is not None:
+            self.usage = usage
+
+        def on_disk(value: int | None) -> tuple[str, int]:
+            if value is None:
+                return ("" if self.usage is None else "—"), -1
+            return bytes_text(value), value
         decisions: dict[str, Decision] = {}
         for name, definition in self.policies.items():
             for d in decide([p for p in self.points if p.job == name],
@@ -124,7 +148,10 @@ class BackupsModel(QStandardItemModel):
         for job in sorted(by_job, key=str.casefold):
             computers = by_job[job]
             every = tuple(p for c in computers.values() for p in c)
-            size, files = sum(p.size for p in every), sum(p.files for p in every)
+            # The source's size: each computer by its newest point (newest first).
+            size = sum(pts[0].size for pts in computers.values())
+            files = sum(pts[0].files for pts in computers.values())
+            disk, disk_sort = on_disk(self.usage.jobs.get(job) if self.usage else None)
             damaged = sum(1 for p in every if p.damaged)
             node = BackupNode("job", job, points=tuple(sorted(every, key=lambda p: p.created,
                                                               reverse=True)))
@@ -132,34 +159,39 @@ class BackupsModel(QStandardItemModel):
             copy = policy is not None and policy.is_copy
             job_row = _row(node, [job, "Backup copy" if copy else "Agent backup",
                                   str(len(every)), "",
-                                  bytes_text(size),
+                                  bytes_text(size), disk,
                                   f"{damaged} damaged" if damaged else "OK",
                                   policy_text(self.policies.get(job))],
                            "backup_copy" if copy else "jobs",
-                           [job.casefold(), "", len(every), files, size, damaged, ""])
+                           [job.casefold(), "", len(every), files, size, disk_sort,
+                            damaged, ""])
             if copy and policy is not None:
                 job_row[1].setToolTip(f"Copies of the restore points of '{policy.copy_source}'"
                                       f", kept in {policy.repository}")
             for computer in sorted(computers, key=str.casefold):
                 pts = computers[computer]
-                csize = sum(p.size for p in pts)
+                csize = pts[0].size   # the source's size: its newest point's
+                cdisk, cdisk_sort = on_disk(self.usage.computers.get(job, {}).get(computer)
+                                            if self.usage else None)
                 cnode = BackupNode("computer", job, computer, points=tuple(pts))
                 cdamaged = sum(1 for p in pts if p.damaged)
                 crow = _row(cnode, [computer, "Computer", str(len(pts)), str(pts[0].files),
-                                    bytes_text(csize),
+                                    bytes_text(csize), cdisk,
                                     f"{cdamaged} damaged" if cdamaged else "OK", ""],
                             "computer",
-                            [computer.casefold(), "", len(pts), pts[0].files, csize, cdamaged,
-                             ""])
+                            [computer.casefold(), "", len(pts), pts[0].files, csize,
+                             cdisk_sort, cdamaged, ""])
                 for p in pts:
                     decision = decisions.get(p.id)
                     kept = retention_text(decision)
+                    pdisk, pdisk_sort = on_disk(self.usage.points.get(p.id)
+                                                if self.usage else None)
                     prow = _row(BackupNode("point", job, computer, point=p),
                                 [datetime_text(p.created, seconds=True), p.type.value, "",
-                                 str(p.files), bytes_text(p.size),
+                                 str(p.files), bytes_text(p.size), pdisk,
                                  point_state(p), kept],
                                 "point", [p.created.timestamp(), p.type.value, 0, p.files,
-                                          p.size, 1 if p.damaged else 0, kept])
+                                          p.size, pdisk_sort, 1 if p.damaged else 0, kept])
                     if p.damaged:
                         for item in prow:
                             item.setForeground(DAMAGED)

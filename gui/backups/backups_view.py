@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from core.api import DiskUsage
 from core.models import JobDefinition, RestorePointInfo
 
 from gui.backups.backups_model import NODE_ROLE, SORT_ROLE, BackupNode, BackupsModel
@@ -55,7 +56,7 @@ class BackupsView(QWidget):
         self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         header = self.tree.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((240, 100, 110, 80, 100)):
+        for column, width in enumerate((240, 100, 110, 80, 90, 90)):
             self.tree.setColumnWidth(column, width)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self.show_context_menu)
@@ -71,7 +72,8 @@ class BackupsView(QWidget):
         layout.addWidget(self.stack, 1)
 
     def set_points(self, points: Sequence[RestorePointInfo],
-                   policies: Mapping[str, JobDefinition] | None = None) -> None:
+                   policies: Mapping[str, JobDefinition] | None = None,
+                   usage: DiskUsage | None = None) -> None:
         """Rebuild the tree; what was expanded and selected stays so. ``policies``: the
         jobs' definitions, for the Retention column (None: the last ones given)."""
         expanded: set[tuple[str, ...]] = set()
@@ -80,7 +82,7 @@ class BackupsView(QWidget):
                    if self.tree.isExpanded(index) else None)
         first = not self._loaded
         self._loaded = True
-        self.model.set_points(points, policies)
+        self.model.set_points(points, policies, usage)
         self._walk(lambda index, node: self.tree.setExpanded(
             index, first and node.kind == "job" or node.key in expanded))
         if selected is not None:

@@ -175,17 +175,21 @@ class JobController(QObject):
             return
         names = list(dialog.jobs)
 
-        def previews() -> tuple[list[StopPreview], list[str]]:
+        def previews() -> tuple[list[StopPreview], list[str], list[SessionInfo]]:
             found: list[StopPreview] = []
             gone: list[str] = []
+            finished: list[SessionInfo] = []
             for name in names:
                 try:
                     found.append(self._service.stop_preview(name))
                 except ConsoleError:
                     gone.append(name)
-            return found, gone
+                    last = self._last_backup(name)   # who got a restore point
+                    if last is not None:
+                        finished.append(last)
+            return found, gone, finished
 
-        def show(result: tuple[list[StopPreview], list[str]]) -> None:
+        def show(result: tuple[list[StopPreview], list[str], list[SessionInfo]]) -> None:
             self._preview_in_flight = False
             if self.stop_dialog is dialog:
                 dialog.set_previews(*result)
@@ -197,6 +201,17 @@ class JobController(QObject):
 
         self._preview_in_flight = True
         self._runner.submit(previews, show, failed)
+
+    def _last_backup(self, job: str) -> SessionInfo | None:
+        """The job's latest backup session, once it has ended (worker thread)."""
+        try:
+            page = self._service.list_history(HistoryQuery(
+                job=job, types=[SessionType.BACKUP], limit=1, count=False))
+            if not page.sessions or page.sessions[0].state.is_active:
+                return None
+            return self._service.get_session(page.sessions[0].id)
+        except ConsoleError:
+            return None
 
     def _stop(self, names: Sequence[str], mode: StopMode,
               escalate_after_s: float | None = None) -> None:

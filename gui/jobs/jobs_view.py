@@ -3,6 +3,7 @@ state over the jobs list, whose header's right-click menu chooses the columns.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction
@@ -15,7 +16,8 @@ from core.models import JobInfo
 
 from gui.jobs.jobs_filter import JobsFilterProxy, QuickFilter
 from gui.jobs.jobs_model import HEADERS, Column, JobsTableModel
-from gui.widgets.list_table import restore_header, setup_list_table
+from gui.widgets.formatting import NOT_SCHEDULED, datetime_text
+from gui.widgets.list_table import cell_width, restore_header, setup_list_table
 from gui.widgets.row_menu import popup_row_menu
 from gui.widgets.resources import icon
 from gui.widgets.search_box import search_box
@@ -26,8 +28,14 @@ _WIDTHS: dict[Column, int] = {
     Column.NAME: 170, Column.TYPE: 128, Column.OBJECTS: 62, Column.STATUS: 96,
     Column.LAST_RUN: 120, Column.LAST_RESULT: 90, Column.NEXT_RUN: 116, Column.TARGET: 160,
 }
+# The longest text a column is expected to show: its default width never cuts it.
+_LONGEST: dict[Column, str] = {
+    Column.STATUS: "Working 100%", Column.LAST_RUN: datetime_text(datetime(2028, 12, 28, 20, 58)),
+    Column.NEXT_RUN: NOT_SCHEDULED, Column.LAST_RESULT: "Warning", Column.OBJECTS: "Objects",
+}
+_WITH_ICON = {Column.LAST_RESULT}
 # When fitting leaves too little room for Description, these give way first, down to:
-_GIVE_WAY: dict[Column, int] = {Column.TARGET: 120, Column.NAME: 160}
+_GIVE_WAY: dict[Column, int] = {Column.TARGET: 100, Column.NAME: 160}
 _MAX_FITTED_WIDTH = 240
 MIN_COLUMN_WIDTH = 48
 MIN_DESCRIPTION_WIDTH = 200
@@ -139,8 +147,8 @@ class JobsView(QWidget):
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(MIN_COLUMN_WIDTH)
         header.setResizeContentsPrecision(FIT_ROWS)
-        self.hover = setup_list_table(self.table, widths=_WIDTHS, stretch=Column.DESCRIPTION,
-                                      on_menu=self.show_context_menu)
+        self.hover = setup_list_table(self.table, widths=self.default_widths(),
+                                      stretch=Column.DESCRIPTION, on_menu=self.show_context_menu)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self.show_column_menu)
         self._selected_rows: list[int] | None = None   # source rows, in view order
@@ -230,13 +238,20 @@ class JobsView(QWidget):
         self._fitted = True   # the operator's widths win over fitting to the content
         return True
 
+    def default_widths(self) -> dict[Column, int]:
+        """Each column's width before fitting: wide enough for its longest expected text
+        ("Working 100%", a date and time) in the table's font."""
+        return {column: max(width, cell_width(self.table, _LONGEST[column],
+                                              with_icon=column in _WITH_ICON))
+                if column in _LONGEST else width for column, width in _WIDTHS.items()}
+
     def _fit_columns_once(self) -> None:
         """Size the columns to the first jobs shown; later the operator decides."""
         if self._fitted:
             return
         self._fitted = True
         widths = {}
-        for column, default in _WIDTHS.items():
+        for column, default in self.default_widths().items():
             fitted = min(_MAX_FITTED_WIDTH, self.table.sizeHintForColumn(column) + _FIT_PADDING)
             widths[column] = max(default, fitted)
         # Description takes the spare width: fitting never squeezes it below its minimum.

@@ -31,16 +31,27 @@ class RateChart(QWidget):
         self.rates: deque[tuple[float, float]] = deque(maxlen=MAX_SAMPLES)   # (t, B/s)
         self._seen: deque[tuple[float, int]] = deque()   # recent (t, processed)
         self.samples = 0    # observations of the session while it ran
+        self._series: list[tuple[float, int]] = []   # what set_series drew
         self.placeholder = "The rate is drawn while the session runs."
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(320, 90)
 
     def clear(self) -> None:
+        self._series = []
         self.rates.clear()
         self._seen.clear()
         self.samples = 0
         self.update()
+
+    def set_series(self, series: list[tuple[float, int]]) -> None:
+        """Draw a whole session's (elapsed seconds, processed bytes), replacing what was."""
+        if series == self._series:
+            return
+        self.clear()
+        self._series = list(series)
+        for elapsed_s, processed in series:
+            self.add(elapsed_s, processed)
 
     def add(self, elapsed_s: float, processed: int) -> None:
         """One observation; the rate is taken over the last second or so (at

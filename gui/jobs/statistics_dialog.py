@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from core.api import made_text, session_figures, stopped_text
+from core.api import SessionFigures, made_text, session_figures, stopped_text, task_percent
 from core.models import LogItem, SessionInfo, SessionType, Stage, TaskInfo, TaskStatus
 
 from gui.widgets.formatting import (
@@ -97,14 +97,27 @@ def _figures(title: str, names: list[str], parent: QWidget) -> tuple[QGroupBox, 
     return box, labels
 
 
-def task_progress(task: TaskInfo) -> int:
-    if task.status.is_final:
-        return 100
-    if task.status is TaskStatus.PENDING:
-        return 0
-    if task.bytes_total:
-        return min(100, int(100 * task.bytes_processed / task.bytes_total))
-    return int(100 * task.files_done / task.files_total) if task.files_total else 0
+def task_progress(task: TaskInfo) -> int | None:
+    """A computer's bar (None: none, for one skipped or that failed before reading)."""
+    return task_percent(task)
+
+
+def session_rate_series(session: SessionInfo) -> list[tuple[float, int]]:
+    """(seconds since the session started, bytes processed by all its computers) at
+    every time a computer was sampled: each computer counts its last sample until then."""
+    events = sorted((t, i, processed) for i, task in enumerate(session.tasks)
+                    for t, processed in task.rate_samples)
+    current = [0] * len(session.tasks)
+    total = 0
+    series: list[tuple[float, int]] = []
+    for t, i, processed in events:
+        total += processed - current[i]
+        current[i] = processed
+        if series and series[-1][0] == t:
+            series[-1] = (t, total)
+        else:
+            series.append((t, total))
+    return series
 
 
 class StatisticsDialog(QDialog):
@@ -141,7 +154,7 @@ class StatisticsDialog(QDialog):
                                                      "Bottleneck", "Status", "Started"], self)
         data, self.data = _figures("Data", ["Processed", "Read", "Transferred", "Saving"], self)
         status, self.status = _figures("Status", ["Success", "Warning", "Error", "Skipped",
-                                                  "Running"], self)
+                                                  "Running", "Pending"], self)
         for box in (summary, data, status):
             figures.addWidget(box, 1)
         chart_box = QGroupBox("Processing rate", self)
@@ -209,7 +222,7 @@ class StatisticsDialog(QDialog):
         what = made_text(session) if session.type is SessionType.BACKUP else kind
         self.heading.setText(f"Job: {job_text(session.job)}  ·  {what}  ·  "
                              f"{session.run_kind.value.capitalize()} run")
-        self.progress.setValue(session.progress)
+        self.progress.setValue(fig.percent)   # as the rows below add up
         self.summary["Duration"].setText(duration_text(fig.duration_s))
         self.summary["Processing rate"].setText(
             f"{bytes_text(fig.rate_bps)}/s" if fig.rate_bps else "—")
@@ -234,18 +247,19 @@ class StatisticsDialog(QDialog):
         self.status["Error"].setText(str(fig.error))
         self.status["Skipped"].setText(str(fig.skipped))
         self.status["Running"].setText(str(fig.running))
+        self.status["Pending"].setText(str(fig.pending))
         active = session.state.is_active
-        if active:
-            self.chart.add(fig.duration_s, fig.processed)
-        elif len(self.chart.rates) < 2:
-            self.chart.placeholder = "The rate is drawn while the session runs."
-            self.chart.update()
+        # Drawn from the session's own samples: the same during the session and after it.
+        self.chart.set_series(session_rate_series(session))
+        self.chart.placeholder = "The rate is drawn while the session runs." if active else \
+            "The session was too short to draw its rate."
+        self.chart.update()
         self.stop_button.setEnabled(active)
         self.stop_button.setText("Cancel" if session.type not in JOB_SESSIONS else "Stop")
         self.report_button.setEnabled(True)
         self._fill_computers(session, fig)
 
-    def _fill_computers(self, session: SessionInfo, fig: object) -> None:
+    def _fill_computers(self, session: SessionInfo, fig: SessionFigures) -> None:
         current = self.computers.currentItem()
         keep = current.data(0, Qt.ItemDataRole.UserRole) if current is not None else None
         self.computers.clear()
@@ -259,7 +273,7 @@ class StatisticsDialog(QDialog):
         head.setIcon(0, icon("job"))
         head.setData(0, Qt.ItemDataRole.UserRole, SESSION_ROW)
         head.setData(0, LOG_ROLE, session.log)
-        head.setData(2, PROGRESS_ROLE, 100 if not session.state.is_active else session.progress)
+        head.setData(2, PROGRESS_ROLE, fig.percent)
         font = head.font(0)
         font.setBold(True)
         head.setFont(0, font)
@@ -277,7 +291,9 @@ class StatisticsDialog(QDialog):
                 item.setIcon(1, icon(name))
             item.setData(0, Qt.ItemDataRole.UserRole, task.computer)
             item.setData(0, LOG_ROLE, task.log)
-            item.setData(2, PROGRESS_ROLE, task_progress(task))
+            percent = task_progress(task)
+            if percent is not None:
+                item.setData(2, PROGRESS_ROLE, percent)
             item.setToolTip(2, done)
             self.computers.addTopLevelItem(item)
         for i in range(self.computers.topLevelItemCount()):

@@ -13,6 +13,7 @@ scrolls when the text is longer than its room.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
     QSpinBox, QVBoxLayout, QWidget,
 )
 
-from core.models import StopMode
+from core.models import SessionInfo, StopMode
 from core.api import StopPreview
 
 from gui.widgets.resources import icon
@@ -39,7 +40,11 @@ KEPT_TEXT = "Restore points created earlier are kept in either case."
 LOADING_TEXT = "Checking the job's computers…"
 CHOICE_TEXT_WIDTH = 260
 POINTS_LINES = 3     # room for the computers that get a point, before it scrolls
-ESTIMATE_LINES = 4   # room for the computers in progress and the total
+ESTIMATE_LINES = 4   # room for the computers in progress and the total (one job)
+ESTIMATE_LINES_PER_JOB = 3   # several jobs: each job's name and its computers in progress
+MAX_ESTIMATE_LINES = 10
+MULTI_JOB_TEXT_WIDTH = 320   # several jobs: their names take room in every line
+QUESTION_LINES = 2   # the question, or what is under way, or that the job has finished
 DEFAULT_DEADLINE_MIN = 30
 NOTE_LINES = 2       # room for the "no new restore point" note
 
@@ -51,6 +56,7 @@ def _names(names: Sequence[str]) -> str:
 def _fixed_box(label: QLabel, width: int, lines: int, parent: QWidget) -> QScrollArea:
     """``label`` in a frameless box of fixed size that scrolls when needed."""
     label.setWordWrap(True)
+    label.ensurePolished()   # its style sheet's font, before its lines are measured
     label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
     box = QScrollArea(parent)
     box.setObjectName("FixedTextBox")
@@ -76,24 +82,62 @@ def eta_text(seconds: float) -> str:
 
 
 def estimate_text(previews: Sequence[StopPreview]) -> str:
-    """Each computer in progress with its progress and time left, then how long
-    until a graceful stop ends the job(s); 'estimating…' until there is a rate."""
+    """Each computer in progress with its progress and time left (under its job's name when
+    there are several), then how long until a graceful stop ends the job(s); 'estimating…'
+    until there is a rate."""
     lines: list[str] = []
+    several = len(previews) > 1
     for preview in previews:
-        prefix = f"{preview.job} / " if len(previews) > 1 else ""
+        if several and preview.estimates:
+            lines.append(f"{preview.job}:")
         for e in preview.estimates:
             left = "estimating…" if e.eta_seconds is None \
                 else f"{eta_text(e.eta_seconds)} left"
-            lines.append(f"{prefix}{e.computer}: {e.progress} %, {left}")
+            lines.append(f"{'  ' if several else ''}{e.computer}: {e.progress} %, {left}")
     if not lines:
         return "Nothing is being backed up now: the job stops at once."
     estimated = [p for p in previews if p.estimates]
     totals = [p.graceful_eta_seconds for p in estimated if p.graceful_eta_seconds is not None]
+    jobs = "jobs stop" if several else "job stops"
     if len(totals) < len(estimated):
-        lines.append("Estimating when the job stops…")
+        lines.append(f"Estimating when the {jobs}…")
     else:
-        lines.append(f"{eta_text(max(totals))} until the job stops.".capitalize())
+        lines.append(f"{eta_text(max(totals))} until the {jobs}.".capitalize())
     return "\n".join(lines)
+
+
+def _time(value: datetime | None) -> str:
+    """A time of today as the operator reads it: 08:41."""
+    return value.astimezone().strftime("%H:%M") if value is not None else ""
+
+
+def under_way_text(preview: StopPreview) -> str:
+    """A stop already asked for: since when, by whom, and what it still waits for."""
+    if preview.stop_mode is None:
+        return ""
+    since = f" since {_time(preview.stop_requested_at)}" if preview.stop_requested_at else ""
+    by = f" ({preview.stopped_by})" if preview.stopped_by else ""
+    if preview.stop_mode is StopMode.IMMEDIATELY:
+        return (f"An immediate stop of '{preview.job}' is under way{since}{by}: the computers "
+                "in progress are being cancelled.")
+    waits = (f"it waits for {_names(preview.in_progress)} to finish" if preview.in_progress
+             else "it is ending the session")
+    deadline = f", and stops immediately at {_time(preview.escalate_at)}" \
+        if preview.escalate_at else ""
+    return (f"A graceful stop of '{preview.job}' is under way{since}{by}: "
+            f"{waits}{deadline}.")
+
+
+def got_points(session: SessionInfo) -> list[str]:
+    return [t.computer for t in session.tasks if t.status.produced_point]
+
+
+def finished_text(session: SessionInfo) -> str:
+    """A job that ended while the window was open: how, and who got a restore point."""
+    result = session.result.value if session.result else "ended"
+    at = f" at {_time(session.ended)}" if session.ended else ""
+    return (f"The job '{session.job}' has finished ({result}{at}): there is nothing to stop. "
+            f"New restore points for: {_names(got_points(session))}.")
 
 
 def _per_job(previews: Sequence[StopPreview], attr: str) -> str:
@@ -105,9 +149,11 @@ def _per_job(previews: Sequence[StopPreview], attr: str) -> str:
 class _Choice(QFrame):
     """One choice's explanation and its computers that would get a point."""
 
-    def __init__(self, title: str, text: str, icon_name: str, parent: QWidget) -> None:
+    def __init__(self, title: str, text: str, icon_name: str, parent: QWidget,
+                 width: int = CHOICE_TEXT_WIDTH) -> None:
         super().__init__(parent)
         self.setObjectName("StopChoice")
+        self.text_width = width
         layout = QGridLayout(self)
         layout.setContentsMargins(10, 8, 10, 10)
         layout.setHorizontalSpacing(8)
@@ -120,7 +166,7 @@ class _Choice(QFrame):
         layout.addWidget(heading, 0, 1)
         body = QLabel(text, self)
         body.setWordWrap(True)
-        body.setFixedWidth(CHOICE_TEXT_WIDTH)
+        body.setFixedWidth(width)
         layout.addWidget(body, 1, 1)
         caption = QLabel("New restore points for:", self)
         caption.setObjectName("StopChoiceCaption")
@@ -128,7 +174,7 @@ class _Choice(QFrame):
         self.points = QLabel(LOADING_TEXT, self)
         self.points.setObjectName("StopChoicePoints")
         self.points.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(_fixed_box(self.points, CHOICE_TEXT_WIDTH, POINTS_LINES, self), 3, 1)
+        layout.addWidget(_fixed_box(self.points, width, POINTS_LINES, self), 3, 1)
         self.grid = layout
         layout.setRowStretch(9, 1)
 
@@ -148,22 +194,26 @@ class StopJobDialog(QDialog):
         layout.setContentsMargins(16, 14, 16, 12)
         layout.setSpacing(10)
         what = f"the job '{jobs[0]}'" if len(jobs) == 1 else f"{len(jobs)} jobs"
-        question = QLabel(f"How do you want to stop {what}?", self)
-        question.setObjectName("DialogQuestion")
-        layout.addWidget(question)
+        self.question_text = f"How do you want to stop {what}?"
+        self.question = QLabel(self.question_text, self)
+        self.question.setObjectName("DialogQuestion")
 
+        width = CHOICE_TEXT_WIDTH if len(jobs) == 1 else MULTI_JOB_TEXT_WIDTH
         row = QHBoxLayout()
         row.setSpacing(10)
-        self.immediately = _Choice("Immediately", IMMEDIATELY_TEXT, "stop", self)
-        self.gracefully = _Choice("Gracefully", GRACEFULLY_TEXT, "success", self)
-        self._add_graceful_extras(self.gracefully)
+        self.immediately = _Choice("Immediately", IMMEDIATELY_TEXT, "stop", self, width)
+        self.gracefully = _Choice("Gracefully", GRACEFULLY_TEXT, "success", self, width)
+        self._add_graceful_extras(self.gracefully, len(jobs))
+        # What is under way (a stop already asked for, a job that finished) replaces the
+        # question, in a box of fixed size: the window keeps its size.
+        layout.addWidget(_fixed_box(self.question, 2 * width + 80, QUESTION_LINES, self))
         row.addWidget(self.immediately)
         row.addWidget(self.gracefully)
         layout.addLayout(row)
 
         self.nothing = QLabel("", self)
         self.nothing.setObjectName("StopNoPoint")
-        layout.addWidget(_fixed_box(self.nothing, 2 * CHOICE_TEXT_WIDTH + 80, NOTE_LINES, self))
+        layout.addWidget(_fixed_box(self.nothing, 2 * width + 80, NOTE_LINES, self))
         kept = QLabel(KEPT_TEXT, self)
         kept.setObjectName("DialogNote")
         layout.addWidget(kept)
@@ -184,14 +234,16 @@ class StopJobDialog(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         self.setFixedSize(self.sizeHint())
 
-    def _add_graceful_extras(self, card: _Choice) -> None:
+    def _add_graceful_extras(self, card: _Choice, jobs: int) -> None:
         caption = QLabel("How long it takes:", card)
         caption.setObjectName("StopChoiceCaption")
         card.grid.addWidget(caption, 4, 1)
         self.estimate = QLabel(LOADING_TEXT, card)
         self.estimate.setObjectName("StopEstimate")
-        card.grid.addWidget(_fixed_box(self.estimate, CHOICE_TEXT_WIDTH, ESTIMATE_LINES, card),
-                            5, 1)
+        lines = ESTIMATE_LINES if jobs == 1 else \
+            min(MAX_ESTIMATE_LINES, ESTIMATE_LINES_PER_JOB * jobs + 1)
+        self.estimate_box = _fixed_box(self.estimate, card.text_width, lines, card)
+        card.grid.addWidget(self.estimate_box, 5, 1)
         row = QHBoxLayout()
         row.setSpacing(4)
         self.deadline = QCheckBox("Stop immediately if not done within", card)
@@ -213,29 +265,53 @@ class StopJobDialog(QDialog):
         """The graceful stop's deadline in seconds, or None when not asked for."""
         return self.deadline_minutes.value() * 60.0 if self.deadline.isChecked() else None
 
-    def set_previews(self, previews: Sequence[StopPreview], gone: Sequence[str] = ()) -> None:
-        """Show what each choice would do; ``gone`` lists jobs no longer running."""
-        self.estimate.setText(estimate_text(previews) if previews else "—")
+    def set_previews(self, previews: Sequence[StopPreview], gone: Sequence[str] = (),
+                     finished: Sequence[SessionInfo] = ()) -> None:
+        """Show what each choice would do; ``gone`` lists jobs no longer running and
+        ``finished`` their last sessions (who got a restore point)."""
+        self.estimate.setText(estimate_text(previews) if previews else
+                              "The job has finished." if gone else "—")
+        ended = {s.job.casefold(): s for s in finished}
         if previews:
             self.immediately.points.setText(_per_job(previews, "immediately_gets_point"))
             self.gracefully.points.setText(_per_job(previews, "gracefully_gets_point"))
         else:
+            got = "; ".join(_names(got_points(s)) for s in finished) if len(finished) == 1 \
+                else "\n".join(f"{s.job}: {_names(got_points(s))}" for s in finished)
             for choice in (self.immediately, self.gracefully):
-                choice.points.setText("none")
+                choice.points.setText(got or "none")
         notes: list[str] = []
-        not_started = [p for p in previews if p.not_started]
+        not_started = [p for p in previews if p.not_started and p.stop_mode is None]
         if not_started:
             notes.append("No new restore point in either case (not started yet): "
                          + _per_job(not_started, "not_started").replace("\n", "; "))
-        if gone and not previews:
-            what = f"The job '{gone[0]}' has" if len(gone) == 1 else "These jobs have"
-            notes.append(f"{what} already finished: there is nothing to stop.")
-        elif gone:
-            notes.append("No longer running: " + ", ".join(gone))
+        if gone and previews:
+            notes.append("No longer running: " + "; ".join(
+                f"{name} (new restore points for: {_names(got_points(ended[name.casefold()]))})"
+                if name.casefold() in ended else name for name in gone))
         self.nothing.setText("\n".join(notes))
+        under_way = [under_way_text(p) for p in previews if p.stop_mode is not None]
+        if gone and not previews:
+            texts = [finished_text(ended[n.casefold()]) for n in gone if n.casefold() in ended]
+            what = f"The job '{gone[0]}' has" if len(gone) == 1 else "These jobs have"
+            self.question.setText(" ".join(texts) if texts else
+                                  f"{what} already finished: there is nothing to stop.")
+        elif under_way:
+            graceful = all(p.stop_mode is StopMode.GRACEFULLY for p in previews)
+            self.question.setText(" ".join(under_way) + (
+                " Stop immediately instead, or wait." if graceful else ""))
+        else:
+            self.question.setText(self.question_text)
         still_running = bool(previews) or not gone
-        self.immediately_button.setEnabled(still_running)
-        self.gracefully_button.setEnabled(still_running)
+        graceful_asked = bool(previews) and all(p.stop_mode is not None for p in previews)
+        immediate_asked = bool(previews) and all(p.stop_mode is StopMode.IMMEDIATELY
+                                                 for p in previews)
+        self.immediately_button.setEnabled(still_running and not immediate_asked)
+        self.gracefully_button.setEnabled(still_running and not graceful_asked)
+        self.gracefully_button.setToolTip("A stop is already under way" if graceful_asked
+                                          else "")
+        self.cancel_button.setText("Close" if not still_running or graceful_asked
+                                   else "Cancel")
 
     def _choose(self, mode: StopMode) -> None:
         self.mode = mode

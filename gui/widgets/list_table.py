@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import (
     QByteArray, QEvent, QItemSelectionModel, QModelIndex, QObject, QPersistentModelIndex, QPoint,
-    Qt,
+    QSize, Qt,
 )
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
@@ -85,6 +85,31 @@ def setup_list_table(table: QTableView, *, widths: Mapping[_Column, int], stretc
     table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     table.customContextMenuRequested.connect(on_menu)
     return hover
+
+
+def cell_width(table: QTableView, text: str, *, with_icon: bool = False) -> int:
+    """The width a cell of ``table`` needs to show ``text`` uncut (and an icon before it),
+    as its style measures a cell: the font, the item's padding and margins."""
+    table.ensurePolished()
+    option = QStyleOptionViewItem()
+    option.initFrom(table)
+    option.font = table.font()
+    option.fontMetrics = table.fontMetrics()
+    option.text = text
+    option.features |= QStyleOptionViewItem.ViewItemFeature.HasDisplay
+    if with_icon:
+        option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
+        side = table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize, None, table)
+        option.decorationSize = QSize(side, side)
+    size = table.style().sizeFromContents(QStyle.ContentsType.CT_ItemViewItem, option,
+                                          QSize(), table)
+    # The style sheet's item padding is not in that size: the text's own advance, the
+    # padding (6 px a side), the item's text margins (the focus frame's and one) and the
+    # icon, with a few pixels to spare.
+    margin = table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
+    icon_room = option.decorationSize.width() + 4 if with_icon else 0
+    needed = table.fontMetrics().horizontalAdvance(text) + 2 * 6 + 2 * margin + icon_room + 4
+    return max(size.width(), needed)
 
 
 def restore_header(table: QTableView, state: QByteArray, stretch: int) -> bool:

@@ -22,6 +22,7 @@ from gui.widgets.resources import icon
 
 STEP_LIST_WIDTH = 168
 HEADER_ICON = 40
+DESCRIPTION_LINES = 2   # the header's room for a step's description
 
 
 class WizardStep:
@@ -65,6 +66,13 @@ class WizardFrame(QDialog):
         self.description_label = QLabel(header)
         self.description_label.setObjectName("WizardDescription")
         self.description_label.setWordWrap(True)
+        # Two lines reserved, whichever step shows: a description that wraps never pushes
+        # the page down under the pointer.
+        self.description_label.ensurePolished()
+        self.description_label.setFixedHeight(
+            DESCRIPTION_LINES * self.description_label.fontMetrics().lineSpacing() + 2)
+        self.description_label.setAlignment(Qt.AlignmentFlag.AlignLeft
+                                            | Qt.AlignmentFlag.AlignTop)
         texts.addWidget(self.title_label)
         texts.addWidget(self.description_label)
         texts.addStretch(1)

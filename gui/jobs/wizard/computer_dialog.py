@@ -250,9 +250,14 @@ class ComputerDialog(QDialog):
 
     # -- building --------------------------------------------------------------------------
     def _error_label(self, parent: QWidget | None = None) -> QLabel:
+        """A field's message, in a line of its own that is always there (empty while the
+        field is fine): a message appearing never moves the fields under the pointer.
+        A long one is cut at the label's width; its tooltip has it whole."""
         label = QLabel("", parent or self)
         label.setObjectName("FieldError")
-        label.setWordWrap(True)
+        label.ensurePolished()
+        label.setFixedHeight(label.fontMetrics().lineSpacing() + 2)
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         return label
 
     def _build_local_page(self) -> QWidget:
@@ -396,6 +401,8 @@ class ComputerDialog(QDialog):
         if layout is not None:
             layout.activate()
         self.adjustSize()
+        # Fit the kind's fields: a shorter page (Local folder) leaves no empty room.
+        self.resize(self.width(), self.sizeHint().height())
 
     def _kind_changed(self, *_args: object) -> None:
         self._show_kind()
@@ -462,8 +469,11 @@ class ComputerDialog(QDialog):
                            ("path", self.remote_path_error),
                            ("identity", self.identity_error),
                            ("known_hosts", self.known_hosts_error)):
-            label.setText(found.get(key, ""))
-            label.setVisible(key in found)
+            text = found.get(key, "")
+            label.setToolTip(text)
+            width = max(label.width(), 200)
+            label.setText(label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                         width))
         valid = not self.field_errors()
         self.ok_button.setEnabled(valid)
         self._update_test_button()

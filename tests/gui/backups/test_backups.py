@@ -4,6 +4,7 @@ with a verdict naming the damaged files, and Delete from Disk."""
 from __future__ import annotations
 
 import os
+import random
 import stat
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from pytestqt.qtbot import QtBot
 from core.api import BackupApi
 from core.models import Computer, JobDefinition, RestorePointInfo
 from core.scheduling import GfsRetention
-from gui.backups.backups_model import NODE_ROLE, RETENTION_COLUMN, BackupNode
+from gui.backups.backups_model import (
+    NODE_ROLE, ON_DISK_COLUMN, RETENTION_COLUMN, SIZE_COLUMN, STATE_COLUMN, BackupNode,
+)
+from gui.widgets.formatting import bytes_text
 from gui.shell.main_window import MainWindow
 from gui.backups.restore_dialog import RestoreDialog
 
@@ -215,7 +219,7 @@ def test_verify_names_the_damaged_file_of_a_corrupted_pack(
     box.close()
     # The point is marked damaged in the Backups node, and the Verify session is in History.
     qtbot.waitUntil(lambda: window.backups_view.index_of(("point", point.id))
-                    .siblingAtColumn(5).data() == "Damaged", timeout=WAIT_MS)
+                    .siblingAtColumn(STATE_COLUMN).data() == "Damaged", timeout=WAIT_MS)
     verifies = [s for s in service.list_sessions("Ledger") if s.type.value == "Verify"]
     assert len(verifies) == 1 and verifies[0].result is not None
     assert verifies[0].result.value == "Failed"
@@ -279,7 +283,8 @@ def test_a_point_of_another_server_shows_as_imported(qtbot: QtBot) -> None:
     model.set_points([point("1", True), point("2", False)])
     computer = model.index(0, 0, model.index(0, 0))
     tip = Qt.ItemDataRole.ToolTipRole
-    states = {model.index(r, 5, computer).data(): model.index(r, 5, computer).data(tip) or ""
+    states = {model.index(r, STATE_COLUMN, computer).data():
+              model.index(r, STATE_COLUMN, computer).data(tip) or ""
               for r in range(2)}
     assert set(states) == {"Imported", "OK"}
     assert "another backup server" in states["Imported"]
@@ -316,3 +321,49 @@ def test_the_retention_column_shows_gfs_flags_and_follows_an_edit(
     definition = service.get_job("GFS").definition
     service.update_job("GFS", definition.model_copy(update={"retain_points": 1}))
     qtbot.waitUntil(lambda: column() == ["D M", "Not kept", "Not kept"], timeout=WAIT_MS)
+
+
+def _folder_size(root: Path) -> int:
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+
+def test_on_disk_shows_the_space_points_really_take(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, tmp_path: Path) -> None:
+    src = tmp_path / "sources" / "d1"
+    src.mkdir(parents=True)
+    words = "ledger invoice payroll journal kernel module backup restore volume".split()
+    rng = random.Random(7)
+    for i in range(40):   # text: it compresses
+        (src / f"doc_{i:02d}.txt").write_text(" ".join(rng.choices(words, k=4000)))
+    service.create_job(JobDefinition(name="Dedup", computers=(Computer(name="d1", path=str(src)),)))
+    for run in range(3):
+        (src / "doc_00.txt").write_text(f"changed {run}\n")   # one small change per run
+        service.wait_session(service.start_job("Dedup"), timeout=20)
+    open_backups(qtbot, window)
+    view = window.backups_view
+    assert view.model.headerData(SIZE_COLUMN, Qt.Orientation.Horizontal) == "Size"
+    assert view.model.headerData(ON_DISK_COLUMN, Qt.Orientation.Horizontal) == "On disk"
+    job = ("job", "dedup", "")
+    qtbot.waitUntil(lambda: view.index_of(job).isValid()
+                    and view.index_of(job).siblingAtColumn(ON_DISK_COLUMN).data() not in
+                    ("", None), timeout=WAIT_MS)
+
+    # The job's On disk is what the repository holds for it; Size is the source's.
+    repository = service.data_dir / "repositories" / "default"
+    packs = _folder_size(repository / "packs")
+    usage = service.disk_usage()
+    total = usage.jobs["Dedup"]
+    source = _folder_size(src)
+    assert view.index_of(job).siblingAtColumn(ON_DISK_COLUMN).data() == bytes_text(total)
+    assert view.index_of(job).siblingAtColumn(SIZE_COLUMN).data() == bytes_text(source)
+    assert 0.8 * packs <= total <= _folder_size(repository), (total, packs)
+    assert total < source / 2   # compressed, and the three points share their blocks
+    # Each point: the new data it added; the first holds nearly all of it.
+    points = sorted(service.list_points("Dedup"), key=lambda p: p.created)
+    shown = [view.index_of(("point", p.id)).siblingAtColumn(ON_DISK_COLUMN).data()
+             for p in points]
+    assert shown == [bytes_text(usage.points[p.id]) for p in points]
+    assert usage.points[points[0].id] > 0.9 * total
+    assert all(usage.points[p.id] < 0.1 * total for p in points[1:])
+    assert all(view.index_of(("point", p.id)).siblingAtColumn(SIZE_COLUMN).data()
+               == bytes_text(p.size) for p in points)

@@ -2,16 +2,18 @@
 are the core's own."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi, made_text, session_figures
-from core.models import SessionResult, Stage
+from core.engine import session as engine_session
+from core.models import SessionResult, Stage, StopMode
 from tests.support.gate import TaskGate
 from gui.widgets.formatting import bytes_text, duration_text
 from gui.jobs.jobs_model import Column
 from gui.shell.main_window import MainWindow
-from gui.jobs.statistics_dialog import StatisticsDialog
+from gui.jobs.statistics_dialog import PROGRESS_ROLE, SESSION_ROW, StatisticsDialog
 
 from tests.gui.conftest import JobFactory
 from tests.gui.helpers import click_ribbon, click_row, start_held, wait_cell, wait_held
@@ -42,7 +44,8 @@ def test_statistics_follow_a_running_session_and_end_with_the_cores_figures(
                     and _status_of(dialog, "l2") == "In progress", timeout=WAIT_MS)
     assert dialog.computer_names() == ["l1", "l2", "l3"]
     assert dialog.computers.topLevelItem(0).text(0) == "Backup session"   # the session first
-    assert dialog.status["Running"].text() == "2"
+    assert dialog.status["Running"].text() == "1"   # l2; l3 has not started
+    assert dialog.status["Pending"].text() == "1"
     assert dialog.stop_button.isEnabled()
     processed_before = dialog.data["Processed"].text()
 
@@ -77,7 +80,8 @@ def test_statistics_follow_a_running_session_and_end_with_the_cores_figures(
     assert dialog.summary["Bottleneck"].text() == fig.bottleneck.value
     assert all(f"{stage.value} " in dialog.summary["Bottleneck"].toolTip() for stage in Stage)
     assert [dialog.status[k].text() for k in ("Success", "Warning", "Error", "Skipped",
-                                              "Running")] == ["3", "0", "0", "0", "0"]
+                                              "Running", "Pending")] == ["3", "0", "0", "0", "0",
+                                                                         "0"]
     assert dialog.summary["Status"].text() == "Success"
     assert not dialog.stop_button.isEnabled()
     assert made_text(final) == "Full" and "Full" in dialog.heading.text()
@@ -125,3 +129,67 @@ def test_a_session_that_read_nothing_has_no_rate(
     assert dialog.data["Read"].text() == "0 B"
     assert dialog.summary["Processing rate"].text() == "—"
     assert "Increment" in dialog.heading.text()
+
+
+def _bar(dialog: StatisticsDialog, name: str) -> int | None:
+    for i in range(dialog.computers.topLevelItemCount()):
+        item = dialog.computers.topLevelItem(i)
+        if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == name:
+            value = item.data(2, PROGRESS_ROLE)
+            return value if isinstance(value, int) else None
+    raise AssertionError(f"no row {name!r}")
+
+
+def test_bars_counts_and_the_header_agree_with_the_rows(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
+        make_job: JobFactory) -> None:
+    make_job("Bars", ("b1", "b2", "b3", "b4"), files=6)
+    gate.hold("b2")
+    session_id = start_held(qtbot, service, gate, "Bars", "b2")   # b1 done, b3 and b4 wait
+    window.controller.open_statistics("Bars", session_id)
+    dialog = window.statistics_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: _status_of(dialog, "b2") == "In progress"
+                    and _status_of(dialog, "b1") == "Success", timeout=WAIT_MS)
+    assert dialog.status["Running"].text() == "1"
+    assert dialog.status["Pending"].text() == "2"
+    rows = [_bar(dialog, c) for c in ("b1", "b2", "b3", "b4")]
+    assert rows[0] == 100 and rows[2] == rows[3] == 0 and rows[1] is not None
+    # The header and the session's row are the rows' mean (not another formula).
+    header = dialog.progress.value()
+    assert header == _bar(dialog, SESSION_ROW)
+    assert abs(header - sum(r or 0 for r in rows) / 4) < 1
+
+    # Stopped immediately: b2 is cancelled, b3 and b4 skipped; none of them shows a full bar.
+    service.stop_job("Bars", StopMode.IMMEDIATELY)
+    qtbot.waitUntil(lambda: _status_of(dialog, "b4") == "Skipped"
+                    and _status_of(dialog, "b2") == "Cancelled", timeout=WAIT_MS)
+    assert _bar(dialog, "b3") is None and _bar(dialog, "b4") is None
+    cancelled = _bar(dialog, "b2")
+    assert cancelled is None or cancelled < 100
+    assert _bar(dialog, "b1") == 100
+    dialog.close()
+
+
+def test_the_rate_chart_stays_after_the_session_ends(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
+        make_job: JobFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_session, "RATE_SAMPLE_S", 0.05)
+    make_job("Rate", ("r1",), files=6)
+    session_id = start_held(qtbot, service, gate, "Rate", "r1")
+
+    def sampled_for(seconds: float) -> bool:
+        samples = service.get_session(session_id).tasks[0].rate_samples
+        return len(samples) >= 3 and samples[-1][0] - samples[0][0] >= seconds
+
+    qtbot.waitUntil(lambda: sampled_for(0.6), timeout=WAIT_MS)
+    gate.release_all()
+    service.wait_session(session_id, timeout=10)
+    # Opened after the end (as from History), the chart is drawn from the session's record.
+    window.controller.open_statistics("Rate", session_id)
+    dialog = window.statistics_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.session is not None, timeout=WAIT_MS)
+    assert not dialog.session.state.is_active
+    assert len(dialog.chart.rates) >= 2 and dialog.chart.peak > 0
+    dialog.close()

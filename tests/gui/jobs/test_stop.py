@@ -128,10 +128,10 @@ def test_stop_window_follows_a_job_that_finishes_meanwhile(
     assert dialog is not None and dialog.immediately_button.isEnabled()
 
     gate.release("c2")  # the job runs to its end while the operator hesitates
-    qtbot.waitUntil(lambda: "already finished" in dialog.nothing.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "has finished" in dialog.question.text(), timeout=10_000)
     assert not dialog.immediately_button.isEnabled()
     assert not dialog.gracefully_button.isEnabled()
-    click_button(qtbot, dialog, "Cancel")
+    click_button(qtbot, dialog, "Close")
     assert window.stop_dialog is None
     wait_cell(qtbot, window, "Racing", Column.LAST_RESULT, "Success")
     assert point_computers(service, "Racing") == {"c1", "c2", "c3"}

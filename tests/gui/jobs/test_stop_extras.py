@@ -17,7 +17,9 @@ from gui.jobs.stop_dialog import LOADING_TEXT, eta_text
 from tests.support.gate import TaskGate
 
 from tests.gui.conftest import JobFactory
-from tests.gui.helpers import click_button, click_ribbon, click_row, point_computers, start_held, wait_cell
+from tests.gui.helpers import (
+    click_button, click_ribbon, click_row, point_computers, start_held, wait_cell, wait_held,
+)
 
 
 def test_graceful_stop_shows_progress_and_keeps_a_deadline(
@@ -90,3 +92,72 @@ def test_a_start_outside_the_backup_window_asks_first(
     wait_cell(qtbot, window, "Nightly", Column.LAST_RESULT, "Success")
     assert point_computers(service, "Nightly") == {"n1"}
     assert window.error_box is None
+
+
+def test_reopened_during_a_graceful_stop_it_says_the_stop_is_under_way(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
+        make_job: JobFactory) -> None:
+    make_job("Slow", ("s1", "s2", "s3"))
+    start_held(qtbot, service, gate, "Slow", "s2")
+    service.stop_job("Slow", StopMode.GRACEFULLY)
+    wait_cell(qtbot, window, "Slow", Column.STATUS, "Stopping")
+    click_row(qtbot, window, "Slow")
+    click_ribbon(qtbot, window, "Stop")
+    dialog = window.stop_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "under way" in dialog.question.text())
+    since = service.stop_preview("Slow").stop_requested_at
+    assert since is not None
+    text = dialog.question.text()
+    assert f"A graceful stop of 'Slow' is under way since {since.astimezone():%H:%M}" in text
+    assert "it waits for s2 to finish" in text
+    assert not dialog.gracefully_button.isEnabled() and dialog.immediately_button.isEnabled()
+    dialog.reject()
+
+
+def test_after_the_job_finished_the_window_lists_who_got_points(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
+        make_job: JobFactory) -> None:
+    make_job("Ends", ("e1", "e2", "e3"))
+    start_held(qtbot, service, gate, "Ends", "e2")
+    wait_cell(qtbot, window, "Ends", Column.STATUS, lambda t: t.startswith("Working"))
+    click_row(qtbot, window, "Ends")
+    click_ribbon(qtbot, window, "Stop")
+    dialog = window.stop_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.gracefully.points.text() == "e1, e2")
+    size = dialog.size()
+    gate.release_all()   # the job ends while the window is open
+    qtbot.waitUntil(lambda: "has finished" in dialog.question.text(), timeout=10_000)
+    assert "New restore points for: e1, e2, e3." in dialog.question.text()
+    assert "(Success at " in dialog.question.text()
+    assert dialog.immediately.points.text() == dialog.gracefully.points.text() == "e1, e2, e3"
+    assert not dialog.immediately_button.isEnabled() and not dialog.gracefully_button.isEnabled()
+    assert dialog.cancel_button.text() == "Close"
+    assert dialog.size() == size
+    dialog.reject()
+
+
+def test_the_two_job_window_shows_how_long_it_takes_uncut(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
+        make_job: JobFactory) -> None:
+    make_job("First Long Job Name", ("f1", "f2"), task_slots=2)
+    make_job("Second Long Job Name", ("g1", "g2"), task_slots=2)
+    gate.hold("f1", "f2", "g1", "g2")
+    for job, computers in (("First Long Job Name", ("f1", "f2")),
+                           ("Second Long Job Name", ("g1", "g2"))):
+        service.start_job(job)
+        for computer in computers:
+            wait_held(qtbot, gate, computer)
+    wait_cell(qtbot, window, "Second Long Job Name", Column.STATUS,
+              lambda t: t.startswith("Working"))
+    click_row(qtbot, window, "First Long Job Name")
+    click_row(qtbot, window, "Second Long Job Name", add=True)
+    click_ribbon(qtbot, window, "Stop")
+    dialog = window.stop_dialog
+    assert dialog is not None and len(dialog.jobs) == 2
+    qtbot.waitUntil(lambda: dialog.estimate.text().count("%") == 4)
+    box = dialog.estimate_box
+    needed = dialog.estimate.heightForWidth(box.viewport().width())
+    assert needed <= box.viewport().height(), (needed, box.viewport().height())
+    dialog.reject()

@@ -234,7 +234,7 @@ def test_stop_window_never_moves_its_buttons(qtbot: QtBot, window: MainWindow,
 
     # The job ends while the window is open: the choices turn off and look it.
     gate.release_all()
-    qtbot.waitUntil(lambda: "already finished" in dialog.nothing.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "has finished" in dialog.question.text(), timeout=WAIT_MS)
     assert (dialog.size(), place()) == (size, where)
     default = dialog.gracefully_button
     assert default.isDefault() and not default.isEnabled()
