@@ -259,16 +259,20 @@ def test_the_copy_wizard_checks_source_and_target_in_reserved_room(
     target = wizard.target_page
     qtbot.waitUntil(lambda: target.repositories is not None, timeout=WAIT_MS)
     note = top_of(target.encryption_note, target)
+    caption = top_of(target.transfer_caption, target)
     type_into_combo(qtbot, target.repository_combo, "Default Backup Repository")
     assert target.repository_error.text() == (
         "This is the repository of the source job 'Nightly'. Choose another one: a copy in "
         "the same repository is lost with it.")
     assert top_of(target.encryption_note, target) == note
+    assert target.encryption_note.text() == ""     # the same repository: nothing to say
     assert not button(wizard, "Finish").isEnabled()
     assert wizard.step_list.item(STEPS.index("Target")).toolTip() != ""
     type_into_combo(qtbot, target.repository_combo, "Offsite")
     assert target.repository_error.text() == ""
+    assert target.encryption_note.text().startswith("The copies are encrypted with the key")
     assert top_of(target.encryption_note, target) == note
+    assert top_of(target.transfer_caption, target) == caption   # the note's room was kept
     assert button(wizard, "Finish").isEnabled()
 
     retention = wizard.retention_page
