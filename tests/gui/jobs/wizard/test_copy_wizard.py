@@ -91,6 +91,10 @@ def type_into_combo(qtbot: QtBot, combo: QComboBox, text: str) -> None:
 
 
 def top_of(widget: QWidget, page: QWidget) -> int:
+    """Where ``widget`` sits on ``page`` once the page's layout has settled."""
+    layout = page.layout()
+    assert layout is not None
+    layout.activate()
     return widget.mapTo(page, QPoint(0, 0)).y()
 
 
