@@ -149,8 +149,10 @@ def test_a_copy_job_made_in_its_wizard_copies_from_the_ribbon(
     target = wizard.target_page
     qtbot.waitUntil(lambda: target.repositories is not None, timeout=WAIT_MS)
     assert target.repository_error.text() == C.NO_TARGET
+    caption = top_of(target.transfer_caption, target)
     type_into_combo(qtbot, target.repository_combo, "Offsite")
     assert target.repository_error.text() == ""
+    assert top_of(target.transfer_caption, target) == caption   # the note had its room
     assert target.encryption_note.text().startswith(
         "The two repositories have different keys: each block is decrypted with the key of "
         "'Primary' and sealed again with the key of 'Offsite'.")
