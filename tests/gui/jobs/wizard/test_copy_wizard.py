@@ -20,11 +20,13 @@ from core.api import BackupApi, RepositorySpec
 from core.models import JobDefinition, SessionResult, SessionType
 from core.repository import Repository
 from gui.backups.backups_model import NODE_ROLE
+from gui.history.history_model import SessionColumn
 from gui.jobs.jobs_model import Column
 from gui.jobs.wizard import copy_draft as C
 from gui.jobs.wizard.copy_wizard import CopyJobWizard
 from gui.shell.main_window import MainWindow
 from tests.gui.conftest import JobFactory
+from tests.gui.history.test_history import open_history, rows, settled
 from tests.gui.helpers import (
     WAIT_MS, button, cell, click_button, click_ribbon, click_row, ribbon_button, start_held,
     visible_jobs, wait_cell,
@@ -233,6 +235,16 @@ def test_stop_immediately_on_a_copy_job_keeps_the_copied_computer(
     wait_cell(qtbot, window, "Offsite Copy", Column.LAST_RESULT, "Failed")
     wait_cell(qtbot, window, "Offsite Copy", Column.STATUS, "Idle")
     assert {p.computer for p in service.list_points("Offsite Copy")} == {"pc1"}
+
+    # History > Backup Copy: the Copy session, stopped by the operator
+    view = open_history(qtbot, window)
+    window.history_inventory.select("All Sessions/Backup Copy")
+    qtbot.waitUntil(lambda: [(r.job, r.type) for r in rows(view)] ==
+                    [("Offsite Copy", SessionType.COPY)] and settled(window), timeout=WAIT_MS)
+    row = window.history_model.row_of(rows(view)[0].id)
+    assert row is not None
+    assert window.history_model.index(row, SessionColumn.STOPPED).data() == \
+        "Stopped by user (immediately)"
 
 
 def test_the_copy_wizard_checks_source_and_target_in_reserved_room(
