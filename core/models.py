@@ -11,7 +11,9 @@ from enum import Enum
 from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator,
+)
 
 from core.scheduling.retention import GfsRetention
 from core.scheduling.schedule import BackupWindow, Schedule, Weekday, parse_days
@@ -479,7 +481,8 @@ class JobDefinition(BaseModel):
     kind: JobKind = "backup"
     copy_source: str | None = None   # backup_copy: the name of the source (backup) job
     description: str = Field(default="", max_length=1024)
-    computers: tuple[Computer, ...] = ()
+    # a backup job's (at least one); a copy job has none (validated even when left out)
+    computers: tuple[Computer, ...] = Field(default=(), validate_default=True)
     scope: FileScope = FileScope()
     repository: str = "Default Backup Repository"
     retain_points: int = Field(default=7, ge=1, le=999)   # keep the last N
@@ -512,7 +515,15 @@ class JobDefinition(BaseModel):
 
     @field_validator("computers")
     @classmethod
-    def _computers(cls, v: tuple[Computer, ...]) -> tuple[Computer, ...]:
+    def _computers(cls, v: tuple[Computer, ...], info: ValidationInfo) -> tuple[Computer, ...]:
+        if info.data.get("kind", "backup") == "backup_copy":
+            if v:
+                raise ValueError("a backup copy job has no computers of its own: it copies "
+                                 "the points of its source job's computers; leave computers "
+                                 "empty")
+            return v
+        if not v:
+            raise ValueError("a job needs at least one computer")
         names = [c.name for c in v]
         if len(set(names)) != len(names):
             raise ValueError("each computer may appear only once in a job")
@@ -535,8 +546,6 @@ class JobDefinition(BaseModel):
             if self.copy_source is not None:
                 raise ValueError("only a backup copy job has a source job: set kind "
                                  "'backup_copy', or leave copy_source out")
-            if not self.computers:
-                raise ValueError("a job needs at least one computer")
             return self
         if self.copy_source is None:
             raise ValueError("a backup copy job needs a source job (copy_source): the backup "
@@ -544,9 +553,6 @@ class JobDefinition(BaseModel):
         if self.copy_source.lower() == self.name.lower():
             raise ValueError("a backup copy job cannot copy itself: name another job as "
                              "its source")
-        if self.computers:
-            raise ValueError("a backup copy job has no computers of its own: it copies the "
-                             "points of its source job's computers; leave computers empty")
         if self.scope != FileScope():
             raise ValueError("a backup copy job copies whole restore points: it takes no "
                              "include folders or exclude masks")

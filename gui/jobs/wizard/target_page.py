@@ -56,9 +56,10 @@ class TargetPage(WizardPage):
         self.encryption_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.encryption_note.setMinimumHeight(self.fontMetrics().lineSpacing() * NOTE_LINES + 4)
         self.layout_.addWidget(self.encryption_note)
-        self.layout_.addWidget(self._caption(
+        self.transfer_caption = self._caption(
             "Only the data the target repository lacks is sent. Each copied restore point "
-            "can be restored from the target repository alone."))
+            "can be restored from the target repository alone.")
+        self.layout_.addWidget(self.transfer_caption)
         self.layout_.addStretch(1)
         self.repositories: dict[str, RepositoryInfo] | None = None   # None: not listed yet
         self._wanted: str | None = None

@@ -20,11 +20,13 @@ from core.api import BackupApi, RepositorySpec
 from core.models import JobDefinition, SessionResult, SessionType
 from core.repository import Repository
 from gui.backups.backups_model import NODE_ROLE
+from gui.history.history_model import SessionColumn
 from gui.jobs.jobs_model import Column
 from gui.jobs.wizard import copy_draft as C
 from gui.jobs.wizard.copy_wizard import CopyJobWizard
 from gui.shell.main_window import MainWindow
 from tests.gui.conftest import JobFactory
+from tests.gui.history.test_history import open_history, rows, settled
 from tests.gui.helpers import (
     WAIT_MS, button, cell, click_button, click_ribbon, click_row, ribbon_button, start_held,
     visible_jobs, wait_cell,
@@ -91,6 +93,10 @@ def type_into_combo(qtbot: QtBot, combo: QComboBox, text: str) -> None:
 
 
 def top_of(widget: QWidget, page: QWidget) -> int:
+    """Where ``widget`` sits on ``page`` once the page's layout has settled."""
+    layout = page.layout()
+    assert layout is not None
+    layout.activate()
     return widget.mapTo(page, QPoint(0, 0)).y()
 
 
@@ -145,8 +151,10 @@ def test_a_copy_job_made_in_its_wizard_copies_from_the_ribbon(
     target = wizard.target_page
     qtbot.waitUntil(lambda: target.repositories is not None, timeout=WAIT_MS)
     assert target.repository_error.text() == C.NO_TARGET
+    caption = top_of(target.transfer_caption, target)
     type_into_combo(qtbot, target.repository_combo, "Offsite")
     assert target.repository_error.text() == ""
+    assert top_of(target.transfer_caption, target) == caption   # the note had its room
     assert target.encryption_note.text().startswith(
         "The two repositories have different keys: each block is decrypted with the key of "
         "'Primary' and sealed again with the key of 'Offsite'.")
@@ -228,6 +236,16 @@ def test_stop_immediately_on_a_copy_job_keeps_the_copied_computer(
     wait_cell(qtbot, window, "Offsite Copy", Column.STATUS, "Idle")
     assert {p.computer for p in service.list_points("Offsite Copy")} == {"pc1"}
 
+    # History > Backup Copy: the Copy session, stopped by the operator
+    view = open_history(qtbot, window)
+    window.history_inventory.select("All Sessions/Backup Copy")
+    qtbot.waitUntil(lambda: [(r.job, r.type) for r in rows(view)] ==
+                    [("Offsite Copy", SessionType.COPY)] and settled(window), timeout=WAIT_MS)
+    row = window.history_model.row_of(rows(view)[0].id)
+    assert row is not None
+    assert window.history_model.index(row, SessionColumn.STOPPED).data() == \
+        "Stopped by user (immediately)"
+
 
 def test_the_copy_wizard_checks_source_and_target_in_reserved_room(
         qtbot: QtBot, window: MainWindow, service: BackupApi, make_job: JobFactory,
@@ -259,16 +277,20 @@ def test_the_copy_wizard_checks_source_and_target_in_reserved_room(
     target = wizard.target_page
     qtbot.waitUntil(lambda: target.repositories is not None, timeout=WAIT_MS)
     note = top_of(target.encryption_note, target)
+    caption = top_of(target.transfer_caption, target)
     type_into_combo(qtbot, target.repository_combo, "Default Backup Repository")
     assert target.repository_error.text() == (
         "This is the repository of the source job 'Nightly'. Choose another one: a copy in "
         "the same repository is lost with it.")
     assert top_of(target.encryption_note, target) == note
+    assert target.encryption_note.text() == ""     # the same repository: nothing to say
     assert not button(wizard, "Finish").isEnabled()
     assert wizard.step_list.item(STEPS.index("Target")).toolTip() != ""
     type_into_combo(qtbot, target.repository_combo, "Offsite")
     assert target.repository_error.text() == ""
+    assert target.encryption_note.text().startswith("The copies are encrypted with the key")
     assert top_of(target.encryption_note, target) == note
+    assert top_of(target.transfer_caption, target) == caption   # the note's room was kept
     assert button(wizard, "Finish").isEnabled()
 
     retention = wizard.retention_page
