@@ -106,8 +106,14 @@ class Notifications:
                 for o in outcomes]
 
     def status(self) -> dict[str, object]:
-        settings = self.get_settings()
-        return {"configured": settings.configured, "summary_at": settings.summary_at,
+        """From memory, and from the catalogue when it can be read (the server's
+        status must answer on a damaged catalogue too)."""
+        try:
+            settings: NotificationSettings | None = self.get_settings()
+        except Exception:
+            settings = None
+        return {"configured": settings.configured if settings else None,
+                "summary_at": settings.summary_at if settings else None,
                 **self.outbox.status()}
 
     def keeps_server_up(self) -> bool:
