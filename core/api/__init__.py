@@ -17,14 +17,14 @@ from core.api.reports import (
     restore_report, retention_preview, verify_report,
 )
 from core.api.text import (
-    SessionFigures, describe_schedule, describe_settings, job_summary, made_text, session_figures,
+    SessionFigures, clone_name, clone_note, describe_schedule, describe_settings, job_summary, made_text, session_figures,
     size_text, stopped_text, verify_problem_text,
 )
 
 __all__ = [
     "BackupApi", "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "RepositoryInfo",
     "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
-    "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "describe_schedule",
+    "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "clone_name", "clone_note", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "session_figures", "size_text", "stopped_text",
     "verify_problem_text",
 ]

@@ -315,8 +315,8 @@ def test_a_save_refused_by_the_server_keeps_the_wizard_open(
     assert not button(wizard, "Finish").isEnabled()
 
 
-def test_clone_creates_a_copy_and_selects_it(qtbot: QtBot, window: MainWindow,
-                                             service: BackupApi, make_job: JobFactory) -> None:
+def test_clone_creates_a_disabled_copy_selects_it_and_says_so(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, make_job: JobFactory) -> None:
     make_job("Source", ("s1", "s2"), retain_points=4,
              schedule=Schedule(kind=ScheduleKind.MONTHLY, last_day=True))
     wait_cell(qtbot, window, "Source", Column.STATUS, "Idle")
@@ -324,15 +324,25 @@ def test_clone_creates_a_copy_and_selects_it(qtbot: QtBot, window: MainWindow,
     click_ribbon(qtbot, window, "Clone")
     qtbot.waitUntil(lambda: [j.name for j in window.jobs_view.selected_jobs()]
                     == ["Source clone"], timeout=WAIT_MS)
+    # The clone would back up the same computers at the same time: it is disabled.
     original = service.get_job("Source").definition
-    assert service.get_job("Source clone").definition == \
-        original.model_copy(update={"name": "Source clone"})
+    clone = service.get_job("Source clone")
+    assert clone.definition == original.model_copy(update={"name": "Source clone",
+                                                           "enabled": False})
+    assert original.enabled and clone.next_run is None
+    wait_cell(qtbot, window, "Source clone", Column.STATUS, "Disabled")
+    notice = window.status_bar.notice_label
+    assert notice.isVisible() and notice.text() == (
+        "Clone 'Source clone' created disabled so that it does not run beside 'Source'; "
+        "enable it when ready.")
 
     click_row(qtbot, window, "Source")
     click_ribbon(qtbot, window, "Clone")
     qtbot.waitUntil(lambda: [j.name for j in window.jobs_view.selected_jobs()]
                     == ["Source clone 2"], timeout=WAIT_MS)
     assert visible_jobs(window) == {"Source", "Source clone", "Source clone 2"}
+    assert not service.get_job("Source clone 2").definition.enabled
+    qtbot.waitUntil(lambda: "'Source clone 2'" in notice.text())
 
 
 def test_active_full_settings_round_trip(qtbot: QtBot, window: MainWindow,
