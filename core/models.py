@@ -486,6 +486,7 @@ class SessionSummary(BaseModel):
     progress: int = 0
     processed: int = 0       # bytes
     computers: int = 0
+    reason: str | None = None   # why it failed or warned, in one line (core.catalogue.reasons)
 
     @property
     def duration_s(self) -> float:

@@ -1,0 +1,61 @@
+"""Last 24 Hours → Failed and History say why a session failed (the Reason column)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from core.api import BackupApi
+from gui.history.history_model import HEADERS, SESSION_ROLE, SessionColumn
+from gui.history.history_view import SessionsView
+from gui.shell.main_window import MainWindow
+
+from tests.gui.conftest import JobFactory
+
+WAIT_MS = 10_000
+
+
+def _click_node(qtbot: QtBot, window: MainWindow, path: str) -> None:
+    tree = window.inventory.tree
+    item = window.inventory.item(path)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(item).center())
+    assert tree.currentItem() is item
+
+
+def _reasons(view: SessionsView) -> list[str]:
+    column = SessionColumn.REASON
+    return [view.proxy.index(r, column).data() for r in range(view.proxy.rowCount())
+            if view.proxy.index(r, 0).data(SESSION_ROLE) is not None]
+
+
+def _header_visible(view: SessionsView, title: str) -> bool:
+    header = view.table.horizontalHeader()
+    section = next(c for c, t in HEADERS.items() if t == title)
+    return not header.isSectionHidden(section) and header.sectionSize(section) > 100 and \
+        view.proxy.headerData(section, Qt.Orientation.Horizontal) == title
+
+
+def test_failed_sessions_show_their_reason_in_last_24_hours_and_history(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, make_job: JobFactory,
+        tmp_path: Path) -> None:
+    make_job("Office", ("ws1", "ws2"))
+    gone = tmp_path / "computers" / "Office" / "ws2"
+    shutil.rmtree(gone)   # the computer's folder went away after the job was made
+    service.wait_session(service.start_job("Office"), timeout=30)
+    expected = (f"ws2: Computer 'ws2': path {gone} does not exist. Check the computer's "
+                "path in the job settings.")
+
+    _click_node(qtbot, window, "Last 24 Hours/Failed")
+    view = window.recent_view
+    qtbot.waitUntil(lambda: _reasons(view) == [expected], timeout=WAIT_MS)
+    assert _header_visible(view, "Reason")
+    row = view.proxy.index(0, SessionColumn.REASON)
+    assert row.data(Qt.ItemDataRole.ToolTipRole) == expected   # whole, however narrow
+
+    qtbot.mouseClick(window.navigation.buttons["History"], Qt.MouseButton.LeftButton)
+    history = window.history_view
+    qtbot.waitUntil(lambda: _reasons(history) == [expected], timeout=WAIT_MS)
+    assert _header_visible(history, "Reason")
