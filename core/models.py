@@ -435,6 +435,7 @@ class OperationInfo(BaseModel):
     points_checked: int = 0             # verify
     blobs_checked: int = 0
     problems: list[VerifyProblem] = []  # verify: damage found
+    advice: list[str] = []              # verify: what to restore instead, per computer
     error: str | None = None            # why it failed, in the operator's words
     error_kind: str | None = None       # the error's class (core.errors), for clients
 

@@ -69,6 +69,8 @@ class VerifyReport(BaseModel):
     points_checked: int
     blobs_checked: int
     problems: list[VerifyProblem]
+    # what can be restored instead of the damaged points, one line per computer
+    advice: list[str] = []
 
     @property
     def ok(self) -> bool:
@@ -213,7 +215,7 @@ def verify_report(session: SessionInfo) -> VerifyReport:
         if error is not None:
             raise error
     return VerifyReport(points_checked=op.points_checked, blobs_checked=op.blobs_checked,
-                        problems=list(op.problems))
+                        problems=list(op.problems), advice=list(op.advice))
 
 
 def report_damaged_paths(report: VerifyReport) -> list[str]:
