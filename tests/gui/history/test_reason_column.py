@@ -59,3 +59,28 @@ def test_failed_sessions_show_their_reason_in_last_24_hours_and_history(
     history = window.history_view
     qtbot.waitUntil(lambda: _reasons(history) == [expected], timeout=WAIT_MS)
     assert _header_visible(history, "Reason")
+
+
+def test_report_says_where_the_file_is_when_no_browser_opens_it(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, make_job: JobFactory,
+        monkeypatch) -> None:
+    from gui.history import sessions_controller
+    from PySide6.QtWidgets import QMessageBox
+    monkeypatch.setattr(sessions_controller, "open_in_browser", lambda path: False)
+    make_job("Reported", ("r1",))
+    session_id = service.start_job("Reported")
+    service.wait_session(session_id, timeout=30)
+    qtbot.mouseClick(window.navigation.buttons["History"], Qt.MouseButton.LeftButton)
+    view = window.history_view
+    qtbot.waitUntil(lambda: view.select_session(session_id), timeout=WAIT_MS)
+    from tests.gui.helpers import click_ribbon
+    click_ribbon(qtbot, window, "Report")
+    qtbot.waitUntil(lambda: window.sessions.report_box is not None, timeout=WAIT_MS)
+    box = window.sessions.report_box
+    assert box is not None and box.isVisible()
+    path = window.sessions.last_report
+    assert path is not None and path.is_file() and str(path) in box.text()
+    names = [b.text() for b in box.buttons()]
+    assert "Open folder" in names
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible())
