@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTime
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi
@@ -218,8 +219,13 @@ def test_each_validation_error_in_plain_words(qtbot: QtBot, window: MainWindow,
     click_step(qtbot, wizard, "Schedule")
     schedule.window_end.setTime(QTime(6, 0))
     assert schedule.window_error.text() == "" and finish_button.isEnabled()
-    click_button(qtbot, wizard, "Cancel")
-    assert window.job_wizard is None
+    click_button(qtbot, wizard, "Cancel")   # something was entered: asked first
+    qtbot.waitUntil(lambda: wizard.discard_question is not None
+                    and wizard.discard_question.isVisible())
+    assert wizard.discard_question is not None
+    qtbot.mouseClick(wizard.discard_question.button(QMessageBox.StandardButton.Discard),
+                     Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.job_wizard is None)
 
 
 def test_edit_a_schedule_and_see_next_run_change(qtbot: QtBot, window: MainWindow,
