@@ -60,8 +60,11 @@ def _utc(dt: datetime) -> str | None:
     return _ts(dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc))
 
 
-def _processed(tasks: list[TaskInfo]) -> int:
-    return sum(t.bytes_processed for t in tasks)
+def _processed(tasks: list[TaskInfo], session: SessionInfo | None = None) -> int:
+    """History's Processed: what the computers' tasks read, or what a restore or
+    verify read (its operation's bytes), whichever is larger."""
+    op = session.operation if session is not None else None
+    return max(sum(t.bytes_processed for t in tasks), op.bytes if op is not None else 0)
 
 
 class SessionsMixin(CatalogueDB):
@@ -105,7 +108,7 @@ class SessionsMixin(CatalogueDB):
                  session.stop_mode.value if session.stop_mode else None, _ts(session.ended),
                  session.progress, _ts(utcnow()),
                  json.dumps([i.model_dump(mode="json") for i in session.log]),
-                 session.stopped_by, _operation_json(session), _processed(written), reason,
+                 session.stopped_by, _operation_json(session), _processed(written, session), reason,
                  session.id, SessionState.STOPPED.value)).rowcount
             if not updated:
                 return False

@@ -137,7 +137,8 @@ def verify_report(problems: VerifyProblems) -> VerifyReport:
             out.append(VerifyProblem(point_id="", blob=p.blob, pack=p.pack,
                                      problem=p.detail or p.problem, paths=[]))
     return VerifyReport(points_checked=problems.points_checked,
-                        blobs_checked=problems.blobs_checked, problems=out)
+                        blobs_checked=problems.blobs_checked, problems=out,
+                        bytes_checked=problems.bytes_checked)
 
 
 def verify(repo: Repository, catalogued: list[str], point_id: str | list[str] | None, *,

@@ -262,7 +262,7 @@ class Points:
             self._mark_damage(damage)
             run.update_operation(points_checked=report.points_checked,
                                  blobs_checked=report.blobs_checked, problems=report.problems,
-                                 advice=report.advice)
+                                 advice=report.advice, bytes=report.bytes_checked)
             for index in range(len(labels)):
                 run.set_task(index, status=TaskStatus.SUCCESS)
             for problem in report.problems:
@@ -310,7 +310,7 @@ class Points:
                      ) -> tuple[VerifyReport, dict[str, str | None]]:
         """Verify repository after repository; one that cannot be opened is a
         problem of the report when verifying everything, the error otherwise."""
-        checked = blobs = 0
+        checked = blobs = read = 0
         problems: list[VerifyProblem] = []
         advice: list[str] = []
         damage: dict[str, str | None] = {}
@@ -343,12 +343,13 @@ class Points:
             report = self._without_retired(entry, repo, report, found, run.note)
             checked += report.points_checked
             blobs += report.blobs_checked
+            read += report.bytes_checked
             problems += [p if p.point_id or count == 1 else p.model_copy(
                 update={"problem": f"repository '{entry.name}': {p.problem}"})
                 for p in report.problems]
             advice += report.advice
             damage.update(found)
-        return VerifyReport(points_checked=checked, blobs_checked=blobs,
+        return VerifyReport(points_checked=checked, blobs_checked=blobs, bytes_checked=read,
                             problems=problems, advice=advice), damage
 
     def _without_retired(self, entry: RepoEntry, repo: Repository, report: VerifyReport,

@@ -84,3 +84,22 @@ def test_report_says_where_the_file_is_when_no_browser_opens_it(
     assert "Open folder" in names
     qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not box.isVisible())
+
+
+def test_a_verify_session_shows_the_bytes_it_read_as_processed(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, make_job: JobFactory) -> None:
+    from core.models import HistoryQuery, SessionType
+    make_job("Checked", ("c1",), files=6)
+    service.wait_session(service.start_job("Checked"), timeout=30)
+    point = service.list_points("Checked")[0]
+    report = service.verify(point.id)
+    assert report.ok and report.bytes_checked > 0
+    [verify] = service.list_history(HistoryQuery(types=[SessionType.VERIFY])).sessions
+    assert verify.processed == report.bytes_checked
+    qtbot.mouseClick(window.navigation.buttons["History"], Qt.MouseButton.LeftButton)
+    model = window.history_model
+    qtbot.waitUntil(lambda: model.row_of(verify.id) is not None, timeout=WAIT_MS)
+    row = model.row_of(verify.id)
+    assert row is not None
+    text = model.index(row, SessionColumn.PROCESSED).data()
+    assert text and text != "0 B", text
