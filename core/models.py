@@ -670,6 +670,7 @@ class OperationInfo(BaseModel):
     points_checked: int = 0             # verify
     blobs_checked: int = 0
     problems: list[VerifyProblem] = []  # verify: damage found
+    advice: list[str] = []              # verify: what to restore instead, per computer
     error: str | None = None            # why it failed, in the operator's words
     error_kind: str | None = None       # the error's class (core.errors), for clients
 
@@ -721,6 +722,7 @@ class SessionSummary(BaseModel):
     progress: int = 0
     processed: int = 0       # bytes
     computers: int = 0
+    reason: str | None = None   # why it failed or warned, in one line (core.catalogue.reasons)
 
     @property
     def duration_s(self) -> float:

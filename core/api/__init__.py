@@ -21,8 +21,8 @@ from core.api.reports import (
     restore_report, retention_preview, verify_report,
 )
 from core.api.text import (
-    SessionFigures, describe_schedule, describe_settings, job_summary, made_text,
-    repository_kind_text, session_figures, session_percent, size_text, stopped_text,
+    SessionFigures, clone_name, clone_note, describe_schedule, describe_settings, job_summary,
+    made_text, repository_kind_text, session_figures, session_percent, size_text, stopped_text,
     task_percent, verify_problem_text,
 )
 
@@ -31,7 +31,7 @@ __all__ = [
     "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "DiskUsage",
     "RepositoryInfo", "NotificationTest",
     "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
-    "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "describe_schedule",
+    "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "clone_name", "clone_note", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "repository_kind_text", "session_figures", "size_text", "stopped_text",
     "verify_problem_text", "session_percent", "task_percent",
 ]

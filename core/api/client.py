@@ -207,6 +207,10 @@ class ServerClient:
     def set_job_enabled(self, name: str, enabled: bool) -> None:
         self._request("POST", f"/jobs/{_q(name)}/{'enable' if enabled else 'disable'}")
 
+    def clone_job(self, name: str, new_name: str | None = None) -> JobInfo:
+        return _job_info(self._request("POST", f"/jobs/{_q(name)}/clone",
+                                       json={"name": new_name}))
+
     def start_job(self, name: str, *, full: bool = False, retry: bool = False,
                   outside_window: bool = False) -> str:
         answer = self._request("POST", f"/jobs/{_q(name)}/start",

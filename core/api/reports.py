@@ -84,6 +84,9 @@ class VerifyReport(BaseModel):
     points_checked: int
     blobs_checked: int
     problems: list[VerifyProblem]
+    bytes_checked: int = 0   # stored bytes read back (History's Processed)
+    # what can be restored instead of the damaged points, one line per computer
+    advice: list[str] = []
 
     @property
     def ok(self) -> bool:
@@ -236,7 +239,8 @@ def verify_report(session: SessionInfo) -> VerifyReport:
         if error is not None:
             raise error
     return VerifyReport(points_checked=op.points_checked, blobs_checked=op.blobs_checked,
-                        problems=list(op.problems))
+                        problems=list(op.problems), advice=list(op.advice),
+                        bytes_checked=op.bytes)
 
 
 def report_damaged_paths(report: VerifyReport) -> list[str]:

@@ -2,6 +2,7 @@
 same in the console and in ``agent-jobs``."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,6 +33,30 @@ def job_summary(job: JobInfo) -> dict[str, Any]:
         "schedule": describe_schedule(d),
         "kind": d.kind, "copy_source": d.copy_source,
     }
+
+
+JOB_NAME_MAX = 64
+CLONE_SUFFIX = " clone"
+
+
+def clone_name(name: str, taken: Iterable[str]) -> str:
+    """``"<name> clone"``, then ``"<name> clone 2"``, ... the first one free
+    (names compare without case, as the catalogue does); at most 64 characters."""
+    used = {n.casefold() for n in taken}
+    number = 1
+    while True:
+        suffix = CLONE_SUFFIX if number == 1 else f"{CLONE_SUFFIX} {number}"
+        candidate = name[:JOB_NAME_MAX - len(suffix)].rstrip() + suffix
+        if candidate.casefold() not in used:
+            return candidate
+        number += 1
+
+
+def clone_note(source: str, clone: str) -> str:
+    """What the console and the CLI say once a job is cloned (a clone is created
+    disabled: it would back up the same computers at the same time)."""
+    return (f"Clone '{clone}' created disabled so that it does not run beside "
+            f"'{source}'; enable it when ready.")
 
 
 def describe_schedule(definition: JobDefinition) -> str | None:

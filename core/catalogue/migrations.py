@@ -10,6 +10,7 @@ append a new one.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import RepositoryError
+from core.catalogue.reasons import session_reason
+from core.models import LogItem, SessionResult, SessionState, StopMode, TaskInfo
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,27 @@ def _v7_server_id_and_point_owner(db: sqlite3.Connection) -> None:
                f"lower(trim(repository)) IN {DEFAULT_REPOSITORY_NAMES})", (server_id,))
 
 
+def _v8_session_reasons(db: sqlite3.Connection) -> None:
+    """Fill ``sessions.reason`` (History's Reason column) for the failed and warned
+    sessions recorded before it was kept, from their logs as a session's end does."""
+    rows = db.execute(
+        "SELECT id, result, stop_mode, stopped_by, log FROM sessions WHERE state=? AND "
+        "result IN (?, ?) AND reason IS NULL",
+        (SessionState.STOPPED.value, SessionResult.FAILED.value,
+         SessionResult.WARNING.value)).fetchall()
+    for session_id, result, stop_mode, stopped_by, log in rows:
+        try:
+            tasks = [TaskInfo.model_validate_json(r[0]) for r in db.execute(
+                "SELECT data FROM tasks WHERE session_id=? ORDER BY ord", (session_id,))]
+            items = [LogItem.model_validate(i) for i in json.loads(log or "[]")]
+            reason = session_reason(SessionState.STOPPED, SessionResult(result), items, tasks,
+                                    StopMode(stop_mode) if stop_mode else None, stopped_by)
+        except (ValueError, TypeError):
+            continue   # an unreadable record keeps no reason; the session itself still shows
+        if reason:
+            db.execute("UPDATE sessions SET reason=? WHERE id=?", (reason, session_id))
+
+
 # How the data directory's own repository is named in points.repository (as
 # core.service.registry.is_default reads it).
 DEFAULT_REPOSITORY_NAMES = "('default backup repository', 'default', '')"
@@ -178,6 +202,7 @@ MIGRATIONS: list[Migration] = [
               _v6_latest_session_per_job),
     Migration(7, "server id; points.server (which server wrote a point)",
               _v7_server_id_and_point_owner),
+    Migration(8, "sessions.reason filled for failed and warned sessions", _v8_session_reasons),
 ]
 
 

@@ -25,6 +25,7 @@ from core.models import (
     utcnow,
 )
 from core.catalogue.db import CatalogueDB, _created, _dt, _ts
+from core.catalogue.reasons import session_reason
 
 HOST = socket.gethostname()
 BACKUP = SessionType.BACKUP.value
@@ -63,8 +64,11 @@ def _utc(dt: datetime) -> str | None:
     return _ts(dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc))
 
 
-def _processed(tasks: list[TaskInfo]) -> int:
-    return sum(t.bytes_processed for t in tasks)
+def _processed(tasks: list[TaskInfo], session: SessionInfo | None = None) -> int:
+    """History's Processed: what the computers' tasks read, or what a restore or
+    verify read (its operation's bytes), whichever is larger."""
+    op = session.operation if session is not None else None
+    return max(sum(t.bytes_processed for t in tasks), op.bytes if op is not None else 0)
 
 
 class SessionsMixin(CatalogueDB):
@@ -96,18 +100,20 @@ class SessionsMixin(CatalogueDB):
 
         A session already recorded as stopped is never written again (a late
         owner cannot overwrite a record marked Failed); returns False then."""
+        written = tasks if tasks is not None else session.tasks
+        reason = session_reason(session.state, session.result, session.log, written,
+                                session.stop_mode, session.stopped_by)
         with self._tx() as db:
-            written = tasks if tasks is not None else session.tasks
             updated = db.execute(
                 "UPDATE sessions SET state=?, result=?, stop_mode=?, ended=?, progress=?, "
-                "heartbeat=?, log=?, stopped_by=?, operation=?, processed=? "
+                "heartbeat=?, log=?, stopped_by=?, operation=?, processed=?, reason=? "
                 "WHERE id=? AND state!=?",
                 (session.state.value, session.result.value if session.result else None,
                  session.stop_mode.value if session.stop_mode else None, _ts(session.ended),
                  session.progress, _ts(utcnow()),
                  json.dumps([i.model_dump(mode="json") for i in session.log]),
-                 session.stopped_by, _operation_json(session), _processed(written), session.id,
-                 SessionState.STOPPED.value)).rowcount
+                 session.stopped_by, _operation_json(session), _processed(written, session), reason,
+                 session.id, SessionState.STOPPED.value)).rowcount
             if not updated:
                 return False
             for task in written:
@@ -166,7 +172,8 @@ class SessionsMixin(CatalogueDB):
             stop_mode=StopMode(row["stop_mode"]) if row["stop_mode"] else None,
             stopped_by=row["stopped_by"], created=_created(row["created"]),
             ended=_dt(row["ended"]),
-            progress=row["progress"], processed=row["processed"], computers=row["computers"])
+            progress=row["progress"], processed=row["processed"], computers=row["computers"],
+            reason=row["reason"])
 
     def session(self, session_id: str) -> SessionInfo:
         row = self._conn().execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
@@ -229,7 +236,7 @@ class SessionsMixin(CatalogueDB):
         where = f" WHERE {' AND '.join(page_conds)}" if page_conds else ""
         rows = self._conn().execute(
             "SELECT id, job, type, state, result, run_kind, full, stop_mode, stopped_by, "
-            f"created, ended, progress, processed, computers FROM sessions{where} "
+            f"created, ended, progress, processed, computers, reason FROM sessions{where} "
             "ORDER BY created DESC, id DESC LIMIT ?", (*page_args, query.limit + 1)).fetchall()
         more = len(rows) > query.limit
         return HistoryPage(sessions=[self._summary_from_row(r) for r in rows[:query.limit]],

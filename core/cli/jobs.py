@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.api import RetentionPreview, describe_settings, job_summary
+from core.api import RetentionPreview, clone_note, describe_settings, job_summary
 from core.errors import InvalidInput
 from core.models import (
     ActiveFullKind, ActiveFullSchedule, Computer, FileScope, HealthCheckMode,
@@ -65,6 +65,13 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
             api.delete_job(args.name, delete_backups=args.delete_backups)
             print(f"Deleted job '{args.name}'" +
                   (" and its backups." if args.delete_backups else "."))
+        elif sub == "clone":
+            copy = api.clone_job(args.name, args.new_name)
+            if args.json:
+                print_json(job_summary(copy))
+            else:
+                print(clone_note(args.name, copy.name) +
+                      f" Run 'agent-jobs job enable \"{copy.name}\"' to enable it.")
         elif sub in ("enable", "disable"):
             api.set_job_enabled(args.name, sub == "enable")
             print(f"Job '{args.name}' {sub}d.")

@@ -325,6 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also delete the job's restore points from disk")
     for verb in ("enable", "disable"):
         jsub.add_parser(verb, help=f"{verb} a job").add_argument("name")
+    clone = jsub.add_parser("clone", help="copy a job with its settings; the copy is created "
+                                          "disabled so that it does not run beside the original")
+    clone.add_argument("name")
+    clone.add_argument("--name", dest="new_name", metavar="NEW_NAME",
+                       help="the copy's name (default: 'NAME clone', 'NAME clone 2', ...)")
+    clone.add_argument("--json", action="store_true")
 
     _repository_commands(sub)
     _copy_commands(sub)

@@ -313,6 +313,8 @@ def verify(args: argparse.Namespace, data_dir: Path) -> int:
                   + (f"; used by {paths}" if paths else ""))
     print(f"Verified {report.points_checked} point(s), {report.blobs_checked} block(s): "
           + ("OK" if report.ok else f"{len(report.problems)} problem(s) found"))
+    for line in report.advice:   # what can be restored instead of the damaged points
+        print(line)
     return 0 if report.ok else 1
 
 

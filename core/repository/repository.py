@@ -326,6 +326,23 @@ class Repository:
                 pass   # load_manifest says what is wrong
         return self.load_manifest(point_id)
 
+    def points_using(self, blobs: Iterable[str], point_ids: Iterable[str]
+                     ) -> dict[str, list[str] | None]:
+        """Which of the points use any of ``blobs`` (damaged blocks, say): point id ->
+        the paths using them ([] for a point that uses none), or None when the point's
+        manifest cannot be read. Reads manifests only; no pack data."""
+        wanted = set(blobs)
+        found: dict[str, list[str] | None] = {}
+        for point_id in point_ids:
+            try:
+                manifest = self.load_manifest(point_id)
+            except (RepositoryError, OSError):
+                found[point_id] = None
+                continue
+            found[point_id] = [e.path for e in manifest.entries
+                               if e.blocks and not wanted.isdisjoint(e.blocks)]
+        return found
+
     def forget(self, point_ids: Iterable[str]) -> None:
         """Remove points (their manifests). Data is reclaimed by ``prune``."""
         point_ids = list(point_ids)

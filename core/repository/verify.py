@@ -39,6 +39,7 @@ class VerifyProblems(list[BlobProblem]):
     points_checked: int = 0
     blobs_checked: int = 0
     packs_checked: int = 0
+    bytes_checked: int = 0   # stored bytes of the blocks the points use, read back
 
 
 @dataclass
@@ -265,6 +266,8 @@ def verify_repository(
     problems.points_checked = len(manifests) + len(broken_points) + len(missing_points)
     problems.blobs_checked = len(users)
     problems.packs_checked = packs_checked
+    problems.bytes_checked = sum(loc.length for blob in users
+                                 if (loc := blobs.get(blob)) is not None)
     return problems
 
 

@@ -110,6 +110,10 @@ class StartBody(BaseModel):
     outsideWindow: bool = False   # noqa: N815 (a manual start outside the backup window)
 
 
+class CloneBody(BaseModel):
+    name: str | None = None   # the clone's name; without it "<name> clone", "<name> clone 2", ...
+
+
 class StartAnswer(BaseModel):
     session_id: str
 
@@ -369,6 +373,12 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     def disable_job(name: str) -> JobOut:
         service.set_job_enabled(name, False)
         return JobOut.of(service.get_job(name))
+
+    @app.post(API + "/jobs/{name}/clone", status_code=201,
+              responses=errors_of(400, 404, 409, 413, 422))
+    def clone_job(name: str, body: CloneBody | None = None) -> JobOut:
+        """A copy of the job, created disabled (it would run beside the original)."""
+        return JobOut.of(service.clone_job(name, (body or CloneBody()).name))
 
     @app.post(f"{API}/jobs/start", responses=errors_of(400, 413, 422))
     def start_jobs(body: BulkStartBody) -> BulkResult:

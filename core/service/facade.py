@@ -277,6 +277,9 @@ class BackupService:
     def set_job_enabled(self, name: str, enabled: bool) -> None:
         self._jobs.set_job_enabled(name, enabled)
 
+    def clone_job(self, name: str, new_name: str | None = None) -> JobInfo:
+        return self._jobs.clone_job(name, new_name)
+
     def get_job(self, name: str) -> JobInfo:
         return self._jobs.get_job(name)
 

@@ -6,7 +6,8 @@ reports and into the ``damaged`` note the catalogue keeps per restore point
 (shown by ``agent-jobs points``)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from core.api import VerifyReport
 from core.models import VerifyProblem
@@ -20,8 +21,23 @@ MANIFEST_DAMAGE = "manifest"
 MANIFEST_MISSING = "manifest missing"
 MANIFEST_UNREADABLE = "manifest unreadable"
 DATA_DAMAGED = "data damaged"
-HEAL_HINT = ("the next backup of that computer stores good copies of the damaged blocks; "
-             "restore an older point meanwhile")
+HEAL = "the next backup of that computer stores good copies of the damaged blocks"
+HEAL_HINT = f"{HEAL}; restore an older point meanwhile"   # when its other points are unknown
+SHOWN_POINTS = 5
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """Another catalogued point of the same job and computer (in the same repository)."""
+
+    id: str
+    label: str                  # how the operator knows it: its time
+    known_damaged: bool = False  # marked damaged by an earlier verify
+
+
+# point id -> who it belongs to ("computer 'pc1' of job 'J'") and the other points
+# of that job and computer in the same repository, newest first
+Family = Callable[[str], tuple[str, Sequence[Sibling]]]
 
 
 def _quoted(paths: Iterable[str], limit: int = 5) -> str:
@@ -30,8 +46,10 @@ def _quoted(paths: Iterable[str], limit: int = 5) -> str:
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
-def damage_of(point_ids: Iterable[str], problems: VerifyProblems) -> dict[str, str | None]:
-    """Point id -> why it is damaged, or None if verify found it intact."""
+def damage_of(point_ids: Iterable[str], problems: VerifyProblems,
+              hint: str | None = HEAL_HINT) -> dict[str, str | None]:
+    """Point id -> why it is damaged, or None if verify found it intact. ``hint``
+    ends the note of data damage (None: nothing; the caller adds its advice)."""
     by_point: dict[str, list[BlobProblem]] = {pid: [] for pid in point_ids}
     for p in problems:
         if p.point_id in by_point:
@@ -50,8 +68,60 @@ def damage_of(point_ids: Iterable[str], problems: VerifyProblems) -> dict[str, s
         paths = sorted({path for p in found for path in p.paths})
         kinds = "/".join(sorted({p.problem for p in found}))
         damage[pid] = (f"{DATA_DAMAGED}: {len(found)} block(s) {kinds} (used by "
-                       f"{_quoted(paths)}); {HEAL_HINT}")
+                       f"{_quoted(paths)})" + (f"; {hint}" if hint else ""))
     return damage
+
+
+def _labels(labels: Sequence[str]) -> str:
+    shown = ", ".join(labels[:SHOWN_POINTS])
+    more = len(labels) - SHOWN_POINTS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def advice_text(intact: Sequence[str], sharing: int) -> str:
+    """What to restore instead of a damaged point: the points of the same computer
+    that do not use the damaged blocks (newest first), or why none can help."""
+    if intact:
+        return (f"{HEAL}; meanwhile restore a point that does not use them: "
+                f"{_labels(intact)}")
+    if sharing:
+        return (f"{HEAL}; no older point can replace it: every other point of that "
+                f"computer ({sharing}) uses the same damaged blocks (a block is stored "
+                "once and shared by every point that holds it)")
+    return f"{HEAL}; that computer has no other restore point"
+
+
+def shared_damage(repo: Repository, problems: VerifyProblems,
+                  damage: dict[str, str | None], family: Family) -> list[str]:
+    """Add to ``damage`` the other points of each damaged point's computer that use
+    its damaged blocks (damaged too, though not verified now), and end each note of
+    data damage with what can be restored instead. Returns that advice, one line
+    per computer ("computer 'pc1' of job 'J': ...")."""
+    bad = {p.blob for p in problems if p.point_id and p.blob}
+    damaged = [pid for pid, why in damage.items() if why and why.startswith(DATA_DAMAGED)]
+    families = {pid: family(pid) for pid in damaged}
+    unchecked = sorted({s.id for _, fam in families.values() for s in fam} - set(damage))
+    users = repo.points_using(bad, unchecked) if bad and unchecked else {}
+    sharing = {pid: paths for pid, paths in users.items() if paths}
+    for pid, paths in sharing.items():
+        damage[pid] = (f"{DATA_DAMAGED}: uses {len(bad)} damaged block(s) found by "
+                       f"verify (used by {_quoted(sorted(set(paths)))})")
+
+    def intact(s: Sibling) -> bool:
+        if s.id in damage:
+            return damage[s.id] is None
+        return not s.known_damaged and users.get(s.id) == []
+
+    lines: dict[str, None] = {}
+    for pid in damaged:
+        who, fam = families[pid]
+        good = [s.label for s in fam if intact(s)]
+        advice = advice_text(good, len(fam) - len(good))
+        for marked in [pid, *(s.id for s in fam if s.id in sharing)]:
+            if not (damage[marked] or "").endswith(advice):
+                damage[marked] = f"{damage[marked]}; {advice}"
+        lines.setdefault(f"{who}: {advice[0].upper()}{advice[1:]}.", None)
+    return list(lines)
 
 
 def verify_report(problems: VerifyProblems) -> VerifyReport:
@@ -67,19 +137,23 @@ def verify_report(problems: VerifyProblems) -> VerifyReport:
             out.append(VerifyProblem(point_id="", blob=p.blob, pack=p.pack,
                                      problem=p.detail or p.problem, paths=[]))
     return VerifyReport(points_checked=problems.points_checked,
-                        blobs_checked=problems.blobs_checked, problems=out)
+                        blobs_checked=problems.blobs_checked, problems=out,
+                        bytes_checked=problems.bytes_checked)
 
 
 def verify(repo: Repository, catalogued: list[str], point_id: str | list[str] | None, *,
            progress: Callable[[int, int], None] | None = None,
            cancel: Callable[[], bool] | None = None, light: bool = False,
+           family: Family | None = None,
            ) -> tuple[VerifyReport, dict[str, str | None]]:
     """Verify one catalogued point (or several: a job's), or everything (every
     catalogued point, every manifest on disk, every pack and index file).
     Returns the report and the damage to record for the catalogued points
     checked. ``progress(packs read, packs to read)`` and ``cancel()`` are the
     repository's hooks; ``light`` (with points) lists and sizes their objects
-    and reads no pack data."""
+    and reads no pack data. With ``family`` (a point's siblings), the points of a
+    damaged point's computer that share its damaged blocks are marked too, and the
+    report's ``advice`` says which points can be restored instead."""
     if point_id is not None:
         ids = [point_id] if isinstance(point_id, str) else list(point_id)
         problems = repo.verify(ids, missing_ok=True, full=False, progress=progress,
@@ -89,7 +163,13 @@ def verify(repo: Repository, catalogued: list[str], point_id: str | list[str] | 
         problems = repo.verify(ids, missing_ok=True, full=True, progress=progress,
                                cancel=cancel)
     known = set(catalogued)
-    return verify_report(problems), damage_of([i for i in ids if i in known], problems)
+    checked = [i for i in ids if i in known]
+    if family is None:
+        return verify_report(problems), damage_of(checked, problems)
+    damage = damage_of(checked, problems, hint=None)
+    report = verify_report(problems)
+    report.advice = shared_damage(repo, problems, damage, family)
+    return report, damage
 
 
 def repair_report(rep: RepoRepairReport) -> RepairReport:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.agents.select import agent_for
+from core.api.text import clone_name
 from core.catalogue import JobRow
 from core.errors import InvalidInput, JobStateError, NotFound
 from core.events import JobsChanged, PointsChanged
@@ -108,6 +109,17 @@ class Jobs:
         job = self._ctx.catalogue.job(name)
         self._ctx.catalogue.replace_job(job.name, job.model_copy(update={"enabled": enabled}))
         self._ctx.events.publish(JobsChanged())
+
+    def clone_job(self, name: str, new_name: str | None = None) -> JobInfo:
+        """A copy of the job, created disabled: it would otherwise back up the same
+        computers on the same schedule as the original."""
+        source = self._ctx.catalogue.job(name)
+        taken = [j.name for j in self._ctx.catalogue.jobs()]
+        name_of_clone = new_name if new_name is not None else clone_name(source.name, taken)
+        copy = JobDefinition.model_validate(
+            {**source.model_dump(), "name": name_of_clone, "enabled": False})
+        self.create_job(copy)
+        return self.get_job(copy.name)
 
     def get_job(self, name: str) -> JobInfo:
         rows = self._ctx.catalogue.job_rows([name])

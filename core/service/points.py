@@ -268,13 +268,16 @@ class Points:
                                                light=mode is HealthCheckMode.LIGHT)
             self._mark_damage(damage)
             run.update_operation(points_checked=report.points_checked,
-                                 blobs_checked=report.blobs_checked, problems=report.problems)
+                                 blobs_checked=report.blobs_checked, problems=report.problems,
+                                 advice=report.advice, bytes=report.bytes_checked)
             for index in range(len(labels)):
                 run.set_task(index, status=TaskStatus.SUCCESS)
             for problem in report.problems:
                 index = task_of.get(problem.point_id, 0)
                 run.set_task(index, status=TaskStatus.FAILED)
                 run.task_note(index, verify_problem_text(problem), "error")
+            for line in report.advice:   # before the verdict, which stays the last line
+                run.note(line, "warning")
             verdict = ("OK: every block read back intact" if report.ok else
                        f"{len(report.problems)} problem(s) found")
             damaged = report_damaged_paths(report)
@@ -314,10 +317,12 @@ class Points:
                      ) -> tuple[VerifyReport, dict[str, str | None]]:
         """Verify repository after repository; one that cannot be opened is a
         problem of the report when verifying everything, the error otherwise."""
-        checked = blobs = 0
+        checked = blobs = read = 0
         problems: list[VerifyProblem] = []
+        advice: list[str] = []
         damage: dict[str, str | None] = {}
         count = len(groups)
+        listed = {p.id: p for p in self._ctx.catalogue.points()}
         for number, (entry, catalogued, ids) in enumerate(groups):
             def progress(done: int, total: int, number: int = number) -> None:
                 run.progress(number * 1000 + (1000 * done // total if total else 1000),
@@ -328,7 +333,8 @@ class Points:
             try:
                 repo = self._pool.repository(entry.name)
                 report, found = integrity.verify(repo, catalogued, ids, progress=progress,
-                                                 cancel=run.cancelled, light=light)
+                                                 cancel=run.cancelled, light=light,
+                                                 family=_family(listed, catalogued))
             except VerifyCancelled:
                 raise OperationCancelled("cancelled") from None
             except (ConsoleError, OSError) as exc:
@@ -344,12 +350,14 @@ class Points:
             report = self._without_retired(entry, repo, report, found, run.note)
             checked += report.points_checked
             blobs += report.blobs_checked
+            read += report.bytes_checked
             problems += [p if p.point_id or count == 1 else p.model_copy(
                 update={"problem": f"repository '{entry.name}': {p.problem}"})
                 for p in report.problems]
+            advice += report.advice
             damage.update(found)
-        return VerifyReport(points_checked=checked, blobs_checked=blobs,
-                            problems=problems), damage
+        return VerifyReport(points_checked=checked, blobs_checked=blobs, bytes_checked=read,
+                            problems=problems, advice=advice), damage
 
     def _without_retired(self, entry: RepoEntry, repo: Repository, report: VerifyReport,
                          found: dict[str, str | None],
@@ -461,3 +469,23 @@ def _add_repair(total: RepairReport, part: RepairReport, prefix: str) -> None:
     total.points_relinked += part.points_relinked
     total.points_damaged.update(part.points_damaged)
     total.problems += [prefix + p for p in part.problems]
+
+
+def point_label(point: RestorePointInfo) -> str:
+    """How the operator knows a point: its time, to the second, in local time."""
+    return point.created.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _family(listed: dict[str, RestorePointInfo], in_repository: list[str]) -> integrity.Family:
+    """A point's job and computer, and their other points in the same repository
+    (newest first): what verify may offer instead of a damaged point."""
+    mine = [listed[i] for i in in_repository if i in listed]
+
+    def family(point_id: str) -> tuple[str, list[integrity.Sibling]]:
+        point = listed[point_id]
+        same = sorted((p for p in mine if p.id != point_id and p.computer == point.computer
+                       and p.job.casefold() == point.job.casefold()),
+                      key=lambda p: (p.created, p.id), reverse=True)
+        return (f"Computer '{point.computer}' of job '{point.job}'",
+                [integrity.Sibling(p.id, point_label(p), bool(p.damaged)) for p in same])
+    return family

@@ -277,6 +277,8 @@ class BackupsController(QObject):
                         f"; damaged files: {', '.join(damaged[:10])}"
                         + (f" and {len(damaged) - 10} more" if len(damaged) > 10 else "")
                         if damaged else "") + ".")
+            if op.advice:   # which points of the computer can be restored instead
+                text += "\n\n" + "\n".join(op.advice)
             details = "\n".join(verify_problem_text(p) for p in op.problems)
         else:
             errors = [i.text for i in session.log if i.level == "error"]

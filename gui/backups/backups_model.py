@@ -190,8 +190,9 @@ class BackupsModel(QStandardItemModel):
                                 [datetime_text(p.created, seconds=True), p.type.value, "",
                                  str(p.files), bytes_text(p.size), pdisk,
                                  point_state(p), kept],
-                                "point", [p.created.timestamp(), p.type.value, 0, p.files,
-                                          p.size, pdisk_sort, 1 if p.damaged else 0, kept])
+                                "point_damaged" if p.damaged else "point",
+                                [p.created.timestamp(), p.type.value, 0, p.files,
+                                 p.size, pdisk_sort, 1 if p.damaged else 0, kept])
                     if p.damaged:
                         for item in prow:
                             item.setForeground(DAMAGED)

@@ -44,13 +44,14 @@ class SessionColumn(IntEnum):
     DURATION = 6
     PROCESSED = 7
     STOPPED = 8
+    REASON = 9
 
 
 HEADERS = {
     SessionColumn.JOB: "Job", SessionColumn.TYPE: "Type", SessionColumn.STATE: "State",
     SessionColumn.RESULT: "Result", SessionColumn.START: "Start", SessionColumn.END: "End",
     SessionColumn.DURATION: "Duration", SessionColumn.PROCESSED: "Processed",
-    SessionColumn.STOPPED: "Details",
+    SessionColumn.STOPPED: "Details", SessionColumn.REASON: "Reason",
 }
 _RESULT_ICONS = {SessionResult.SUCCESS: "success", SessionResult.WARNING: "warning",
                  SessionResult.FAILED: "failed"}
@@ -97,6 +98,8 @@ def display_text(s: SessionSummary, column: SessionColumn) -> str:
         return duration_text(s.duration_s)
     if column is SessionColumn.PROCESSED:
         return bytes_text(s.processed)
+    if column is SessionColumn.REASON:
+        return s.reason or ""
     return stopped_text(s)
 
 

@@ -22,9 +22,10 @@ from gui.widgets.search_box import SearchProxy, search_box
 
 MenuFactory = Callable[[QWidget], QMenu]
 
-_WIDTHS = {SessionColumn.JOB: 170, SessionColumn.TYPE: 70, SessionColumn.STATE: 96,
+_WIDTHS = {SessionColumn.JOB: 160, SessionColumn.TYPE: 70, SessionColumn.STATE: 96,
            SessionColumn.RESULT: 80, SessionColumn.START: 140, SessionColumn.END: 140,
-           SessionColumn.DURATION: 70, SessionColumn.PROCESSED: 84}
+           SessionColumn.DURATION: 70, SessionColumn.PROCESSED: 84,
+           SessionColumn.STOPPED: 160}
 
 RESULT_CHOICES: list[tuple[str, dict[str, object]]] = [
     ("All results", {"results": (), "running": None}),
@@ -112,7 +113,7 @@ class SessionsView(QWidget):
         self.table = QTableView(self.stack)
         self.table.setObjectName("SessionsTable")
         self.table.setModel(self.proxy)
-        self.hover = setup_list_table(self.table, widths=_WIDTHS, stretch=SessionColumn.STOPPED,
+        self.hover = setup_list_table(self.table, widths=_WIDTHS, stretch=SessionColumn.REASON,
                                       on_menu=self.show_context_menu, movable=False)
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self.selectionChanged.emit())

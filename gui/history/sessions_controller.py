@@ -6,7 +6,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.api import BackupApi
@@ -65,6 +66,7 @@ class SessionsController(QObject):
         self._stop_backup = stop_backup
         self._changed: set[str] = set()
         self.error_box: QMessageBox | None = None
+        self.report_box: QMessageBox | None = None   # where a report went, when no browser opened
         self.last_report: Path | None = None
         actions.statistics.triggered.connect(self.statistics)
         actions.report.triggered.connect(self.report)
@@ -147,6 +149,19 @@ class SessionsController(QObject):
         if len(chosen) == 1:
             self.save_report(chosen[0].id)
 
+    def _report_saved_box(self, path: Path) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "Session Report",
+                          f"The report was saved to:\n{path}", QMessageBox.StandardButton.Ok,
+                          self._window)
+        box.setObjectName("ReportSaved")
+        box.setInformativeText("No browser opened it. Open the file from its folder.")
+        folder = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
+        folder.clicked.connect(lambda: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(path.parent))))
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.report_box = box
+        box.open()
+
     def save_report(self, session_id: str) -> None:
         """Write the session's HTML report (in the data directory's reports
         folder) and open it in the browser."""
@@ -158,7 +173,8 @@ class SessionsController(QObject):
 
         def written(path: Path) -> None:
             self.last_report = path
-            open_in_browser(path)
+            if not open_in_browser(path):   # no browser here: say where the file is
+                self._report_saved_box(path)
             self.reportSaved.emit(path)
 
         self._runner.submit(write, written, lambda exc: self.show_error("Report", exc))

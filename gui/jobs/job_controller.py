@@ -16,7 +16,7 @@ from core.errors import ConsoleError, JobNotRunning
 from core.models import (
     HistoryQuery, JobDefinition, JobInfo, SessionInfo, SessionType, StopMode,
 )
-from core.api import BackupApi, BulkResult, StopPreview
+from core.api import BackupApi, BulkResult, StopPreview, clone_note
 
 from gui.jobs.action_state import can_start, is_running
 from gui.jobs.actions import JobActions
@@ -24,7 +24,6 @@ from gui.runtime.bridge import EventBridge
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.widgets.error_box import show_error
 from gui.widgets.formatting import JOB_SESSIONS
-from gui.jobs.wizard.draft import clone_name
 from gui.jobs.wizard.copy_wizard import CopyJobWizard
 from gui.jobs.wizard.wizard import JobWizard
 from gui.jobs.jobs_model import JobsTableModel
@@ -38,6 +37,7 @@ Reveal = Callable[[str], None]
 StopSession = Callable[[str, str, SessionType], None]   # session id, job, session type
 SaveReport = Callable[[str], None]                      # session id
 AnyWizard = JobWizard | CopyJobWizard
+Notify = Callable[[str], None]                          # a line for the status bar
 
 
 class JobController(QObject):
@@ -45,10 +45,10 @@ class JobController(QObject):
                  model: JobsTableModel, actions: JobActions,
                  selected: SelectedJobs, window: QWidget,
                  reveal: Reveal | None = None, stop_session: StopSession | None = None,
-                 save_report: SaveReport | None = None) -> None:
+                 save_report: SaveReport | None = None, notify: Notify | None = None) -> None:
         """``stop_session`` and ``save_report`` serve the Statistics window's Stop
         and Report buttons (the sessions node does both); without them the
-        buttons do nothing."""
+        buttons do nothing. ``notify`` shows a line in the status bar."""
         super().__init__(window)
         self._service = service
         self._runner = runner
@@ -69,6 +69,7 @@ class JobController(QObject):
         self._fetching_job = False
         self._stop_session = stop_session
         self._save_report = save_report
+        self._notify: Notify = notify or (lambda _text: None)
 
         actions.start.triggered.connect(lambda: self.start())
         actions.retry.triggered.connect(lambda: self.start(retry=True))
@@ -307,14 +308,19 @@ class JobController(QObject):
         self._runner.submit(save, saved, failed)
 
     def clone(self) -> None:
-        """Create "<name> clone" (or "... clone 2", ...) at once and select it."""
+        """The server creates "<name> clone" (or "... clone 2", ...), disabled so
+        that it does not run beside the original; select it and say so."""
         jobs = self._selected()
         if len(jobs) != 1:
             return
-        name = clone_name(jobs[0].name, self._job_names())
-        copy = jobs[0].definition.model_copy(update={"name": name})
-        self._call("Clone Job", partial(self._service.create_job, copy),
-                   lambda _result: self._reveal(name))
+        source = jobs[0].name
+
+        def cloned(result: object) -> None:
+            assert isinstance(result, JobInfo)
+            self._reveal(result.name)
+            self._notify(clone_note(source, result.name))
+
+        self._call("Clone Job", partial(self._service.clone_job, source), cloned)
 
     # -- manage --------------------------------------------------------------------
     def toggle_enabled(self) -> None:

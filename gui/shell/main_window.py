@@ -138,7 +138,8 @@ class MainWindow(QMainWindow):
             service, self.runner, self.bridge, self.model, self.job_actions,
             self.jobs_view.selected_jobs, self, reveal=self.reveal_job,
             stop_session=lambda sid, job, kind: self.sessions.stop_session(sid, job, kind),
-            save_report=lambda sid: self.sessions.save_report(sid))
+            save_report=lambda sid: self.sessions.save_report(sid),
+            notify=lambda text: self.status_bar.show_notice(text))
         self.overview = OverviewController(
             service, self.runner, self.bridge, self,
             visible=lambda: self.work.currentWidget() is self.overview_view)

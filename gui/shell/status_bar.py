@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QStatusBar, QStyle, QStyleOption, QWidget
 
@@ -50,8 +50,14 @@ class ConsoleStatusBar(QStatusBar):
         self.data_dir_label.setToolTip(str(data_dir))
         self.server_label = QLabel("Connecting to the backup server...", self)
         self.server_label.setObjectName("ServerLabel")
+        self.notice_label = QLabel("", self)   # what a command just did (e.g. Clone)
+        self.notice_label.setObjectName("NoticeLabel")
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(self.notice_label.clear)
         self.addWidget(self.running_label)
         self.addWidget(self.jobs_label)
+        self.addWidget(self.notice_label, 1)
         self.addPermanentWidget(self.server_label)
         self.addPermanentWidget(self.data_dir_label)
 
@@ -60,6 +66,14 @@ class ConsoleStatusBar(QStatusBar):
                                   else "Backup server: reconnecting...")
         self.server_label.setProperty("connected", connected)
         self.server_label.setToolTip(address)
+
+    NOTICE_MS = 30_000
+
+    def show_notice(self, text: str) -> None:
+        """Say what a command did, for half a minute (the tooltip keeps it whole)."""
+        self.notice_label.setText(text)
+        self.notice_label.setToolTip(text)
+        self._notice_timer.start(self.NOTICE_MS)
 
     def show_counts(self, running: int, jobs: int) -> None:
         self.running_label.setText(running_text(running))

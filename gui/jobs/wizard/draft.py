@@ -43,7 +43,6 @@ PAGE_OF_FIELD: dict[str, str] = {
 
 MAX_NAME = 64
 NEW_JOB_BASE = "Agent Backup Job"
-CLONE_SUFFIX = " clone"
 
 # Words for the numeric limits of the model, by field and kind of limit.
 _LIMITS: dict[tuple[str, str], str] = {
@@ -189,19 +188,6 @@ def suggest_computer_name(folder: str) -> str:
     base = re.split(r"[/\\]", folder.rstrip("/\\"))[-1] if folder else ""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._")[:63]
     return name if name and COMPUTER_NAME_RE.match(name) else ""
-
-
-def clone_name(name: str, taken: Iterable[str]) -> str:
-    """``"<name> clone"``, then ``"<name> clone 2"``, ... the first one free
-    (names compare without case, as the catalogue does); at most 64 characters."""
-    used = {n.casefold() for n in taken}
-    number = 1
-    while True:
-        suffix = CLONE_SUFFIX if number == 1 else f"{CLONE_SUFFIX} {number}"
-        candidate = name[:MAX_NAME - len(suffix)].rstrip() + suffix
-        if candidate.casefold() not in used:
-            return candidate
-        number += 1
 
 
 def new_job_name(taken: Iterable[str]) -> str:

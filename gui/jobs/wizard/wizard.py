@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.api import ScopePreview
 from core.models import Computer, FileScope, JobDefinition, JobInfo, SshSettings, utcnow
@@ -112,6 +112,9 @@ class JobWizard(WizardFrame):
         self.finished.connect(self._on_closed)
         self.resize(860, 600)
         self.revalidate()
+        self._pristine = self.draft()   # what was entered on opening: closing it loses nothing
+        self._discarding = False
+        self.discard_question: QMessageBox | None = None
 
     # -- validation -------------------------------------------------------------------
     def draft(self) -> dict[str, Any]:
@@ -246,6 +249,33 @@ class JobWizard(WizardFrame):
     def run_on_finish(self) -> bool:
         """"Run the job when I click Finish" (never offered for a running job)."""
         return self.summary_page.run_check.isChecked() and not self.running
+
+    def reject(self) -> None:
+        """Escape, the close button or Cancel: close at once when nothing was entered;
+        otherwise ask first, so that a half-filled job is not lost by one key."""
+        if self._discarding or self._closed or self.draft() == self._pristine:
+            super().reject()
+            return
+        if self.discard_question is not None and self.discard_question.isVisible():
+            return
+        new = self.job is None
+        box = QMessageBox(QMessageBox.Icon.Question, self.windowTitle(),
+                          "Discard the new job?" if new else
+                          f"Discard the changes to job '{self.original_name}'?",
+                          QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("DiscardQuestion")
+        box.setInformativeText("What was entered in the wizard is lost." if new else
+                               "The job keeps its saved settings.")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(self._discard_answered)
+        self.discard_question = box
+        box.open()
+
+    def _discard_answered(self, answer: int) -> None:
+        if answer == QMessageBox.StandardButton.Discard:
+            self._discarding = True
+            super().reject()
 
     def saved(self) -> None:
         """The controller saved the job: close."""

@@ -243,3 +243,29 @@ def test_gfs_options_and_retention_preview(cli, tmp_path):
     assert len(json.loads(out)) == 1
     code, _, err = cli("job", "retention-preview", "Nope")
     assert code == 1 and "No job named 'Nope'" in err
+
+
+def test_job_clone_is_created_disabled_with_the_same_settings(cli, tmp_path):
+    src = make_tree(tmp_path / "pc")
+    assert cli("job", "create", "Nightly", "--computer", f"pc1={src}", "--daily", "22:00",
+               "--retain", "3")[0] == 0
+    code, out, err = cli("job", "clone", "Nightly")
+    assert code == 0, err
+    assert out.startswith("Clone 'Nightly clone' created disabled so that it does not run "
+                          "beside 'Nightly'; enable it when ready.")
+    code, out, err = cli("job", "clone", "Nightly", "--json")
+    assert code == 0, err
+    second = json.loads(out)
+    assert second["name"] == "Nightly clone 2" and second["enabled"] is False
+    assert second["status"] == "Disabled" and second["next_run"] is None
+    code, out, _ = cli("job", "show", "Nightly clone", "--json")
+    original = json.loads(cli("job", "show", "Nightly", "--json")[1])
+    clone = json.loads(out)
+    assert clone["enabled"] is False and original["enabled"] is True
+    assert {**clone["definition"], "name": "Nightly", "enabled": True} == original["definition"]
+    assert clone["schedule"] == original["schedule"]
+    assert clone["schedule"].startswith("Daily at 22:00")
+    code, _, err = cli("job", "clone", "Nightly", "--name", "Nightly clone")
+    assert code == 1 and "already exists" in err
+    code, _, err = cli("job", "clone", "Ghost")
+    assert code == 1 and "No job named 'Ghost'" in err

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTime
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi
@@ -239,8 +240,13 @@ def test_each_validation_error_in_plain_words(qtbot: QtBot, window: MainWindow,
     click_step(qtbot, wizard, "Schedule")
     schedule.window_end.setTime(QTime(6, 0))
     assert schedule.window_error.text() == "" and finish_button.isEnabled()
-    click_button(qtbot, wizard, "Cancel")
-    assert window.job_wizard is None
+    click_button(qtbot, wizard, "Cancel")   # something was entered: asked first
+    qtbot.waitUntil(lambda: wizard.discard_question is not None
+                    and wizard.discard_question.isVisible())
+    assert wizard.discard_question is not None
+    qtbot.mouseClick(wizard.discard_question.button(QMessageBox.StandardButton.Discard),
+                     Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.job_wizard is None)
 
 
 def test_edit_a_schedule_and_see_next_run_change(qtbot: QtBot, window: MainWindow,
@@ -336,8 +342,8 @@ def test_a_save_refused_by_the_server_keeps_the_wizard_open(
     assert not button(wizard, "Finish").isEnabled()
 
 
-def test_clone_creates_a_copy_and_selects_it(qtbot: QtBot, window: MainWindow,
-                                             service: BackupApi, make_job: JobFactory) -> None:
+def test_clone_creates_a_disabled_copy_selects_it_and_says_so(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, make_job: JobFactory) -> None:
     make_job("Source", ("s1", "s2"), retain_points=4,
              schedule=Schedule(kind=ScheduleKind.MONTHLY, last_day=True))
     wait_cell(qtbot, window, "Source", Column.STATUS, "Idle")
@@ -345,15 +351,25 @@ def test_clone_creates_a_copy_and_selects_it(qtbot: QtBot, window: MainWindow,
     click_ribbon(qtbot, window, "Clone")
     qtbot.waitUntil(lambda: [j.name for j in window.jobs_view.selected_jobs()]
                     == ["Source clone"], timeout=WAIT_MS)
+    # The clone would back up the same computers at the same time: it is disabled.
     original = service.get_job("Source").definition
-    assert service.get_job("Source clone").definition == \
-        original.model_copy(update={"name": "Source clone"})
+    clone = service.get_job("Source clone")
+    assert clone.definition == original.model_copy(update={"name": "Source clone",
+                                                           "enabled": False})
+    assert original.enabled and clone.next_run is None
+    wait_cell(qtbot, window, "Source clone", Column.STATUS, "Disabled")
+    notice = window.status_bar.notice_label
+    assert notice.isVisible() and notice.text() == (
+        "Clone 'Source clone' created disabled so that it does not run beside 'Source'; "
+        "enable it when ready.")
 
     click_row(qtbot, window, "Source")
     click_ribbon(qtbot, window, "Clone")
     qtbot.waitUntil(lambda: [j.name for j in window.jobs_view.selected_jobs()]
                     == ["Source clone 2"], timeout=WAIT_MS)
     assert visible_jobs(window) == {"Source", "Source clone", "Source clone 2"}
+    assert not service.get_job("Source clone 2").definition.enabled
+    qtbot.waitUntil(lambda: "'Source clone 2'" in notice.text())
 
 
 def test_active_full_settings_round_trip(qtbot: QtBot, window: MainWindow,
