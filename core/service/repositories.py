@@ -187,6 +187,13 @@ class Repositories:
                 if where.path is not None:
                     probe_empty_folder(where.path)
                 what = "encrypted" if password is not None else "unencrypted"
+                if spec.immutable_days is not None:
+                    backend = s3_backend(where.location, keys, timeout=S3_TIMEOUT_S)
+                    try:
+                        backend.enable_object_lock(spec.immutable_days)
+                    finally:
+                        backend.close()
+                    what += f", immutable for {spec.immutable_days} day(s),"
                 return f"Reachable; empty — a new {what} repository will be created"
             repo = open_repository(where.kind, where.location, password=password, s3=keys,
                                    timeout=S3_TIMEOUT_S)

@@ -377,10 +377,16 @@ def test_immutable_s3_repository_from_the_cli_and_rest(tmp_path: Path, seaweed, 
                                   "--password-file", str(password_file), "--immutable-days",
                                   "7", env=shell),
                        "does not have Object Lock enabled", "--object-lock-enabled-for-bucket")
+        one_line_error(agent_jobs(data, "repository", "test", "--url", s3_url,
+                                  "--password-file", str(password_file), "--immutable-days",
+                                  "7", env=shell), "does not have Object Lock enabled")
         one_line_error(agent_jobs(data, "repository", "add", "Here", "--url",
                                   str(tmp_path / "folder"), "--immutable-days", "7"),
                        "Immutability needs object storage (S3 with Object Lock)")
         locked = seaweed.url(seaweed.new_locked_bucket())
+        tested = agent_jobs(data, "repository", "test", "--url", locked, "--password-file",
+                            str(password_file), "--immutable-days", "7", env=shell)
+        assert "immutable for 7 day(s)" in tested.stdout, tested.stderr
         said = agent_jobs(data, "repository", "add", "Vault", "--url", locked,
                           "--password-file", str(password_file), "--immutable-days", "7",
                           env=shell)
