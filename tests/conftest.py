@@ -18,7 +18,7 @@ from core.models import Computer, JobDefinition  # noqa: E402
 from core.service.facade import BackupService  # noqa: E402
 from tests.support.gate import TaskGate  # noqa: E402
 from tests.support.server import kill_servers_under, stop_all  # noqa: E402
-from tests.support.seaweed import s3_url, seaweed  # noqa: E402,F401  (S3 fixtures, started lazily)
+from tests.support.seaweed import locked_s3_url, s3_url, seaweed  # noqa: E402,F401  (S3 fixtures, started lazily)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from core import errors
 from core.errors import ConsoleError
@@ -130,6 +130,17 @@ class ScopePreview(BaseModel):
         return sum(c.bytes for c in self.computers)
 
 
+class RetainedPointInfo(BaseModel):
+    """A restore point retention dropped whose data stays until its lock ends."""
+
+    id: str
+    job: str
+    computer: str
+    created: str
+    type: str
+    locked_until: datetime
+
+
 class RepositoryInfo(BaseModel):
     """A backup repository as the console lists it (Backup Infrastructure).
     Never carries a password or credentials."""
@@ -144,6 +155,9 @@ class RepositoryInfo(BaseModel):
     capacity_bytes: int | None = None
     free_bytes: int | None = None
     problem: str | None = None        # why it cannot be reached right now
+    immutable_days: int | None = None  # every object locked (S3 Object Lock, COMPLIANCE) N days
+    # points retention dropped whose data the lock keeps: "kept by immutability until DATE"
+    retained_points: list[RetainedPointInfo] = []
 
 
 class RepositorySpec(BaseModel):
@@ -156,6 +170,7 @@ class RepositorySpec(BaseModel):
     insecure_no_encryption: bool = False      # required for S3 without a password
     access_key_id: str | None = None          # S3; else AWS_ACCESS_KEY_ID of the server
     secret_access_key: SecretStr | None = None
+    immutable_days: int | None = Field(default=None, ge=1, le=36500)   # S3 with Object Lock
 
 
 class PointRetention(BaseModel):

@@ -210,6 +210,9 @@ def _repository_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
                             "existing repository: the password that opens it)")
         p.add_argument("--insecure-no-encryption", action="store_true",
                        help="S3 without a password: the backups are stored unencrypted")
+        p.add_argument("--immutable-days", type=int, metavar="N",
+                       help="S3 with Object Lock: write every object with a COMPLIANCE lock "
+                            "of N days, so nobody can delete or change recent backups")
     lst = rsub.add_parser("list", help="list the repositories, their jobs and space")
     lst.add_argument("--json", action="store_true")
     remove = rsub.add_parser("remove", help="remove a repository from the list (its data is "

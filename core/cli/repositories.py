@@ -57,6 +57,7 @@ def _add(args: argparse.Namespace, data_dir: Path) -> int:
     spec = RepositorySpec(name=getattr(args, "name", None) or "", url=url,
                           password=SecretStr(password) if password is not None else None,
                           insecure_no_encryption=args.insecure_no_encryption,
+                          immutable_days=args.immutable_days,
                           access_key_id=keys[0] if keys else None,
                           secret_access_key=SecretStr(keys[1]) if keys else None)
     with client(data_dir) as api:
@@ -65,7 +66,9 @@ def _add(args: argparse.Namespace, data_dir: Path) -> int:
             return 0
         info = api.add_repository(spec)
     print(f"Added backup repository '{info.name}': {info.location} ("
-          + ("encrypted" if info.encrypted else "not encrypted") + ")."
+          + ("encrypted" if info.encrypted else "not encrypted")
+          + (f", immutable for {info.immutable_days} day(s)" if info.immutable_days else "")
+          + ")."
           + (f" {_space(info)}." if info.used_bytes is not None else ""))
     return 0
 

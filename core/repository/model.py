@@ -130,3 +130,6 @@ class PruneReport:
     tmp_files_removed: int = 0
     problems: list[str] = field(default_factory=list)
     stopped: bool = False   # cancelled between packs: the packs repacked so far count
+    locked_deleted: int = 0     # immutable: retired objects deleted once their lock expired
+    locked_kept: int = 0        # immutable: retired objects still under lock
+    locks_extended: int = 0     # immutable: objects in use whose lock was pushed ahead

@@ -22,6 +22,7 @@ from core.repository.config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, 
     write_config
 from core.repository.damage import DamageRegistry
 from core.repository.errors import PointNotFound, write_error
+from core.repository import immutability
 from core.repository.index import Index
 from core.repository.keys import create_key, unlock
 from core.repository.layout import CONFIG, INDEX, KEYS, POINTS, Layout
@@ -91,6 +92,7 @@ class Repository:
         pack_size: int | None = None,
         workers: int | None = None,
         kdf: dict[str, int] | None = None,
+        immutable_days: int | None = None,
     ) -> Repository:
         """Open the repository at ``location`` (a folder, or any Backend);
         with ``create``, make one if absent, encrypted when ``password`` is given.
@@ -98,14 +100,19 @@ class Repository:
         ``block_size``/``pack_size``/``kdf`` (scrypt ``n``, ``r``, ``p`` for the
         first key) only apply when creating. An encrypted repository needs its
         password: PasswordRequired without one, WrongPassword with a wrong one.
-        A password given for a plain repository is not used."""
+        A password given for a plain repository is not used.
+
+        ``immutable_days``: write every object with a COMPLIANCE lock of that
+        many days (S3 with Object Lock only); a repository that records its
+        own immutability (``immutability.json``) is opened immutable anyway."""
         backend: Backend = (LocalBackend(Path(location)) if isinstance(location, (str, Path))
                             else location)
         layout = Layout(backend)
         owned = isinstance(location, (str, Path))
         try:
             repo = cls._open(layout, create=create, password=password, block_size=block_size,
-                             pack_size=pack_size, workers=workers, kdf=kdf)
+                             pack_size=pack_size, workers=workers, kdf=kdf,
+                             immutable_days=immutable_days)
         except BaseException:
             if owned:
                 backend.close()
@@ -116,10 +123,12 @@ class Repository:
     @classmethod
     def _open(cls, layout: Layout, *, create: bool, password: str | None,
               block_size: int | None, pack_size: int | None, workers: int | None,
-              kdf: dict[str, int] | None) -> Repository:
+              kdf: dict[str, int] | None, immutable_days: int | None = None) -> Repository:
         backend = layout.backend
         key_id: str | None = None
         sealer: Sealer = PLAIN
+        if immutable_days is not None:
+            _enable_immutability(layout, immutable_days)
         if not _exists(layout, CONFIG):
             if not create:
                 how = ("path is right and its disk is attached" if backend.kind == "local"
@@ -130,7 +139,8 @@ class Repository:
                 )
             config = new_config(block_size, pack_size,
                                 ENCRYPTION_AES if password is not None else ENCRYPTION_NONE)
-            sealer, key_id = _create(layout, config, password, kdf or {})
+            sealer, key_id = _create(layout, config, password, kdf or {}, immutable_days)
+        _open_immutable(layout, immutable_days)
         config = read_config(layout)
         if not config.encrypted:
             _refuse_downgrade(layout)
@@ -145,6 +155,9 @@ class Repository:
         layout.sealer = sealer
         if sealer.encrypted and hasattr(backend, "lock_sealer"):
             backend.lock_sealer = sealer     # lease lock objects name hosts: sealed too
+            lock = immutability.object_lock(backend)
+            if lock is not None:
+                lock.reload()                # its list of retired objects is sealed too
         repo = cls(layout, config, max(2, workers or os.cpu_count() or 2), key_id)
         repo._index.refresh()
         return repo
@@ -173,6 +186,20 @@ class Repository:
     def sealer(self) -> Sealer:
         """The master key of an encrypted repository (for adding passwords)."""
         return self._layout.sealer
+
+    @property
+    def immutable_days(self) -> int | None:
+        """N when every object is written with a COMPLIANCE lock of N days."""
+        lock = immutability.object_lock(self._layout.backend)
+        return int(lock.days) if lock is not None else None
+
+    def retained_points(self) -> list[immutability.RetainedPoint]:
+        """Points retention dropped whose data stays until its lock expires."""
+        try:
+            return immutability.retained_points(self._layout.backend)
+        except OSError as exc:
+            raise RepositoryError(f"Cannot read the retired objects of repository "
+                                  f"{self._where}: {exc.strerror or exc}.") from exc
 
     @property
     def block_size(self) -> int:
@@ -347,10 +374,20 @@ class Repository:
         """Remove points (their manifests). Data is reclaimed by ``prune``."""
         point_ids = list(point_ids)
         self._recent.drop(point_ids)
+        lock = immutability.object_lock(self._layout.backend)
         try:
             for point_id in point_ids:
-                if _valid_id(point_id):
-                    self._layout.backend.remove(self._layout.point(point_id))
+                if not _valid_id(point_id):
+                    continue
+                name = self._layout.point(point_id)
+                if lock is not None:   # its data stays until the lock ends: say whose it was
+                    try:
+                        note = immutability.point_note(read_meta(self._layout, point_id))
+                    except (OSError, RepositoryError):
+                        note = None
+                    lock.remove(name, point=note)
+                else:
+                    self._layout.backend.remove(name)
         except OSError as exc:
             raise RepositoryError(
                 f"Cannot remove restore points from repository {self._where}: "
@@ -397,6 +434,15 @@ class Repository:
                             cancel=cancel)
             pruner.report_problems.extend(unreadable)
             counts = pruner.run(used)
+            try:
+                self._check_held(lock, "prune", renew=True)
+                purged, kept, extended = immutability.maintain(self._layout.backend)
+            except OSError as exc:
+                pruner.report_problems.append(
+                    f"the locks of repository {self._where} could not be extended or its "
+                    f"expired objects deleted: {exc.strerror or exc}; the next prune tries "
+                    "again")
+                purged = kept = extended = 0
         report = PruneReport(
             packs_deleted=counts["deleted"],
             packs_repacked=counts["repacked"],
@@ -406,6 +452,9 @@ class Repository:
             tmp_files_removed=counts["tmp"],
             problems=pruner.report_problems,
             stopped=pruner.stopped,
+            locked_deleted=purged,
+            locked_kept=kept,
+            locks_extended=extended,
         )
         for problem in report.problems:
             log.warning("prune: %s", problem)
@@ -632,8 +681,44 @@ def _check_meta(meta: PointMeta) -> None:
         raise ValueError("point creation time must be timezone-aware")
 
 
+def _enable_immutability(layout: Layout, days: int) -> None:
+    try:
+        immutability.check_days(days)
+        immutability.enable(layout.backend, days)
+    except ValueError as exc:
+        raise RepositoryError(str(exc)) from None
+    except RepositoryError:
+        raise
+    except OSError as exc:
+        raise RepositoryError(f"{exc.strerror or exc}.") from None
+
+
+def _open_immutable(layout: Layout, asked: int | None) -> None:
+    """Apply the repository's own immutability, or record the one asked for
+    (locking what is already there)."""
+    backend = layout.backend
+    days = immutability.read_days(backend)
+    if days is not None:
+        if asked is not None and asked != days:
+            raise RepositoryError(
+                f"The repository at {layout.root} is already immutable for {days} day(s): "
+                f"add it with --immutable-days {days}, or without the option.")
+        if asked is None:
+            _enable_immutability(layout, days)
+        return
+    if asked is None:
+        return
+    try:
+        immutability.write_settings(backend, asked)
+        count = immutability.lock_existing(backend)
+    except OSError as exc:
+        raise write_error(layout.root, exc, "the immutability settings") from exc
+    log.info("repository %s made immutable for %d day(s): %d object(s) locked", layout.root,
+             asked, count)
+
+
 def _create(layout: Layout, config: RepoConfig, password: str | None,
-            kdf: dict[str, int]) -> tuple[Sealer, str | None]:
+            kdf: dict[str, int], immutable_days: int | None = None) -> tuple[Sealer, str | None]:
     """Make a new repository: the key first (with a password), config.json last,
     since it marks a complete repository."""
     backend = layout.backend
@@ -654,6 +739,8 @@ def _create(layout: Layout, config: RepoConfig, password: str | None,
             backend.prepare(create=True)
         sealer: Sealer = PLAIN
         key_id: str | None = None
+        if immutable_days is not None:
+            immutability.write_settings(backend, immutable_days)
         if password is not None:
             sealer, key_id = create_key(backend, password, **kdf)
             backend.save(SEALED_CONFIG, sealer.seal(_canonical(config)))

@@ -237,16 +237,19 @@ def s3_backend(location: str, keys: S3Keys | None, *, create_bucket: bool = Fals
 
 def open_repository(kind: str, location: str, *, password: str | None,
                     s3: S3Keys | None, create: bool = False,
-                    timeout: float | None = None) -> Repository:
+                    timeout: float | None = None,
+                    immutable_days: int | None = None) -> Repository:
     """Open (``create``: or make) the repository at ``location``. Close it
     with :func:`close_repository`, which also lets go of an S3 connection."""
     if kind == "local":
-        return Repository.open(Path(location), create=create, password=password)
+        return Repository.open(Path(location), create=create, password=password,
+                               immutable_days=immutable_days)
     if kind != "s3":
         raise RepositoryError(f"Unknown repository kind '{kind}' for {location}.")
     backend = s3_backend(location, s3, create_bucket=create, timeout=timeout)
     try:
-        return Repository.open(backend, create=create, password=password)
+        return Repository.open(backend, create=create, password=password,
+                               immutable_days=immutable_days)
     except BaseException:
         backend.close()
         raise

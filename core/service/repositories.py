@@ -14,11 +14,13 @@ import logging
 from pydantic import SecretStr
 
 from core.api import RepositoryInfo, RepositoryKeyInfo, RepositorySpec
+from core.api.reports import RetainedPointInfo
 from core.errors import AlreadyExists, ConsoleError, InvalidInput, JobStateError, RepositoryError
 from core.events import CatalogueChanged, PointsChanged
 from core.models import JobDefinition
 from core.repository import Repository
 from core.repository.crypto import MasterKey
+from core.repository.immutability import NEEDS_OBJECT_STORAGE
 from core.repository.keys import DamagedKey, WrongPassword, add_key, list_keys, remove_key
 from core.service.context import ServiceContext, os_reason
 from core.service.registry import (
@@ -79,10 +81,26 @@ class Repositories:
         users = [j.name for j in (self._ctx.catalogue.jobs() if jobs is None else jobs)
                  if self._same_repository(j.repository, entry)]
         found = found or Measure()
+        days, retained = self._immutability(entry)
         return RepositoryInfo(name=entry.name, kind=entry.kind, location=entry.location,
                               encrypted=entry.encrypted, default=entry.default, jobs=users,
                               used_bytes=found.used, capacity_bytes=found.capacity,
-                              free_bytes=found.free, problem=found.problem)
+                              free_bytes=found.free, problem=found.problem,
+                              immutable_days=days, retained_points=retained)
+
+    def _immutability(self, entry: RepoEntry) -> tuple[int | None, list[RetainedPointInfo]]:
+        """The lock days of an open immutable repository and the points it keeps."""
+        repo = self._pool.opened(entry.id)
+        if repo is None or repo.immutable_days is None:
+            return None, []
+        try:
+            kept = repo.retained_points()
+        except RepositoryError as exc:
+            log.warning("%s", exc)
+            kept = []
+        return repo.immutable_days, [
+            RetainedPointInfo(id=p.id, job=p.job, computer=p.computer, created=p.created,
+                              type=p.type, locked_until=p.until) for p in kept]
 
     @staticmethod
     def _same_repository(name: str, entry: RepoEntry) -> bool:
@@ -99,7 +117,8 @@ class Repositories:
         where, password, keys = self._checked_spec(spec)
         try:
             repo = open_repository(where.kind, where.location, password=password, s3=keys,
-                                   create=True, timeout=S3_TIMEOUT_S)
+                                   create=True, timeout=S3_TIMEOUT_S,
+                                   immutable_days=spec.immutable_days)
         except OSError as exc:
             raise RepositoryError(os_reason(exc)) from None
         try:
@@ -148,6 +167,10 @@ class Repositories:
             raise InvalidInput(f"An S3 repository ({where.location}) is encrypted: give a "
                                "password (--password-file), or --insecure-no-encryption to "
                                "store backups unencrypted.")
+        if spec.immutable_days is not None and where.kind != "s3":
+            raise InvalidInput(f"{NEEDS_OBJECT_STORAGE}: {where.location} is a local folder. "
+                               "Add the repository in an S3 bucket that has Object Lock "
+                               "enabled, or without --immutable-days.")
         keys = spec_s3_keys(spec.access_key_id, spec.secret_access_key)
         if keys is not None and where.kind != "s3":
             raise InvalidInput("S3 keys were given for a local folder: they are only for "
@@ -164,6 +187,13 @@ class Repositories:
                 if where.path is not None:
                     probe_empty_folder(where.path)
                 what = "encrypted" if password is not None else "unencrypted"
+                if spec.immutable_days is not None:
+                    backend = s3_backend(where.location, keys, timeout=S3_TIMEOUT_S)
+                    try:
+                        backend.enable_object_lock(spec.immutable_days)
+                    finally:
+                        backend.close()
+                    what += f", immutable for {spec.immutable_days} day(s),"
                 return f"Reachable; empty — a new {what} repository will be created"
             repo = open_repository(where.kind, where.location, password=password, s3=keys,
                                    timeout=S3_TIMEOUT_S)

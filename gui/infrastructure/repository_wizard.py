@@ -19,7 +19,7 @@ from html import escape
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-    QPushButton, QRadioButton, QStackedWidget, QVBoxLayout, QWidget,
+    QPushButton, QRadioButton, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 from pydantic import SecretStr
 from shiboken6 import isValid
@@ -255,10 +255,28 @@ class RepositoryWizard(WizardFrame):
         self.insecure_warning.setWordWrap(True)
         self.insecure_warning.hide()
         layout.addWidget(self.insecure_warning)
+        layout.addSpacing(10)
+        row = QHBoxLayout()
+        self.immutable_check = QCheckBox("Make recent backups immutable for", page)
+        self.immutable_check.setObjectName("RepoImmutable")
+        row.addWidget(self.immutable_check)
+        self.immutable_days = QSpinBox(page)
+        self.immutable_days.setObjectName("RepoImmutableDays")
+        self.immutable_days.setRange(1, 36500)
+        self.immutable_days.setValue(30)
+        self.immutable_days.setSuffix(" days")
+        row.addWidget(self.immutable_days)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.immutable_note = _caption("", page)
+        self.immutable_note.setObjectName("RepoImmutableNote")
+        layout.addWidget(self.immutable_note)
         layout.addStretch(1)
         for edit in (self.password_edit, self.confirm_edit):
             edit.textChanged.connect(self._edited)
         self.insecure_check.toggled.connect(self._edited)
+        self.immutable_check.toggled.connect(self._edited)
+        self.immutable_days.valueChanged.connect(self._edited)
         self.add_step(*STEPS[2], page)
 
     def _build_review_page(self) -> None:
@@ -358,6 +376,8 @@ class RepositoryWizard(WizardFrame):
             name=self.name_edit.text().strip(), url=self.location(),
             password=SecretStr(password) if password and not insecure else None,
             insecure_no_encryption=insecure,
+            immutable_days=self.immutable_days.value()
+            if s3 and self.immutable_check.isChecked() else None,
             access_key_id=key if s3 and key else None,
             secret_access_key=SecretStr(secret) if s3 and secret else None)
 
@@ -380,6 +400,14 @@ class RepositoryWizard(WizardFrame):
             edit.setEnabled(not insecure)
         self.insecure_warning.setVisible(insecure)
         self.insecure_check.setVisible(self.kind == S3 or insecure)
+        s3 = self.kind == S3
+        self.immutable_check.setEnabled(s3)
+        self.immutable_days.setEnabled(s3 and self.immutable_check.isChecked())
+        self.immutable_note.setText(
+            "Nobody, not even someone holding the backup server's S3 keys, can delete or "
+            "change a backup for that many days. The bucket must have Object Lock enabled."
+            if s3 else "Immutability needs object storage (S3 with Object Lock): a local "
+            "folder can always be changed by whoever can write to it.")
         self.encryption_note.setText(
             "Keep the password safe: without it the backups cannot be restored. It is kept "
             "by the backup server and never shown again."
@@ -400,6 +428,10 @@ class RepositoryWizard(WizardFrame):
                          or "AWS_ACCESS_KEY_ID of the backup server"))
         rows.append(("Encryption", "Encrypted with a password" if self.encrypted
                      else "None: backups are stored unencrypted"))
+        spec_days = self.immutable_days.value() if self.kind == S3 and \
+            self.immutable_check.isChecked() else None
+        rows.append(("Immutability", f"Locked for {spec_days} days (S3 Object Lock)"
+                     if spec_days else "None"))
         cells = "".join(f"<tr><td style='padding:2px 16px 2px 0;color:#52606A'>{escape(k)}"
                         f"</td><td style='padding:2px 0'>{escape(v)}</td></tr>"
                         for k, v in rows)

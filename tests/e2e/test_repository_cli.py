@@ -359,3 +359,42 @@ def test_s3_repositories_through_the_cli_send_the_shells_keys_or_a_credentials_f
         printed.append(server.stop())
     for text in printed + [logs_of(data)]:
         assert PASSWORD not in text and seaweed.secret_key not in text
+
+
+def test_immutable_s3_repository_from_the_cli_and_rest(tmp_path: Path, seaweed,  # noqa: F811
+                                                       s3_url: str) -> None:
+    """``repository add --immutable-days N`` needs a bucket with Object Lock:
+    a plain bucket is refused with how to make one, a local folder with why;
+    REST lists the repository's days."""
+    data = tmp_path / "data"
+    shell = {"AWS_ACCESS_KEY_ID": seaweed.access_key,
+             "AWS_SECRET_ACCESS_KEY": seaweed.secret_key}
+    password_file = tmp_path / "s3.pw"
+    password_file.write_text(PASSWORD)
+    server = Server(data, env=NO_KEYS)
+    try:
+        one_line_error(agent_jobs(data, "repository", "add", "Plain", "--url", s3_url,
+                                  "--password-file", str(password_file), "--immutable-days",
+                                  "7", env=shell),
+                       "does not have Object Lock enabled", "--object-lock-enabled-for-bucket")
+        one_line_error(agent_jobs(data, "repository", "test", "--url", s3_url,
+                                  "--password-file", str(password_file), "--immutable-days",
+                                  "7", env=shell), "does not have Object Lock enabled")
+        one_line_error(agent_jobs(data, "repository", "add", "Here", "--url",
+                                  str(tmp_path / "folder"), "--immutable-days", "7"),
+                       "Immutability needs object storage (S3 with Object Lock)")
+        locked = seaweed.url(seaweed.new_locked_bucket())
+        tested = agent_jobs(data, "repository", "test", "--url", locked, "--password-file",
+                            str(password_file), "--immutable-days", "7", env=shell)
+        assert "immutable for 7 day(s)" in tested.stdout, tested.stderr
+        said = agent_jobs(data, "repository", "add", "Vault", "--url", locked,
+                          "--password-file", str(password_file), "--immutable-days", "7",
+                          env=shell)
+        assert said.returncode == 0, said.stderr
+        assert "immutable for 7 day(s)" in said.stdout
+        listed = server.rest("GET", "/repositories").json()
+        assert {r["name"]: r["immutable_days"] for r in listed} == {
+            "Default Backup Repository": None, "Vault": 7}
+        assert [r["name"] for r in listed] == ["Default Backup Repository", "Vault"]
+    finally:
+        server.stop()

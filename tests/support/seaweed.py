@@ -79,6 +79,13 @@ class SeaweedS3:
         self.client().create_bucket(Bucket=name)
         return name
 
+    def new_locked_bucket(self) -> str:
+        """A new bucket with S3 Object Lock enabled (and so versioning)."""
+        self._buckets += 1
+        name = f"lock-{self._buckets:04d}-{secrets.token_hex(4)}"
+        self.client().create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+        return name
+
     def url(self, bucket: str, prefix: str = "") -> str:
         return f"s3:{self.endpoint}/{bucket}" + (f"/{prefix}" if prefix else "")
 
@@ -179,6 +186,12 @@ def seaweed() -> Iterator[SeaweedS3]:
 def s3_url(seaweed: SeaweedS3) -> str:
     """A URL of a new, empty bucket on the session's SeaweedFS."""
     return seaweed.url(seaweed.new_bucket())
+
+
+@pytest.fixture
+def locked_s3_url(seaweed: SeaweedS3) -> str:
+    """A URL of a new, empty bucket with Object Lock enabled."""
+    return seaweed.url(seaweed.new_locked_bucket())
 
 
 class TcpRelay:

@@ -36,6 +36,7 @@ from botocore.exceptions import (
 
 from core.repository.backend.base import BackendError, LockCancel, ObjectInfo, ObjectNotFound, Usage
 from core.repository.backend.lease import DEFAULT_LEASE_SECONDS, LOCK_PREFIX, LeaseLock, acquire_lease
+from core.repository.backend.objectlock import ObjectLock, check_bucket
 
 __all__ = ["S3Backend", "parse_s3_url"]
 
@@ -136,6 +137,7 @@ def _error(message: str, code: int | None = None, cls: type[OSError] = S3Error) 
 class S3Backend:
     kind = "s3"
     lock_sealer: Any = None    # an encrypted repository's master key (see lease)
+    object_lock: ObjectLock | None = None   # an immutable repository (see objectlock)
 
     def __init__(self, endpoint: str, bucket: str, prefix: str, access_key_id: str,
                  secret_access_key: str, *, region: str = DEFAULT_REGION,
@@ -266,14 +268,25 @@ class S3Backend:
         except (BotoCoreError, OSError) as exc:
             raise self._translate(exc, "create the bucket") from None
 
+    def enable_object_lock(self, days: int) -> None:
+        """Write every repository object with a COMPLIANCE retention of
+        ``days`` from now on; OSError (EINVAL) when the bucket has no Object
+        Lock, with how to make one that has."""
+        check_bucket(self)
+        if self.object_lock is None or self.object_lock.days != days:
+            self.object_lock = ObjectLock(self, days)
+
     # -- objects -------------------------------------------------------------
 
     def save(self, name: str, data: bytes | bytearray | memoryview) -> None:
+        """The one write point: an immutable repository's objects get their
+        lock here, in the same PUT."""
         body = data if isinstance(data, bytes) else bytes(data)
         md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+        locked = self.object_lock.put_args(name) if self.object_lock is not None else {}
         try:
             self._client.put_object(Bucket=self.bucket, Key=self._key(name), Body=body,
-                                    ContentMD5=md5)
+                                    ContentMD5=md5, **locked)
         except (ClientError, BotoCoreError, OSError) as exc:
             raise self._translate(exc, "write", name) from None
         self._stored(name, len(body))
@@ -303,7 +316,10 @@ class S3Backend:
         elif offset:
             args["Range"] = f"bytes={offset}-"
         try:
-            response = self._client.get_object(**args)
+            if self.object_lock is not None and self.object_lock.locked(name):
+                response = self.object_lock.get(name, args)
+            else:
+                response = self._client.get_object(**args)
             data: bytes = response["Body"].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidRange":
@@ -318,6 +334,15 @@ class S3Backend:
         return data
 
     def stat(self, name: str) -> ObjectInfo:
+        if self.object_lock is not None and self.object_lock.locked(name):
+            try:
+                size = self.object_lock.size(name)
+            except (ClientError, BotoCoreError, OSError) as exc:
+                raise self._translate(exc, "read", name) from None
+            if size is None:
+                raise _error(f"{self.location}/{name} does not exist", errno.ENOENT,
+                             S3ObjectNotFound)
+            return ObjectInfo(name, size)
         try:
             head = self._client.head_object(Bucket=self.bucket, Key=self._key(name))
         except (ClientError, BotoCoreError, OSError) as exc:
@@ -347,6 +372,8 @@ class S3Backend:
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every page is fetched before this returns, so a failure is raised
         here, where the caller handles it, as with the other back ends."""
+        if self.object_lock is not None:
+            return iter(self.object_lock.listing(prefix))
         cut = len(self._key_prefix)
         found = [ObjectInfo(obj["Key"][cut:], int(obj["Size"]))
                  for page in self._pages(prefix) for obj in page.get("Contents", ())
@@ -372,6 +399,12 @@ class S3Backend:
     clock_granularity = 1.0   # HTTP dates have whole seconds
 
     def remove(self, name: str) -> None:
+        """On an immutable repository a locked object is retired: hidden at
+        once, deleted by a later prune once its lock has expired."""
+        if self.object_lock is not None:
+            self.object_lock.remove(name)
+            self._stored(name, None)
+            return
         try:
             self._client.delete_object(Bucket=self.bucket, Key=self._key(name))
         except ClientError as exc:

@@ -327,3 +327,45 @@ def test_rescan_updates_rows_in_place(qtbot: QtBot) -> None:
     assert model.index(row, RepoColumn.CAPACITY).data() == ""      # unknown while unreachable
     view.search.setText("/c")
     assert view.proxy.rowCount() == 1
+
+
+def test_immutability_is_disabled_for_a_local_folder(qtbot: QtBot, window: MainWindow,
+                                                     tmp_path: Path) -> None:
+    open_infrastructure(qtbot, window)
+    wizard = open_add_wizard(qtbot, window)
+    fill_local(qtbot, wizard, "Here", str(tmp_path / "here"), None)
+    assert not wizard.immutable_check.isEnabled()
+    assert wizard.immutable_note.text().startswith(
+        "Immutability needs object storage (S3 with Object Lock)")
+    assert wizard.spec().immutable_days is None
+    click_button(qtbot, wizard, "Cancel")
+
+
+def test_add_immutable_s3_repository(qtbot: QtBot, window: MainWindow, seaweed: SeaweedS3,
+                                     locked_s3_url: str) -> None:
+    """The Encryption step's "Make recent backups immutable for N days"."""
+    open_infrastructure(qtbot, window)
+    wizard = open_add_wizard(qtbot, window)
+    tick(qtbot, wizard.s3_radio)
+    next_step(qtbot, wizard)
+    retype(qtbot, wizard.name_edit, "Vault")
+    retype(qtbot, wizard.url_edit, locked_s3_url)
+    retype(qtbot, wizard.access_key_edit, seaweed.access_key)
+    retype(qtbot, wizard.secret_key_edit, seaweed.secret_key)
+    next_step(qtbot, wizard)
+    retype(qtbot, wizard.password_edit, "s3 repository password")
+    retype(qtbot, wizard.confirm_edit, "s3 repository password")
+    assert wizard.immutable_check.isEnabled() and not wizard.immutable_days.isEnabled()
+    tick(qtbot, wizard.immutable_check)
+    assert wizard.immutable_days.isEnabled()
+    wizard.immutable_days.setValue(14)
+    next_step(qtbot, wizard)
+    assert "Locked for 14 days" in wizard.summary.text()
+    assert wizard.spec().immutable_days == 14
+    click_button(qtbot, wizard, "Finish")
+    qtbot.waitUntil(lambda: window.repository_wizard is None, timeout=30_000)
+    qtbot.waitUntil(lambda: repo_cell(window, "Vault", RepoColumn.TYPE) == "S3 compatible",
+                    timeout=WAIT_MS)
+    bucket = locked_s3_url.rpartition("/")[2]
+    head = seaweed.client().head_object(Bucket=bucket, Key="config.json")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
