@@ -85,7 +85,7 @@ def test_metrics_report_jobs_sessions_and_repositories(server: Server, tmp_path:
     assert by("job", m["agent_job_last_success_timestamp_seconds"]) == \
         {"Nightly Ünïcode": pytest.approx(ended.timestamp())}
     assert by("type", m["agent_running_sessions"]) == \
-        {"Backup": 0, "Restore": 0, "Verify": 0, "Maintenance": 0}
+        {"Backup": 0, "Restore": 0, "Verify": 0, "Maintenance": 0, "Copy": 0}
     (repo,) = server.rest("GET", "/repositories").json()
     assert by("repository", m["agent_repository_up"]) == {repo["name"]: 1}
     assert by("repository", m["agent_repository_used_bytes"]) == {repo["name"]:

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from core.api import BackupApi
 from core.models import Computer, JobDefinition, RestorePointInfo
+from gui.backups.backups_model import STATE_COLUMN
 from gui.shell.main_window import MainWindow
 from gui.widgets.resources import icon
 
@@ -65,7 +66,7 @@ def same_icon(a: QIcon, b: QIcon) -> bool:
 
 
 def state(window: MainWindow, point: RestorePointInfo) -> str:
-    return str(window.backups_view.index_of(("point", point.id)).siblingAtColumn(5).data())
+    return str(window.backups_view.index_of(("point", point.id)).siblingAtColumn(STATE_COLUMN).data())
 
 
 def verify_newest(qtbot: QtBot, window: MainWindow, point: RestorePointInfo) -> QMessageBox:
