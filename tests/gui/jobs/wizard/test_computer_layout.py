@@ -34,11 +34,17 @@ def test_a_validation_message_moves_no_field(qtbot: QtBot) -> None:
 
 
 def test_switching_to_local_folder_shrinks_the_window(qtbot: QtBot) -> None:
+    """With messages showing on the SSH fields (as when an operator tried SSH first),
+    Local folder's shorter page leaves no tall empty window."""
     dialog = ComputerDialog([])
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.mouseClick(dialog.ssh_radio, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.ssh_page.isVisible())
+    qtbot.keyClicks(dialog.host_edit, "bad host!")
+    qtbot.waitUntil(lambda: dialog.host_error.text() != "")
+    dialog.user_edit.setText("no such user name with spaces")
+    qtbot.waitUntil(lambda: dialog.user_error.text() != "")
     ssh_height = dialog.height()
     qtbot.mouseClick(dialog.local_radio, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.local_page.isVisible())
