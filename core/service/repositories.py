@@ -81,16 +81,25 @@ class Repositories:
         users = [j.name for j in (self._ctx.catalogue.jobs() if jobs is None else jobs)
                  if self._same_repository(j.repository, entry)]
         found = found or Measure()
-        days, retained = self._immutability(entry)
+        days, retained = self._immutability(entry, reachable=found.problem is None)
         return RepositoryInfo(name=entry.name, kind=entry.kind, location=entry.location,
                               encrypted=entry.encrypted, default=entry.default, jobs=users,
                               used_bytes=found.used, capacity_bytes=found.capacity,
                               free_bytes=found.free, problem=found.problem,
                               immutable_days=days, retained_points=retained)
 
-    def _immutability(self, entry: RepoEntry) -> tuple[int | None, list[RetainedPointInfo]]:
-        """The lock days of an open immutable repository and the points it keeps."""
+    def _immutability(self, entry: RepoEntry, *, reachable: bool = True
+                      ) -> tuple[int | None, list[RetainedPointInfo]]:
+        """The lock days of an immutable repository and the points it keeps. Only S3
+        can be immutable: one not open yet is opened (and kept open) when it answers."""
         repo = self._pool.opened(entry.id)
+        if repo is None and entry.kind == "s3" and reachable:
+            try:
+                repo = self._pool.repository(entry.name)
+            except (ConsoleError, OSError) as exc:
+                log.info("repository %r not opened to list its locked points: %s",
+                         entry.name, exc)
+                repo = None
         if repo is None or repo.immutable_days is None:
             return None, []
         try:

@@ -43,7 +43,8 @@ class BackupActions(QObject):
         return menu
 
     def apply(self, kind: str | None) -> None:
-        """``kind``: what is selected ("job", "computer", "point" or None)."""
+        """``kind``: what is selected ("job", "computer", "point", "retained" or None);
+        a retained point (kept only by an immutable repository's lock) takes none."""
         self.restore.setEnabled(kind in ("computer", "point"))
-        self.verify.setEnabled(kind is not None)
+        self.verify.setEnabled(kind in ("job", "computer", "point"))
         self.delete.setEnabled(kind in ("job", "computer"))

@@ -15,11 +15,11 @@ from functools import partial
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.api import BackupApi, DeleteReport, DiskUsage, verify_problem_text
+from core.api import BackupApi, DeleteReport, DiskUsage, RepositoryInfo, verify_problem_text
 from core.models import JobDefinition, RestorePointInfo, SessionInfo, SessionResult
 
 from gui.backups.actions import BackupActions
-from gui.backups.backups_model import BackupNode, BackupsModel
+from gui.backups.backups_model import BackupNode, BackupsModel, Retained
 from gui.backups.backups_view import BackupsView
 from gui.runtime.bridge import EventBridge
 from gui.widgets.error_box import show_error
@@ -60,6 +60,9 @@ class BackupsController(QObject):
         self.usage_loads = 0
         self._usage_in_flight = False
         self._usage_again = False
+        self.retained_loads = 0
+        self._retained_in_flight = False
+        self._retained_again = False
         self.tree_model = PointTreeModel(runner, service.browse_point, self)
         self.tree_model.failed.connect(lambda exc: self.show_error("Restore Files", exc))
 
@@ -94,6 +97,7 @@ class BackupsController(QObject):
             self.loads += 1
             self.view.set_points(points, self._policies())
             self._fetch_usage()
+            self._fetch_retained()
             self._follow_up()
 
         def failed(exc: BaseException) -> None:
@@ -124,6 +128,31 @@ class BackupsController(QObject):
                                                 "unknown: %s", exc)
 
         self._runner.submit(self._service.disk_usage, landed, failed)
+
+    def _fetch_retained(self) -> None:
+        """Points retention dropped that immutable repositories still keep under lock
+        (``RepositoryInfo.retained_points``): greyed rows under their computer."""
+        if self._retained_in_flight:
+            self._retained_again = True
+            return
+        self._retained_in_flight = True
+
+        def landed(repositories: list[RepositoryInfo]) -> None:
+            self._retained_in_flight = False
+            self.retained_loads += 1
+            kept = [Retained(r.name, p) for r in repositories for p in r.retained_points]
+            if kept or self.model.retained:
+                self.view.set_points(self.model.points, None, None, kept)
+            if self._retained_again:
+                self._retained_again = False
+                self._fetch_retained()
+
+        def failed(exc: BaseException) -> None:   # the rows stay as they were
+            self._retained_in_flight = False
+            logging.getLogger(__name__).warning("The points kept by immutability are "
+                                                "unknown: %s", exc)
+
+        self._runner.submit(self._service.list_repositories, landed, failed)
 
     def _policies(self) -> dict[str, JobDefinition]:
         """Each job's definition: what its retention keeps (the Retention column)."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
 from core.api import DiskUsage
+from core.api.reports import RetainedPointInfo
 from core.models import JobDefinition, RestorePointInfo
 from core.scheduling.retention import Decision, decide
 
@@ -33,22 +35,54 @@ NOT_KEPT = "Not kept"
 NOT_KEPT_TIP = ("Not kept by the job's retention as it is set now: the job's next backup "
                 "removes it.")
 DAMAGED = QColor("#C0392B")
+RETAINED = QColor("#8A9496")     # greyed: no longer a restore point
+RETAINED_STATE = "Locked"
+
+
+def retained_text(until: datetime) -> str:
+    """A retained point's Retention column."""
+    return f"Kept by immutability until {datetime_text(until)}"
+
+
+def retained_tip(repository: str, until: datetime) -> str:
+    return (f"The job's retention removed this restore point, but repository '{repository}' "
+            "is immutable: its data stays locked (S3 Object Lock, COMPLIANCE) until "
+            f"{datetime_text(until)}, and the first prune after that deletes it. It is no "
+            "longer a restore point and cannot be restored from this list.")
+
+
+@dataclass(frozen=True)
+class Retained:
+    """A point retention dropped whose data an immutable repository still keeps."""
+
+    repository: str
+    info: RetainedPointInfo
+
+    @property
+    def created(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.info.created)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
 class BackupNode:
     """What a row of the Backups tree stands for."""
 
-    kind: str                          # "job" | "computer" | "point"
+    kind: str                          # "job" | "computer" | "point" | "retained"
     job: str
     computer: str | None = None
     point: RestorePointInfo | None = None
+    retained: Retained | None = None       # kind "retained": kept only by its lock
     points: tuple[RestorePointInfo, ...] = ()   # the points under it (newest first)
 
     @property
     def key(self) -> tuple[str, ...]:
         if self.kind == "point" and self.point is not None:
             return ("point", self.point.id)
+        if self.kind == "retained" and self.retained is not None:
+            return ("retained", self.retained.info.id)
         return (self.kind, self.job.casefold(), (self.computer or "").casefold())
 
     @property
@@ -119,18 +153,25 @@ class BackupsModel(QStandardItemModel):
         self.points: list[RestorePointInfo] = []
         self.policies: dict[str, JobDefinition] = {}
         self.usage: DiskUsage | None = None   # None: not fetched yet
+        self.retained: list[Retained] = []
 
     def set_points(self, points: Sequence[RestorePointInfo],
                    policies: Mapping[str, JobDefinition] | None = None,
-                   usage: DiskUsage | None = None) -> None:
+                   usage: DiskUsage | None = None,
+                   retained: Sequence[Retained] | None = None) -> None:
         """Rebuild the rows. ``policies``: the jobs' definitions by name, for the Retention
         column (what each job's retention keeps, and why; None: the last ones given);
-        ``usage``: the space the points take, for On disk (None: the last one given)."""
+        ``usage``: the space the points take, for On disk (None: the last one given);
+        ``retained``: points retention dropped that immutable repositories still keep,
+        greyed rows under their computer (None: the last ones given)."""
         self.points = list(points)
         if policies is not None:
             self.policies = dict(policies)
         if usage is not None:
             self.usage = usage
+        if retained is not None:
+            listed = {p.id for p in self.points}
+            self.retained = [r for r in retained if r.info.id not in listed]
 
         def on_disk(value: int | None) -> tuple[str, int]:
             if value is None:
@@ -145,12 +186,16 @@ class BackupsModel(QStandardItemModel):
         by_job: dict[str, dict[str, list[RestorePointInfo]]] = {}
         for p in sorted(points, key=lambda p: (p.created, p.id), reverse=True):
             by_job.setdefault(p.job, {}).setdefault(p.computer, []).append(p)
+        locked: dict[str, dict[str, list[Retained]]] = {}
+        for r in self.retained:
+            locked.setdefault(r.info.job, {}).setdefault(r.info.computer, []).append(r)
+            by_job.setdefault(r.info.job, {}).setdefault(r.info.computer, [])
         for job in sorted(by_job, key=str.casefold):
             computers = by_job[job]
             every = tuple(p for c in computers.values() for p in c)
             # The source's size: each computer by its newest point (newest first).
-            size = sum(pts[0].size for pts in computers.values())
-            files = sum(pts[0].files for pts in computers.values())
+            size = sum(pts[0].size for pts in computers.values() if pts)
+            files = sum(pts[0].files for pts in computers.values() if pts)
             disk, disk_sort = on_disk(self.usage.jobs.get(job) if self.usage else None)
             damaged = sum(1 for p in every if p.damaged)
             node = BackupNode("job", job, points=tuple(sorted(every, key=lambda p: p.created,
@@ -170,17 +215,20 @@ class BackupsModel(QStandardItemModel):
                                       f", kept in {policy.repository}")
             for computer in sorted(computers, key=str.casefold):
                 pts = computers[computer]
-                csize = pts[0].size   # the source's size: its newest point's
+                csize = pts[0].size if pts else 0   # the source's size: its newest point's
+                cfiles = pts[0].files if pts else 0
                 cdisk, cdisk_sort = on_disk(self.usage.computers.get(job, {}).get(computer)
                                             if self.usage else None)
                 cnode = BackupNode("computer", job, computer, points=tuple(pts))
                 cdamaged = sum(1 for p in pts if p.damaged)
-                crow = _row(cnode, [computer, "Computer", str(len(pts)), str(pts[0].files),
+                crow = _row(cnode, [computer, "Computer", str(len(pts)), str(cfiles),
                                     bytes_text(csize), cdisk,
                                     f"{cdamaged} damaged" if cdamaged else "OK", ""],
                             "computer",
-                            [computer.casefold(), "", len(pts), pts[0].files, csize,
+                            [computer.casefold(), "", len(pts), cfiles, csize,
                              cdisk_sort, cdamaged, ""])
+                for r in locked.get(job, {}).get(computer, []):
+                    crow[0].appendRow(_retained_row(job, computer, r))
                 for p in pts:
                     decision = decisions.get(p.id)
                     kept = retention_text(decision)
@@ -209,3 +257,20 @@ class BackupsModel(QStandardItemModel):
                     crow[0].appendRow(prow)
                 job_row[0].appendRow(crow)
             self.appendRow(job_row)
+
+
+def _retained_row(job: str, computer: str, r: Retained) -> list[QStandardItem]:
+    """A greyed row: a point retention dropped, kept by its repository's lock."""
+    created = r.created
+    until = r.info.locked_until
+    text = retained_text(until)
+    row = _row(BackupNode("retained", job, computer, retained=r),
+               [datetime_text(created, seconds=True) if created else r.info.created,
+                r.info.type, "", "", "", "", RETAINED_STATE, text],
+               "point_locked",
+               [created.timestamp() if created else 0.0, r.info.type, 0, -1, -1, -1, 2, text])
+    tip = retained_tip(r.repository, until)
+    for item in row:
+        item.setForeground(RETAINED)
+        item.setToolTip(tip)
+    return row

@@ -15,7 +15,9 @@ from PySide6.QtWidgets import (
 from core.api import DiskUsage
 from core.models import JobDefinition, RestorePointInfo
 
-from gui.backups.backups_model import NODE_ROLE, SORT_ROLE, BackupNode, BackupsModel
+from gui.backups.backups_model import (
+    NODE_ROLE, SORT_ROLE, BackupNode, BackupsModel, Retained,
+)
 from gui.widgets.search_box import search_box
 
 MenuFactory = Callable[[QWidget], QMenu]
@@ -73,21 +75,24 @@ class BackupsView(QWidget):
 
     def set_points(self, points: Sequence[RestorePointInfo],
                    policies: Mapping[str, JobDefinition] | None = None,
-                   usage: DiskUsage | None = None) -> None:
+                   usage: DiskUsage | None = None,
+                   retained: Sequence[Retained] | None = None) -> None:
         """Rebuild the tree; what was expanded and selected stays so. ``policies``: the
-        jobs' definitions, for the Retention column (None: the last ones given)."""
+        jobs' definitions, for the Retention column (None: the last ones given);
+        ``retained``: points kept only by an immutable repository's lock."""
         expanded: set[tuple[str, ...]] = set()
         selected = self.selected_node()
         self._walk(lambda index, node: expanded.add(node.key)
                    if self.tree.isExpanded(index) else None)
         first = not self._loaded
         self._loaded = True
-        self.model.set_points(points, policies, usage)
+        self.model.set_points(points, policies, usage, retained)
         self._walk(lambda index, node: self.tree.setExpanded(
             index, first and node.kind == "job" or node.key in expanded))
         if selected is not None:
             self.select(selected.key)
-        self.stack.setCurrentWidget(self.empty if not points else self.tree)
+        self.stack.setCurrentWidget(self.empty if not points and not self.model.retained
+                                    else self.tree)
         self.selectionChanged.emit()
 
     def _walk(self, visit: Callable[[QModelIndex, BackupNode], None],
