@@ -26,7 +26,8 @@ from core.api.client import ServerClient  # noqa: E402
 from core.server.runtime import ServerRuntime  # noqa: E402
 from tests.support.gate import TaskGate  # noqa: E402
 from tests.support.server import start_server, stop_server  # noqa: E402
-from gui.app import create_main_window  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from gui.app import ConsoleStyle, apply_look, create_main_window  # noqa: E402
 from gui.shell.main_window import MainWindow  # noqa: E402
 
 JobFactory = Callable[..., JobDefinition]
@@ -92,6 +93,9 @@ def make_job(service: BackupApi, tmp_path: Path) -> JobFactory:
 def window(qtbot: QtBot, service: BackupApi, gate: TaskGate) -> Iterator[MainWindow]:
     """The main window, shown. Not registered with qtbot.addWidget: pytest-qt
     would close it before this fixture's teardown has let the jobs end."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication) and not isinstance(app.style(), ConsoleStyle):
+        apply_look(app)   # the real console's look, whatever an earlier test left
     win = create_main_window(service.data_dir, service=service)
     win.show()
     qtbot.waitUntil(lambda: win.refresher.count >= 1)
