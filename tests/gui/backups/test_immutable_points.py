@@ -69,14 +69,6 @@ def test_a_point_kept_by_immutability_shows_until_its_lock_ends(
     tip = str(row.data(3))   # ToolTipRole
     assert "cannot be restored" in tip and "'Vault'" in tip
     assert computer.siblingAtColumn(2).data() == "1"   # one restore point: the kept one
-    view.tree.resize(1300, 300)
-    for c, w in enumerate((260, 90, 110, 60, 80, 80, 70, 300)):
-        view.tree.setColumnWidth(c, w)
-    view.tree.expandAll()
-    window.resize(1400, 600)
-    qtbot.wait(50)
-    window.grab().save("/work/shots/immutable2-backups-disk.png")
-
     assert view.select(("retained", dropped.id))       # it takes no command
     actions = window.backup_actions
     assert not actions.restore.isEnabled()
