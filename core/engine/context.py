@@ -3,6 +3,7 @@ hooks and repositories it works with), a task's live counters (:class:`TaskRun`)
 asks of its session (:class:`TaskSession`), and how the engine's log lines say a size."""
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,22 @@ def log_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TB"
+
+
+def os_error_text(exc: OSError) -> str:
+    """Why a task failed on an OSError, in the session log's words (a full disk says so)."""
+    where = exc.filename or "unknown file"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"The disk is full: {exc.strerror} ({where})"
+    return f"{exc.strerror or exc} ({where})"
+
+
+def fail_task(runner: TaskSession, task: TaskRun, message: str) -> None:
+    """Mark ``task`` Failed now, with ``message`` in its log (under the session's lock)."""
+    with runner.lock:
+        task.status = TaskStatus.FAILED
+        task.ended = utcnow()
+        task.note(f"Failed: {message}", "error")
 
 
 class TaskSession(Protocol):

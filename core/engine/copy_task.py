@@ -17,12 +17,13 @@ runs as a backup job's does (``TaskPoints.apply_retention``).
 """
 from __future__ import annotations
 
-import errno
 import logging
 from time import perf_counter
 
 from core.agents.base import Cancelled
-from core.engine.context import TaskRun, TaskSession, WriterFigures, log_size
+from core.engine.context import (
+    TaskRun, TaskSession, WriterFigures, fail_task, log_size, os_error_text,
+)
 from core.engine.points import TaskPoints, new_point_id, point_info
 from core.engine.throttle import Throttle
 from core.errors import ConsoleError, RepositoryError
@@ -72,10 +73,7 @@ class CopyTaskProcessor:
             self._retention()
             return
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                self._fail(f"The disk is full: {exc.strerror} ({exc.filename or 'unknown file'})")
-            else:
-                self._fail(f"{exc.strerror or exc} ({exc.filename or 'unknown file'})")
+            self._fail(os_error_text(exc))
             return
         except Exception as exc:
             log.exception("copy task %s failed", task.computer.name)
@@ -84,10 +82,7 @@ class CopyTaskProcessor:
         self._retention()
 
     def _fail(self, message: str) -> None:
-        with self.runner.lock:
-            self.task.status = TaskStatus.FAILED
-            self.task.ended = utcnow()
-            self.task.note(f"Failed: {message}", "error")
+        fail_task(self.runner, self.task, message)
 
     def _retention(self) -> None:
         if not self.task.points_copied:

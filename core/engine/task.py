@@ -8,13 +8,14 @@ after (the base, recording, retention) are :class:`core.engine.points.TaskPoints
 """
 from __future__ import annotations
 
-import errno
 import logging
 from time import perf_counter
 
 from core.agents.base import Agent, Cancelled, FsEntry, SourceReader
 from core.agents.select import agent_for
-from core.engine.context import TaskRun, TaskSession, WriterFigures, log_size
+from core.engine.context import (
+    TaskRun, TaskSession, WriterFigures, fail_task, log_size, os_error_text,
+)
 from core.engine.points import TaskPoints, new_point_id
 from core.engine.reading import FileReading, unchanged
 from core.engine.throttle import Throttle
@@ -59,10 +60,7 @@ class TaskProcessor:
             self._fail(str(exc))
             return
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                self._fail(f"The disk is full: {exc.strerror} ({exc.filename or 'unknown file'})")
-            else:
-                self._fail(f"{exc.strerror or exc} ({exc.filename or 'unknown file'})")
+            self._fail(os_error_text(exc))
             return
         except Exception as exc:
             log.exception("task %s failed", task.computer.name)
@@ -77,10 +75,7 @@ class TaskProcessor:
                        "and is recorded at the next start of the server.")
 
     def _fail(self, message: str) -> None:
-        with self.runner.lock:
-            self.task.status = TaskStatus.FAILED
-            self.task.ended = utcnow()
-            self.task.note(f"Failed: {message}", "error")
+        fail_task(self.runner, self.task, message)
 
     def _backup(self) -> PointMeta:
         agent = agent_for(self.task.computer, self.job.ssh, data_dir=self.ctx.data_folder(),
