@@ -830,3 +830,28 @@ class JobInfo(BaseModel):
     def type_label(self) -> str:
         return "Backup Copy" if self.definition.is_copy else "Linux Agent Backup"
 
+
+
+class AuditEntry(BaseModel):
+    """One row of the audit trail: who did what, when, from where, and how it ended.
+    ``details`` holds the action's parameters (a stop's mode and deadline, a
+    restore's paths and target) and, for changes, ``before`` and ``after``."""
+
+    id: int
+    at: datetime
+    user: str                   # a user name; "local" is the server's own Unix user
+    origin: str                 # "local socket", a client address, "scheduler"
+    action: str                 # e.g. "job.edit", "session.stop", "restore"
+    target: str = ""            # the job, point, repository or user acted on
+    details: dict[str, Any] = {}
+    result: str = "done"        # "done", or the message the action was refused with
+
+
+class AuditCheck(BaseModel):
+    """What ``audit verify`` found: every row's hash chains to the one before it and
+    the newest row is the one the server last wrote."""
+
+    rows: int
+    intact: bool
+    problem: str | None = None
+    first_bad_id: int | None = None

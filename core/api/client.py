@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,7 +30,7 @@ from core.events import CatalogueChanged, Event, EventBus, ServerConnection
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, JobStatus,
     MaintenanceSettings, NotificationSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
-    SshSettings, StopMode,
+    SshSettings, StopMode, AuditCheck, AuditEntry,
 )
 from core.paths import server_socket_path
 from core.api.launcher import ServerUnavailable, ensure_server, lasting_unreachable_owner
@@ -367,6 +368,19 @@ class ServerClient:
 
     def remove_repository_key(self, name: str, key_id: str) -> None:
         self._request("DELETE", f"/repositories/{_q(name)}/keys/{_q(key_id)}")
+
+    def list_audit(self, since: datetime | None = None, user: str | None = None,
+                   limit: int = 1000) -> list[AuditEntry]:
+        params: dict[str, Any] = {"limit": limit}
+        if since is not None:
+            params["since"] = since.isoformat()
+        if user is not None:
+            params["user"] = user
+        return [AuditEntry.model_validate(e) for e in self._request("GET", "/audit",
+                                                                     params=params)]
+
+    def verify_audit(self) -> AuditCheck:
+        return AuditCheck.model_validate(self._request("GET", "/audit/verify"))
 
     def get_maintenance(self) -> MaintenanceSettings:
         return MaintenanceSettings.model_validate(self._request("GET", "/maintenance"))

@@ -9,6 +9,7 @@ the same against each; ``tests/core/api/test_conformance.py`` checks each static
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 from core.events import Event
 from core.models import (
     Computer, FileScope, SshSettings, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo, RestorePointInfo, SessionInfo, StopMode,
-    MaintenanceSettings, NotificationSettings,
+    MaintenanceSettings, NotificationSettings, AuditCheck, AuditEntry,
 )
 from core.api.overview import OVERVIEW_DAYS, HomeOverview
 from core.api.reports import (
@@ -97,6 +98,10 @@ class BackupApi(Protocol):
     # Linux computers over SSH: connects, checks the host key and the path
     def test_computer(self, computer: Computer, ssh: SshSettings) -> str: ...
     # the server-wide maintenance window (prune and compaction run there)
+    # the audit trail: who did what (newest first), and its hash chain checked
+    def list_audit(self, since: datetime | None = None, user: str | None = None,
+                   limit: int = 1000) -> list[AuditEntry]: ...
+    def verify_audit(self) -> AuditCheck: ...
     def get_maintenance(self) -> MaintenanceSettings: ...
     def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings: ...
     # notifications: a mail server and apprise URLs, per job what is sent

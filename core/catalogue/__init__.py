@@ -7,11 +7,12 @@ brought up to date on open by the numbered migrations in ``migrations``.
 
 Modules: ``db`` (connections, transactions, migrating on open),
 ``migrations``, and one mixin per table group: ``jobs``, ``sessions``,
-``points``, ``repositories``, ``metrics``, ``home`` (what Home → Overview counts).
+``points``, ``repositories``, ``metrics``, ``home`` (what Home → Overview counts), ``audit`` (the audit trail).
 ``Catalogue`` combines them and is the one public object.
 """
 from __future__ import annotations
 
+from core.catalogue.audit import AuditMixin
 from core.catalogue.db import CatalogueDB
 from core.catalogue.errors import guard_public_methods
 from core.catalogue.home import HomeMixin
@@ -26,7 +27,7 @@ __all__ = ["Catalogue", "HOST", "JobMetrics", "JobRow", "LatestSession", "Reposi
 
 
 @guard_public_methods
-class Catalogue(JobsMixin, HomeMixin, OverviewMixin, MetricsMixin, SessionsMixin, PointsMixin,
+class Catalogue(AuditMixin, JobsMixin, HomeMixin, OverviewMixin, MetricsMixin, SessionsMixin, PointsMixin,
                 RepositoriesMixin, CatalogueDB):
     # -- server state (persisted key/value, e.g. the scheduler's last tick) --
     def get_state(self, key: str) -> str | None:

@@ -187,6 +187,20 @@ def _v8_session_reasons(db: sqlite3.Connection) -> None:
             db.execute("UPDATE sessions SET reason=? WHERE id=?", (reason, session_id))
 
 
+def _v9_audit_trail(db: sqlite3.Connection) -> None:
+    """The audit trail (``core.catalogue.audit``): append-only, hash-chained rows of
+    who did what; triggers refuse any UPDATE or DELETE."""
+    db.execute("CREATE TABLE IF NOT EXISTS audit ("
+               "id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, "
+               "origin TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, "
+               "details TEXT NOT NULL, result TEXT NOT NULL, prev TEXT NOT NULL, "
+               "hash TEXT NOT NULL)")
+    db.execute("CREATE INDEX IF NOT EXISTS audit_at ON audit(at)")
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER IF NOT EXISTS audit_no_{verb.lower()} BEFORE {verb} ON "
+                   "audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
+
+
 # How the data directory's own repository is named in points.repository (as
 # core.service.registry.is_default reads it).
 DEFAULT_REPOSITORY_NAMES = "('default backup repository', 'default', '')"
@@ -203,6 +217,7 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "server id; points.server (which server wrote a point)",
               _v7_server_id_and_point_owner),
     Migration(8, "sessions.reason filled for failed and warned sessions", _v8_session_reasons),
+    Migration(9, "audit table (append-only, hash-chained)", _v9_audit_trail),
 ]
 
 

@@ -353,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("clear", help="remove the window: backups reclaim space at their end")
 
     _notification_commands(sub)
+    _audit_commands(sub)
 
     start = sub.add_parser("start", help="start a job")
     start.add_argument("name")
@@ -412,3 +413,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "(stops the server first; keeps every restore point and every "
                              "job still readable, moves the damaged file aside)")
     return p
+
+
+def _audit_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    audit = sub.add_parser("audit", help="the audit trail: who changed, started, stopped, "
+                                         "restored what, and when")
+    audit.set_defaults(audit_command="list")
+    audit.add_argument("--since", metavar="WHEN",
+                       help="only entries since then: 2026-12-01, 2026-12-01T08:00, 24h, 7d")
+    audit.add_argument("--user", help="only what this user did (local: the server's own user)")
+    audit.add_argument("--limit", type=int, default=1000, help="at most this many (newest)")
+    audit.add_argument("--json", action="store_true")
+    asub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
+    check = asub.add_parser("verify", help="check the hash chain: exit 1 if a row was changed, "
+                                           "removed or cut off")
+    check.add_argument("--json", action="store_true")

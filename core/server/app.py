@@ -11,6 +11,7 @@ import hmac
 import logging
 import sys
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +32,11 @@ from core.scheduling.retention import GfsRetention
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
     MaintenanceSettings, NotificationSettings, RepairReport, RestorePointInfo, SessionInfo,
-    SshSettings, StopMode, CopyJobRequest,
+    SshSettings, StopMode, CopyJobRequest, AuditCheck, AuditEntry,
 )
 from core.service.registry import S3AccessDenied
 from core.repository.keys import KeyInUse, PasswordRequired, WrongPassword
+from core.server.actor import ActorMiddleware
 from core.server.body_limit import MAX_BODY_BYTES, BodyLimit
 from core.server.events_hub import EventHub
 from core.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, ServerCollector, render
@@ -272,6 +274,7 @@ def create_app(service: BackupService, control: ServerControl | None = None,
                               "\"kind\": ...}`; a request body over "
                               f"{MAX_BODY_BYTES >> 20} MiB is refused with 413 unread.")
     app.state.hub = hub
+    app.add_middleware(ActorMiddleware)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     # -- errors ------------------------------------------------------------------
@@ -586,6 +589,18 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         """Set the maintenance window (``{"window": {"start": "01:00", "end":
         "05:00", "days": ["mon", ...]}}``), or remove it (``{"window": null}``)."""
         return service.set_maintenance(body)
+
+    # -- the audit trail -------------------------------------------------------------
+    @app.get(f"{API}/audit", responses=errors_of(422))
+    def list_audit(since: datetime | None = None, user: str | None = None,
+                   limit: int = Query(1000, ge=1, le=100_000)) -> list[AuditEntry]:
+        """Who did what, when and from where, newest first (``since`` an ISO time)."""
+        return service.list_audit(since, user, limit)
+
+    @app.get(f"{API}/audit/verify", responses=errors_of())
+    def verify_audit() -> AuditCheck:
+        """Check the audit trail's hash chain: ``intact``, or the first row that is not."""
+        return service.verify_audit()
 
     # -- metrics (beside the API, as Prometheus expects: /metrics) ------------------
     collector = ServerCollector(service)

@@ -41,13 +41,14 @@ from core.errors import InvalidInput, ReadOnlyError
 from core.events import Event, EventBus, JobsChanged
 from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo,
-    MaintenanceSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
+    AuditCheck, AuditEntry, MaintenanceSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
     SessionType, SshSettings, StopMode, utcnow, NotificationSettings,
 )
 from core.paths import catalogue_path
 from core.repository import Manifest, RepoStats, Repository
 from core.scheduling.deadlines import DeadlineKeeper
 from core.service import demo
+from core.service.audit import SCHEDULER, AuditTrail, acting_as
 from core.service.computers import Computers
 from core.service.context import ServiceContext
 from core.service.jobs import Jobs
@@ -117,6 +118,7 @@ class BackupService:
                 clock=now, scheduler=self.scheduler, deadlines=self.deadlines,
                 scheduler_wake=threading.Event())
             self._jobs = Jobs(self._ctx)
+            self.audit = AuditTrail(self.catalogue, now)
             engine = EngineContext(self.catalogue, self._ctx.events, hooks or NO_HOOKS,
                                    self._pool.repository, self._pool.repository_name,
                                    clock=now)
@@ -173,7 +175,8 @@ class BackupService:
 
     def set_maintenance(self, settings: MaintenanceSettings) -> MaintenanceSettings:
         """Set (or, with no window, remove) the maintenance window."""
-        return self._maintenance.set_maintenance(settings)
+        with self.audit.action("maintenance.set", after=settings.model_dump(mode="json")):
+            return self._maintenance.set_maintenance(settings)
 
     # -- notifications (core.service.notifications) ------------------------------
     def get_notifications(self) -> NotificationSettings:
@@ -183,13 +186,17 @@ class BackupService:
     def set_notifications(self, settings: NotificationSettings,
                           smtp_password: SecretStr | None = None) -> NotificationSettings:
         """Replace them; ``smtp_password`` None keeps the kept one, "" removes it."""
-        return self._notifications.set_settings(settings, smtp_password)
+        with self.audit.action("notifications.set", after=settings.model_dump(mode="json"),
+                               password_changed=smtp_password is not None):
+            return self._notifications.set_settings(settings, smtp_password)
 
     def add_notification_url(self, url: str) -> NotificationSettings:
-        return self._notifications.add_url(url)
+        with self.audit.action("notifications.add-url", url.split("://")[0] + "://..."):
+            return self._notifications.add_url(url)
 
     def remove_notification_url(self, url: str) -> NotificationSettings:
-        return self._notifications.remove_url(url)
+        with self.audit.action("notifications.remove-url", url.split("://")[0] + "://..."):
+            return self._notifications.remove_url(url)
 
     def test_notifications(self) -> list[NotificationTest]:
         """Send a test message to every destination now; what each said."""
@@ -255,7 +262,10 @@ class BackupService:
         return self._jobs.is_running(name)
 
     def start_scheduled(self, name: str, *, retry: bool) -> str:
-        return self._sessions.start_scheduled(name, retry=retry)
+        with acting_as(SCHEDULER), self.audit.action("session.start", name, retry=retry or None,
+                                                      scheduled=True) as found:
+            found["session"] = self._sessions.start_scheduled(name, retry=retry)
+            return str(found["session"])
 
     # -- the repository pool (core.service.pool; tests reach into it) ----------
     def _repository(self, name: str) -> Repository:
@@ -266,19 +276,29 @@ class BackupService:
 
     # -- jobs (core.service.jobs) ----------------------------------------------
     def create_job(self, definition: JobDefinition) -> None:
-        self._jobs.create_job(definition)
+        with self.audit.action("job.create", definition.name,
+                               after=definition.model_dump(mode="json")):
+            self._jobs.create_job(definition)
 
     def update_job(self, name: str, definition: JobDefinition) -> None:
-        self._jobs.update_job(name, definition)
+        with self.audit.action("job.edit", name) as found:
+            found["before"] = self._jobs.get_job(name).definition.model_dump(mode="json")
+            found["after"] = definition.model_dump(mode="json")
+            self._jobs.update_job(name, definition)
 
     def delete_job(self, name: str, *, delete_backups: bool = False) -> None:
-        self._jobs.delete_job(name, delete_backups=delete_backups)
+        with self.audit.action("job.delete", name, delete_backups=delete_backups or None):
+            self._jobs.delete_job(name, delete_backups=delete_backups)
 
     def set_job_enabled(self, name: str, enabled: bool) -> None:
-        self._jobs.set_job_enabled(name, enabled)
+        with self.audit.action("job.enable" if enabled else "job.disable", name):
+            self._jobs.set_job_enabled(name, enabled)
 
     def clone_job(self, name: str, new_name: str | None = None) -> JobInfo:
-        return self._jobs.clone_job(name, new_name)
+        with self.audit.action("job.clone", name) as found:
+            clone = self._jobs.clone_job(name, new_name)
+            found["clone"] = clone.name
+            return clone
 
     def get_job(self, name: str) -> JobInfo:
         return self._jobs.get_job(name)
@@ -293,8 +313,11 @@ class BackupService:
                   outside_window: bool = False) -> str:
         """A manual start: one more restore point per computer; Next Run stays.
         Outside the job's backup window it needs ``outside_window``."""
-        return self._sessions.start_job(name, full=full, retry=retry,
-                                        outside_window=outside_window)
+        with self.audit.action("session.start", name, full=full or None, retry=retry or None,
+                               outside_window=outside_window or None) as found:
+            found["session"] = self._sessions.start_job(name, full=full, retry=retry,
+                                                        outside_window=outside_window)
+            return str(found["session"])
 
     def running_jobs(self) -> list[str]:
         """Names of the jobs that have a session running."""
@@ -302,12 +325,16 @@ class BackupService:
 
     def start_jobs(self, names: list[str], *, full: bool = False, retry: bool = False,
                    outside_window: bool = False) -> BulkResult:
-        return self._sessions.start_jobs(names, full=full, retry=retry,
-                                         outside_window=outside_window)
+        with self.audit.action("session.start", ", ".join(names), full=full or None,
+                               retry=retry or None, outside_window=outside_window or None):
+            return self._sessions.start_jobs(names, full=full, retry=retry,
+                                             outside_window=outside_window)
 
     def stop_jobs(self, names: list[str], mode: StopMode,
                   escalate_after_s: float | None = None) -> BulkResult:
-        return self._sessions.stop_jobs(names, mode, escalate_after_s)
+        with self.audit.action("session.stop", ", ".join(names), mode=mode.value,
+                               deadline_s=escalate_after_s):
+            return self._sessions.stop_jobs(names, mode, escalate_after_s)
 
     def stop_job(self, name: str, mode: StopMode,
                  escalate_after_s: float | None = None) -> StopPreview:
@@ -315,7 +342,9 @@ class BackupService:
         moment the stop took effect. A graceful stop with ``escalate_after_s``
         becomes immediate if the session still runs that long after; the server
         keeps the deadline, so it holds with every console closed."""
-        return self._sessions.stop_job(name, mode, escalate_after_s)
+        with self.audit.action("session.stop", name, mode=mode.value,
+                               deadline_s=escalate_after_s):
+            return self._sessions.stop_job(name, mode, escalate_after_s)
 
     def stop_preview(self, name: str) -> StopPreview:
         return self._sessions.stop_preview(name)
@@ -366,7 +395,8 @@ class BackupService:
     def cancel_session(self, session_id: str) -> None:
         """Cancel a running restore or verify; a backup session is stopped
         immediately (as ``stop_job`` does)."""
-        self._points.cancel_session(session_id)
+        with self.audit.action("session.cancel", session_id):
+            self._points.cancel_session(session_id)
 
     def start_restore(self, point_id: str, target: Path | None = None, *,
                       paths: list[str] | None = None, overwrite: bool = False) -> str:
@@ -374,33 +404,45 @@ class BackupService:
         computer's own folder when ``target`` is None (needs ``overwrite``).
         Files of the point replace files in the way; nothing else is deleted.
         Returns the Restore session's id at once; it runs in the background."""
-        return self._points.start_restore(point_id, target, paths=paths, overwrite=overwrite)
+        with self.audit.action("restore", point_id, paths=paths,
+                               into=str(target) if target else "the original location",
+                               overwrite=overwrite or None) as found:
+            found["session"] = self._points.start_restore(point_id, target, paths=paths,
+                                                          overwrite=overwrite)
+            return str(found["session"])
 
     def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
                 overwrite: bool = False) -> RestoreReport:
         """``start_restore`` into ``target`` and wait for it; raises its error."""
-        return self._points.restore(point_id, target, paths=paths, overwrite=overwrite)
+        with self.audit.action("restore", point_id, paths=paths, into=str(target),
+                               overwrite=overwrite or None):
+            return self._points.restore(point_id, target, paths=paths, overwrite=overwrite)
 
     def start_verify(self, point_id: str | None = None, *, job: str | None = None) -> str:
         """Verify one point, a job's points, or (neither given) everything: every
         point, every pack and index file. A Verify session; its log names the
         damaged files. Points found damaged are marked, points found intact lose
         their mark."""
-        return self._points.start_verify(point_id, job=job)
+        with self.audit.action("verify", point_id or job or "everything") as found:
+            found["session"] = self._points.start_verify(point_id, job=job)
+            return str(found["session"])
 
     def verify(self, point_id: str | None = None) -> VerifyReport:
         """``start_verify`` and wait for its report; raises its error."""
-        return self._points.verify(point_id)
+        with self.audit.action("verify", point_id or "everything"):
+            return self._points.verify(point_id)
 
     def delete_backups(self, job: str, computer: str | None = None) -> DeleteReport:
         """Delete a job's restore points (or one computer's) from disk, then
         reclaim their space."""
-        return self._points.delete_backups(job, computer)
+        with self.audit.action("backups.delete", job, computer=computer):
+            return self._points.delete_backups(job, computer)
 
     def repair(self) -> RepairReport:
         """Rebuild the repository's index from its packs, drop damaged copies
         (salvaging the intact blocks of their packs) and re-mark the points."""
-        return self._points.repair()
+        with self.audit.action("repair"):
+            return self._points.repair()
 
     # -- backup infrastructure: repositories (core.service.repositories) -------
     def list_repositories(self) -> list[RepositoryInfo]:
@@ -412,7 +454,10 @@ class BackupService:
         """Register a repository, creating it when its location is empty; one
         that exists must open with the password given. Nothing is recorded
         unless it opens."""
-        return self._repositories.add_repository(spec)
+        with self.audit.action("repository.add", spec.name, url=spec.url,
+                               encrypted=spec.password is not None,
+                               immutable_days=spec.immutable_days):
+            return self._repositories.add_repository(spec)
 
     def test_repository(self, spec: RepositorySpec) -> str:
         """What ``add_repository`` would find there, in a sentence; raises when
@@ -424,34 +469,42 @@ class BackupService:
         use is kept. Its data stays where it is: its restore points are no
         longer listed, and are again once it is added back. Returns how many
         points were forgotten."""
-        return self._repositories.remove_repository(name)
+        with self.audit.action("repository.remove", name):
+            return self._repositories.remove_repository(name)
 
     def list_repository_keys(self, name: str) -> list[RepositoryKeyInfo]:
         return self._repositories.list_repository_keys(name)
 
     def add_repository_key(self, name: str, password: SecretStr) -> str:
         """Another password for an encrypted repository; returns its key id."""
-        return self._repositories.add_repository_key(name, password)
+        with self.audit.action("repository.add-key", name) as found:
+            found["key"] = self._repositories.add_repository_key(name, password)
+            return str(found["key"])
 
     def remove_repository_key(self, name: str, key_id: str) -> None:
-        self._repositories.remove_repository_key(name, key_id)
+        with self.audit.action("repository.remove-key", name, key=key_id):
+            self._repositories.remove_repository_key(name, key_id)
 
     def set_repository_password(self, name: str, password: SecretStr) -> None:
         """Keep ``password`` as the server's password of an encrypted
         repository, once it is checked to open it; a wrong one changes nothing."""
-        self._repositories.set_repository_password(name, password)
+        with self.audit.action("repository.set-password", name):
+            self._repositories.set_repository_password(name, password)
 
     def change_repository_password(self, name: str, new_password: SecretStr) -> str:
         """restic's ``key passwd``: a new key with the new password, kept as the
         server's password, then the key the server used is removed. Returns
         the new key's id."""
-        return self._repositories.change_repository_password(name, new_password)
+        with self.audit.action("repository.change-password", name) as found:
+            found["key"] = self._repositories.change_repository_password(name, new_password)
+            return str(found["key"])
 
     def set_repository_s3_keys(self, name: str, access_key_id: str,
                                secret_access_key: SecretStr) -> None:
         """Keep (or replace) the S3 keys of an S3 repository, once they are
         checked to reach its bucket."""
-        self._repositories.set_repository_s3_keys(name, access_key_id, secret_access_key)
+        with self.audit.action("repository.set-s3-keys", name, access_key_id=access_key_id):
+            self._repositories.set_repository_s3_keys(name, access_key_id, secret_access_key)
 
     # -- computers (core.service.computers) ------------------------------------
     def test_computer(self, computer: Computer, ssh: SshSettings) -> str:
@@ -461,7 +514,9 @@ class BackupService:
 
     def setup_demo(self) -> list[str]:
         """Create the demo computers and jobs that are missing; returns new job names."""
-        return demo.setup_demo(self)
+        with self.audit.action("demo.setup") as found:
+            found["jobs"] = demo.setup_demo(self)
+            return list(found["jobs"])
 
     def preview_scope(self, computers: list[Computer], scope: FileScope,
                       ssh: SshSettings | None = None) -> ScopePreview:
@@ -478,6 +533,16 @@ class BackupService:
     def running_session_counts(self) -> dict[SessionType, int]:
         """Sessions running now, by type (from the catalogue)."""
         return self.catalogue.running_session_counts()
+
+    # -- the audit trail (core.service.audit) -----------------------------------
+    def list_audit(self, since: datetime | None = None, user: str | None = None,
+                   limit: int = 1000) -> list[AuditEntry]:
+        """The audit trail, newest first: who did what, when, from where."""
+        return self.audit.entries(since, user, limit)
+
+    def verify_audit(self) -> AuditCheck:
+        """Check the audit trail's hash chain; names the first row that does not fit."""
+        return self.audit.check()
 
     # -- the repository pool again: what the checks and tests read -------------
     def repository_point_ids(self) -> set[str]:

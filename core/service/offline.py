@@ -35,6 +35,8 @@ from core.errors import ConsoleError, ReadOnlyError
 from core.events import Event
 from core.service.browse import TreeCache
 from core.models import (
+    AuditCheck,
+    AuditEntry,
     HistoryPage,
     HistoryQuery,
     JobDefinition,
@@ -114,6 +116,14 @@ class ReadOnlyService:
 
     def _point_repository(self, point_id: str) -> Repository:
         return self._repository(self.catalogue.point(point_id).repository)
+
+    # -- the audit trail (read from the catalogue) ---------------------------------
+    def list_audit(self, since: datetime | None = None, user: str | None = None,
+                   limit: int = 1000) -> list[AuditEntry]:
+        return self.catalogue.audit_entries(since=since, user=user, limit=limit)
+
+    def verify_audit(self) -> AuditCheck:
+        return self.catalogue.check_audit()
 
     # -- the maintenance window --------------------------------------------------
     def get_maintenance(self) -> MaintenanceSettings:

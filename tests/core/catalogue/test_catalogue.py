@@ -64,14 +64,14 @@ def v0_copy(tmp_path: Path) -> Path:
 
 
 def test_the_migrations_are_numbered_in_order() -> None:
-    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert latest_version() == 8
+    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert latest_version() == 9
 
 
 def test_a_v0_catalogue_is_migrated_and_reads_back_exactly(v0_copy: Path) -> None:
     cat = Catalogue(v0_copy)
     try:
-        assert version_of(v0_copy) == latest_version() == 8
+        assert version_of(v0_copy) == latest_version() == 9
 
         jobs = cat.jobs()
         assert [j.name for j in jobs] == ["Nightly Servers", "Ünïcode job"]
@@ -235,7 +235,7 @@ def test_a_new_catalogue_gets_the_latest_schema(tmp_path: Path, v0_copy: Path) -
         cat.close()
     assert version_of(path) == latest_version()
     assert tables(path) == {"jobs", "sessions", "tasks", "points", "server_state",
-                            "repositories"}
+                            "repositories", "audit"}
     Catalogue(v0_copy).close()
     # A migrated v0 catalogue and a new one end with the same columns.
     for table in ("jobs", "sessions", "tasks", "points", "server_state"):
@@ -372,4 +372,4 @@ def test_threads_opening_a_new_catalogue_at_once_all_succeed(
         assert errors == []
         assert sorted(seen) == [str(n) for n in range(threads_per_round)]
         assert version_of(path) == latest_version()
-        assert applied == [1, 2, 3, 4, 5, 6, 7, 8]  # each migration ran once, whoever got there first
+        assert applied == [1, 2, 3, 4, 5, 6, 7, 8, 9]  # each migration ran once, whoever got there first

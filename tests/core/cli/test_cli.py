@@ -16,19 +16,6 @@ from tests.conftest import make_tree, wait_until
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture
-def cli(tmp_path, capsys):
-    data = tmp_path / "data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data-dir", str(data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    run.data = data
-    return run
-
-
 def test_job_create_list_start_points_restore_verify(cli, tmp_path):
     src = make_tree(tmp_path / "pc", files=4)
     code, out, err = cli("job", "create", "Nightly", "--computer", f"pc1={src}",

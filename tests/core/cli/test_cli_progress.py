@@ -112,18 +112,6 @@ def test_start_wait_into_a_pipe_prints_plain_lines(tmp_path: Path) -> None:
     assert lines[-1] == "  pc1: Success"
 
 
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    data = tmp_path / "data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data-dir", str(data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def test_json_prints_only_json_and_errors_as_json(cli, tmp_path: Path) -> None:
     src = make_tree(tmp_path / "pc", files=2)
     assert cli("job", "create", "J", "--computer", f"pc1={src}")[0] == 0

@@ -14,19 +14,6 @@ from core.cli import main as agent_jobs
 from tests.conftest import make_tree
 
 
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    data = tmp_path / "data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = agent_jobs(["--data-dir", str(data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    run("server", "stop")
-
-
 def definition(cli) -> dict:
     code, out, err = cli("job", "show", "Office", "--json")
     assert code == 0, err

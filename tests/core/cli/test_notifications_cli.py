@@ -16,19 +16,6 @@ from tests.conftest import make_tree
 from tests.support.receivers import hook_sink, smtp_sink
 
 
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    data = tmp_path / "data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = agent_jobs(["--data-dir", str(data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    run("server", "stop")
-
-
 def test_notification_settings_round_trip_and_the_test_message(cli, tmp_path: Path) -> None:
     password = tmp_path / "smtp-password"
     password.write_text("hunter2\n")
