@@ -85,6 +85,7 @@ class SessionRunner(SessionThread):
         self._stop_mode: StopMode | None = None
         self.stop_requested_at: datetime | None = None   # when the (first) stop was asked for
         self._stopped_by = "by user"
+        self.started_by = "user"   # who started it, for its log (a named user once they log in)
         self._forgot_points = False
         self.saved = True                      # the last catalogue save worked
         self.save_error: str | None = None
@@ -118,10 +119,10 @@ class SessionRunner(SessionThread):
             self._pending.clear()
             if mode is StopMode.IMMEDIATELY:
                 self.cancel_event.set()
-                self._note(reason or "Stop requested by user: immediately. Computers in "
+                self._note(reason or f"Stop requested {by}: immediately. Computers in "
                            "progress are cancelled and get no new restore point.", "warning")
             else:
-                self._note(reason or "Stop requested by user: gracefully. Computers in "
+                self._note(reason or f"Stop requested {by}: gracefully. Computers in "
                            "progress will finish; no new computer starts.", "warning")
         self._wake.set()
         return outcome
@@ -170,7 +171,8 @@ class SessionRunner(SessionThread):
         try:
             with self.lock:
                 self.session.state = SessionState.WORKING
-                kind = {"manual": "manually by user", "retry": "by user (retry)",
+                kind = {"manual": f"manually by {self.started_by}",
+                        "retry": f"by {self.started_by} (retry)",
                         "scheduled": "by schedule"}[self.session.run_kind.value]
                 what = "Copy job" if self.job.is_copy else "Job"
                 self._note(f"{what} started {kind}" + (" (active full)" if self.session.full else "")

@@ -49,6 +49,13 @@ def acting_as(actor: Actor) -> Iterator[Actor]:
         _current.reset(token)
 
 
+def who_is_asking() -> str:
+    """How a session's log names who started or stopped it: "user" for the server's
+    own Unix user (a single-machine install), else the user's name."""
+    actor = _current.get()
+    return "user" if actor.user == LOCAL.user else actor.user
+
+
 def identify(user: str) -> None:
     """Name the user of the request being served (called by authentication)."""
     actor = _current.get()

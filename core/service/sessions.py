@@ -28,6 +28,7 @@ from core.models import (
 )
 from core.scheduling import format_local, local_zone
 from core.service import demo
+from core.service.audit import who_is_asking
 from core.service.context import ServiceContext
 
 RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
@@ -171,6 +172,7 @@ class Sessions:
         runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished,
                                computers=computers,
                                processor=None if source is None else CopyTaskProcessor)
+        runner.started_by = who_is_asking()
         if source is None:
             self._demo_work(runner, computers)
         with self._ctx.runners_lock:
@@ -292,7 +294,7 @@ class Sessions:
         keeps the deadline, so it holds with every console closed."""
         job, runner = self._runner_of(name)
         sid = runner.session.id
-        done, running, pending = runner.stop(mode)
+        done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
         if mode is StopMode.GRACEFULLY and escalate_after_s:
             due = self._ctx.clock() + timedelta(seconds=escalate_after_s)
             self._ctx.deadlines.set(f"escalate:{sid}", due,
