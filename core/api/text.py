@@ -2,6 +2,7 @@
 same in the console and in ``agent-jobs``."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -265,3 +266,17 @@ def verify_problem_text(p: VerifyProblem) -> str:
     return (f"point {p.point_id}: block {p.blob} is {p.problem}"
             + (f" (pack {p.pack})" if p.pack else "")
             + (f"; damaged file(s): {paths}" if paths else ""))
+
+
+def audit_details_text(details: dict[str, Any]) -> str:
+    """An audit entry's details in a line: its parameters, and for a change the
+    settings it changed ("changed: retain_points, schedule")."""
+    shown = {k: v for k, v in details.items() if k not in ("before", "after")}
+    text = ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
+                     for k, v in shown.items())
+    before, after = details.get("before"), details.get("after")
+    changed = ""
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        changed = "changed: " + ", ".join(keys) if keys else "no change"
+    return "; ".join(t for t in (text, changed) if t)

@@ -3,11 +3,11 @@ the server's audit trail, who did what, and a check of its hash chain."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from core.api.text import audit_details_text
 from core.cli.connect import client
 from core.cli.output import print_json, short, table
 from core.errors import InvalidInput
@@ -32,18 +32,6 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return when if when.tzinfo else when.astimezone()
 
 
-def _details(details: dict[str, object]) -> str:
-    shown = {k: v for k, v in details.items() if k not in ("before", "after")}
-    changed = ""
-    before, after = details.get("before"), details.get("after")
-    if isinstance(before, dict) and isinstance(after, dict):
-        keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-        changed = "changed: " + ", ".join(keys) if keys else "no change"
-    text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
-                     for k, v in shown.items())
-    return "; ".join(t for t in (text, changed) if t)
-
-
 def run(args: argparse.Namespace, data_dir: Path) -> int:
     with client(data_dir) as api:
         if args.audit_command == "verify":
@@ -66,5 +54,5 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
             return 0
         table(["When", "User", "From", "Action", "Target", "Result", "Details"],
               [[short(e.at), e.user, e.origin, e.action, e.target, e.result,
-                _details(e.details)] for e in entries])
+                audit_details_text(e.details)] for e in entries])
     return 0

@@ -24,6 +24,7 @@ from gui.shell.actions import WindowActions
 from gui.backups.backups_controller import BackupsController
 from gui.runtime.bridge import EventBridge
 from gui.jobs.context_menu import build_job_context_menu
+from gui.history.audit_view import AUDIT_NODE, AuditView
 from gui.history.history_view import SessionsView
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.shell.help_dialogs import AboutDialog, HelpDialog
@@ -69,7 +70,7 @@ HISTORY_TREE = [("All Sessions", "history", None, [
     ("Restore", "restore", SessionType.RESTORE),
     ("Verify", "verify", SessionType.VERIFY),
     ("Maintenance", "repository", SessionType.MAINTENANCE),
-])]
+]), (AUDIT_NODE, "report", AUDIT_NODE, [])]
 
 # QSettings keys
 GEOMETRY_KEY = "window/geometry"
@@ -157,6 +158,7 @@ class MainWindow(QMainWindow):
         self.session_actions = self.sessions.actions
         self.recent_view, self.history_view = self.sessions.recent_view, self.sessions.history_view
         self.recent_model, self.history_model = self.recent_view.model, self.history_view.model
+        self.audit_view = AuditView(service, self.runner, self)
 
         self.ribbon = Ribbon(self)
         self.home_page = self.ribbon.add_page("Home")
@@ -218,7 +220,7 @@ class MainWindow(QMainWindow):
         self.work = QStackedWidget(self)
         self.work.setObjectName("WorkArea")
         for view in (self.overview_view, self.jobs_view, self.recent_view, self.backups_view,
-                     self.history_view):
+                     self.history_view, self.audit_view):
             self.work.addWidget(view)
         self.work.addWidget(self.infrastructure.view)
         body.addWidget(self.work)
@@ -259,8 +261,11 @@ class MainWindow(QMainWindow):
         self.overview_view.nodeRequested.connect(self.inventory.select)
         self.overview_view.statisticsRequested.connect(
             lambda job, sid: self.controller.open_statistics(job, sid))
-        self.history_inventory.scopeChanged.connect(
-            lambda kind: self.sessions.show_types(self.history_view, kind))
+        self.history_inventory.scopeChanged.connect(self._history_node)
+        self.bridge.jobsDue.connect(
+            lambda changes: self.audit_view.refresh()
+            if self.work.currentWidget() is self.audit_view and (changes.full or changes.jobs)
+            else None)
         self.navigation.viewChanged.connect(self.show_view)
         self.backups_view.selectionChanged.connect(self._on_work_selection)
         for view in (self.recent_view, self.history_view):
@@ -274,6 +279,9 @@ class MainWindow(QMainWindow):
         actions.refresh.triggered.connect(
             lambda: self.infrastructure.refresh()
             if self.work.currentWidget() is self.infrastructure.view else None)
+        actions.refresh.triggered.connect(
+            lambda: self.audit_view.refresh()
+            if self.work.currentWidget() is self.audit_view else None)
         self.infrastructure.view.selectionChanged.connect(self._on_work_selection)
         actions.help.triggered.connect(self.show_help)
         actions.about.triggered.connect(self.show_about)
@@ -315,14 +323,24 @@ class MainWindow(QMainWindow):
             self.infrastructure.shown()
         elif name == "History":
             self.inventories.setCurrentWidget(self.history_inventory)
-            self.work.setCurrentWidget(self.history_view)
-            self.sessions.show_types(self.history_view, self.history_inventory.scope)
-            self.sessions.shown(self.history_view)
+            self._history_node(self.history_inventory.scope)
         else:
             self.inventories.setCurrentWidget(self.inventory)
             self._home_node(self.inventory.scope)
         if self.navigation.current != name:
             self.navigation.buttons[name].setChecked(True)
+        self._on_selection()
+
+    def _history_node(self, kind: SessionType | str | None) -> None:
+        """A History inventory node: the sessions (all, or one type) or the audit trail."""
+        if kind == AUDIT_NODE:
+            self.work.setCurrentWidget(self.audit_view)
+            self.audit_view.refresh()
+        else:
+            assert kind is None or isinstance(kind, SessionType)
+            self.work.setCurrentWidget(self.history_view)
+            self.sessions.show_types(self.history_view, kind)
+            self.sessions.shown(self.history_view)
         self._on_selection()
 
     def _home_node(self, scope: JobScope) -> None:
