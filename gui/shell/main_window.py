@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
             self.infrastructure.shown()
         elif name == "History":
             self.inventories.setCurrentWidget(self.history_inventory)
-            self._history_node(self.history_inventory.scope)
+            self._history_node(self.history_inventory.scope, opened=True)
         else:
             self.inventories.setCurrentWidget(self.inventory)
             self._home_node(self.inventory.scope)
@@ -331,17 +331,19 @@ class MainWindow(QMainWindow):
             self.navigation.buttons[name].setChecked(True)
         self._on_selection()
 
-    def _history_node(self, kind: SessionType | str | None) -> None:
-        """A History inventory node: the sessions (all, or one type) or the audit trail."""
+    def _history_node(self, kind: SessionType | str | None, *, opened: bool = False) -> None:
+        """A History inventory node: the sessions (all, or one type) or the audit trail;
+        ``opened``: the History view was just opened (its sessions list catches up)."""
         if kind == AUDIT_NODE:
             self.work.setCurrentWidget(self.audit_view)
             self.audit_view.refresh()
         else:
-            assert kind is None or isinstance(kind, SessionType)
+            # Qt hands a str enum back as a plain str: SessionType compares equal to it
+            switched = self.work.currentWidget() is not self.history_view
             self.work.setCurrentWidget(self.history_view)
-            self.sessions.show_types(self.history_view, kind)
-            self.sessions.shown(self.history_view)
-        self._on_selection()
+            self.sessions.show_types(self.history_view, SessionType(kind) if kind else None)
+            if opened or switched:
+                self.sessions.shown(self.history_view)
 
     def _home_node(self, scope: JobScope) -> None:
         """A Home inventory node: the jobs list, the day's sessions, or the backups."""
