@@ -62,7 +62,9 @@ def repo_files(data: Path) -> dict[str, str]:
 
 
 def catalogue_rows(data: Path) -> dict[str, list]:
-    """The catalogue's content, table by table (not its pages: WAL moves them)."""
+    """The catalogue's content, table by table (not its pages: WAL moves them). The
+    audit trail is left out: it records a refused action by design (see
+    :func:`audit_results`)."""
     path = data / "catalogue.sqlite"
     if not path.exists():
         return {}
@@ -71,7 +73,21 @@ def catalogue_rows(data: Path) -> dict[str, list]:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
         return {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}")), key=repr)
-                for t in tables if t != "server_state"}
+                for t in tables if t not in ("server_state", "audit")}
+    finally:
+        conn.close()
+
+
+def audit_results(data: Path) -> list[str]:
+    """How each recorded action ended, oldest first ("done", "refused: ...")."""
+    path = data / "catalogue.sqlite"
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='audit'").fetchone():
+            return []
+        return [r[0] for r in conn.execute("SELECT result FROM audit ORDER BY id")]
     finally:
         conn.close()
 

@@ -18,7 +18,7 @@ from core.repository.fsio import atomic_write
 from core.repository.manifest import encode_manifest
 from core.repository.model import Entry, Manifest, PointMeta
 from tests.conftest import make_tree
-from tests.reliability.helpers import data_state
+from tests.reliability.helpers import audit_results, data_state
 from tests.support.server import kill_servers_under
 
 BLOB = "ab" * 32
@@ -215,6 +215,7 @@ def _fill(args: tuple, world: World) -> list[str]:
 @pytest.mark.parametrize("args, needle", CASES, ids=[f"{i:03d}" for i in range(len(CASES))])
 def test_a_bad_input_is_one_line_and_changes_nothing(world: World, args, needle) -> None:
     before = data_state(world.data)
+    recorded = len(audit_results(world.data))
     code, out, err = run(world.data, *_fill(args, world))
     err = err.strip()
     assert code != 0, (args, out, err)
@@ -222,6 +223,8 @@ def test_a_bad_input_is_one_line_and_changes_nothing(world: World, args, needle)
     assert err.startswith("error: ") and "unexpected" not in err, err
     assert needle in err, err
     assert data_state(world.data) == before
+    # the audit trail records the refusal, and nothing else
+    assert all(r.startswith("refused: ") for r in audit_results(world.data)[recorded:])
     assert not (world.root / "forged-out").exists() or \
         not any((world.root / "forged-out").iterdir())
     assert not Path("/tmp/abk-forged-x").exists()
