@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from core.catalogue.db import CatalogueDB, _created
@@ -26,6 +26,11 @@ def row_hash(row: tuple[Any, ...]) -> str:
     """SHA-256 of one row: (id, at, user, origin, action, target, details, result, prev)."""
     canonical = json.dumps(list(row), separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _utc(when: datetime) -> str:
+    """Times are kept, and compared as text, in UTC (``since`` may come in local time)."""
+    return when.astimezone(timezone.utc).isoformat()
 
 
 def _describe(row: tuple[Any, ...]) -> str:
@@ -46,7 +51,7 @@ class AuditMixin(CatalogueDB):
         with self._tx() as db:
             last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
             new_id, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
-            row = (new_id, at.isoformat(), user, origin, action, target, details_json,
+            row = (new_id, _utc(at), user, origin, action, target, details_json,
                    result, prev)
             digest = row_hash(row)
             db.execute(f"INSERT INTO audit({_COLUMNS}, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -64,7 +69,7 @@ class AuditMixin(CatalogueDB):
         where, args = [], []
         if since is not None:
             where.append("at >= ?")
-            args.append(since.isoformat())
+            args.append(_utc(since))
         if user is not None:
             where.append("user = ?")
             args.append(user)

@@ -27,6 +27,5 @@ class ActorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with acting_as(Actor("local", origin_of(scope))) as actor:
-            scope.setdefault("state", {})["actor"] = actor
+        with acting_as(Actor("local", origin_of(scope))):
             await self.app(scope, receive, send)

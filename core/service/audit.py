@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.api import BulkResult
 from core.catalogue import Catalogue
 from core.errors import ConsoleError
 from core.models import AuditCheck, AuditEntry
@@ -70,15 +71,26 @@ class AuditTrail:
 
     def record(self, action: str, target: str = "", result: str = "done",
                **details: Any) -> None:
+        """One entry; details given as None are left out."""
         actor = current_actor()
-        self._catalogue.append_audit(self._clock(), actor.user, actor.origin, action,
-                                     target, details, result)
+        self._catalogue.append_audit(self._clock(), actor.user, actor.origin, action, target,
+                                     {k: v for k, v in details.items() if v is not None},
+                                     result)
+
+    def record_each(self, action: str, outcome: BulkResult, names: list[str],
+                    **details: Any) -> None:
+        """One entry per job of a start or stop of several: done (with its session),
+        or refused with the job's own message."""
+        for name in names:
+            refused = outcome.errors.get(name)
+            self.record(action, name, f"refused: {refused}" if refused else "done",
+                        session=outcome.sessions.get(name), **details)
 
     @contextmanager
     def action(self, action: str, target: str = "", **details: Any) -> Iterator[dict[str, Any]]:
         """Record ``action`` once the wrapped call ends; the caller may add details
         (an ``after``, a session id) to the yielded dict."""
-        found: dict[str, Any] = {k: v for k, v in details.items() if v is not None}
+        found: dict[str, Any] = dict(details)
         try:
             yield found
         except ConsoleError as refused:

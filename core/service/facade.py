@@ -264,8 +264,8 @@ class BackupService:
     def start_scheduled(self, name: str, *, retry: bool) -> str:
         with acting_as(SCHEDULER), self.audit.action("session.start", name, retry=retry or None,
                                                       scheduled=True) as found:
-            found["session"] = self._sessions.start_scheduled(name, retry=retry)
-            return str(found["session"])
+            found["session"] = session = self._sessions.start_scheduled(name, retry=retry)
+            return session
 
     # -- the repository pool (core.service.pool; tests reach into it) ----------
     def _repository(self, name: str) -> Repository:
@@ -315,9 +315,9 @@ class BackupService:
         Outside the job's backup window it needs ``outside_window``."""
         with self.audit.action("session.start", name, full=full or None, retry=retry or None,
                                outside_window=outside_window or None) as found:
-            found["session"] = self._sessions.start_job(name, full=full, retry=retry,
-                                                        outside_window=outside_window)
-            return str(found["session"])
+            found["session"] = session = self._sessions.start_job(
+                name, full=full, retry=retry, outside_window=outside_window)
+            return session
 
     def running_jobs(self) -> list[str]:
         """Names of the jobs that have a session running."""
@@ -325,16 +325,18 @@ class BackupService:
 
     def start_jobs(self, names: list[str], *, full: bool = False, retry: bool = False,
                    outside_window: bool = False) -> BulkResult:
-        with self.audit.action("session.start", ", ".join(names), full=full or None,
-                               retry=retry or None, outside_window=outside_window or None):
-            return self._sessions.start_jobs(names, full=full, retry=retry,
-                                             outside_window=outside_window)
+        outcome = self._sessions.start_jobs(names, full=full, retry=retry,
+                                            outside_window=outside_window)
+        self.audit.record_each("session.start", outcome, names, full=full or None,
+                               retry=retry or None, outside_window=outside_window or None)
+        return outcome
 
     def stop_jobs(self, names: list[str], mode: StopMode,
                   escalate_after_s: float | None = None) -> BulkResult:
-        with self.audit.action("session.stop", ", ".join(names), mode=mode.value,
-                               deadline_s=escalate_after_s):
-            return self._sessions.stop_jobs(names, mode, escalate_after_s)
+        outcome = self._sessions.stop_jobs(names, mode, escalate_after_s)
+        self.audit.record_each("session.stop", outcome, names, mode=mode.value,
+                               deadline_s=escalate_after_s)
+        return outcome
 
     def stop_job(self, name: str, mode: StopMode,
                  escalate_after_s: float | None = None) -> StopPreview:
@@ -407,9 +409,9 @@ class BackupService:
         with self.audit.action("restore", point_id, paths=paths,
                                into=str(target) if target else "the original location",
                                overwrite=overwrite or None) as found:
-            found["session"] = self._points.start_restore(point_id, target, paths=paths,
-                                                          overwrite=overwrite)
-            return str(found["session"])
+            found["session"] = session = self._points.start_restore(
+                point_id, target, paths=paths, overwrite=overwrite)
+            return session
 
     def restore(self, point_id: str, target: Path, *, paths: list[str] | None = None,
                 overwrite: bool = False) -> RestoreReport:
@@ -424,8 +426,8 @@ class BackupService:
         damaged files. Points found damaged are marked, points found intact lose
         their mark."""
         with self.audit.action("verify", point_id or job or "everything") as found:
-            found["session"] = self._points.start_verify(point_id, job=job)
-            return str(found["session"])
+            found["session"] = session = self._points.start_verify(point_id, job=job)
+            return session
 
     def verify(self, point_id: str | None = None) -> VerifyReport:
         """``start_verify`` and wait for its report; raises its error."""
@@ -478,8 +480,8 @@ class BackupService:
     def add_repository_key(self, name: str, password: SecretStr) -> str:
         """Another password for an encrypted repository; returns its key id."""
         with self.audit.action("repository.add-key", name) as found:
-            found["key"] = self._repositories.add_repository_key(name, password)
-            return str(found["key"])
+            found["key"] = key = self._repositories.add_repository_key(name, password)
+            return key
 
     def remove_repository_key(self, name: str, key_id: str) -> None:
         with self.audit.action("repository.remove-key", name, key=key_id):
@@ -496,8 +498,8 @@ class BackupService:
         server's password, then the key the server used is removed. Returns
         the new key's id."""
         with self.audit.action("repository.change-password", name) as found:
-            found["key"] = self._repositories.change_repository_password(name, new_password)
-            return str(found["key"])
+            found["key"] = key = self._repositories.change_repository_password(name, new_password)
+            return key
 
     def set_repository_s3_keys(self, name: str, access_key_id: str,
                                secret_access_key: SecretStr) -> None:
@@ -515,8 +517,8 @@ class BackupService:
     def setup_demo(self) -> list[str]:
         """Create the demo computers and jobs that are missing; returns new job names."""
         with self.audit.action("demo.setup") as found:
-            found["jobs"] = demo.setup_demo(self)
-            return list(found["jobs"])
+            found["jobs"] = jobs = demo.setup_demo(self)
+            return jobs
 
     def preview_scope(self, computers: list[Computer], scope: FileScope,
                       ssh: SshSettings | None = None) -> ScopePreview:

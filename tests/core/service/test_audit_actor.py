@@ -44,3 +44,25 @@ def test_the_servers_own_user_stays_user_and_the_scheduler_is_named(service, mak
     assert (scheduled.action, scheduled.user, scheduled.details) == (
         "session.start", "scheduler", {"scheduled": True, "session": sid})
     assert service.verify_audit().intact
+
+
+def test_a_start_of_several_jobs_is_one_entry_per_job_with_its_own_outcome(
+        service, make_job) -> None:
+    make_job("Nightly", computers=1, files=1)
+    outcome = service.start_jobs(["Nightly", "Missing"])
+    service.wait_session(outcome.sessions["Nightly"], timeout=10)
+    started, refused = sorted((r for r in service.list_audit() if r.action == "session.start"),
+                              key=lambda r: r.target != "Nightly")
+    assert (started.target, started.result) == ("Nightly", "done")
+    assert started.details == {"session": outcome.sessions["Nightly"]}
+    assert refused.target == "Missing" and refused.result.startswith("refused: No job named")
+
+
+def test_since_in_another_time_zone_means_the_same_moment(service, make_job) -> None:
+    from datetime import timedelta, timezone
+
+    make_job("Nightly", computers=1, files=1)
+    tokyo = timezone(timedelta(hours=9))
+    now = service.list_audit()[0].at.astimezone(tokyo)
+    assert [r.action for r in service.list_audit(since=now - timedelta(hours=1))] == ["job.create"]
+    assert service.list_audit(since=now + timedelta(hours=1)) == []
