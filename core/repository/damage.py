@@ -6,6 +6,11 @@ backup that reads the same data stores a good copy (and every point using that
 block is healed, since points name blocks by content), and prune never keeps a
 damaged copy when a good one exists. The file is advisory: if it is lost or
 unreadable, the next verify finds the damage again.
+
+On an immutable repository it also records each object whose newer locked
+version failed its content check and was rejected for an older locked one
+(see ``immutability.fall_back``): the data is intact, but someone holding the
+storage keys wrote over it, and verify says so.
 """
 from __future__ import annotations
 
@@ -13,12 +18,14 @@ import json
 import logging
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from core.repository.layout import Layout
 
 log = logging.getLogger(__name__)
 
 Pair = tuple[str, str]   # (blob id, pack id)
+Rejected = tuple[str, str, str]   # (version id rejected, version id read instead, why)
 
 
 class DamageRegistry:
@@ -26,6 +33,7 @@ class DamageRegistry:
         self._layout = layout
         self._lock = threading.Lock()
         self._problems: dict[Pair, str] = {}
+        self._objects: dict[str, Rejected] = {}
         self.load()
 
     def load(self) -> bool:
@@ -35,16 +43,34 @@ class DamageRegistry:
         try:
             raw = json.loads(self._layout.load_sealed(self._layout.damaged))
             problems = {(str(b), str(p)): str(why) for b, p, why in raw["blobs"]}
+            objects = {str(n): (str(r), str(k), str(why))
+                       for n, r, k, why in raw.get("objects", [])}
         except FileNotFoundError:
-            problems = {}
+            problems, objects = {}, {}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring unreadable %s (%s); the next verify finds the damage again",
                         path, exc)
-            problems = {}
+            problems, objects = {}, {}
         with self._lock:
             changed = problems.keys() != self._problems.keys()
             self._problems = problems
+            self._objects.update(objects)
         return changed
+
+    def record_rejection(self, rejection: Any) -> None:
+        """An object's newer locked version failed its check and an older one is
+        read instead (an ``objectlock.Rejection``); saved at once."""
+        with self._lock:
+            entry = (str(rejection.rejected), str(rejection.kept), str(rejection.why))
+            if self._objects.get(rejection.name) == entry:
+                return
+            self._objects[rejection.name] = entry
+            self._save()
+
+    def rejected_objects(self) -> dict[str, Rejected]:
+        """Object name -> (version rejected, version read instead, why)."""
+        with self._lock:
+            return dict(self._objects)
 
     @property
     def pairs(self) -> frozenset[Pair]:
@@ -81,10 +107,13 @@ class DamageRegistry:
 
     def _save(self) -> None:
         rows = sorted([b, p, why] for (b, p), why in self._problems.items())
-        data = json.dumps({"blobs": rows}, indent=1).encode() + b"\n"
+        doc: dict[str, Any] = {"blobs": rows}
+        if self._objects:
+            doc["objects"] = sorted([n, *entry] for n, entry in self._objects.items())
+        data = json.dumps(doc, indent=1).encode() + b"\n"
         name = self._layout.damaged
         try:
-            if rows or self._layout.backend.exists(name):
+            if rows or self._objects or self._layout.backend.exists(name):
                 self._layout.save_sealed(name, data)
         except OSError as exc:
             log.warning("could not record damaged blocks in %s: %s",

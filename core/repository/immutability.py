@@ -9,9 +9,10 @@ can hold one: a local folder with the file is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from core.errors import RepositoryError
 
@@ -20,6 +21,9 @@ from core.repository.backend import Backend
 SETTINGS = "immutability.json"
 MAX_DAYS = 36500
 NEEDS_OBJECT_STORAGE = "Immutability needs object storage (S3 with Object Lock)"
+REJECTED = "newer version rejected"
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -120,3 +124,65 @@ def maintain(backend: Backend) -> tuple[int, int, int]:
     deleted, kept = lock.purge()
     extended = int(lock.extend(info.name for info in backend.list("")))
     return deleted, kept, extended
+
+
+def _content_error(exc: Exception) -> bool:
+    return not isinstance(exc, OSError)
+
+
+def fall_back(backend: Backend, name: str, seen: str | None, why: str,
+              check: Callable[[bytes], _T], offset: int = 0,
+              length: int | None = None) -> tuple[bool, _T | None]:
+    """After what was read of ``name`` (version ``seen``, see
+    ``ObjectLock.serving``) failed its content check: try the older locked
+    versions, newest first, and adopt the first that passes ``check``.
+    (True, its result), or (False, None) when none does (or the repository
+    is not immutable): the failure stands."""
+    lock = object_lock(backend)
+    if lock is None or not lock.locked(name):
+        return False, None
+    try:
+        read, older = lock.older(name, seen)
+    except OSError:
+        return False, None
+    for version in older:
+        try:
+            data = lock.load_version(name, version.id, offset, length)
+            result = check(data)
+        except Exception:   # noqa: BLE001 - that version fails too: try the next
+            continue
+        lock.adopt(name, read, version, why)
+        return True, result
+    return False, None
+
+
+def load_checked(backend: Backend, name: str, check: Callable[[bytes], _T],
+                 offset: int = 0, length: int | None = None) -> _T:
+    """``check(backend.load(name, ...))``; on an immutable repository, a content
+    check that fails (anything ``check`` raises but an OSError) tries the
+    older locked versions of ``name`` before the failure is raised."""
+    lock = object_lock(backend)
+    if lock is None or not lock.locked(name):
+        return check(backend.load(name, offset, length))
+    seen = lock.serving(name)
+    data = backend.load(name, offset, length)
+    try:
+        return check(data)
+    except Exception as exc:
+        if not _content_error(exc):
+            raise
+        done, result = fall_back(backend, name, seen, _why(exc), check, offset, length)
+        if not done:
+            raise
+        return result   # type: ignore[return-value]
+
+
+def _why(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def rejections(backend: Backend) -> list[Any]:
+    """The newer versions rejected so far by this back end (``Rejection``)."""
+    lock = object_lock(backend)
+    return list(lock.rejections) if lock is not None else []

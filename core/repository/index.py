@@ -22,6 +22,7 @@ from blake3 import blake3
 from core.errors import RepositoryError
 from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
+from core.repository import immutability
 from core.repository.damage import DamageRegistry
 from core.repository.layout import Layout, SealDamaged
 from core.repository.packfile import ENTRY, BlobLoc, PackInfo, decode_entries, encode_entries, read_trailer
@@ -93,7 +94,8 @@ def read_index(layout: Layout, index_id: str) -> list[tuple[str, BlobLoc]]:
     name = layout.index_file(index_id)
     path = layout.describe(name)
     try:
-        return decode_index(layout.load_sealed(name))
+        return immutability.load_checked(layout.backend, name,
+                                         lambda data: decode_index(layout.open_sealed(data)))
     except FileNotFoundError:
         raise
     except OSError as exc:

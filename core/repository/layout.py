@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.errors import RepositoryError
 
+from core.repository import immutability
 from core.repository.backend import Backend
 from core.repository.backend.local import LocalBackend
 from core.repository.sealing import PLAIN, Sealer
@@ -119,8 +120,9 @@ class Layout:
 
     def load_sealed(self, name: str) -> bytes:
         """The plaintext. ObjectNotFound (a FileNotFoundError) if absent,
-        OSError if unreadable, SealDamaged if it cannot be opened."""
-        return self.open_sealed(self.backend.load(name))
+        OSError if unreadable, SealDamaged if it cannot be opened (on an
+        immutable repository: nor can any older locked version of it)."""
+        return immutability.load_checked(self.backend, name, self.open_sealed)
 
     def open_sealed(self, data: bytes) -> bytes:
         if not self.sealer.encrypted:

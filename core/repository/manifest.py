@@ -28,6 +28,7 @@ from blake3 import blake3
 from core.errors import RepositoryError
 from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
+from core.repository import immutability
 from core.repository.layout import Layout
 from core.repository.model import Entry, Manifest, PointMeta
 
@@ -198,9 +199,8 @@ def _sealed_parts(layout: Layout, data: bytes) -> tuple[bytes, bytes]:
     return layout.open_sealed(data[_HEAD_LEN.size:end]), layout.open_sealed(data[end:])
 
 
-def _load_plain(layout: Layout, point_id: str) -> bytes:
-    """The encoded manifest (zstd frame and trailer), opened if sealed."""
-    data = layout.backend.load(layout.point(point_id))
+def _plain(layout: Layout, data: bytes) -> bytes:
+    """The encoded manifest (zstd frame and trailer) of the stored bytes."""
     if not layout.sealer.encrypted:
         return data
     head, encoded = _sealed_parts(layout, data)
@@ -236,16 +236,13 @@ def salvage_blob_ids(layout: Layout, point_id: str) -> set[str]:
 def load_manifest(layout: Layout, point_id: str) -> Manifest:
     """FileNotFoundError if absent, RepositoryError if unreadable or corrupt."""
     try:
-        data = _load_plain(layout, point_id)
+        return immutability.load_checked(layout.backend, layout.point(point_id),
+                                         lambda data: decode_manifest(_plain(layout, data)))
     except FileNotFoundError:
         raise
-    except ValueError as exc:   # SealDamaged too
-        raise _corrupt(layout, point_id, exc) from exc
     except OSError as exc:
         raise _unreadable(layout, point_id, exc) from exc
-    try:
-        return decode_manifest(data)
-    except (zstandard.ZstdError, ValueError, TypeError, KeyError) as exc:
+    except (zstandard.ZstdError, ValueError, TypeError, KeyError) as exc:   # SealDamaged too
         raise _corrupt(layout, point_id, exc) from exc
 
 
@@ -259,8 +256,8 @@ def _head_line(data: bytes) -> bytes | None:
 def read_meta(layout: Layout, point_id: str) -> PointMeta:
     """Only the header line, from the first bytes of the manifest."""
     name = layout.point(point_id)
-    try:
-        data = layout.backend.load(name, 0, _HEAD_BYTES)
+
+    def header(data: bytes) -> PointMeta:
         if layout.sealer.encrypted:
             (n,) = _HEAD_LEN.unpack_from(data) if len(data) >= _HEAD_LEN.size else (-1,)
             if n < 0 or _HEAD_LEN.size + n > len(data):
@@ -272,17 +269,16 @@ def read_meta(layout: Layout, point_id: str) -> PointMeta:
                 line = _head_line(layout.backend.load(name))
         if line is None:
             raise ValueError("missing entry list")
+        meta = meta_from_json(_check_header(json.loads(line.decode("ascii")))["meta"])
+        if meta.id != point_id:
+            raise ValueError(f"it names point {meta.id!r}")
+        return meta
+
+    try:
+        return immutability.load_checked(layout.backend, name, header, 0, _HEAD_BYTES)
     except FileNotFoundError:
         raise
-    except (zstandard.ZstdError, ValueError) as exc:
-        raise _corrupt(layout, point_id, exc) from exc
     except OSError as exc:
         raise _unreadable(layout, point_id, exc) from exc
-    try:
-        header = _check_header(json.loads(line.decode("ascii")))
-        meta = meta_from_json(header["meta"])
-    except (ValueError, TypeError, KeyError) as exc:
+    except (zstandard.ZstdError, ValueError, TypeError, KeyError) as exc:
         raise _corrupt(layout, point_id, exc) from exc
-    if meta.id != point_id:
-        raise _corrupt(layout, point_id, ValueError(f"it names point {meta.id!r}"))
-    return meta

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 from blake3 import blake3
 
+from core.repository import immutability
 from core.repository.backend import Backend
 from core.repository.codec import decode
 from core.repository.errors import BlobError
@@ -249,8 +250,47 @@ class PackReader:
         return data
 
     def read(self, blob: str, loc: BlobLoc) -> bytes:
-        """The raw block, verified against its id."""
-        return open_blob(self._layout, blob, loc, self.read_stored(blob, loc))
+        """The raw block, verified against its id. On an immutable repository a
+        block that fails its check is looked for in the older locked versions
+        of its pack (an attacker's newer locked version is rejected)."""
+        lock = immutability.object_lock(self._backend)
+        seen = lock.serving(self._layout.pack(loc.pack)) if lock is not None else None
+        try:
+            return open_blob(self._layout, blob, loc, self.read_stored(blob, loc))
+        except BlobError as exc:
+            if lock is None or exc.problem == "missing":
+                raise
+            first = exc
+        self._forget(loc.pack)
+        name = self._layout.pack(loc.pack)
+        whole = self._whole_packs
+
+        def check(data: bytes) -> bytes:
+            stored = data[loc.offset:loc.offset + loc.length] if whole else data
+            if len(stored) != loc.length:
+                raise BlobError(blob, loc.pack, "corrupt", "(pack file is truncated)")
+            return open_blob(self._layout, blob, loc, stored)
+
+        if lock.serving(name) != seen:     # another reader moved on to an older version
+            try:
+                return open_blob(self._layout, blob, loc, self.read_stored(blob, loc))
+            except BlobError:
+                seen = lock.serving(name)
+        done, raw = immutability.fall_back(
+            self._backend, name, seen, f"block {blob} {first.problem} {first}", check,
+            *((0, None) if whole else (loc.offset, loc.length)))
+        if not done or raw is None:
+            raise first
+        return raw
+
+    def _forget(self, pack_id: str) -> None:
+        """Drop a cached pack (its bytes failed a check)."""
+        with self._packs_lock:
+            fut = self._packs.get(pack_id)
+            if fut is not None and fut.done():
+                del self._packs[pack_id]
+                if fut.exception() is None:
+                    self._cached_bytes -= len(fut.result())
 
     def close(self) -> None:
         with self._packs_lock:
@@ -273,8 +313,29 @@ def check_pack(layout: Layout, pack_id: str,
                fallback: list[tuple[str, BlobLoc]] | None = None) -> PackCheck:
     """Read a pack completely: header, every blob, trailer and footer, so that
     any changed byte is found. ``fallback`` (the index's entries for the pack)
-    locates the blobs when the trailer is damaged. OSError if unreadable."""
-    data = layout.backend.load(layout.pack(pack_id))
+    locates the blobs when the trailer is damaged. OSError if unreadable. On
+    an immutable repository a pack that fails is checked again in its older
+    locked versions: the first intact one is adopted."""
+    name = layout.pack(pack_id)
+    lock = immutability.object_lock(layout.backend)
+    seen = lock.serving(name) if lock is not None else None
+    result = _check_pack_bytes(layout, pack_id, fallback, layout.backend.load(name))
+    if lock is None or (not result.bad and result.problem is None):
+        return result
+
+    def intact(data: bytes) -> PackCheck:
+        again = _check_pack_bytes(layout, pack_id, fallback, data)
+        if again.bad or again.problem is not None:
+            raise ValueError(again.problem or f"{len(again.bad)} block(s) are corrupt")
+        return again
+
+    why = result.problem or f"{len(result.bad)} block(s) are corrupt"
+    done, good = immutability.fall_back(layout.backend, name, seen, f"the pack {why}", intact)
+    return good if done and good is not None else result
+
+
+def _check_pack_bytes(layout: Layout, pack_id: str, fallback: list[tuple[str, BlobLoc]] | None,
+                      data: bytes) -> PackCheck:
     problem: str | None = None
     entries: list[tuple[str, BlobLoc]] | None = None
     if not layout.sealer.encrypted and not data.startswith(PACK_MAGIC):

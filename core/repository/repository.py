@@ -73,6 +73,11 @@ class Repository:
         self.key_id = key_id   # the key object the password opened (encrypted only)
         self._workers = workers
         self.damage = DamageRegistry(layout)
+        lock = immutability.object_lock(layout.backend)
+        if lock is not None:   # newer locked versions rejected (at the opening too)
+            for rejection in list(lock.rejections):
+                self.damage.record_rejection(rejection)
+            lock.on_reject = self.damage.record_rejection
         self._index = Index(layout, self.damage)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from core.errors import RepositoryError
 
+from core.repository import immutability
 from core.repository.damage import DamageRegistry
 from core.repository.errors import BlobError
 from core.repository.index import Index, entries_by_pack
@@ -125,6 +126,21 @@ def _check_blobs(reader: PackReader, blobs: list[tuple[str, BlobLoc]]
 def _repo_problem(detail: str, blob: str = "", pack: str | None = None,
                   problem: str = "damaged") -> BlobProblem:
     return BlobProblem("", blob, pack, problem, [], detail)
+
+
+def _rejected_versions(layout: Layout, damage: DamageRegistry) -> list[BlobProblem]:
+    """An immutable repository's objects whose newer locked version failed its
+    check: the older locked version is read, the newer one was rejected."""
+    found = []
+    for name, (rejected, kept, why) in sorted(damage.rejected_objects().items()):
+        pack = name.rsplit("/", 1)[-1].removesuffix(".pack") if name.startswith("packs/") \
+            else None
+        found.append(_repo_problem(
+            f"{layout.describe(name)}: a newer version ({rejected}) was written over it and "
+            f"rejected, since it fails its check ({why}); the older locked version {kept} is "
+            "read instead and is intact. Someone holding the storage keys wrote it: change "
+            "the S3 keys", problem=immutability.REJECTED, pack=pack))
+    return found
 
 
 def _check_all_packs(run: _Run) -> int:
@@ -262,6 +278,7 @@ def verify_repository(
                 f"index file was lost) and may hold the missing blocks; {REPAIR_HINT} to "
                 "rebuild the index from the packs"))
     problems.extend(run.repo_problems)
+    problems.extend(_rejected_versions(layout, damage))
     problems.sort(key=lambda p: (p.point_id == "", p.point_id, p.paths[:1], p.blob, p.detail))
     problems.points_checked = len(manifests) + len(broken_points) + len(missing_points)
     problems.blobs_checked = len(users)
@@ -328,6 +345,7 @@ def light_verify_repository(
         problem = copies[0][1] if copies else "missing"
         for pid, paths in points.items():
             problems.append(BlobProblem(pid, blob, where, problem, paths))
+    problems.extend(_rejected_versions(layout, damage))
     problems.sort(key=lambda p: (p.point_id == "", p.point_id, p.paths[:1], p.blob, p.detail))
     problems.points_checked = len(manifests) + len(broken_points) + len(missing_points)
     problems.blobs_checked = len(users)

@@ -12,13 +12,22 @@ immutable (``immutability.json`` says for how many days):
 - **Reads** trust the stored version: when the current version of a locked
   name is gone (a delete marker) or is not locked (someone overwrote it),
   the oldest version whose lock is still in force is read instead (names
-  are written once, so the oldest is ours), else the newest locked one.
+  are written once, so the oldest is ours), else the newest locked one. A
+  current version that is locked is read as it is (and checked, below).
 - **Listings** show such names too, unless the repository retired them.
 - **Removal** of a locked object retires it: it is recorded in
   ``immutability/pending.json`` with its lock date and hidden by a delete
   marker; :meth:`ObjectLock.purge` deletes its versions once the lock has
   expired (prune calls it), and :meth:`ObjectLock.extend` pushes the lock of
   objects still in use N days ahead again.
+- **Content checks** fall back: whoever holds the keys can still write a
+  *new* version of a name with a COMPLIANCE lock of their own, which then is
+  the current, locked version. When what was read fails its content check
+  (a hash, a decryption), the reader asks for the older locked versions
+  (:meth:`ObjectLock.older`) and, the first that passes, adopts it
+  (:meth:`ObjectLock.adopt`): it is read from then on, and the rejected
+  newer version is recorded in :attr:`ObjectLock.rejections` (and passed to
+  ``on_reject``) for the repository's damage report.
 """
 from __future__ import annotations
 
@@ -26,7 +35,7 @@ import errno
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -87,9 +96,21 @@ class Retired:
         return doc
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """A newer locked version whose content failed its check, and the older
+    locked version read instead."""
+
+    name: str
+    rejected: str        # version id
+    kept: str            # version id read instead
+    why: str
+
+
 @dataclass
 class _State:
     genuine: dict[str, Version] = field(default_factory=dict)   # names read from an older version
+    rejected: dict[str, set[str]] = field(default_factory=dict)  # version ids failing their check
     until: dict[str, datetime] = field(default_factory=dict)    # lock dates known
     pending: dict[str, Retired] | None = None
 
@@ -106,6 +127,8 @@ class ObjectLock:
         self.period = timedelta(days=days)
         self._state = _State()
         self._mutex = threading.RLock()
+        self.rejections: list[Rejection] = []
+        self.on_reject: Callable[[Rejection], None] | None = None
 
     # -- which names -----------------------------------------------------------
 
@@ -170,7 +193,9 @@ class ObjectLock:
     def _object_versions(self, name: str) -> list[dict[str, Any]]:
         """The stored (not delete-marker) versions of ``name``, oldest first."""
         found = [v for n, v, marker in self._versions(name) if n == name and not marker]
-        return sorted(found, key=lambda v: v["LastModified"])
+        # the server lists a key's versions newest first; LastModified has whole
+        # seconds, so versions of one second keep that order (reversed)
+        return sorted(reversed(found), key=lambda v: v["LastModified"])
 
     def resolve(self, name: str) -> Version | None:
         """The version of ``name`` to trust: the oldest whose lock is in force,
@@ -213,7 +238,8 @@ class ObjectLock:
                 if not _missing(exc):
                     raise
                 response = {}
-            if response.get("ObjectLockMode"):
+            if response.get("ObjectLockMode") and not self._is_rejected(
+                    name, response.get("VersionId")):
                 return response
             known = self.resolve(name)
             if known is None:
@@ -229,10 +255,86 @@ class ObjectLock:
         result: dict[str, Any] = self._client.get_object(**args, VersionId=known.id)
         return result
 
+    def _is_rejected(self, name: str, version_id: str | None) -> bool:
+        with self._mutex:
+            return version_id is not None and version_id in self._state.rejected.get(name, ())
+
+    # -- falling back past a newer version that fails its content check ----------
+
+    def serving(self, name: str) -> str | None:
+        """The version id reads of ``name`` get now; None: its current version."""
+        with self._mutex:
+            known = self._state.genuine.get(name)
+        return known.id if known is not None else None
+
+    def older(self, name: str, seen: str | None) -> tuple[str | None, list[Version]]:
+        """(the version that was read, the locked versions older than it, newest
+        first, none rejected before): ``seen`` is :meth:`serving` at the read."""
+        stored = self._object_versions(name)          # oldest first
+        ids = [v["VersionId"] for v in stored]
+        read = seen if seen is not None else (ids[-1] if ids else None)
+        if read is None or read not in ids:
+            return read, []
+        with self._mutex:
+            rejected = set(self._state.rejected.get(name, ())) | {read}
+        found: list[Version] = []
+        for v in reversed(stored[:ids.index(read)]):
+            if v["VersionId"] in rejected:
+                continue
+            head = self._head(name, v["VersionId"])
+            until = _until(head) if head is not None else None
+            if until is None:
+                continue        # never locked: not ours to trust
+            found.append(Version(v["VersionId"], int(head["ContentLength"]), until))
+        return read, found
+
+    def load_version(self, name: str, version_id: str, offset: int = 0,
+                     length: int | None = None) -> bytes:
+        args: dict[str, Any] = {"Bucket": self._s3.bucket, "Key": self._key(name),
+                                "VersionId": version_id}
+        if length is not None:
+            args["Range"] = f"bytes={offset}-{offset + length - 1}"
+        elif offset:
+            args["Range"] = f"bytes={offset}-"
+        try:
+            response = self._client.get_object(**args)
+            data: bytes = response["Body"].read()
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise self._s3._translate(exc, "read", name) from None
+        if "Range" in args and not response.get("ContentRange"):
+            data = data[offset:None if length is None else offset + length]
+        return data
+
+    def adopt(self, name: str, rejected: str | None, version: Version, why: str) -> None:
+        """Read ``version`` of ``name`` from now on: the newer ``rejected`` one
+        failed its content check (``why``)."""
+        with self._mutex:
+            bad = self._state.rejected.setdefault(name, set())
+            fresh = rejected is not None and rejected not in bad
+            if rejected is not None:
+                bad.add(rejected)
+            self._state.genuine[name] = version
+            if version.until is not None:
+                self._state.until[name] = version.until
+            if not fresh:
+                return
+            rejection = Rejection(name, str(rejected), version.id, why)
+            self.rejections.append(rejection)
+            hook = self.on_reject
+        log.warning("%s/%s: its newer version %s fails its check (%s): reading its older "
+                    "locked version %s", self._s3.location, name, rejected, why, version.id)
+        if hook is not None:
+            hook(rejection)
+
     def size(self, name: str) -> int | None:
         """The trusted size of ``name``; None when it does not exist."""
+        with self._mutex:
+            adopted = self._state.genuine.get(name)
+        if adopted is not None:
+            return adopted.size
         head = self._head(name)
-        if head is not None and head.get("ObjectLockMode"):
+        if head is not None and head.get("ObjectLockMode") and not self._is_rejected(
+                name, head.get("VersionId")):
             return int(head["ContentLength"])
         known = self.resolve(name)
         if known is not None:
@@ -261,6 +363,18 @@ class ObjectLock:
                 continue
             if name in retired:
                 continue
+            with self._mutex:
+                adopted = self._state.genuine.get(name)
+            if adopted is not None:
+                found.append(ObjectInfo(name, adopted.size))
+                continue
+            if not latest[1] and not self._is_rejected(name, latest[0]["VersionId"]):
+                head = self._head(name, latest[0]["VersionId"])
+                if head is not None and _until(head) is not None:
+                    # a newer locked version: read (and checked) as it is; one
+                    # that fails its check falls back to an older (see older)
+                    found.append(ObjectInfo(name, int(latest[0]["Size"])))
+                    continue
             known = self.resolve(name)
             if known is not None:
                 found.append(ObjectInfo(name, known.size))

@@ -225,3 +225,42 @@ def test_a_local_folder_cannot_be_immutable(tmp_path: Path) -> None:
     with pytest.raises(RepositoryError, match="Immutability needs object storage"):
         Repository.open(tmp_path / "repo", create=True, immutable_days=DAYS)
     assert not (tmp_path / "repo" / "config.json").exists()
+
+
+def locked_overwrite(client: Any, bucket: str, key: str, body: bytes) -> None:
+    """What an attacker holding the server's keys can do: a new version of a
+    name, with a COMPLIANCE lock of their own, so it is the current, locked one."""
+    client.put_object(Bucket=bucket, Key=key, Body=body, ObjectLockMode="COMPLIANCE",
+                      ObjectLockRetainUntilDate=datetime.now(timezone.utc) + timedelta(days=1))
+
+
+def test_locked_garbage_over_a_pack_and_a_manifest_falls_back_to_our_version(
+        seaweed: SeaweedS3, locked_s3_url: str, repo: Repository, tmp_path: Path) -> None:
+    """Issue 21: the newest locked version is not trusted blindly. A pack and
+    a manifest overwritten with the attacker's own locked versions fail their
+    checks; the older locked versions (ours) are read instead, every point
+    restores byte-identical and verify reports the rejected versions."""
+    ids, trees = two_points(repo, tmp_path)
+    client = seaweed.client()
+    bucket, _ = bucket_of(locked_s3_url)
+    keys = sorted({v["Key"] for v in all_versions(client, bucket)})
+    pack = next(k for k in keys if k.startswith("packs/"))
+    manifest = f"points/{ids[0]}.json.zst"
+    original = client.get_object(Bucket=bucket, Key=pack)["Body"].read()
+    locked_overwrite(client, bucket, pack, os.urandom(len(original)))
+    locked_overwrite(client, bucket, manifest, b"encrypted by ransomware")
+    assert client.head_object(Bucket=bucket, Key=pack)["ObjectLockMode"] == "COMPLIANCE"
+    with Repository.open(open_s3(seaweed, locked_s3_url), password=PASSWORD, workers=2) as again:
+        assert sorted(p.id for p in again.list_points()) == sorted(ids)
+        for point_id in ids:
+            out = tmp_path / f"out-{point_id}"
+            again.restore(point_id, out)
+            assert snapshot(out) == trees[point_id]
+        problems = again.verify(full=True)
+        rejected = sorted(p.detail for p in problems if p.problem == "newer version rejected")
+        assert len(rejected) == 2, problems
+        assert pack in rejected[0] + rejected[1] and manifest in rejected[0] + rejected[1]
+        assert all(p.point_id == "" for p in problems)       # no point is damaged
+    # a later process knows it too: the damage report is stored
+    with Repository.open(open_s3(seaweed, locked_s3_url), password=PASSWORD, workers=2) as later:
+        assert len([p for p in later.verify() if p.problem == "newer version rejected"]) == 2
