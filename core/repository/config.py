@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from core.errors import RepositoryError
 from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
+from core.repository import immutability
 from core.repository.layout import Layout
 
 FORMAT_VERSION = 1
@@ -51,19 +52,26 @@ def write_config(layout: Layout, config: RepoConfig) -> None:
     layout.backend.save(layout.config, data)
 
 
+def parse_config(data: bytes) -> RepoConfig:
+    """ValueError, KeyError or TypeError if ``data`` is not a config."""
+    raw = json.loads(data)
+    return RepoConfig(
+        version=int(raw["version"]),
+        id=str(raw["id"]),
+        block_size=int(raw["block_size"]),
+        pack_size=int(raw["pack_size"]),
+        compression=str(raw.get("compression", "zstd")),
+        encryption=str(raw.get("encryption", ENCRYPTION_NONE)),
+    )
+
+
 def read_config(layout: Layout) -> RepoConfig:
     """FileNotFoundError (ObjectNotFound) if absent, RepositoryError if unusable."""
     path = layout.describe(layout.config)
     try:
-        raw = json.loads(layout.backend.load(layout.config))
-        config = RepoConfig(
-            version=int(raw["version"]),
-            id=str(raw["id"]),
-            block_size=int(raw["block_size"]),
-            pack_size=int(raw["pack_size"]),
-            compression=str(raw.get("compression", "zstd")),
-            encryption=str(raw.get("encryption", ENCRYPTION_NONE)),
-        )
+        # on an immutable repository, a config.json written over with one that
+        # does not parse falls back to its older locked version
+        config = immutability.load_checked(layout.backend, layout.config, parse_config)
     except FileNotFoundError:
         raise
     except OSError as exc:

@@ -45,6 +45,7 @@ from core.errors import (  # defined there, as every error that crosses the wire
 )
 from core.errors import InvalidInput, RepositoryError
 
+from core.repository import immutability
 from core.repository.backend.base import Backend, ObjectNotFound
 from core.repository.crypto import KEY_SIZE, NONCE_SIZE, TAG_SIZE, DecryptError, MasterKey
 
@@ -129,12 +130,17 @@ def unlock(backend: Backend, password: str) -> tuple[MasterKey, str]:
     secret = _password_bytes(password, backend, opening=True)
     damaged: list[DamagedKey] = []
     found = 0
+    lock = immutability.object_lock(backend)
     for key_id in _key_ids(backend):
+        seen = lock.serving(PREFIX + key_id) if lock is not None else None
         try:
             key = _load(backend, key_id)
         except ObjectNotFound:
             continue            # removed meanwhile
         except DamagedKey as error:
+            opened = _older_version_opens(backend, key_id, secret, seen, error.why)
+            if opened is not None:
+                return opened, key_id
             damaged.append(error)
             continue
         try:
@@ -142,6 +148,11 @@ def unlock(backend: Backend, password: str) -> tuple[MasterKey, str]:
             # key authenticates, only the checksum or a field around it was hit.
             raw = key.kdf.derive(secret).open(key.data)
         except DecryptError:
+            # on an immutable repository an older locked version may be ours
+            opened = _older_version_opens(backend, key_id, secret, seen,
+                                          "the password does not open it")
+            if opened is not None:
+                return opened, key_id
             if key.damage is not None:
                 damaged.append(_damaged(backend, key_id, key.damage))
             else:
@@ -171,6 +182,25 @@ def unlock(backend: Backend, password: str) -> tuple[MasterKey, str]:
             f"{', '.join('keys/' + error.key_id for error in damaged)})")
     raise WrongPassword(f"The password does not open repository {backend.location}: "
                         f"check it, or use another of its passwords{note}.")
+
+
+def _older_version_opens(backend: Backend, key_id: str, secret: bytes, seen: str | None,
+                         why: str) -> MasterKey | None:
+    """The master key from an older locked version of ``keys/<id>`` that the
+    password opens (an immutable repository whose key object was written
+    over), adopted from then on; None when there is none."""
+    if immutability.object_lock(backend) is None:
+        return None
+
+    def opens(raw: bytes) -> MasterKey:
+        key = _parse(backend, key_id, raw)
+        master = key.kdf.derive(secret).open(key.data)
+        if len(master) != KEY_SIZE:
+            raise ValueError("the sealed key has the wrong size")
+        return MasterKey(master)
+
+    done, master = immutability.fall_back(backend, PREFIX + key_id, seen, why, opens)
+    return master if done else None
 
 
 def remove_key(backend: Backend, key_id: str, *, current_id: str) -> None:
@@ -246,7 +276,10 @@ def _key_ids(backend: Backend) -> Iterator[str]:
 
 
 def _load(backend: Backend, key_id: str) -> _KeyObject:
-    raw = backend.load(PREFIX + key_id)
+    return _parse(backend, key_id, backend.load(PREFIX + key_id))
+
+
+def _parse(backend: Backend, key_id: str, raw: bytes) -> _KeyObject:
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):

@@ -18,8 +18,8 @@ from core.repository.backend.base import LockCancel
 from core.repository.backend.lease import renew_lease
 from core.repository.backend.local import LocalBackend
 from core.repository.copysource import PointSource
-from core.repository.config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, read_config, \
-    write_config
+from core.repository.config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, parse_config, \
+    read_config, write_config
 from core.repository.damage import DamageRegistry
 from core.repository.errors import PointNotFound, write_error
 from core.repository import immutability
@@ -151,7 +151,7 @@ class Repository:
             _refuse_downgrade(layout)
         if config.encrypted and key_id is None:
             sealer, key_id = _unlock(backend, password)
-            _check_sealed_config(layout, sealer, config)
+            config = _check_sealed_config(layout, sealer, config)
         if isinstance(backend, LocalBackend):
             try:
                 backend.prepare()
@@ -778,11 +778,16 @@ def _refuse_downgrade(layout: Layout) -> None:
             f"encryption must be {ENCRYPTION_AES}); nothing was changed.")
 
 
-def _check_sealed_config(layout: Layout, sealer: Sealer, config: RepoConfig) -> None:
+def _check_sealed_config(layout: Layout, sealer: Sealer, config: RepoConfig) -> RepoConfig:
     """Compare config.json with the copy sealed under the master key when the
     repository was created. A repository made by an older build has none: it
-    gets one now (a read-only one is left as it is)."""
+    gets one now (a read-only one is left as it is). On an immutable
+    repository, a config.json or config.sealed written over falls back to the
+    older locked version that matches the other: the config to use is returned."""
     backend = layout.backend
+    lock = immutability.object_lock(backend)
+    seen = lock.serving(SEALED_CONFIG) if lock is not None else None
+    seen_config = lock.serving(CONFIG) if lock is not None else None
     try:
         sealed = backend.load(SEALED_CONFIG)
     except FileNotFoundError:
@@ -791,27 +796,54 @@ def _check_sealed_config(layout: Layout, sealer: Sealer, config: RepoConfig) -> 
         except OSError as exc:
             log.warning("cannot store the sealed copy of the config of %s: %s", layout.root,
                         exc.strerror or exc)
-        return
+        return config
     except OSError as exc:
         raise RepositoryError(
             f"Cannot read {layout.describe(SEALED_CONFIG)}: {exc.strerror or exc}. Check that "
             "the repository storage is reachable and readable.") from exc
+
+    def matching(data: bytes) -> dict[str, Any]:
+        doc = json.loads(sealer.open(data))
+        if doc != asdict(config):
+            raise ValueError("it does not match config.json")
+        return dict(doc)
+
     try:
         stored = json.loads(sealer.open(sealed))
         if not isinstance(stored, dict):
             raise ValueError("not a JSON object")
-    except (RepositoryError, ValueError):
+    except (RepositoryError, ValueError) as exc:
+        # an immutable repository's older locked version may be ours
+        if immutability.fall_back(backend, SEALED_CONFIG, seen, str(exc) or "it does not open",
+                                  matching)[0]:
+            return config
         raise RepositoryError(
             f"{layout.describe(SEALED_CONFIG)}, the sealed copy of the repository's config, "
             "cannot be opened with its key: it was changed. Restore it and config.json from "
             "a copy of the repository; nothing was changed.") from None
-    if stored != asdict(config):
+    if stored == asdict(config):
+        return config
+
+    def as_sealed(data: bytes) -> RepoConfig:
+        older = parse_config(data)
+        if asdict(older) != stored:
+            raise ValueError("it does not match config.sealed")
+        return older
+
+    done, older_config = immutability.fall_back(
+        backend, CONFIG, seen_config, "it differs from the sealed copy of the config",
+        as_sealed)
+    if done and older_config is not None:
+        return older_config
+    if not immutability.fall_back(backend, SEALED_CONFIG, seen, "it does not match "
+                                  "config.json", matching)[0]:
         changed = ", ".join(sorted(k for k in set(stored) | set(asdict(config))
                                    if stored.get(k) != asdict(config).get(k)))
         raise RepositoryError(
             f"{layout.describe(CONFIG)} differs from the sealed copy written when the "
             f"repository was created ({changed}): the config was changed. Restore "
             "config.json from a copy of the repository; nothing was changed.")
+    return config
 
 
 def _unlock(backend: Backend, password: str | None) -> tuple[Sealer, str]:

@@ -283,7 +283,7 @@ class ObjectLock:
                 continue
             head = self._head(name, v["VersionId"])
             until = _until(head) if head is not None else None
-            if until is None:
+            if head is None or until is None:
                 continue        # never locked: not ours to trust
             found.append(Version(v["VersionId"], int(head["ContentLength"]), until))
         return read, found

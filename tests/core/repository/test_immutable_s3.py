@@ -264,3 +264,31 @@ def test_locked_garbage_over_a_pack_and_a_manifest_falls_back_to_our_version(
     # a later process knows it too: the damage report is stored
     with Repository.open(open_s3(seaweed, locked_s3_url), password=PASSWORD, workers=2) as later:
         assert len([p for p in later.verify() if p.problem == "newer version rejected"]) == 2
+
+
+def test_locked_garbage_over_the_index_keys_and_config_falls_back_too(
+        seaweed: SeaweedS3, locked_s3_url: str, repo: Repository, tmp_path: Path) -> None:
+    ids, trees = two_points(repo, tmp_path)
+    client = seaweed.client()
+    bucket, _ = bucket_of(locked_s3_url)
+    keys = sorted({v["Key"] for v in all_versions(client, bucket)})
+    index = [k for k in keys if k.startswith("index/")]
+    key = next(k for k in keys if k.startswith("keys/"))
+    config = client.get_object(Bucket=bucket, Key="config.json")["Body"].read()
+    for name in index:
+        locked_overwrite(client, bucket, name, os.urandom(200))
+    locked_overwrite(client, bucket, key, client.get_object(Bucket=bucket, Key=key)["Body"]
+                     .read().replace(b'"salt": "', b'"salt": "AAAA'))
+    locked_overwrite(client, bucket, "config.sealed", os.urandom(120))
+    locked_overwrite(client, bucket, "config.json", config.replace(b'"block_size"', b'"bl'))
+    with Repository.open(open_s3(seaweed, locked_s3_url), password=PASSWORD, workers=2) as again:
+        for point_id in ids:
+            out = tmp_path / f"out-{point_id}"
+            again.restore(point_id, out)
+            assert snapshot(out) == trees[point_id]
+        problems = again.verify()
+        rejected = {p.detail.split(": a newer version")[0].rsplit("/", 2)[-1]
+                    for p in problems if p.problem == "newer version rejected"}
+        names = {n.rsplit("/", 2)[-1] for n in [*index, key]}
+        assert rejected == names | {"config.sealed", "config.json"}, problems
+        assert [p for p in problems if p.problem != "newer version rejected"] == []
