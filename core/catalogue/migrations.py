@@ -201,6 +201,15 @@ def _v9_audit_trail(db: sqlite3.Connection) -> None:
                    "audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
 
 
+def _v13_repository_immutable_days(db: sqlite3.Connection) -> None:
+    """repositories.immutable_days: the lock days an immutable repository is
+    written with (0: not immutable; NULL: not known yet, learnt when it is
+    next opened), so listing repositories opens none of them."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(repositories)")}
+    if "immutable_days" not in columns:
+        db.execute("ALTER TABLE repositories ADD COLUMN immutable_days INTEGER")
+
+
 # How the data directory's own repository is named in points.repository (as
 # core.service.registry.is_default reads it).
 DEFAULT_REPOSITORY_NAMES = "('default backup repository', 'default', '')"
@@ -218,6 +227,9 @@ MIGRATIONS: list[Migration] = [
               _v7_server_id_and_point_owner),
     Migration(8, "sessions.reason filled for failed and warned sessions", _v8_session_reasons),
     Migration(9, "audit table (append-only, hash-chained)", _v9_audit_trail),
+    # 10 to 12 are other branches' (numbers handed out by the lead)
+    Migration(13, "repositories.immutable_days (listing opens no repository)",
+              _v13_repository_immutable_days),
 ]
 
 

@@ -63,6 +63,10 @@ class RepositoryPool:
             repo = self._registry.open(entry)
             with self._repos_lock:
                 self._repos[entry.id] = repo
+            try:   # listing repositories reads it from the catalogue (opens none)
+                self._registry.note_immutability(entry, repo)
+            except ConsoleError as exc:
+                logging.getLogger(__name__).warning("%s", exc)
         if not entry.default:   # points a crash left uncatalogued, or added elsewhere
             self.reconcile_repository(entry, repo)
         return repo

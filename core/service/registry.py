@@ -316,6 +316,7 @@ class Entry:
     location: str
     encrypted: bool
     default: bool = False
+    immutable_days: int | None = None   # as recorded: 0 not immutable, None not known yet
 
 
 class Registry:
@@ -384,7 +385,7 @@ class Registry:
         return None if entry.default else self.secrets.s3_keys(entry.id)
 
     def record(self, name: str, where: Location, encrypted: bool, password: str | None,
-               s3: S3Keys | None) -> Entry:
+               s3: S3Keys | None, immutable_days: int | None = None) -> Entry:
         """Store a new repository and its secrets (secrets first: a row without
         its secrets never exists)."""
         repo_id = _random.token_hex(8)
@@ -392,7 +393,8 @@ class Registry:
         try:
             self.catalogue.add_repository(RepositoryRecord(
                 id=repo_id, name=name, kind=where.kind, location=where.location,
-                encrypted=encrypted, created=datetime.now(timezone.utc)))
+                encrypted=encrypted, created=datetime.now(timezone.utc),
+                immutable_days=immutable_days or 0))
         except BaseException:
             self.secrets.remove(repo_id)
             raise
@@ -403,8 +405,18 @@ class Registry:
         self.secrets.remove(entry.id)
 
 
+    def note_immutability(self, entry: Entry, repo: Repository) -> None:
+        """Keep the catalogue's immutable_days as the opened repository has it."""
+        if entry.default:
+            return
+        days = repo.immutable_days or 0
+        if entry.immutable_days != days:
+            self.catalogue.set_repository_immutable_days(entry.id, days)
+
+
 def _entry(r: RepositoryRecord) -> Entry:
-    return Entry(r.id, r.name, r.kind, r.location, r.encrypted)
+    return Entry(r.id, r.name, r.kind, r.location, r.encrypted,
+                 immutable_days=r.immutable_days)
 
 
 # -- looking at a repository without opening it ------------------------------------------

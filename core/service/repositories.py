@@ -90,24 +90,23 @@ class Repositories:
 
     def _immutability(self, entry: RepoEntry, *, reachable: bool = True
                       ) -> tuple[int | None, list[RetainedPointInfo]]:
-        """The lock days of an immutable repository and the points it keeps. Only S3
-        can be immutable: one not open yet is opened (and kept open) when it answers."""
+        """The lock days of an immutable repository and the points it keeps,
+        without opening it: the days as the catalogue recorded them when it was
+        added (or last opened), the kept points from the repository when it is
+        open already (its list of retired objects is read once and kept
+        current by this server's own forgets and prunes)."""
         repo = self._pool.opened(entry.id)
-        if repo is None and entry.kind == "s3" and reachable:
-            try:
-                repo = self._pool.repository(entry.name)
-            except (ConsoleError, OSError) as exc:
-                log.info("repository %r not opened to list its locked points: %s",
-                         entry.name, exc)
-                repo = None
-        if repo is None or repo.immutable_days is None:
-            return None, []
+        days = entry.immutable_days or None
+        if repo is not None:
+            days = repo.immutable_days
+        if days is None or repo is None:
+            return days, []
         try:
             kept = repo.retained_points()
         except RepositoryError as exc:
             log.warning("%s", exc)
             kept = []
-        return repo.immutable_days, [
+        return days, [
             RetainedPointInfo(id=p.id, job=p.job, computer=p.computer, created=p.created,
                               type=p.type, locked_until=p.until) for p in kept]
 
@@ -135,7 +134,8 @@ class Repositories:
             if password is not None and not encrypted:
                 raise InvalidInput(f"The repository at {where.location} exists and is not "
                                    "encrypted: add it without a password.")
-            entry = self._ctx.registry.record(name, where, encrypted, password, keys)
+            entry = self._ctx.registry.record(name, where, encrypted, password, keys,
+                                              repo.immutable_days)
         except BaseException:
             close_repository(repo)
             raise

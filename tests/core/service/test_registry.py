@@ -608,3 +608,39 @@ def test_a_job_failing_on_an_unreachable_s3_repository_says_so_in_one_sentence(
     failure = [text for text in texts if "Cannot reach the S3 server" in text]
     assert failure and all(".." not in text for text in failure), failure
     assert all("and the network. Check" in text for text in failure), failure
+
+
+def test_listing_repositories_opens_none_of_them(
+        tmp_path: Path, seaweed, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Issue 21: immutable_days is the catalogue's (recorded when a repository
+    is added), so listing N immutable S3 repositories after a restart opens
+    none of them: Repository.open is counted, not timed."""
+    svc = BackupService(tmp_path / "data")
+    try:
+        for n in range(3):
+            svc.add_repository(s3_spec(f"Vault{n}", seaweed.url(seaweed.new_locked_bucket()),
+                                       seaweed, None, insecure_no_encryption=True,
+                                       immutable_days=5 + n))
+    finally:
+        svc.close()
+    opens: list[object] = []
+    real_open = Repository.open.__func__   # type: ignore[attr-defined]
+
+    def counted(cls, location, **kw):   # the real open, counted
+        opens.append(location)
+        return real_open(cls, location, **kw)
+
+    monkeypatch.setattr(Repository, "open", classmethod(counted))
+    svc = BackupService(tmp_path / "data")
+    try:
+        opens.clear()
+        for _ in range(2):
+            listed = {r.name: r.immutable_days for r in svc.list_repositories()}
+            assert listed == {DEFAULT_REPOSITORY: None, "Vault0": 5, "Vault1": 6, "Vault2": 7}
+        assert opens == []
+        svc._repository("Vault1")         # opened for work: its kept points show from then on
+        assert len(opens) == 1
+        assert {r.name: r.immutable_days for r in svc.list_repositories()}["Vault1"] == 6
+        assert len(opens) == 1
+    finally:
+        svc.close()
