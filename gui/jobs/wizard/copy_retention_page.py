@@ -1,6 +1,7 @@
 """The backup copy wizard's Retention step: how many copied restore points the
 copy job keeps (the last N and GFS, as the backup wizard's Storage step asks),
-how many computers it copies at once, and the transfer rate limit."""
+how many computers it copies at once, the transfer rate limit, and the scheduled
+health check of the copies (the backup wizard's section)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from core.models import JobDefinition
 
 from gui.jobs.wizard import draft as F
 from gui.jobs.wizard.fields import ErrorLabel, WizardPage, spin
+from gui.jobs.wizard.health_fields import HealthCheckFields
 from gui.jobs.wizard.retention_fields import RetentionFields
 
 
@@ -53,6 +55,7 @@ class CopyRetentionPage(WizardPage):
             "The copy job's retention is its own: the source job's retention removes its "
             "points in its repository, this one removes copies in the target repository. "
             "GFS points are the newest copied point of each day, ISO week, month and year."))
+        self.health = HealthCheckFields(self, what="copied restore points", after="copy")
         self.layout_.addSpacing(6)
         self.retention.add_preview(self.layout_)
         self.layout_.addStretch(1)
@@ -61,10 +64,12 @@ class CopyRetentionPage(WizardPage):
         self.slots_spin.valueChanged.connect(self._emit)
         self.throttle_spin.valueChanged.connect(self._emit)
         self.throttle_check.toggled.connect(self._enable)
+        self.health.connect(self._emit, self._enable)
         self._enable()
 
     def _enable(self, *_args: object) -> None:
         self.throttle_spin.setEnabled(self.throttle_check.isChecked())
+        self.health.enable()
         self.changed.emit()
 
     def load(self, definition: JobDefinition | None) -> None:
@@ -75,6 +80,7 @@ class CopyRetentionPage(WizardPage):
         self.throttle_check.setChecked(definition.throttle_mbps is not None)
         if definition.throttle_mbps is not None:
             self.throttle_spin.setValue(definition.throttle_mbps)
+        self.health.load(definition)
         self._enable()
 
     def write(self, draft: dict[str, Any]) -> None:
@@ -82,8 +88,10 @@ class CopyRetentionPage(WizardPage):
         draft[F.TASK_SLOTS] = self.slots_spin.value()
         draft[F.THROTTLE] = self.throttle_spin.value() if self.throttle_check.isChecked() \
             else None
+        self.health.write(draft)
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
         self.retention.show_errors(errors)
         self.slots_error.show_error(errors.get(F.TASK_SLOTS))
-        self.throttle_error.show_error(errors.get(F.THROTTLE) or errors.get(F.HEALTH_CHECK))
+        self.throttle_error.show_error(errors.get(F.THROTTLE))
+        self.health.show_errors(errors)

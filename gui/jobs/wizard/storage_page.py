@@ -14,23 +14,20 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from core.api import RepositoryInfo
-from core.models import ActiveFullKind, HealthCheckMode, JobDefinition, RestorePointInfo
+from core.models import ActiveFullKind, JobDefinition, RestorePointInfo
 from core.scheduling.retention import GfsRetention
 from core.scheduling.schedule import Weekday
 
 from gui.jobs.wizard import draft as F
 from gui.jobs.wizard.computer_dialog import console_backend
 from gui.jobs.wizard.fields import INDENT, DayChecks, ErrorLabel, WizardPage, spin
+from gui.jobs.wizard.health_fields import HealthCheckFields
 from gui.jobs.wizard.retention_fields import RetentionFields
 from gui.widgets.formatting import bytes_text
 
 # Shown until the server's list arrives. The same name as the server's default
 # repository, which neither core.api nor core.models exports yet.
 DEFAULT_REPOSITORY = "Default Backup Repository"
-# The health check's modes: (the words, the model's value; "" lets the server choose).
-HEALTH_MODES = [("Automatic: full for a folder, light for S3", ""),
-                ("Full: read every block back", HealthCheckMode.FULL.value),
-                ("Light: list and size every object, read no data", HealthCheckMode.LIGHT.value)]
 
 
 class StoragePage(WizardPage):
@@ -124,49 +121,23 @@ class StoragePage(WizardPage):
                        self.full_days.changed, self.month_day_spin.valueChanged):
             signal.connect(self._emit)
         for box in (self.throttle_check, self.active_full_check, self.weekly_radio,
-                    self.month_last_check, self.health_check, self.health_weekly_radio,
-                    self.health_last_check):
+                    self.month_last_check):
             box.toggled.connect(self._enable)
-        for signal in (self.health_days.changed, self.health_day_spin.valueChanged,
-                       self.health_mode_combo.currentIndexChanged):
-            signal.connect(self._emit)
+        self.health.connect(self._emit, self._enable)
         self._enable()
 
     def _health_section(self) -> None:
         """Health check: weekly on days or monthly on a day, as Veeam's option."""
-        self.layout_.addWidget(self._section("Health check"))
-        self.health_check = QCheckBox("Check the job's restore points periodically", self)
-        self.health_check.setObjectName("HealthCheck")
-        self.layout_.addWidget(self.health_check)
-        self.layout_.addWidget(self._caption(
-            "After the first scheduled backup on these days, a Verify session checks the "
-            "job's restore points."))
-        grid = QGridLayout()
-        grid.setContentsMargins(INDENT, 0, 0, 0)
-        self.health_weekly_radio = QRadioButton("Weekly on:", self)
-        self.health_monthly_radio = QRadioButton("Monthly on day", self)
-        group = QButtonGroup(self)
-        group.addButton(self.health_weekly_radio)
-        group.addButton(self.health_monthly_radio)
-        self.health_weekly_radio.setChecked(True)
-        self.health_days = DayChecks(self, (Weekday.SUN,))
-        self.health_day_spin = spin(self, 1, 31, 1)
-        self.health_last_check = QCheckBox("the last day of the month", self)
-        self.health_mode_combo = QComboBox(self)
-        self.health_mode_combo.setObjectName("HealthCheckMode")
-        for text, mode in HEALTH_MODES:
-            self.health_mode_combo.addItem(text, mode)
-        grid.addWidget(self.health_weekly_radio, 0, 0)
-        grid.addWidget(self.health_days, 0, 1, 1, 2)
-        grid.addWidget(self.health_monthly_radio, 1, 0)
-        grid.addWidget(self.health_day_spin, 1, 1)
-        grid.addWidget(self.health_last_check, 1, 2)
-        grid.addWidget(QLabel("Mode:", self), 2, 0)
-        grid.addWidget(self.health_mode_combo, 2, 1, 1, 2)
-        grid.setColumnStretch(2, 1)
-        self.layout_.addLayout(grid)
-        self.health_error = ErrorLabel(self)
-        self.layout_.addWidget(self.health_error)
+        self.health = HealthCheckFields(self)
+        # the fields by their names on this page (tests and callers read them here)
+        self.health_check = self.health.health_check
+        self.health_weekly_radio = self.health.health_weekly_radio
+        self.health_monthly_radio = self.health.health_monthly_radio
+        self.health_days = self.health.health_days
+        self.health_day_spin = self.health.health_day_spin
+        self.health_last_check = self.health.health_last_check
+        self.health_mode_combo = self.health.health_mode_combo
+        self.health_error = self.health.health_error
 
     def _fetch_repositories(self) -> None:
         """Fill the repository list from the backup server (Backup Infrastructure)."""
@@ -229,16 +200,7 @@ class StoragePage(WizardPage):
         self.full_days.setEnabled(on and weekly)
         self.month_last_check.setEnabled(on and not weekly)
         self.month_day_spin.setEnabled(on and not weekly and not self.month_last_check.isChecked())
-        on = self.health_check.isChecked()
-        weekly = self.health_weekly_radio.isChecked()
-        health: tuple[QWidget, ...] = (self.health_weekly_radio, self.health_monthly_radio,
-                                       self.health_mode_combo)
-        for control in health:
-            control.setEnabled(on)
-        self.health_days.setEnabled(on and weekly)
-        self.health_last_check.setEnabled(on and not weekly)
-        self.health_day_spin.setEnabled(on and not weekly and
-                                        not self.health_last_check.isChecked())
+        self.health.enable()
         self.changed.emit()
 
     def load(self, definition: JobDefinition | None) -> None:
@@ -260,16 +222,7 @@ class StoragePage(WizardPage):
             self.full_days.set_days(plan.days)
             self.month_day_spin.setValue(plan.day_of_month)
             self.month_last_check.setChecked(plan.last_day)
-        check = definition.health_check
-        self.health_check.setChecked(check is not None)
-        if check is not None:
-            (self.health_weekly_radio if check.kind is ActiveFullKind.WEEKLY
-             else self.health_monthly_radio).setChecked(True)
-            self.health_days.set_days(check.days)
-            self.health_day_spin.setValue(check.day_of_month)
-            self.health_last_check.setChecked(check.last_day)
-            self.health_mode_combo.setCurrentIndex(max(0, self.health_mode_combo.findData(
-                check.mode.value if check.mode is not None else "")))
+        self.health.load(definition)
         self._enable()
 
     def write(self, draft: dict[str, Any]) -> None:
@@ -288,17 +241,7 @@ class StoragePage(WizardPage):
                 "day_of_month": self.month_day_spin.value(),
                 "last_day": self.month_last_check.isChecked() and not weekly,
             }
-        if not self.health_check.isChecked():
-            draft[F.HEALTH_CHECK] = None
-        else:
-            weekly = self.health_weekly_radio.isChecked()
-            draft[F.HEALTH_CHECK] = {
-                "kind": (ActiveFullKind.WEEKLY if weekly else ActiveFullKind.MONTHLY).value,
-                "days": [d.value for d in self.health_days.days()] if weekly else ["sun"],
-                "day_of_month": self.health_day_spin.value(),
-                "last_day": self.health_last_check.isChecked() and not weekly,
-                "mode": self.health_mode_combo.currentData() or None,
-            }
+        self.health.write(draft)
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
         self.repository_error.show_error(errors.get(F.REPOSITORY))
@@ -307,4 +250,4 @@ class StoragePage(WizardPage):
         self.slots_error.show_error(errors.get(F.TASK_SLOTS))
         self.throttle_error.show_error(errors.get(F.THROTTLE))
         self.active_full_error.show_error(errors.get(F.ACTIVE_FULL))
-        self.health_error.show_error(errors.get(F.HEALTH_CHECK))
+        self.health.show_errors(errors)

@@ -375,6 +375,70 @@ def test_edit_opens_the_copy_wizard_and_saves(
     assert (saved.kind, saved.copy_source, saved.retain_points) == ("backup_copy", "Nightly", 9)
 
 
+def test_the_copy_wizard_sets_a_health_check_and_editing_keeps_it(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, make_job: JobFactory,
+        tmp_path: Path) -> None:
+    """Issue 21: the copy wizard's Retention step has the backup wizard's Health
+    check section (job set --health-check-weekly/--health-check-monthly)."""
+    make_job("Nightly", ("pc1",))
+    add_target(service, tmp_path)
+    wait_cell(qtbot, window, "Nightly", Column.TYPE, lambda text: text != "")
+    choose_from_menu_button(qtbot, window, "Backup Job", "Backup Copy...")
+    wizard = open_copy_wizard(qtbot, window)
+    retype(qtbot, wizard.name_page.name_edit, "Offsite Copy")
+    next_step(qtbot, wizard)
+    click_source(qtbot, wizard, "Nightly")
+    next_step(qtbot, wizard)
+    qtbot.waitUntil(lambda: wizard.target_page.repositories is not None, timeout=WAIT_MS)
+    type_into_combo(qtbot, wizard.target_page.repository_combo, "Offsite")
+    next_step(qtbot, wizard)
+    assert current_step(wizard) == "Retention"
+    health = wizard.retention_page.health
+    assert not health.health_check.isChecked() and not health.health_days.isEnabled()
+    health.health_check.click()
+    health.health_monthly_radio.click()
+    assert health.health_day_spin.isEnabled() and not health.health_days.isEnabled()
+    retype(qtbot, health.health_day_spin, "15")
+    health.health_mode_combo.setCurrentIndex(health.health_mode_combo.findData("light"))
+    next_step(qtbot, wizard)
+    next_step(qtbot, wizard)
+    assert "Health check:\nMonthly on day 15" in wizard.summary_page.text()
+    click_button(qtbot, wizard, "Finish")
+    qtbot.waitUntil(lambda: window.job_wizard is None, timeout=WAIT_MS)
+    check = service.get_job("Offsite Copy").definition.health_check
+    assert check is not None
+    assert (check.kind.value, check.day_of_month, check.last_day, check.mode.value) == (
+        "monthly", 15, False, "light")
+
+    # Edit: the section shows the check, and saving another edit keeps it
+    wait_cell(qtbot, window, "Offsite Copy", Column.TYPE, "Backup Copy")
+    click_row(qtbot, window, "Offsite Copy")
+    click_ribbon(qtbot, window, "Edit")
+    wizard = open_copy_wizard(qtbot, window)
+    health = wizard.retention_page.health
+    assert health.health_check.isChecked() and health.health_monthly_radio.isChecked()
+    assert health.health_day_spin.value() == 15
+    assert health.health_mode_combo.currentData() == "light"
+    wizard.go_to_step("Retention")
+    retype(qtbot, wizard.retention_page.retain_spin, "4")
+    wizard.go_to_step("Summary")
+    click_button(qtbot, wizard, "Finish")
+    qtbot.waitUntil(lambda: window.job_wizard is None, timeout=WAIT_MS)
+    saved = service.get_job("Offsite Copy").definition
+    assert saved.retain_points == 4 and saved.health_check == check
+
+    # ... and turning it off in the wizard is --no-health-check
+    click_row(qtbot, window, "Offsite Copy")
+    click_ribbon(qtbot, window, "Edit")
+    wizard = open_copy_wizard(qtbot, window)
+    wizard.go_to_step("Retention")
+    wizard.retention_page.health.health_check.click()
+    wizard.go_to_step("Summary")
+    click_button(qtbot, wizard, "Finish")
+    qtbot.waitUntil(lambda: window.job_wizard is None, timeout=WAIT_MS)
+    assert service.get_job("Offsite Copy").definition.health_check is None
+
+
 def test_the_jobs_list_offers_both_kinds_off_the_rows(
         qtbot: QtBot, window: MainWindow, make_job: JobFactory) -> None:
     make_job("Nightly", ("pc1",))
