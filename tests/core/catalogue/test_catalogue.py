@@ -372,4 +372,24 @@ def test_threads_opening_a_new_catalogue_at_once_all_succeed(
         assert errors == []
         assert sorted(seen) == [str(n) for n in range(threads_per_round)]
         assert version_of(path) == latest_version()
-        assert applied == [1, 2, 3, 4, 5, 6, 7, 8, 9]  # each migration ran once, whoever got there first
+        assert applied == [m.version for m in MIGRATIONS]  # each migration ran once, whoever got there first
+
+
+def test_v13_keeps_how_each_repository_is_written(tmp_path: Path) -> None:
+    """repositories.immutable_days (migration 13): recorded when a repository is
+    added; a row from before it says NULL (not known yet) until it is opened."""
+    from core.catalogue.repositories import RepositoryRecord
+    path = tmp_path / "catalogue.sqlite"
+    cat = Catalogue(path)
+    try:
+        assert "immutable_days" in columns(path, "repositories")
+        now = datetime.now(timezone.utc)
+        cat.add_repository(RepositoryRecord("a1", "Vault", "s3", "s3:http://h/b", False, now,
+                                            immutable_days=7))
+        cat.add_repository(RepositoryRecord("b2", "Old", "local", "/x", False, now))
+        assert {r.name: r.immutable_days for r in cat.repositories()} == {"Vault": 7,
+                                                                         "Old": None}
+        cat.set_repository_immutable_days("b2", 0)
+        assert cat.repository("Old").immutable_days == 0
+    finally:
+        cat.close()
