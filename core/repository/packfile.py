@@ -277,7 +277,7 @@ class PackReader:
             except BlobError:
                 seen = lock.serving(name)
         done, raw = immutability.fall_back(
-            self._backend, name, seen, f"block {blob} {first.problem} {first}", check,
+            self._backend, name, seen, str(first), check,
             *((0, None) if whole else (loc.offset, loc.length)))
         if not done or raw is None:
             raise first
