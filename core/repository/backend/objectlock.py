@@ -204,6 +204,15 @@ class ObjectLock:
             cached = self._state.genuine.get(name)
         if cached is not None:
             return cached
+        newest_locked = self._trusted(name)
+        if newest_locked is not None:
+            with self._mutex:
+                self._state.genuine[name] = newest_locked
+                self._state.until[name] = newest_locked.until or utcnow()
+        return newest_locked
+
+    def _trusted(self, name: str) -> Version | None:
+        """:meth:`resolve`'s choice, not remembered."""
         now = utcnow()
         newest_locked: Version | None = None
         for v in self._object_versions(name):
@@ -218,10 +227,6 @@ class ObjectLock:
                 newest_locked = version
                 break
             newest_locked = version
-        if newest_locked is not None:
-            with self._mutex:
-                self._state.genuine[name] = newest_locked
-                self._state.until[name] = newest_locked.until or now
         return newest_locked
 
     # -- reading ---------------------------------------------------------------
@@ -372,8 +377,12 @@ class ObjectLock:
                 head = self._head(name, latest[0]["VersionId"])
                 if head is not None and _until(head) is not None:
                     # a newer locked version: read (and checked) as it is; one
-                    # that fails its check falls back to an older (see older)
-                    found.append(ObjectInfo(name, int(latest[0]["Size"])))
+                    # that fails its check falls back to an older (see older).
+                    # Its size is the oldest locked one's (ours, names being
+                    # written once), so a size check is not fooled either.
+                    trusted = self._trusted(name)
+                    found.append(ObjectInfo(name, trusted.size if trusted is not None
+                                            else int(latest[0]["Size"])))
                     continue
             known = self.resolve(name)
             if known is not None:
