@@ -275,12 +275,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = sub.add_parser("server", help="run, inspect or stop the backup server")
     ssub = server.add_subparsers(dest="server_command", metavar="ACTION")
-    server.set_defaults(server_command="run", listen=None, idle_exit=None,
+    server.set_defaults(server_command="run", listen=None, idle_exit=None, tls=False,
+                        tls_cert=None, tls_key=None,
                         nice=SERVER_NICENESS, identity=None, known_hosts=None)
     run = ssub.add_parser("run", help="run the server in the foreground (the default)")
-    run.add_argument("--listen", metavar="127.0.0.1:PORT",
-                     help="also listen on loopback TCP; requests need the bearer token from "
-                          "DATA_DIR/server.token")
+    run.add_argument("--listen", metavar="HOST:PORT",
+                     help="also listen on TCP: on loopback, requests need the bearer token "
+                          "from DATA_DIR/server.token; any other address needs --tls")
+    run.add_argument("--tls", action="store_true",
+                     help="serve HTTPS only on --listen (users log in; see 'user add'), with "
+                          "--tls-cert/--tls-key or a self-signed certificate kept in "
+                          "DATA_DIR/tls")
+    run.add_argument("--tls-cert", metavar="FILE", help="the TLS certificate (PEM, the "
+                                                        "chain after it)")
+    run.add_argument("--tls-key", metavar="FILE", help="the TLS certificate's private key "
+                                                       "(PEM)")
     run.add_argument("--idle-exit", type=float, metavar="SECONDS",
                      help="exit after this long with no session, no schedule and no client")
     run.add_argument("--nice", type=int, choices=range(0, 20), metavar="0-19",
