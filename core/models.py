@@ -12,7 +12,7 @@ from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator,
+    BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator,
 )
 
 from core.scheduling.retention import GfsRetention
@@ -855,3 +855,91 @@ class AuditCheck(BaseModel):
     intact: bool
     problem: str | None = None
     first_bad_id: int | None = None
+
+
+# -- named users and their roles (issue 23) ---------------------------------------
+class Role(str, Enum):
+    """The reference console's roles."""
+
+    ADMINISTRATOR = "administrator"          # Backup Administrator: everything
+    OPERATOR = "operator"                    # start, stop, retry, active full; sees everything
+    RESTORE_OPERATOR = "restore-operator"    # browse and restore (to allowed folders)
+    VIEWER = "viewer"                        # sees everything, changes nothing
+
+    @property
+    def label(self) -> str:
+        return ROLE_TITLES[self]
+
+
+ROLE_TITLES = {Role.ADMINISTRATOR: "Administrator", Role.OPERATOR: "Operator",
+               Role.RESTORE_OPERATOR: "Restore Operator", Role.VIEWER: "Viewer"}
+
+
+class Permission(str, Enum):
+    """What a REST route needs; each role holds a set of them (``ROLE_PERMISSIONS``)."""
+
+    PUBLIC = "public"                  # logging in
+    VIEW = "view"                      # jobs, sessions, points, history, overview, events
+    VIEW_INFRASTRUCTURE = "view_infrastructure"   # repositories, settings, audit, metrics
+    RUN = "run"                        # start, stop, retry, active full, verify, cancel
+    RESTORE = "restore"                # browse a point, restore it
+    EDIT_JOBS = "edit_jobs"            # create, edit, delete, enable, clone jobs; delete backups
+    MANAGE_INFRASTRUCTURE = "manage_infrastructure"  # repositories, keys, settings, repair
+    MANAGE_USERS = "manage_users"      # users and their roles
+    MANAGE_SERVER = "manage_server"    # stop the server
+
+
+PERMISSION_TEXT = {
+    Permission.PUBLIC: "log in", Permission.VIEW: "see jobs and sessions",
+    Permission.VIEW_INFRASTRUCTURE: "see the backup infrastructure and settings",
+    Permission.RUN: "start or stop jobs", Permission.RESTORE: "browse or restore points",
+    Permission.EDIT_JOBS: "create, change or delete jobs",
+    Permission.MANAGE_INFRASTRUCTURE: "change repositories or server settings",
+    Permission.MANAGE_USERS: "manage users", Permission.MANAGE_SERVER: "stop the server",
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMINISTRATOR: frozenset(Permission),
+    Role.OPERATOR: frozenset({Permission.PUBLIC, Permission.VIEW,
+                              Permission.VIEW_INFRASTRUCTURE, Permission.RUN}),
+    Role.RESTORE_OPERATOR: frozenset({Permission.PUBLIC, Permission.VIEW,
+                                      Permission.RESTORE}),
+    Role.VIEWER: frozenset({Permission.PUBLIC, Permission.VIEW,
+                            Permission.VIEW_INFRASTRUCTURE}),
+}
+
+
+class UserInfo(BaseModel):
+    """A named user as ``user list --json`` shows it (never its hash or TOTP secret)."""
+
+    name: str
+    role: Role
+    enabled: bool = True
+    totp: bool = False
+    restore_to: list[str] = []      # a restore operator's allowed folders
+    created: datetime | None = None
+
+
+class UserChange(BaseModel):
+    """``user set``: what changes (left out: stays). ``restore_to`` replaces the list."""
+
+    role: Role | None = None
+    password: SecretStr | None = None
+    restore_to: list[str] | None = Field(default=None, max_length=1000)
+    enabled: bool | None = None
+
+
+class TotpSetup(BaseModel):
+    """A new TOTP secret, shown once: the secret and the provisioning URI (QR code)."""
+
+    secret: str
+    uri: str
+
+
+class Me(BaseModel):
+    """Who the request runs as, for the console to grey out what it may not do."""
+
+    user: str
+    role: Role
+    permissions: list[Permission]
+    restore_to: list[str] = []

@@ -31,6 +31,7 @@ from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, JobStatus,
     MaintenanceSettings, NotificationSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
     SshSettings, StopMode, AuditCheck, AuditEntry,
+    Me, Role, TotpSetup, UserChange, UserInfo,
 )
 from core.paths import server_socket_path
 from core.api.launcher import ServerUnavailable, ensure_server, lasting_unreachable_owner
@@ -381,6 +382,33 @@ class ServerClient:
 
     def verify_audit(self) -> AuditCheck:
         return AuditCheck.model_validate(self._request("GET", "/audit/verify"))
+
+    # -- named users ---------------------------------------------------------------
+    def list_users(self) -> list[UserInfo]:
+        return [UserInfo.model_validate(u) for u in self._request("GET", "/users")]
+
+    def add_user(self, name: str, role: Role, password: SecretStr,
+                 restore_to: list[str] | None = None) -> UserInfo:
+        return UserInfo.model_validate(self._request(
+            "POST", "/users", json={"name": name, "role": role.value,
+                                    "password": password.get_secret_value(),
+                                    "restore_to": restore_to or []}))
+
+    def change_user(self, name: str, change: UserChange) -> UserInfo:
+        body = change.model_dump(mode="json", exclude_none=True)
+        if change.password is not None:
+            body["password"] = change.password.get_secret_value()
+        return UserInfo.model_validate(self._request("PUT", f"/users/{_q(name)}", json=body))
+
+    def remove_user(self, name: str) -> None:
+        self._request("DELETE", f"/users/{_q(name)}")
+
+    def set_user_totp(self, name: str, enabled: bool) -> TotpSetup | None:
+        answer = self._request("POST", f"/users/{_q(name)}/totp", json={"enabled": enabled})
+        return None if answer is None else TotpSetup.model_validate(answer)
+
+    def whoami(self) -> Me:
+        return Me.model_validate(self._request("GET", "/me"))
 
     def get_maintenance(self) -> MaintenanceSettings:
         return MaintenanceSettings.model_validate(self._request("GET", "/maintenance"))

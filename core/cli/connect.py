@@ -1,6 +1,7 @@
 """The CLI's connection to the data directory's server."""
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,8 @@ from core.api.launcher import server_answers
 
 
 @contextmanager
-def client(data_dir: Path, *, autostart: bool = True) -> Iterator[ServerClient]:
+def client(data_dir: Path, *, autostart: bool = True,
+           args: argparse.Namespace | None = None) -> Iterator[ServerClient]:
     """The data directory's server; on a read-only data directory that no
     server serves, the in-process read-only access (core.service.offline): reading
     commands work, changing ones say "read-only"."""

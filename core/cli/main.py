@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from core.errors import ConsoleError, InvalidInput
 from core.logs import setup_logging
 from core.paths import resolve_data_dir
-from core.cli import audit, copyjobs, jobs, maintenance, notifications, repositories, server, sessions
+from core.cli import (
+    audit, copyjobs, jobs, maintenance, notifications, repositories, server, sessions, users,
+)
 from core.cli.output import print_error
 from core.cli.parser import UsageError, build_parser
 
@@ -30,7 +32,7 @@ COMMANDS = {
     "session": sessions.show_session,
     "restore": sessions.restore, "verify": sessions.verify, "repair": sessions.repair,
     "repository": repositories.run, "maintenance": maintenance.run, "copy": copyjobs.run,
-    "notifications": notifications.run, "audit": audit.run,
+    "notifications": notifications.run, "audit": audit.run, "user": users.run,
 }
 
 

@@ -363,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _notification_commands(sub)
     _audit_commands(sub)
+    from core.cli.users import add_commands as _user_commands
+    _user_commands(sub)
 
     start = sub.add_parser("start", help="start a job")
     start.add_argument("name")

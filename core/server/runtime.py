@@ -23,7 +23,8 @@ from core.engine.hooks import EngineHooks
 from core.models import StopMode, utcnow
 from core.paths import server_socket_path, server_token_path
 from core.service.facade import BackupService
-from core.server.app import ServerControl, create_app, require_token
+from core.server.app import ServerControl, create_app
+from core.server.auth import local_socket, tcp_listener
 from core.server.events_hub import EventHub
 from core.server.tls import TlsFiles, ensure_self_signed
 from core.api.sockets import bind_tcp, bind_unix, ensure_token, socket_identity, unlink_own_socket
@@ -100,12 +101,12 @@ class ServerRuntime(ServerControl):
             self._hub = hub
             app = create_app(service, self, hub)
             listeners: list[tuple[Any, Any]] = [
-                (app, bind_unix(server_socket_path(self.data_dir)))]
+                (local_socket(app), bind_unix(server_socket_path(self.data_dir)))]
             self._socket_id = socket_identity(server_socket_path(self.data_dir))
             if self.tcp is not None:
                 sock = bind_tcp(*self.tcp)
                 self.tcp_address = sock.getsockname()[:2]
-                listeners.append((require_token(app, token), sock))
+                listeners.append((tcp_listener(app, token, service.users), sock))
             self._servers = [
                 uvicorn.Server(uvicorn.Config(asgi, lifespan="off", log_config=None,
                                               access_log=False, timeout_graceful_shutdown=2,

@@ -64,14 +64,14 @@ def v0_copy(tmp_path: Path) -> Path:
 
 
 def test_the_migrations_are_numbered_in_order() -> None:
-    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 13]
-    assert latest_version() == 13
+    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14]
+    assert latest_version() == 14
 
 
 def test_a_v0_catalogue_is_migrated_and_reads_back_exactly(v0_copy: Path) -> None:
     cat = Catalogue(v0_copy)
     try:
-        assert version_of(v0_copy) == latest_version() == 13
+        assert version_of(v0_copy) == latest_version() == 14
 
         jobs = cat.jobs()
         assert [j.name for j in jobs] == ["Nightly Servers", "Ünïcode job"]
