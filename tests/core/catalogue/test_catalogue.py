@@ -235,7 +235,7 @@ def test_a_new_catalogue_gets_the_latest_schema(tmp_path: Path, v0_copy: Path) -
         cat.close()
     assert version_of(path) == latest_version()
     assert tables(path) == {"jobs", "sessions", "tasks", "points", "server_state",
-                            "repositories", "audit"}
+                            "repositories", "audit", "users"}
     Catalogue(v0_copy).close()
     # A migrated v0 catalogue and a new one end with the same columns.
     for table in ("jobs", "sessions", "tasks", "points", "server_state"):
