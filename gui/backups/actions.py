@@ -5,6 +5,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
+from core.models import Permission
+
 from gui.widgets.actions import make_action
 
 
@@ -24,6 +26,11 @@ class BackupActions(QObject):
 
     def all(self) -> list[QAction]:
         return [self.restore, self.verify, self.delete]
+
+    def permissions(self) -> list[tuple[QAction, Permission]]:
+        """What each command needs of the user's role (the server's route table)."""
+        return [(self.restore, Permission.RESTORE), (self.verify, Permission.RUN),
+                (self.delete, Permission.EDIT_JOBS)]
 
     #: the contextual ribbon page this node's actions fill when its items are selected
     RIBBON_PAGE, RIBBON_TOOLS = 'Backup', 'Backup Tools'

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.api import BackupApi
+from core.models import Permission
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ class Probe:
 class Connected:
     api: BackupApi
     user: str
-    role: str                   # e.g. "Backup Operator"
-    address: str                # "https://host:port"
+    role: str                   # the role's name, e.g. "Operator"
+    address: str                # "host:port"
+    permissions: frozenset[Permission]
 
 
 @dataclass(frozen=True)

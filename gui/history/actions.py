@@ -5,6 +5,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
+from core.models import Permission
+
 from gui.widgets.actions import make_action
 
 
@@ -22,6 +24,10 @@ class SessionActions(QObject):
 
     def all(self) -> list[QAction]:
         return [self.statistics, self.report, self.stop]
+
+    def permissions(self) -> list[tuple[QAction, Permission]]:
+        """What each command needs of the user's role (the server's route table)."""
+        return [(self.stop, Permission.RUN)]
 
     #: the contextual ribbon page this node's actions fill when its items are selected
     RIBBON_PAGE, RIBBON_TOOLS = 'Session', 'Session Tools'

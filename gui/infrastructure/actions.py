@@ -4,6 +4,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
+from core.models import Permission
+
 from gui.widgets.actions import make_action
 
 
@@ -27,6 +29,12 @@ class RepositoryActions(QObject):
 
     def all(self) -> list[QAction]:
         return [self.add, self.remove, self.rescan]
+
+    def permissions(self) -> list[tuple[QAction, Permission]]:
+        """What each command needs of the user's role (the server's route table)."""
+        return [(self.add, Permission.MANAGE_INFRASTRUCTURE),
+                (self.remove, Permission.MANAGE_INFRASTRUCTURE),
+                (self.rescan, Permission.VIEW_INFRASTRUCTURE)]
 
     #: the contextual ribbon page this node's actions fill when its items are selected
     RIBBON_PAGE, RIBBON_TOOLS = 'Backup Repository', 'Repository Tools'

@@ -6,6 +6,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from core.models import Permission
+
 from gui.jobs.action_state import ActionState
 from gui.widgets.actions import make_action
 from gui.widgets.resources import icon
@@ -78,6 +80,12 @@ class JobActions(QObject):
     def keyboard(self) -> list[QAction]:
         """The actions the jobs list answers to with a key."""
         return [self.edit, self.delete]
+
+    def permissions(self) -> list[tuple[QAction, Permission]]:
+        """What each command needs of the user's role (the server's route table)."""
+        return [*((a, Permission.RUN) for a in self.job_control()),
+                *((a, Permission.EDIT_JOBS) for a in [*self.manage_job(), self.new_backup_job,
+                                                       *self.new_jobs()])]
 
     def apply(self, state: ActionState) -> None:
         self.start.setEnabled(state.start)

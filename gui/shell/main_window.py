@@ -28,6 +28,9 @@ from gui.history.audit_view import AUDIT_NODE, AuditView
 from gui.history.history_view import SessionsView
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.shell.help_dialogs import AboutDialog, HelpDialog
+from gui.connect.backend import Connected
+from gui.connect.connect_dialog import ConnectDialog
+from gui.runtime.grants import Grants
 from gui.shell.maintenance_dialog import MaintenanceDialog
 from gui.shell.notifications_dialog import NotificationsDialog
 from gui.infrastructure.infrastructure_controller import InfrastructureController
@@ -91,12 +94,20 @@ _REFREEZE_AFTER_JOBS = 1000
 
 class MainWindow(QMainWindow):
     def __init__(self, service: BackupApi, *, owns_service: bool = False,
-                 settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+                 settings: QSettings | None = None, parent: QWidget | None = None,
+                 connection: Connected | None = None) -> None:
+        """``connection``: the server on another machine and the user logged in there
+        (the Connect window's answer); None for this machine's server, as its owner."""
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.setWindowTitle(WINDOW_TITLE)
         self.setWindowIcon(icon("app"))
         self.service = service
+        self.connection = connection
+        self.grants = (Grants(connection.role, connection.permissions) if connection
+                       else Grants.everything())
+        self.connect_dialog: ConnectDialog | None = None
+        self.successor: MainWindow | None = None   # the window Connect opened instead
         self.settings = settings if settings is not None else console_settings()
         self._owns_service = owns_service
         self._shut_down = False
@@ -178,13 +189,22 @@ class MainWindow(QMainWindow):
         menu.addAction(self.window_actions.help)
         menu.addAction(self.window_actions.about)
         menu.addSeparator()
+        menu.addAction(self.window_actions.connect_server)
+        menu.addSeparator()
         menu.addAction(self.window_actions.exit)
+        # what the user's role does not allow stays greyed out, and says why
+        self.grants.lock([*self.job_actions.permissions(), *self.backup_actions.permissions(),
+                          *self.session_actions.permissions(),
+                          *self.infrastructure.actions.permissions(),
+                          *self.window_actions.permissions()])
 
         self.inventory = InventoryPane("Home", self)
         self.history_inventory = InventoryPane("History", self, tree=HISTORY_TREE,
                                                first="All Sessions")
         self.navigation = NavigationPane(self)
         self.status_bar = ConsoleStatusBar(service.data_dir, self)
+        if connection is not None:
+            self.status_bar.show_remote(connection.address, connection.user, connection.role)
         self.setStatusBar(self.status_bar)
         self._build_layout()
 
@@ -287,6 +307,7 @@ class MainWindow(QMainWindow):
         actions.about.triggered.connect(self.show_about)
         actions.maintenance.triggered.connect(self.show_maintenance)
         actions.notifications.triggered.connect(self.show_notifications)
+        actions.connect_server.triggered.connect(self.show_connect)
         actions.exit.triggered.connect(self.close)
 
     # -- dialog handles (the one showing, if any) ---------------------------------------
@@ -427,6 +448,28 @@ class MainWindow(QMainWindow):
         dialog = NotificationsDialog(self.service, self.runner, self)
         track(self, "notifications_dialog", dialog)
         dialog.open()
+
+    def show_connect(self) -> None:
+        """Main menu → Connect to Backup Server: on success the console reopens on
+        that server, as that user; this window closes (its server's jobs run on)."""
+        if self.connect_dialog is not None:
+            self.connect_dialog.raise_()
+            return
+        from gui.connect.tls_backend import TlsConnectBackend   # the TLS client, when asked
+
+        dialog = ConnectDialog(TlsConnectBackend(), self.settings, self.runner, self)
+        track(self, "connect_dialog", dialog)
+        dialog.accepted.connect(lambda: self._reopen_on(dialog.connected))
+        dialog.open()
+
+    def _reopen_on(self, connected: Connected | None) -> None:
+        if connected is None:
+            return
+        self.successor = MainWindow(connected.api, owns_service=True, settings=self.settings,
+                                    connection=connected)
+        self.successor.setGeometry(self.geometry())
+        self.successor.show()
+        self.close()
 
     def show_about(self) -> None:
         if self.about_dialog is not None:
