@@ -29,7 +29,7 @@ class TlsConnectBackend:
         except errors.CodeRequired:
             return NeedsCode()
         try:
-            me = client.me()
+            me = client.whoami()
         except BaseException:
             client.close()
             raise
