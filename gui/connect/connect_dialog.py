@@ -69,6 +69,7 @@ class ConnectDialog(QDialog):
         editor = self.server.lineEdit()
         if editor is not None:
             editor.setPlaceholderText("backup.example.com")
+            editor.editingFinished.connect(self._port_typed_in_server)
         self.port = QSpinBox(self)
         self.port.setObjectName("PortSpin")
         self.port.setRange(1, 65535)
@@ -116,6 +117,13 @@ class ConnectDialog(QDialog):
             self.port.setValue(chosen.port)
             self.user.setText(chosen.user)
             self.password.setFocus()
+
+    def _port_typed_in_server(self) -> None:
+        """'host:port' typed in the Server field: the port goes to its own field."""
+        host, port = self.target()
+        if host and host != self.server.currentText().strip():
+            self.server.setCurrentText(host)
+            self.port.setValue(port)
 
     def target(self) -> tuple[str, int]:
         return split_server(self.server.currentText(), self.port.value())

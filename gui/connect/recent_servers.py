@@ -19,7 +19,8 @@ class RecentServer:
 
     @property
     def label(self) -> str:
-        return self.host if self.port == DEFAULT_PORT else f"{self.host}:{self.port}"
+        """As the Server field shows it (the port has its own field)."""
+        return self.host
 
 
 def load_recent(settings: QSettings) -> list[RecentServer]:

@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
         self.status_bar = ConsoleStatusBar(service.data_dir, self)
         if connection is not None:
             self.status_bar.show_remote(connection.address, connection.user, connection.role)
+            self.setWindowTitle(f"{WINDOW_TITLE} - {connection.address}")
         self.setStatusBar(self.status_bar)
         self._build_layout()
 

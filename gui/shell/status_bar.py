@@ -66,7 +66,7 @@ class ConsoleStatusBar(QStatusBar):
         """A server on another machine: its name and the user take the place of the
         data directory (which is the server's, over there)."""
         self._remote = address
-        self.data_dir_label.setText(f"Server: {address}   User: {user} ({role})")
+        self.data_dir_label.setText(f"User: {user} ({role})")
         self.data_dir_label.setToolTip(f"Connected to the backup server {address} as {user}, "
                                        f"role {role}")
 

@@ -123,8 +123,9 @@ def test_first_connection_asks_about_the_fingerprint_and_remembers_it(
     try:
         assert known_servers.read_text().split() == [f"{server.host}:{server.port}",
                                                      server.fingerprint]
-        text = window.status_bar.data_dir_label.text()
-        assert f"{server.host}:{server.port}" in text and "olga (Operator)" in text
+        assert window.status_bar.data_dir_label.text() == "User: olga (Operator)"
+        qtbot.waitUntil(lambda: window.status_bar.server_label.text()
+                        == f"Backup server {server.host}:{server.port}: connected")
         # an operator starts jobs, but edits and deletes none: greyed out, and says why
         window.inventory.select("Jobs")
         click_row(qtbot, window, "Remote")
@@ -142,7 +143,7 @@ def test_first_connection_asks_about_the_fingerprint_and_remembers_it(
     # the next time nothing is asked: the fingerprint is known
     again = ConnectDialog(TlsConnectBackend(), console_settings(), TaskRunner())
     qtbot.addWidget(again)
-    assert again.server.currentText() == f"{server.host}:{server.port}"
+    assert (again.server.currentText(), again.port.value()) == (server.host, server.port)
     assert again.user.text() == "olga"
     assert again.password.text() == ""                     # passwords are never remembered
     again.password.setText(PASSWORD)
