@@ -24,6 +24,7 @@ from core.api.remote import (
     KnownServers, login, parse_server, probe,
 )
 from core.api.tls import normalise_fingerprint
+from core.cli.output import read_password_file
 
 
 @dataclass
@@ -57,7 +58,6 @@ def configure(args: argparse.Namespace) -> Remote | None:
 
 def _password(remote: Remote) -> SecretStr:
     if remote.password_file is not None:
-        from core.cli.repositories import read_password_file
         return SecretStr(read_password_file(remote.password_file, "--password-file"))
     env = os.environ.get(ENV_PASSWORD)
     if env:
