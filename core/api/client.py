@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -72,9 +73,18 @@ def _q(name: str) -> str:
 
 class ServerClient:
     def __init__(self, data_dir: Path, *, autostart: bool = True,
-                 base_url: str | None = None, token: str | None = None) -> None:
+                 base_url: str | None = None, token: str | None = None,
+                 verify: ssl.SSLContext | None = None) -> None:
+        """``verify``: for an https ``base_url``, the context that trusts the server
+        (core.api.remote pins its certificate); remote clients are made by
+        :func:`core.api.remote.login`."""
         self.data_dir = Path(data_dir)
         self._autostart = autostart and base_url is None
+        #: logs in again when the server says the token ended (set by core.api.remote)
+        self.relogin: Callable[[], str] | None = None
+        self.user: str | None = None           # the named user, on a remote server
+        self.fingerprint: str | None = None    # the pinned certificate's, on a remote server
+        self._relogin_lock = threading.Lock()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout_s = request_timeout()
         timeout = httpx.Timeout(self._timeout_s, connect=5.0)
@@ -84,7 +94,8 @@ class ServerClient:
                                       headers=headers, timeout=timeout)
         else:
             self._http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v1",
-                                      headers=headers, timeout=timeout)
+                                      headers=headers, timeout=timeout,
+                                      verify=verify if verify is not None else True)
         self.address = base_url or f"unix:{server_socket_path(self.data_dir)}"
         self._events = EventBus()
         self._stream: threading.Thread | None = None
@@ -117,11 +128,22 @@ class ServerClient:
                 f"{self.data_dir / 'logs'}.") from exc
         except httpx.TransportError as exc:
             raise self._unavailable(exc) from exc
+        if response.status_code == 401 and self.relogin is not None and self._renew(response):
+            response = self._http.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise _error_of(response)
         if response.status_code == 204 or not response.content:
             return None
         return response.json() if decode else response.content
+
+    def _renew(self, refused: httpx.Response) -> bool:
+        """The token ended (idle, or the server restarted): log in again, once."""
+        assert self.relogin is not None
+        sent = refused.request.headers.get("authorization")
+        with self._relogin_lock:
+            if self._http.headers.get("authorization") == sent:   # not renewed meanwhile
+                self._http.headers["Authorization"] = f"Bearer {self.relogin()}"
+        return True
 
     def _unavailable(self, exc: BaseException) -> ServerUnavailable:
         if self.address.startswith("unix:"):   # a live owner that does not answer says so
@@ -150,6 +172,9 @@ class ServerClient:
                 self._ensure()
                 with self._http.stream("GET", "/events",
                                        timeout=httpx.Timeout(None, connect=5.0)) as response:
+                    if response.status_code == 401 and self.relogin is not None:
+                        self._renew(response)
+                        continue
                     if response.status_code != 200:
                         raise _error_of(response)
                     self._set_connected(True)

@@ -68,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.data_dir is not None and not args.data_dir.strip():
             raise InvalidInput("--data-dir needs a folder; it was given an empty path.")
         data_dir = resolve_data_dir(args.data_dir)
+        from core.cli import connect   # after parsing: --help and usage errors load no client
+
+        if connect.configure(args) is not None and args.command == "server" \
+                and args.server_command in ("run", "status"):
+            raise InvalidInput("'server run' and 'server status' are for the server's own "
+                               "machine: leave out --server (and $AGENT_JOBS_SERVER).")
         if args.command != "server" and data_dir.is_dir():
             setup_logging(data_dir, "cli", level=logging.WARNING)
         return command(args.command)(args, data_dir)

@@ -271,6 +271,25 @@ def build_parser() -> argparse.ArgumentParser:
                     "directory's backup server and starts one when none runs.")
     p.add_argument("--data-dir", help="data directory (default: $AGENT_CONSOLE_DATA_DIR "
                                       "or the platform's user data directory)")
+    remote = p.add_argument_group(
+        "a backup server on another machine (over TLS, as a named user)")
+    remote.add_argument("--server", dest="remote_server", metavar="https://HOST:PORT",
+                        help="the server to use instead of the data directory's (default "
+                             "$AGENT_JOBS_SERVER)")
+    remote.add_argument("--user", dest="remote_user", metavar="NAME",
+                        help="log in as this user (default $AGENT_JOBS_USER)")
+    remote.add_argument("--password-file", dest="remote_password_file", metavar="FILE",
+                        help="the user's password on the first line of FILE (default "
+                             "$AGENT_JOBS_PASSWORD, else asked on a terminal)")
+    remote.add_argument("--code", metavar="CODE", help="the TOTP code, for a user with a "
+                                                       "second factor ($AGENT_JOBS_CODE)")
+    remote.add_argument("--fingerprint", metavar="HEX",
+                        help="the server certificate's SHA-256 fingerprint: anything else is "
+                             "refused before the password is sent ($AGENT_JOBS_FINGERPRINT)")
+    remote.add_argument("--trust", action="store_true",
+                        help="first use: trust the certificate the server presents and "
+                             "remember it in ~/.config/agent-jobs/known_servers")
+    remote.add_argument("--known-servers", metavar="FILE", help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     server = sub.add_parser("server", help="run, inspect or stop the backup server")

@@ -9,8 +9,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from core.cli.connect import client
-from core.cli.output import print_json, short, table
-from core.cli.repositories import read_password_file
+from core.cli.output import print_json, read_password_file, short, table
 from core.errors import InvalidInput
 from core.models import Role, UserChange, UserInfo
 

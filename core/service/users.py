@@ -8,9 +8,10 @@ request's user is read again from the catalogue on every request, so a role
 change, a disabled or removed user takes effect at once.
 
 Failed logins are slowed per user name and per address: after the n-th failure
-in a row, the next attempt for that name, or from that address, is refused with
-:class:`TooManyAttempts` for ``BACKOFF_BASE_S * 2**(n-1)`` seconds (at most
-``BACKOFF_MAX_S``). Every attempt is in the audit trail (``login``).
+in a row, the next attempt for that name is refused with :class:`TooManyAttempts`
+for ``BACKOFF_BASE_S * 2**(n-1)`` seconds (at most ``BACKOFF_MAX_S``); from an
+address, the same once it has failed more than ``ADDRESS_FREE_FAILURES`` times
+in a row (whatever the names). Every attempt is in the audit trail (``login``).
 """
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ TOKEN_IDLE_S = 15 * 60.0
 TOKEN_MAX_S = 12 * 3600.0
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 60.0
+# An address (a NAT, an office) is slowed only after this many failures in a row,
+# so one user's typo does not hold back the others behind it; a user name at once.
+ADDRESS_FREE_FAILURES = 4
 MIN_PASSWORD = 8
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 RESERVED = {"local", "scheduler", "user"}   # how the audit trail names the server's own
@@ -98,9 +102,16 @@ class LoginGuard:
 
     def wait_s(self, keys: list[str]) -> float:
         now = self.clock()
-        waits = [f.last + min(BACKOFF_BASE_S * 2 ** (f.count - 1), BACKOFF_MAX_S) - now
-                 for k in keys if (f := self.failures.get(k)) is not None and f.count]
-        return float(max([0.0, *waits]))
+        waits = [0.0]
+        for key in keys:
+            entry = self.failures.get(key)
+            if entry is None:
+                continue
+            count = entry.count - (ADDRESS_FREE_FAILURES if key.startswith("address:") else 0)
+            if count > 0:
+                waits.append(entry.last + min(BACKOFF_BASE_S * 2 ** (count - 1),
+                                              BACKOFF_MAX_S) - now)
+        return float(max(waits))
 
     def failed(self, keys: list[str]) -> None:
         now = self.clock()

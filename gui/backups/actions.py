@@ -6,7 +6,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
 from core.models import Permission
-
 from gui.widgets.actions import make_action
 
 
@@ -17,20 +16,18 @@ class BackupActions(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.restore = make_action(self, "restore", "Restore Files",
-                               "Browse a restore point and restore files and folders")
+                               "Browse a restore point and restore files and folders",
+                               needs=Permission.RESTORE)
         self.verify = make_action(self, "verify", "Verify",
                               "Read back the stored data of the restore point, or of every "
-                              "restore point of the job, and report damaged files")
+                              "restore point of the job, and report damaged files",
+                              needs=Permission.RUN)
         self.delete = make_action(self, "delete", "Delete from Disk",
-                              "Delete the job's (or the computer's) backups from disk")
+                              "Delete the job's (or the computer's) backups from disk",
+                              needs=Permission.EDIT_JOBS)
 
     def all(self) -> list[QAction]:
         return [self.restore, self.verify, self.delete]
-
-    def permissions(self) -> list[tuple[QAction, Permission]]:
-        """What each command needs of the user's role (the server's route table)."""
-        return [(self.restore, Permission.RESTORE), (self.verify, Permission.RUN),
-                (self.delete, Permission.EDIT_JOBS)]
 
     #: the contextual ribbon page this node's actions fill when its items are selected
     RIBBON_PAGE, RIBBON_TOOLS = 'Backup', 'Backup Tools'

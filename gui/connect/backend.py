@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.api import BackupApi
-from core.models import Permission
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,6 @@ class Connected:
     user: str
     role: str                   # the role's name, e.g. "Operator"
     address: str                # "host:port"
-    permissions: frozenset[Permission]
 
 
 @dataclass(frozen=True)

@@ -34,4 +34,4 @@ class TlsConnectBackend:
             client.close()
             raise
         address = f"{'[' + host + ']' if ':' in host else host}:{port}"
-        return Connected(client, me.user, me.role.label, address, frozenset(me.permissions))
+        return Connected(client, me.user, me.role.label, address)

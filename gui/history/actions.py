@@ -6,7 +6,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
 from core.models import Permission
-
 from gui.widgets.actions import make_action
 
 
@@ -20,14 +19,11 @@ class SessionActions(QObject):
         self.report = make_action(self, "report", "Report",
                               "Save an HTML report of the session and open it in the browser")
         self.stop = make_action(self, "stop", "Stop",
-                            "Stop the running backup session, or cancel the restore or verify")
+                            "Stop the running backup session, or cancel the restore or verify",
+                            needs=Permission.RUN)
 
     def all(self) -> list[QAction]:
         return [self.statistics, self.report, self.stop]
-
-    def permissions(self) -> list[tuple[QAction, Permission]]:
-        """What each command needs of the user's role (the server's route table)."""
-        return [(self.stop, Permission.RUN)]
 
     #: the contextual ribbon page this node's actions fill when its items are selected
     RIBBON_PAGE, RIBBON_TOOLS = 'Session', 'Session Tools'

@@ -5,7 +5,6 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 from core.models import Permission
-
 from gui.widgets.actions import make_action
 
 
@@ -17,11 +16,13 @@ class RepositoryActions(QObject):
         super().__init__(parent)
         self.add = make_action(self, "add_repository", "Add Repository",
                            "Add a backup repository: a local folder or an S3 compatible "
-                           "bucket", enabled=True)
+                           "bucket", enabled=True,
+                           needs=Permission.MANAGE_INFRASTRUCTURE)
         self.remove = make_action(self, "delete", "Remove",
                               "Remove the repository from the console; its data stays "
                               "where it is",
-                              keys=[QKeySequence.StandardKey.Delete], key_text="Delete")
+                              keys=[QKeySequence.StandardKey.Delete], key_text="Delete",
+                              needs=Permission.MANAGE_INFRASTRUCTURE)
         self.remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)   # the list only
         self.rescan = make_action(self, "rescan", "Rescan",
                               "Check every repository again: reachability, capacity and "
@@ -29,12 +30,6 @@ class RepositoryActions(QObject):
 
     def all(self) -> list[QAction]:
         return [self.add, self.remove, self.rescan]
-
-    def permissions(self) -> list[tuple[QAction, Permission]]:
-        """What each command needs of the user's role (the server's route table)."""
-        return [(self.add, Permission.MANAGE_INFRASTRUCTURE),
-                (self.remove, Permission.MANAGE_INFRASTRUCTURE),
-                (self.rescan, Permission.VIEW_INFRASTRUCTURE)]
 
     #: the contextual ribbon page this node's actions fill when its items are selected
     RIBBON_PAGE, RIBBON_TOOLS = 'Backup Repository', 'Repository Tools'

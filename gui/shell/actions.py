@@ -27,11 +27,13 @@ class WindowActions(QObject):
                              enabled=True)
         self.maintenance = make_action(self, None, "Maintenance...",
                                        "The maintenance window: when the server reclaims "
-                                       "space and compacts the repositories", enabled=True)
+                                       "space and compacts the repositories", enabled=True,
+                                       needs=Permission.MANAGE_INFRASTRUCTURE)
         self.notifications = make_action(self, None, "Notifications...",
                                          "Where the server sends job results, the daily "
                                          "summary and RPO alerts: e-mail and notification "
-                                         "URLs", enabled=True)
+                                         "URLs", enabled=True,
+                                         needs=Permission.MANAGE_INFRASTRUCTURE)
         self.connect_server = make_action(self, None, "Connect to Backup Server...",
                                    "Connect to a backup server on another machine, as a "
                                    "named user (over TLS)", enabled=True)
@@ -41,8 +43,3 @@ class WindowActions(QObject):
     def all(self) -> list[QAction]:
         return [self.find, self.refresh, self.help, self.about, self.maintenance,
                 self.notifications, self.connect_server, self.exit]
-
-    def permissions(self) -> list[tuple[QAction, Permission]]:
-        """What each command needs of the user's role (the server's route table)."""
-        return [(self.maintenance, Permission.MANAGE_INFRASTRUCTURE),
-                (self.notifications, Permission.MANAGE_INFRASTRUCTURE)]

@@ -3,17 +3,18 @@ the jobs list and the status bar, wired to the service."""
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QMainWindow, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from core.api import BackupApi, LastDayCounts
-from core.models import JobInfo, SessionType
+from core.models import JobInfo, Me, SessionType
 
 from gui.jobs.action_state import ActionState, action_state, may_retry
 from gui.backups.actions import BackupActions
@@ -30,7 +31,6 @@ from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.shell.help_dialogs import AboutDialog, HelpDialog
 from gui.connect.backend import Connected
 from gui.connect.connect_dialog import ConnectDialog
-from gui.runtime.grants import Grants
 from gui.shell.maintenance_dialog import MaintenanceDialog
 from gui.shell.notifications_dialog import NotificationsDialog
 from gui.infrastructure.infrastructure_controller import InfrastructureController
@@ -46,6 +46,7 @@ from gui.jobs.jobs_view import JobsView
 from gui.shell.navigation import NavigationPane
 from gui.overview.overview_controller import OverviewController
 from gui.jobs.refresher import JobsRefresher
+from gui.widgets.actions import permit_all
 from gui.widgets.resources import icon
 from gui.widgets.scope import JobScope
 from gui.jobs.retry_probe import RetryProbe
@@ -59,6 +60,8 @@ from gui.shell.status_bar import ConsoleStatusBar
 from gui.jobs.stop_dialog import StopJobDialog
 from gui.runtime.tracking import track
 from gui.runtime.worker import TaskRunner
+
+log = logging.getLogger(__name__)
 
 WINDOW_TITLE = "Agent Backup Console"
 LEFT_PANE_WIDTH = 220
@@ -104,8 +107,6 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.service = service
         self.connection = connection
-        self.grants = (Grants(connection.role, connection.permissions) if connection
-                       else Grants.everything())
         self.connect_dialog: ConnectDialog | None = None
         self.successor: MainWindow | None = None   # the window Connect opened instead
         self.settings = settings if settings is not None else console_settings()
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         self._loaded_frozen = False  # gc.freeze() done (after the first jobs list)
         self._fetched_since_freeze = 0
         self.server_connected: bool | None = None
+        self.role: Me | None = None   # who the server says the console runs as
         self.help_dialog: HelpDialog | None = None
         self.about_dialog: AboutDialog | None = None
         self.maintenance_dialog: MaintenanceDialog | None = None
@@ -192,11 +194,6 @@ class MainWindow(QMainWindow):
         menu.addAction(self.window_actions.connect_server)
         menu.addSeparator()
         menu.addAction(self.window_actions.exit)
-        # what the user's role does not allow stays greyed out, and says why
-        self.grants.lock([*self.job_actions.permissions(), *self.backup_actions.permissions(),
-                          *self.session_actions.permissions(),
-                          *self.infrastructure.actions.permissions(),
-                          *self.window_actions.permissions()])
 
         self.inventory = InventoryPane("Home", self)
         self.history_inventory = InventoryPane("History", self, tree=HISTORY_TREE,
@@ -213,6 +210,7 @@ class MainWindow(QMainWindow):
         self.resize(*DEFAULT_SIZE)
         self.restore_settings()
         self.bridge.mark_dirty()   # first load
+        self.fetch_role()
 
     def _contextual_page(self, actions: NodeActions) -> RibbonPage:
         page = self.ribbon.add_page(actions.RIBBON_PAGE, contextual=actions.RIBBON_TOOLS)
@@ -491,6 +489,19 @@ class MainWindow(QMainWindow):
 
     def _on_server_connection(self, connected: bool, _address: str) -> None:
         self.server_connected = connected
+        if connected:   # a server (re)started, perhaps with the user's role changed
+            self.fetch_role()
+
+    # -- the user's role -------------------------------------------------------------------
+    def fetch_role(self) -> None:
+        """Ask the server who the console runs as; commands the role does not allow
+        are greyed out, their tooltips saying why."""
+        self.runner.submit(self.service.whoami, self.apply_role,
+                           lambda exc: log.info("who am I: %s (every command left on)", exc))
+
+    def apply_role(self, me: Me | None) -> None:
+        self.role = me
+        permit_all(self.findChildren(QAction), me)
 
     # -- state -------------------------------------------------------------------------------
     def _on_refreshed(self, fetched: list[JobInfo]) -> None:

@@ -47,6 +47,9 @@ def test_the_backoff_doubles_per_failure_and_a_success_clears_it(service) -> Non
         users.login("olga", "wrong password", None, "192.0.2.7")
     with pytest.raises(TooManyAttempts):
         users.login("olga", "right password", None, "198.51.100.1")
+    # the address too, for any name, after its free failures
+    with pytest.raises(TooManyAttempts):
+        users.login("someone", "any password", None, "192.0.2.7")
     clock.now += BACKOFF_MAX_S
     assert users.login("olga", "right password", None, "192.0.2.7")
     assert users.guard.wait_s(["user:olga", "address:192.0.2.7"]) == 0.0

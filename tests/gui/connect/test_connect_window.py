@@ -182,8 +182,7 @@ def test_a_viewer_sees_everything_and_can_start_nothing(
         assert window.job_actions.toggle_enabled.text() == "Disable"   # the selection applied
         start = ribbon_button(window, "Start")
         assert not start.isEnabled()
-        assert start.toolTip() == ("Your role (Viewer) does not allow you to start or stop "
-                                   "jobs. Ask a backup administrator to change your role.")
+        assert "Your role (Viewer) does not allow you to start or stop jobs" in start.toolTip()
         assert not window.window_actions.maintenance.isEnabled()
     finally:
         window.close()
