@@ -871,8 +871,9 @@ class Role(str, Enum):
         return ROLE_TITLES[self]
 
 
-ROLE_TITLES = {Role.ADMINISTRATOR: "Administrator", Role.OPERATOR: "Operator",
-               Role.RESTORE_OPERATOR: "Restore Operator", Role.VIEWER: "Viewer"}
+# the reference console's names for them
+ROLE_TITLES = {Role.ADMINISTRATOR: "Backup Administrator", Role.OPERATOR: "Backup Operator",
+               Role.RESTORE_OPERATOR: "Restore Operator", Role.VIEWER: "Backup Viewer"}
 
 
 class Permission(str, Enum):

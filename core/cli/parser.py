@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _notification_commands(sub)
     _audit_commands(sub)
-    from core.cli.users import add_commands as _user_commands
+    from core.cli.users_parser import add_commands as _user_commands
     _user_commands(sub)
 
     start = sub.add_parser("start", help="start a job")

@@ -86,7 +86,7 @@ def test_a_viewer_is_told_what_the_role_does_not_allow(server: TlsServer,
     refused = agent_jobs(tmp_path / "client-data", "job", "create", "Mine", "--computer",
                          f"pc={tmp_path / 'pc'}", env=env)
     assert refused.returncode != 0
-    assert "Your role (Viewer) does not allow you to create, change or delete jobs; ask " \
+    assert "Your role (Backup Viewer) does not allow you to create, change or delete jobs; ask " \
            "an administrator." in refused.stderr
     listed = agent_jobs(tmp_path / "client-data", "job", "list", "--json", env=env)
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
@@ -111,7 +111,7 @@ def test_the_connect_api_probe_login_code_and_relogin(server: TlsServer) -> None
                             pyotp.TOTP(setup.secret).now())
         try:
             assert vera.whoami().user == "vera"
-            with pytest.raises(Forbidden, match=r"Your role \(Viewer\) does not allow"):
+            with pytest.raises(Forbidden, match=r"Your role \(Backup Viewer\) does not allow"):
                 vera.create_job(JobDefinition(name="Nope",
                                               computers=[Computer(name="pc", path="/tmp")]))
         finally:

@@ -55,3 +55,9 @@ def test_usage_errors_and_help_load_no_http_client(tmp_path: Path) -> None:
     code, out, modules = loaded_by(tmp_path, "--help")
     assert code == 0 and "job" in out
     assert not {"httpx", "pydantic", "core.models"} & modules
+
+
+def test_the_user_parser_names_every_role() -> None:
+    from core.cli.users_parser import ROLE_NAMES
+    from core.models import Role
+    assert ROLE_NAMES == tuple(r.value for r in Role)

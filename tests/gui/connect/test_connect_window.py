@@ -123,7 +123,7 @@ def test_first_connection_asks_about_the_fingerprint_and_remembers_it(
     try:
         assert known_servers.read_text().split() == [f"{server.host}:{server.port}",
                                                      server.fingerprint]
-        assert window.status_bar.data_dir_label.text() == "User: olga (Operator)"
+        assert window.status_bar.data_dir_label.text() == "User: olga (Backup Operator)"
         qtbot.waitUntil(lambda: window.status_bar.server_label.text()
                         == f"Backup server {server.host}:{server.port}: connected")
         # an operator starts jobs, but edits and deletes none: greyed out, and says why
@@ -133,7 +133,7 @@ def test_first_connection_asks_about_the_fingerprint_and_remembers_it(
         for command in ("Edit", "Delete", "Clone"):
             shown_button = ribbon_button(window, command)
             assert not shown_button.isEnabled()
-            assert "Your role (Operator) does not allow you to create, change or delete jobs" \
+            assert "Your role (Backup Operator) does not allow you to create, change or delete jobs" \
                 in shown_button.toolTip()
         qtbot.mouseClick(ribbon_button(window, "Start"), _left())
         wait_cell(qtbot, window, "Remote", Column.STATUS, lambda t: t.startswith("Working"))
@@ -182,7 +182,7 @@ def test_a_viewer_sees_everything_and_can_start_nothing(
         assert window.job_actions.toggle_enabled.text() == "Disable"   # the selection applied
         start = ribbon_button(window, "Start")
         assert not start.isEnabled()
-        assert "Your role (Viewer) does not allow you to start or stop jobs" in start.toolTip()
+        assert "Your role (Backup Viewer) does not allow you to start or stop jobs" in start.toolTip()
         assert not window.window_actions.maintenance.isEnabled()
     finally:
         window.close()
@@ -203,7 +203,7 @@ def test_a_user_with_a_second_factor_is_asked_for_the_code(
     qtbot.mouseClick(dialog.connect_button, _left())
     window = open_window(qtbot, dialog)
     try:
-        assert "ada (Administrator)" in window.status_bar.data_dir_label.text()
+        assert "ada (Backup Administrator)" in window.status_bar.data_dir_label.text()
         window.inventory.select("Jobs")
         click_row(qtbot, window, "Remote")
         qtbot.waitUntil(lambda: ribbon_button(window, "Edit").isEnabled())

@@ -64,7 +64,7 @@ def test_a_viewer_sees_every_change_greyed_out_and_why(qtbot: QtBot,
     actions = console.job_actions
     for action in (actions.start, actions.stop, actions.retry, actions.active_full):
         assert not action.isEnabled()
-        assert "Your role (Viewer) does not allow you to start or stop jobs; ask an " \
+        assert "Your role (Backup Viewer) does not allow you to start or stop jobs; ask an " \
                "administrator." in action.toolTip()
     for action in (actions.edit, actions.clone, actions.delete, actions.new_backup_job):
         assert not action.isEnabled()
@@ -81,7 +81,7 @@ def test_an_operator_may_start_but_not_edit(qtbot: QtBot, console: MainWindow) -
     actions = console.job_actions
     assert actions.start.isEnabled() and "Your role" not in actions.start.toolTip()
     assert not actions.edit.isEnabled()
-    assert "Your role (Operator) does not allow" in actions.edit.toolTip()
+    assert "Your role (Backup Operator) does not allow" in actions.edit.toolTip()
     assert not console.backup_actions.restore.isEnabled()
     assert "browse or restore points" in console.backup_actions.restore.toolTip()
 
