@@ -106,7 +106,7 @@ def stop(args: argparse.Namespace, data_dir: Path) -> int:
 def _report(session: SessionInfo, *, exit_on_failed: bool) -> int:
     done = [t.computer for t in session.tasks if t.status.produced_point]
     print(f"Session {session.id} ended: {session.result.value if session.result else 'None'}"
-          + (f" (stopped {session.stop_mode.value})" if session.stop_mode else "")
+          + (f" (stopped {session.stop_mode.text})" if session.stop_mode else "")
           + f"; new restore points for: {', '.join(done) if done else 'none'}.")
     for t in session.tasks:
         why = _failure_text(t) if not t.status.produced_point else ""

@@ -44,7 +44,7 @@ class CopyTaskProcessor:
         self.task = task
         self.job = runner.job
         self.ctx = runner.ctx
-        self.cancel = runner.cancel_event
+        self.cancel = task.cancel   # set by an immediate stop, or for this computer alone
         self.throttle = Throttle(self.job.throttle_mbps)
         self.points = TaskPoints(runner, task)
         self._sent_before = 0    # bytes sent for points already committed by this task

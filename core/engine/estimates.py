@@ -1,11 +1,14 @@
 """How long computers in progress still need: from each one's measured rate
 and the bytes it has left (known from its scan). No number until there is a
-rate to trust, never a guess."""
+rate to trust, never a guess. And what each stop choice costs each computer:
+how old its newest restore point will be, against the job's RPO."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from core.models import TaskInfo, TaskStatus
+from core.api.reports import PointAge, StopCost
+from core.models import RestorePointInfo, TaskInfo, TaskStatus
 
 MIN_ELAPSED_S = 1.0   # below this a rate is noise
 
@@ -33,3 +36,74 @@ def eta_seconds(task: TaskInfo, now: datetime) -> float | None:
     if task.bytes_processed <= 0 or elapsed < MIN_ELAPSED_S:
         return None
     return left / (task.bytes_processed / elapsed)
+
+
+def newest_points(points: Iterable[RestorePointInfo], session_id: str
+                  ) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """Per computer (lower-case name): its newest point before the session ``session_id``,
+    and the newest one that session made."""
+    before: dict[str, datetime] = {}
+    made: dict[str, datetime] = {}
+    for p in points:
+        into = made if p.session_id == session_id else before
+        key = p.computer.lower()
+        if key not in into or p.created > into[key]:
+            into[key] = p.created
+    return before, made
+
+
+def finishes_past_rpo(task: TaskInfo, before: datetime | None, rpo_hours: int | None,
+                      now: datetime, eta: float | None) -> bool:
+    """A computer in progress that a graceful stop only past the RPO lets finish: it has
+    no point yet, or its newest point is older than the RPO now, or will be before the
+    computer could have finished (its estimate; none yet counts as now)."""
+    if rpo_hours is None or task.status is not TaskStatus.IN_PROGRESS:
+        return False
+    if before is None:
+        return True
+    return (now - before).total_seconds() + (eta or 0.0) > rpo_hours * 3600
+
+
+def stop_costs(tasks: Sequence[TaskInfo], points: Iterable[RestorePointInfo], session_id: str,
+               rpo_hours: int | None, now: datetime, wall_now: datetime
+               ) -> tuple[list[StopCost], list[str]]:
+    """What each stop choice costs each computer: how old its newest restore point is
+    once the job has stopped that way (immediately: now; gracefully: when the slowest
+    computer in progress finishes, by the estimates, an unknown one counted as now), and
+    whether that is past the RPO. Also the computers in progress a graceful stop only
+    past the RPO lets finish. ``now`` is the server's clock (points' times), ``wall_now``
+    the tasks' (their estimates)."""
+    before, made = newest_points(points, session_id)
+    etas = {t.computer: eta_seconds(t, wall_now) or 0.0 for t in tasks
+            if t.status is TaskStatus.IN_PROGRESS}
+    finishing = [t.computer for t in tasks
+                 if finishes_past_rpo(t, before.get(t.computer.lower()), rpo_hours, now,
+                                      etas.get(t.computer))]
+    limit = None if rpo_hours is None else rpo_hours * 3600.0
+
+    def age(gets: bool, end_s: float, task: TaskInfo) -> PointAge:
+        key = task.computer.lower()
+        if gets and key in made:            # completed: its new point is there
+            seconds: float | None = end_s + (now - made[key]).total_seconds()
+        elif gets:                          # finishes: a new point at its estimate
+            seconds = max(0.0, end_s - etas.get(task.computer, 0.0))
+        elif key in before:
+            seconds = end_s + (now - before[key]).total_seconds()
+        else:
+            seconds = None
+        late = limit is not None and (seconds is None or seconds > limit)
+        return PointAge(gets_point=gets, age_seconds=seconds, past_rpo=late)
+
+    graceful_end = max(etas.values(), default=0.0)
+    past_end = max((etas[c] for c in finishing), default=0.0)
+    costs = []
+    for t in tasks:
+        done = t.status.produced_point
+        running = t.status is TaskStatus.IN_PROGRESS
+        where = "completed" if done else "in_progress" if running else "not_started"
+        costs.append(StopCost(
+            computer=t.computer, where=where, newest_before=before.get(t.computer.lower()),
+            immediately=age(done, 0.0, t),
+            gracefully=age(done or running, graceful_end, t),
+            gracefully_past_rpo=age(done or t.computer in finishing, past_end, t)))
+    return costs, finishing

@@ -7,6 +7,9 @@ semantics (the heart of the product):
   progress are cancelled (checked per block and during throttle waits) and
   their partial data never becomes a point; pending computers are skipped.
 * gracefully: pending computers are skipped; computers in progress finish.
+* gracefully, only past the RPO: pending computers are skipped; computers in
+  progress past (or about to pass) their RPO finish, the others are cancelled
+  (each task has its own cancel event; an immediate stop sets them all).
 
 A task's final step (the manifest commit) and a stop decision take the same
 lock, so the set of computers with a new point is exactly the set that had
@@ -19,7 +22,7 @@ import logging
 import secrets
 import threading
 from time import monotonic
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -93,16 +96,21 @@ class SessionRunner(SessionThread):
         self._sampled_at: float | None = None   # monotonic time of the last rate sample
 
     # -- control -----------------------------------------------------------
-    def stop(self, mode: StopMode, reason: str | None = None, by: str = "by user"
-             ) -> tuple[list[str], list[str], list[str]]:
+    def stop(self, mode: StopMode, reason: str | None = None, by: str = "by user",
+             finish: Collection[str] = ()) -> tuple[list[str], list[str], list[str]]:
         """Stop the session; returns (completed, in progress, not started) as
         they were at the moment the stop took effect. ``reason`` replaces the
-        session log's "Stop requested by user" line (a deadline, a window)."""
+        session log's "Stop requested by user" line (a deadline, a window).
+        ``finish``, for a graceful stop only past the RPO: the computers in
+        progress that finish (the service names those past their RPO); every
+        other computer in progress is cancelled now and gets no new point."""
         with self.lock:
             if self.session.state is SessionState.STOPPED:
                 raise JobStateError(f"Job '{self.job.name}' is not running.")
             outcome = self.preview()
-            if self._stop_mode is StopMode.IMMEDIATELY or self._stop_mode is mode:
+            if self._stop_mode is StopMode.IMMEDIATELY or self._stop_mode is mode or (
+                    self._stop_mode is StopMode.GRACEFULLY_PAST_RPO
+                    and mode is StopMode.GRACEFULLY):   # the others are cancelled already
                 return outcome
             self._stop_mode = mode
             if self.stop_requested_at is None:
@@ -119,8 +127,28 @@ class SessionRunner(SessionThread):
             self._pending.clear()
             if mode is StopMode.IMMEDIATELY:
                 self.cancel_event.set()
+                for task in self.tasks:
+                    task.cancel.set()
                 self._note(reason or f"Stop requested {by}: immediately. Computers in "
                            "progress are cancelled and get no new restore point.", "warning")
+            elif mode is StopMode.GRACEFULLY_PAST_RPO:
+                keep = {name.lower() for name in finish}
+                kept, cancelled = [], []
+                for task in self.tasks:
+                    if task.status is not TaskStatus.IN_PROGRESS:
+                        continue
+                    if task.computer.name.lower() in keep:
+                        kept.append(task.computer.name)
+                        continue
+                    cancelled.append(task.computer.name)
+                    task.note("Cancelled: the job was stopped gracefully only for computers "
+                              "past their RPO, and this computer is within its RPO.", "warning")
+                    task.cancel.set()
+                self._note(reason or f"Stop requested {by}: gracefully, only for computers "
+                           "past their RPO. Finishing: " + (", ".join(kept) or "none")
+                           + "; cancelled now (no new restore point): "
+                           + (", ".join(cancelled) or "none") + "; no new computer starts.",
+                           "warning")
             else:
                 self._note(reason or f"Stop requested {by}: gracefully. Computers in "
                            "progress will finish; no new computer starts.", "warning")
@@ -202,6 +230,8 @@ class SessionRunner(SessionThread):
             with self.lock:
                 self._note(f"Internal error: {exc}", "error")
                 self.cancel_event.set()
+                for task in self.tasks:
+                    task.cancel.set()
             self._finish(force_failed=True)
         finally:
             # The callback first (the server records retries and frees the job
@@ -272,7 +302,7 @@ class SessionRunner(SessionThread):
                 result = SessionResult.SUCCESS
             made = sum(1 for t in self.tasks if t.status.produced_point)
             how = "" if self._stop_mode is None else \
-                f"Job stopped {self._stop_mode.value} {self._stopped_by}. "
+                f"Job stopped {self._stop_mode.text} {self._stopped_by}. "
             self._note(f"{how}{made} of {len(self.tasks)} computer(s) got a new restore point.",
                        "info" if result is SessionResult.SUCCESS else
                        "warning" if result is SessionResult.WARNING else "error")

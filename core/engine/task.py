@@ -36,7 +36,7 @@ class TaskProcessor:
         self.task = task
         self.job = runner.job
         self.ctx = runner.ctx
-        self.cancel = runner.cancel_event
+        self.cancel = task.cancel   # set by an immediate stop, or for this computer alone
         self.throttle = Throttle(self.job.throttle_mbps)   # the rate is per computer
         self.reading = FileReading(task, self.throttle, self.cancel)
         self.points = TaskPoints(runner, task)
@@ -53,7 +53,9 @@ class TaskProcessor:
             with self.runner.lock:
                 task.status = TaskStatus.CANCELLED
                 task.ended = utcnow()
-                task.note("Processing cancelled: the job was stopped immediately. "
+                how = "the job was stopped immediately" if self.runner.cancel_event.is_set() \
+                    else "the job was stopped and this computer was within its RPO"
+                task.note(f"Processing cancelled: {how}. "
                           "No restore point was created for this computer.", "error")
             return
         except ConsoleError as exc:

@@ -17,7 +17,7 @@ from functools import partial
 from core.api import BulkResult, ComputerEstimate, StopPreview
 from core.engine.context import EngineContext
 from core.engine.copy_task import CopyTaskProcessor
-from core.engine.estimates import eta_seconds, progress_percent
+from core.engine.estimates import eta_seconds, progress_percent, stop_costs
 from core.engine.operations import OperationRunner
 from core.engine.session import SessionRunner, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
@@ -291,11 +291,26 @@ class Sessions:
         """Stop the job's session; returns where each computer stood at the
         moment the stop took effect. A graceful stop with ``escalate_after_s``
         becomes immediate if the session still runs that long after; the server
-        keeps the deadline, so it holds with every console closed."""
+        keeps the deadline, so it holds with every console closed. Gracefully only
+        past the RPO: the computers in progress past their RPO (or passing it before
+        they could finish) finish, the others are cancelled now."""
         job, runner = self._runner_of(name)
         sid = runner.session.id
-        done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
-        if mode is StopMode.GRACEFULLY and escalate_after_s:
+        if mode is StopMode.GRACEFULLY_PAST_RPO:
+            if job.notify.rpo_hours is None:
+                raise JobStateError(
+                    f"Job '{job.name}' has no RPO, so no computer is past it. Set one "
+                    f"('agent-jobs job set \"{job.name}\" --rpo HOURS', or the job's "
+                    "Notifications), or stop it gracefully or immediately.")
+            points = self._ctx.catalogue.points(job.name)
+            with runner.lock:   # no task starts or ends between the choice and the stop
+                _costs, finish = stop_costs(runner.snapshot().tasks, points, sid,
+                                            job.notify.rpo_hours, self._ctx.clock(), utcnow())
+                done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}",
+                                                     finish=finish)
+        else:
+            done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
+        if mode.graceful and escalate_after_s:
             due = self._ctx.clock() + timedelta(seconds=escalate_after_s)
             self._ctx.deadlines.set(f"escalate:{sid}", due,
                                partial(self._escalate, sid, escalate_after_s))
@@ -323,7 +338,11 @@ class Sessions:
                  where: tuple[list[str], list[str], list[str]]) -> StopPreview:
         done, running, pending = where
         now = utcnow()
-        tasks = {t.computer: t for t in runner.snapshot().tasks}
+        snapshot = runner.snapshot().tasks
+        tasks = {t.computer: t for t in snapshot}
+        rpo = job.notify.rpo_hours
+        costs, finishing = stop_costs(snapshot, self._ctx.catalogue.points(job.name),
+                                      runner.session.id, rpo, self._ctx.clock(), now)
         estimates = [ComputerEstimate(computer=c, progress=progress_percent(tasks[c]),
                                       eta_seconds=eta_seconds(tasks[c], now))
                      for c in running if c in tasks]
@@ -335,7 +354,8 @@ class Sessions:
                            escalate_at=self._ctx.deadlines.due_at(f"escalate:{runner.session.id}"),
                            stop_mode=runner.session.stop_mode,
                            stop_requested_at=runner.stop_requested_at,
-                           stopped_by=runner.session.stopped_by)
+                           stopped_by=runner.session.stopped_by,
+                           rpo_hours=rpo, costs=costs, finishes_past_rpo=finishing)
 
     def _escalate(self, session_id: str, after_s: float) -> None:
         runner = self._ctx.runners.get(session_id)
