@@ -296,6 +296,7 @@ class Sessions:
         they could finish) finish, the others are cancelled now."""
         job, runner = self._runner_of(name)
         sid = runner.session.id
+        finish: list[str] = []
         if mode is StopMode.GRACEFULLY_PAST_RPO:
             if job.notify.rpo_hours is None:
                 raise JobStateError(
@@ -321,7 +322,10 @@ class Sessions:
         elif mode is StopMode.IMMEDIATELY:
             self._ctx.deadlines.cancel(f"escalate:{sid}")
         self._ctx.events.publish(SessionChanged(job.name, sid))
-        return self._preview(job, runner, (done, running, pending))
+        preview = self._preview(job, runner, (done, running, pending))
+        if mode is StopMode.GRACEFULLY_PAST_RPO:   # the decision, as it was taken
+            preview.finishes_past_rpo = [c for c in running if c in finish]
+        return preview
 
     def stop_preview(self, name: str) -> StopPreview:
         job, runner = self._runner_of(name)
