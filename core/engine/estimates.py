@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from statistics import median
 
 from core.api.reports import PointAge, StopCost
-from core.models import RestorePointInfo, TaskInfo, TaskStatus
+from core.models import RestorePointInfo, SessionInfo, TaskInfo, TaskStatus
 
 MIN_ELAPSED_S = 1.0   # below this a rate is noise
 
@@ -107,3 +108,45 @@ def stop_costs(tasks: Sequence[TaskInfo], points: Iterable[RestorePointInfo], se
             gracefully=age(done or running, graceful_end, t),
             gracefully_past_rpo=age(done or t.computer in finishing, past_end, t)))
     return costs, finishing
+
+
+HISTORY_SESSIONS = 10   # the job's last sessions a computer's expected duration comes from
+HISTORY_RUNS = 5        # of which its last runs that made a point (the median of them)
+
+
+def expected_durations(sessions: Iterable[SessionInfo], full: bool) -> dict[str, float]:
+    """Per computer (lower-case name), the seconds its task is expected to take: the
+    median of its last HISTORY_RUNS runs that made a point (newest sessions first),
+    those of the same kind (active full or not) when it has any. A computer with no
+    such run is absent (its duration is unknown)."""
+    same: dict[str, list[float]] = {}
+    other: dict[str, list[float]] = {}
+    for session in sessions:
+        into = same if session.full == full else other
+        for t in session.tasks:
+            if t.status.produced_point and t.started is not None and t.ended is not None:
+                runs = into.setdefault(t.computer.lower(), [])
+                if len(runs) < HISTORY_RUNS:
+                    runs.append(max(0.0, (t.ended - t.started).total_seconds()))
+    return {c: median(same.get(c) or other[c]) for c in {*same, *other}}
+
+
+def fit_order(names: Sequence[str], expected: dict[str, float]) -> list[str]:
+    """The order a window's session starts its computers in: those with no history
+    first (they are started, whatever they take, and learn their duration), then the
+    others shortest expected first, so that as many as possible finish in the window."""
+    unknown = [n for n in names if n.lower() not in expected]
+    known = sorted((n for n in names if n.lower() in expected),
+                   key=lambda n: expected[n.lower()])
+    return unknown + known
+
+
+def about(seconds: float) -> str:
+    """A duration in the log's words: "40 min", "about 2 h", "1.5 h"."""
+    minutes = seconds / 60
+    if minutes < 1:
+        return f"{max(0, round(seconds))} s"
+    if minutes < 90:
+        return f"{round(minutes)} min"
+    hours = minutes / 60
+    return f"{hours:.1f} h".replace(".0 h", " h") if hours < 10 else f"{round(hours)} h"

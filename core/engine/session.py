@@ -23,10 +23,12 @@ import secrets
 import threading
 from time import monotonic
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from core.engine.context import EngineContext, TaskRun, log_size
+from core.engine.estimates import about, fit_order
 from core.engine.task import TaskProcessor
 from core.engine.thread import SessionThread
 from core.errors import ConsoleError, JobStateError
@@ -54,6 +56,17 @@ MAX_RATE_SAMPLES = 300
 
 
 
+@dataclass(frozen=True)
+class WindowFit:
+    """A session started inside its job's backup window: when the window closes, and
+    each computer's expected duration in seconds (lower-case name; from its history,
+    see ``core.engine.estimates.expected_durations``). Computers start in
+    ``fit_order``; one that cannot finish before the close is not started."""
+
+    closes: datetime
+    expected: dict[str, float] = field(default_factory=dict)
+
+
 class TaskWork(Protocol):
     """One computer's work in a session (a backup, or a copy)."""
 
@@ -68,10 +81,12 @@ class SessionRunner(SessionThread):
     def __init__(self, ctx: EngineContext, job: JobDefinition, session: SessionInfo,
                  on_finished: Callable[[SessionRunner], None] | None = None, *,
                  computers: Sequence[Computer] | None = None,
-                 processor: Callable[[SessionRunner, TaskRun], TaskWork] | None = None) -> None:
+                 processor: Callable[[SessionRunner, TaskRun], TaskWork] | None = None,
+                 window: WindowFit | None = None) -> None:
         """``computers``: the computers the tasks name (default: the job's; a backup copy
         job's are its source job's). ``processor`` makes a task's work (default: a
-        backup, :class:`TaskProcessor`; a copy session passes ``CopyTaskProcessor``)."""
+        backup, :class:`TaskProcessor`; a copy session passes ``CopyTaskProcessor``).
+        ``window``: the backup window the session must fit in (see :class:`WindowFit`)."""
         super().__init__(f"session-{session.id}")
         self.ctx = ctx
         self.job = job
@@ -81,6 +96,11 @@ class SessionRunner(SessionThread):
         by_name = {c.name: c for c in (job.computers if computers is None else computers)}
         self.tasks = [TaskRun(by_name[t.computer]) for t in session.tasks]
         self._pending = list(self.tasks)
+        self._window = window
+        if window is not None:
+            order = {n: i for i, n in enumerate(
+                fit_order([t.computer.name for t in self.tasks], window.expected))}
+            self._pending.sort(key=lambda t: order[t.computer.name])
         self.lock = threading.RLock()   # the session's state, its tasks' statuses, the commit
         self.cancel_event = threading.Event()   # set by an immediate stop
         self._wake = threading.Event()
@@ -205,6 +225,12 @@ class SessionRunner(SessionThread):
                 what = "Copy job" if self.job.is_copy else "Job"
                 self._note(f"{what} started {kind}" + (" (active full)" if self.session.full else "")
                            + f": {len(self.tasks)} computer(s), {self.job.task_slots} task slot(s)")
+                if self._window is not None:
+                    left = (self._window.closes - self.ctx.clock()).total_seconds()
+                    self._note(f"The backup window closes in {about(left)}: computers start "
+                               "shortest expected first (those with no history first), and "
+                               "one that cannot finish before the close is left for next "
+                               "time.")
             self._flush()
             workers = [threading.Thread(target=self._worker, daemon=True,
                                         name=f"task-{self.session.id}-{i}")
@@ -326,6 +352,8 @@ class SessionRunner(SessionThread):
                     if self._stop_mode is not None or not self._pending:
                         return
                     task = self._pending.pop(0)
+                    if not self._fits(task):
+                        continue
                     task.status = TaskStatus.IN_PROGRESS
                     task.started = utcnow()
                 self._wake.set()
@@ -336,6 +364,25 @@ class SessionRunner(SessionThread):
             with self.lock:
                 self._live_workers -= 1
             self._wake.set()
+
+    def _fits(self, task: TaskRun) -> bool:
+        """Under the lock: ``task`` can start (no window, no history, or its expected
+        duration ends before the window closes); else it is skipped, and the log says
+        why."""
+        if self._window is None:
+            return True
+        need = self._window.expected.get(task.computer.name.lower())
+        left = (self._window.closes - self.ctx.clock()).total_seconds()
+        if need is None or need <= left:
+            return True
+        task.status = TaskStatus.SKIPPED
+        task.ended = utcnow()
+        task.note(f"Not started: this computer needs about {about(need)} (its last runs) and "
+                  f"the backup window closes in {about(max(0.0, left))}; it is left for the "
+                  "next run.", "warning")
+        self._note(f"Not started: {task.computer.name} needs about {about(need)}, the window "
+                   f"closes in {about(max(0.0, left))}.", "warning")
+        return False
 
     def _reclaim_space(self) -> None:
         """Prune after retention forgot points, and after a computer failed or was

@@ -17,9 +17,11 @@ from functools import partial
 from core.api import BulkResult, ComputerEstimate, StopPreview
 from core.engine.context import EngineContext
 from core.engine.copy_task import CopyTaskProcessor
-from core.engine.estimates import eta_seconds, progress_percent, stop_costs
+from core.engine.estimates import (
+    HISTORY_SESSIONS, eta_seconds, expected_durations, progress_percent, stop_costs,
+)
 from core.engine.operations import OperationRunner
-from core.engine.session import SessionRunner, new_session_id
+from core.engine.session import SessionRunner, WindowFit, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (
@@ -169,15 +171,19 @@ class Sessions:
         self._ctx.catalogue.create_session(session, owner_pid=os.getpid())
         if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
             self._scheduled_sessions.add(session.id)
+        closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
+        fit = None if closes is None else WindowFit(closes, expected_durations(
+            self._ctx.catalogue.sessions(job.name, HISTORY_SESSIONS, type=session.type),
+            full))
         runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished,
                                computers=computers,
-                               processor=None if source is None else CopyTaskProcessor)
+                               processor=None if source is None else CopyTaskProcessor,
+                               window=fit)
         runner.started_by = who_is_asking()
         if source is None:
             self._demo_work(runner, computers)
         with self._ctx.runners_lock:
             self._ctx.runners[session.id] = runner
-        closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
         if closes is not None:   # started inside the window: it ends the session there
             self._ctx.deadlines.set(f"window:{session.id}", closes,
                                partial(self._window_closed, session.id))
