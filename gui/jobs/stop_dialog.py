@@ -55,6 +55,7 @@ NO_RPO_TIP = ("The job has no RPO, so no computer is past it. Set one in the job
 COST_COLUMNS = ("Computer", "Now", "Immediately", "Gracefully", "Only past RPO")
 COST_ROWS = 5        # rows in view before the cost table scrolls
 LATE = QColor("#C62828")
+NEW_POINT = QColor("#007A28")   # the choices' "New restore points for" green
 LOADING_TEXT = "Checking the job's computers…"
 CHOICE_TEXT_WIDTH = 260
 POINTS_LINES = 3     # room for the computers that get a point, before it scrolls
@@ -278,9 +279,17 @@ class StopJobDialog(QDialog):
         self.costs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         header = self.costs.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col, tip in enumerate((
+                "", "Where the computer is in the session now",
+                "Its newest restore point once the job has stopped immediately (now)",
+                "Its newest restore point once the graceful stop has ended (by the estimates)",
+                "Its newest restore point once only the computers past their RPO have "
+                "finished")):
+            if tip:
+                self.costs.horizontalHeaderItem(col).setToolTip(tip)
         rows = self.costs.verticalHeader().defaultSectionSize()
-        self.costs.setFixedSize(full, header.sizeHint().height() + rows * COST_ROWS + 4)
+        self.costs.setMinimumWidth(full)   # as wide as the choices above it
+        self.costs.setFixedHeight(header.sizeHint().height() + rows * COST_ROWS + 4)
         layout.addWidget(self.costs)
 
         self.nothing = QLabel("", self)
@@ -420,6 +429,8 @@ class StopJobDialog(QDialog):
                     item.setIcon(icon("warning"))
                     item.setForeground(QBrush(LATE))
                     item.setData(Qt.ItemDataRole.UserRole, "past RPO")
+                elif age.gets_point:
+                    item.setForeground(QBrush(NEW_POINT))
                 self.costs.setItem(r, col, item)
         rpo = {p.rpo_hours for p in previews}
         self.costs_caption.setText(
