@@ -285,8 +285,9 @@ class StopJobDialog(QDialog):
                 "Its newest restore point once the graceful stop has ended (by the estimates)",
                 "Its newest restore point once only the computers past their RPO have "
                 "finished")):
-            if tip:
-                self.costs.horizontalHeaderItem(col).setToolTip(tip)
+            head = self.costs.horizontalHeaderItem(col)
+            if tip and head is not None:
+                head.setToolTip(tip)
         rows = self.costs.verticalHeader().defaultSectionSize()
         self.costs.setMinimumWidth(full)   # as wide as the choices above it
         self.costs.setFixedHeight(header.sizeHint().height() + rows * COST_ROWS + 4)
