@@ -168,3 +168,7 @@ class TaskSession(Protocol):
 
     def points_forgotten(self) -> None:
         """Retention removed points: the session reclaims their space at its end."""
+
+    def fits_after_scan(self, task: TaskRun) -> bool:
+        """After ``task``'s scan: False when its backup window closes before the
+        computer can be read at its usual rate (the session has marked it Skipped)."""

@@ -131,6 +131,24 @@ def expected_durations(sessions: Iterable[SessionInfo], full: bool) -> dict[str,
     return {c: median(same.get(c) or other[c]) for c in {*same, *other}}
 
 
+def history_rates(sessions: Iterable[SessionInfo], full: bool) -> dict[str, float]:
+    """Per computer (lower-case name), the bytes of its scan it processed per second in
+    its last runs that made a point (the median; same kind first, as
+    ``expected_durations``): its current scan's size over this rate is how long it
+    needs now."""
+    same: dict[str, list[float]] = {}
+    other: dict[str, list[float]] = {}
+    for session in sessions:
+        into = same if session.full == full else other
+        for t in session.tasks:
+            if t.status.produced_point and t.started is not None and t.ended is not None \
+                    and t.bytes_total > 0 and t.ended > t.started:
+                runs = into.setdefault(t.computer.lower(), [])
+                if len(runs) < HISTORY_RUNS:
+                    runs.append(t.bytes_total / (t.ended - t.started).total_seconds())
+    return {c: median(same.get(c) or other[c]) for c in {*same, *other}}
+
+
 def fit_order(names: Sequence[str], expected: dict[str, float]) -> list[str]:
     """The order a window's session starts its computers in: those with no history
     first (they are started, whatever they take, and learn their duration), then the

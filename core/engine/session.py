@@ -61,10 +61,13 @@ class WindowFit:
     """A session started inside its job's backup window: when the window closes, and
     each computer's expected duration in seconds (lower-case name; from its history,
     see ``core.engine.estimates.expected_durations``). Computers start in
-    ``fit_order``; one that cannot finish before the close is not started."""
+    ``fit_order``; one that cannot finish before the close is not started, and one
+    whose current scan (at its usual rate, ``rates``) shows it cannot is stopped
+    right after the scan, before it reads anything."""
 
     closes: datetime
     expected: dict[str, float] = field(default_factory=dict)
+    rates: dict[str, float] = field(default_factory=dict)   # bytes of its scan per second
 
 
 class TaskWork(Protocol):
@@ -382,6 +385,31 @@ class SessionRunner(SessionThread):
                   "next run.", "warning")
         self._note(f"Not started: {task.computer.name} needs about {about(need)}, the window "
                    f"closes in {about(max(0.0, left))}.", "warning")
+        return False
+
+    def fits_after_scan(self, task: TaskRun) -> bool:
+        """After ``task``'s scan: False (and the task Skipped, the log saying why) when,
+        at the rate its last runs read it, its scanned size cannot be read before the
+        window closes."""
+        if self._window is None:
+            return True
+        rate = self._window.rates.get(task.computer.name.lower())
+        if not rate or task.bytes_total <= 0:
+            return True
+        need = task.bytes_total / rate
+        with self.lock:
+            left = (self._window.closes - self.ctx.clock()).total_seconds()
+            if need <= left or self._stop_mode is not None:
+                return True
+            task.status = TaskStatus.SKIPPED
+            task.ended = utcnow()
+            size = log_size(task.bytes_total)
+            task.note(f"Not started: its scan found {size}, which at the rate of its last "
+                      f"runs needs about {about(need)}, and the backup window closes in "
+                      f"{about(max(0.0, left))}; nothing was read, it is left for the next "
+                      "run.", "warning")
+            self._note(f"Not started: {task.computer.name} needs about {about(need)} (its scan: "
+                       f"{size}), the window closes in {about(max(0.0, left))}.", "warning")
         return False
 
     def _reclaim_space(self) -> None:

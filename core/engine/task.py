@@ -28,6 +28,10 @@ from core.repository.repository import LockWaitCancelled
 log = logging.getLogger(__name__)
 
 
+class LeftForNextRun(Exception):
+    """The computer's scan shows it cannot finish before its backup window closes."""
+
+
 class TaskProcessor:
     """Backs up one computer within a session."""
 
@@ -49,6 +53,8 @@ class TaskProcessor:
         task.note(f"Processing {task.computer.name}")
         try:
             point = self._backup()
+        except LeftForNextRun:
+            return   # the session marked it Skipped, and said why
         except Cancelled:
             with self.runner.lock:
                 task.status = TaskStatus.CANCELLED
@@ -100,6 +106,8 @@ class TaskProcessor:
         for n in scan.notes:
             task.note(n)
         task.files_total, task.bytes_total = scan.files, scan.bytes
+        if not self.runner.fits_after_scan(task):   # a backup window it cannot finish in
+            raise LeftForNextRun
         repo_name = self.ctx.repository_name(self.job.repository)
         repo = self.ctx.repository(repo_name)
         parent = None if self.runner.session.full else self.points.parent_manifest(repo)

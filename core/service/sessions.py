@@ -18,7 +18,8 @@ from core.api import BulkResult, ComputerEstimate, StopPreview
 from core.engine.context import EngineContext
 from core.engine.copy_task import CopyTaskProcessor
 from core.engine.estimates import (
-    HISTORY_SESSIONS, eta_seconds, expected_durations, progress_percent, stop_costs,
+    HISTORY_SESSIONS, eta_seconds, expected_durations, history_rates, progress_percent,
+    stop_costs,
 )
 from core.engine.operations import OperationRunner
 from core.engine.session import SessionRunner, WindowFit, new_session_id
@@ -172,9 +173,11 @@ class Sessions:
         if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
             self._scheduled_sessions.add(session.id)
         closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
-        fit = None if closes is None else WindowFit(closes, expected_durations(
-            self._ctx.catalogue.sessions(job.name, HISTORY_SESSIONS, type=session.type),
-            full))
+        fit = None
+        if closes is not None:   # the order and admission that fit the window
+            history = self._ctx.catalogue.sessions(job.name, HISTORY_SESSIONS, type=session.type)
+            fit = WindowFit(closes, expected_durations(history, full),
+                            history_rates(history, full))
         runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished,
                                computers=computers,
                                processor=None if source is None else CopyTaskProcessor,

@@ -47,13 +47,14 @@ def svc(tmp_path: Path, gate: TaskGate, clock: FakeClock) -> Iterator[BackupServ
 
 
 def window_job(svc: BackupService, tmp_path: Path, name: str, computers: list[str],
-               history: dict[str, float]) -> None:
+               history: dict[str, float], sizes: dict[str, int] | None = None,
+               files: dict[str, int] | None = None) -> None:
     """A job of one task slot with an immediate 10:00-11:00 window, and one past
     session in which each computer of ``history`` took that many seconds."""
     svc.create_job(JobDefinition(
         name=name, task_slots=1,
-        computers=tuple(Computer(name=c, path=str(make_tree(tmp_path / name / c)))
-                        for c in computers),
+        computers=tuple(Computer(name=c, path=str(make_tree(
+            tmp_path / name / c, files=(files or {}).get(c, 3)))) for c in computers),
         schedule=Schedule(kind=ScheduleKind.DAILY, at="10:15", window=BackupWindow(
             start="10:00", end="11:00", terminate=True))))
     start = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -61,7 +62,8 @@ def window_job(svc: BackupService, tmp_path: Path, name: str, computers: list[st
                        state=SessionState.STARTING, type=SessionType.BACKUP,
                        run_kind=RunKind.SCHEDULED, created=start, tasks=[
                            TaskInfo(computer=c, status=TaskStatus.SUCCESS, started=start,
-                                    ended=start + timedelta(seconds=s))
+                                    ended=start + timedelta(seconds=s),
+                                    bytes_total=(sizes or {}).get(c, 0))
                            for c, s in history.items()])
     svc.catalogue.create_session(past, owner_pid=os.getpid())
     past.state, past.result = SessionState.STOPPED, SessionResult.SUCCESS
@@ -114,6 +116,7 @@ def points(session: SessionInfo) -> int:
 def today(monkeypatch: pytest.MonkeyPatch) -> None:
     """Today's order: no history is known, every computer starts in the job's order."""
     monkeypatch.setattr(sessions_desk, "expected_durations", lambda *_a, **_k: {})
+    monkeypatch.setattr(sessions_desk, "history_rates", lambda *_a, **_k: {})
 
 
 def test_the_window_starts_what_fits_and_leaves_the_rest(
@@ -173,3 +176,19 @@ def test_never_cancels_what_the_rule_would_not_start_and_never_makes_fewer_point
     old = drive(svc, gate, clock, "Today", takes)
     assert points(fit) >= points(old), (takes, statuses(fit), statuses(old))
     assert not any(s is TaskStatus.CANCELLED for s in statuses(fit).values())
+
+
+def test_a_computer_whose_scan_has_grown_is_left_after_its_scan(
+        svc: BackupService, tmp_path: Path, gate: TaskGate, clock: FakeClock) -> None:
+    """'grown' took 5 min for its 6 KiB last time; its scan now finds 60 KiB: at that
+    rate it needs 50 min, the window closes in 30: it reads nothing and is left for
+    next time, and 'small' gets the slot."""
+    window_job(svc, tmp_path, "Scan", ["grown", "small"], {"grown": 300.0, "small": 600.0},
+               sizes={"grown": 3 * 2048, "small": 3 * 2048}, files={"grown": 30})
+    session = drive(svc, gate, clock, "Scan", {"grown": 300.0, "small": 600.0})
+    assert statuses(session) == {"grown": TaskStatus.SKIPPED, "small": TaskStatus.SUCCESS}
+    grown = next(t for t in session.tasks if t.computer == "grown")
+    assert grown.bytes_total == 30 * 2048 and grown.bytes_read == 0 and grown.files_done == 0
+    assert "Not started: grown needs about 50 min (its scan: 60.0 KB), the window closes " \
+        "in 30 min." in [i.text for i in session.log]
+    assert [p.computer for p in svc.list_points("Scan")] == ["small"]
