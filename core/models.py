@@ -55,6 +55,19 @@ class SessionResult(str, Enum):
 class StopMode(str, Enum):
     IMMEDIATELY = "immediately"
     GRACEFULLY = "gracefully"
+    # computers in progress past (or about to pass) their RPO finish; the others are cancelled
+    GRACEFULLY_PAST_RPO = "gracefullyPastRpo"
+
+    @property
+    def text(self) -> str:
+        """The mode in the operator's words ("gracefully, only computers past their RPO")."""
+        return "gracefully, only computers past their RPO" \
+            if self is StopMode.GRACEFULLY_PAST_RPO else self.value
+
+    @property
+    def graceful(self) -> bool:
+        """Some computers in progress may still finish."""
+        return self is not StopMode.IMMEDIATELY
 
 
 class RunKind(str, Enum):

@@ -261,14 +261,14 @@ class ServerClient:
                  escalate_after_s: float | None = None) -> StopPreview:
         return StopPreview.model_validate(self._request(
             "POST", f"/jobs/{_q(name)}/stop",
-            json={"gracefulStop": mode is StopMode.GRACEFULLY,
+            json={"gracefulStop": mode.graceful, "mode": mode.value,
                   "escalateAfterSeconds": escalate_after_s}))
 
     def stop_jobs(self, names: list[str], mode: StopMode,
                   escalate_after_s: float | None = None) -> BulkResult:
         return BulkResult.model_validate(self._request(
             "POST", "/jobs/stop",
-            json={"names": names, "gracefulStop": mode is StopMode.GRACEFULLY,
+            json={"names": names, "gracefulStop": mode.graceful, "mode": mode.value,
                   "escalateAfterSeconds": escalate_after_s}))
 
     def stop_preview(self, name: str) -> StopPreview:

@@ -250,7 +250,7 @@ def stopped_text(session: SessionInfo | Any) -> str:
     if session.stop_mode is None:
         return ""
     by = session.stopped_by or "by user"
-    return f"Stopped {by} ({session.stop_mode.value})"
+    return f"Stopped {by} ({session.stop_mode.text})"
 
 
 

@@ -402,9 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode = stop_job.add_mutually_exclusive_group(required=True)
     mode.add_argument("--immediately", action="store_true")
     mode.add_argument("--gracefully", action="store_true")
+    mode.add_argument("--gracefully-past-rpo", action="store_true",
+                      help="computers in progress past (or about to pass) the job's RPO "
+                           "(--rpo) finish; the others stop now with no new restore point; "
+                           "none new starts")
     stop_job.add_argument("--wait", action="store_true", help="return when the session ends")
     stop_job.add_argument("--escalate-after", metavar="DURATION",
-                          help="with --gracefully: stop immediately if the job still runs "
+                          help="with --gracefully (or --gracefully-past-rpo): stop "
+                               "immediately if the job still runs "
                                "after this long (e.g. 90s, 10m, 2h)")
     stop_job.add_argument("--json", action="store_true",
                           help="print who gets a restore point (with --wait: and the ended "

@@ -50,6 +50,9 @@ class TaskRun:
     rate_samples: list[tuple[float, int]] = field(default_factory=list)
     # the BackupWriter while there is one, then its figures
     writer: BackupWriter | WriterFigures | None = field(default=None, repr=False)
+    # set when this computer is cancelled: by an immediate stop (every task's), or alone
+    # (a graceful stop only for computers past their RPO cancels the others)
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def note(self, text: str, level: str = "info") -> None:
         self.log.append(LogItem(time=utcnow(), level=level, text=text))
@@ -165,3 +168,7 @@ class TaskSession(Protocol):
 
     def points_forgotten(self) -> None:
         """Retention removed points: the session reclaims their space at its end."""
+
+    def fits_after_scan(self, task: TaskRun) -> bool:
+        """After ``task``'s scan: False when its backup window closes before the
+        computer can be read at its usual rate (the session has marked it Skipped)."""

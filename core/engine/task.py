@@ -28,6 +28,10 @@ from core.repository.repository import LockWaitCancelled
 log = logging.getLogger(__name__)
 
 
+class LeftForNextRun(Exception):
+    """The computer's scan shows it cannot finish before its backup window closes."""
+
+
 class TaskProcessor:
     """Backs up one computer within a session."""
 
@@ -36,7 +40,7 @@ class TaskProcessor:
         self.task = task
         self.job = runner.job
         self.ctx = runner.ctx
-        self.cancel = runner.cancel_event
+        self.cancel = task.cancel   # set by an immediate stop, or for this computer alone
         self.throttle = Throttle(self.job.throttle_mbps)   # the rate is per computer
         self.reading = FileReading(task, self.throttle, self.cancel)
         self.points = TaskPoints(runner, task)
@@ -49,11 +53,15 @@ class TaskProcessor:
         task.note(f"Processing {task.computer.name}")
         try:
             point = self._backup()
+        except LeftForNextRun:
+            return   # the session marked it Skipped, and said why
         except Cancelled:
             with self.runner.lock:
                 task.status = TaskStatus.CANCELLED
                 task.ended = utcnow()
-                task.note("Processing cancelled: the job was stopped immediately. "
+                how = "the job was stopped immediately" if self.runner.cancel_event.is_set() \
+                    else "the job was stopped and this computer was within its RPO"
+                task.note(f"Processing cancelled: {how}. "
                           "No restore point was created for this computer.", "error")
             return
         except ConsoleError as exc:
@@ -98,6 +106,8 @@ class TaskProcessor:
         for n in scan.notes:
             task.note(n)
         task.files_total, task.bytes_total = scan.files, scan.bytes
+        if not self.runner.fits_after_scan(task):   # a backup window it cannot finish in
+            raise LeftForNextRun
         repo_name = self.ctx.repository_name(self.job.repository)
         repo = self.ctx.repository(repo_name)
         parent = None if self.runner.session.full else self.points.parent_manifest(repo)

@@ -129,6 +129,9 @@ class StartAnswer(BaseModel):
 
 class StopBody(BaseModel):
     gracefulStop: bool = False   # noqa: N815 (the reference API's name)
+    # "immediately", "gracefully" or "gracefullyPastRpo" (computers in progress past their
+    # RPO finish, the others stop now); without it, gracefulStop says which of the first two.
+    mode: StopMode | None = None
     # A graceful stop turns immediate when the job still runs this long after.
     escalateAfterSeconds: float | None = Field(default=None, gt=0, le=7 * 86400)  # noqa: N815
 
@@ -278,6 +281,11 @@ def _restore_allowed(request: Request, target: str | None) -> None:
 
 
 def _mode(body: StopBody) -> StopMode:
+    if body.mode is not None:
+        if body.mode is StopMode.IMMEDIATELY and body.gracefulStop:
+            raise errors.InvalidInput('"mode": "immediately" contradicts "gracefulStop": true; '
+                               "send one of them.")
+        return body.mode
     return StopMode.GRACEFULLY if body.gracefulStop else StopMode.IMMEDIATELY
 
 
