@@ -68,8 +68,18 @@ class FileReading:
         on an immediate stop. Without PSI, the log says so once and reading is not governed."""
         if self.yield_threshold is None:
             return
-        cancel = self.cancel
-        governor = Governor(self.yield_threshold, max_bps=self.throttle.rate, wait=cancel.wait)
+        cancel, task = self.cancel, self.task
+
+        def wait(seconds: float) -> bool:
+            """Cancel-aware (an immediate stop ends it at once); counted live as Production."""
+            t0 = perf_counter()
+            try:
+                return cancel.wait(seconds)
+            finally:
+                task.production_s += perf_counter() - t0
+                if governor.worst is not None:
+                    task.production_why = governor.why
+        governor = Governor(self.yield_threshold, max_bps=self.throttle.rate, wait=wait)
         if not governor.available:
             self.task.note(no_pressure_note())
             return
@@ -82,15 +92,8 @@ class FileReading:
 
     def _govern(self, n: int) -> None:
         """A chunk boundary: the governor may slow or hold the reading here."""
-        governor = self.governor
-        if governor is None:
-            return
-        t0 = perf_counter()
-        governor.consume(n)
-        task = self.task
-        task.production_s += perf_counter() - t0
-        if governor.worst is not None:
-            task.production_why = governor.why
+        if self.governor is not None:
+            self.governor.consume(n)   # its waits count as Production (start_governor)
 
     def credit_remote_governor(self, figures: dict[str, Any] | None) -> None:
         """An SSH computer's governor figures (held and slowed seconds, why): its waits were
