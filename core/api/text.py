@@ -148,7 +148,7 @@ class SessionFigures(BaseModel):
             held = self.stages[Stage.PRODUCTION]
             return f"Production: held {held:.1f} s" + (
                 f" ({self.production_why})" if self.production_why else "")
-        return self.bottleneck.value
+        return str(self.bottleneck.value)
 
 
 def session_figures(session: SessionInfo) -> SessionFigures:
