@@ -97,6 +97,8 @@ class SourceFile(Protocol):
 class SourceReader(Protocol):
     """A read at the source: files in the order asked, cut and hashed there unless ``raw``."""
     raw: bool
+    #: told an SSH computer's governor figures as they come (yield to production)
+    on_governor: Callable[[dict[str, Any]], None] | None
 
     def next_file(self) -> Any: ...
     def finish(self) -> dict[str, Any]: ...

@@ -58,6 +58,7 @@ class FileReading:
         self.governor: Governor | None = None
         self._remote_production = 0.0   # an SSH computer's held and slowed seconds, credited
         self._remote_noted = False
+        self._owed_source = 0.0
         self.planned: set[str] = set()   # the files the source was asked to read
         self._source_counted = 0   # an SSH computer's bytes: chunks received,
         self._source_told = 0      # and what it said it read (see _credit_source)
@@ -102,15 +103,22 @@ class FileReading:
             return
         task = self.task
         total = float(figures.get("held_s", 0.0)) + float(figures.get("slowed_s", 0.0))
-        gained = min(max(0.0, total - self._remote_production), task.source_s)
+        gained = max(0.0, total - self._remote_production)
         self._remote_production += gained
-        task.source_s -= gained
         task.production_s += gained
+        self._owed_source += gained   # counted as Source once the wait it was part of ends
+        self._settle_source()
         if figures.get("why"):
             task.production_why = str(figures["why"])
             if not self._remote_noted:
                 self._remote_noted = True
                 task.note(held_note(task.production_why))
+
+    def _settle_source(self) -> None:
+        task = self.task
+        take = min(self._owed_source, task.source_s)
+        task.source_s -= take
+        self._owed_source -= take
 
     def prefetcher(self, agent: Agent, entries: list[FsEntry], parent_entries: dict[str, Entry]
                    ) -> Callable[[int], None] | None:
@@ -202,9 +210,11 @@ class FileReading:
             files.append((e.rel, e.st.st_size))
         self._source_counted = self._source_told = 0
         self.planned = {rel for rel, _ in files}
-        return agent.source_reader(files, writer.chunker, missing, rate=self.throttle.rate,
-                                   on_progress=self._source_progress,
-                                   yield_threshold=self.yield_threshold)
+        reader = agent.source_reader(files, writer.chunker, missing, rate=self.throttle.rate,
+                                     on_progress=self._source_progress,
+                                     yield_threshold=self.yield_threshold)
+        reader.on_governor = self.credit_remote_governor
+        return reader
 
     def _source_progress(self, read: int) -> None:
         """The computer says it has read ``read`` bytes (a paced read, whose
@@ -248,6 +258,7 @@ class FileReading:
             t0 = perf_counter()
             rf = reader.next_file()
             task.source_s += perf_counter() - t0
+            self._settle_source()
             if rf.error is not None:
                 task.note(f"Cannot read file '{entry.rel}': {rf.error}. The file was "
                           "skipped; check its permissions.", "warning")
@@ -286,7 +297,7 @@ class FileReading:
             t0 = clock()
             group = rf.next_group()
             task.source_s += clock() - t0
-            self.credit_remote_governor(rf.reader.governor)
+            self._settle_source()
             if group is None:
                 return
             self._credit_source(counted=group.size)

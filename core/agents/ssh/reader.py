@@ -68,8 +68,10 @@ class RemoteReader:
                  chunker: Any, missing: Callable[[list[str]], list[str]],
                  cancel: threading.Event | None, raw: bool, rate: float | None = None,
                  on_progress: Callable[[int], None] | None = None,
-                 yield_threshold: int | None = None) -> None:
+                 yield_threshold: int | None = None,
+                 on_governor: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.channel = channel
+        self.on_governor = on_governor
         # Yield to production at the computer: its agent's governor, and its figures as
         # last told (``H`` messages: held and slowed seconds, why), None before any
         self.yield_threshold = yield_threshold
@@ -130,6 +132,8 @@ class RemoteReader:
                 self.on_progress(int(msg["read"]))
         elif t == "H":
             self.governor = msg
+            if self.on_governor is not None:
+                self.on_governor(msg)
         elif t in ("F", "E", "stats"):
             self._events.append((t, msg))
         else:

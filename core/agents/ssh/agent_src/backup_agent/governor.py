@@ -99,6 +99,7 @@ class Governor:
         self._last_t = now
         self._bytes = 0            # read since the last sample
         self._next_free = now      # the token bucket of a lowered rate
+        self._holding_since: Optional[float] = None
 
     # -- pressure -------------------------------------------------------------
     def _sample(self) -> Optional[Pressure]:
@@ -176,7 +177,7 @@ class Governor:
         if self.holds == 1 and self.on_hold is not None:
             self.on_hold(pressure[1], pressure[0])
         self._decrease(measured)
-        t0 = self.clock()
+        t0 = self._holding_since = self.clock()
         try:
             while True:
                 if self.wait(self.interval):
@@ -187,7 +188,14 @@ class Governor:
                     return False
                 self._decrease(0.0)
         finally:
+            self._holding_since = None
             self.held_s += self.clock() - t0
+
+    @property
+    def held_now(self) -> float:
+        """Seconds held so far, the hold in progress included."""
+        since = self._holding_since
+        return self.held_s + (self.clock() - since if since is not None else 0.0)
 
     @property
     def why(self) -> str:
@@ -197,7 +205,7 @@ class Governor:
         return f"{self.worst[1]} pressure {self.worst[0]:.0f} % > {self.threshold} %"
 
     def figures(self) -> Dict[str, object]:
-        return {"held_s": round(self.held_s, 3), "slowed_s": round(self.slowed_s, 3),
+        return {"held_s": round(self.held_now, 3), "slowed_s": round(self.slowed_s, 3),
                 "holds": self.holds, "why": self.why, "psi": self.available}
 
 

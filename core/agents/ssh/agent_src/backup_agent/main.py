@@ -464,7 +464,7 @@ class Reader:
         governor = self.governor
         if governor is not None:
             governor.consume(n)
-            if governor.held_s + governor.slowed_s - self.told_held >= PROGRESS_S:
+            if governor.held_now + governor.slowed_s - self.told_held >= PROGRESS_S:
                 self.tell_governor()
         self.last_read = time.monotonic()
 
@@ -472,7 +472,7 @@ class Reader:
         """The governor's figures so far (``H``): the server shows them live."""
         assert self.governor is not None
         figures = self.governor.figures()
-        self.told_held = self.governor.held_s + self.governor.slowed_s
+        self.told_held = self.governor.held_now + self.governor.slowed_s
         self.agent.reply(dict(figures, t="H"))
 
     def on_hold(self, resource: str, percent: float) -> None:
@@ -490,6 +490,10 @@ class Reader:
                 return False
             time.sleep(min(left, PROGRESS_S))
             self.agent.progress += 1
+            governor = self.governor
+            if governor is not None and \
+                    governor.held_now + governor.slowed_s - self.told_held >= PROGRESS_S:
+                self.tell_governor()   # live: the server shows how long it has held
 
     def wait_paced(self, delay: float) -> None:
         """Sleep ``delay`` seconds in steps; after each, a cut read tells the
