@@ -18,19 +18,26 @@ class FakePsi:
         self.percent = {"io": io, "cpu": cpu}
         self.totals = {"io": 0.0, "cpu": 0.0}
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._last = time.monotonic()
-        self._write()
+        with self._lock:
+            self._write()
         self._thread = threading.Thread(target=self._run, name="fake-psi", daemon=True)
         self._thread.start()
 
     def set(self, io: float | None = None, cpu: float | None = None) -> None:
-        self._advance()
-        if io is not None:
-            self.percent["io"] = io
-        if cpu is not None:
-            self.percent["cpu"] = cpu
+        with self._lock:
+            self._advance_locked()
+            if io is not None:
+                self.percent["io"] = io
+            if cpu is not None:
+                self.percent["cpu"] = cpu
 
     def _advance(self) -> None:
+        with self._lock:
+            self._advance_locked()
+
+    def _advance_locked(self) -> None:
         now = time.monotonic()
         dt, self._last = now - self._last, now
         for name in self.totals:

@@ -6,7 +6,7 @@ local agent's reads in the server too. The pressure is Linux PSI (``/proc/pressu
 one task stalled on the resource), its growth over the wall time between two samples is the
 percent of time production was held up.
 
-The governor is AIMD, checked every ``INTERVAL_S`` at a chunk boundary (each ``consume``):
+The governor is AIMD, checked every ``INTERVAL_S`` (a quarter second) at a chunk boundary (each ``consume``):
 
 * pressure above the threshold: the rate halves (never below ``FLOOR_BPS``) and reading
   *holds* there, checking again every interval, until the pressure falls (halving again
@@ -30,7 +30,7 @@ Pressure = Tuple[float, str]   # (percent, resource)
 PSI_DIR = "/proc/pressure"
 PSI_ENV = "AGENT_BACKUP_PSI_DIR"
 RESOURCES = ("io", "cpu")
-INTERVAL_S = 0.5            # pressure is measured over this much wall time
+INTERVAL_S = 0.25           # pressure is measured over this much wall time
 FLOOR_BPS = float(1 << 20)  # the rate never goes below 1 MiB/s
 RAMP_STEPS = 16             # +1/16 of the maximum per calm interval
 BURST_S = 0.05              # reads may run this far ahead of the governed rate
