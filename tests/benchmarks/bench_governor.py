@@ -2,18 +2,20 @@
 """On-demand benchmark: yield to production against a real competing load (fio) on the
 same disk, with the machine's real pressure (Linux PSI).
 
-    .venv/bin/python tests/benchmarks/bench_governor.py [--seconds 6] [--size-mb 1024]
-        [--threshold 5] [--cpu] [--workdir DIR] [--out FILE]
+    .venv/bin/python tests/benchmarks/bench_governor.py [--seconds 4] [--rounds 3]
+        [--size-mb 1024] [--threshold 5] [--cpu] [--workdir DIR] [--out FILE]
 
 Prints ONE JSON object on stdout (progress on stderr). Phases, each with fio running
 ``--seconds`` (4 KiB random reads, O_DIRECT, one job: a latency-bound production load):
 
-* ``solo``: fio alone (before and after the others: the machine is shared, the spread says
-  how noisy it is);
+* ``solo``: fio alone;
 * ``backup``: fio while a backup reads a cold ``--size-mb`` file (evicted from the page
   cache first) without the governor;
 * ``governor``: the same with *Yield to production* at ``--threshold`` percent; also how
   long the backup held, and how soon after fio ended it read again.
+
+The three run in turn ``--rounds`` times (the machine is shared: other processes' load comes
+and goes), and each figure is the median over the rounds, with every round's value beside.
 
 The governor reads the real ``/proc/pressure/io`` through ``AGENT_BACKUP_PSI_DIR`` (a
 folder with a link to it); ``--cpu`` adds ``/proc/pressure/cpu``, left out by default
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,7 +124,8 @@ def phase(service: BackupService, name: str, fio_file: Path, source: Path, secon
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--threshold", type=int, default=5)
     ap.add_argument("--cpu", action="store_true")
@@ -146,21 +150,30 @@ def main() -> int:
                                "threshold_pct": args.threshold,
                                "resources": ["io", "cpu"] if args.cpu else ["io"]}
     fio(fio_file, 1)   # lays the file out
-    log("solo")
-    results["solo"] = fio(fio_file, args.seconds)
+    rounds: dict[str, list[dict[str, Any]]] = {"solo": [], "backup": [], "governor": []}
     service = BackupService(work / f"data-{time.time_ns()}")
     try:
-        log("backup without the governor")
-        results["backup"] = phase(service, "Plain", fio_file, source, args.seconds, False,
-                                  args.threshold)
-        log("backup with the governor")
-        results["governor"] = phase(service, "Yielding", fio_file, source, args.seconds, True,
-                                    args.threshold)
+        for r in range(args.rounds):
+            log(f"round {r + 1}: solo")
+            rounds["solo"].append(fio(fio_file, args.seconds))
+            log(f"round {r + 1}: backup without the governor")
+            rounds["backup"].append(phase(service, f"Plain {r}", fio_file, source,
+                                          args.seconds, False, args.threshold))
+            log(f"round {r + 1}: backup with the governor")
+            rounds["governor"].append(phase(service, f"Yielding {r}", fio_file, source,
+                                            args.seconds, True, args.threshold))
     finally:
         service.close()
-    log("solo again")
-    results["solo_after"] = fio(fio_file, args.seconds)
-    solo = max(results["solo"]["iops"], results["solo_after"]["iops"])
+    for key, runs in rounds.items():
+        summary: dict[str, Any] = {}
+        for field in runs[0]:
+            values = [run[field] for run in runs]
+            numbers = [v for v in values if isinstance(v, (int, float))]
+            summary[field] = statistics.median(numbers) if len(numbers) == len(values) \
+                else values[-1]
+            summary[f"{field}_rounds"] = values
+        results[key] = summary
+    solo = results["solo"]["iops"]
     for key in ("backup", "governor"):
         results[key]["fio_share_of_solo"] = round(results[key]["iops"] / solo, 3)
     text = json.dumps(results, indent=2)
