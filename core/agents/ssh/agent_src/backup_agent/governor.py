@@ -155,8 +155,11 @@ class Governor:
                 self.peak = max(self.peak, measured)
             pressure = self._sample()
             if self._high(pressure):
-                if self.hold(pressure, measured):
-                    return
+                # The hold paid for what was read: reading resumes at once when it ends
+                # (the lowered rate paces what is read from then on).
+                self.hold(pressure, measured)
+                self._next_free = self.clock()
+                return
             else:
                 self._increase()
             now = self.clock()
