@@ -97,7 +97,7 @@ def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
             f", and {d.gfs.describe()} (GFS)" if d.gfs.enabled else "")),
         ("Task slots", str(d.task_slots)),
         ("Throttle", f"{d.throttle_mbps:g} MB/s" if d.throttle_mbps else "No limit"),
-        ("Yield to production", yield_text(d)),
+        ("Production", yield_text(d)),
         ("Active full", d.active_full.describe() if d.active_full else "Off"),
         ("Health check", d.health_check.describe() if d.health_check else "Off"),
         ("Schedule", d.schedule.describe() if d.schedule else "Not scheduled: run manually"),
@@ -108,9 +108,9 @@ def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
 
 def yield_text(d: JobDefinition) -> str:
     if not d.yield_to_production:
-        return "No"
-    return (f"Yes: each computer slows and holds its reads while its own io or cpu pressure "
-            f"is above {d.pressure_threshold} %")
+        return "Do not yield: read at full speed"
+    return (f"Yield to production: each computer slows and holds its reads while its own io "
+            f"or cpu pressure is above {d.pressure_threshold} %")
 
 
 # -- session figures (the console's Statistics window, ``agent-jobs session show``) ----

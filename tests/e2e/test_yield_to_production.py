@@ -16,14 +16,15 @@ def test_cli_create_set_show(server: Server, tmp_path: Path) -> None:  # noqa: F
     d = as_json(data, "job", "show", "Busy")["definition"]
     assert (d["yield_to_production"], d["pressure_threshold"]) == (True, 35)
     shown = agent_jobs(data, "job", "show", "Busy").stdout
-    assert "Yield to production: Yes" in shown and "above 35 %" in shown
+    assert "Production:" in shown and "Yield to production: each computer" in shown
+    assert "pressure is above 35 %" in shown
     assert agent_jobs(data, "job", "set", "Busy", "--pressure-threshold", "50").returncode == 0
     d = as_json(data, "job", "show", "Busy")["definition"]
     assert (d["yield_to_production"], d["pressure_threshold"]) == (True, 50)
     assert agent_jobs(data, "job", "set", "Busy", "--no-yield-to-production").returncode == 0
     d = as_json(data, "job", "show", "Busy")["definition"]
     assert (d["yield_to_production"], d["pressure_threshold"]) == (False, 50)
-    assert "Yield to production: No" in agent_jobs(data, "job", "show", "Busy").stdout
+    assert "Do not yield: read at full speed" in agent_jobs(data, "job", "show", "Busy").stdout
     bad = agent_jobs(data, "job", "set", "Busy", "--pressure-threshold", "150")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     assert "write a percent from 1 to 100" in bad.stderr

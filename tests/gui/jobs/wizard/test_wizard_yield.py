@@ -39,7 +39,7 @@ def test_yield_to_production_round_trip(qtbot: QtBot, window: MainWindow, servic
     assert definition.yield_to_production and definition.pressure_threshold == 35
     capsys.readouterr()
     assert agent_jobs(["--data-dir", str(service.data_dir), "job", "show", "Busy"]) == 0
-    assert "Yield to production: Yes" in capsys.readouterr().out
+    assert "Yield to production: each computer slows" in capsys.readouterr().out
 
     click_ribbon(qtbot, window, "Edit")
     wizard = open_wizard(qtbot, window)
