@@ -1,8 +1,10 @@
-"""The Statistics window names the Production bottleneck of a session that yielded to
-production: how long it held and why (a fake PSI folder holds it, then lets it go)."""
+"""Yield to production in the console: the Statistics window names the Production bottleneck
+(how long it held and why), and the Stop window's time left allows for the hold and stops it
+at once (a fake PSI folder holds the backup, then lets it go)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from pytestqt.qtbot import QtBot
 from core.agents.ssh.agent_src.backup_agent.governor import PSI_ENV
 from core.api import BackupApi
 from core.models import Computer, JobDefinition, SessionResult
+from gui.jobs.jobs_model import Column
 from gui.shell.main_window import MainWindow
+from tests.gui.helpers import click_button, click_ribbon, click_row, wait_cell
 from tests.support.psi import FakePsi
 
 WAIT_MS = 30_000
@@ -53,3 +57,30 @@ def test_statistics_show_how_long_production_held_the_backup(
     dialog.select_row("b1")
     assert any("Yielding to production: io pressure" in line for line in dialog.log_lines())
     dialog.close()
+
+
+def test_stop_window_allows_for_the_hold_and_stops_it_at_once(
+        qtbot: QtBot, window: MainWindow, service: BackupApi, psi: FakePsi,
+        tmp_path: Path) -> None:
+    src = tmp_path / "busy"
+    src.mkdir()
+    (src / "big.bin").write_bytes(bytes(range(256)) * (8 << 12))
+    service.create_job(JobDefinition(name="Busy", computers=(Computer(name="b1", path=str(src)),),
+                                     throttle_mbps=8, yield_to_production=True))
+    sid = service.start_job("Busy")
+    qtbot.waitUntil(lambda: service.get_session(sid).tasks[0].production_s >= 1.5,
+                    timeout=WAIT_MS)
+    wait_cell(qtbot, window, "Busy", Column.STATUS, lambda t: t.startswith("Working"))
+    click_row(qtbot, window, "Busy")
+    click_ribbon(qtbot, window, "Stop")
+    dialog = window.stop_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "by production: allowed for" in dialog.estimate.text(),
+                    timeout=WAIT_MS)
+    assert re.search(r"b1: \d+ %, .*\(held \d+ s by production: allowed for\)",
+                     dialog.estimate.text()), dialog.estimate.text()
+    t0 = time.monotonic()
+    click_button(qtbot, dialog, "Immediately")
+    qtbot.waitUntil(lambda: not service.get_session(sid).state.is_active, timeout=WAIT_MS)
+    assert time.monotonic() - t0 < 1.0
+    assert service.get_session(sid).result is SessionResult.FAILED
