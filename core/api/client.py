@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import sys
+
+# httpx's own command line (`httpx._main`) loads rich, click and pygments, a third
+# of httpx's import time; httpx does without it when it cannot be imported, and
+# a None in sys.modules makes that import fail (unless something loaded it first).
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 from pydantic import SecretStr, TypeAdapter
 
 from core import errors
