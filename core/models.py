@@ -564,6 +564,9 @@ class JobDefinition(BaseModel):
         if self.active_full is not None:
             raise ValueError("a backup copy job has no active full: it copies the points "
                              "its source job made")
+        if self.yield_to_production:
+            raise ValueError("a backup copy job reads repositories, not computers: it does "
+                             "not yield to production; set it on the source backup job")
         return self
 
     @property

@@ -52,3 +52,18 @@ def test_rest_job_definition(server: Server, tmp_path: Path) -> None:  # noqa: F
     assert server.rest("PUT", "/jobs/Rest", json=d).status_code == 200
     d = server.rest("GET", "/jobs/Rest").json()["definition"]
     assert (d["yield_to_production"], d["pressure_threshold"]) == (False, 20)
+
+
+def test_a_copy_job_does_not_yield(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "src").mkdir()
+    data = server.data
+    assert agent_jobs(data, "job", "create", "Src", "--computer",
+                      f"s1={tmp_path / 'src'}").returncode == 0
+    added = agent_jobs(data, "repository", "add", "Offsite", "--url", str(tmp_path / "offsite"))
+    assert added.returncode == 0, added.stderr
+    made = agent_jobs(data, "copy", "create", "Copy", "--source", "Src",
+                      "--repository", "Offsite")
+    assert made.returncode == 0, made.stderr
+    refused = agent_jobs(data, "job", "set", "Copy", "--yield-to-production")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "does not yield to production; set it on the source backup job" in refused.stderr
