@@ -117,6 +117,7 @@ class Stage(str, Enum):
     CPU = "CPU"                # hashing and compressing blocks
     TARGET = "Target"          # writing packs, index and manifest
     THROTTLING = "Throttling"  # waiting on the job's read rate limit
+    PRODUCTION = "Production"  # yielding to production: held or slowed by the computer's pressure
 
 
 class SshTarget(NamedTuple):
@@ -503,6 +504,10 @@ class JobDefinition(BaseModel):
     task_slots: int = Field(default=2, ge=1, le=64)
     throttle_mbps: float | None = Field(default=None, ge=MIN_THROTTLE_MBPS, le=MAX_THROTTLE_MBPS,
                                         allow_inf_nan=False)
+    # Yield to production: each computer's agent lowers its read rate, and holds at a chunk
+    # boundary, while the computer's own pressure (Linux PSI, io and cpu) is above this percent.
+    yield_to_production: bool = False
+    pressure_threshold: int = Field(default=20, ge=1, le=100)
     enabled: bool = True
     schedule: Schedule | None = None
     active_full: ActiveFullSchedule | None = None
@@ -572,6 +577,9 @@ class JobDefinition(BaseModel):
         if self.active_full is not None:
             raise ValueError("a backup copy job has no active full: it copies the points "
                              "its source job made")
+        if self.yield_to_production:
+            raise ValueError("a backup copy job reads repositories, not computers: it does "
+                             "not yield to production; set it on the source backup job")
         return self
 
     @property
@@ -646,6 +654,8 @@ class TaskInfo(BaseModel):
     cpu_s: float = 0.0
     target_s: float = 0.0
     throttle_s: float = 0.0
+    production_s: float = 0.0   # yielding to production (held or slowed by pressure)
+    production_why: str = ""    # e.g. "io pressure 43 % > 20 %"
 
     @property
     def duration_s(self) -> float | None:
@@ -656,7 +666,8 @@ class TaskInfo(BaseModel):
 
     def stage_seconds(self) -> dict[Stage, float]:
         return {Stage.SOURCE: self.source_s, Stage.CPU: self.cpu_s,
-                Stage.TARGET: self.target_s, Stage.THROTTLING: self.throttle_s}
+                Stage.TARGET: self.target_s, Stage.THROTTLING: self.throttle_s,
+                Stage.PRODUCTION: self.production_s}
 
 
 class VerifyProblem(BaseModel):

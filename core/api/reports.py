@@ -22,6 +22,9 @@ class ComputerEstimate(BaseModel):
     computer: str
     progress: int                    # 0-100
     eta_seconds: float | None        # None while estimating (no measured rate yet)
+    # Seconds it yielded to production so far (held or slowed by the computer's pressure):
+    # already in the measured rate, and so in ``eta_seconds``
+    production_s: float = 0.0
 
 
 class PointAge(BaseModel):

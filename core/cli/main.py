@@ -22,7 +22,8 @@ OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
                    "keep_daily": "--keep-daily", "keep_weekly": "--keep-weekly",
                    "keep_monthly": "--keep-monthly", "keep_yearly": "--keep-yearly",
                    "rpo_hours": "--rpo", "summary_at": "--summary-at",
-                   "copy_source": "--source", "source": "--source"}
+                   "copy_source": "--source", "source": "--source",
+                   "pressure_threshold": "--pressure-threshold"}
 
 if TYPE_CHECKING:
     from pydantic import ValidationError

@@ -7,6 +7,17 @@ from typing import NoReturn
 from core.server.priority import SERVER_NICENESS
 
 
+def _percent(text: str) -> int:
+    try:
+        value = int(text.strip().rstrip("%"))
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a pressure threshold: write a percent from 1 to 100, e.g. 20")
+    return value
+
+
 def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     """Options shared by ``job create`` and ``job set``. When setting, an
     option left out keeps the job's current value."""
@@ -20,6 +31,16 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     p.add_argument("--throttle", type=float, default=None, metavar="MBPS",
                    help="cap each computer's read rate in MB/s"
                    + ("" if creating else "; 0 removes the cap"))
+    yielding = p.add_argument_group(
+        "yield to production (each computer slows, and holds at a chunk boundary, while its "
+        "own io or cpu pressure, Linux PSI, is above a threshold)")
+    yes_no = yielding.add_mutually_exclusive_group()
+    yes_no.add_argument("--yield-to-production", action="store_true", default=None,
+                        help="yield to production on every computer of the job")
+    yes_no.add_argument("--no-yield-to-production", action="store_false",
+                        dest="yield_to_production", help="read at full speed (the default)")
+    yielding.add_argument("--pressure-threshold", type=_percent, default=None, metavar="PERCENT",
+                          help="pressure above which the backup yields, 1-100 (default 20)")
     p.add_argument("--retain", type=int, default=None if not creating else 7,
                    help="restore points to keep per computer (default 7)")
     gfs = p.add_argument_group("GFS retention (besides --retain: the newest point of each of "

@@ -177,6 +177,8 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
             "read": fig.read, "transferred": fig.transferred,
             "rate_bps": fig.rate_bps, "dedup": fig.dedup, "compression": fig.compression,
             "bottleneck": fig.bottleneck.value if fig.bottleneck else None,
+            "bottleneck_text": fig.bottleneck_text() if fig.bottleneck else None,
+            "production_why": fig.production_why or None,
             "stages_s": {k.value: round(v, 4) for k, v in fig.stages.items()},
             "success": fig.success, "warning": fig.warning, "error": fig.error,
             "skipped": fig.skipped, "running": fig.running,

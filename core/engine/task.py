@@ -42,7 +42,9 @@ class TaskProcessor:
         self.ctx = runner.ctx
         self.cancel = task.cancel   # set by an immediate stop, or for this computer alone
         self.throttle = Throttle(self.job.throttle_mbps)   # the rate is per computer
-        self.reading = FileReading(task, self.throttle, self.cancel)
+        self.reading = FileReading(task, self.throttle, self.cancel,
+                                   self.job.pressure_threshold if self.job.yield_to_production
+                                   else None)
         self.points = TaskPoints(runner, task)
 
     def cancelled(self) -> bool:
@@ -132,6 +134,8 @@ class TaskProcessor:
         task.writer = writer
         try:
             reader = self.reading.source_reader(agent, writer, scan.entries, parent_entries)
+            if reader is None:
+                self.reading.start_governor()   # this machine is the computer
             if reader is not None and reader.raw:
                 task.note(f"The computer cannot cut and hash its files itself "
                           f"({agent.native_problem}): changed files are sent whole and "

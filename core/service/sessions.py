@@ -357,7 +357,8 @@ class Sessions:
         costs, finishing = stop_costs(snapshot, self._ctx.catalogue.points(job.name),
                                       runner.session.id, rpo, self._ctx.clock(), now)
         estimates = [ComputerEstimate(computer=c, progress=progress_percent(tasks[c]),
-                                      eta_seconds=eta_seconds(tasks[c], now))
+                                      eta_seconds=eta_seconds(tasks[c], now),
+                                      production_s=round(tasks[c].production_s, 1))
                      for c in running if c in tasks]
         etas = [e.eta_seconds for e in estimates if e.eta_seconds is not None]
         total = max(etas, default=0.0) if len(etas) == len(estimates) else None

@@ -112,7 +112,10 @@ def estimate_text(previews: Sequence[StopPreview]) -> str:
         for e in preview.estimates:
             left = "estimating…" if e.eta_seconds is None \
                 else f"{eta_text(e.eta_seconds)} left"
-            lines.append(f"{'  ' if several else ''}{e.computer}: {e.progress} %, {left}")
+            # the measured rate runs on the wall clock: the time left allows for holds
+            held = f" (held {e.production_s:.0f} s by production: allowed for)" \
+                if e.production_s >= 1 else ""
+            lines.append(f"{'  ' if several else ''}{e.computer}: {e.progress} %, {left}{held}")
     if not lines:
         return "Nothing is being backed up now: the job stops at once."
     estimated = [p for p in previews if p.estimates]
