@@ -60,3 +60,17 @@ class TlsServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.proc.communicate(timeout=10)
+
+
+def add_users(server: TlsServer, roles: dict[str, str], password: str,
+              *extra_of: tuple[str, list[str]]) -> None:
+    """``user add`` each NAME with its role and ``password`` through the server's
+    local socket (as its own Unix user: the first administrator's way); ``extra_of``
+    gives more options for some users, e.g. ``("rita", ["--restore-to", DIR])``."""
+    pw = server.data.parent / "users.pw"
+    pw.write_text(password + "\n")
+    extras = dict(extra_of)
+    for name, role in roles.items():
+        done = agent_jobs(server.data, "user", "add", name, "--role", role,
+                          "--password-file", str(pw), *extras.get(name, []))
+        assert done.returncode == 0, done.stderr

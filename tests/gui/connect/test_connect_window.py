@@ -23,7 +23,7 @@ from gui.runtime.settings import console_settings
 from gui.runtime.worker import TaskRunner
 from gui.shell.main_window import MainWindow
 from tests.gui.helpers import click_row, ribbon_button, visible_jobs, wait_cell
-from tests.support.tls_server import TlsServer, agent_jobs
+from tests.support.tls_server import TlsServer, add_users, agent_jobs
 
 PASSWORD = "correct horse battery"
 USERS = {"ada": Role.ADMINISTRATOR, "olga": Role.OPERATOR, "vera": Role.VIEWER,
@@ -34,12 +34,7 @@ USERS = {"ada": Role.ADMINISTRATOR, "olga": Role.OPERATOR, "vera": Role.VIEWER,
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     root = tmp_path_factory.mktemp("connect")
     srv = TlsServer(root / "data")
-    pw = root / "pw"
-    pw.write_text(PASSWORD + "\n")
-    for name, role in USERS.items():
-        done = agent_jobs(srv.data, "user", "add", name, "--role", role.value,
-                          "--password-file", str(pw))
-        assert done.returncode == 0, done.stderr
+    add_users(srv, {name: role.value for name, role in USERS.items()}, PASSWORD)
     src = root / "src"
     src.mkdir()
     (src / "data.bin").write_bytes(b"z" * (8 << 20))

@@ -14,7 +14,7 @@ from core.api import remote
 from gui.app import ConsoleStyle, apply_look, create_main_window
 from gui.shell.main_window import MainWindow
 from tests.gui.helpers import click_row
-from tests.support.tls_server import TlsServer, agent_jobs
+from tests.support.tls_server import TlsServer, add_users, agent_jobs
 
 PASSWORD = "correct horse battery"
 ROLES = {"ada": "administrator", "olga": "operator", "rita": "restore-operator",
@@ -25,11 +25,7 @@ ROLES = {"ada": "administrator", "olga": "operator", "rita": "restore-operator",
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     root = tmp_path_factory.mktemp("console-roles")
     srv = TlsServer(root / "data")
-    pw = root / "pw"
-    pw.write_text(PASSWORD + "\n")
-    for name, role in ROLES.items():
-        assert agent_jobs(srv.data, "user", "add", name, "--role", role, "--password-file",
-                          str(pw)).returncode == 0
+    add_users(srv, ROLES, PASSWORD)
     (root / "pc1").mkdir()
     (root / "pc1" / "a.txt").write_text("a")
     assert agent_jobs(srv.data, "job", "create", "Nightly", "--computer",
