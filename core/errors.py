@@ -28,6 +28,11 @@ class Unauthorized(ConsoleError):
     """Not logged in, a wrong user name or password, or an expired token (401)."""
 
 
+class FingerprintMismatch(ConsoleError):
+    """The server presented another certificate than the one pinned for it (raised by
+    the client before anything is sent; never an answer of the REST API)."""
+
+
 class CodeRequired(Unauthorized):
     """The user has a second factor: log in again with the TOTP code (401)."""
 

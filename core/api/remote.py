@@ -25,7 +25,8 @@ from pydantic import SecretStr
 
 from core import errors
 from core.api.client import ServerClient, request_timeout
-from core.api.tls import FingerprintMismatch, normalise_fingerprint, pinned_context
+from core.api.tls import normalise_fingerprint, pinned_context
+from core.errors import FingerprintMismatch
 from core.api.tls import probe as _probe
 
 DEFAULT_PORT = 9392

@@ -13,10 +13,6 @@ from core.errors import ConsoleError
 PROBE_TIMEOUT_S = 10.0
 
 
-class FingerprintMismatch(ConsoleError):
-    """The server presented another certificate than the one pinned for it."""
-
-
 def fingerprint(der: bytes) -> str:
     """The SHA-256 of a DER certificate, lowercase hex (64 digits)."""
     return hashlib.sha256(der).hexdigest()

@@ -201,7 +201,7 @@ CASES: list[tuple[tuple, str]] = [
     (("bogus",), "invalid choice"), (("job",), "required"), (("start",), "required"),
     (("restore", "{point}"), "required"), (("server", "run", "--listen", "8.8.8.8:80"),
                                            "loopback"),
-    (("server", "run", "--listen", "nonsense"), "loopback"),
+    (("server", "run", "--listen", "nonsense"), "must be an IP address and port"),
     (("server", "stop", "--jobs", "sometimes"), "invalid choice"),
     (("repair", "--everything"), "unrecognized arguments"),
 ] + [(("restore", name, "{root}/forged-out"), "damaged or forged") for name in FORGED]
