@@ -69,6 +69,9 @@ FileEntry = Entry
 class Manifest:
     meta: PointMeta
     entries: list[Entry]
+    # Format 3: the ids of the blobs holding the entry rows (see entrystream),
+    # live data like the blocks; () for a manifest of format 1 or 2.
+    entry_blobs: tuple[str, ...] = ()
 
     def by_path(self) -> dict[str, Entry]:
         return {e.path: e for e in self.entries}

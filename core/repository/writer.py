@@ -17,6 +17,7 @@ from core.repository.backend import BackendLock
 from core.repository.backend.lease import renew_lease
 from core.repository.chunker import Chunker
 from core.repository.config import RepoConfig
+from core.repository.entrystream import entry_chunks
 from core.repository.errors import MissingParentData, write_error
 from core.repository.index import Index, write_index
 from core.repository.layout import Layout
@@ -63,6 +64,9 @@ class BackupWriter:
         self.chunker = Chunker(self.block_size)   # how new data is cut (FastCDC)
         self._sink = PackSink(ctx.layout, ctx.config.pack_size)
         self._entries: list[Entry] = []
+        self._retracted = 0   # with len(_entries), tells whether the entry list changed
+        # (entry count, retracted) when the entry blobs were stored, and their ids
+        self._entry_blobs: tuple[tuple[int, int], tuple[str, ...]] | None = None
         self._mine: set[str] = set()  # blobs this writer stored or queued
         self._batch: list[tuple[str, bytes]] = []
         self._batch_bytes = 0
@@ -132,6 +136,7 @@ class BackupWriter:
         if not self._entries or self._entries[-1] is not entry:
             raise ValueError(f"{entry.path!r} is not the last entry added")
         self._entries.pop()
+        self._retracted += 1
 
     def add_unchanged(self, entry: Entry) -> None:
         """Reuse an entry of the parent point without reading the file.
@@ -308,11 +313,35 @@ class BackupWriter:
 
     # -- end of the point ----------------------------------------------------
 
+    def _store_entry_blobs(self) -> tuple[str, ...]:
+        """Queue the entry rows as entry blobs (see entrystream): only those
+        the repository lacks are stored. Their ids, for the manifest."""
+        key = (len(self._entries), self._retracted)
+        if self._entry_blobs is not None and self._entry_blobs[0] == key:
+            return self._entry_blobs[1]
+        blobs, mine = self._ctx.index.blobs, self._mine
+        ids: list[str] = []
+        for raw in entry_chunks(self._entries):
+            h = blake3(raw).hexdigest()
+            ids.append(h)
+            if h in blobs or h in mine:
+                continue
+            mine.add(h)
+            self._batch.append((h, raw))
+            self._batch_bytes += len(raw)
+            if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_BLOCKS:
+                self._submit_batch()
+        found = tuple(ids)
+        self._entry_blobs = (key, found)
+        return found
+
     def flush(self) -> None:
         """Make all data added so far durable (packs, then index) without
-        committing the point. ``commit`` after ``flush`` only writes the
-        manifest, so a caller can keep its own critical section short."""
+        committing the point: the entry rows too, as entry blobs. ``commit``
+        after ``flush`` only writes the manifest, so a caller can keep its own
+        critical section short."""
         self._check_open()
+        self._store_entry_blobs()
         if self._batch or self._copied:
             self._submit_batch()
         self._drain(wait_all=True)
@@ -348,7 +377,9 @@ class BackupWriter:
                         "because a prune may have removed its data meanwhile. Run the job "
                         "again."
                     )
-                manifest = Manifest(meta, self._entries)
+                # flush stored them: the manifest comes after its entry blobs
+                entry_blobs = self._store_entry_blobs()
+                manifest = Manifest(meta, self._entries, entry_blobs)
                 digest = write_manifest(self._layout, manifest)
                 if not self._lock.held:
                     raise self._unkeep(meta.id)
