@@ -95,11 +95,12 @@ class EntryBlobReader:
     EntryBlobDamaged if no intact copy is left."""
 
     def __init__(self, layout: Layout, index: Index, damage: DamageRegistry | None,
-                 point_id: str = "") -> None:
+                 point_id: str = "", reader: PackReader | None = None) -> None:
         self._layout = layout
         self._index = index
         self._damage = damage
-        self._reader = PackReader(layout)
+        self._owns_reader = reader is None   # a restore's reader keeps its cached packs
+        self._reader = reader if reader is not None else PackReader(layout)
         self.point_id = point_id
         self.bytes_read = 0
 
@@ -144,4 +145,5 @@ class EntryBlobReader:
             first.problem if first is not None else "missing")
 
     def close(self) -> None:
-        self._reader.close()
+        if self._owns_reader:
+            self._reader.close()

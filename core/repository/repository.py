@@ -328,10 +328,13 @@ class Repository:
             log.warning("%s", problem)
         return points
 
-    def load_manifest(self, point_id: str) -> Manifest:
+    def load_manifest(self, point_id: str, *, packs: PackReader | None = None) -> Manifest:
+        """The point's manifest, its rows read back from its entry blobs (format
+        3) through ``packs`` when given (a restore's reader, whose cached packs
+        the restore then reads again)."""
         if not _valid_id(point_id):
             raise PointNotFound(f"There is no restore point {point_id!r} in {self._where}.")
-        reader = EntryBlobReader(self._layout, self._index, self.damage, point_id)
+        reader = EntryBlobReader(self._layout, self._index, self.damage, point_id, packs)
         try:
             return load_manifest(self._layout, point_id, reader)
         except FileNotFoundError:
@@ -495,14 +498,14 @@ class Repository:
             self._index.refresh()
             preflighted = checked is not None and checked.meta.id == point_id and \
                 _exists(self._layout, self._layout.point(point_id))
-            if preflighted and checked is not None:
-                manifest = checked
-            else:
-                manifest = self.load_manifest(point_id)
-                if paths is not None:
-                    manifest = select_paths(manifest, paths)
             reader = PackReader(self._layout)
             try:
+                if preflighted and checked is not None:
+                    manifest = checked
+                else:
+                    manifest = self.load_manifest(point_id, packs=reader)
+                    if paths is not None:
+                        manifest = select_paths(manifest, paths)
                 ctx = RestoreContext(self._index, self.damage, reader, self._executor(),
                                      self._workers)
                 return Restorer(ctx, manifest, Path(target).absolute(), cancel,
