@@ -13,12 +13,21 @@ The chunk sizes are fixed here (not the repository's ``block_size``), so the
 same rows cut the same way in every repository: a copied point's entry blobs
 are the source's.
 
+Each chunk is compressed here (a zstd frame) and the frame is the blob's
+content, stored as it is: its id (blake3) then covers every stored byte, so
+any change of a stored entry blob is found (a few bits of a compressed blob
+can change without changing what it decodes to). The same rows give the
+same frame, so the ids still deduplicate.
+
 Reading streams the rows back blob by blob; the whole tree is never one
 bytes object."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
+
+import zstandard
 
 from core.errors import RepositoryError
 
@@ -34,10 +43,30 @@ ENTRY_CHUNK_AVG = 64 << 10   # 16 KiB .. 256 KiB chunks of rows
 _encode_row = json.JSONEncoder(separators=(",", ":")).encode
 
 ReadBlob = Callable[[str], bytes]
+_MAX_ROWS = 1 << 20   # decompressed bytes of one entry blob, at most (chunks are <= 256 KiB)
+_local = threading.local()
+
+
+def pack_rows(chunk: bytes) -> bytes:
+    """An entry blob's content: the chunk of rows as a zstd frame."""
+    c = getattr(_local, "cctx", None)
+    if c is None:
+        c = _local.cctx = zstandard.ZstdCompressor(level=3)
+    return bytes(c.compress(chunk))
+
+
+def unpack_rows(content: bytes) -> bytes:
+    """The chunk of rows of an entry blob; ValueError if it is not one."""
+    try:
+        return bytes(zstandard.ZstdDecompressor().decompress(content,
+                                                             max_output_size=_MAX_ROWS))
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"an entry blob does not decompress ({exc})") from None
 
 
 def entry_chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
-    """The raw entry blobs of ``entries`` (one JSON row a line, cut by content)."""
+    """The chunks of rows of ``entries`` (one JSON row a line, cut by content);
+    ``pack_rows`` of each is an entry blob."""
     chunker = Chunker(ENTRY_CHUNK_AVG)
     buf = bytearray()
     cut_at = 2 * chunker.max_size
@@ -64,12 +93,13 @@ def _row(line: bytes) -> Entry:
 
 
 def iter_entries(blob_ids: Iterable[str], read_blob: ReadBlob) -> Iterator[Entry]:
-    """The rows of the entry blobs, in order, reading one blob at a time.
-    ValueError if the stream is malformed; whatever ``read_blob`` raises
-    propagates."""
+    """The rows of the entry blobs, in order, reading one blob at a time
+    (``read_blob``: a blob's content, verified against its id). ValueError if
+    the stream is malformed; whatever ``read_blob`` raises propagates."""
     tail = b""
     for blob in blob_ids:
-        data = tail + read_blob(blob) if tail else read_blob(blob)
+        rows = unpack_rows(read_blob(blob))
+        data = tail + rows if tail else rows
         lines = data.split(b"\n")
         tail = lines.pop()
         for line in lines:
@@ -136,11 +166,17 @@ class EntryBlobReader:
                     f"repository {self._layout.root}: {exc.strerror or exc}. Check that its "
                     "storage is reachable, then try again.") from exc
         why = "; ".join(problems) if problems else "it is missing from the repository's index"
+        unindexed = [] if problems else self._index.unindexed_packs()
+        advice = (
+            f"The repository has {len(unindexed)} pack file(s) that its index does not list "
+            "(an index file was lost), which may hold it: run 'agent-jobs repair' to rebuild "
+            "the index from the packs, then try again." if unindexed else
+            "Restore another point of that computer, or put the pack back from a copy of the "
+            "repository; the next backup of that computer stores the list again.")
         raise EntryBlobDamaged(
             f"Restore point {self.point_id} cannot be read: block {blob} of its entry list "
             f"(the list of its files) has no intact copy in repository {self._layout.root} "
-            f"({why}). Restore another point of that computer, or run 'agent-jobs repair' "
-            "and put the pack back from a copy of the repository.",
+            f"({why}). {advice}",
             blob, first.pack if first is not None else None,
             first.problem if first is not None else "missing")
 

@@ -35,7 +35,7 @@ from core.errors import RepositoryError
 from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
 from core.repository import immutability
-from core.repository.entrystream import ReadBlob, iter_entries
+from core.repository.entrystream import ReadBlob, iter_entries, unpack_rows
 from core.repository.layout import Layout
 from core.repository.model import Entry, Manifest, PointMeta
 
@@ -253,7 +253,7 @@ def salvage_blob_ids(layout: Layout, point_id: str,
         return found
     for blob in list(found):
         try:
-            found.update(m.decode() for m in _BLOB_ID.findall(read_blob(blob)))
+            found.update(m.decode() for m in _BLOB_ID.findall(unpack_rows(read_blob(blob))))
         except (RepositoryError, OSError, ValueError):
             continue
     return found

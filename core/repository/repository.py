@@ -29,6 +29,7 @@ from core.repository.keys import create_key, unlock
 from core.repository.layout import CONFIG, INDEX, KEYS, POINTS, Layout
 from core.repository.manifest import load_manifest, read_meta, salvage_blob_ids, stored_digest
 from core.repository.model import (
+    BlobProblem,
     Manifest,
     PointMeta,
     PruneReport,
@@ -45,7 +46,7 @@ from core.repository.restore import RestoreContext, Restorer, check_restorable
 from core.repository.sealing import PLAIN, Sealer
 from core.repository.selection import select_paths
 from core.repository.verify import (
-    VerifyCancelled, VerifyProblems, light_verify_repository, verify_repository,
+    REPAIR_HINT, VerifyCancelled, VerifyProblems, light_verify_repository, verify_repository,
 )
 from core.repository.writer import BackupWriter, WriterContext
 
@@ -552,9 +553,13 @@ class Repository:
             broken: dict[str, str] = {}
             missing: list[str] = []
             entry_damage: dict[str, EntryBlobDamaged] = {}
+            # The light check takes the rows of a point this process committed from memory
+            # (its stored manifest is still read and compared): no entry blob is read then.
+            load = self.recent_manifest if light and point_ids is not None else \
+                self.load_manifest
             for point_id in ids:
                 try:
-                    manifests.append(self.load_manifest(point_id))
+                    manifests.append(load(point_id))
                 except PointNotFound:
                     if point_ids is not None and not missing_ok:
                         raise
@@ -568,13 +573,13 @@ class Repository:
             if light and point_ids is not None:
                 return _name_entry_blobs(light_verify_repository(
                     self._layout, self._index, self.damage, manifests, broken, missing,
-                    cancel=cancel), entry_damage)
+                    cancel=cancel), entry_damage, self._index)
             reader = PackReader(self._layout)
             try:
                 return _name_entry_blobs(verify_repository(
                     self._layout, self._index, self.damage, reader, self._executor(),
                     manifests, broken, missing, full=full, progress=progress, cancel=cancel,
-                ), entry_damage)
+                ), entry_damage, self._index)
             finally:
                 reader.close()
 
@@ -680,16 +685,26 @@ class LockWaitCancelled(RepositoryError):
     """The wait for the repository lock was cancelled (the job was stopped)."""
 
 
-def _name_entry_blobs(problems: VerifyProblems,
-                      damaged: dict[str, EntryBlobDamaged]) -> VerifyProblems:
+def _name_entry_blobs(problems: VerifyProblems, damaged: dict[str, EntryBlobDamaged],
+                      index: Index) -> VerifyProblems:
     """A point whose manifest cannot be read because an entry blob (format 3)
-    has no intact copy: its "manifest corrupt" problem names the blob and pack."""
+    has no intact copy: its "manifest corrupt" problem names the blob and pack
+    (and a lost index file, if the index lacks the blob)."""
     if not damaged:
         return problems
     for i, p in enumerate(problems):
         exc = damaged.get(p.point_id)
         if exc is not None and p.problem == "manifest corrupt" and not p.blob:
             problems[i] = replace(p, blob=exc.blob, pack=exc.pack)
+    if any(exc.pack is None for exc in damaged.values()) and not any(
+            "not listed in the repository's index" in p.detail for p in problems):
+        unindexed = index.unindexed_packs()
+        if unindexed:
+            problems.append(BlobProblem(
+                "", "", None, "damaged", [],
+                f"{len(unindexed)} pack file(s) are not listed in the repository's index (an "
+                f"index file was lost) and may hold the missing blocks; {REPAIR_HINT} to "
+                "rebuild the index from the packs"))
     return problems
 
 

@@ -17,7 +17,7 @@ from core.repository.backend import BackendLock
 from core.repository.backend.lease import renew_lease
 from core.repository.chunker import Chunker
 from core.repository.config import RepoConfig
-from core.repository.entrystream import entry_chunks
+from core.repository.entrystream import entry_chunks, pack_rows
 from core.repository.errors import MissingParentData, write_error
 from core.repository.index import Index, write_index
 from core.repository.layout import Layout
@@ -63,6 +63,9 @@ class BackupWriter:
         self.block_size = ctx.config.block_size
         self.chunker = Chunker(self.block_size)   # how new data is cut (FastCDC)
         self._sink = PackSink(ctx.layout, ctx.config.pack_size)
+        # Entry blobs go to packs of their own: a lost data pack fails only the
+        # files whose blocks it held, never the point's list of files.
+        self._rows = PackSink(ctx.layout, ctx.config.pack_size)
         self._entries: list[Entry] = []
         self._retracted = 0   # with len(_entries), tells whether the entry list changed
         # (entry count, retracted) when the entry blobs were stored, and their ids
@@ -82,11 +85,11 @@ class BackupWriter:
 
     @property
     def bytes_new(self) -> int:
-        return self._sink.bytes_new
+        return self._sink.bytes_new + self._rows.bytes_new
 
     @property
     def blobs_new(self) -> int:
-        return self._sink.blobs_new
+        return self._sink.blobs_new + self._rows.blobs_new
 
     # -- timing hook (the engine's bottleneck figures) ----------------------
     @property
@@ -302,7 +305,7 @@ class BackupWriter:
                 self.wait_s += perf_counter() - t0
 
     def _index_durable_packs(self) -> None:
-        packs = self._sink.take_durable()
+        packs = self._sink.take_durable() + self._rows.take_durable()
         if not packs:
             return
         try:
@@ -321,19 +324,29 @@ class BackupWriter:
             return self._entry_blobs[1]
         blobs, mine = self._ctx.index.blobs, self._mine
         ids: list[str] = []
-        for raw in entry_chunks(self._entries):
-            h = blake3(raw).hexdigest()
+        new: list[tuple[str, bytes, int, int]] = []
+        for chunk in entry_chunks(self._entries):
+            content = pack_rows(chunk)   # compressed here, stored as it is (flags 0)
+            h = blake3(content).hexdigest()
             ids.append(h)
             if h in blobs or h in mine:
                 continue
             mine.add(h)
-            self._batch.append((h, raw))
-            self._batch_bytes += len(raw)
-            if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_BLOCKS:
-                self._submit_batch()
+            new.append((h, content, 0, len(content)))
+            if len(new) >= _BATCH_BLOCKS:
+                self._store_rows(new)
+                new = []
+        if new:
+            self._store_rows(new)
         found = tuple(ids)
         self._entry_blobs = (key, found)
         return found
+
+    def _store_rows(self, blobs: list[tuple[str, bytes, int, int]]) -> None:
+        try:
+            self._rows.store_encoded(blobs)
+        except RepositoryError as exc:
+            raise self._fail(exc) from None
 
     def flush(self) -> None:
         """Make all data added so far durable (packs, then index) without
@@ -347,6 +360,7 @@ class BackupWriter:
         self._drain(wait_all=True)
         try:
             self._sink.seal_current()
+            self._rows.seal_current()
         except RepositoryError as exc:
             raise self._fail(exc) from None
         self._index_durable_packs()
@@ -443,6 +457,7 @@ class BackupWriter:
         self._inflight_bytes = 0
         self._batch, self._copied, self._batch_bytes = [], [], 0
         self._sink.discard()
+        self._rows.discard()
         self._lock.release()
 
     def _fail(self, error: RepositoryError) -> RepositoryError:

@@ -14,7 +14,7 @@ from core.errors import RepositoryError
 from core.repository import Manifest, Repository
 from core.repository import manifest as manifest_mod
 from core.repository.index import read_index
-from core.repository.entrystream import ENTRY_CHUNK_AVG, entry_chunks, iter_entries
+from core.repository.entrystream import ENTRY_CHUNK_AVG, entry_chunks, iter_entries, pack_rows
 from core.repository.manifest import encode_manifest
 from core.repository.model import Entry
 from tests.core.repository.test_repository import (
@@ -89,12 +89,12 @@ def test_entry_stream_round_trips_and_cuts_by_content() -> None:
                      (f"{i:064x}",) * (i % 3)) for i in range(20_000)]
     chunks = list(entry_chunks(entries))
     assert len(chunks) > 3 and max(map(len, chunks)) <= 4 * ENTRY_CHUNK_AVG
-    blobs = {f"{n:064x}": c for n, c in enumerate(chunks)}
+    blobs = {f"{n:064x}": pack_rows(c) for n, c in enumerate(chunks)}
     assert list(iter_entries(blobs, blobs.__getitem__)) == entries
     shifted = list(entry_chunks([Entry("a-new-first", "dir", 0o755, 0, 0, 0, 0), *entries]))
     assert len(set(shifted) & set(chunks)) >= len(chunks) - 2   # an insert moves one cut
     with pytest.raises(ValueError):
-        list(iter_entries(["x"], lambda _: chunks[0][:-1]))
+        list(iter_entries(["x"], lambda _: pack_rows(chunks[0][:-1])))
 
 
 def as_format_2(repo: Repository, point_id: str) -> None:
@@ -118,8 +118,9 @@ def test_a_format_2_point_is_still_listed_restored_verified_and_pruned_around(re
         assert [p.id for p in reopened.list_points()] == [old.id]
         legacy = reopened.load_manifest(old.id)
         assert legacy.entry_blobs == () and len(legacy.entries) == 302
-        report = reopened.prune()   # its blocks stay (its entry blob is garbage now)
-        assert not report.problems and report.packs_deleted == 0
+        report = reopened.prune()   # its blocks stay; its entry blob is garbage now
+        assert not report.problems
+        assert (report.packs_deleted, report.blobs_removed) == (1, 1)   # the rows' pack
         assert reopened.verify() == []
         reopened.restore(old.id, tmp_path / "old")
         assert snapshot(tmp_path / "old") == snapshot(src)
