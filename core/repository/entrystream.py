@@ -26,6 +26,8 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any
 
 import zstandard
 
@@ -43,6 +45,7 @@ ENTRY_CHUNK_AVG = 64 << 10   # 16 KiB .. 256 KiB chunks of rows
 _encode_row = json.JSONEncoder(separators=(",", ":")).encode
 
 ReadBlob = Callable[[str], bytes]
+_GROUP = 512          # rows encoded at a time
 _MAX_ROWS = 1 << 20   # decompressed bytes of one entry blob, at most (chunks are <= 256 KiB)
 _local = threading.local()
 
@@ -70,9 +73,9 @@ def entry_chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
     chunker = Chunker(ENTRY_CHUNK_AVG)
     buf = bytearray()
     cut_at = 2 * chunker.max_size
-    for entry in entries:
-        buf += _encode_row(entry).encode("ascii")
-        buf += b"\n"
+    rows = iter(entries)
+    while group := list(islice(rows, _GROUP)):
+        buf += "".join([_encode_row(e) + "\n" for e in group]).encode("ascii")
         if len(buf) >= cut_at:
             start = 0
             with memoryview(buf) as view:
@@ -85,8 +88,8 @@ def entry_chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
         yield from chunker.split(bytes(buf))
 
 
-def _row(line: bytes) -> Entry:
-    path, kind, mode, mtime_ns, size, ctime_ns, inode, blocks, target = json.loads(line)
+def _row(row: list[Any]) -> Entry:
+    path, kind, mode, mtime_ns, size, ctime_ns, inode, blocks, target = row
     if not isinstance(path, str) or not isinstance(blocks, list):
         raise ValueError("malformed entry row")
     return Entry(path, kind, mode, mtime_ns, size, ctime_ns, inode, tuple(blocks), target)
@@ -100,10 +103,12 @@ def iter_entries(blob_ids: Iterable[str], read_blob: ReadBlob) -> Iterator[Entry
     for blob in blob_ids:
         rows = unpack_rows(read_blob(blob))
         data = tail + rows if tail else rows
-        lines = data.split(b"\n")
-        tail = lines.pop()
-        for line in lines:
-            yield _row(line)
+        end = data.rfind(b"\n") + 1
+        tail = data[end:]
+        if end:
+            # one JSON array of rows per blob (a JSON row never holds a raw newline)
+            for row in json.loads(b"[" + data[:end - 1].replace(b"\n", b",") + b"]"):
+                yield _row(row)
     if tail:
         raise ValueError("the entry list ends inside a row")
 
