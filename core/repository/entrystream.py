@@ -142,7 +142,7 @@ class EntryBlobReader:
     def __call__(self, blob: str) -> bytes:
         problems: list[str] = []
         tried: set[str] = set()
-        refreshed = False
+        refreshed = moved = False
         first: BlobError | None = None
         while True:
             loc = self._index.blobs.get(blob)
@@ -158,6 +158,15 @@ class EntryBlobReader:
                 self.bytes_read += loc.length
                 return raw
             except BlobError as exc:
+                if exc.problem == "missing" and not moved:
+                    # a prune (browsing takes no lock) may have just moved the blob: its old
+                    # pack is deleted only once the new index is written
+                    moved = True
+                    self._index.refresh(full=True)
+                    again = self._index.blobs.get(blob)
+                    if again is not None and again != loc:
+                        tried.discard(loc.pack)
+                        continue
                 first = first or exc
                 problems.append(str(exc))
                 if self._damage is not None:

@@ -202,3 +202,22 @@ def test_a_crash_before_the_manifest_leaves_earlier_points_restorable(repo, tmp_
     assert repo.verify() == []
     repo.restore(first.id, tmp_path / "out")
     assert len(list((tmp_path / "out").rglob("*.txt"))) == 500
+
+
+def test_reading_rows_a_prune_just_moved_records_no_damage(tmp_path):
+    """Browsing loads a manifest without the lock: a prune in another process may have
+    repacked the entry blobs meanwhile; the rows are found in their new pack."""
+    src = many_files(tmp_path / "src", 300)
+    with Repository.open(tmp_path / "repo", create=True, block_size=BLOCK,
+                         pack_size=256 << 10, workers=2) as writer:
+        first, _, _ = backup(writer, src)
+        (src / "new.txt").write_text("new\n")
+        backup(writer, src, parent=first.id)
+        with Repository.open(tmp_path / "repo", workers=2) as browser:
+            rows = browser.load_manifest(first.id).entry_blobs
+            before = {browser._index.blobs[b].pack for b in rows}
+            report = writer.prune()              # merges the small packs
+            assert report.packs_written and not report.problems
+            assert not before & set(writer._layout.list_packs())   # the old packs are gone
+            assert len(browser.load_manifest(first.id).entries) == 301
+            assert not browser.damage.pairs
