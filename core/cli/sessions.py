@@ -193,6 +193,7 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
     print(f"Session {s.id}: {s.type.value}{made} of {title}")
     result = s.result.value if s.result else \
         f"(stopping, {s.progress} %)" if s.state is SessionState.STOPPING else \
+        f"(paused, {s.progress} %)" if s.state is SessionState.PAUSED else \
         f"(still running, {s.progress} %)"
     stopped = stopped_text(s)
     print(f"  Result: {result}" + (f"; {stopped}" if stopped else "")

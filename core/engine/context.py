@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Protocol
 
 from core.catalogue import Catalogue
+from core.engine.hold import HoldGate
 from core.engine.hooks import EngineHooks
 from core.events import EventBus
 from core.models import (
     Computer, JobDefinition, LogItem, PointType, SessionInfo, TaskInfo, TaskStatus, utcnow,
 )
 from core.repository import BackupWriter, Repository
+from core.repository.model import Entry
 
 
 @dataclass(slots=True)
@@ -162,6 +164,14 @@ class TaskSession(Protocol):
     lock: threading.RLock
     #: set when the session is stopped immediately
     cancel_event: threading.Event
+    #: Pause and Resume: checked at every block boundary
+    hold: HoldGate
+    #: computer -> the files it had completed when a restart found it paused
+    resume_entries: dict[str, list[Entry]]
 
     def points_forgotten(self) -> None:
         """Retention removed points: the session reclaims their space at its end."""
+
+    def paused_progress(self, task: TaskRun, files: list[Entry]) -> None:
+        """A task held by a pause made ``files`` durable: recorded so that a resume
+        after a restart of the server reads none of them again."""

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from core.agents.base import Agent, Cancelled, FsEntry, SourceFileError, SourceReader
 from core.engine.context import TaskRun, log_size
+from core.engine.hold import HoldGate
 from core.engine.throttle import Throttle
 from core.models import utcnow
 from core.repository import BackupWriter
@@ -46,10 +47,18 @@ class Readable(Protocol):
 class FileReading:
     """Reads one task's files: through ``open_file`` here, or at the source."""
 
-    def __init__(self, task: TaskRun, throttle: Throttle, cancel: threading.Event) -> None:
+    def __init__(self, task: TaskRun, throttle: Throttle, cancel: threading.Event,
+                 hold: HoldGate | None = None,
+                 on_hold: Callable[[], None] | None = None) -> None:
+        """``hold``: the session's hold gate, checked at every block (``on_hold`` makes
+        what was sent durable before the thread parks there)."""
         self.task = task
         self.throttle = throttle
         self.cancel = cancel
+        self.hold = hold
+        self.on_hold = on_hold
+        # the throttle's waits end on a pause too (or on an immediate stop)
+        self.interrupt = hold.interrupt if hold is not None else cancel
         self.planned: set[str] = set()   # the files the source was asked to read
         self._source_counted = 0   # an SSH computer's bytes: chunks received,
         self._source_told = 0      # and what it said it read (see _credit_source)
@@ -217,8 +226,10 @@ class FileReading:
         only for blocks the repository lacks. Waiting for the network counts
         as Source; the agent paces its reads to the job's rate (per computer)."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        interrupt, hold = self.interrupt, self._hold
         clock = perf_counter
         while True:
+            hold()
             if cancel.is_set():
                 raise Cancelled
             t0 = clock()
@@ -232,7 +243,7 @@ class FileReading:
             task.writer_s += clock() - t1
             if group.wire and rf.reader.rate is None:   # else paced where it is read
                 t2 = clock()
-                throttle.consume(group.wire, cancel)
+                throttle.consume(group.wire, interrupt)
                 task.throttle_s += clock() - t2
 
     def _whole(self, f: Readable, size: int) -> Iterator[bytes]:
@@ -241,6 +252,7 @@ class FileReading:
         nothing is copied (the common case: most files are small). A file
         that grew or shrank meanwhile is caught by the caller's stat after."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        self._hold()
         if cancel.is_set():
             raise Cancelled
         t0 = perf_counter()
@@ -254,7 +266,7 @@ class FileReading:
         yield data
         t2 = perf_counter()
         task.writer_s += t2 - t1
-        throttle.consume(n, cancel)
+        throttle.consume(n, self.interrupt)
         task.throttle_s += perf_counter() - t2
 
     def _count_read(self, n: int) -> None:
@@ -276,6 +288,7 @@ class FileReading:
         is checked before every read and every chunk; the throttle is consumed
         per read and its wait is cancel-aware."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        interrupt, hold = self.interrupt, self._hold
         readinto, ends = _readinto_of(f), chunker.ends
         read_size, max_size = chunker.read_size, chunker.max_size
         window = self._window(max_size + read_size)
@@ -283,6 +296,7 @@ class FileReading:
         filled = 0   # read but not yet cut, at the front of the window
         total = 0
         while True:
+            hold()
             if cancel.is_set():
                 raise Cancelled
             t0 = clock()
@@ -313,10 +327,16 @@ class FileReading:
                 filled -= start
             if n:
                 t2 = clock()
-                throttle.consume(n, cancel)
+                throttle.consume(n, interrupt)
                 task.throttle_s += clock() - t2
             if last:
                 return
+
+    def _hold(self) -> None:
+        """A block boundary: park here while the session is paused."""
+        hold = self.hold
+        if hold is not None:
+            hold.check(self.on_hold)   # returns at once unless paused
 
     def _window(self, size: int) -> memoryview:
         """The task's read buffer, allocated once: reusing it keeps the

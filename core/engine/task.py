@@ -38,8 +38,24 @@ class TaskProcessor:
         self.ctx = runner.ctx
         self.cancel = runner.cancel_event
         self.throttle = Throttle(self.job.throttle_mbps)   # the rate is per computer
-        self.reading = FileReading(task, self.throttle, self.cancel)
+        self.hold = runner.hold
+        self.reading = FileReading(task, self.throttle, self.cancel, self.hold, self._checkpoint)
         self.points = TaskPoints(runner, task)
+
+    def _checkpoint(self) -> None:
+        """The session is pausing: make what this computer sent durable (its packs and an
+        index checkpoint) and record the files it has completed, so that a resume after a
+        restart of the server reads none of them again. Never fails the task: without the
+        record a resume after a restart reads more, nothing worse."""
+        writer = self.task.writer
+        if not isinstance(writer, BackupWriter):
+            return
+        try:
+            writer.flush()
+            self.runner.paused_progress(self.task, writer.files_so_far())
+        except ConsoleError as exc:
+            self.task.note(f"Pausing: what was sent could not be made durable ({exc}); a "
+                           "resume after a restart of the server reads it again.", "warning")
 
     def cancelled(self) -> bool:
         return self.cancel.is_set()
@@ -104,6 +120,11 @@ class TaskProcessor:
         point_type = PointType.INCREMENT if parent else PointType.FULL
         task.point_type = point_type
         parent_entries = parent.by_path() if parent else {}
+        stored = self.runner.resume_entries.pop(task.computer.name, None)
+        if stored:   # paused before a restart: the files completed then are reused
+            parent_entries.update((e.path, e) for e in stored)
+            task.note(f"Resuming: {len(stored)} file(s) stored before the pause are not "
+                      "read again (unless they changed)")
         task.note(f"Found {scan.files} file(s), {log_size(scan.bytes)}; creating "
                   f"{point_type.value.lower()} restore point"
                   + (" (active full)" if self.runner.session.full else ""))
@@ -127,9 +148,11 @@ class TaskProcessor:
                           f"({agent.native_problem}): changed files are sent whole and "
                           "deduplicated by the server, which moves more data over the network.")
             ahead = self.reading.prefetcher(agent, scan.entries, parent_entries)
+            hold = self.hold
             for i, entry in enumerate(scan.entries):
                 self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
                                           self.cancelled)
+                hold.check(self._checkpoint)   # a pause holds the computer here
                 if self.cancel.is_set():
                     raise Cancelled
                 if ahead is not None:

@@ -163,7 +163,6 @@ class BackupWriter:
         size = 0
         blobs = self._ctx.index.blobs
         mine = self._mine
-        batch = self._batch
         for block in blocks:
             h = blake3(block).hexdigest()
             ids.append(h)
@@ -174,17 +173,24 @@ class BackupWriter:
             if type(block) is not bytes:   # a view of the caller's buffer: keep a copy
                 block = bytes(block)
             mine.add(h)
+            # self._batch, not a local: ``blocks`` may flush the writer (a pause
+            # makes what was sent durable in the middle of a file)
+            batch = self._batch
             batch.append((h, block))
             self._batch_bytes += n
             if self._batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_BLOCKS:
                 self._submit_batch()
-                batch = self._batch
         entry = Entry(rel, FILE, stat.S_IMODE(st.st_mode), st.st_mtime_ns, size,
                       st.st_ctime_ns, st.st_ino, tuple(ids))
         self._entries.append(entry)
         return entry
 
     # -- source-side deduplication (a remote agent cuts and hashes) ----------
+
+    def files_so_far(self) -> list[Entry]:
+        """The file entries added so far, in order (what a paused task records as
+        completed: their blocks are durable once ``flush`` returned)."""
+        return [e for e in self._entries if e.kind == FILE]
 
     def missing(self, ids: list[str]) -> list[str]:
         """The ids that are neither in the repository nor already queued by

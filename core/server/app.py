@@ -403,6 +403,18 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         body = body or StopBody()
         return service.stop_job(name, _mode(body), body.escalateAfterSeconds)
 
+    @app.post(API + "/jobs/{name}/pause", responses=errors_of(404, 409, 413, 422))
+    def pause_job(name: str) -> StopPreview:
+        """Hold every computer in flight at its next block (what it sent is kept, packs and
+        index made durable); no new computer starts; the session shows Paused."""
+        return service.pause_job(name)
+
+    @app.post(API + "/jobs/{name}/resume", responses=errors_of(404, 409, 413, 422))
+    def resume_job(name: str) -> StopPreview:
+        """Let a paused session's computers go on where they stopped (also after a restart
+        of the server: the files they had stored are not read again)."""
+        return service.resume_job(name)
+
     @app.get(API + "/jobs/{name}/retentionPreview", responses=errors_of(404, 422))
     def retention_preview(name: str) -> RetentionPreview:
         """Which of the job's restore points its retention (the last N and GFS) keeps, with

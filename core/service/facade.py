@@ -133,6 +133,7 @@ class BackupService:
                                                 self._repositories.list_repositories)
             self._sessions.notify_finished = self._notifications.session_finished
             self.catalogue.fail_interrupted_sessions()
+            self._sessions.restore_paused()   # Paused stays Paused over a restart
             self._pool.reconcile_points()
             self._scheduler_thread: threading.Thread | None = None
             self._scheduler_stop = threading.Event()
@@ -350,6 +351,16 @@ class BackupService:
 
     def stop_preview(self, name: str) -> StopPreview:
         return self._sessions.stop_preview(name)
+
+    def pause_job(self, name: str) -> StopPreview:
+        """Hold the job's computers in flight at their next block; the session is Paused."""
+        with self.audit.action("session.pause", name):
+            return self._sessions.pause_job(name)
+
+    def resume_job(self, name: str) -> StopPreview:
+        """Let the job's paused computers go on where they stopped."""
+        with self.audit.action("session.resume", name):
+            return self._sessions.resume_job(name)
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
         return self._sessions.wait_session(session_id, timeout)

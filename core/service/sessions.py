@@ -227,6 +227,11 @@ class Sessions:
                         + " (a block of each data file, some documents, a log line).")
 
     def _runner_finished(self, runner: SessionRunner) -> None:
+        try:
+            self._ctx.catalogue.drop_paused(runner.session.id)
+        except ConsoleError:
+            logging.getLogger(__name__).warning("could not drop session %s's pause record",
+                                                runner.session.id)
         with self._ctx.runners_lock:
             if not runner.saved:   # clients keep seeing its end; saved again later
                 self._ctx.unsaved[runner.session.id] = runner
@@ -295,6 +300,7 @@ class Sessions:
         job, runner = self._runner_of(name)
         sid = runner.session.id
         done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
+        self._start_restored(runner)   # paused before a restart: it ends (or finishes) now
         if mode is StopMode.GRACEFULLY and escalate_after_s:
             due = self._ctx.clock() + timedelta(seconds=escalate_after_s)
             self._ctx.deadlines.set(f"escalate:{sid}", due,
@@ -308,15 +314,60 @@ class Sessions:
         self._ctx.events.publish(SessionChanged(job.name, sid))
         return self._preview(job, runner, (done, running, pending))
 
+    def pause_job(self, name: str) -> StopPreview:
+        """Pause the job's session: every computer in flight is held at its next block
+        (what it sent is kept), no new computer starts; the session shows Paused."""
+        job, runner = self._runner_of(name, doing="pause")
+        runner.pause(by=f"by {who_is_asking()}")
+        self._ctx.events.publish(SessionChanged(job.name, runner.session.id))
+        return self._preview(job, runner, runner.preview())
+
+    def resume_job(self, name: str) -> StopPreview:
+        """Resume the job's paused session: each computer goes on where it stopped (a
+        session a restart found paused starts its unfinished computers again; the files
+        they had stored are not read again)."""
+        job, runner = self._runner_of(name, doing="resume")
+        runner.resume(by=f"by {who_is_asking()}")
+        self._start_restored(runner)
+        self._ctx.events.publish(SessionChanged(job.name, runner.session.id))
+        return self._preview(job, runner, runner.preview())
+
+    def _start_restored(self, runner: SessionRunner) -> None:
+        """A session rebuilt Paused at the start of the server runs from its Resume (or
+        its stop) on."""
+        runner.start_restored()
+
+    def restore_paused(self) -> list[str]:
+        """At the server's start: every session recorded Paused is rebuilt Paused (its
+        tasks not running); Resume starts each unfinished computer again."""
+        restored: list[str] = []
+        cat = self._ctx.catalogue
+        for session in cat.paused_sessions():
+            try:
+                job = cat.job(session.job)
+            except ConsoleError:
+                continue
+            progress = cat.paused_tasks(session.id)
+            runner = SessionRunner(self._engine, job, session,
+                                   on_finished=self._runner_finished,
+                                   computers=list(job.computers))
+            runner.restore_paused(session, progress)
+            with self._ctx.runners_lock:
+                self._ctx.runners[session.id] = runner
+            restored.append(session.id)
+        return restored
+
     def stop_preview(self, name: str) -> StopPreview:
         job, runner = self._runner_of(name)
         return self._preview(job, runner, runner.preview())
 
-    def _runner_of(self, name: str) -> tuple[JobDefinition, SessionRunner]:
-        job, active = self._active(name)
-        runner = self._ctx.runners.get(active.id)
+    def _runner_of(self, name: str, doing: str = "stop") -> tuple[JobDefinition, SessionRunner]:
+        job = self._ctx.catalogue.job(name)
+        active = self._ctx.catalogue.active_session(job.name)
+        runner = self._ctx.runners.get(active.id) if active is not None else None
         if runner is None:
-            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to stop.")
+            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to "
+                                f"{doing}.")
         return job, runner
 
     def _preview(self, job: JobDefinition, runner: SessionRunner,

@@ -1,0 +1,118 @@
+"""Pause and resume (issue 25): a paused session holds every computer in flight at a
+block boundary, reads nothing more, keeps what it sent; Resume goes on where it stopped;
+Stop still works on a paused session. Timed with gates and events, never with luck."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.errors import JobStateError
+from core.models import JobStatus, SessionResult, SessionState, StopMode, TaskStatus
+from tests.conftest import points_by_computer, wait_until
+
+
+def _task(service, sid: str, computer: str):
+    return next(t for t in service.get_session(sid).tasks if t.computer == computer)
+
+
+def _paused(service, sid: str) -> bool:
+    return service.get_session(sid).state is SessionState.PAUSED
+
+
+def start_paused(service, make_job, gate, *, computers: int = 2, slots: int = 1,
+                 files: int = 6, size: int = 300_000) -> str:
+    """pc1 held in progress (one file done) by the test gate, then paused and let go of
+    the test gate: it parks at the session's hold gate."""
+    make_job("Job", computers=computers, task_slots=slots, files=files, size=size)
+    gate.hold("pc1")
+    sid = service.start_job("Job")
+    assert gate.wait_held("pc1")
+    service.pause_job("Job")
+    gate.release_all()
+    wait_until(lambda: _paused(service, sid))
+    return sid
+
+
+def test_pause_holds_the_computer_and_resume_makes_every_point(service, make_job, gate):
+    sid = start_paused(service, make_job, gate)
+    assert service.get_job("Job").status is JobStatus.PAUSED
+    pc1 = _task(service, sid, "pc1")
+    assert pc1.status is TaskStatus.IN_PROGRESS and 0 < pc1.files_done < 6
+    assert _task(service, sid, "pc2").status is TaskStatus.PENDING   # nothing new starts
+    read = pc1.bytes_read
+    # held: a second look (after the session saved itself again) reads no more
+    saved = threading.Event()
+    unsubscribe = service.subscribe(lambda e: saved.set())
+    saved.wait(2)
+    unsubscribe()
+    assert _task(service, sid, "pc1").bytes_read == read
+    with pytest.raises(JobStateError, match="already paused"):
+        service.pause_job("Job")
+    service.resume_job("Job")
+    session = service.wait_session(sid, timeout=30)
+    assert session.result is SessionResult.SUCCESS
+    assert points_by_computer(service, "Job") == {"pc1": 1, "pc2": 1}
+    # nothing was read twice: one pass over the source
+    assert _task(service, sid, "pc1").bytes_read == 6 * 300_000
+    assert any("Paused: 1 computer(s) held" in i.text for i in session.log)
+    with pytest.raises(JobStateError):
+        service.resume_job("Job")
+
+
+def test_resume_of_a_session_that_is_not_paused_is_refused(service, make_job, gate):
+    make_job("Job", computers=1)
+    gate.hold("pc1")
+    service.start_job("Job")
+    assert gate.wait_held("pc1")
+    with pytest.raises(JobStateError, match="not paused"):
+        service.resume_job("Job")
+
+
+def test_stop_immediately_on_a_paused_session_gives_the_paused_computers_no_point(
+        service, make_job, gate):
+    sid = start_paused(service, make_job, gate)
+    outcome = service.stop_job("Job", StopMode.IMMEDIATELY)
+    assert outcome.in_progress == ["pc1"]
+    session = service.wait_session(sid, timeout=10)
+    assert {t.computer: t.status for t in session.tasks} == {
+        "pc1": TaskStatus.CANCELLED, "pc2": TaskStatus.SKIPPED}
+    assert session.result is SessionResult.FAILED
+    assert points_by_computer(service, "Job") == {}
+
+
+def test_stop_gracefully_on_a_paused_session_resumes_and_finishes(service, make_job, gate):
+    sid = start_paused(service, make_job, gate)
+    service.stop_job("Job", StopMode.GRACEFULLY)
+    session = service.wait_session(sid, timeout=30)
+    assert {t.computer: t.status for t in session.tasks} == {
+        "pc1": TaskStatus.SUCCESS, "pc2": TaskStatus.SKIPPED}
+    assert points_by_computer(service, "Job") == {"pc1": 1}
+
+
+def test_pause_during_a_throttle_wait_holds_at_once(service, make_job, gate):
+    """The job's read rate makes each block wait; a pause ends that wait (like a stop)."""
+    make_job("Job", computers=1, files=4, size=2 << 20, throttle_mbps=0.5)
+    sid = service.start_job("Job")
+    wait_until(lambda: _task(service, sid, "pc1").bytes_read > 0)
+    service.pause_job("Job")
+    wait_until(lambda: _paused(service, sid), timeout=2)   # the wait is seconds long
+    runner = service._ctx.runners[sid]
+    assert runner.hold.held_latency_s is not None and runner.hold.held_latency_s < 1.0
+    service.stop_job("Job", StopMode.IMMEDIATELY)
+    service.wait_session(sid, timeout=10)
+
+
+def test_a_paused_session_records_the_files_it_stored(service, make_job, gate):
+    """The restart record: files completed before the pause, their blocks durable."""
+    sid = start_paused(service, make_job, gate)
+    files, read = service.catalogue.paused_tasks(sid)["pc1"]
+    done = _task(service, sid, "pc1").files_done
+    assert [Path(e.path).name for e in files] == [f"file_{i:03d}.dat" for i in range(done)]
+    assert read == _task(service, sid, "pc1").bytes_read
+    index = service._pool.repository("default")._index   # the blocks are in the index
+    assert all(b in index.blobs for e in files for b in e.blocks)
+    service.resume_job("Job")
+    service.wait_session(sid, timeout=30)
+    assert service.catalogue.paused_tasks(sid) == {}   # gone with the session
