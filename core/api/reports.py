@@ -39,6 +39,7 @@ class StopPreview(BaseModel):
     stop_mode: StopMode | None = None
     stop_requested_at: datetime | None = None
     stopped_by: str | None = None
+    paused: bool = False   # the session is paused (or pausing): Resume lets it go on
 
     @property
     def immediately_gets_point(self) -> list[str]:

@@ -26,7 +26,8 @@ OPTION_OF_FIELD = {"task_slots": "--tasks", "retain_points": "--retain",
 
 COMMANDS = {
     "server": server.run, "demo": jobs.demo, "job": jobs.run, "start": sessions.start,
-    "stop": sessions.stop, "sessions": sessions.list_sessions, "points": sessions.points,
+    "stop": sessions.stop, "pause": sessions.pause, "resume": sessions.resume,
+    "sessions": sessions.list_sessions, "points": sessions.points,
     "session": sessions.show_session,
     "restore": sessions.restore, "verify": sessions.verify, "repair": sessions.repair,
     "repository": repositories.run, "maintenance": maintenance.run, "copy": copyjobs.run,

@@ -380,6 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="print who gets a restore point (with --wait: and the ended "
                                "session) as JSON")
 
+    for verb, text in (("pause", "pause a running job: every computer in flight is held at "
+                                 "its next block and keeps what it sent"),
+                       ("resume", "resume a paused job: each computer goes on where it stopped")):
+        hold = sub.add_parser(verb, help=text)
+        hold.add_argument("name")
+        hold.add_argument("--json", action="store_true",
+                          help="print where each computer stands as JSON")
+
     sessions = sub.add_parser("sessions", help="list sessions (backup, restore, verify)")
     sessions.add_argument("name", nargs="?")
     sessions.add_argument("--json", action="store_true")

@@ -386,7 +386,8 @@ class Sessions:
                            escalate_at=self._ctx.deadlines.due_at(f"escalate:{runner.session.id}"),
                            stop_mode=runner.session.stop_mode,
                            stop_requested_at=runner.stop_requested_at,
-                           stopped_by=runner.session.stopped_by)
+                           stopped_by=runner.session.stopped_by,
+                           paused=runner.is_paused or runner.hold.paused)
 
     def _escalate(self, session_id: str, after_s: float) -> None:
         runner = self._ctx.runners.get(session_id)
