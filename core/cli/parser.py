@@ -151,9 +151,10 @@ def _schedule_options(p: argparse.ArgumentParser) -> None:
                         help="backup window: scheduled runs start only inside it")
     window.add_argument("--no-window", action="store_true", help="remove the backup window")
     sched.add_argument("--window-days", metavar="DAYS", help="days the backup window opens")
-    sched.add_argument("--window-stop", choices=["gracefully", "immediately"],
+    sched.add_argument("--window-stop", choices=["gracefully", "immediately", "pause"],
                        help="when the window closes on a running job, stop it this way "
-                            "(default gracefully; immediately: terminate the job)")
+                            "(default gracefully; immediately: terminate the job; pause: "
+                            "pause it and resume it when the window opens again)")
 
 
 def _notification_commands(sub: argparse._SubParsersAction[_Parser]) -> None:

@@ -26,11 +26,12 @@ from core.models import (
     Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
     SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
 )
-from core.scheduling import format_local, local_zone
+from core.scheduling import BackupWindow, format_local, local_zone
 from core.service import demo
 from core.service.audit import who_is_asking
 from core.service.context import ServiceContext
 
+WINDOW_PAUSED = "Paused by the backup window"
 RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
 
 
@@ -237,7 +238,8 @@ class Sessions:
                 self._ctx.unsaved[runner.session.id] = runner
             self._ctx.runners.pop(runner.session.id, None)
         session_id = runner.session.id
-        self._ctx.deadlines.cancel(f"window:{session_id}", f"escalate:{session_id}")
+        self._ctx.deadlines.cancel(f"window:{session_id}", f"escalate:{session_id}",
+                                   f"window-open:{session_id}")
         scheduled = session_id in self._scheduled_sessions
         self._scheduled_sessions.discard(session_id)
         failed = any(t.status in RETRY_STATUSES for t in runner.tasks)
@@ -355,6 +357,10 @@ class Sessions:
             with self._ctx.runners_lock:
                 self._ctx.runners[session.id] = runner
             restored.append(session.id)
+            window = job.schedule.window if job.schedule is not None else None
+            if window is not None and window.pause and \
+                    any(i.text.startswith(WINDOW_PAUSED) for i in session.log):
+                self._resume_at_open(runner, window)
         return restored
 
     def stop_preview(self, name: str) -> StopPreview:
@@ -410,6 +416,9 @@ class Sessions:
                 runner.job.schedule.window is None:
             return
         window = runner.job.schedule.window
+        if window.pause:
+            self._window_pause(runner, window)
+            return
         mode = StopMode.IMMEDIATELY if window.terminate else StopMode.GRACEFULLY
         what = ("computers in progress are cancelled" if window.terminate else
                 "computers in progress finish; no new computer starts")
@@ -418,6 +427,49 @@ class Sessions:
                         reason=f"Stopped by the backup window ({window.describe()}): {what}.")
         except JobStateError:
             return
+        self._ctx.events.publish(SessionChanged(runner.job.name, session_id))
+
+    def _window_pause(self, runner: SessionRunner, window: BackupWindow) -> None:
+        """The job's window closed and it says pause: pause the session, and resume it
+        when the window opens again."""
+        sid = runner.session.id
+        try:
+            runner.pause(by="by the backup window",
+                         reason=f"{WINDOW_PAUSED} ({window.describe()}): computers in progress "
+                                "are held; the job resumes when the window opens again.")
+        except JobStateError:
+            return
+        self._resume_at_open(runner, window)
+        self._ctx.events.publish(SessionChanged(runner.job.name, sid))
+
+    def _resume_at_open(self, runner: SessionRunner, window: BackupWindow) -> None:
+        sid = runner.session.id
+        opens = window.next_open(self._ctx.clock(), self._ctx.scheduler.tz)
+        if opens is not None:
+            self._ctx.deadlines.set(f"window-open:{sid}", opens,
+                                    partial(self._window_opened, sid))
+            self._ctx.scheduler_wake.set()
+
+    def _window_opened(self, session_id: str) -> None:
+        """The window opened again on a session it paused: resume it, until it closes."""
+        runner = self._ctx.runners.get(session_id)
+        if runner is None or runner.finished or runner.job.schedule is None or \
+                runner.job.schedule.window is None:
+            return
+        window = runner.job.schedule.window
+        try:
+            runner.resume(by="by the backup window",
+                          reason=f"Resumed by the backup window ({window.describe()}): it "
+                                 "opened again.")
+        except JobStateError:
+            return   # resumed or stopped by hand meanwhile
+        self._start_restored(runner)
+        now = self._ctx.clock()
+        closes = window.next_close(now, self._ctx.scheduler.tz)
+        if closes is not None:
+            self._ctx.deadlines.set(f"window:{session_id}", closes,
+                                    partial(self._window_closed, session_id))
+            self._ctx.scheduler_wake.set()
         self._ctx.events.publish(SessionChanged(runner.job.name, session_id))
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
