@@ -30,6 +30,10 @@ class HoldGate:
         self._held = 0
         self._paused_at: float | None = None
         self.held_latency_s: float | None = None   # the last pause's pause-to-held time
+        # the last pause's time until every computer in flight stopped reading (reached
+        # its gate; making what it sent durable comes after)
+        self.stopped_latency_s: float | None = None
+        self._reached = 0
         self.interrupt = threading.Event()   # set while paused or cancelled
         self.on_all_held: Callable[[], None] | None = None   # every computer parked
 
@@ -50,7 +54,7 @@ class HoldGate:
                 return False
             self._paused = True
             self._paused_at = monotonic()
-            self.held_latency_s = None
+            self.held_latency_s = self.stopped_latency_s = None
             self.interrupt.set()
             self._cond.notify_all()
         self.settled()
@@ -114,20 +118,28 @@ class HoldGate:
             return
         if self.cancel.is_set():
             return
-        if on_hold is not None:
-            with self._cond:
-                parked = self._paused
-            if parked:
-                on_hold()
         with self._cond:
             if not self._paused:
                 return
-            self._held += 1
+            self._reached += 1   # this computer reads nothing more
+            if self.stopped_latency_s is None and self._reached >= self._in_flight and \
+                    self._paused_at is not None:
+                self.stopped_latency_s = monotonic() - self._paused_at
         try:
-            self.settled()
+            if on_hold is not None:
+                on_hold()
             with self._cond:
-                while self._paused and not self.cancel.is_set():
-                    self._cond.wait(0.5)
+                if not self._paused:
+                    return
+                self._held += 1
+            try:
+                self.settled()
+                with self._cond:
+                    while self._paused and not self.cancel.is_set():
+                        self._cond.wait(0.5)
+            finally:
+                with self._cond:
+                    self._held -= 1
         finally:
             with self._cond:
-                self._held -= 1
+                self._reached -= 1

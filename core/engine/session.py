@@ -253,11 +253,14 @@ class SessionRunner(SessionThread):
                 return
             self.session.state = SessionState.PAUSED
             held = [t.computer.name for t in self.tasks if t.status is TaskStatus.IN_PROGRESS]
-            latency = self.hold.held_latency_s
+            latency, stopped = self.hold.held_latency_s, self.hold.stopped_latency_s
             self._note(f"Paused: {len(held)} computer(s) held"
                        + (f" ({', '.join(held)})" if held else "")
                        + (f" {latency * 1000:.0f} ms after the request" if latency is not None
-                          else "") + ". Resume continues each where it stopped.")
+                          else "")
+                       + (f" (reading stopped after {stopped * 1000:.0f} ms, then what they "
+                          "sent was made durable)" if stopped is not None and held else "")
+                       + ". Resume continues each where it stopped.")
         self._wake.set()
 
     def paused_progress(self, task: TaskRun, files: list[Entry]) -> None:
