@@ -134,7 +134,7 @@ def latency(work: Path, sources: list[str], args: argparse.Namespace) -> dict[st
                 stopped.append(float(found[-1]))
             before = processed(server.api, sid)
             server.api.resume_job("J")
-            step = args.computers * (256 << 10)   # go on a little before the next pause
+            step = args.computers * (128 << 10)   # go on a little before the next pause
             until(lambda: processed(server.api, sid) >= before + step or
                   not server.api.get_session(sid).state.is_active, 60)
             if not server.api.get_session(sid).state.is_active:
@@ -212,6 +212,7 @@ def main() -> int:
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
     started = time.time()
+    load_before = list(os.getloadavg())
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         size = int(args.file_mib * (1 << 20))
@@ -227,7 +228,7 @@ def main() -> int:
         "settings": {"computers": args.computers, "task_slots": args.computers,
                      "files_per_computer": args.files, "file_mib": args.file_mib,
                      "throttle_mb_per_s": args.throttle, "cycles": args.cycles},
-        "machine": {"cpus": os.cpu_count(), "load_before": list(os.getloadavg())},
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before},
         "uninterrupted_bytes_read": reference,
         "latency": lat,
         "resume_overhead": {
