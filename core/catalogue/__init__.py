@@ -20,12 +20,13 @@ from core.catalogue.home import HomeMixin
 from core.catalogue.jobs import JobsMixin
 from core.catalogue.metrics import JobMetrics, MetricsMixin
 from core.catalogue.overview import JobRow, LatestSession, OverviewMixin
-from core.catalogue.paused import PausedMixin
+from core.catalogue.paused import PausedMixin, PausedTask
 from core.catalogue.points import PointsMixin
 from core.catalogue.repositories import RepositoriesMixin, RepositoryRecord
 from core.catalogue.sessions import HOST, SessionsMixin
 
-__all__ = ["Catalogue", "HOST", "JobMetrics", "JobRow", "LatestSession", "RepositoryRecord"]
+__all__ = ["Catalogue", "HOST", "JobMetrics", "JobRow", "LatestSession", "PausedTask",
+           "RepositoryRecord"]
 
 
 @guard_public_methods

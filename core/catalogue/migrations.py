@@ -211,11 +211,12 @@ def _v13_repository_immutable_days(db: sqlite3.Connection) -> None:
 
 
 def _v15_paused_tasks(db: sqlite3.Connection) -> None:
-    """paused_tasks: per task of a Paused session, the files it had stored and the bytes
-    it had read (``core.catalogue.paused``), so that a restart resumes it."""
+    """paused_tasks: per task of a Paused session, the files it had stored, the bytes it
+    had read and the file it was in the middle of (``core.catalogue.paused``), so that a
+    restart resumes it."""
     db.execute("CREATE TABLE IF NOT EXISTS paused_tasks ("
                "session_id TEXT NOT NULL, computer TEXT NOT NULL, files TEXT NOT NULL, "
-               "bytes_read INTEGER NOT NULL DEFAULT 0, saved TEXT, "
+               "bytes_read INTEGER NOT NULL DEFAULT 0, saved TEXT, partial TEXT, "
                "PRIMARY KEY (session_id, computer))")
 
 

@@ -19,7 +19,7 @@ from core.models import (
     Computer, JobDefinition, LogItem, PointType, SessionInfo, TaskInfo, TaskStatus, utcnow,
 )
 from core.repository import BackupWriter, Repository
-from core.repository.model import Entry
+from core.repository.model import Entry, PartialFile
 
 
 @dataclass(slots=True)
@@ -168,10 +168,14 @@ class TaskSession(Protocol):
     hold: HoldGate
     #: computer -> the files it had completed when a restart found it paused
     resume_entries: dict[str, list[Entry]]
+    #: computer -> the file it was in the middle of then
+    resume_partial: dict[str, PartialFile]
 
     def points_forgotten(self) -> None:
         """Retention removed points: the session reclaims their space at its end."""
 
-    def paused_progress(self, task: TaskRun, files: list[Entry]) -> None:
-        """A task held by a pause made ``files`` durable: recorded so that a resume
-        after a restart of the server reads none of them again."""
+    def paused_progress(self, task: TaskRun, files: list[Entry],
+                        partial: PartialFile | None = None) -> None:
+        """A task held by a pause made ``files`` (and the blocks of ``partial``, the file
+        it is in the middle of) durable: recorded so that a resume after a restart of the
+        server reads none of them again."""

@@ -43,6 +43,11 @@ class HoldGate:
             return self._paused
 
     @property
+    def pausing(self) -> bool:
+        """Paused, read without the lock (the hot path asks it per read)."""
+        return self._paused
+
+    @property
     def held(self) -> int:
         with self._cond:
             return self._held

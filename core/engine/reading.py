@@ -18,14 +18,16 @@ from itertools import islice
 from time import perf_counter
 from typing import Any, Protocol
 
+from blake3 import blake3
+
 from core.agents.base import Agent, Cancelled, FsEntry, SourceFileError, SourceReader
 from core.engine.context import TaskRun, log_size
 from core.engine.hold import HoldGate
 from core.engine.throttle import Throttle
 from core.models import utcnow
-from core.repository import BackupWriter
+from core.repository import BackupWriter, MissingParentData
 from core.repository.chunker import Chunker
-from core.repository.model import Entry
+from core.repository.model import Entry, PartialFile
 
 READ_ATTEMPTS = 3   # reads of a file that changes while it is read
 # Ask the agent to start reading the next files this far ahead (small files only:
@@ -133,6 +135,49 @@ class FileReading:
         task.note(f"File '{entry.rel}' kept changing while it was read ({READ_ATTEMPTS} "
                   "attempts): the copy in this restore point may mix old and new content. "
                   "Back it up when it is not being written.", "warning")
+
+    def continue_file(self, writer: BackupWriter, agent: Agent, entry: FsEntry,
+                      partial: PartialFile) -> bool:
+        """Store a file a paused backup had read part of before a restart: its blocks
+        stored then (they are in the index) and the rest read from their end, a chunk
+        boundary, so the file is cut exactly as if it had been read in one go. False
+        (nothing added) when that cannot be done: the file changed since (size, times,
+        inode), its stored blocks are gone, or the agent reads at the source; the caller
+        then reads it whole."""
+        old, st = partial.entry, entry.st
+        if agent.reads_at_source or (old.size, old.mtime_ns, old.ctime_ns, old.inode) != \
+                (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
+            return False
+        offset = partial.offset
+        try:
+            f = agent.open_file(entry.rel)
+        except OSError:
+            return False
+        with f:
+            try:
+                os.lseek(f.fileno(), offset, os.SEEK_SET)
+            except (OSError, AttributeError, ValueError):
+                return False
+            rest = self._blocks(f, writer.chunker, st.st_size - offset)
+
+            def blocks() -> Iterator[tuple[str, int, bytes | None]]:
+                for block_id, n in zip(old.blocks, partial.sizes):
+                    yield block_id, n, None
+                for block in rest:
+                    data = bytes(block)   # a view of the window: kept past the next read
+                    yield blake3(data).hexdigest(), len(data), data
+            try:
+                added = writer.add_file_known(entry.rel, st, blocks())
+            except MissingParentData:
+                return False
+            after = os.fstat(f.fileno())
+        if not _same_version(st, after):
+            writer.retract(added)
+            return False
+        self.task.bytes_processed += offset
+        self.task.note(f"Resuming file '{entry.rel}' at {log_size(offset)}: its first "
+                       f"{len(partial.sizes)} block(s) were stored before the pause")
+        return True
 
     # -- reading at the source (an SSH computer's agent cuts and hashes) ------
     def source_reader(self, agent: Agent, writer: BackupWriter, entries: list[FsEntry],
@@ -293,9 +338,24 @@ class FileReading:
         read_size, max_size = chunker.read_size, chunker.max_size
         window = self._window(max_size + read_size)
         clock = perf_counter
+        gate = self.hold
         filled = 0   # read but not yet cut, at the front of the window
         total = 0
         while True:
+            if filled and gate is not None and gate.pausing:
+                # Pausing: hand over the complete chunks read so far, so that they are
+                # stored before the hold (a resume after a restart reads only the rest).
+                # A chunk's end depends only on the bytes from its start, so these are
+                # the cuts an uninterrupted read makes; the last, open chunk stays.
+                start = 0
+                for end in ends(window[:filled], False):
+                    t1 = clock()
+                    yield window[start:end]
+                    task.writer_s += clock() - t1
+                    start = end
+                if start:
+                    window[:filled - start] = window[start:filled]
+                    filled -= start
             hold()
             if cancel.is_set():
                 raise Cancelled

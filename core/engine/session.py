@@ -27,7 +27,8 @@ from core.engine.context import EngineContext, TaskRun, log_size
 from core.engine.hold import HoldGate
 from core.engine.task import TaskProcessor
 from core.engine.thread import SessionThread
-from core.repository.model import Entry
+from core.catalogue import PausedTask
+from core.repository.model import Entry, PartialFile
 from core.errors import ConsoleError, JobStateError
 from core.events import SessionChanged
 from core.models import (
@@ -109,6 +110,7 @@ class SessionRunner(SessionThread):
         self.restored = False   # rebuilt at the server's start from a paused record
         self._started = False
         self.resume_entries: dict[str, list[Entry]] = {}   # computer -> files completed
+        self.resume_partial: dict[str, PartialFile] = {}   # computer -> file half read
         self._wake = threading.Event()
         self._live_workers = 0   # task threads still running (see _run)
         self._stop_mode: StopMode | None = None
@@ -206,11 +208,10 @@ class SessionRunner(SessionThread):
         self._wake.set()
         return held
 
-    def restore_paused(self, session: SessionInfo,
-                       progress: dict[str, tuple[list[Entry], int]]) -> None:
+    def restore_paused(self, session: SessionInfo, progress: dict[str, PausedTask]) -> None:
         """Rebuild, at the server's start, a session the catalogue recorded Paused: its
         finished computers as they ended, the ones in progress ready to go on (first, with
-        the files they had stored: ``progress``, computer -> (files, bytes read)), the others
+        what they had stored: ``progress``, computer -> its record), the others
         pending. The runner starts on Resume (or on a stop)."""
         self.restored = True
         by_name = {t.computer: t for t in session.tasks}
@@ -219,10 +220,13 @@ class SessionRunner(SessionThread):
             info = by_name[task.computer.name]
             _restore_counters(task, info)
             if info.status is TaskStatus.IN_PROGRESS:
-                files, read = progress.get(task.computer.name, ([], info.bytes_read))
-                task.bytes_read = max(read, info.bytes_read)
-                if files:
-                    self.resume_entries[task.computer.name] = files
+                record = progress.get(task.computer.name)
+                if record is not None:
+                    task.bytes_read = max(record.bytes_read, info.bytes_read)
+                    if record.files:
+                        self.resume_entries[task.computer.name] = record.files
+                    if record.partial is not None:
+                        self.resume_partial[task.computer.name] = record.partial
                 self._resumable.append(task)
             elif info.status is TaskStatus.PENDING:
                 self._pending.append(task)
@@ -263,11 +267,13 @@ class SessionRunner(SessionThread):
                        + ". Resume continues each where it stopped.")
         self._wake.set()
 
-    def paused_progress(self, task: TaskRun, files: list[Entry]) -> None:
-        """Record, in the catalogue, what a held task has stored (its files and the bytes
-        it read): a restart finds the session paused and resumes from there."""
+    def paused_progress(self, task: TaskRun, files: list[Entry],
+                        partial: PartialFile | None = None) -> None:
+        """Record, in the catalogue, what a held task has stored (its files, the file it
+        is in the middle of, the bytes it read): a restart finds the session paused and
+        resumes from there."""
         self.ctx.catalogue.save_paused_task(self.session.id, task.computer.name, files,
-                                            task.bytes_read)
+                                            task.bytes_read, partial)
 
     def points_forgotten(self) -> None:
         """A task's retention removed points: their space is reclaimed at the end."""

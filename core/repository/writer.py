@@ -72,6 +72,7 @@ class BackupWriter:
         self._inflight_bytes = 0
         self._max_inflight = 2 * ctx.workers + 2
         self._max_inflight_bytes = max(self._max_inflight * self.block_size, 16 << 20)
+        self._in_progress: tuple[str, list[str], list[int]] | None = None
         self._state = "open"  # open | committed | aborted | failed
         self._failure: RepositoryError | None = None
         self.wait_s = 0.0  # timing hook: the caller's thread waiting on the pool
@@ -160,6 +161,8 @@ class BackupWriter:
         self._check_open()
         check_rel_path(rel)
         ids: list[str] = []
+        sizes: list[int] = []
+        self._in_progress = (rel, ids, sizes)   # see file_in_progress
         size = 0
         blobs = self._ctx.index.blobs
         mine = self._mine
@@ -167,6 +170,7 @@ class BackupWriter:
             h = blake3(block).hexdigest()
             ids.append(h)
             n = len(block)
+            sizes.append(n)
             size += n
             if h in blobs or h in mine:
                 continue
@@ -180,10 +184,20 @@ class BackupWriter:
             self._batch_bytes += n
             if self._batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_BLOCKS:
                 self._submit_batch()
+        self._in_progress = None
         entry = Entry(rel, FILE, stat.S_IMODE(st.st_mode), st.st_mtime_ns, size,
                       st.st_ctime_ns, st.st_ino, tuple(ids))
         self._entries.append(entry)
         return entry
+
+    def file_in_progress(self) -> tuple[str, list[tuple[str, int]]] | None:
+        """While ``add_file``'s ``blocks`` runs (a pause holds it between blocks): the
+        file's path and the (id, size) of its blocks taken so far; None between files."""
+        current = self._in_progress
+        if current is None:
+            return None
+        rel, ids, sizes = current
+        return rel, list(zip(ids, sizes))
 
     # -- source-side deduplication (a remote agent cuts and hashes) ----------
 

@@ -397,14 +397,16 @@ def test_v13_keeps_how_each_repository_is_written(tmp_path: Path) -> None:
 
 def test_v15_records_a_paused_tasks_progress_until_its_session_drops_it(tmp_path: Path) -> None:
     """paused_tasks (migration 15): the files a paused task stored, read back as entries."""
-    from core.repository.model import FILE, Entry
+    from core.repository.model import FILE, Entry, PartialFile
     cat = Catalogue(tmp_path / "catalogue.db")
     try:
         files = [Entry("a/b.dat", FILE, 0o644, 1, 3, 2, 7, ("ab" * 32,)),
                  Entry("c é.dat", FILE, 0o600, 5, 0, 6, 8)]
+        partial = PartialFile(Entry("big", FILE, 0o644, 9, 100, 9, 9, ("cd" * 32,)), (40,))
         cat.save_paused_task("s1", "pc1", files[:1], 10)
-        cat.save_paused_task("s1", "pc1", files, 20)   # replaces
-        assert cat.paused_tasks("s1") == {"pc1": (files, 20)}
+        cat.save_paused_task("s1", "pc1", files, 20, partial)   # replaces
+        assert cat.paused_tasks("s1") == {"pc1": (files, 20, partial)}
+        assert cat.paused_tasks("s1")["pc1"].partial.offset == 40
         cat.drop_paused("s1")
         assert cat.paused_tasks("s1") == {}
     finally:

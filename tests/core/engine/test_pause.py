@@ -107,7 +107,8 @@ def test_pause_during_a_throttle_wait_holds_at_once(service, make_job, gate):
 def test_a_paused_session_records_the_files_it_stored(service, make_job, gate):
     """The restart record: files completed before the pause, their blocks durable."""
     sid = start_paused(service, make_job, gate)
-    files, read = service.catalogue.paused_tasks(sid)["pc1"]
+    files, read, partial = service.catalogue.paused_tasks(sid)["pc1"]
+    assert partial is None   # held between files
     done = _task(service, sid, "pc1").files_done
     assert [Path(e.path).name for e in files] == [f"file_{i:03d}.dat" for i in range(done)]
     assert read == _task(service, sid, "pc1").bytes_read
@@ -116,3 +117,47 @@ def test_a_paused_session_records_the_files_it_stored(service, make_job, gate):
     service.resume_job("Job")
     service.wait_session(sid, timeout=30)
     assert service.catalogue.paused_tasks(sid) == {}   # gone with the session
+
+
+def test_a_pause_in_the_middle_of_a_big_file_records_its_stored_blocks(service, make_job, gate):
+    """Held inside a file (the read rate keeps it there): the complete chunks read so far
+    are stored before the hold, and the record names the file and its blocks, so that a
+    resume after a restart continues the file at their end."""
+    make_job("Job", computers=1, files=1, size=12 << 20, throttle_mbps=2)
+    sid = service.start_job("Job")
+    wait_until(lambda: _task(service, sid, "pc1").bytes_read >= 6 << 20, timeout=20)
+    service.pause_job("Job")
+    wait_until(lambda: _paused(service, sid), timeout=5)
+    read = _task(service, sid, "pc1").bytes_read
+    _files, _read, partial = service.catalogue.paused_tasks(sid)["pc1"]
+    assert partial is not None and partial.entry.path.endswith("file_000.dat")
+    assert partial.entry.size == 12 << 20 and len(partial.sizes) == len(partial.entry.blocks)
+    assert read - (4 << 20) - (1 << 20) <= partial.offset <= read   # at most one open chunk
+    index = service._pool.repository("default")._index
+    assert all(b in index.blobs for b in partial.entry.blocks)
+    service.resume_job("Job")
+    session = service.wait_session(sid, timeout=30)
+    assert session.result is SessionResult.SUCCESS and session.tasks[0].bytes_read == 12 << 20
+
+
+def test_cutting_early_at_a_pause_cuts_as_an_uninterrupted_read_does() -> None:
+    """A chunk's end depends only on the bytes from its start: cutting what is buffered
+    at any moment (a pause), then going on from the last cut, gives the same chunks."""
+    import os
+    import random
+    from core.repository.chunker import Chunker
+    chunker = Chunker(1 << 20)
+    data = os.urandom(24 << 20)
+    whole = chunker.ends(data, True)
+    rnd = random.Random(25)
+    for _ in range(10):
+        cuts: list[int] = []
+        start = 0
+        while True:
+            end = min(len(data), start + rnd.randint(1, chunker.max_size + chunker.read_size))
+            found = chunker.ends(data[start:end], end == len(data))
+            cuts += [start + e for e in found]
+            if end == len(data) and (not found or cuts[-1] == len(data)):
+                break
+            start = cuts[-1] if found else start
+        assert cuts == whole
