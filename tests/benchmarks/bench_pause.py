@@ -2,7 +2,8 @@
 """On-demand benchmark (issue 25): Pause and Resume through a real backup server process.
 
     .venv/bin/python tests/benchmarks/bench_pause.py [--cycles 100] [--computers 2]
-        [--files 60] [--file-mib 1] [--throttle 10] [--workdir DIR] [--json-out FILE]
+        [--files 120] [--file-mib 1] [--throttle 10] [--big-mib 48] [--workdir DIR]
+        [--json-out FILE]
 
 Prints ONE JSON object on stdout (progress on stderr).
 
@@ -18,7 +19,9 @@ Prints ONE JSON object on stdout (progress on stderr).
   every 2 ms: includes the request and the polls).
 * ``resume_overhead``: bytes read by the paused-and-resumed session above, and by one
   paused at about half, its server SIGKILLed, started again and resumed, each against an
-  uninterrupted run of the same job (ratio 1.0: nothing read twice).
+  uninterrupted run of the same job (ratio 1.0: nothing read twice); ``big_files``: the
+  same restart with one ``--big-mib`` file per computer (paused inside it: the file goes
+  on at its last complete chunk).
 """
 from __future__ import annotations
 
@@ -171,9 +174,9 @@ def uninterrupted(work: Path, sources: list[str], computers: int) -> int:
         server.kill()
 
 
-def restart(work: Path, sources: list[str], args: argparse.Namespace, total: int
-            ) -> dict[str, Any]:
-    data = work / "restart"
+def restart(work: Path, sources: list[str], args: argparse.Namespace, total: int,
+            name: str = "restart") -> dict[str, Any]:
+    data = work / name
     server = Server(data)
     cli(data, "job", "create", "J", "--tasks", str(args.computers), "--throttle",
         str(args.throttle), *sources)
@@ -205,9 +208,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=100)
     parser.add_argument("--computers", type=int, default=2)
-    parser.add_argument("--files", type=int, default=60)
+    parser.add_argument("--files", type=int, default=120)
     parser.add_argument("--file-mib", type=float, default=1.0)
     parser.add_argument("--throttle", type=float, default=10.0, help="MB/s per computer")
+    parser.add_argument("--big-mib", type=float, default=48.0,
+                        help="the restart once more with one file this big per computer")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
@@ -223,6 +228,11 @@ def main() -> int:
         lat = latency(work, sources, args)
         log("pause at about half, SIGKILL, start, resume")
         rst = restart(work, sources, args, args.computers * args.files * size)
+        big = int(args.big_mib * (1 << 20))
+        big_sources = make_sources(work / "big", args.computers, 1, big)
+        log(f"the same with one {args.big_mib:g} MiB file per computer")
+        big_reference = uninterrupted(work / "big-ref", big_sources, args.computers)
+        big_rst = restart(work, big_sources, args, args.computers * big, "restart-big")
     result = {
         "benchmark": "pause", "issue": 25,
         "settings": {"computers": args.computers, "task_slots": args.computers,
@@ -234,7 +244,11 @@ def main() -> int:
         "resume_overhead": {
             "in_process_ratio": round(lat["bytes_read"] / reference, 4),
             "after_sigkill": rst,
-            "after_sigkill_ratio": round(rst["bytes_read"] / reference, 4)},
+            "after_sigkill_ratio": round(rst["bytes_read"] / reference, 4),
+            "big_files": {"file_mib": args.big_mib, "uninterrupted_bytes_read": big_reference,
+                          "after_sigkill": big_rst,
+                          "after_sigkill_ratio": round(big_rst["bytes_read"] / big_reference,
+                                                       4)}},
         "load_after": list(os.getloadavg()),
         "target_held_p99_ms": 100,
         "met": lat["held_ms"] is not None and lat["held_ms"]["p99"] < 100,
