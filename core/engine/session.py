@@ -108,6 +108,7 @@ class SessionRunner(SessionThread):
         # and a graceful stop lets them finish (they were in progress)
         self._resumable: list[TaskRun] = []
         self.restored = False   # rebuilt at the server's start from a paused record
+        self.was_paused = False   # paused at least once (it may have a record to drop)
         self._started = False
         self.resume_entries: dict[str, list[Entry]] = {}   # computer -> files completed
         self.resume_partial: dict[str, PartialFile] = {}   # computer -> file half read
@@ -187,6 +188,7 @@ class SessionRunner(SessionThread):
             running = [t.computer.name for t in self.tasks
                        if t.status is TaskStatus.IN_PROGRESS]
             self.paused_at = utcnow()
+            self.was_paused = True
             self._note(reason or f"Pause requested {by}: computers in progress are held at "
                        "their next block; what they sent is kept.", "warning")
         self.hold.pause()
@@ -213,7 +215,7 @@ class SessionRunner(SessionThread):
         finished computers as they ended, the ones in progress ready to go on (first, with
         what they had stored: ``progress``, computer -> its record), the others
         pending. The runner starts on Resume (or on a stop)."""
-        self.restored = True
+        self.restored = self.was_paused = True
         by_name = {t.computer: t for t in session.tasks}
         self._pending = []
         for task in self.tasks:

@@ -229,7 +229,8 @@ class Sessions:
 
     def _runner_finished(self, runner: SessionRunner) -> None:
         try:
-            self._ctx.catalogue.drop_paused(runner.session.id)
+            if runner.was_paused:   # its record goes with it
+                self._ctx.catalogue.drop_paused(runner.session.id)
         except ConsoleError:
             logging.getLogger(__name__).warning("could not drop session %s's pause record",
                                                 runner.session.id)
