@@ -23,7 +23,8 @@ from core.engine.session import SessionRunner, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (
-    Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
+    Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, LogItem, RunKind,
+    SessionInfo,
     SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
 )
 from core.scheduling import BackupWindow, format_local, local_zone
@@ -350,11 +351,15 @@ class Sessions:
                 job = cat.job(session.job)
             except ConsoleError:
                 continue
-            progress = cat.paused_tasks(session.id)
-            runner = SessionRunner(self._engine, job, session,
-                                   on_finished=self._runner_finished,
-                                   computers=list(job.computers))
-            runner.restore_paused(session, progress)
+            try:
+                progress = cat.paused_tasks(session.id)
+                runner = SessionRunner(self._engine, job, session,
+                                       on_finished=self._runner_finished,
+                                       computers=list(job.computers))
+                runner.restore_paused(session, progress)
+            except (KeyError, ValueError, ConsoleError) as exc:   # e.g. a computer removed
+                self._fail_paused(session, exc)
+                continue
             with self._ctx.runners_lock:
                 self._ctx.runners[session.id] = runner
             restored.append(session.id)
@@ -363,6 +368,25 @@ class Sessions:
                     any(i.text.startswith(WINDOW_PAUSED) for i in session.log):
                 self._resume_at_open(runner, window)
         return restored
+
+    def _fail_paused(self, session: SessionInfo, exc: Exception) -> None:
+        """A paused session the start cannot rebuild ends Failed, saying why."""
+        now = utcnow()
+        why = f"{exc.__class__.__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)
+        session.log.append(LogItem(time=now, level="error", text=(
+            f"The paused session could not be resumed after the server's restart ({why}): "
+            "its computers in progress get no restore point. Start the job again.")))
+        for task in session.tasks:
+            if not task.status.is_final:
+                task.status, task.ended = TaskStatus.FAILED, now
+        session.state, session.result, session.ended = \
+            SessionState.STOPPED, SessionResult.FAILED, now
+        try:
+            self._ctx.catalogue.save_session(session)
+            self._ctx.catalogue.drop_paused(session.id)
+        except ConsoleError:
+            logging.getLogger(__name__).exception("could not fail paused session %s",
+                                                  session.id)
 
     def stop_preview(self, name: str) -> StopPreview:
         job, runner = self._runner_of(name)

@@ -161,3 +161,57 @@ def test_cutting_early_at_a_pause_cuts_as_an_uninterrupted_read_does() -> None:
                 break
             start = cuts[-1] if found else start
         assert cuts == whole
+
+
+def _record_paused(data: Path, tasks) -> None:
+    """A session recorded Paused, as a server killed while it was paused leaves it."""
+    from core.catalogue import Catalogue
+    from core.models import RunKind, SessionInfo, SessionType, utcnow
+    from core.paths import catalogue_path
+    cat = Catalogue(catalogue_path(data))
+    try:
+        session = SessionInfo(id="20261208-000000-abcdef", job="J", state=SessionState.PAUSED,
+                              type=SessionType.BACKUP, run_kind=RunKind.MANUAL,
+                              created=utcnow(), tasks=tasks)
+        cat.create_session(session, owner_pid=999_999)
+        cat.save_session(session)
+    finally:
+        cat.close()
+
+
+@pytest.mark.parametrize("ghost", [False, True], ids=["rebuilt", "computer-removed"])
+def test_a_paused_session_is_rebuilt_paused_at_start(tmp_path, ghost):
+    """The start finds a session recorded Paused: it stays Paused (its tasks not running)
+    and Resume runs it; one that names a computer the job no longer has ends Failed,
+    saying why, and the server starts all the same."""
+    from core.models import Computer, JobDefinition, TaskInfo
+    from core.service.facade import BackupService
+    from tests.conftest import make_tree
+    data = tmp_path / "data"
+    svc = BackupService(data)
+    svc.create_job(JobDefinition(name="J", task_slots=1, computers=tuple(
+        Computer(name=c, path=str(make_tree(tmp_path / c))) for c in ("pc1", "pc2"))))
+    svc.close()
+    _record_paused(data, [TaskInfo(computer="ghost" if ghost else "pc1",
+                                   status=TaskStatus.IN_PROGRESS),
+                          TaskInfo(computer="pc2")])
+    svc = BackupService(data)
+    try:
+        sid = "20261208-000000-abcdef"
+        session = svc.get_session(sid)
+        if ghost:
+            assert session.state is SessionState.STOPPED and \
+                session.result is SessionResult.FAILED
+            assert "could not be resumed after the server's restart" in session.log[-1].text
+            assert svc.get_job("J").status is JobStatus.IDLE
+            return
+        assert session.state is SessionState.PAUSED
+        assert svc.get_job("J").status is JobStatus.PAUSED
+        assert svc.stop_preview("J").paused
+        svc.resume_job("J")
+        session = svc.wait_session(sid, timeout=30)
+        assert session.result is SessionResult.SUCCESS
+        assert points_by_computer(svc, "J") == {"pc1": 1, "pc2": 1}
+        assert any("continues after the server's restart" in i.text for i in session.log)
+    finally:
+        svc.close()
