@@ -100,6 +100,9 @@ def test_pause_during_a_throttle_wait_holds_at_once(service, make_job, gate):
     wait_until(lambda: _paused(service, sid), timeout=2)   # the wait is seconds long
     runner = service._ctx.runners[sid]
     assert runner.hold.held_latency_s is not None and runner.hold.held_latency_s < 1.0
+    pc1 = _task(service, sid, "pc1")   # held in the middle, not run to its end
+    assert runner.hold.held == 1 and pc1.status is TaskStatus.IN_PROGRESS
+    assert pc1.bytes_read < 4 * (2 << 20)
     service.stop_job("Job", StopMode.IMMEDIATELY)
     service.wait_session(sid, timeout=10)
 
