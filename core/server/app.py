@@ -320,13 +320,14 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     @app.post(f"{API}/server/stop", status_code=202, responses=errors_of(409, 413, 422))
     def server_stop(body: ServerStopBody) -> dict[str, Any]:
-        running = service.running_jobs()   # from memory: works on a damaged catalogue
+        # from memory: works on a damaged catalogue; paused jobs stay paused over a restart
+        running = service.working_jobs()
         if running and body.jobs is None:
             raise errors.JobStateError(
                 f"Jobs are running: {', '.join(running)}. Stop them first, or use "
                 "'server stop --jobs immediately|gracefully'.")
         control.request_shutdown(body.jobs)
-        return {"stopping": True, "running_jobs": running}
+        return {"stopping": True, "running_jobs": running, "paused_jobs": service.paused_jobs()}
 
     # -- jobs --------------------------------------------------------------------
     @app.get(f"{API}/jobs", response_model=list[JobOut], responses=errors_of(422))

@@ -324,6 +324,15 @@ class BackupService:
         """Names of the jobs that have a session running."""
         return self._sessions.running_jobs()
 
+    def paused_jobs(self) -> list[str]:
+        """Names of the jobs whose session is paused (they survive a restart)."""
+        return self._ctx.paused_jobs()
+
+    def working_jobs(self) -> list[str]:
+        """The running jobs that are not paused: what a stop of the server must end."""
+        paused = set(self.paused_jobs())
+        return [name for name in self.running_jobs() if name not in paused]
+
     def start_jobs(self, names: list[str], *, full: bool = False, retry: bool = False,
                    outside_window: bool = False) -> BulkResult:
         outcome = self._sessions.start_jobs(names, full=full, retry=retry,

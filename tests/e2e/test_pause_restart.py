@@ -168,3 +168,39 @@ def test_a_paused_job_survives_sigkill_and_resumes_without_reading_again(
             assert same_tree(mine, tmp_path / "src" / computer), computer
     finally:
         server.kill()
+
+
+def test_a_server_stop_leaves_a_paused_job_paused(tmp_path: Path) -> None:
+    """``agent-jobs server stop`` (no --jobs: nothing works) and SIGTERM stop the server
+    under a paused job, which stays paused: the next server resumes it on request."""
+    computers = sources(tmp_path / "src", big=False)
+    data = tmp_path / "data"
+    for how in ("server stop", "SIGTERM"):
+        server = Server(data)
+        try:
+            if how == "server stop":
+                made = agent_jobs(data, "job", "create", JOB, "--tasks", "1", "--throttle",
+                                  "2", *computers)
+                assert made.returncode == 0, made.stderr
+                sid = run(server, JOB)
+                wait_until(lambda: task(server.session(sid), "pc1")["bytes_processed"] > 0,
+                           timeout=30)
+                assert agent_jobs(data, "pause", JOB).returncode == 0
+            wait_until(lambda: server.session(sid)["state"] == "Paused", timeout=10)
+            if how == "server stop":
+                stopped = agent_jobs(data, "server", "stop")
+                assert stopped.returncode == 0, stopped.stderr
+            else:
+                server.proc.send_signal(signal.SIGTERM)
+            assert server.proc.wait(timeout=30) == 0
+        finally:
+            server.kill()
+    server = Server(data)
+    try:
+        assert server.session(sid)["state"] == "Paused"
+        assert agent_jobs(data, "resume", JOB).returncode == 0
+        ended = server.wait(sid)
+        assert ended["result"] == "Success", ended["log"]
+        assert sum(t["bytes_read"] for t in ended["tasks"]) <= 1.05 * (FILES + 4) * FILE_SIZE
+    finally:
+        server.kill()
