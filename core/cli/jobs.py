@@ -96,6 +96,10 @@ def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
     settings["gfs"] = gfs
     if args.throttle is not None:
         settings["throttle_mbps"] = args.throttle or None
+    if args.yield_to_production is not None:
+        settings["yield_to_production"] = args.yield_to_production
+    if args.pressure_threshold is not None:
+        settings["pressure_threshold"] = args.pressure_threshold
     if args.repository is not None:
         settings["repository"] = args.repository
     if getattr(args, "source", None) is not None:

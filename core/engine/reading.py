@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from blake3 import blake3
 
 from core.agents.base import Agent, Cancelled, FsEntry, SourceFileError, SourceReader
+from core.agents.ssh.agent_src.backup_agent.governor import Governor
 from core.engine.context import TaskRun, log_size
 from core.engine.hold import HoldGate
 from core.engine.throttle import Throttle
@@ -51,7 +52,8 @@ class FileReading:
 
     def __init__(self, task: TaskRun, throttle: Throttle, cancel: threading.Event,
                  hold: HoldGate | None = None,
-                 on_hold: Callable[[], None] | None = None) -> None:
+                 on_hold: Callable[[], None] | None = None,
+                 yield_threshold: int | None = None) -> None:
         """``hold``: the session's hold gate, checked at every block (``on_hold`` makes
         what was sent durable before the thread parks there)."""
         self.task = task
@@ -61,10 +63,73 @@ class FileReading:
         self.on_hold = on_hold
         # the throttle's waits end on a pause too (or on an immediate stop)
         self.interrupt = hold.interrupt if hold is not None else cancel
+        # Yield to production: the job's pressure threshold (percent), or None. Locally the
+        # governor runs here (this machine is the computer); at an SSH computer, its agent's.
+        self.yield_threshold = yield_threshold
+        self.governor: Governor | None = None
+        self._remote_production = 0.0   # an SSH computer's held and slowed seconds, credited
+        self._remote_noted = False
+        self._owed_source = 0.0
         self.planned: set[str] = set()   # the files the source was asked to read
         self._source_counted = 0   # an SSH computer's bytes: chunks received,
         self._source_told = 0      # and what it said it read (see _credit_source)
         self._read_window: memoryview | None = None
+
+    def start_governor(self) -> None:
+        """Yield to production here (the local computer): a governor whose waits end at once
+        on an immediate stop. Without PSI, the log says so once and reading is not governed."""
+        if self.yield_threshold is None:
+            return
+        cancel, task = self.cancel, self.task
+
+        def wait(seconds: float) -> bool:
+            """Cancel-aware (an immediate stop ends it at once); counted live as Production."""
+            t0 = perf_counter()
+            try:
+                return cancel.wait(seconds)
+            finally:
+                task.production_s += perf_counter() - t0
+                if governor.worst is not None:
+                    task.production_why = governor.why
+        governor = Governor(self.yield_threshold, max_bps=self.throttle.rate, wait=wait)
+        if not governor.available:
+            self.task.note(no_pressure_note())
+            return
+        governor.on_hold = self._held_note
+        self.governor = governor
+
+    def _held_note(self, resource: str, percent: float) -> None:
+        self.task.note(held_note(f"{resource} pressure {percent:.0f} % > "
+                                 f"{self.yield_threshold} %"))
+
+    def _govern(self, n: int) -> None:
+        """A chunk boundary: the governor may slow or hold the reading here."""
+        if self.governor is not None:
+            self.governor.consume(n)   # its waits count as Production (start_governor)
+
+    def credit_remote_governor(self, figures: dict[str, Any] | None) -> None:
+        """An SSH computer's governor figures (held and slowed seconds, why): its waits were
+        spent here waiting for data, so they move from Source to Production."""
+        if not figures:
+            return
+        task = self.task
+        total = float(figures.get("held_s", 0.0)) + float(figures.get("slowed_s", 0.0))
+        gained = max(0.0, total - self._remote_production)
+        self._remote_production += gained
+        task.production_s += gained
+        self._owed_source += gained   # counted as Source once the wait it was part of ends
+        self._settle_source()
+        if figures.get("why"):
+            task.production_why = str(figures["why"])
+            if not self._remote_noted:
+                self._remote_noted = True
+                task.note(held_note(task.production_why))
+
+    def _settle_source(self) -> None:
+        task = self.task
+        take = min(self._owed_source, task.source_s)
+        task.source_s -= take
+        self._owed_source -= take
 
     def prefetcher(self, agent: Agent, entries: list[FsEntry], parent_entries: dict[str, Entry]
                    ) -> Callable[[int], None] | None:
@@ -199,8 +264,11 @@ class FileReading:
             files.append((e.rel, e.st.st_size))
         self._source_counted = self._source_told = 0
         self.planned = {rel for rel, _ in files}
-        return agent.source_reader(files, writer.chunker, missing, rate=self.throttle.rate,
-                                   on_progress=self._source_progress)
+        reader = agent.source_reader(files, writer.chunker, missing, rate=self.throttle.rate,
+                                     on_progress=self._source_progress,
+                                     yield_threshold=self.yield_threshold)
+        reader.on_governor = self.credit_remote_governor
+        return reader
 
     def _source_progress(self, read: int) -> None:
         """The computer says it has read ``read`` bytes (a paced read, whose
@@ -226,6 +294,10 @@ class FileReading:
         paced = min(stats.get("paced_s", 0.0), self.task.source_s)
         self.task.source_s -= paced
         self.task.throttle_s += paced
+        governor = stats.get("governor")
+        self.credit_remote_governor(governor)
+        if governor is not None and not governor.get("psi", True):
+            self.task.note(no_pressure_note())
         self.task.note(f"Over SSH: {agent.wire_received:,} bytes received from the computer; "
                        f"it read {stats['opened']:,} file(s), {log_size(stats['read'])} in "
                        f"{stats.get('reading_s', 0.0):.1f} s (agent CPU "
@@ -240,6 +312,7 @@ class FileReading:
             t0 = perf_counter()
             rf = reader.next_file()
             task.source_s += perf_counter() - t0
+            self._settle_source()
             if rf.error is not None:
                 task.note(f"Cannot read file '{entry.rel}': {rf.error}. The file was "
                           "skipped; check its permissions.", "warning")
@@ -280,6 +353,7 @@ class FileReading:
             t0 = clock()
             group = rf.next_group()
             task.source_s += clock() - t0
+            self._settle_source()
             if group is None:
                 return
             self._credit_source(counted=group.size)
@@ -313,6 +387,7 @@ class FileReading:
         task.writer_s += t2 - t1
         throttle.consume(n, self.interrupt)
         task.throttle_s += perf_counter() - t2
+        self._govern(n)
 
     def _count_read(self, n: int) -> None:
         task = self.task
@@ -389,6 +464,7 @@ class FileReading:
                 t2 = clock()
                 throttle.consume(n, interrupt)
                 task.throttle_s += clock() - t2
+                self._govern(n)
             if last:
                 return
 
@@ -406,6 +482,16 @@ class FileReading:
         if window is None or len(window) < size:
             window = self._read_window = memoryview(bytearray(size))
         return window
+
+
+def no_pressure_note() -> str:
+    return ("Yield to production: this computer shows no pressure figures (Linux PSI, "
+            "/proc/pressure): it is read at full speed.")
+
+
+def held_note(why: str) -> str:
+    return (f"Yielding to production: {why}; "
+            "reading holds at a chunk boundary while it stays high, then ramps back up.")
 
 
 def _readinto_of(f: Readable) -> Callable[[memoryview], int | None]:

@@ -7,6 +7,9 @@ semantics (the heart of the product):
   progress are cancelled (checked per block and during throttle waits) and
   their partial data never becomes a point; pending computers are skipped.
 * gracefully: pending computers are skipped; computers in progress finish.
+* gracefully, only past the RPO: pending computers are skipped; computers in
+  progress past (or about to pass) their RPO finish, the others are cancelled
+  (each task has its own cancel event; an immediate stop sets them all).
 
 A task's final step (the manifest commit) and a stop decision take the same
 lock, so the set of computers with a new point is exactly the set that had
@@ -19,12 +22,14 @@ import logging
 import secrets
 import threading
 from time import monotonic
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from core.engine.context import EngineContext, TaskRun, log_size
 from core.engine.hold import HoldGate
+from core.engine.estimates import about, fit_order
 from core.engine.task import TaskProcessor
 from core.engine.thread import SessionThread
 from core.catalogue import PausedTask
@@ -53,6 +58,20 @@ FLUSH_INTERVAL_S = 0.25
 RATE_SAMPLE_S = 1.0
 MAX_RATE_SAMPLES = 300
 
+
+
+@dataclass(frozen=True)
+class WindowFit:
+    """A session started inside its job's backup window: when the window closes, and
+    each computer's expected duration in seconds (lower-case name; from its history,
+    see ``core.engine.estimates.expected_durations``). Computers start in
+    ``fit_order``; one that cannot finish before the close is not started, and one
+    whose current scan (at its usual rate, ``rates``) shows it cannot is stopped
+    right after the scan, before it reads anything."""
+
+    closes: datetime
+    expected: dict[str, float] = field(default_factory=dict)
+    rates: dict[str, float] = field(default_factory=dict)   # bytes of its scan per second
 
 
 class TaskWork(Protocol):
@@ -86,10 +105,12 @@ class SessionRunner(SessionThread):
     def __init__(self, ctx: EngineContext, job: JobDefinition, session: SessionInfo,
                  on_finished: Callable[[SessionRunner], None] | None = None, *,
                  computers: Sequence[Computer] | None = None,
-                 processor: Callable[[SessionRunner, TaskRun], TaskWork] | None = None) -> None:
+                 processor: Callable[[SessionRunner, TaskRun], TaskWork] | None = None,
+                 window: WindowFit | None = None) -> None:
         """``computers``: the computers the tasks name (default: the job's; a backup copy
         job's are its source job's). ``processor`` makes a task's work (default: a
-        backup, :class:`TaskProcessor`; a copy session passes ``CopyTaskProcessor``)."""
+        backup, :class:`TaskProcessor`; a copy session passes ``CopyTaskProcessor``).
+        ``window``: the backup window the session must fit in (see :class:`WindowFit`)."""
         super().__init__(f"session-{session.id}")
         self.ctx = ctx
         self.job = job
@@ -99,6 +120,11 @@ class SessionRunner(SessionThread):
         by_name = {c.name: c for c in (job.computers if computers is None else computers)}
         self.tasks = [TaskRun(by_name[t.computer]) for t in session.tasks]
         self._pending = list(self.tasks)
+        self._window = window
+        if window is not None:
+            order = {n: i for i, n in enumerate(
+                fit_order([t.computer.name for t in self.tasks], window.expected))}
+            self._pending.sort(key=lambda t: order[t.computer.name])
         self.lock = threading.RLock()   # the session's state, its tasks' statuses, the commit
         self.cancel_event = threading.Event()   # set by an immediate stop
         self.hold = HoldGate(self.cancel_event)   # Pause and Resume (core/engine/hold.py)
@@ -125,16 +151,21 @@ class SessionRunner(SessionThread):
         self._sampled_at: float | None = None   # monotonic time of the last rate sample
 
     # -- control -----------------------------------------------------------
-    def stop(self, mode: StopMode, reason: str | None = None, by: str = "by user"
-             ) -> tuple[list[str], list[str], list[str]]:
+    def stop(self, mode: StopMode, reason: str | None = None, by: str = "by user",
+             finish: Collection[str] = ()) -> tuple[list[str], list[str], list[str]]:
         """Stop the session; returns (completed, in progress, not started) as
         they were at the moment the stop took effect. ``reason`` replaces the
-        session log's "Stop requested by user" line (a deadline, a window)."""
+        session log's "Stop requested by user" line (a deadline, a window).
+        ``finish``, for a graceful stop only past the RPO: the computers in
+        progress that finish (the service names those past their RPO); every
+        other computer in progress is cancelled now and gets no new point."""
         with self.lock:
             if self.session.state is SessionState.STOPPED:
                 raise JobStateError(f"Job '{self.job.name}' is not running.")
             outcome = self.preview()
-            if self._stop_mode is StopMode.IMMEDIATELY or self._stop_mode is mode:
+            if self._stop_mode is StopMode.IMMEDIATELY or self._stop_mode is mode or (
+                    self._stop_mode is StopMode.GRACEFULLY_PAST_RPO
+                    and mode is StopMode.GRACEFULLY):   # the others are cancelled already
                 return outcome
             self._stop_mode = mode
             if self.stop_requested_at is None:
@@ -151,6 +182,8 @@ class SessionRunner(SessionThread):
             self._pending.clear()
             if mode is StopMode.IMMEDIATELY:
                 self.cancel_event.set()
+                for task in self.tasks:
+                    task.cancel.set()
                 self.hold.cancelled()
                 for task in self._resumable:   # paused before a restart: no point
                     task.status = TaskStatus.CANCELLED
@@ -161,6 +194,24 @@ class SessionRunner(SessionThread):
                 self._resumable.clear()
                 self._note(reason or f"Stop requested {by}: immediately. Computers in "
                            "progress are cancelled and get no new restore point.", "warning")
+            elif mode is StopMode.GRACEFULLY_PAST_RPO:
+                keep = {name.lower() for name in finish}
+                kept, cancelled = [], []
+                for task in self.tasks:
+                    if task.status is not TaskStatus.IN_PROGRESS:
+                        continue
+                    if task.computer.name.lower() in keep:
+                        kept.append(task.computer.name)
+                        continue
+                    cancelled.append(task.computer.name)
+                    task.note("Cancelled: the job was stopped gracefully only for computers "
+                              "past their RPO, and this computer is within its RPO.", "warning")
+                    task.cancel.set()
+                self._note(reason or f"Stop requested {by}: gracefully, only for computers "
+                           "past their RPO. Finishing: " + (", ".join(kept) or "none")
+                           + "; cancelled now (no new restore point): "
+                           + (", ".join(cancelled) or "none") + "; no new computer starts.",
+                           "warning")
             else:
                 self._note(reason or f"Stop requested {by}: gracefully. Computers in "
                            "progress will finish; no new computer starts.", "warning")
@@ -335,6 +386,12 @@ class SessionRunner(SessionThread):
                                + (" (active full)" if self.session.full else "")
                                + f": {len(self.tasks)} computer(s), "
                                f"{self.job.task_slots} task slot(s)")
+                if self._window is not None:
+                    left = (self._window.closes - self.ctx.clock()).total_seconds()
+                    self._note(f"The backup window closes in {about(left)}: computers start "
+                               "shortest expected first (those with no history first), and "
+                               "one that cannot finish before the close is left for next "
+                               "time.")
             self._flush()
             workers = [threading.Thread(target=self._worker, daemon=True,
                                         name=f"task-{self.session.id}-{i}")
@@ -360,6 +417,8 @@ class SessionRunner(SessionThread):
             with self.lock:
                 self._note(f"Internal error: {exc}", "error")
                 self.cancel_event.set()
+                for task in self.tasks:
+                    task.cancel.set()
             self._finish(force_failed=True)
         finally:
             # The callback first (the server records retries and frees the job
@@ -430,7 +489,7 @@ class SessionRunner(SessionThread):
                 result = SessionResult.SUCCESS
             made = sum(1 for t in self.tasks if t.status.produced_point)
             how = "" if self._stop_mode is None else \
-                f"Job stopped {self._stop_mode.value} {self._stopped_by}. "
+                f"Job stopped {self._stop_mode.text} {self._stopped_by}. "
             self._note(f"{how}{made} of {len(self.tasks)} computer(s) got a new restore point.",
                        "info" if result is SessionResult.SUCCESS else
                        "warning" if result is SessionResult.WARNING else "error")
@@ -458,6 +517,8 @@ class SessionRunner(SessionThread):
                         return
                     else:
                         task = self._pending.pop(0)
+                        if not self._fits(task):
+                            continue
                     if self.hold.paused:   # paused meanwhile: wait again
                         (self._resumable if task.status is TaskStatus.IN_PROGRESS
                          else self._pending).insert(0, task)
@@ -477,6 +538,50 @@ class SessionRunner(SessionThread):
             with self.lock:
                 self._live_workers -= 1
             self._wake.set()
+
+    def _fits(self, task: TaskRun) -> bool:
+        """Under the lock: ``task`` can start (no window, no history, or its expected
+        duration ends before the window closes); else it is skipped, and the log says
+        why."""
+        if self._window is None:
+            return True
+        need = self._window.expected.get(task.computer.name.lower())
+        left = (self._window.closes - self.ctx.clock()).total_seconds()
+        if need is None or need <= left:
+            return True
+        task.status = TaskStatus.SKIPPED
+        task.ended = utcnow()
+        task.note(f"Not started: this computer needs about {about(need)} (its last runs) and "
+                  f"the backup window closes in {about(max(0.0, left))}; it is left for the "
+                  "next run.", "warning")
+        self._note(f"Not started: {task.computer.name} needs about {about(need)}, the window "
+                   f"closes in {about(max(0.0, left))}.", "warning")
+        return False
+
+    def fits_after_scan(self, task: TaskRun) -> bool:
+        """After ``task``'s scan: False (and the task Skipped, the log saying why) when,
+        at the rate its last runs read it, its scanned size cannot be read before the
+        window closes."""
+        if self._window is None:
+            return True
+        rate = self._window.rates.get(task.computer.name.lower())
+        if not rate or task.bytes_total <= 0:
+            return True
+        need = task.bytes_total / rate
+        with self.lock:
+            left = (self._window.closes - self.ctx.clock()).total_seconds()
+            if need <= left or self._stop_mode is not None:
+                return True
+            task.status = TaskStatus.SKIPPED
+            task.ended = utcnow()
+            size = log_size(task.bytes_total)
+            task.note(f"Not started: its scan found {size}, which at the rate of its last "
+                      f"runs needs about {about(need)}, and the backup window closes in "
+                      f"{about(max(0.0, left))}; nothing was read, it is left for the next "
+                      "run.", "warning")
+            self._note(f"Not started: {task.computer.name} needs about {about(need)} (its scan: "
+                       f"{size}), the window closes in {about(max(0.0, left))}.", "warning")
+        return False
 
     def _reclaim_space(self) -> None:
         """Prune after retention forgot points, and after a computer failed or was

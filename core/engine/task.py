@@ -29,6 +29,10 @@ from core.repository.repository import LockWaitCancelled
 log = logging.getLogger(__name__)
 
 
+class LeftForNextRun(Exception):
+    """The computer's scan shows it cannot finish before its backup window closes."""
+
+
 class TaskProcessor:
     """Backs up one computer within a session."""
 
@@ -37,10 +41,12 @@ class TaskProcessor:
         self.task = task
         self.job = runner.job
         self.ctx = runner.ctx
-        self.cancel = runner.cancel_event
+        self.cancel = task.cancel   # set by an immediate stop, or for this computer alone
         self.throttle = Throttle(self.job.throttle_mbps)   # the rate is per computer
         self.hold = runner.hold
-        self.reading = FileReading(task, self.throttle, self.cancel, self.hold, self._checkpoint)
+        self.reading = FileReading(task, self.throttle, self.cancel, self.hold, self._checkpoint,
+                                   self.job.pressure_threshold if self.job.yield_to_production
+                                   else None)
         self.points = TaskPoints(runner, task)
         self._current: FsEntry | None = None   # the entry being added (see _partial)
         self._resume: PartialFile | None = None   # a file to continue (after a restart)
@@ -83,11 +89,15 @@ class TaskProcessor:
         task.note(f"Processing {task.computer.name}")
         try:
             point = self._backup()
+        except LeftForNextRun:
+            return   # the session marked it Skipped, and said why
         except Cancelled:
             with self.runner.lock:
                 task.status = TaskStatus.CANCELLED
                 task.ended = utcnow()
-                task.note("Processing cancelled: the job was stopped immediately. "
+                how = "the job was stopped immediately" if self.runner.cancel_event.is_set() \
+                    else "the job was stopped and this computer was within its RPO"
+                task.note(f"Processing cancelled: {how}. "
                           "No restore point was created for this computer.", "error")
             return
         except ConsoleError as exc:
@@ -132,6 +142,8 @@ class TaskProcessor:
         for n in scan.notes:
             task.note(n)
         task.files_total, task.bytes_total = scan.files, scan.bytes
+        if not self.runner.fits_after_scan(task):   # a backup window it cannot finish in
+            raise LeftForNextRun
         repo_name = self.ctx.repository_name(self.job.repository)
         repo = self.ctx.repository(repo_name)
         parent = None if self.runner.session.full else self.points.parent_manifest(repo)
@@ -162,6 +174,8 @@ class TaskProcessor:
         task.writer = writer
         try:
             reader = self.reading.source_reader(agent, writer, scan.entries, parent_entries)
+            if reader is None:
+                self.reading.start_governor()   # this machine is the computer
             if reader is not None and reader.raw:
                 task.note(f"The computer cannot cut and hash its files itself "
                           f"({agent.native_problem}): changed files are sent whole and "

@@ -43,12 +43,14 @@ from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo,
     AuditCheck, AuditEntry, MaintenanceSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
     SessionType, SshSettings, StopMode, utcnow, NotificationSettings,
+    Me, Role, TotpSetup, UserChange, UserInfo,
 )
 from core.paths import catalogue_path
 from core.repository import Manifest, RepoStats, Repository
 from core.scheduling.deadlines import DeadlineKeeper
 from core.service import demo
 from core.service.audit import SCHEDULER, AuditTrail, acting_as
+from core.service.users import LOCAL_ADMIN, Users
 from core.service.computers import Computers
 from core.service.context import ServiceContext
 from core.service.jobs import Jobs
@@ -119,6 +121,7 @@ class BackupService:
                 scheduler_wake=threading.Event())
             self._jobs = Jobs(self._ctx)
             self.audit = AuditTrail(self.catalogue, now)
+            self.users = Users(self.catalogue, self.audit)
             engine = EngineContext(self.catalogue, self._ctx.events, hooks or NO_HOOKS,
                                    self._pool.repository, self._pool.repository_name,
                                    clock=now)
@@ -565,6 +568,28 @@ class BackupService:
     def verify_audit(self) -> AuditCheck:
         """Check the audit trail's hash chain; names the first row that does not fit."""
         return self.audit.check()
+
+    # -- named users (core.service.users) --------------------------------------
+    def list_users(self) -> list[UserInfo]:
+        return self.users.list_users()
+
+    def add_user(self, name: str, role: Role, password: SecretStr,
+                 restore_to: list[str] | None = None) -> UserInfo:
+        return self.users.add_user(name, role, password, restore_to)
+
+    def change_user(self, name: str, change: UserChange) -> UserInfo:
+        return self.users.change_user(name, change)
+
+    def remove_user(self, name: str) -> None:
+        self.users.remove_user(name)
+
+    def set_user_totp(self, name: str, enabled: bool) -> TotpSetup | None:
+        return self.users.set_user_totp(name, enabled)
+
+    def whoami(self) -> Me:
+        """In the server's own process: the server's own user, an administrator (the
+        REST API answers for the request's user instead)."""
+        return LOCAL_ADMIN.me()
 
     # -- the repository pool again: what the checks and tests read -------------
     def repository_point_ids(self) -> set[str]:

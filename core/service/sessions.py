@@ -17,9 +17,12 @@ from functools import partial
 from core.api import BulkResult, ComputerEstimate, StopPreview
 from core.engine.context import EngineContext
 from core.engine.copy_task import CopyTaskProcessor
-from core.engine.estimates import eta_seconds, progress_percent
+from core.engine.estimates import (
+    HISTORY_SESSIONS, eta_seconds, expected_durations, history_rates, progress_percent,
+    stop_costs,
+)
 from core.engine.operations import OperationRunner
-from core.engine.session import SessionRunner, new_session_id
+from core.engine.session import SessionRunner, WindowFit, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (
@@ -171,15 +174,21 @@ class Sessions:
         self._ctx.catalogue.create_session(session, owner_pid=os.getpid())
         if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
             self._scheduled_sessions.add(session.id)
+        closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
+        fit = None
+        if closes is not None:   # the order and admission that fit the window
+            history = self._ctx.catalogue.sessions(job.name, HISTORY_SESSIONS, type=session.type)
+            fit = WindowFit(closes, expected_durations(history, full),
+                            history_rates(history, full))
         runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished,
                                computers=computers,
-                               processor=None if source is None else CopyTaskProcessor)
+                               processor=None if source is None else CopyTaskProcessor,
+                               window=fit)
         runner.started_by = who_is_asking()
         if source is None:
             self._demo_work(runner, computers)
         with self._ctx.runners_lock:
             self._ctx.runners[session.id] = runner
-        closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
         if closes is not None:   # started inside the window: it ends the session there
             self._ctx.deadlines.set(f"window:{session.id}", closes,
                                partial(self._window_closed, session.id))
@@ -300,12 +309,28 @@ class Sessions:
         """Stop the job's session; returns where each computer stood at the
         moment the stop took effect. A graceful stop with ``escalate_after_s``
         becomes immediate if the session still runs that long after; the server
-        keeps the deadline, so it holds with every console closed."""
+        keeps the deadline, so it holds with every console closed. Gracefully only
+        past the RPO: the computers in progress past their RPO (or passing it before
+        they could finish) finish, the others are cancelled now."""
         job, runner = self._runner_of(name)
         sid = runner.session.id
-        done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
+        finish: list[str] = []
+        if mode is StopMode.GRACEFULLY_PAST_RPO:
+            if job.notify.rpo_hours is None:
+                raise JobStateError(
+                    f"Job '{job.name}' has no RPO, so no computer is past it. Set one "
+                    f"('agent-jobs job set \"{job.name}\" --rpo HOURS', or the job's "
+                    "Notifications), or stop it gracefully or immediately.")
+            points = self._ctx.catalogue.points(job.name)
+            with runner.lock:   # no task starts or ends between the choice and the stop
+                _costs, finish = stop_costs(runner.snapshot().tasks, points, sid,
+                                            job.notify.rpo_hours, self._ctx.clock(), utcnow())
+                done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}",
+                                                     finish=finish)
+        else:
+            done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
         self._start_restored(runner)   # paused before a restart: it ends (or finishes) now
-        if mode is StopMode.GRACEFULLY and escalate_after_s:
+        if mode.graceful and escalate_after_s:
             due = self._ctx.clock() + timedelta(seconds=escalate_after_s)
             self._ctx.deadlines.set(f"escalate:{sid}", due,
                                partial(self._escalate, sid, escalate_after_s))
@@ -316,7 +341,10 @@ class Sessions:
         elif mode is StopMode.IMMEDIATELY:
             self._ctx.deadlines.cancel(f"escalate:{sid}")
         self._ctx.events.publish(SessionChanged(job.name, sid))
-        return self._preview(job, runner, (done, running, pending))
+        preview = self._preview(job, runner, (done, running, pending))
+        if mode is StopMode.GRACEFULLY_PAST_RPO:   # the decision, as it was taken
+            preview.finishes_past_rpo = [c for c in running if c in finish]
+        return preview
 
     def pause_job(self, name: str) -> StopPreview:
         """Pause the job's session: every computer in flight is held at its next block
@@ -405,9 +433,14 @@ class Sessions:
                  where: tuple[list[str], list[str], list[str]]) -> StopPreview:
         done, running, pending = where
         now = utcnow()
-        tasks = {t.computer: t for t in runner.snapshot().tasks}
+        snapshot = runner.snapshot().tasks
+        tasks = {t.computer: t for t in snapshot}
+        rpo = job.notify.rpo_hours
+        costs, finishing = stop_costs(snapshot, self._ctx.catalogue.points(job.name),
+                                      runner.session.id, rpo, self._ctx.clock(), now)
         estimates = [ComputerEstimate(computer=c, progress=progress_percent(tasks[c]),
-                                      eta_seconds=eta_seconds(tasks[c], now))
+                                      eta_seconds=eta_seconds(tasks[c], now),
+                                      production_s=round(tasks[c].production_s, 1))
                      for c in running if c in tasks]
         etas = [e.eta_seconds for e in estimates if e.eta_seconds is not None]
         total = max(etas, default=0.0) if len(etas) == len(estimates) else None
@@ -418,7 +451,8 @@ class Sessions:
                            stop_mode=runner.session.stop_mode,
                            stop_requested_at=runner.stop_requested_at,
                            stopped_by=runner.session.stopped_by,
-                           paused=runner.is_paused or runner.hold.paused)
+                           paused=runner.is_paused or runner.hold.paused,
+                           rpo_hours=rpo, costs=costs, finishes_past_rpo=finishing)
 
     def _escalate(self, session_id: str, after_s: float) -> None:
         runner = self._ctx.runners.get(session_id)

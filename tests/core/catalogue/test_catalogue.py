@@ -64,7 +64,7 @@ def v0_copy(tmp_path: Path) -> Path:
 
 
 def test_the_migrations_are_numbered_in_order() -> None:
-    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 15]
+    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15]
     assert latest_version() == 15
 
 
@@ -235,7 +235,7 @@ def test_a_new_catalogue_gets_the_latest_schema(tmp_path: Path, v0_copy: Path) -
         cat.close()
     assert version_of(path) == latest_version()
     assert tables(path) == {"jobs", "sessions", "tasks", "points", "server_state",
-                            "repositories", "audit", "paused_tasks"}
+                            "repositories", "audit", "users", "paused_tasks"}
     Catalogue(v0_copy).close()
     # A migrated v0 catalogue and a new one end with the same columns.
     for table in ("jobs", "sessions", "tasks", "points", "server_state"):

@@ -174,7 +174,8 @@ def test_ctrl_c_while_waiting_stops_the_job(tmp_path, presses, code, statuses):
     data = tmp_path / "data"
     for name in ("pc1", "pc2"):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "big.bin").write_bytes(b"y" * (12 << 20))
+        # 6 s at 4 MB/s: time for two presses, each seen through a CLI call, on a busy machine
+        (tmp_path / name / "big.bin").write_bytes(b"y" * (24 << 20))
     assert _agent_jobs(data, "job", "create", "C", "--computer", f"pc1={tmp_path / 'pc1'}",
                        "--computer", f"pc2={tmp_path / 'pc2'}", "--tasks", "1",
                        "--throttle", "4").returncode == 0
