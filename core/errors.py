@@ -24,6 +24,22 @@ class AlreadyExists(ConsoleError):
     pass
 
 
+class Unauthorized(ConsoleError):
+    """Not logged in, a wrong user name or password, or an expired token (401)."""
+
+
+class CodeRequired(Unauthorized):
+    """The user has a second factor: log in again with the TOTP code (401)."""
+
+
+class Forbidden(ConsoleError):
+    """The user's role does not allow the request (403)."""
+
+
+class TooManyAttempts(ConsoleError):
+    """Failed logins for this user or from this address: wait before the next (429)."""
+
+
 class JobStateError(ConsoleError):
     """The job is not in a state that allows the request (running, idle, disabled)."""
 

@@ -12,7 +12,7 @@ from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator,
+    BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator,
 )
 
 from core.scheduling.retention import GfsRetention
@@ -38,6 +38,7 @@ def utcnow() -> datetime:
 class SessionState(str, Enum):
     STARTING = "Starting"
     WORKING = "Working"
+    PAUSED = "Paused"       # every computer in flight held at a block boundary (Resume goes on)
     STOPPING = "Stopping"
     STOPPED = "Stopped"
 
@@ -55,6 +56,19 @@ class SessionResult(str, Enum):
 class StopMode(str, Enum):
     IMMEDIATELY = "immediately"
     GRACEFULLY = "gracefully"
+    # computers in progress past (or about to pass) their RPO finish; the others are cancelled
+    GRACEFULLY_PAST_RPO = "gracefullyPastRpo"
+
+    @property
+    def text(self) -> str:
+        """The mode in the operator's words ("gracefully, only computers past their RPO")."""
+        return "gracefully, only computers past their RPO" \
+            if self is StopMode.GRACEFULLY_PAST_RPO else self.value
+
+    @property
+    def graceful(self) -> bool:
+        """Some computers in progress may still finish."""
+        return self is not StopMode.IMMEDIATELY
 
 
 class RunKind(str, Enum):
@@ -104,6 +118,7 @@ class Stage(str, Enum):
     CPU = "CPU"                # hashing and compressing blocks
     TARGET = "Target"          # writing packs, index and manifest
     THROTTLING = "Throttling"  # waiting on the job's read rate limit
+    PRODUCTION = "Production"  # yielding to production: held or slowed by the computer's pressure
 
 
 class SshTarget(NamedTuple):
@@ -490,6 +505,10 @@ class JobDefinition(BaseModel):
     task_slots: int = Field(default=2, ge=1, le=64)
     throttle_mbps: float | None = Field(default=None, ge=MIN_THROTTLE_MBPS, le=MAX_THROTTLE_MBPS,
                                         allow_inf_nan=False)
+    # Yield to production: each computer's agent lowers its read rate, and holds at a chunk
+    # boundary, while the computer's own pressure (Linux PSI, io and cpu) is above this percent.
+    yield_to_production: bool = False
+    pressure_threshold: int = Field(default=20, ge=1, le=100)
     enabled: bool = True
     schedule: Schedule | None = None
     active_full: ActiveFullSchedule | None = None
@@ -559,6 +578,9 @@ class JobDefinition(BaseModel):
         if self.active_full is not None:
             raise ValueError("a backup copy job has no active full: it copies the points "
                              "its source job made")
+        if self.yield_to_production:
+            raise ValueError("a backup copy job reads repositories, not computers: it does "
+                             "not yield to production; set it on the source backup job")
         return self
 
     @property
@@ -633,6 +655,8 @@ class TaskInfo(BaseModel):
     cpu_s: float = 0.0
     target_s: float = 0.0
     throttle_s: float = 0.0
+    production_s: float = 0.0   # yielding to production (held or slowed by pressure)
+    production_why: str = ""    # e.g. "io pressure 43 % > 20 %"
 
     @property
     def duration_s(self) -> float | None:
@@ -643,7 +667,8 @@ class TaskInfo(BaseModel):
 
     def stage_seconds(self) -> dict[Stage, float]:
         return {Stage.SOURCE: self.source_s, Stage.CPU: self.cpu_s,
-                Stage.TARGET: self.target_s, Stage.THROTTLING: self.throttle_s}
+                Stage.TARGET: self.target_s, Stage.THROTTLING: self.throttle_s,
+                Stage.PRODUCTION: self.production_s}
 
 
 class VerifyProblem(BaseModel):
@@ -807,6 +832,7 @@ class RepairReport(BaseModel):
 class JobStatus(str, Enum):
     IDLE = "Idle"
     WORKING = "Working"
+    PAUSED = "Paused"
     STOPPING = "Stopping"
     DISABLED = "Disabled"
 
@@ -855,3 +881,92 @@ class AuditCheck(BaseModel):
     intact: bool
     problem: str | None = None
     first_bad_id: int | None = None
+
+
+# -- named users and their roles (issue 23) ---------------------------------------
+class Role(str, Enum):
+    """The reference console's roles."""
+
+    ADMINISTRATOR = "administrator"          # Backup Administrator: everything
+    OPERATOR = "operator"                    # start, stop, retry, active full; sees everything
+    RESTORE_OPERATOR = "restore-operator"    # browse and restore (to allowed folders)
+    VIEWER = "viewer"                        # sees everything, changes nothing
+
+    @property
+    def label(self) -> str:
+        return ROLE_TITLES[self]
+
+
+# the reference console's names for them
+ROLE_TITLES = {Role.ADMINISTRATOR: "Backup Administrator", Role.OPERATOR: "Backup Operator",
+               Role.RESTORE_OPERATOR: "Restore Operator", Role.VIEWER: "Backup Viewer"}
+
+
+class Permission(str, Enum):
+    """What a REST route needs; each role holds a set of them (``ROLE_PERMISSIONS``)."""
+
+    PUBLIC = "public"                  # logging in
+    VIEW = "view"                      # jobs, sessions, points, history, overview, events
+    VIEW_INFRASTRUCTURE = "view_infrastructure"   # repositories, settings, audit, metrics
+    RUN = "run"                        # start, stop, retry, active full, verify, cancel
+    RESTORE = "restore"                # browse a point, restore it
+    EDIT_JOBS = "edit_jobs"            # create, edit, delete, enable, clone jobs; delete backups
+    MANAGE_INFRASTRUCTURE = "manage_infrastructure"  # repositories, keys, settings, repair
+    MANAGE_USERS = "manage_users"      # users and their roles
+    MANAGE_SERVER = "manage_server"    # stop the server
+
+
+PERMISSION_TEXT = {
+    Permission.PUBLIC: "log in", Permission.VIEW: "see jobs and sessions",
+    Permission.VIEW_INFRASTRUCTURE: "see the backup infrastructure and settings",
+    Permission.RUN: "start or stop jobs", Permission.RESTORE: "browse or restore points",
+    Permission.EDIT_JOBS: "create, change or delete jobs",
+    Permission.MANAGE_INFRASTRUCTURE: "change repositories or server settings",
+    Permission.MANAGE_USERS: "manage users", Permission.MANAGE_SERVER: "stop the server",
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMINISTRATOR: frozenset(Permission),
+    Role.OPERATOR: frozenset({Permission.PUBLIC, Permission.VIEW,
+                              Permission.VIEW_INFRASTRUCTURE, Permission.RUN}),
+    Role.RESTORE_OPERATOR: frozenset({Permission.PUBLIC, Permission.VIEW,
+                                      Permission.RESTORE}),
+    Role.VIEWER: frozenset({Permission.PUBLIC, Permission.VIEW,
+                            Permission.VIEW_INFRASTRUCTURE}),
+}
+
+
+class UserInfo(BaseModel):
+    """A named user as ``user list --json`` shows it (never its hash or TOTP secret)."""
+
+    name: str
+    role: Role
+    enabled: bool = True
+    totp: bool = False
+    restore_to: list[str] = []      # a restore operator's allowed folders
+    created: datetime | None = None
+
+
+class UserChange(BaseModel):
+    """``user set``: what changes (left out: stays). ``restore_to`` replaces the list."""
+
+    role: Role | None = None
+    password: SecretStr | None = None
+    restore_to: list[str] | None = Field(default=None, max_length=1000)
+    enabled: bool | None = None
+
+
+class TotpSetup(BaseModel):
+    """A new TOTP secret, shown once: the secret and the provisioning URI (QR code)."""
+
+    secret: str
+    uri: str
+
+
+class Me(BaseModel):
+    """Who the request runs as, for the console to grey out what it may not do."""
+
+    user: str
+    role: Role
+    permissions: list[Permission]
+    restore_to: list[str] = []

@@ -90,3 +90,8 @@ def checked_restore_target(data_dir: Path, target: Path, overwrite: bool) -> Pat
         raise RestoreError(f"Restore target {target} is not an empty folder. Choose a "
                            "new or empty folder so that no existing file is overwritten.")
     return target
+
+
+def server_tls_dir(data_dir: Path) -> Path:
+    """The TLS listener's own certificate and key (made when none is given)."""
+    return data_dir / "tls"

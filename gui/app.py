@@ -75,9 +75,32 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         "else the platform's user data directory)")
     parser.add_argument("--demo", action="store_true",
                         help="create the demo computers and jobs first")
+    parser.add_argument("--connect", nargs="?", const="", metavar="SERVER[:PORT]",
+                        help="connect to a backup server on another machine over TLS, as a "
+                        "named user: the Connect to Backup Server window opens first")
     parser.add_argument("--screenshot", metavar="FILE",
                         help="save a PNG of the main window once it has loaded, then exit")
     return parser.parse_args(argv)
+
+
+def connect_first(server: str, app: QApplication) -> MainWindow | None:
+    """The Connect window, modal, before any main window; None when it is closed."""
+    from gui.connect.connect_dialog import ConnectDialog
+    from gui.connect.tls_backend import TlsConnectBackend
+    from gui.runtime.settings import console_settings
+    from gui.runtime.worker import TaskRunner
+
+    runner = TaskRunner(app)
+    settings = console_settings()
+    dialog = ConnectDialog(TlsConnectBackend(), settings, runner)
+    if server:
+        dialog.server.setCurrentText(server)
+    accepted = dialog.exec() == ConnectDialog.DialogCode.Accepted and dialog.connected
+    runner.shutdown()
+    if not accepted or dialog.connected is None:
+        return None
+    connected = dialog.connected
+    return MainWindow(connected.api, owns_service=True, settings=settings, connection=connected)
 
 
 def _save_screenshot(window: MainWindow, path: Path, app: QApplication) -> None:
@@ -98,11 +121,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName(WINDOW_TITLE)
     data_dir = resolve_data_dir(args.data_dir)
     setup_logging(data_dir, "console")
-    try:
-        window = create_main_window(data_dir)
-    except ConsoleError as exc:
-        QMessageBox.critical(None, WINDOW_TITLE, error_text(exc))
-        return 2
+    if args.connect is not None:
+        apply_look(app)
+        connected = connect_first(args.connect, app)
+        if connected is None:
+            return 1
+        window = connected
+    else:
+        try:
+            window = create_main_window(data_dir)
+        except ConsoleError as exc:
+            QMessageBox.critical(None, WINDOW_TITLE, error_text(exc))
+            return 2
 
     screenshot = Path(args.screenshot).expanduser().resolve() if args.screenshot else None
 
@@ -118,7 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.after_next_refresh(loaded)
     window.show()
     code = app.exec()
-    window.shutdown()
+    current: MainWindow | None = window
+    while current is not None:   # Connect may have replaced the window with another
+        current.shutdown()
+        current = current.successor
     return code
 
 

@@ -97,6 +97,8 @@ class SourceFile(Protocol):
 class SourceReader(Protocol):
     """A read at the source: files in the order asked, cut and hashed there unless ``raw``."""
     raw: bool
+    #: told an SSH computer's governor figures as they come (yield to production)
+    on_governor: Callable[[dict[str, Any]], None] | None
 
     def next_file(self) -> Any: ...
     def finish(self) -> dict[str, Any]: ...
@@ -122,9 +124,11 @@ class Agent(Protocol):
         """Hint that ``rels`` are read next, in this order; may do nothing."""
     def source_reader(self, files: list[tuple[str, int]], chunker: Any,
                       missing: Callable[[list[str]], list[str]], rate: float | None = None,
-                      on_progress: Callable[[int], None] | None = None) -> SourceReader:
+                      on_progress: Callable[[int], None] | None = None,
+                      yield_threshold: int | None = None) -> SourceReader:
         """Start reading ``files`` (rel, size) at the computer, in this order, at most ``rate``
-        bytes per second; only for an agent that ``reads_at_source``."""
+        bytes per second, yielding to production (the computer's own pressure, percent) when
+        ``yield_threshold`` is given; only for an agent that ``reads_at_source``."""
     def first_contact_note(self) -> str | None:
         """A note for the task log about the first contact (a host key learnt), or None."""
     @property

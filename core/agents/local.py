@@ -70,7 +70,8 @@ class LocalAgent:
 
     def source_reader(self, files: list[tuple[str, int]], chunker: Any,
                       missing: Callable[[list[str]], list[str]], rate: float | None = None,
-                      on_progress: Callable[[int], None] | None = None) -> SourceReader:
+                      on_progress: Callable[[int], None] | None = None,
+                      yield_threshold: int | None = None) -> SourceReader:
         raise NotImplementedError("the server reads local files itself, through open_file")
 
     def first_contact_note(self) -> str | None:

@@ -17,7 +17,7 @@ from core.api.overview import (
 from core.api.reports import (
     BulkResult, ComputerEstimate, ComputerPreview, DeleteReport, NotificationTest,
     RepositoryInfo, RepositoryKeyInfo, DiskUsage,
-    RepositorySpec, RestoreReport, RetentionPreview, PointRetention, ScopePreview, StopPreview, VerifyReport, report_damaged_paths,
+    RepositorySpec, RestoreReport, RetentionPreview, PointAge, PointRetention, ScopePreview, StopCost, StopPreview, VerifyReport, report_damaged_paths,
     restore_report, retention_preview, verify_report,
 )
 from core.api.text import (
@@ -30,7 +30,7 @@ __all__ = [
     "BackupApi", "DayResults", "FailureInfo", "HomeOverview", "LastDayCounts", "NextRunInfo",
     "BulkResult", "ComputerEstimate", "ComputerPreview", "DeleteReport", "DiskUsage",
     "RepositoryInfo", "NotificationTest",
-    "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointRetention", "ScopePreview", "StopPreview", "VerifyReport",
+    "RepositoryKeyInfo", "RepositorySpec", "RestoreReport", "RetentionPreview", "PointAge", "PointRetention", "ScopePreview", "StopCost", "StopPreview", "VerifyReport",
     "report_damaged_paths", "restore_report", "retention_preview", "verify_report", "SessionFigures", "clone_name", "clone_note", "describe_schedule",
     "describe_settings", "job_summary", "made_text", "repository_kind_text", "session_figures", "size_text", "stopped_text",
     "verify_problem_text", "session_percent", "task_percent",

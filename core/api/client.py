@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import sys
+
+# httpx's own command line (`httpx._main`) loads rich, click and pygments, a third
+# of httpx's import time; httpx does without it when it cannot be imported, and
+# a None in sys.modules makes that import fail (unless something loaded it first).
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 from pydantic import SecretStr, TypeAdapter
 
 from core import errors
@@ -31,6 +38,7 @@ from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, JobStatus,
     MaintenanceSettings, NotificationSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
     SshSettings, StopMode, AuditCheck, AuditEntry,
+    Me, Role, TotpSetup, UserChange, UserInfo,
 )
 from core.paths import server_socket_path
 from core.api.launcher import ServerUnavailable, ensure_server, lasting_unreachable_owner
@@ -65,9 +73,18 @@ def _q(name: str) -> str:
 
 class ServerClient:
     def __init__(self, data_dir: Path, *, autostart: bool = True,
-                 base_url: str | None = None, token: str | None = None) -> None:
+                 base_url: str | None = None, token: str | None = None,
+                 verify: ssl.SSLContext | None = None) -> None:
+        """``verify``: for an https ``base_url``, the context that trusts the server
+        (core.api.remote pins its certificate); remote clients are made by
+        :func:`core.api.remote.login`."""
         self.data_dir = Path(data_dir)
         self._autostart = autostart and base_url is None
+        #: logs in again when the server says the token ended (set by core.api.remote)
+        self.relogin: Callable[[], str] | None = None
+        self.user: str | None = None           # the named user, on a remote server
+        self.fingerprint: str | None = None    # the pinned certificate's, on a remote server
+        self._relogin_lock = threading.Lock()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout_s = request_timeout()
         timeout = httpx.Timeout(self._timeout_s, connect=5.0)
@@ -77,7 +94,8 @@ class ServerClient:
                                       headers=headers, timeout=timeout)
         else:
             self._http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v1",
-                                      headers=headers, timeout=timeout)
+                                      headers=headers, timeout=timeout,
+                                      verify=verify if verify is not None else True)
         self.address = base_url or f"unix:{server_socket_path(self.data_dir)}"
         self._events = EventBus()
         self._stream: threading.Thread | None = None
@@ -110,11 +128,22 @@ class ServerClient:
                 f"{self.data_dir / 'logs'}.") from exc
         except httpx.TransportError as exc:
             raise self._unavailable(exc) from exc
+        if response.status_code == 401 and self.relogin is not None and self._renew(response):
+            response = self._http.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise _error_of(response)
         if response.status_code == 204 or not response.content:
             return None
         return response.json() if decode else response.content
+
+    def _renew(self, refused: httpx.Response) -> bool:
+        """The token ended (idle, or the server restarted): log in again, once."""
+        assert self.relogin is not None
+        sent = refused.request.headers.get("authorization")
+        with self._relogin_lock:
+            if self._http.headers.get("authorization") == sent:   # not renewed meanwhile
+                self._http.headers["Authorization"] = f"Bearer {self.relogin()}"
+        return True
 
     def _unavailable(self, exc: BaseException) -> ServerUnavailable:
         if self.address.startswith("unix:"):   # a live owner that does not answer says so
@@ -143,6 +172,9 @@ class ServerClient:
                 self._ensure()
                 with self._http.stream("GET", "/events",
                                        timeout=httpx.Timeout(None, connect=5.0)) as response:
+                    if response.status_code == 401 and self.relogin is not None:
+                        self._renew(response)
+                        continue
                     if response.status_code != 200:
                         raise _error_of(response)
                     self._set_connected(True)
@@ -229,18 +261,24 @@ class ServerClient:
                  escalate_after_s: float | None = None) -> StopPreview:
         return StopPreview.model_validate(self._request(
             "POST", f"/jobs/{_q(name)}/stop",
-            json={"gracefulStop": mode is StopMode.GRACEFULLY,
+            json={"gracefulStop": mode.graceful, "mode": mode.value,
                   "escalateAfterSeconds": escalate_after_s}))
 
     def stop_jobs(self, names: list[str], mode: StopMode,
                   escalate_after_s: float | None = None) -> BulkResult:
         return BulkResult.model_validate(self._request(
             "POST", "/jobs/stop",
-            json={"names": names, "gracefulStop": mode is StopMode.GRACEFULLY,
+            json={"names": names, "gracefulStop": mode.graceful, "mode": mode.value,
                   "escalateAfterSeconds": escalate_after_s}))
 
     def stop_preview(self, name: str) -> StopPreview:
         return StopPreview.model_validate(self._request("GET", f"/jobs/{_q(name)}/stopPreview"))
+
+    def pause_job(self, name: str) -> StopPreview:
+        return StopPreview.model_validate(self._request("POST", f"/jobs/{_q(name)}/pause"))
+
+    def resume_job(self, name: str) -> StopPreview:
+        return StopPreview.model_validate(self._request("POST", f"/jobs/{_q(name)}/resume"))
 
     def retry_candidates(self, name: str) -> list[str]:
         return list(self._request("GET", f"/jobs/{_q(name)}/retryCandidates"))
@@ -381,6 +419,33 @@ class ServerClient:
 
     def verify_audit(self) -> AuditCheck:
         return AuditCheck.model_validate(self._request("GET", "/audit/verify"))
+
+    # -- named users ---------------------------------------------------------------
+    def list_users(self) -> list[UserInfo]:
+        return [UserInfo.model_validate(u) for u in self._request("GET", "/users")]
+
+    def add_user(self, name: str, role: Role, password: SecretStr,
+                 restore_to: list[str] | None = None) -> UserInfo:
+        return UserInfo.model_validate(self._request(
+            "POST", "/users", json={"name": name, "role": role.value,
+                                    "password": password.get_secret_value(),
+                                    "restore_to": restore_to or []}))
+
+    def change_user(self, name: str, change: UserChange) -> UserInfo:
+        body = change.model_dump(mode="json", exclude_none=True)
+        if change.password is not None:
+            body["password"] = change.password.get_secret_value()
+        return UserInfo.model_validate(self._request("PUT", f"/users/{_q(name)}", json=body))
+
+    def remove_user(self, name: str) -> None:
+        self._request("DELETE", f"/users/{_q(name)}")
+
+    def set_user_totp(self, name: str, enabled: bool) -> TotpSetup | None:
+        answer = self._request("POST", f"/users/{_q(name)}/totp", json={"enabled": enabled})
+        return None if answer is None else TotpSetup.model_validate(answer)
+
+    def whoami(self) -> Me:
+        return Me.model_validate(self._request("GET", "/me"))
 
     def get_maintenance(self) -> MaintenanceSettings:
         return MaintenanceSettings.model_validate(self._request("GET", "/maintenance"))

@@ -22,6 +22,29 @@ class ComputerEstimate(BaseModel):
     computer: str
     progress: int                    # 0-100
     eta_seconds: float | None        # None while estimating (no measured rate yet)
+    # Seconds it yielded to production so far (held or slowed by the computer's pressure):
+    # already in the measured rate, and so in ``eta_seconds``
+    production_s: float = 0.0
+
+
+class PointAge(BaseModel):
+    """A computer under one stop choice: whether it gets a new point, and how old its
+    newest restore point is once the job has stopped that way."""
+
+    gets_point: bool
+    age_seconds: float | None        # None: no restore point at all
+    past_rpo: bool                   # older than the job's RPO (no point at all counts)
+
+
+class StopCost(BaseModel):
+    """What each stop choice costs one computer of the session."""
+
+    computer: str
+    where: str                       # "completed", "in_progress" or "not_started"
+    newest_before: datetime | None   # its newest point before this session
+    immediately: PointAge
+    gracefully: PointAge
+    gracefully_past_rpo: PointAge
 
 
 class StopPreview(BaseModel):
@@ -39,6 +62,13 @@ class StopPreview(BaseModel):
     stop_mode: StopMode | None = None
     stop_requested_at: datetime | None = None
     stopped_by: str | None = None
+    paused: bool = False   # the session is paused (or pausing): Resume lets it go on
+    # What each choice costs (how old each computer's newest point will be), and the
+    # job's RPO; ``finishes_past_rpo``: the computers in progress a graceful stop only
+    # past the RPO lets finish (past their RPO, or passing it before they could finish).
+    rpo_hours: int | None = None
+    costs: list[StopCost] = []
+    finishes_past_rpo: list[str] = []
 
     @property
     def immediately_gets_point(self) -> list[str]:
@@ -47,6 +77,18 @@ class StopPreview(BaseModel):
     @property
     def gracefully_gets_point(self) -> list[str]:
         return self.completed + self.in_progress
+
+    @property
+    def gracefully_past_rpo_gets_point(self) -> list[str]:
+        return self.completed + [c for c in self.in_progress if c in self.finishes_past_rpo]
+
+    def gets_point(self, mode: StopMode) -> list[str]:
+        """The computers with a new restore point once the job has stopped ``mode``."""
+        if mode is StopMode.IMMEDIATELY:
+            return self.immediately_gets_point
+        if mode is StopMode.GRACEFULLY_PAST_RPO:
+            return self.gracefully_past_rpo_gets_point
+        return self.gracefully_gets_point
 
 
 class DiskUsage(BaseModel):

@@ -97,12 +97,20 @@ def describe_settings(definition: JobDefinition) -> list[tuple[str, str]]:
             f", and {d.gfs.describe()} (GFS)" if d.gfs.enabled else "")),
         ("Task slots", str(d.task_slots)),
         ("Throttle", f"{d.throttle_mbps:g} MB/s" if d.throttle_mbps else "No limit"),
+        ("Production", yield_text(d)),
         ("Active full", d.active_full.describe() if d.active_full else "Off"),
         ("Health check", d.health_check.describe() if d.health_check else "Off"),
         ("Schedule", d.schedule.describe() if d.schedule else "Not scheduled: run manually"),
         ("Notify", d.notify.describe()),
         ("Enabled", "Yes" if d.enabled else "No"),
     ]
+
+
+def yield_text(d: JobDefinition) -> str:
+    if not d.yield_to_production:
+        return "Do not yield: read at full speed"
+    return (f"Yield to production: each computer slows and holds its reads while its own io "
+            f"or cpu pressure is above {d.pressure_threshold} %")
 
 
 # -- session figures (the console's Statistics window, ``agent-jobs session show``) ----
@@ -120,6 +128,7 @@ class SessionFigures(BaseModel):
     saving: float | None              # read / transferred (dedup x compression)
     stages: dict[Stage, float]        # seconds per stage, all computers
     bottleneck: Stage | None          # the stage that took the most time; None: unmeasured
+    production_why: str = ""          # why the computers yielded to production, if they did
     success: int
     warning: int
     error: int
@@ -135,7 +144,11 @@ class SessionFigures(BaseModel):
     def bottleneck_text(self) -> str:
         if self.bottleneck is None:
             return "—"
-        return self.bottleneck.value
+        if self.bottleneck is Stage.PRODUCTION:
+            held = self.stages[Stage.PRODUCTION]
+            return f"Production: held {held:.1f} s" + (
+                f" ({self.production_why})" if self.production_why else "")
+        return str(self.bottleneck.value)
 
 
 def session_figures(session: SessionInfo) -> SessionFigures:
@@ -161,6 +174,8 @@ def session_figures(session: SessionInfo) -> SessionFigures:
         compression=raw / transferred if raw > 0 and transferred > 0 else None,
         saving=read / transferred if read > 0 and transferred > 0 else None,
         stages=stages, bottleneck=max(stages, key=lambda s: stages[s]) if measured else None,
+        production_why=next((t.production_why for t in sorted(
+            tasks, key=lambda t: -t.production_s) if t.production_why), ""),
         success=statuses.count(TaskStatus.SUCCESS), warning=statuses.count(TaskStatus.WARNING),
         error=statuses.count(TaskStatus.FAILED) + statuses.count(TaskStatus.CANCELLED),
         skipped=statuses.count(TaskStatus.SKIPPED),
@@ -250,7 +265,7 @@ def stopped_text(session: SessionInfo | Any) -> str:
     if session.stop_mode is None:
         return ""
     by = session.stopped_by or "by user"
-    return f"Stopped {by} ({session.stop_mode.value})"
+    return f"Stopped {by} ({session.stop_mode.text})"
 
 
 

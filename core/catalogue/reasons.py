@@ -57,7 +57,7 @@ def session_reason(state: SessionState, result: SessionResult | None, log: Seque
                                     if more else ""))
     if stopped:
         assert stop_mode is not None
-        return f"Stopped {stopped_by or 'by user'} ({stop_mode.value})"
+        return f"Stopped {stopped_by or 'by user'} ({stop_mode.text})"
     text = _last(log, ("error",)) if result is SessionResult.FAILED else None
     text = text or _last(log, ("warning", "error"))
     return _clip(_strip(text)) if text else None

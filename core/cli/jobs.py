@@ -96,6 +96,10 @@ def _settings(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
     settings["gfs"] = gfs
     if args.throttle is not None:
         settings["throttle_mbps"] = args.throttle or None
+    if args.yield_to_production is not None:
+        settings["yield_to_production"] = args.yield_to_production
+    if args.pressure_threshold is not None:
+        settings["pressure_threshold"] = args.pressure_threshold
     if args.repository is not None:
         settings["repository"] = args.repository
     if getattr(args, "source", None) is not None:
@@ -325,5 +329,6 @@ def _schedule(args: argparse.Namespace, current: Any) -> Schedule | None:
             window["days"] = parse_days(args.window_days)
         if args.window_stop is not None:
             window["terminate"] = args.window_stop == "immediately"
+            window["pause"] = args.window_stop == "pause"
         fields["window"] = BackupWindow.model_validate(window)
     return Schedule.model_validate(fields)

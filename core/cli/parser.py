@@ -7,6 +7,17 @@ from typing import NoReturn
 from core.server.priority import SERVER_NICENESS
 
 
+def _percent(text: str) -> int:
+    try:
+        value = int(text.strip().rstrip("%"))
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a pressure threshold: write a percent from 1 to 100, e.g. 20")
+    return value
+
+
 def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     """Options shared by ``job create`` and ``job set``. When setting, an
     option left out keeps the job's current value."""
@@ -20,6 +31,16 @@ def _job_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
     p.add_argument("--throttle", type=float, default=None, metavar="MBPS",
                    help="cap each computer's read rate in MB/s"
                    + ("" if creating else "; 0 removes the cap"))
+    yielding = p.add_argument_group(
+        "yield to production (each computer slows, and holds at a chunk boundary, while its "
+        "own io or cpu pressure, Linux PSI, is above a threshold)")
+    yes_no = yielding.add_mutually_exclusive_group()
+    yes_no.add_argument("--yield-to-production", action="store_true", default=None,
+                        help="yield to production on every computer of the job")
+    yes_no.add_argument("--no-yield-to-production", action="store_false",
+                        dest="yield_to_production", help="read at full speed (the default)")
+    yielding.add_argument("--pressure-threshold", type=_percent, default=None, metavar="PERCENT",
+                          help="pressure above which the backup yields, 1-100 (default 20)")
     p.add_argument("--retain", type=int, default=None if not creating else 7,
                    help="restore points to keep per computer (default 7)")
     gfs = p.add_argument_group("GFS retention (besides --retain: the newest point of each of "
@@ -151,9 +172,10 @@ def _schedule_options(p: argparse.ArgumentParser) -> None:
                         help="backup window: scheduled runs start only inside it")
     window.add_argument("--no-window", action="store_true", help="remove the backup window")
     sched.add_argument("--window-days", metavar="DAYS", help="days the backup window opens")
-    sched.add_argument("--window-stop", choices=["gracefully", "immediately"],
+    sched.add_argument("--window-stop", choices=["gracefully", "immediately", "pause"],
                        help="when the window closes on a running job, stop it this way "
-                            "(default gracefully; immediately: terminate the job)")
+                            "(default gracefully; immediately: terminate the job; pause: "
+                            "pause it and resume it when the window opens again)")
 
 
 def _notification_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -271,16 +293,44 @@ def build_parser() -> argparse.ArgumentParser:
                     "directory's backup server and starts one when none runs.")
     p.add_argument("--data-dir", help="data directory (default: $AGENT_CONSOLE_DATA_DIR "
                                       "or the platform's user data directory)")
+    remote = p.add_argument_group(
+        "a backup server on another machine (over TLS, as a named user)")
+    remote.add_argument("--server", dest="remote_server", metavar="https://HOST:PORT",
+                        help="the server to use instead of the data directory's (default "
+                             "$AGENT_JOBS_SERVER)")
+    remote.add_argument("--user", dest="remote_user", metavar="NAME",
+                        help="log in as this user (default $AGENT_JOBS_USER)")
+    remote.add_argument("--password-file", dest="remote_password_file", metavar="FILE",
+                        help="the user's password on the first line of FILE (default "
+                             "$AGENT_JOBS_PASSWORD, else asked on a terminal)")
+    remote.add_argument("--code", metavar="CODE", help="the TOTP code, for a user with a "
+                                                       "second factor ($AGENT_JOBS_CODE)")
+    remote.add_argument("--fingerprint", metavar="HEX",
+                        help="the server certificate's SHA-256 fingerprint: anything else is "
+                             "refused before the password is sent ($AGENT_JOBS_FINGERPRINT)")
+    remote.add_argument("--trust", action="store_true",
+                        help="first use: trust the certificate the server presents and "
+                             "remember it in ~/.config/agent-jobs/known_servers")
+    remote.add_argument("--known-servers", metavar="FILE", help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     server = sub.add_parser("server", help="run, inspect or stop the backup server")
     ssub = server.add_subparsers(dest="server_command", metavar="ACTION")
-    server.set_defaults(server_command="run", listen=None, idle_exit=None,
+    server.set_defaults(server_command="run", listen=None, idle_exit=None, tls=False,
+                        tls_cert=None, tls_key=None,
                         nice=SERVER_NICENESS, identity=None, known_hosts=None)
     run = ssub.add_parser("run", help="run the server in the foreground (the default)")
-    run.add_argument("--listen", metavar="127.0.0.1:PORT",
-                     help="also listen on loopback TCP; requests need the bearer token from "
-                          "DATA_DIR/server.token")
+    run.add_argument("--listen", metavar="HOST:PORT",
+                     help="also listen on TCP: on loopback, requests need the bearer token "
+                          "from DATA_DIR/server.token; any other address needs --tls")
+    run.add_argument("--tls", action="store_true",
+                     help="serve HTTPS only on --listen (users log in; see 'user add'), with "
+                          "--tls-cert/--tls-key or a self-signed certificate kept in "
+                          "DATA_DIR/tls")
+    run.add_argument("--tls-cert", metavar="FILE", help="the TLS certificate (PEM, the "
+                                                        "chain after it)")
+    run.add_argument("--tls-key", metavar="FILE", help="the TLS certificate's private key "
+                                                       "(PEM)")
     run.add_argument("--idle-exit", type=float, metavar="SECONDS",
                      help="exit after this long with no session, no schedule and no client")
     run.add_argument("--nice", type=int, choices=range(0, 20), metavar="0-19",
@@ -354,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _notification_commands(sub)
     _audit_commands(sub)
+    from core.cli.users_parser import add_commands as _user_commands
+    _user_commands(sub)
 
     start = sub.add_parser("start", help="start a job")
     start.add_argument("name")
@@ -372,13 +424,26 @@ def build_parser() -> argparse.ArgumentParser:
     mode = stop_job.add_mutually_exclusive_group(required=True)
     mode.add_argument("--immediately", action="store_true")
     mode.add_argument("--gracefully", action="store_true")
+    mode.add_argument("--gracefully-past-rpo", action="store_true",
+                      help="computers in progress past (or about to pass) the job's RPO "
+                           "(--rpo) finish; the others stop now with no new restore point; "
+                           "none new starts")
     stop_job.add_argument("--wait", action="store_true", help="return when the session ends")
     stop_job.add_argument("--escalate-after", metavar="DURATION",
-                          help="with --gracefully: stop immediately if the job still runs "
+                          help="with --gracefully (or --gracefully-past-rpo): stop "
+                               "immediately if the job still runs "
                                "after this long (e.g. 90s, 10m, 2h)")
     stop_job.add_argument("--json", action="store_true",
                           help="print who gets a restore point (with --wait: and the ended "
                                "session) as JSON")
+
+    for verb, text in (("pause", "pause a running job: every computer in flight is held at "
+                                 "its next block and keeps what it sent"),
+                       ("resume", "resume a paused job: each computer goes on where it stopped")):
+        hold = sub.add_parser(verb, help=text)
+        hold.add_argument("name")
+        hold.add_argument("--json", action="store_true",
+                          help="print where each computer stands as JSON")
 
     sessions = sub.add_parser("sessions", help="list sessions (backup, restore, verify)")
     sessions.add_argument("name", nargs="?")

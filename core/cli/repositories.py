@@ -5,8 +5,6 @@ import argparse
 import configparser
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -14,6 +12,7 @@ from pydantic import SecretStr
 from core.api import RepositoryInfo, RepositorySpec, repository_kind_text, size_text
 from core.errors import InvalidInput
 from core.cli.connect import client
+from core.cli.output import _reading, read_password_file
 from core.cli.output import print_json, short, table
 
 ENV_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
@@ -138,35 +137,6 @@ def _space(info: RepositoryInfo) -> str:
     assert info.used_bytes is not None
     free = f", {size_text(info.free_bytes)} free" if info.free_bytes is not None else ""
     return f"{size_text(info.used_bytes)} used{free}"
-
-
-@contextmanager
-def _reading(option: str, path: Path) -> Iterator[None]:
-    """Why ``path``, given with ``option``, cannot be read, in one line."""
-    try:
-        yield
-    except FileNotFoundError:
-        raise InvalidInput(f"{option}: {path} does not exist.") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{option}: {path} is a folder, not a file.") from None
-    except PermissionError:
-        raise InvalidInput(f"{option}: {path} cannot be read (permission denied).") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{option}: {path} is not a text file (UTF-8).") from None
-    except OSError as exc:
-        raise InvalidInput(f"{option}: cannot read {path}: {exc.strerror or exc}.") from None
-
-
-def read_password_file(name: str, option: str) -> str:
-    """The first line of a password file (without its line end)."""
-    path = Path(name).expanduser()
-    with _reading(option, path), open(path, encoding="utf-8") as f:
-        line = f.readline()
-    password = line.rstrip("\r\n")
-    if not password:
-        raise InvalidInput(f"{option}: the first line of {path} is empty; put the password "
-                           "on it.")
-    return password
 
 
 def s3_keys(credentials_file: str | None, *, required: bool) -> tuple[str, str] | None:

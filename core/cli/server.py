@@ -33,21 +33,28 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     return serve(args, data_dir)
 
 
-def _listen_address(text: str | None) -> tuple[str, int] | None:
+def _listen_address(text: str | None, tls: bool = False) -> tuple[str, int] | None:
     if text is None:
+        if tls:
+            raise InvalidInput("--tls needs --listen HOST:PORT, for example --listen "
+                               "0.0.0.0:9392 --tls.")
         return None
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     try:
-        if not sep or not ipaddress.ip_address(host).is_loopback:
+        if not sep:
             raise ValueError
+        address = ipaddress.ip_address(host)
         number = int(port)
         if not 0 <= number <= 65535:
             raise ValueError
     except ValueError:
-        raise InvalidInput(f"--listen '{text}' must be a loopback address and port, for "
-                           "example 127.0.0.1:8750. The server never listens beyond this "
-                           "machine.") from None
+        raise InvalidInput(f"--listen '{text}' must be an IP address and port, for example "
+                           "127.0.0.1:8750, or 0.0.0.0:9392 with --tls.") from None
+    if not address.is_loopback and not tls:
+        raise InvalidInput(f"--listen '{text}' is reachable from other machines: add --tls "
+                           "(passwords and tokens never cross a network in the clear), or "
+                           "listen on loopback only (127.0.0.1:PORT).")
     return host, number
 
 
@@ -75,14 +82,19 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
     from core.server.priority import lower_priority
     from core.server.runtime import ServerRuntime   # the engine loads only in the server
 
-    tcp = _listen_address(args.listen)
+    from core.server.tls import given
+
+    tcp = _listen_address(args.listen, args.tls)
+    tls = given(args.tls_cert, args.tls_key) if args.tls else False
+    if not args.tls and (args.tls_cert or args.tls_key):
+        raise InvalidInput("--tls-cert and --tls-key need --tls.")
     _ssh_defaults(args)
     setup_logging(data_dir, "server")
     logging.raiseExceptions = False   # a full disk must not turn log lines into tracebacks
     limit_malloc_arenas()
     tune_gc()
     lower_priority(args.nice)   # before any thread starts: threads inherit it
-    runtime = ServerRuntime(data_dir, tcp=tcp, idle_exit_s=args.idle_exit)
+    runtime = ServerRuntime(data_dir, tcp=tcp, idle_exit_s=args.idle_exit, tls=tls)
     runtime.start()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -92,7 +104,10 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     where = f"unix:{server_socket_path(data_dir)}"
     if runtime.tcp_address:
-        where += f" and http://{runtime.tcp_address[0]}:{runtime.tcp_address[1]}"
+        scheme = "https" if tls else "http"
+        where += f" and {scheme}://{_host(runtime.tcp_address[0])}:{runtime.tcp_address[1]}"
+        if runtime.tls_fingerprint:
+            where += f" (TLS certificate SHA-256 fingerprint {runtime.tls_fingerprint})"
     print(f"Backup server for {data_dir} listening on {where}. Ctrl-C stops it (running "
           "jobs gracefully; twice: immediately).", flush=True)
     runtime.serve_forever()
@@ -100,6 +115,10 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         print(runtime.exit_reason, file=sys.stderr, flush=True)
     print("Backup server stopped.", flush=True)
     return 0
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def status(args: argparse.Namespace, data_dir: Path) -> int:
@@ -117,7 +136,11 @@ def status(args: argparse.Namespace, data_dir: Path) -> int:
         return 0
     print(f"Backup server {describe_owner(owner)} serves {data_dir}")
     print(f"  socket:  {info.get('socket')}")
-    if info.get("tcp"):
+    if info.get("tcp") and info.get("tls"):
+        print(f"  tcp:     https://{info['tcp']} (TLS; users log in, or the bearer token in "
+              "server.token)")
+        print(f"  TLS certificate SHA-256 fingerprint: {info.get('tls_fingerprint')}")
+    elif info.get("tcp"):
         print(f"  tcp:     http://{info['tcp']} (bearer token in server.token)")
     print(f"  started: {'automatically' if info.get('auto_started') else 'by hand'}")
     running = info.get("running_jobs") or []

@@ -77,25 +77,30 @@ def _quiet_stop(api: ServerClient, name: str, mode: StopMode) -> None:
 
 
 def stop(args: argparse.Namespace, data_dir: Path) -> int:
-    mode = StopMode.IMMEDIATELY if args.immediately else StopMode.GRACEFULLY
+    mode = StopMode.IMMEDIATELY if args.immediately else \
+        StopMode.GRACEFULLY_PAST_RPO if getattr(args, "gracefully_past_rpo", False) \
+        else StopMode.GRACEFULLY
     escalate = None
     if args.escalate_after is not None:
-        if mode is not StopMode.GRACEFULLY:
+        if not mode.graceful:
             raise InvalidInput("--escalate-after goes with --gracefully: an immediate stop "
                                "has nothing to wait for.")
         escalate = parse_duration_seconds(args.escalate_after)
     with client(data_dir) as api:
         outcome = api.stop_job(args.name, mode, escalate)
-        gets = outcome.immediately_gets_point if mode is StopMode.IMMEDIATELY \
-            else outcome.gracefully_gets_point
+        gets = outcome.gets_point(mode)
         if args.json:   # who gets a new restore point, and with --wait the ended session
             answer = {"mode": mode.value, "gets_point": gets, **outcome.model_dump(mode="json")}
             if args.wait:
                 answer["session"] = _session_json(api.wait_session(outcome.session_id))
             print_json(answer)
             return 0
-        print(f"Stopping job '{outcome.job}' {mode.value}; new restore points for: "
+        print(f"Stopping job '{outcome.job}' {mode.text}; new restore points for: "
               f"{', '.join(gets) if gets else 'none'}.")
+        if mode is StopMode.GRACEFULLY_PAST_RPO:
+            cancelled = [c for c in outcome.in_progress if c not in outcome.finishes_past_rpo]
+            print(f"Within the RPO of {outcome.rpo_hours} h, cancelled now: "
+                  f"{', '.join(cancelled) if cancelled else 'none'}.")
         if outcome.escalate_at is not None:
             print(f"If it still runs at {short(outcome.escalate_at)}, it stops immediately.")
         if args.wait:
@@ -103,10 +108,36 @@ def stop(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
+def pause(args: argparse.Namespace, data_dir: Path) -> int:
+    with client(data_dir) as api:
+        outcome = api.pause_job(args.name)
+        if args.json:
+            print_json(outcome.model_dump(mode="json"))
+            return 0
+        held = outcome.in_progress
+        print(f"Pausing job '{outcome.job}': "
+              + (f"{', '.join(held)} held at the next block" if held else "no computer in "
+                 "progress") + "; no new computer starts. Resume with "
+              f"'agent-jobs resume {outcome.job}'.")
+    return 0
+
+
+def resume(args: argparse.Namespace, data_dir: Path) -> int:
+    with client(data_dir) as api:
+        outcome = api.resume_job(args.name)
+        if args.json:
+            print_json(outcome.model_dump(mode="json"))
+            return 0
+        going = outcome.in_progress
+        print(f"Resumed job '{outcome.job}'"
+              + (f": {', '.join(going)} go on where they stopped." if going else "."))
+    return 0
+
+
 def _report(session: SessionInfo, *, exit_on_failed: bool) -> int:
     done = [t.computer for t in session.tasks if t.status.produced_point]
     print(f"Session {session.id} ended: {session.result.value if session.result else 'None'}"
-          + (f" (stopped {session.stop_mode.value})" if session.stop_mode else "")
+          + (f" (stopped {session.stop_mode.text})" if session.stop_mode else "")
           + f"; new restore points for: {', '.join(done) if done else 'none'}.")
     for t in session.tasks:
         why = _failure_text(t) if not t.status.produced_point else ""
@@ -172,6 +203,8 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
             "read": fig.read, "transferred": fig.transferred,
             "rate_bps": fig.rate_bps, "dedup": fig.dedup, "compression": fig.compression,
             "bottleneck": fig.bottleneck.value if fig.bottleneck else None,
+            "bottleneck_text": fig.bottleneck_text() if fig.bottleneck else None,
+            "production_why": fig.production_why or None,
             "stages_s": {k.value: round(v, 4) for k, v in fig.stages.items()},
             "success": fig.success, "warning": fig.warning, "error": fig.error,
             "skipped": fig.skipped, "running": fig.running,
@@ -193,6 +226,7 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
     print(f"Session {s.id}: {s.type.value}{made} of {title}")
     result = s.result.value if s.result else \
         f"(stopping, {s.progress} %)" if s.state is SessionState.STOPPING else \
+        f"(paused, {s.progress} %)" if s.state is SessionState.PAUSED else \
         f"(still running, {s.progress} %)"
     stopped = stopped_text(s)
     print(f"  Result: {result}" + (f"; {stopped}" if stopped else "")

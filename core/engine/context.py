@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Protocol
 
 from core.catalogue import Catalogue
+from core.engine.hold import HoldGate
 from core.engine.hooks import EngineHooks
 from core.events import EventBus
 from core.models import (
     Computer, JobDefinition, LogItem, PointType, SessionInfo, TaskInfo, TaskStatus, utcnow,
 )
 from core.repository import BackupWriter, Repository
+from core.repository.model import Entry, PartialFile
 
 
 @dataclass(slots=True)
@@ -43,6 +45,8 @@ class TaskRun:
     # Where the task thread spends its time (the bottleneck), in seconds; see stages().
     source_s: float = 0.0      # scanning, opening and reading the computer's files
     throttle_s: float = 0.0    # waiting on the job's read rate limit
+    production_s: float = 0.0  # yielding to production: held or slowed by the computer's pressure
+    production_why: str = ""   # why it held ("io pressure 43 % > 20 %")
     writer_s: float = 0.0      # inside the writer between blocks: hashing, or waiting on its pool
     commit_s: float = 0.0      # flushing packs and index, writing the manifest
     loop_wait_s: float | None = None   # the writer's pool wait when the last block was added
@@ -50,6 +54,9 @@ class TaskRun:
     rate_samples: list[tuple[float, int]] = field(default_factory=list)
     # the BackupWriter while there is one, then its figures
     writer: BackupWriter | WriterFigures | None = field(default=None, repr=False)
+    # set when this computer is cancelled: by an immediate stop (every task's), or alone
+    # (a graceful stop only for computers past their RPO cancels the others)
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def note(self, text: str, level: str = "info") -> None:
         self.log.append(LogItem(time=utcnow(), level=level, text=text))
@@ -92,7 +99,8 @@ class TaskRun:
             files_done=self.files_done, bytes_total=self.bytes_total, warnings=self.warnings,
             point_id=self.point_id, reading_since=self.reading_since, log=list(self.log),
             point_type=self.point_type, bytes_stored_raw=raw, source_s=source, cpu_s=cpu,
-            target_s=target, throttle_s=throttle, points_copied=self.points_copied,
+            target_s=target, throttle_s=throttle, production_s=self.production_s,
+            production_why=self.production_why, points_copied=self.points_copied,
             rate_samples=list(self.rate_samples))
 
 
@@ -162,6 +170,22 @@ class TaskSession(Protocol):
     lock: threading.RLock
     #: set when the session is stopped immediately
     cancel_event: threading.Event
+    #: Pause and Resume: checked at every block boundary
+    hold: HoldGate
+    #: computer -> the files it had completed when a restart found it paused
+    resume_entries: dict[str, list[Entry]]
+    #: computer -> the file it was in the middle of then
+    resume_partial: dict[str, PartialFile]
 
     def points_forgotten(self) -> None:
         """Retention removed points: the session reclaims their space at its end."""
+
+    def paused_progress(self, task: TaskRun, files: list[Entry],
+                        partial: PartialFile | None = None) -> None:
+        """A task held by a pause made ``files`` (and the blocks of ``partial``, the file
+        it is in the middle of) durable: recorded so that a resume after a restart of the
+        server reads none of them again."""
+
+    def fits_after_scan(self, task: TaskRun) -> bool:
+        """After ``task``'s scan: False when its backup window closes before the
+        computer can be read at its usual rate (the session has marked it Skipped)."""

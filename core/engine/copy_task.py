@@ -44,7 +44,7 @@ class CopyTaskProcessor:
         self.task = task
         self.job = runner.job
         self.ctx = runner.ctx
-        self.cancel = runner.cancel_event
+        self.cancel = task.cancel   # set by an immediate stop, or for this computer alone
         self.throttle = Throttle(self.job.throttle_mbps)
         self.points = TaskPoints(runner, task)
         self._sent_before = 0    # bytes sent for points already committed by this task
@@ -64,7 +64,9 @@ class CopyTaskProcessor:
                 task.ended = utcnow()
                 kept = (f" The {task.points_copied} point(s) copied before the stop are kept."
                         if task.points_copied else "")
-                task.note("Copy cancelled: the job was stopped immediately. The restore point "
+                how = "the job was stopped immediately" if self.runner.cancel_event.is_set() \
+                    else "the job was stopped and this computer was within its RPO"
+                task.note(f"Copy cancelled: {how}. The restore point "
                           "being copied was not created in the target." + kept, "error")
             self._retention()
             return

@@ -18,13 +18,17 @@ from itertools import islice
 from time import perf_counter
 from typing import Any, Protocol
 
+from blake3 import blake3
+
 from core.agents.base import Agent, Cancelled, FsEntry, SourceFileError, SourceReader
+from core.agents.ssh.agent_src.backup_agent.governor import Governor
 from core.engine.context import TaskRun, log_size
+from core.engine.hold import HoldGate
 from core.engine.throttle import Throttle
 from core.models import utcnow
-from core.repository import BackupWriter
+from core.repository import BackupWriter, MissingParentData
 from core.repository.chunker import Chunker
-from core.repository.model import Entry
+from core.repository.model import Entry, PartialFile
 
 READ_ATTEMPTS = 3   # reads of a file that changes while it is read
 # Ask the agent to start reading the next files this far ahead (small files only:
@@ -46,14 +50,86 @@ class Readable(Protocol):
 class FileReading:
     """Reads one task's files: through ``open_file`` here, or at the source."""
 
-    def __init__(self, task: TaskRun, throttle: Throttle, cancel: threading.Event) -> None:
+    def __init__(self, task: TaskRun, throttle: Throttle, cancel: threading.Event,
+                 hold: HoldGate | None = None,
+                 on_hold: Callable[[], None] | None = None,
+                 yield_threshold: int | None = None) -> None:
+        """``hold``: the session's hold gate, checked at every block (``on_hold`` makes
+        what was sent durable before the thread parks there)."""
         self.task = task
         self.throttle = throttle
         self.cancel = cancel
+        self.hold = hold
+        self.on_hold = on_hold
+        # the throttle's waits end on a pause too (or on an immediate stop)
+        self.interrupt = hold.interrupt if hold is not None else cancel
+        # Yield to production: the job's pressure threshold (percent), or None. Locally the
+        # governor runs here (this machine is the computer); at an SSH computer, its agent's.
+        self.yield_threshold = yield_threshold
+        self.governor: Governor | None = None
+        self._remote_production = 0.0   # an SSH computer's held and slowed seconds, credited
+        self._remote_noted = False
+        self._owed_source = 0.0
         self.planned: set[str] = set()   # the files the source was asked to read
         self._source_counted = 0   # an SSH computer's bytes: chunks received,
         self._source_told = 0      # and what it said it read (see _credit_source)
         self._read_window: memoryview | None = None
+
+    def start_governor(self) -> None:
+        """Yield to production here (the local computer): a governor whose waits end at once
+        on an immediate stop. Without PSI, the log says so once and reading is not governed."""
+        if self.yield_threshold is None:
+            return
+        cancel, task = self.cancel, self.task
+
+        def wait(seconds: float) -> bool:
+            """Cancel-aware (an immediate stop ends it at once); counted live as Production."""
+            t0 = perf_counter()
+            try:
+                return cancel.wait(seconds)
+            finally:
+                task.production_s += perf_counter() - t0
+                if governor.worst is not None:
+                    task.production_why = governor.why
+        governor = Governor(self.yield_threshold, max_bps=self.throttle.rate, wait=wait)
+        if not governor.available:
+            self.task.note(no_pressure_note())
+            return
+        governor.on_hold = self._held_note
+        self.governor = governor
+
+    def _held_note(self, resource: str, percent: float) -> None:
+        self.task.note(held_note(f"{resource} pressure {percent:.0f} % > "
+                                 f"{self.yield_threshold} %"))
+
+    def _govern(self, n: int) -> None:
+        """A chunk boundary: the governor may slow or hold the reading here."""
+        if self.governor is not None:
+            self.governor.consume(n)   # its waits count as Production (start_governor)
+
+    def credit_remote_governor(self, figures: dict[str, Any] | None) -> None:
+        """An SSH computer's governor figures (held and slowed seconds, why): its waits were
+        spent here waiting for data, so they move from Source to Production."""
+        if not figures:
+            return
+        task = self.task
+        total = float(figures.get("held_s", 0.0)) + float(figures.get("slowed_s", 0.0))
+        gained = max(0.0, total - self._remote_production)
+        self._remote_production += gained
+        task.production_s += gained
+        self._owed_source += gained   # counted as Source once the wait it was part of ends
+        self._settle_source()
+        if figures.get("why"):
+            task.production_why = str(figures["why"])
+            if not self._remote_noted:
+                self._remote_noted = True
+                task.note(held_note(task.production_why))
+
+    def _settle_source(self) -> None:
+        task = self.task
+        take = min(self._owed_source, task.source_s)
+        task.source_s -= take
+        self._owed_source -= take
 
     def prefetcher(self, agent: Agent, entries: list[FsEntry], parent_entries: dict[str, Entry]
                    ) -> Callable[[int], None] | None:
@@ -125,6 +201,49 @@ class FileReading:
                   "attempts): the copy in this restore point may mix old and new content. "
                   "Back it up when it is not being written.", "warning")
 
+    def continue_file(self, writer: BackupWriter, agent: Agent, entry: FsEntry,
+                      partial: PartialFile) -> bool:
+        """Store a file a paused backup had read part of before a restart: its blocks
+        stored then (they are in the index) and the rest read from their end, a chunk
+        boundary, so the file is cut exactly as if it had been read in one go. False
+        (nothing added) when that cannot be done: the file changed since (size, times,
+        inode), its stored blocks are gone, or the agent reads at the source; the caller
+        then reads it whole."""
+        old, st = partial.entry, entry.st
+        if agent.reads_at_source or (old.size, old.mtime_ns, old.ctime_ns, old.inode) != \
+                (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
+            return False
+        offset = partial.offset
+        try:
+            f = agent.open_file(entry.rel)
+        except OSError:
+            return False
+        with f:
+            try:
+                os.lseek(f.fileno(), offset, os.SEEK_SET)
+            except (OSError, AttributeError, ValueError):
+                return False
+            rest = self._blocks(f, writer.chunker, st.st_size - offset)
+
+            def blocks() -> Iterator[tuple[str, int, bytes | None]]:
+                for block_id, n in zip(old.blocks, partial.sizes):
+                    yield block_id, n, None
+                for block in rest:
+                    data = bytes(block)   # a view of the window: kept past the next read
+                    yield blake3(data).hexdigest(), len(data), data
+            try:
+                added = writer.add_file_known(entry.rel, st, blocks())
+            except MissingParentData:
+                return False
+            after = os.fstat(f.fileno())
+        if not _same_version(st, after):
+            writer.retract(added)
+            return False
+        self.task.bytes_processed += offset
+        self.task.note(f"Resuming file '{entry.rel}' at {log_size(offset)}: its first "
+                       f"{len(partial.sizes)} block(s) were stored before the pause")
+        return True
+
     # -- reading at the source (an SSH computer's agent cuts and hashes) ------
     def source_reader(self, agent: Agent, writer: BackupWriter, entries: list[FsEntry],
                       parent_entries: dict[str, Entry]) -> SourceReader | None:
@@ -145,8 +264,11 @@ class FileReading:
             files.append((e.rel, e.st.st_size))
         self._source_counted = self._source_told = 0
         self.planned = {rel for rel, _ in files}
-        return agent.source_reader(files, writer.chunker, missing, rate=self.throttle.rate,
-                                   on_progress=self._source_progress)
+        reader = agent.source_reader(files, writer.chunker, missing, rate=self.throttle.rate,
+                                     on_progress=self._source_progress,
+                                     yield_threshold=self.yield_threshold)
+        reader.on_governor = self.credit_remote_governor
+        return reader
 
     def _source_progress(self, read: int) -> None:
         """The computer says it has read ``read`` bytes (a paced read, whose
@@ -172,6 +294,10 @@ class FileReading:
         paced = min(stats.get("paced_s", 0.0), self.task.source_s)
         self.task.source_s -= paced
         self.task.throttle_s += paced
+        governor = stats.get("governor")
+        self.credit_remote_governor(governor)
+        if governor is not None and not governor.get("psi", True):
+            self.task.note(no_pressure_note())
         self.task.note(f"Over SSH: {agent.wire_received:,} bytes received from the computer; "
                        f"it read {stats['opened']:,} file(s), {log_size(stats['read'])} in "
                        f"{stats.get('reading_s', 0.0):.1f} s (agent CPU "
@@ -186,6 +312,7 @@ class FileReading:
             t0 = perf_counter()
             rf = reader.next_file()
             task.source_s += perf_counter() - t0
+            self._settle_source()
             if rf.error is not None:
                 task.note(f"Cannot read file '{entry.rel}': {rf.error}. The file was "
                           "skipped; check its permissions.", "warning")
@@ -217,13 +344,16 @@ class FileReading:
         only for blocks the repository lacks. Waiting for the network counts
         as Source; the agent paces its reads to the job's rate (per computer)."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        interrupt, hold = self.interrupt, self._hold
         clock = perf_counter
         while True:
+            hold()
             if cancel.is_set():
                 raise Cancelled
             t0 = clock()
             group = rf.next_group()
             task.source_s += clock() - t0
+            self._settle_source()
             if group is None:
                 return
             self._credit_source(counted=group.size)
@@ -232,7 +362,7 @@ class FileReading:
             task.writer_s += clock() - t1
             if group.wire and rf.reader.rate is None:   # else paced where it is read
                 t2 = clock()
-                throttle.consume(group.wire, cancel)
+                throttle.consume(group.wire, interrupt)
                 task.throttle_s += clock() - t2
 
     def _whole(self, f: Readable, size: int) -> Iterator[bytes]:
@@ -241,6 +371,7 @@ class FileReading:
         nothing is copied (the common case: most files are small). A file
         that grew or shrank meanwhile is caught by the caller's stat after."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        self._hold()
         if cancel.is_set():
             raise Cancelled
         t0 = perf_counter()
@@ -254,8 +385,9 @@ class FileReading:
         yield data
         t2 = perf_counter()
         task.writer_s += t2 - t1
-        throttle.consume(n, cancel)
+        throttle.consume(n, self.interrupt)
         task.throttle_s += perf_counter() - t2
+        self._govern(n)
 
     def _count_read(self, n: int) -> None:
         task = self.task
@@ -276,13 +408,30 @@ class FileReading:
         is checked before every read and every chunk; the throttle is consumed
         per read and its wait is cancel-aware."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        interrupt, hold = self.interrupt, self._hold
         readinto, ends = _readinto_of(f), chunker.ends
         read_size, max_size = chunker.read_size, chunker.max_size
         window = self._window(max_size + read_size)
         clock = perf_counter
+        gate = self.hold
         filled = 0   # read but not yet cut, at the front of the window
         total = 0
         while True:
+            if filled and gate is not None and gate.pausing:
+                # Pausing: hand over the complete chunks read so far, so that they are
+                # stored before the hold (a resume after a restart reads only the rest).
+                # A chunk's end depends only on the bytes from its start, so these are
+                # the cuts an uninterrupted read makes; the last, open chunk stays.
+                start = 0
+                for end in ends(window[:filled], False):
+                    t1 = clock()
+                    yield window[start:end]
+                    task.writer_s += clock() - t1
+                    start = end
+                if start:
+                    window[:filled - start] = window[start:filled]
+                    filled -= start
+            hold()
             if cancel.is_set():
                 raise Cancelled
             t0 = clock()
@@ -313,10 +462,17 @@ class FileReading:
                 filled -= start
             if n:
                 t2 = clock()
-                throttle.consume(n, cancel)
+                throttle.consume(n, interrupt)
                 task.throttle_s += clock() - t2
+                self._govern(n)
             if last:
                 return
+
+    def _hold(self) -> None:
+        """A block boundary: park here while the session is paused."""
+        hold = self.hold
+        if hold is not None:
+            hold.check(self.on_hold)   # returns at once unless paused
 
     def _window(self, size: int) -> memoryview:
         """The task's read buffer, allocated once: reusing it keeps the
@@ -326,6 +482,16 @@ class FileReading:
         if window is None or len(window) < size:
             window = self._read_window = memoryview(bytearray(size))
         return window
+
+
+def no_pressure_note() -> str:
+    return ("Yield to production: this computer shows no pressure figures (Linux PSI, "
+            "/proc/pressure): it is read at full speed.")
+
+
+def held_note(why: str) -> str:
+    return (f"Yielding to production: {why}; "
+            "reading holds at a chunk boundary while it stays high, then ramps back up.")
 
 
 def _readinto_of(f: Readable) -> Callable[[memoryview], int | None]:

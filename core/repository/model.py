@@ -65,6 +65,19 @@ class Entry(NamedTuple):
 FileEntry = Entry
 
 
+class PartialFile(NamedTuple):
+    """A file a paused backup had read part of: ``entry`` is the file as it was scanned
+    (its size, times, inode) with the blocks stored so far, ``sizes`` their lengths. A
+    resume continues it at their end (a chunk boundary) when the file is unchanged."""
+
+    entry: Entry
+    sizes: tuple[int, ...]
+
+    @property
+    def offset(self) -> int:
+        return sum(self.sizes)
+
+
 @dataclass
 class Manifest:
     meta: PointMeta

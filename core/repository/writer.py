@@ -79,6 +79,7 @@ class BackupWriter:
         self._inflight_bytes = 0
         self._max_inflight = 2 * ctx.workers + 2
         self._max_inflight_bytes = max(self._max_inflight * self.block_size, 16 << 20)
+        self._in_progress: tuple[str, list[str], list[int]] | None = None
         self._state = "open"  # open | committed | aborted | failed
         self._failure: RepositoryError | None = None
         self.wait_s = 0.0  # timing hook: the caller's thread waiting on the pool
@@ -168,31 +169,50 @@ class BackupWriter:
         self._check_open()
         check_rel_path(rel)
         ids: list[str] = []
+        sizes: list[int] = []
+        self._in_progress = (rel, ids, sizes)   # see file_in_progress
         size = 0
         blobs = self._ctx.index.blobs
         mine = self._mine
-        batch = self._batch
         for block in blocks:
             h = blake3(block).hexdigest()
             ids.append(h)
             n = len(block)
+            sizes.append(n)
             size += n
             if h in blobs or h in mine:
                 continue
             if type(block) is not bytes:   # a view of the caller's buffer: keep a copy
                 block = bytes(block)
             mine.add(h)
+            # self._batch, not a local: ``blocks`` may flush the writer (a pause
+            # makes what was sent durable in the middle of a file)
+            batch = self._batch
             batch.append((h, block))
             self._batch_bytes += n
             if self._batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_BLOCKS:
                 self._submit_batch()
-                batch = self._batch
+        self._in_progress = None
         entry = Entry(rel, FILE, stat.S_IMODE(st.st_mode), st.st_mtime_ns, size,
                       st.st_ctime_ns, st.st_ino, tuple(ids))
         self._entries.append(entry)
         return entry
 
+    def file_in_progress(self) -> tuple[str, list[tuple[str, int]]] | None:
+        """While ``add_file``'s ``blocks`` runs (a pause holds it between blocks): the
+        file's path and the (id, size) of its blocks taken so far; None between files."""
+        current = self._in_progress
+        if current is None:
+            return None
+        rel, ids, sizes = current
+        return rel, list(zip(ids, sizes))
+
     # -- source-side deduplication (a remote agent cuts and hashes) ----------
+
+    def files_so_far(self) -> list[Entry]:
+        """The file entries added so far, in order (what a paused task records as
+        completed: their blocks are durable once ``flush`` returned)."""
+        return [e for e in self._entries if e.kind == FILE]
 
     def missing(self, ids: list[str]) -> list[str]:
         """The ids that are neither in the repository nor already queued by

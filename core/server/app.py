@@ -7,7 +7,6 @@ the CLI prints; never a stack trace.
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import sys
 from collections.abc import Callable, Mapping
@@ -15,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator
@@ -33,10 +32,15 @@ from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo, PointEntryInfo,
     MaintenanceSettings, NotificationSettings, RepairReport, RestorePointInfo, SessionInfo,
     SshSettings, StopMode, CopyJobRequest, AuditCheck, AuditEntry,
+    Me, Permission, Role, TotpSetup, UserChange, UserInfo,
 )
 from core.service.registry import S3AccessDenied
 from core.repository.keys import KeyInUse, PasswordRequired, WrongPassword
-from core.server.actor import ActorMiddleware
+from core.server.actor import ActorMiddleware, origin_of
+from core.server.auth import principal_of
+from core.server.permissions import permission_for
+from core.service.audit import identify
+from core.service.users import TOKEN_IDLE_S, inside
 from core.server.body_limit import MAX_BODY_BYTES, BodyLimit
 from core.server.events_hub import EventHub
 from core.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, ServerCollector, render
@@ -51,6 +55,9 @@ API = "/api/v1"
 MAX_WAIT_S = 30.0
 
 STATUS_OF_ERROR: dict[type[errors.ConsoleError], int] = {
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.TooManyAttempts: 429,
     errors.NotFound: 404,
     WrongPassword: 400,
     PasswordRequired: 400,
@@ -122,6 +129,9 @@ class StartAnswer(BaseModel):
 
 class StopBody(BaseModel):
     gracefulStop: bool = False   # noqa: N815 (the reference API's name)
+    # "immediately", "gracefully" or "gracefullyPastRpo" (computers in progress past their
+    # RPO finish, the others stop now); without it, gracefulStop says which of the first two.
+    mode: StopMode | None = None
     # A graceful stop turns immediate when the job still runs this long after.
     escalateAfterSeconds: float | None = Field(default=None, gt=0, le=7 * 86400)  # noqa: N815
 
@@ -214,7 +224,68 @@ class ComputerTestBody(BaseModel):
     ssh: SshSettings = SshSettings()
 
 
+class LoginBody(BaseModel):
+    user: str = Field(min_length=1, max_length=200)
+    password: SecretStr = Field(max_length=4096)
+    code: str | None = Field(default=None, max_length=20)   # the TOTP code, when the user has one
+
+
+class LoginAnswer(BaseModel):
+    token: str
+    user: str
+    role: Role
+    expires_in: float   # seconds without use; each request renews it
+
+
+class UserBody(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: Role
+    password: SecretStr = Field(max_length=4096)
+    restore_to: list[str] = Field(default=[], max_length=1000)
+
+
+class TotpBody(BaseModel):
+    enabled: bool = True
+
+
+async def authorize(request: Request) -> None:
+    """Every route: the permission its row of the table needs (core.server.permissions),
+    and the user named for the audit trail."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    permission = permission_for(request.method, path)
+    if permission is None:   # fail closed: a route someone forgot in the table
+        raise errors.Forbidden(f"{request.method} {path} is in no row of the permission "
+                               "table: nobody may call it.")
+    if permission is Permission.PUBLIC:
+        return
+    principal = principal_of(request.scope)
+    if principal is None:
+        raise errors.Unauthorized("Not logged in: log in first (POST /api/v1/login).")
+    identify(principal.user)
+    principal.require(permission)
+
+
+def _restore_allowed(request: Request, target: str | None) -> None:
+    """A restore operator restores only into the folders an administrator allowed."""
+    principal = principal_of(request.scope)
+    if principal is None or principal.role is Role.ADMINISTRATOR:
+        return
+    allowed = ", ".join(principal.restore_to) or "none"
+    if target is None or not inside(target, principal.restore_to):
+        where = "the original location" if target is None else target
+        raise errors.Forbidden(
+            f"Your role ({principal.role.label}) may restore only into the folders allowed "
+            f"for you ({allowed}), not {where}; ask an administrator ('agent-jobs user set "
+            f"{principal.user} --restore-to DIR').")
+
+
 def _mode(body: StopBody) -> StopMode:
+    if body.mode is not None:
+        if body.mode is StopMode.IMMEDIATELY and body.gracefulStop:
+            raise errors.InvalidInput('"mode": "immediately" contradicts "gracefulStop": true; '
+                               "send one of them.")
+        return body.mode
     return StopMode.GRACEFULLY if body.gracefulStop else StopMode.IMMEDIATELY
 
 
@@ -272,7 +343,8 @@ def create_app(service: BackupService, control: ServerControl | None = None,
                   description="Jobs, sessions, restore points and live events of one data "
                               "directory's backup server. Every error is `{\"error\": ..., "
                               "\"kind\": ...}`; a request body over "
-                              f"{MAX_BODY_BYTES >> 20} MiB is refused with 413 unread.")
+                              f"{MAX_BODY_BYTES >> 20} MiB is refused with 413 unread.",
+                  dependencies=[Depends(authorize)])
     app.state.hub = hub
     app.add_middleware(ActorMiddleware)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
@@ -320,13 +392,55 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     @app.post(f"{API}/server/stop", status_code=202, responses=errors_of(409, 413, 422))
     def server_stop(body: ServerStopBody) -> dict[str, Any]:
-        running = service.running_jobs()   # from memory: works on a damaged catalogue
+        # from memory: works on a damaged catalogue; paused jobs stay paused over a restart
+        running = service.working_jobs()
         if running and body.jobs is None:
             raise errors.JobStateError(
                 f"Jobs are running: {', '.join(running)}. Stop them first, or use "
                 "'server stop --jobs immediately|gracefully'.")
         control.request_shutdown(body.jobs)
-        return {"stopping": True, "running_jobs": running}
+        return {"stopping": True, "running_jobs": running, "paused_jobs": service.paused_jobs()}
+
+    # -- logging in, who I am, users ------------------------------------------------
+    @app.post(f"{API}/login", responses=errors_of(401, 413, 422, 429))
+    def login(request: Request, body: LoginBody) -> LoginAnswer:
+        """A named user logs in: a bearer token, renewed while it is used (401 kind
+        ``CodeRequired``: give ``code``, the user's TOTP code)."""
+        token = service.users.login(body.user, body.password.get_secret_value(), body.code,
+                                    origin_of(request.scope))
+        principal = service.users.principal(token)
+        assert principal is not None
+        return LoginAnswer(token=token, user=principal.user, role=principal.role,
+                           expires_in=TOKEN_IDLE_S)
+
+    @app.get(f"{API}/me", responses=errors_of())
+    def me(request: Request) -> Me:
+        """Who this request runs as: user, role and permissions (the console greys out
+        the commands whose permission is missing)."""
+        principal = principal_of(request.scope)
+        return principal.me() if principal is not None else service.whoami()
+
+    @app.get(f"{API}/users", responses=errors_of())
+    def list_users() -> list[UserInfo]:
+        return service.list_users()
+
+    @app.post(f"{API}/users", status_code=201, responses=errors_of(400, 409, 413, 422))
+    def add_user(body: UserBody) -> UserInfo:
+        return service.add_user(body.name, body.role, body.password, body.restore_to)
+
+    @app.put(API + "/users/{name}", responses=errors_of(400, 404, 413, 422))
+    def change_user(name: str, body: UserChange) -> UserInfo:
+        return service.change_user(name, body)
+
+    @app.delete(API + "/users/{name}", status_code=204, responses=errors_of(400, 404, 422))
+    def remove_user(name: str) -> Response:
+        service.remove_user(name)
+        return Response(status_code=204)
+
+    @app.post(API + "/users/{name}/totp", responses=errors_of(404, 413, 422))
+    def set_user_totp(name: str, body: TotpBody) -> TotpSetup | None:
+        """Give the user a new TOTP secret (shown this once), or remove it."""
+        return service.set_user_totp(name, body.enabled)
 
     # -- jobs --------------------------------------------------------------------
     @app.get(f"{API}/jobs", response_model=list[JobOut], responses=errors_of(422))
@@ -403,6 +517,18 @@ def create_app(service: BackupService, control: ServerControl | None = None,
         body = body or StopBody()
         return service.stop_job(name, _mode(body), body.escalateAfterSeconds)
 
+    @app.post(API + "/jobs/{name}/pause", responses=errors_of(404, 409, 413, 422))
+    def pause_job(name: str) -> StopPreview:
+        """Hold every computer in flight at its next block (what it sent is kept, packs and
+        index made durable); no new computer starts; the session shows Paused."""
+        return service.pause_job(name)
+
+    @app.post(API + "/jobs/{name}/resume", responses=errors_of(404, 409, 413, 422))
+    def resume_job(name: str) -> StopPreview:
+        """Let a paused session's computers go on where they stopped (also after a restart
+        of the server: the files they had stored are not read again)."""
+        return service.resume_job(name)
+
     @app.get(API + "/jobs/{name}/retentionPreview", responses=errors_of(404, 422))
     def retention_preview(name: str) -> RetentionPreview:
         """Which of the job's restore points its retention (the last N and GFS) keeps, with
@@ -465,8 +591,9 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     @app.post(API + "/restorePoints/{point_id}/restore",
               responses=errors_of(400, 404, 409, 413, 422))
-    def restore(point_id: str, body: RestoreBody) -> RestoreReport:
+    def restore(request: Request, point_id: str, body: RestoreBody) -> RestoreReport:
         """Restore and wait for the end (a short restore); see .../startRestore."""
+        _restore_allowed(request, body.target)
         if body.target is None:
             raise errors.InvalidInput("target: a folder is needed; restore to the original "
                                       "location with .../startRestore")
@@ -475,8 +602,9 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     @app.post(API + "/restorePoints/{point_id}/startRestore",
               responses=errors_of(400, 404, 409, 413, 422))
-    def start_restore(point_id: str, body: RestoreBody) -> SessionStarted:
+    def start_restore(request: Request, point_id: str, body: RestoreBody) -> SessionStarted:
         """Start a Restore session; follow it with /sessions/{id} and the events."""
+        _restore_allowed(request, body.target)
         return SessionStarted(session_id=service.start_restore(
             point_id, Path(body.target) if body.target is not None else None,
             paths=body.paths or None, overwrite=body.overwrite))
@@ -654,23 +782,3 @@ def create_app(service: BackupService, control: ServerControl | None = None,
                                  headers={"Cache-Control": "no-cache"})
 
     return app
-
-
-def require_token(app: Callable[..., Any], token: str) -> Callable[..., Any]:
-    """ASGI wrapper for the TCP listener: every request needs ``Bearer <token>``."""
-    expected = f"Bearer {token}".encode()
-
-    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            if not hmac.compare_digest(headers.get(b"authorization", b""), expected):
-                response = JSONResponse(
-                    {"error": "Missing or wrong bearer token. Send 'Authorization: Bearer "
-                              "<token>' with the token from the data directory's server.token "
-                              "file.", "kind": "Unauthorized"},
-                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
-                await response(scope, receive, send)
-                return
-        await app(scope, receive, send)
-
-    return guarded

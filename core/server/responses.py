@@ -2,8 +2,9 @@
 
 Every error is :class:`ErrorOut`. Each operation lists the statuses it can
 answer besides its success, so a client (and the property-based check of the
-API against this document) knows them all; 401 (the TCP listener's token) and
-500 (an internal or storage failure) can come from any operation.
+API against this document) knows them all; 401 (not logged in, on the TCP
+listener), 403 (the user's role does not allow it) and 500 (an internal or
+storage failure) can come from any operation.
 """
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ class ErrorOut(BaseModel):
 WHY: dict[int, str] = {
     400: "Refused: the request cannot be carried out as given (InvalidInput, "
          "WrongPassword, RestoreError...)",
-    401: "Missing or wrong bearer token (TCP listener only)",
+    401: "Not logged in: missing, wrong or expired bearer token (TCP listener only; "
+         "Unauthorized, CodeRequired)",
+    403: "The user's role does not allow this (Forbidden)",
+    429: "Too many failed logins for this user or from this address (TooManyAttempts)",
     404: "No such job, session, restore point or key (NotFound)",
     409: "Conflicts with the current state: a job is running, the name exists, the key "
          "is in use (JobStateError, AlreadyExists, KeyInUse)",
@@ -36,9 +40,9 @@ WHY: dict[int, str] = {
 
 
 def errors_of(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for an operation answering ``codes`` (and 401, 500)."""
+    """``responses=`` for an operation answering ``codes`` (and 401, 403, 500)."""
     return {code: {"model": ErrorOut, "description": WHY[code]}
-            for code in sorted({*codes, 401, 500})}
+            for code in sorted({*codes, 401, 403, 500})}
 
 
 EVENTS_RESPONSE: dict[int | str, dict[str, Any]] = {

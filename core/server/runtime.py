@@ -23,8 +23,10 @@ from core.engine.hooks import EngineHooks
 from core.models import StopMode, utcnow
 from core.paths import server_socket_path, server_token_path
 from core.service.facade import BackupService
-from core.server.app import ServerControl, create_app, require_token
+from core.server.app import ServerControl, create_app
+from core.server.auth import local_socket, tcp_listener
 from core.server.events_hub import EventHub
+from core.server.tls import TlsFiles, ensure_self_signed
 from core.api.sockets import bind_tcp, bind_unix, ensure_token, socket_identity, unlink_own_socket
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,15 @@ SESSION_STOP_WAIT_S = 3600.0
 
 class ServerRuntime(ServerControl):
     def __init__(self, data_dir: Path, *, tcp: tuple[str, int] | None = None,
-                 idle_exit_s: float | None = None, hooks: EngineHooks | None = None) -> None:
+                 idle_exit_s: float | None = None, hooks: EngineHooks | None = None,
+                 tls: TlsFiles | bool = False) -> None:
+        """``tls``: the TCP listener speaks TLS with these files, or (True) with the
+        server's own self-signed certificate, made once the data directory is ours."""
         self.data_dir = Path(data_dir)
         self.tcp = tcp
+        self._tls_wanted = tls
+        self.tls: TlsFiles | None = None
+        self.tls_fingerprint: str | None = None
         self.idle_exit_s = idle_exit_s
         self._hooks = hooks
         self.service: BackupService | None = None
@@ -59,6 +67,8 @@ class ServerRuntime(ServerControl):
                 "socket": str(server_socket_path(self.data_dir)),
                 "tcp": f"{self.tcp_address[0]}:{self.tcp_address[1]}" if self.tcp_address
                 else None,
+                "tls": self.tls is not None and self.tcp_address is not None,
+                "tls_fingerprint": self.tls_fingerprint if self.tcp_address else None,
                 "auto_started": self.idle_exit_s is not None}
 
     def request_shutdown(self, jobs: StopMode | None) -> None:
@@ -82,21 +92,26 @@ class ServerRuntime(ServerControl):
         self.service = service = BackupService(self.data_dir, hooks=self._hooks)
         try:
             self._data_dir_id = _identity(self.data_dir)
+            if self._tls_wanted is not False:
+                self.tls = self._tls_wanted if isinstance(self._tls_wanted, TlsFiles) \
+                    else ensure_self_signed(self.data_dir)
+                self.tls_fingerprint = self.tls.fingerprint()
             token = ensure_token(server_token_path(self.data_dir))
             hub = EventHub(service.subscribe)
             self._hub = hub
             app = create_app(service, self, hub)
             listeners: list[tuple[Any, Any]] = [
-                (app, bind_unix(server_socket_path(self.data_dir)))]
+                (local_socket(app), bind_unix(server_socket_path(self.data_dir)))]
             self._socket_id = socket_identity(server_socket_path(self.data_dir))
             if self.tcp is not None:
                 sock = bind_tcp(*self.tcp)
                 self.tcp_address = sock.getsockname()[:2]
-                listeners.append((require_token(app, token), sock))
+                listeners.append((tcp_listener(app, token, service.users), sock))
             self._servers = [
                 uvicorn.Server(uvicorn.Config(asgi, lifespan="off", log_config=None,
-                                              access_log=False, timeout_graceful_shutdown=2))
-                for asgi, _sock in listeners]
+                                              access_log=False, timeout_graceful_shutdown=2,
+                                              **self._ssl_options(i)))
+                for i, (asgi, _sock) in enumerate(listeners)]
             ready = threading.Event()
             self._thread = threading.Thread(target=self._serve, args=(listeners, ready),
                                             name="http", daemon=True)
@@ -114,6 +129,16 @@ class ServerRuntime(ServerControl):
             raise
         log.info("server %d serving %s (niceness %d, gc thresholds %s)", os.getpid(),
                  self.data_dir, os.nice(0), ",".join(map(str, gc.get_threshold())))
+        if self.tcp_address is not None and self.tls_fingerprint is not None:
+            log.info("TLS listener on %s:%d, certificate SHA-256 fingerprint %s",
+                     self.tcp_address[0], self.tcp_address[1], self.tls_fingerprint)
+
+    def _ssl_options(self, listener: int) -> dict[str, Any]:
+        """The TCP listener (the second) speaks only TLS when asked: a plain HTTP
+        request to it fails its handshake and is never served."""
+        if listener == 0 or self.tls is None:
+            return {}
+        return {"ssl_certfile": str(self.tls.cert), "ssl_keyfile": str(self.tls.key)}
 
     def _serve(self, listeners: list[tuple[Any, Any]], ready: threading.Event) -> None:
         async def main() -> None:
@@ -193,7 +218,12 @@ class ServerRuntime(ServerControl):
         log.info("server %d stopped", os.getpid())
 
     def _stop_sessions(self, service: BackupService) -> None:
-        running = service.running_jobs()
+        """Stop the jobs that work; paused ones stay paused (their record is durable: the
+        next start restores them Paused)."""
+        running = service.working_jobs()
+        paused = service.paused_jobs()
+        if paused:
+            log.info("leaving %s paused: resumed after the next start", ", ".join(paused))
         if not running:
             return
         mode = self._stop_mode or StopMode.GRACEFULLY
@@ -202,10 +232,10 @@ class ServerRuntime(ServerControl):
         escalated = mode is StopMode.IMMEDIATELY
         waiter = threading.Event()
         deadline = SESSION_STOP_WAIT_S
-        while service.running_jobs() and deadline > 0:
+        while service.working_jobs() and deadline > 0:
             if not escalated and self._escalate.is_set():
                 escalated = True
-                service.stop_jobs(service.running_jobs(), StopMode.IMMEDIATELY)
+                service.stop_jobs(service.working_jobs(), StopMode.IMMEDIATELY)
             waiter.wait(0.05)
             deadline -= 0.05
 

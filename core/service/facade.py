@@ -43,12 +43,14 @@ from core.models import (
     Computer, FileScope, HistoryPage, HistoryQuery, JobDefinition, JobInfo,
     AuditCheck, AuditEntry, MaintenanceSettings, PointEntryInfo, RepairReport, RestorePointInfo, SessionInfo,
     SessionType, SshSettings, StopMode, utcnow, NotificationSettings,
+    Me, Role, TotpSetup, UserChange, UserInfo,
 )
 from core.paths import catalogue_path
 from core.repository import Manifest, RepoStats, Repository
 from core.scheduling.deadlines import DeadlineKeeper
 from core.service import demo
 from core.service.audit import SCHEDULER, AuditTrail, acting_as
+from core.service.users import LOCAL_ADMIN, Users
 from core.service.computers import Computers
 from core.service.context import ServiceContext
 from core.service.jobs import Jobs
@@ -119,6 +121,7 @@ class BackupService:
                 scheduler_wake=threading.Event())
             self._jobs = Jobs(self._ctx)
             self.audit = AuditTrail(self.catalogue, now)
+            self.users = Users(self.catalogue, self.audit)
             engine = EngineContext(self.catalogue, self._ctx.events, hooks or NO_HOOKS,
                                    self._pool.repository, self._pool.repository_name,
                                    clock=now)
@@ -133,6 +136,7 @@ class BackupService:
                                                 self._repositories.list_repositories)
             self._sessions.notify_finished = self._notifications.session_finished
             self.catalogue.fail_interrupted_sessions()
+            self._sessions.restore_paused()   # Paused stays Paused over a restart
             self._pool.reconcile_points()
             self._scheduler_thread: threading.Thread | None = None
             self._scheduler_stop = threading.Event()
@@ -323,6 +327,15 @@ class BackupService:
         """Names of the jobs that have a session running."""
         return self._sessions.running_jobs()
 
+    def paused_jobs(self) -> list[str]:
+        """Names of the jobs whose session is paused (they survive a restart)."""
+        return self._ctx.paused_jobs()
+
+    def working_jobs(self) -> list[str]:
+        """The running jobs that are not paused: what a stop of the server must end."""
+        paused = set(self.paused_jobs())
+        return [name for name in self.running_jobs() if name not in paused]
+
     def start_jobs(self, names: list[str], *, full: bool = False, retry: bool = False,
                    outside_window: bool = False) -> BulkResult:
         outcome = self._sessions.start_jobs(names, full=full, retry=retry,
@@ -350,6 +363,16 @@ class BackupService:
 
     def stop_preview(self, name: str) -> StopPreview:
         return self._sessions.stop_preview(name)
+
+    def pause_job(self, name: str) -> StopPreview:
+        """Hold the job's computers in flight at their next block; the session is Paused."""
+        with self.audit.action("session.pause", name):
+            return self._sessions.pause_job(name)
+
+    def resume_job(self, name: str) -> StopPreview:
+        """Let the job's paused computers go on where they stopped."""
+        with self.audit.action("session.resume", name):
+            return self._sessions.resume_job(name)
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
         return self._sessions.wait_session(session_id, timeout)
@@ -545,6 +568,28 @@ class BackupService:
     def verify_audit(self) -> AuditCheck:
         """Check the audit trail's hash chain; names the first row that does not fit."""
         return self.audit.check()
+
+    # -- named users (core.service.users) --------------------------------------
+    def list_users(self) -> list[UserInfo]:
+        return self.users.list_users()
+
+    def add_user(self, name: str, role: Role, password: SecretStr,
+                 restore_to: list[str] | None = None) -> UserInfo:
+        return self.users.add_user(name, role, password, restore_to)
+
+    def change_user(self, name: str, change: UserChange) -> UserInfo:
+        return self.users.change_user(name, change)
+
+    def remove_user(self, name: str) -> None:
+        self.users.remove_user(name)
+
+    def set_user_totp(self, name: str, enabled: bool) -> TotpSetup | None:
+        return self.users.set_user_totp(name, enabled)
+
+    def whoami(self) -> Me:
+        """In the server's own process: the server's own user, an administrator (the
+        REST API answers for the request's user instead)."""
+        return LOCAL_ADMIN.me()
 
     # -- the repository pool again: what the checks and tests read -------------
     def repository_point_ids(self) -> set[str]:

@@ -35,6 +35,8 @@ from core.errors import ConsoleError, ReadOnlyError
 from core.events import Event
 from core.service.browse import TreeCache
 from core.models import (
+    Me,
+    UserInfo,
     AuditCheck,
     AuditEntry,
     HistoryPage,
@@ -124,6 +126,15 @@ class ReadOnlyService:
 
     def verify_audit(self) -> AuditCheck:
         return self.catalogue.check_audit()
+
+    # -- named users (read from the catalogue; changing them needs the server) -----
+    def list_users(self) -> list[UserInfo]:
+        from core.service.users import user_info
+        return [user_info(r) for r in self.catalogue.list_user_records()]
+
+    def whoami(self) -> Me:
+        from core.service.users import LOCAL_ADMIN
+        return LOCAL_ADMIN.me()
 
     # -- the maintenance window --------------------------------------------------
     def get_maintenance(self) -> MaintenanceSettings:

@@ -17,20 +17,25 @@ from functools import partial
 from core.api import BulkResult, ComputerEstimate, StopPreview
 from core.engine.context import EngineContext
 from core.engine.copy_task import CopyTaskProcessor
-from core.engine.estimates import eta_seconds, progress_percent
+from core.engine.estimates import (
+    HISTORY_SESSIONS, eta_seconds, expected_durations, history_rates, progress_percent,
+    stop_costs,
+)
 from core.engine.operations import OperationRunner
-from core.engine.session import SessionRunner, new_session_id
+from core.engine.session import SessionRunner, WindowFit, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (
-    Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
+    Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, LogItem, RunKind,
+    SessionInfo,
     SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
 )
-from core.scheduling import format_local, local_zone
+from core.scheduling import BackupWindow, format_local, local_zone
 from core.service import demo
 from core.service.audit import who_is_asking
 from core.service.context import ServiceContext
 
+WINDOW_PAUSED = "Paused by the backup window"
 RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
 
 
@@ -169,15 +174,21 @@ class Sessions:
         self._ctx.catalogue.create_session(session, owner_pid=os.getpid())
         if kind is RunKind.SCHEDULED:   # before it runs: a quick session must find it
             self._scheduled_sessions.add(session.id)
+        closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
+        fit = None
+        if closes is not None:   # the order and admission that fit the window
+            history = self._ctx.catalogue.sessions(job.name, HISTORY_SESSIONS, type=session.type)
+            fit = WindowFit(closes, expected_durations(history, full),
+                            history_rates(history, full))
         runner = SessionRunner(self._engine, job, session, on_finished=self._runner_finished,
                                computers=computers,
-                               processor=None if source is None else CopyTaskProcessor)
+                               processor=None if source is None else CopyTaskProcessor,
+                               window=fit)
         runner.started_by = who_is_asking()
         if source is None:
             self._demo_work(runner, computers)
         with self._ctx.runners_lock:
             self._ctx.runners[session.id] = runner
-        closes = window.next_close(now, self._ctx.scheduler.tz) if window is not None else None
         if closes is not None:   # started inside the window: it ends the session there
             self._ctx.deadlines.set(f"window:{session.id}", closes,
                                partial(self._window_closed, session.id))
@@ -227,12 +238,19 @@ class Sessions:
                         + " (a block of each data file, some documents, a log line).")
 
     def _runner_finished(self, runner: SessionRunner) -> None:
+        try:
+            if runner.was_paused:   # its record goes with it
+                self._ctx.catalogue.drop_paused(runner.session.id)
+        except ConsoleError:
+            logging.getLogger(__name__).warning("could not drop session %s's pause record",
+                                                runner.session.id)
         with self._ctx.runners_lock:
             if not runner.saved:   # clients keep seeing its end; saved again later
                 self._ctx.unsaved[runner.session.id] = runner
             self._ctx.runners.pop(runner.session.id, None)
         session_id = runner.session.id
-        self._ctx.deadlines.cancel(f"window:{session_id}", f"escalate:{session_id}")
+        self._ctx.deadlines.cancel(f"window:{session_id}", f"escalate:{session_id}",
+                                   f"window-open:{session_id}")
         scheduled = session_id in self._scheduled_sessions
         self._scheduled_sessions.discard(session_id)
         failed = any(t.status in RETRY_STATUSES for t in runner.tasks)
@@ -291,11 +309,28 @@ class Sessions:
         """Stop the job's session; returns where each computer stood at the
         moment the stop took effect. A graceful stop with ``escalate_after_s``
         becomes immediate if the session still runs that long after; the server
-        keeps the deadline, so it holds with every console closed."""
+        keeps the deadline, so it holds with every console closed. Gracefully only
+        past the RPO: the computers in progress past their RPO (or passing it before
+        they could finish) finish, the others are cancelled now."""
         job, runner = self._runner_of(name)
         sid = runner.session.id
-        done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
-        if mode is StopMode.GRACEFULLY and escalate_after_s:
+        finish: list[str] = []
+        if mode is StopMode.GRACEFULLY_PAST_RPO:
+            if job.notify.rpo_hours is None:
+                raise JobStateError(
+                    f"Job '{job.name}' has no RPO, so no computer is past it. Set one "
+                    f"('agent-jobs job set \"{job.name}\" --rpo HOURS', or the job's "
+                    "Notifications), or stop it gracefully or immediately.")
+            points = self._ctx.catalogue.points(job.name)
+            with runner.lock:   # no task starts or ends between the choice and the stop
+                _costs, finish = stop_costs(runner.snapshot().tasks, points, sid,
+                                            job.notify.rpo_hours, self._ctx.clock(), utcnow())
+                done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}",
+                                                     finish=finish)
+        else:
+            done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
+        self._start_restored(runner)   # paused before a restart: it ends (or finishes) now
+        if mode.graceful and escalate_after_s:
             due = self._ctx.clock() + timedelta(seconds=escalate_after_s)
             self._ctx.deadlines.set(f"escalate:{sid}", due,
                                partial(self._escalate, sid, escalate_after_s))
@@ -306,26 +341,106 @@ class Sessions:
         elif mode is StopMode.IMMEDIATELY:
             self._ctx.deadlines.cancel(f"escalate:{sid}")
         self._ctx.events.publish(SessionChanged(job.name, sid))
-        return self._preview(job, runner, (done, running, pending))
+        preview = self._preview(job, runner, (done, running, pending))
+        if mode is StopMode.GRACEFULLY_PAST_RPO:   # the decision, as it was taken
+            preview.finishes_past_rpo = [c for c in running if c in finish]
+        return preview
+
+    def pause_job(self, name: str) -> StopPreview:
+        """Pause the job's session: every computer in flight is held at its next block
+        (what it sent is kept), no new computer starts; the session shows Paused."""
+        job, runner = self._runner_of(name, doing="pause")
+        runner.pause(by=f"by {who_is_asking()}")
+        self._ctx.events.publish(SessionChanged(job.name, runner.session.id))
+        return self._preview(job, runner, runner.preview())
+
+    def resume_job(self, name: str) -> StopPreview:
+        """Resume the job's paused session: each computer goes on where it stopped (a
+        session a restart found paused starts its unfinished computers again; the files
+        they had stored are not read again)."""
+        job, runner = self._runner_of(name, doing="resume")
+        runner.resume(by=f"by {who_is_asking()}")
+        self._start_restored(runner)
+        self._ctx.events.publish(SessionChanged(job.name, runner.session.id))
+        return self._preview(job, runner, runner.preview())
+
+    def _start_restored(self, runner: SessionRunner) -> None:
+        """A session rebuilt Paused at the start of the server runs from its Resume (or
+        its stop) on."""
+        runner.start_restored()
+
+    def restore_paused(self) -> list[str]:
+        """At the server's start: every session recorded Paused is rebuilt Paused (its
+        tasks not running); Resume starts each unfinished computer again."""
+        restored: list[str] = []
+        cat = self._ctx.catalogue
+        for session in cat.paused_sessions():
+            try:
+                job = cat.job(session.job)
+            except ConsoleError:
+                continue
+            try:
+                progress = cat.paused_tasks(session.id)
+                runner = SessionRunner(self._engine, job, session,
+                                       on_finished=self._runner_finished,
+                                       computers=list(job.computers))
+                runner.restore_paused(session, progress)
+            except (KeyError, ValueError, ConsoleError) as exc:   # e.g. a computer removed
+                self._fail_paused(session, exc)
+                continue
+            with self._ctx.runners_lock:
+                self._ctx.runners[session.id] = runner
+            restored.append(session.id)
+            window = job.schedule.window if job.schedule is not None else None
+            if window is not None and window.pause and \
+                    any(i.text.startswith(WINDOW_PAUSED) for i in session.log):
+                self._resume_at_open(runner, window)
+        return restored
+
+    def _fail_paused(self, session: SessionInfo, exc: Exception) -> None:
+        """A paused session the start cannot rebuild ends Failed, saying why."""
+        now = utcnow()
+        why = f"{exc.__class__.__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)
+        session.log.append(LogItem(time=now, level="error", text=(
+            f"The paused session could not be resumed after the server's restart ({why}): "
+            "its computers in progress get no restore point. Start the job again.")))
+        for task in session.tasks:
+            if not task.status.is_final:
+                task.status, task.ended = TaskStatus.FAILED, now
+        session.state, session.result, session.ended = \
+            SessionState.STOPPED, SessionResult.FAILED, now
+        try:
+            self._ctx.catalogue.save_session(session)
+            self._ctx.catalogue.drop_paused(session.id)
+        except ConsoleError:
+            logging.getLogger(__name__).exception("could not fail paused session %s",
+                                                  session.id)
 
     def stop_preview(self, name: str) -> StopPreview:
         job, runner = self._runner_of(name)
         return self._preview(job, runner, runner.preview())
 
-    def _runner_of(self, name: str) -> tuple[JobDefinition, SessionRunner]:
-        job, active = self._active(name)
-        runner = self._ctx.runners.get(active.id)
+    def _runner_of(self, name: str, doing: str = "stop") -> tuple[JobDefinition, SessionRunner]:
+        job = self._ctx.catalogue.job(name)
+        active = self._ctx.catalogue.active_session(job.name)
+        runner = self._ctx.runners.get(active.id) if active is not None else None
         if runner is None:
-            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to stop.")
+            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to "
+                                f"{doing}.")
         return job, runner
 
     def _preview(self, job: JobDefinition, runner: SessionRunner,
                  where: tuple[list[str], list[str], list[str]]) -> StopPreview:
         done, running, pending = where
         now = utcnow()
-        tasks = {t.computer: t for t in runner.snapshot().tasks}
+        snapshot = runner.snapshot().tasks
+        tasks = {t.computer: t for t in snapshot}
+        rpo = job.notify.rpo_hours
+        costs, finishing = stop_costs(snapshot, self._ctx.catalogue.points(job.name),
+                                      runner.session.id, rpo, self._ctx.clock(), now)
         estimates = [ComputerEstimate(computer=c, progress=progress_percent(tasks[c]),
-                                      eta_seconds=eta_seconds(tasks[c], now))
+                                      eta_seconds=eta_seconds(tasks[c], now),
+                                      production_s=round(tasks[c].production_s, 1))
                      for c in running if c in tasks]
         etas = [e.eta_seconds for e in estimates if e.eta_seconds is not None]
         total = max(etas, default=0.0) if len(etas) == len(estimates) else None
@@ -335,7 +450,9 @@ class Sessions:
                            escalate_at=self._ctx.deadlines.due_at(f"escalate:{runner.session.id}"),
                            stop_mode=runner.session.stop_mode,
                            stop_requested_at=runner.stop_requested_at,
-                           stopped_by=runner.session.stopped_by)
+                           stopped_by=runner.session.stopped_by,
+                           paused=runner.is_paused or runner.hold.paused,
+                           rpo_hours=rpo, costs=costs, finishes_past_rpo=finishing)
 
     def _escalate(self, session_id: str, after_s: float) -> None:
         runner = self._ctx.runners.get(session_id)
@@ -358,6 +475,9 @@ class Sessions:
                 runner.job.schedule.window is None:
             return
         window = runner.job.schedule.window
+        if window.pause:
+            self._window_pause(runner, window)
+            return
         mode = StopMode.IMMEDIATELY if window.terminate else StopMode.GRACEFULLY
         what = ("computers in progress are cancelled" if window.terminate else
                 "computers in progress finish; no new computer starts")
@@ -366,6 +486,49 @@ class Sessions:
                         reason=f"Stopped by the backup window ({window.describe()}): {what}.")
         except JobStateError:
             return
+        self._ctx.events.publish(SessionChanged(runner.job.name, session_id))
+
+    def _window_pause(self, runner: SessionRunner, window: BackupWindow) -> None:
+        """The job's window closed and it says pause: pause the session, and resume it
+        when the window opens again."""
+        sid = runner.session.id
+        try:
+            runner.pause(by="by the backup window",
+                         reason=f"{WINDOW_PAUSED} ({window.describe()}): computers in progress "
+                                "are held; the job resumes when the window opens again.")
+        except JobStateError:
+            return
+        self._resume_at_open(runner, window)
+        self._ctx.events.publish(SessionChanged(runner.job.name, sid))
+
+    def _resume_at_open(self, runner: SessionRunner, window: BackupWindow) -> None:
+        sid = runner.session.id
+        opens = window.next_open(self._ctx.clock(), self._ctx.scheduler.tz)
+        if opens is not None:
+            self._ctx.deadlines.set(f"window-open:{sid}", opens,
+                                    partial(self._window_opened, sid))
+            self._ctx.scheduler_wake.set()
+
+    def _window_opened(self, session_id: str) -> None:
+        """The window opened again on a session it paused: resume it, until it closes."""
+        runner = self._ctx.runners.get(session_id)
+        if runner is None or runner.finished or runner.job.schedule is None or \
+                runner.job.schedule.window is None:
+            return
+        window = runner.job.schedule.window
+        try:
+            runner.resume(by="by the backup window",
+                          reason=f"Resumed by the backup window ({window.describe()}): it "
+                                 "opened again.")
+        except JobStateError:
+            return   # resumed or stopped by hand meanwhile
+        self._start_restored(runner)
+        now = self._ctx.clock()
+        closes = window.next_close(now, self._ctx.scheduler.tz)
+        if closes is not None:
+            self._ctx.deadlines.set(f"window:{session_id}", closes,
+                                    partial(self._window_closed, session_id))
+            self._ctx.scheduler_wake.set()
         self._ctx.events.publish(SessionChanged(runner.job.name, session_id))
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:

@@ -5,6 +5,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
+from core.models import Permission
 from gui.widgets.actions import make_action
 
 
@@ -15,12 +16,15 @@ class BackupActions(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.restore = make_action(self, "restore", "Restore Files",
-                               "Browse a restore point and restore files and folders")
+                               "Browse a restore point and restore files and folders",
+                               needs=Permission.RESTORE)
         self.verify = make_action(self, "verify", "Verify",
                               "Read back the stored data of the restore point, or of every "
-                              "restore point of the job, and report damaged files")
+                              "restore point of the job, and report damaged files",
+                              needs=Permission.RUN)
         self.delete = make_action(self, "delete", "Delete from Disk",
-                              "Delete the job's (or the computer's) backups from disk")
+                              "Delete the job's (or the computer's) backups from disk",
+                              needs=Permission.EDIT_JOBS)
 
     def all(self) -> list[QAction]:
         return [self.restore, self.verify, self.delete]

@@ -5,6 +5,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
+from core.models import Permission
 from gui.widgets.actions import make_action
 
 
@@ -18,7 +19,8 @@ class SessionActions(QObject):
         self.report = make_action(self, "report", "Report",
                               "Save an HTML report of the session and open it in the browser")
         self.stop = make_action(self, "stop", "Stop",
-                            "Stop the running backup session, or cancel the restore or verify")
+                            "Stop the running backup session, or cancel the restore or verify",
+                            needs=Permission.RUN)
 
     def all(self) -> list[QAction]:
         return [self.statistics, self.report, self.stop]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
+from core.models import Permission
 from gui.widgets.actions import make_action
 
 
@@ -15,11 +16,13 @@ class RepositoryActions(QObject):
         super().__init__(parent)
         self.add = make_action(self, "add_repository", "Add Repository",
                            "Add a backup repository: a local folder or an S3 compatible "
-                           "bucket", enabled=True)
+                           "bucket", enabled=True,
+                           needs=Permission.MANAGE_INFRASTRUCTURE)
         self.remove = make_action(self, "delete", "Remove",
                               "Remove the repository from the console; its data stays "
                               "where it is",
-                              keys=[QKeySequence.StandardKey.Delete], key_text="Delete")
+                              keys=[QKeySequence.StandardKey.Delete], key_text="Delete",
+                              needs=Permission.MANAGE_INFRASTRUCTURE)
         self.remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)   # the list only
         self.rescan = make_action(self, "rescan", "Rescan",
                               "Check every repository again: reachability, capacity and "

@@ -1,10 +1,15 @@
-"""The "Stop Backup Job" window: Immediately, Gracefully or Cancel.
+"""The "Stop Backup Job" window: Immediately, Gracefully, Gracefully only past
+the RPO, Pause (Resume when paused) or Cancel.
 
 Beyond the reference console it shows, for the jobs as they are right now,
 which computers would still get a new restore point under each choice, how
 long a graceful stop will take (each computer in progress: its progress and
 time left, from its measured rate), and offers a middle ground: gracefully,
 but immediately if not done within N minutes (the server keeps that deadline).
+And what each choice costs: a table of the job's computers with how old each
+one's newest restore point will be under each choice, those past the job's RPO
+flagged (icon, colour, tooltip); and a third choice, gracefully only for the
+computers past their RPO (the others in progress stop now).
 
 The window never changes size while open, so its buttons never move under
 the pointer: every text that changes lives in a box of fixed size, which
@@ -16,13 +21,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-    QSpinBox, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QDialog, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
+    QLabel, QPushButton, QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QWidget,
 )
 
 from core.models import SessionInfo, StopMode
-from core.api import StopPreview
+from core.api import PointAge, StopCost, StopPreview
 
 from gui.widgets.resources import icon
 
@@ -36,7 +43,23 @@ GRACEFULLY_TEXT = (
     "points, like the computers already backed up. Computers not started yet are "
     "skipped."
 )
-KEPT_TEXT = "Restore points created earlier are kept in either case."
+PAST_RPO_TEXT = (
+    "Finish only the computers past the job's RPO (or about to pass it), so that they "
+    "get a new restore point; stop the others now (no new point, their earlier ones "
+    "stay within the RPO). Computers not started yet are skipped."
+)
+KEPT_TEXT = "Restore points created earlier are kept in every case."
+PAST_RPO_BUTTON = "Only past RPO"
+NO_RPO_TIP = ("The job has no RPO, so no computer is past it. Set one in the job's "
+              "notification settings (agent-jobs job set NAME --rpo HOURS).")
+COST_COLUMNS = ("Computer", "Now", "Immediately", "Gracefully", "Only past RPO")
+COST_ROWS = 5        # rows in view before the cost table scrolls
+LATE = QColor("#C62828")
+NEW_POINT = QColor("#007A28")   # the choices' "New restore points for" green
+PAUSE_TEXT = ("Or pause: the computers being backed up hold where they are and keep what "
+              "they sent; nothing new starts. Resume goes on where they stopped.")
+PAUSED_TEXT = ("The job is paused. Resume goes on where its computers stopped; Immediately "
+               "gives them no point, Gracefully lets them finish.")
 LOADING_TEXT = "Checking the job's computers…"
 CHOICE_TEXT_WIDTH = 260
 POINTS_LINES = 3     # room for the computers that get a point, before it scrolls
@@ -93,7 +116,10 @@ def estimate_text(previews: Sequence[StopPreview]) -> str:
         for e in preview.estimates:
             left = "estimating…" if e.eta_seconds is None \
                 else f"{eta_text(e.eta_seconds)} left"
-            lines.append(f"{'  ' if several else ''}{e.computer}: {e.progress} %, {left}")
+            # the measured rate runs on the wall clock: the time left allows for holds
+            held = f" (held {e.production_s:.0f} s by production: allowed for)" \
+                if e.production_s >= 1 else ""
+            lines.append(f"{'  ' if several else ''}{e.computer}: {e.progress} %, {left}{held}")
     if not lines:
         return "Nothing is being backed up now: the job stops at once."
     estimated = [p for p in previews if p.estimates]
@@ -124,7 +150,9 @@ def under_way_text(preview: StopPreview) -> str:
              else "it is ending the session")
     deadline = f", and stops immediately at {_time(preview.escalate_at)}" \
         if preview.escalate_at else ""
-    return (f"A graceful stop of '{preview.job}' is under way{since}{by}: "
+    what = "A graceful stop (only computers past their RPO)" \
+        if preview.stop_mode is StopMode.GRACEFULLY_PAST_RPO else "A graceful stop"
+    return (f"{what} of '{preview.job}' is under way{since}{by}: "
             f"{waits}{deadline}.")
 
 
@@ -144,6 +172,36 @@ def _per_job(previews: Sequence[StopPreview], attr: str) -> str:
     if len(previews) == 1:
         return _names(getattr(previews[0], attr))
     return "\n".join(f"{p.job}: {_names(getattr(p, attr))}" for p in previews)
+
+
+def age_text(age: PointAge) -> str:
+    """A computer's newest restore point under one choice: 'new point', '31 h old',
+    '2 d 3 h old', 'none'."""
+    if age.gets_point and (age.age_seconds or 0) < 3600:
+        return "new point"
+    if age.age_seconds is None:
+        return "none"
+    minutes = int(age.age_seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min old"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h old"
+    return f"{hours // 24} d {hours % 24} h old".replace(" 0 h", "")
+
+
+def age_tip(age: PointAge, rpo_hours: int | None) -> str:
+    if rpo_hours is None:
+        return "The job has no RPO."
+    if not age.past_rpo:
+        return f"Within the job's RPO of {rpo_hours} h."
+    if age.age_seconds is None:
+        return f"Past the job's RPO of {rpo_hours} h: no restore point at all."
+    return (f"Past the job's RPO of {rpo_hours} h: its newest restore point would be "
+            f"{age_text(age).removesuffix(' old')} old.")
+
+
+WHERE_TEXT = {"completed": "Done", "in_progress": "In progress", "not_started": "Not started"}
 
 
 class _Choice(QFrame):
@@ -181,6 +239,7 @@ class _Choice(QFrame):
 
 class StopJobDialog(QDialog):
     chosen = Signal(object)   # StopMode
+    pause_chosen = Signal(bool)   # True: pause, False: resume
 
     def __init__(self, jobs: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -204,26 +263,67 @@ class StopJobDialog(QDialog):
         self.immediately = _Choice("Immediately", IMMEDIATELY_TEXT, "stop", self, width)
         self.gracefully = _Choice("Gracefully", GRACEFULLY_TEXT, "success", self, width)
         self._add_graceful_extras(self.gracefully, len(jobs))
+        self.past_rpo = _Choice("Gracefully, only past RPO", PAST_RPO_TEXT, "warning", self,
+                                width)
+        full = 3 * width + 120
         # What is under way (a stop already asked for, a job that finished) replaces the
         # question, in a box of fixed size: the window keeps its size.
-        layout.addWidget(_fixed_box(self.question, 2 * width + 80, QUESTION_LINES, self))
+        layout.addWidget(_fixed_box(self.question, full, QUESTION_LINES, self))
         row.addWidget(self.immediately)
         row.addWidget(self.gracefully)
+        row.addWidget(self.past_rpo)
         layout.addLayout(row)
+
+        self.costs_caption = QLabel("What each choice costs: how old each computer's "
+                                    "newest restore point will be", self)
+        self.costs_caption.setObjectName("StopChoiceCaption")
+        layout.addWidget(self.costs_caption)
+        self.costs = QTableWidget(0, len(COST_COLUMNS), self)
+        self.costs.setObjectName("StopCosts")
+        self.costs.setHorizontalHeaderLabels(list(COST_COLUMNS))
+        self.costs.verticalHeader().setVisible(False)
+        self.costs.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.costs.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.costs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        header = self.costs.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for col, tip in enumerate((
+                "", "Where the computer is in the session now",
+                "Its newest restore point once the job has stopped immediately (now)",
+                "Its newest restore point once the graceful stop has ended (by the estimates)",
+                "Its newest restore point once only the computers past their RPO have "
+                "finished")):
+            head = self.costs.horizontalHeaderItem(col)
+            if tip and head is not None:
+                head.setToolTip(tip)
+        rows = self.costs.verticalHeader().defaultSectionSize()
+        self.costs.setMinimumWidth(full)   # as wide as the choices above it
+        self.costs.setFixedHeight(header.sizeHint().height() + rows * COST_ROWS + 4)
+        layout.addWidget(self.costs)
 
         self.nothing = QLabel("", self)
         self.nothing.setObjectName("StopNoPoint")
-        layout.addWidget(_fixed_box(self.nothing, 2 * width + 80, NOTE_LINES, self))
+        layout.addWidget(_fixed_box(self.nothing, full, NOTE_LINES, self))
         kept = QLabel(KEPT_TEXT, self)
         kept.setObjectName("DialogNote")
         layout.addWidget(kept)
+        self.pause_note = QLabel(PAUSE_TEXT, self)
+        self.pause_note.setObjectName("StopPauseNote")
+        layout.addWidget(_fixed_box(self.pause_note, 2 * width + 80, NOTE_LINES, self))
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.immediately_button = QPushButton("Immediately", self)
         self.gracefully_button = QPushButton("Gracefully", self)
+        self.past_rpo_button = QPushButton(PAST_RPO_BUTTON, self)
+        self.past_rpo_button.setEnabled(False)   # until the preview says the job has an RPO
+        self.pause_button = QPushButton(icon("pause"), "Pause", self)
+        self.pause_button.setObjectName("StopPauseButton")
+        self.pausing = True   # the button pauses (False: the jobs are paused, it resumes)
         self.cancel_button = QPushButton("Cancel", self)
-        for button in (self.immediately_button, self.gracefully_button, self.cancel_button):
+        for button in (self.immediately_button, self.gracefully_button, self.past_rpo_button,
+                       self.pause_button,
+                       self.cancel_button):
             button.setAutoDefault(False)
             buttons.addWidget(button)
         self.gracefully_button.setDefault(True)
@@ -231,6 +331,9 @@ class StopJobDialog(QDialog):
 
         self.immediately_button.clicked.connect(lambda: self._choose(StopMode.IMMEDIATELY))
         self.gracefully_button.clicked.connect(lambda: self._choose(StopMode.GRACEFULLY))
+        self.past_rpo_button.clicked.connect(
+            lambda: self._choose(StopMode.GRACEFULLY_PAST_RPO))
+        self.pause_button.clicked.connect(self._pause)
         self.cancel_button.clicked.connect(self.reject)
         self.setFixedSize(self.sizeHint())
 
@@ -275,15 +378,20 @@ class StopJobDialog(QDialog):
         if previews:
             self.immediately.points.setText(_per_job(previews, "immediately_gets_point"))
             self.gracefully.points.setText(_per_job(previews, "gracefully_gets_point"))
+            self.past_rpo.points.setText(
+                _per_job(previews, "gracefully_past_rpo_gets_point")
+                if all(p.rpo_hours is not None for p in previews) else
+                "— (the job has no RPO)")
         else:
             got = "; ".join(_names(got_points(s)) for s in finished) if len(finished) == 1 \
                 else "\n".join(f"{s.job}: {_names(got_points(s))}" for s in finished)
-            for choice in (self.immediately, self.gracefully):
+            for choice in (self.immediately, self.gracefully, self.past_rpo):
                 choice.points.setText(got or "none")
+        self._show_costs(previews)
         notes: list[str] = []
         not_started = [p for p in previews if p.not_started and p.stop_mode is None]
         if not_started:
-            notes.append("No new restore point in either case (not started yet): "
+            notes.append("No new restore point under any choice (not started yet): "
                          + _per_job(not_started, "not_started").replace("\n", "; "))
         if gone and previews:
             notes.append("No longer running: " + "; ".join(
@@ -297,7 +405,7 @@ class StopJobDialog(QDialog):
             self.question.setText(" ".join(texts) if texts else
                                   f"{what} already finished: there is nothing to stop.")
         elif under_way:
-            graceful = all(p.stop_mode is StopMode.GRACEFULLY for p in previews)
+            graceful = all(p.stop_mode is not None and p.stop_mode.graceful for p in previews)
             self.question.setText(" ".join(under_way) + (
                 " Stop immediately instead, or wait." if graceful else ""))
         else:
@@ -310,8 +418,58 @@ class StopJobDialog(QDialog):
         self.gracefully_button.setEnabled(still_running and not graceful_asked)
         self.gracefully_button.setToolTip("A stop is already under way" if graceful_asked
                                           else "")
+        no_rpo = [p.job for p in previews if p.rpo_hours is None]
+        self.past_rpo_button.setEnabled(still_running and not graceful_asked and bool(previews)
+                                        and not no_rpo)
+        self.past_rpo_button.setToolTip(
+            "A stop is already under way" if graceful_asked else
+            NO_RPO_TIP.replace("The job has", f"The job '{no_rpo[0]}' has") if no_rpo else
+            "Computers in progress past their RPO finish; the others stop now.")
         self.cancel_button.setText("Close" if not still_running or graceful_asked
                                    else "Cancel")
+        self._show_pause(previews, still_running)
+
+    def _show_pause(self, previews: Sequence[StopPreview], running: bool) -> None:
+        """Pause while the jobs work; Resume once they are all paused."""
+        paused = bool(previews) and all(p.paused for p in previews)
+        stopping = any(p.stop_mode is not None for p in previews)
+        self.pausing = not paused
+        self.pause_button.setText("Pause" if self.pausing else "Resume")
+        self.pause_button.setIcon(icon("pause" if self.pausing else "resume"))
+        self.pause_button.setEnabled(running and bool(previews) and not stopping)
+        self.pause_note.setText(PAUSE_TEXT if self.pausing else PAUSED_TEXT)
+
+    def _pause(self) -> None:
+        self.pause_chosen.emit(self.pausing)
+        self.accept()
+
+    def _show_costs(self, previews: Sequence[StopPreview]) -> None:
+        """One row per computer: where it is now, and its newest point's age under each
+        choice; past the RPO in red with a warning icon and a tooltip saying why."""
+        rows: list[tuple[StopPreview, StopCost]] = [(p, c) for p in previews for c in p.costs]
+        self.costs.setRowCount(len(rows))
+        several = len(previews) > 1
+        for r, (preview, cost) in enumerate(rows):
+            name = f"{preview.job}: {cost.computer}" if several else cost.computer
+            self.costs.setItem(r, 0, QTableWidgetItem(name))
+            self.costs.setItem(r, 1, QTableWidgetItem(WHERE_TEXT.get(cost.where, cost.where)))
+            for col, age in enumerate((cost.immediately, cost.gracefully,
+                                       cost.gracefully_past_rpo), start=2):
+                item = QTableWidgetItem(age_text(age))
+                item.setToolTip(age_tip(age, preview.rpo_hours))
+                if age.past_rpo:
+                    item.setIcon(icon("warning"))
+                    item.setForeground(QBrush(LATE))
+                    item.setData(Qt.ItemDataRole.UserRole, "past RPO")
+                elif age.gets_point:
+                    item.setForeground(QBrush(NEW_POINT))
+                self.costs.setItem(r, col, item)
+        rpo = {p.rpo_hours for p in previews}
+        self.costs_caption.setText(
+            "What each choice costs: how old each computer's newest restore point will be "
+            "when the job has stopped" + (
+                f" (RPO {rpo.pop()} h; past it in red)" if len(rpo) == 1 and None not in rpo
+                else " (the job has no RPO)" if rpo == {None} else " (past its RPO in red)"))
 
     def _choose(self, mode: StopMode) -> None:
         self.mode = mode

@@ -4,6 +4,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 
+from core.models import Permission
+
 from gui.widgets.actions import make_action
 
 
@@ -25,14 +27,19 @@ class WindowActions(QObject):
                              enabled=True)
         self.maintenance = make_action(self, None, "Maintenance...",
                                        "The maintenance window: when the server reclaims "
-                                       "space and compacts the repositories", enabled=True)
+                                       "space and compacts the repositories", enabled=True,
+                                       needs=Permission.MANAGE_INFRASTRUCTURE)
         self.notifications = make_action(self, None, "Notifications...",
                                          "Where the server sends job results, the daily "
                                          "summary and RPO alerts: e-mail and notification "
-                                         "URLs", enabled=True)
+                                         "URLs", enabled=True,
+                                         needs=Permission.MANAGE_INFRASTRUCTURE)
+        self.connect_server = make_action(self, None, "Connect to Backup Server...",
+                                   "Connect to a backup server on another machine, as a "
+                                   "named user (over TLS)", enabled=True)
         self.exit = make_action(self, None, "Exit", "Close the console (jobs keep running)",
                             keys=["Ctrl+Q"], enabled=True)
 
     def all(self) -> list[QAction]:
         return [self.find, self.refresh, self.help, self.about, self.maintenance,
-                self.notifications, self.exit]
+                self.notifications, self.connect_server, self.exit]

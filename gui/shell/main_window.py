@@ -3,17 +3,18 @@ the jobs list and the status bar, wired to the service."""
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QMainWindow, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from core.api import BackupApi, LastDayCounts
-from core.models import JobInfo, SessionType
+from core.models import JobInfo, Me, SessionType
 
 from gui.jobs.action_state import ActionState, action_state, may_retry
 from gui.backups.actions import BackupActions
@@ -28,6 +29,8 @@ from gui.history.audit_view import AUDIT_NODE, AuditView
 from gui.history.history_view import SessionsView
 from gui.jobs.delete_dialog import DeleteJobDialog
 from gui.shell.help_dialogs import AboutDialog, HelpDialog
+from gui.connect.backend import Connected
+from gui.connect.connect_dialog import ConnectDialog
 from gui.shell.maintenance_dialog import MaintenanceDialog
 from gui.shell.notifications_dialog import NotificationsDialog
 from gui.infrastructure.infrastructure_controller import InfrastructureController
@@ -43,6 +46,7 @@ from gui.jobs.jobs_view import JobsView
 from gui.shell.navigation import NavigationPane
 from gui.overview.overview_controller import OverviewController
 from gui.jobs.refresher import JobsRefresher
+from gui.widgets.actions import permit_all
 from gui.widgets.resources import icon
 from gui.widgets.scope import JobScope
 from gui.jobs.retry_probe import RetryProbe
@@ -56,6 +60,8 @@ from gui.shell.status_bar import ConsoleStatusBar
 from gui.jobs.stop_dialog import StopJobDialog
 from gui.runtime.tracking import track
 from gui.runtime.worker import TaskRunner
+
+log = logging.getLogger(__name__)
 
 WINDOW_TITLE = "Agent Backup Console"
 LEFT_PANE_WIDTH = 220
@@ -91,12 +97,18 @@ _REFREEZE_AFTER_JOBS = 1000
 
 class MainWindow(QMainWindow):
     def __init__(self, service: BackupApi, *, owns_service: bool = False,
-                 settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+                 settings: QSettings | None = None, parent: QWidget | None = None,
+                 connection: Connected | None = None) -> None:
+        """``connection``: the server on another machine and the user logged in there
+        (the Connect window's answer); None for this machine's server, as its owner."""
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.setWindowTitle(WINDOW_TITLE)
         self.setWindowIcon(icon("app"))
         self.service = service
+        self.connection = connection
+        self.connect_dialog: ConnectDialog | None = None
+        self.successor: MainWindow | None = None   # the window Connect opened instead
         self.settings = settings if settings is not None else console_settings()
         self._owns_service = owns_service
         self._shut_down = False
@@ -105,6 +117,7 @@ class MainWindow(QMainWindow):
         self._loaded_frozen = False  # gc.freeze() done (after the first jobs list)
         self._fetched_since_freeze = 0
         self.server_connected: bool | None = None
+        self.role: Me | None = None   # who the server says the console runs as
         self.help_dialog: HelpDialog | None = None
         self.about_dialog: AboutDialog | None = None
         self.maintenance_dialog: MaintenanceDialog | None = None
@@ -178,6 +191,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.window_actions.help)
         menu.addAction(self.window_actions.about)
         menu.addSeparator()
+        menu.addAction(self.window_actions.connect_server)
+        menu.addSeparator()
         menu.addAction(self.window_actions.exit)
 
         self.inventory = InventoryPane("Home", self)
@@ -185,6 +200,9 @@ class MainWindow(QMainWindow):
                                                first="All Sessions")
         self.navigation = NavigationPane(self)
         self.status_bar = ConsoleStatusBar(service.data_dir, self)
+        if connection is not None:
+            self.status_bar.show_remote(connection.address, connection.user, connection.role)
+            self.setWindowTitle(f"{WINDOW_TITLE} - {connection.address}")
         self.setStatusBar(self.status_bar)
         self._build_layout()
 
@@ -192,6 +210,7 @@ class MainWindow(QMainWindow):
         self.resize(*DEFAULT_SIZE)
         self.restore_settings()
         self.bridge.mark_dirty()   # first load
+        self.fetch_role()
 
     def _contextual_page(self, actions: NodeActions) -> RibbonPage:
         page = self.ribbon.add_page(actions.RIBBON_PAGE, contextual=actions.RIBBON_TOOLS)
@@ -287,6 +306,7 @@ class MainWindow(QMainWindow):
         actions.about.triggered.connect(self.show_about)
         actions.maintenance.triggered.connect(self.show_maintenance)
         actions.notifications.triggered.connect(self.show_notifications)
+        actions.connect_server.triggered.connect(self.show_connect)
         actions.exit.triggered.connect(self.close)
 
     # -- dialog handles (the one showing, if any) ---------------------------------------
@@ -428,6 +448,28 @@ class MainWindow(QMainWindow):
         track(self, "notifications_dialog", dialog)
         dialog.open()
 
+    def show_connect(self) -> None:
+        """Main menu → Connect to Backup Server: on success the console reopens on
+        that server, as that user; this window closes (its server's jobs run on)."""
+        if self.connect_dialog is not None:
+            self.connect_dialog.raise_()
+            return
+        from gui.connect.tls_backend import TlsConnectBackend   # the TLS client, when asked
+
+        dialog = ConnectDialog(TlsConnectBackend(), self.settings, self.runner, self)
+        track(self, "connect_dialog", dialog)
+        dialog.accepted.connect(lambda: self._reopen_on(dialog.connected))
+        dialog.open()
+
+    def _reopen_on(self, connected: Connected | None) -> None:
+        if connected is None:
+            return
+        self.successor = MainWindow(connected.api, owns_service=True, settings=self.settings,
+                                    connection=connected)
+        self.successor.setGeometry(self.geometry())
+        self.successor.show()
+        self.close()
+
     def show_about(self) -> None:
         if self.about_dialog is not None:
             return
@@ -447,6 +489,19 @@ class MainWindow(QMainWindow):
 
     def _on_server_connection(self, connected: bool, _address: str) -> None:
         self.server_connected = connected
+        if connected:   # a server (re)started, perhaps with the user's role changed
+            self.fetch_role()
+
+    # -- the user's role -------------------------------------------------------------------
+    def fetch_role(self) -> None:
+        """Ask the server who the console runs as; commands the role does not allow
+        are greyed out, their tooltips saying why."""
+        self.runner.submit(self.service.whoami, self.apply_role,
+                           lambda exc: log.info("who am I: %s (every command left on)", exc))
+
+    def apply_role(self, me: Me | None) -> None:
+        self.role = me
+        permit_all(self.findChildren(QAction), me)
 
     # -- state -------------------------------------------------------------------------------
     def _on_refreshed(self, fetched: list[JobInfo]) -> None:

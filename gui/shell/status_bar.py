@@ -41,6 +41,7 @@ class ConsoleStatusBar(QStatusBar):
         super().__init__(parent)
         self.setObjectName("ConsoleStatusBar")
         self.setSizeGripEnabled(False)
+        self._remote = ""
         self.running_label = QLabel(running_text(0), self)
         self.running_label.setObjectName("RunningLabel")
         self.jobs_label = QLabel("", self)
@@ -61,9 +62,18 @@ class ConsoleStatusBar(QStatusBar):
         self.addPermanentWidget(self.server_label)
         self.addPermanentWidget(self.data_dir_label)
 
+    def show_remote(self, address: str, user: str, role: str) -> None:
+        """A server on another machine: its name and the user take the place of the
+        data directory (which is the server's, over there)."""
+        self._remote = address
+        self.data_dir_label.setText(f"User: {user} ({role})")
+        self.data_dir_label.setToolTip(f"Connected to the backup server {address} as {user}, "
+                                       f"role {role}")
+
     def show_server(self, connected: bool, address: str) -> None:
-        self.server_label.setText("Backup server: connected" if connected
-                                  else "Backup server: reconnecting...")
+        where = f" {self._remote}" if self._remote else ""
+        self.server_label.setText(f"Backup server{where}: connected" if connected
+                                  else f"Backup server{where}: reconnecting...")
         self.server_label.setProperty("connected", connected)
         self.server_label.setToolTip(address)
 

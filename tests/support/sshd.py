@@ -81,8 +81,10 @@ class Sshd:
                 self.process.wait(10)
 
 
-def start_sshd(folder: Path, port: int | None = None, extra: tuple[str, ...] = ()) -> Sshd:
-    """``extra``: more sshd_config lines (e.g. a ForceCommand)."""
+def start_sshd(folder: Path, port: int | None = None, extra: tuple[str, ...] = (),
+               env: dict[str, str] | None = None) -> Sshd:
+    """``extra``: more sshd_config lines (e.g. a ForceCommand); ``env``: more variables for
+    the sessions (sshd takes one SetEnv line: the first)."""
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     host_public = keygen(folder / "host_ed25519")
@@ -101,7 +103,8 @@ def start_sshd(folder: Path, port: int | None = None, extra: tuple[str, ...] = (
         "StrictModes no", "UsePAM no", "MaxStartups 200:30:400", "MaxSessions 200",
         "LogLevel ERROR", "PrintMotd no",
         # the agent's module cache stays in the test's folder, not in ~/.cache
-        f"SetEnv XDG_CACHE_HOME={folder / 'cache'}", *extra, "",
+        " ".join([f"SetEnv XDG_CACHE_HOME={folder / 'cache'}",
+                  *(f"{k}={v}" for k, v in (env or {}).items())]), *extra, "",
     ]))
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)   # privilege separation

@@ -149,7 +149,8 @@ class SshAgent:
     def source_reader(self, files: list[tuple[str, int]], chunker: Any,
                       missing: Callable[[list[str]], list[str]],
                       rate: float | None = None,
-                      on_progress: Callable[[int], None] | None = None) -> RemoteReader:
+                      on_progress: Callable[[int], None] | None = None,
+                      yield_threshold: int | None = None) -> RemoteReader:
         """Start reading ``files`` (rel, size) at the computer, in this order,
         at most ``rate`` bytes per second (the job's read rate, per computer);
         a paced read tells ``on_progress`` the bytes read so far."""
@@ -158,7 +159,7 @@ class SshAgent:
             self.native = self._load_native(channel)
         reader = RemoteReader(channel, self.target.path, files, chunker, missing,
                               self.cancel, raw=bool(files) and not self.native, rate=rate,
-                              on_progress=on_progress)
+                              on_progress=on_progress, yield_threshold=yield_threshold)
         reader.start()
         return reader
 

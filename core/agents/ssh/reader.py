@@ -67,8 +67,15 @@ class RemoteReader:
     def __init__(self, channel: AgentChannel, root: str, files: list[tuple[str, int]],
                  chunker: Any, missing: Callable[[list[str]], list[str]],
                  cancel: threading.Event | None, raw: bool, rate: float | None = None,
-                 on_progress: Callable[[int], None] | None = None) -> None:
+                 on_progress: Callable[[int], None] | None = None,
+                 yield_threshold: int | None = None,
+                 on_governor: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.channel = channel
+        self.on_governor = on_governor
+        # Yield to production at the computer: its agent's governor, and its figures as
+        # last told (``H`` messages: held and slowed seconds, why), None before any
+        self.yield_threshold = yield_threshold
+        self.governor: dict[str, Any] | None = None
         self.rate = rate          # bytes per second: the agent paces its reads to it
         # told the bytes the computer has read so far, while a paced read runs
         self.on_progress = on_progress
@@ -93,7 +100,7 @@ class RemoteReader:
         c = self.chunker
         self.channel.send_message({
             "t": "read", "root": self.root, "mode": "raw" if self.raw else "cdc",
-            "rate": self.rate,
+            "rate": self.rate, "yield": self.yield_threshold,
             "cdc": {"avg_size": c.avg_size, "min_size": c.min_size, "max_size": c.max_size,
                     "read_size": c.read_size}})
         self._feed()
@@ -123,6 +130,10 @@ class RemoteReader:
         elif t == "P":
             if self.on_progress is not None:
                 self.on_progress(int(msg["read"]))
+        elif t == "H":
+            self.governor = msg
+            if self.on_governor is not None:
+                self.on_governor(msg)
         elif t in ("F", "E", "stats"):
             self._events.append((t, msg))
         else:
@@ -256,7 +267,8 @@ class RemoteReader:
                 self.stats = {"opened": int(msg["opened"]), "read": int(msg["read"]),
                               "cpu_s": float(msg.get("cpu", 0.0)),
                               "reading_s": float(msg.get("reading_s", 0.0)),
-                              "paced_s": float(msg.get("paced_s", 0.0))}
+                              "paced_s": float(msg.get("paced_s", 0.0)),
+                              "governor": msg.get("governor")}
                 return self.stats
 
 

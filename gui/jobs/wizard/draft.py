@@ -24,6 +24,8 @@ RETAIN = "retain_points"
 GFS = "gfs"
 TASK_SLOTS = "task_slots"
 THROTTLE = "throttle_mbps"
+YIELD = "yield_to_production"
+PRESSURE = "pressure_threshold"
 ACTIVE_FULL = "active_full"
 HEALTH_CHECK = "health_check"
 SCHEDULE = "schedule"
@@ -36,7 +38,7 @@ COPY_SOURCE = "copy_source"
 PAGE_OF_FIELD: dict[str, str] = {
     NAME: "Name", DESCRIPTION: "Name", COMPUTERS: "Computers", SCOPE: "Backup Mode",
     REPOSITORY: "Storage", RETAIN: "Storage", GFS: "Storage", TASK_SLOTS: "Storage",
-    THROTTLE: "Storage", ACTIVE_FULL: "Storage", HEALTH_CHECK: "Storage", SCHEDULE: "Schedule",
+    THROTTLE: "Storage", YIELD: "Storage", PRESSURE: "Storage", ACTIVE_FULL: "Storage", HEALTH_CHECK: "Storage", SCHEDULE: "Schedule",
     WINDOW: "Schedule",
     SSH: "Computers", NOTIFY: "Notifications",
 }
@@ -55,6 +57,8 @@ _LIMITS: dict[tuple[str, str], str] = {
     (THROTTLE, "greater_than"): "The read rate limit must be more than {gt} MB/s.",
     (THROTTLE, "greater_than_equal"): "The read rate limit must be at least {ge} MB/s.",
     (THROTTLE, "less_than_equal"): "The read rate limit must be at most {le} MB/s.",
+    (PRESSURE, "greater_than_equal"): "The pressure threshold must be at least {ge} %.",
+    (PRESSURE, "less_than_equal"): "The pressure threshold must be at most {le} %.",
 }
 _MISSING_WORDS: dict[str, str] = {
     NAME: "Type in a name for the job.",

@@ -1,6 +1,6 @@
 """The wizard's Storage step: the backup repository, retention (the last N and GFS: daily,
 weekly, monthly, yearly points, with a preview of what an existing job's points become),
-task slots, read rate limit, periodic active full backups and the scheduled health check."""
+task slots, read rate limit, yielding to production, periodic active full backups and the scheduled health check."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -79,6 +79,22 @@ class StoragePage(WizardPage):
         grid.addWidget(QLabel("MB/s per computer", self), 7, 2)
         self.throttle_error = ErrorLabel(self)
         grid.addWidget(self.throttle_error, 8, 1, 1, 2)
+
+        self.yield_check = QCheckBox("Yield to production above", self)
+        self.yield_check.setObjectName("YieldToProduction")
+        self.yield_check.setToolTip(
+            "Each computer watches its own pressure (Linux PSI: io and cpu). While it is "
+            "above this percent the backup lowers its read rate and holds at a chunk "
+            "boundary; it ramps back up when the pressure falls.")
+        grid.addWidget(self.yield_check, 9, 0)
+        self.pressure_spin = spin(self, 1, 100, 20)
+        self.pressure_spin.setObjectName("PressureThreshold")
+        self.pressure_spin.setSuffix(" %")
+        self.pressure_spin.setFixedWidth(90)
+        grid.addWidget(self.pressure_spin, 9, 1)
+        grid.addWidget(QLabel("pressure on the computer (io or cpu)", self), 9, 2)
+        self.pressure_error = ErrorLabel(self)
+        grid.addWidget(self.pressure_error, 10, 1, 1, 2)
         grid.setColumnStretch(2, 1)
         self.layout_.addLayout(grid)
 
@@ -118,9 +134,10 @@ class StoragePage(WizardPage):
         self.retention.connect(self._emit)
         for signal in (self.repository_combo.currentIndexChanged,
                        self.slots_spin.valueChanged, self.throttle_spin.valueChanged,
+                       self.pressure_spin.valueChanged,
                        self.full_days.changed, self.month_day_spin.valueChanged):
             signal.connect(self._emit)
-        for box in (self.throttle_check, self.active_full_check, self.weekly_radio,
+        for box in (self.throttle_check, self.yield_check, self.active_full_check, self.weekly_radio,
                     self.month_last_check):
             box.toggled.connect(self._enable)
         self.health.connect(self._emit, self._enable)
@@ -193,6 +210,7 @@ class StoragePage(WizardPage):
 
     def _enable(self, *_args: object) -> None:
         self.throttle_spin.setEnabled(self.throttle_check.isChecked())
+        self.pressure_spin.setEnabled(self.yield_check.isChecked())
         on = self.active_full_check.isChecked()
         weekly = self.weekly_radio.isChecked()
         for widget in (self.weekly_radio, self.monthly_radio):
@@ -214,6 +232,8 @@ class StoragePage(WizardPage):
         self.throttle_check.setChecked(definition.throttle_mbps is not None)
         if definition.throttle_mbps is not None:
             self.throttle_spin.setValue(definition.throttle_mbps)
+        self.yield_check.setChecked(definition.yield_to_production)
+        self.pressure_spin.setValue(definition.pressure_threshold)
         plan = definition.active_full
         self.active_full_check.setChecked(plan is not None)
         if plan is not None:
@@ -231,6 +251,8 @@ class StoragePage(WizardPage):
         draft[F.TASK_SLOTS] = self.slots_spin.value()
         draft[F.THROTTLE] = self.throttle_spin.value() if self.throttle_check.isChecked() \
             else None
+        draft[F.YIELD] = self.yield_check.isChecked()
+        draft[F.PRESSURE] = self.pressure_spin.value()
         if not self.active_full_check.isChecked():
             draft[F.ACTIVE_FULL] = None
         else:
@@ -249,5 +271,6 @@ class StoragePage(WizardPage):
         self.retention.show_errors(errors)
         self.slots_error.show_error(errors.get(F.TASK_SLOTS))
         self.throttle_error.show_error(errors.get(F.THROTTLE))
+        self.pressure_error.show_error(errors.get(F.PRESSURE) or errors.get(F.YIELD))
         self.active_full_error.show_error(errors.get(F.ACTIVE_FULL))
         self.health.show_errors(errors)

@@ -345,7 +345,7 @@ def test_cli_session_show_and_partial_restore(cli, tmp_path: Path) -> None:
     code, out, _ = cli("session", "show", session["id"], "--json")
     shown = json.loads(out)
     assert shown["made"] == "Full" and shown["figures"]["read"] == 12_005
-    assert set(shown["figures"]["stages_s"]) == {"Source", "CPU", "Target", "Throttling"}
+    assert set(shown["figures"]["stages_s"]) == {"Source", "CPU", "Target", "Throttling", "Production"}
     assert shown["tasks"][0]["log"][0]["text"] == "Processing pc1"
 
     (point,) = json.loads(cli("points", "C", "--json")[1])

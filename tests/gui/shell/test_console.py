@@ -91,7 +91,7 @@ def test_help_and_about_from_the_main_menu(qtbot: QtBot, window: MainWindow,
                                            service: BackupApi) -> None:
     main_menu = window.ribbon.main_menu
     assert [a.text() for a in main_menu.actions() if not a.isSeparator()] == \
-        ["Refresh", "Options", "Help", "About", "Exit"]
+        ["Refresh", "Options", "Help", "About", "Connect to Backup Server...", "Exit"]
     assert menu_action(main_menu, "Refresh").shortcut().toString() == "F5"
     assert menu_action(main_menu, "Help").shortcut().toString() == "F1"
     menu_action(main_menu, "Help").trigger()

@@ -25,6 +25,7 @@ import zipfile
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from . import wire
+from .governor import Governor
 from .walk import Walker, stat_fields
 
 READ_ATTEMPTS = 3          # the engine's rule for a file that changes while it is read
@@ -304,6 +305,14 @@ class Reader:
         self.last_read = self.started
         rate = msg.get("rate")
         self.pace = Pace(float(rate)) if rate else None
+        # Yield to production: a governor on this computer's own pressure (PSI)
+        self.governor: Optional[Governor] = None
+        self.told_held = 0.0
+        threshold = msg.get("yield")
+        if threshold:
+            self.governor = Governor(int(threshold), float(rate) if rate else None,
+                                     wait=self.wait_held)
+            self.governor.on_hold = self.on_hold
 
     def run(self) -> None:
         while not self.done:
@@ -338,7 +347,8 @@ class Reader:
                               "read": self.agent.read_bytes,
                               "cpu": round(time.process_time(), 3),
                               "reading_s": round(self.last_read - self.started, 3),
-                              "paced_s": round(self.pace.waited if self.pace else 0.0, 3)})
+                              "paced_s": round(self.pace.waited if self.pace else 0.0, 3),
+                              "governor": self.governor.figures() if self.governor else None})
 
     def drain(self) -> None:
         while True:
@@ -451,7 +461,39 @@ class Reader:
                 self.agent.out.flush()
                 self.wait_paced(delay)
                 self.pace.waited += delay
+        governor = self.governor
+        if governor is not None:
+            governor.consume(n)
+            if governor.held_now + governor.slowed_s - self.told_held >= PROGRESS_S:
+                self.tell_governor()
         self.last_read = time.monotonic()
+
+    def tell_governor(self) -> None:
+        """The governor's figures so far (``H``): the server shows them live."""
+        assert self.governor is not None
+        figures = self.governor.figures()
+        self.told_held = self.governor.held_now + self.governor.slowed_s
+        self.agent.reply(dict(figures, t="H"))
+
+    def on_hold(self, resource: str, percent: float) -> None:
+        self.tell_governor()
+
+    def wait_held(self, delay: float) -> bool:
+        """The governor's wait (held, or on a lowered rate): what was sent goes first, and
+        the heartbeat sees work go on. An immediate stop closes stdin, which ends the
+        process at once, so this never needs to return early."""
+        self.agent.out.flush()
+        end = time.monotonic() + delay
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, PROGRESS_S))
+            self.agent.progress += 1
+            governor = self.governor
+            if governor is not None and \
+                    governor.held_now + governor.slowed_s - self.told_held >= PROGRESS_S:
+                self.tell_governor()   # live: the server shows how long it has held
 
     def wait_paced(self, delay: float) -> None:
         """Sleep ``delay`` seconds in steps; after each, a cut read tells the
