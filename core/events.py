@@ -21,7 +21,8 @@ class JobsChanged(Event):
 
 @dataclass(frozen=True)
 class SessionChanged(Event):
-    """A session of ``job`` changed state, progress or result."""
+    """A session of ``job`` changed state (Working, Paused, Stopping, Stopped), progress
+    or result."""
 
     job: str
     session_id: str

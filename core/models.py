@@ -38,6 +38,7 @@ def utcnow() -> datetime:
 class SessionState(str, Enum):
     STARTING = "Starting"
     WORKING = "Working"
+    PAUSED = "Paused"       # every computer in flight held at a block boundary (Resume goes on)
     STOPPING = "Stopping"
     STOPPED = "Stopped"
 
@@ -831,6 +832,7 @@ class RepairReport(BaseModel):
 class JobStatus(str, Enum):
     IDLE = "Idle"
     WORKING = "Working"
+    PAUSED = "Paused"
     STOPPING = "Stopping"
     DISABLED = "Disabled"
 

@@ -274,6 +274,12 @@ class ServerClient:
     def stop_preview(self, name: str) -> StopPreview:
         return StopPreview.model_validate(self._request("GET", f"/jobs/{_q(name)}/stopPreview"))
 
+    def pause_job(self, name: str) -> StopPreview:
+        return StopPreview.model_validate(self._request("POST", f"/jobs/{_q(name)}/pause"))
+
+    def resume_job(self, name: str) -> StopPreview:
+        return StopPreview.model_validate(self._request("POST", f"/jobs/{_q(name)}/resume"))
+
     def retry_candidates(self, name: str) -> list[str]:
         return list(self._request("GET", f"/jobs/{_q(name)}/retryCandidates"))
 

@@ -62,6 +62,7 @@ class StopPreview(BaseModel):
     stop_mode: StopMode | None = None
     stop_requested_at: datetime | None = None
     stopped_by: str | None = None
+    paused: bool = False   # the session is paused (or pausing): Resume lets it go on
     # What each choice costs (how old each computer's newest point will be), and the
     # job's RPO; ``finishes_past_rpo``: the computers in progress a graceful stop only
     # past the RPO lets finish (past their RPO, or passing it before they could finish).

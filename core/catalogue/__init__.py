@@ -7,7 +7,8 @@ brought up to date on open by the numbered migrations in ``migrations``.
 
 Modules: ``db`` (connections, transactions, migrating on open),
 ``migrations``, and one mixin per table group: ``jobs``, ``sessions``,
-``points``, ``repositories``, ``metrics``, ``home`` (what Home → Overview counts), ``audit`` (the audit trail), ``users`` (named users).
+``points``, ``repositories``, ``metrics``, ``home`` (what Home → Overview counts), ``audit`` (the audit trail), ``users`` (named users), ``paused``
+(paused sessions' progress).
 ``Catalogue`` combines them and is the one public object.
 """
 from __future__ import annotations
@@ -19,17 +20,19 @@ from core.catalogue.home import HomeMixin
 from core.catalogue.jobs import JobsMixin
 from core.catalogue.metrics import JobMetrics, MetricsMixin
 from core.catalogue.overview import JobRow, LatestSession, OverviewMixin
+from core.catalogue.paused import PausedMixin, PausedTask
 from core.catalogue.points import PointsMixin
 from core.catalogue.repositories import RepositoriesMixin, RepositoryRecord
 from core.catalogue.sessions import HOST, SessionsMixin
 from core.catalogue.users import UserRecord, UsersMixin
 
-__all__ = ["Catalogue", "HOST", "JobMetrics", "JobRow", "LatestSession", "RepositoryRecord", "UserRecord"]
+__all__ = ["Catalogue", "HOST", "JobMetrics", "JobRow", "LatestSession", "PausedTask",
+           "RepositoryRecord", "UserRecord"]
 
 
 @guard_public_methods
-class Catalogue(UsersMixin, AuditMixin, JobsMixin, HomeMixin, OverviewMixin, MetricsMixin, SessionsMixin, PointsMixin,
-                RepositoriesMixin, CatalogueDB):
+class Catalogue(UsersMixin, AuditMixin, JobsMixin, HomeMixin, OverviewMixin, MetricsMixin,
+                SessionsMixin, PointsMixin, PausedMixin, RepositoriesMixin, CatalogueDB):
     # -- server state (persisted key/value, e.g. the scheduler's last tick) --
     def get_state(self, key: str) -> str | None:
         row = self._conn().execute("SELECT value FROM server_state WHERE key=?",

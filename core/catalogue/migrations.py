@@ -219,6 +219,16 @@ def _v14_users(db: sqlite3.Connection) -> None:
                "restore_to TEXT NOT NULL DEFAULT '[]', created TEXT NOT NULL)")
 
 
+def _v15_paused_tasks(db: sqlite3.Connection) -> None:
+    """paused_tasks: per task of a Paused session, the files it had stored, the bytes it
+    had read and the file it was in the middle of (``core.catalogue.paused``), so that a
+    restart resumes it."""
+    db.execute("CREATE TABLE IF NOT EXISTS paused_tasks ("
+               "session_id TEXT NOT NULL, computer TEXT NOT NULL, files TEXT NOT NULL, "
+               "bytes_read INTEGER NOT NULL DEFAULT 0, saved TEXT, partial TEXT, "
+               "PRIMARY KEY (session_id, computer))")
+
+
 # How the data directory's own repository is named in points.repository (as
 # core.service.registry.is_default reads it).
 DEFAULT_REPOSITORY_NAMES = "('default backup repository', 'default', '')"
@@ -240,6 +250,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "repositories.immutable_days (listing opens no repository)",
               _v13_repository_immutable_days),
     Migration(14, "users table (named users, roles, Argon2id hashes, TOTP)", _v14_users),
+    Migration(15, "paused_tasks (a paused session survives a restart)", _v15_paused_tasks),
 ]
 
 

@@ -264,6 +264,13 @@ class SessionsMixin(CatalogueDB):
             (job, SessionState.STOPPED.value)).fetchone()
         return self._session_from_row(row) if row else None
 
+    def paused_sessions(self) -> list[SessionInfo]:
+        """The sessions recorded Paused (a restart finds them so), oldest first."""
+        rows = self._conn().execute(
+            "SELECT * FROM sessions WHERE state=? ORDER BY created",
+            (SessionState.PAUSED.value,)).fetchall()
+        return [self._session_from_row(r) for r in rows]
+
     def fail_interrupted_sessions(self) -> list[str]:
         """Mark Failed every session still marked running. Only the owner of the
         data directory calls this, when it opens: such sessions were left by a
@@ -271,8 +278,10 @@ class SessionsMixin(CatalogueDB):
         now = utcnow()
         failed: list[str] = []
         with self._tx() as db:
-            rows = db.execute("SELECT id, owner_host, owner_pid FROM sessions WHERE state!=?",
-                              (SessionState.STOPPED.value,)).fetchall()
+            # A Paused session is not interrupted: it is rebuilt Paused (Resume goes on)
+            rows = db.execute("SELECT id, owner_host, owner_pid FROM sessions WHERE state "
+                              "NOT IN (?, ?)", (SessionState.STOPPED.value,
+                                                SessionState.PAUSED.value)).fetchall()
             for r in rows:
                 reason = (f"The backup server (pid {r['owner_pid']} on {r['owner_host']}) "
                           "stopped unexpectedly while this session ran. Restore points "

@@ -329,5 +329,6 @@ def _schedule(args: argparse.Namespace, current: Any) -> Schedule | None:
             window["days"] = parse_days(args.window_days)
         if args.window_stop is not None:
             window["terminate"] = args.window_stop == "immediately"
+            window["pause"] = args.window_stop == "pause"
         fields["window"] = BackupWindow.model_validate(window)
     return Schedule.model_validate(fields)

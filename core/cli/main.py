@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 # what it uses (`job list` loads neither the server nor the audit or copy code).
 COMMANDS = {
     "server": "server:run", "demo": "jobs:demo", "job": "jobs:run", "start": "sessions:start",
-    "stop": "sessions:stop", "sessions": "sessions:list_sessions", "points": "sessions:points",
+    "stop": "sessions:stop", "pause": "sessions:pause",
+    "resume": "sessions:resume", "sessions": "sessions:list_sessions", "points": "sessions:points",
     "session": "sessions:show_session",
     "restore": "sessions:restore", "verify": "sessions:verify", "repair": "sessions:repair",
     "repository": "repositories:run", "maintenance": "maintenance:run", "copy": "copyjobs:run",

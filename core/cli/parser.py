@@ -172,9 +172,10 @@ def _schedule_options(p: argparse.ArgumentParser) -> None:
                         help="backup window: scheduled runs start only inside it")
     window.add_argument("--no-window", action="store_true", help="remove the backup window")
     sched.add_argument("--window-days", metavar="DAYS", help="days the backup window opens")
-    sched.add_argument("--window-stop", choices=["gracefully", "immediately"],
+    sched.add_argument("--window-stop", choices=["gracefully", "immediately", "pause"],
                        help="when the window closes on a running job, stop it this way "
-                            "(default gracefully; immediately: terminate the job)")
+                            "(default gracefully; immediately: terminate the job; pause: "
+                            "pause it and resume it when the window opens again)")
 
 
 def _notification_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -435,6 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
     stop_job.add_argument("--json", action="store_true",
                           help="print who gets a restore point (with --wait: and the ended "
                                "session) as JSON")
+
+    for verb, text in (("pause", "pause a running job: every computer in flight is held at "
+                                 "its next block and keeps what it sent"),
+                       ("resume", "resume a paused job: each computer goes on where it stopped")):
+        hold = sub.add_parser(verb, help=text)
+        hold.add_argument("name")
+        hold.add_argument("--json", action="store_true",
+                          help="print where each computer stands as JSON")
 
     sessions = sub.add_parser("sessions", help="list sessions (backup, restore, verify)")
     sessions.add_argument("name", nargs="?")

@@ -108,6 +108,32 @@ def stop(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
+def pause(args: argparse.Namespace, data_dir: Path) -> int:
+    with client(data_dir) as api:
+        outcome = api.pause_job(args.name)
+        if args.json:
+            print_json(outcome.model_dump(mode="json"))
+            return 0
+        held = outcome.in_progress
+        print(f"Pausing job '{outcome.job}': "
+              + (f"{', '.join(held)} held at the next block" if held else "no computer in "
+                 "progress") + "; no new computer starts. Resume with "
+              f"'agent-jobs resume {outcome.job}'.")
+    return 0
+
+
+def resume(args: argparse.Namespace, data_dir: Path) -> int:
+    with client(data_dir) as api:
+        outcome = api.resume_job(args.name)
+        if args.json:
+            print_json(outcome.model_dump(mode="json"))
+            return 0
+        going = outcome.in_progress
+        print(f"Resumed job '{outcome.job}'"
+              + (f": {', '.join(going)} go on where they stopped." if going else "."))
+    return 0
+
+
 def _report(session: SessionInfo, *, exit_on_failed: bool) -> int:
     done = [t.computer for t in session.tasks if t.status.produced_point]
     print(f"Session {session.id} ended: {session.result.value if session.result else 'None'}"
@@ -200,6 +226,7 @@ def show_session(args: argparse.Namespace, data_dir: Path) -> int:
     print(f"Session {s.id}: {s.type.value}{made} of {title}")
     result = s.result.value if s.result else \
         f"(stopping, {s.progress} %)" if s.state is SessionState.STOPPING else \
+        f"(paused, {s.progress} %)" if s.state is SessionState.PAUSED else \
         f"(still running, {s.progress} %)"
     stopped = stopped_text(s)
     print(f"  Result: {result}" + (f"; {stopped}" if stopped else "")

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Protocol
 
 from core.catalogue import Catalogue
+from core.engine.hold import HoldGate
 from core.engine.hooks import EngineHooks
 from core.events import EventBus
 from core.models import (
     Computer, JobDefinition, LogItem, PointType, SessionInfo, TaskInfo, TaskStatus, utcnow,
 )
 from core.repository import BackupWriter, Repository
+from core.repository.model import Entry, PartialFile
 
 
 @dataclass(slots=True)
@@ -168,9 +170,21 @@ class TaskSession(Protocol):
     lock: threading.RLock
     #: set when the session is stopped immediately
     cancel_event: threading.Event
+    #: Pause and Resume: checked at every block boundary
+    hold: HoldGate
+    #: computer -> the files it had completed when a restart found it paused
+    resume_entries: dict[str, list[Entry]]
+    #: computer -> the file it was in the middle of then
+    resume_partial: dict[str, PartialFile]
 
     def points_forgotten(self) -> None:
         """Retention removed points: the session reclaims their space at its end."""
+
+    def paused_progress(self, task: TaskRun, files: list[Entry],
+                        partial: PartialFile | None = None) -> None:
+        """A task held by a pause made ``files`` (and the blocks of ``partial``, the file
+        it is in the middle of) durable: recorded so that a resume after a restart of the
+        server reads none of them again."""
 
     def fits_after_scan(self, task: TaskRun) -> bool:
         """After ``task``'s scan: False when its backup window closes before the

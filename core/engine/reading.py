@@ -18,14 +18,17 @@ from itertools import islice
 from time import perf_counter
 from typing import Any, Protocol
 
+from blake3 import blake3
+
 from core.agents.base import Agent, Cancelled, FsEntry, SourceFileError, SourceReader
 from core.agents.ssh.agent_src.backup_agent.governor import Governor
 from core.engine.context import TaskRun, log_size
+from core.engine.hold import HoldGate
 from core.engine.throttle import Throttle
 from core.models import utcnow
-from core.repository import BackupWriter
+from core.repository import BackupWriter, MissingParentData
 from core.repository.chunker import Chunker
-from core.repository.model import Entry
+from core.repository.model import Entry, PartialFile
 
 READ_ATTEMPTS = 3   # reads of a file that changes while it is read
 # Ask the agent to start reading the next files this far ahead (small files only:
@@ -48,10 +51,18 @@ class FileReading:
     """Reads one task's files: through ``open_file`` here, or at the source."""
 
     def __init__(self, task: TaskRun, throttle: Throttle, cancel: threading.Event,
+                 hold: HoldGate | None = None,
+                 on_hold: Callable[[], None] | None = None,
                  yield_threshold: int | None = None) -> None:
+        """``hold``: the session's hold gate, checked at every block (``on_hold`` makes
+        what was sent durable before the thread parks there)."""
         self.task = task
         self.throttle = throttle
         self.cancel = cancel
+        self.hold = hold
+        self.on_hold = on_hold
+        # the throttle's waits end on a pause too (or on an immediate stop)
+        self.interrupt = hold.interrupt if hold is not None else cancel
         # Yield to production: the job's pressure threshold (percent), or None. Locally the
         # governor runs here (this machine is the computer); at an SSH computer, its agent's.
         self.yield_threshold = yield_threshold
@@ -190,6 +201,49 @@ class FileReading:
                   "attempts): the copy in this restore point may mix old and new content. "
                   "Back it up when it is not being written.", "warning")
 
+    def continue_file(self, writer: BackupWriter, agent: Agent, entry: FsEntry,
+                      partial: PartialFile) -> bool:
+        """Store a file a paused backup had read part of before a restart: its blocks
+        stored then (they are in the index) and the rest read from their end, a chunk
+        boundary, so the file is cut exactly as if it had been read in one go. False
+        (nothing added) when that cannot be done: the file changed since (size, times,
+        inode), its stored blocks are gone, or the agent reads at the source; the caller
+        then reads it whole."""
+        old, st = partial.entry, entry.st
+        if agent.reads_at_source or (old.size, old.mtime_ns, old.ctime_ns, old.inode) != \
+                (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
+            return False
+        offset = partial.offset
+        try:
+            f = agent.open_file(entry.rel)
+        except OSError:
+            return False
+        with f:
+            try:
+                os.lseek(f.fileno(), offset, os.SEEK_SET)
+            except (OSError, AttributeError, ValueError):
+                return False
+            rest = self._blocks(f, writer.chunker, st.st_size - offset)
+
+            def blocks() -> Iterator[tuple[str, int, bytes | None]]:
+                for block_id, n in zip(old.blocks, partial.sizes):
+                    yield block_id, n, None
+                for block in rest:
+                    data = bytes(block)   # a view of the window: kept past the next read
+                    yield blake3(data).hexdigest(), len(data), data
+            try:
+                added = writer.add_file_known(entry.rel, st, blocks())
+            except MissingParentData:
+                return False
+            after = os.fstat(f.fileno())
+        if not _same_version(st, after):
+            writer.retract(added)
+            return False
+        self.task.bytes_processed += offset
+        self.task.note(f"Resuming file '{entry.rel}' at {log_size(offset)}: its first "
+                       f"{len(partial.sizes)} block(s) were stored before the pause")
+        return True
+
     # -- reading at the source (an SSH computer's agent cuts and hashes) ------
     def source_reader(self, agent: Agent, writer: BackupWriter, entries: list[FsEntry],
                       parent_entries: dict[str, Entry]) -> SourceReader | None:
@@ -290,8 +344,10 @@ class FileReading:
         only for blocks the repository lacks. Waiting for the network counts
         as Source; the agent paces its reads to the job's rate (per computer)."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        interrupt, hold = self.interrupt, self._hold
         clock = perf_counter
         while True:
+            hold()
             if cancel.is_set():
                 raise Cancelled
             t0 = clock()
@@ -306,7 +362,7 @@ class FileReading:
             task.writer_s += clock() - t1
             if group.wire and rf.reader.rate is None:   # else paced where it is read
                 t2 = clock()
-                throttle.consume(group.wire, cancel)
+                throttle.consume(group.wire, interrupt)
                 task.throttle_s += clock() - t2
 
     def _whole(self, f: Readable, size: int) -> Iterator[bytes]:
@@ -315,6 +371,7 @@ class FileReading:
         nothing is copied (the common case: most files are small). A file
         that grew or shrank meanwhile is caught by the caller's stat after."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        self._hold()
         if cancel.is_set():
             raise Cancelled
         t0 = perf_counter()
@@ -328,7 +385,7 @@ class FileReading:
         yield data
         t2 = perf_counter()
         task.writer_s += t2 - t1
-        throttle.consume(n, cancel)
+        throttle.consume(n, self.interrupt)
         task.throttle_s += perf_counter() - t2
         self._govern(n)
 
@@ -351,13 +408,30 @@ class FileReading:
         is checked before every read and every chunk; the throttle is consumed
         per read and its wait is cancel-aware."""
         task, throttle, cancel = self.task, self.throttle, self.cancel
+        interrupt, hold = self.interrupt, self._hold
         readinto, ends = _readinto_of(f), chunker.ends
         read_size, max_size = chunker.read_size, chunker.max_size
         window = self._window(max_size + read_size)
         clock = perf_counter
+        gate = self.hold
         filled = 0   # read but not yet cut, at the front of the window
         total = 0
         while True:
+            if filled and gate is not None and gate.pausing:
+                # Pausing: hand over the complete chunks read so far, so that they are
+                # stored before the hold (a resume after a restart reads only the rest).
+                # A chunk's end depends only on the bytes from its start, so these are
+                # the cuts an uninterrupted read makes; the last, open chunk stays.
+                start = 0
+                for end in ends(window[:filled], False):
+                    t1 = clock()
+                    yield window[start:end]
+                    task.writer_s += clock() - t1
+                    start = end
+                if start:
+                    window[:filled - start] = window[start:filled]
+                    filled -= start
+            hold()
             if cancel.is_set():
                 raise Cancelled
             t0 = clock()
@@ -388,11 +462,17 @@ class FileReading:
                 filled -= start
             if n:
                 t2 = clock()
-                throttle.consume(n, cancel)
+                throttle.consume(n, interrupt)
                 task.throttle_s += clock() - t2
                 self._govern(n)
             if last:
                 return
+
+    def _hold(self) -> None:
+        """A block boundary: park here while the session is paused."""
+        hold = self.hold
+        if hold is not None:
+            hold.check(self.on_hold)   # returns at once unless paused
 
     def _window(self, size: int) -> memoryview:
         """The task's read buffer, allocated once: reusing it keeps the

@@ -28,9 +28,12 @@ from datetime import datetime
 from typing import Protocol
 
 from core.engine.context import EngineContext, TaskRun, log_size
+from core.engine.hold import HoldGate
 from core.engine.estimates import about, fit_order
 from core.engine.task import TaskProcessor
 from core.engine.thread import SessionThread
+from core.catalogue import PausedTask
+from core.repository.model import Entry, PartialFile
 from core.errors import ConsoleError, JobStateError
 from core.events import SessionChanged
 from core.models import (
@@ -41,6 +44,7 @@ from core.models import (
     SessionResult,
     SessionState,
     StopMode,
+    TaskInfo,
     TaskStatus,
     utcnow,
 )
@@ -76,6 +80,23 @@ class TaskWork(Protocol):
     def run(self) -> None: ...
 
 
+def _restore_counters(task: TaskRun, info: TaskInfo) -> None:
+    """A task's figures and log as the catalogue kept them (a session rebuilt after a
+    restart). A computer that goes on scans again: its file and byte counts start anew,
+    except the bytes it read (carried over: what the session read in all)."""
+    task.status = info.status
+    task.started, task.ended = info.started, info.ended
+    task.point_id, task.point_type = info.point_id, info.point_type
+    task.warnings, task.log = info.warnings, list(info.log)
+    task.bytes_read, task.reading_since = info.bytes_read, info.reading_since
+    task.rate_samples = list(info.rate_samples)
+    if info.status.is_final:
+        task.bytes_processed, task.bytes_transferred = info.bytes_processed, \
+            info.bytes_transferred
+        task.files_total, task.files_done = info.files_total, info.files_done
+        task.bytes_total = info.bytes_total
+
+
 def new_session_id() -> str:
     return utcnow().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
@@ -106,6 +127,17 @@ class SessionRunner(SessionThread):
             self._pending.sort(key=lambda t: order[t.computer.name])
         self.lock = threading.RLock()   # the session's state, its tasks' statuses, the commit
         self.cancel_event = threading.Event()   # set by an immediate stop
+        self.hold = HoldGate(self.cancel_event)   # Pause and Resume (core/engine/hold.py)
+        self.hold.on_all_held = self._all_held
+        self.paused_at: datetime | None = None
+        # computers a restart left paused (their record in the catalogue): they go first,
+        # and a graceful stop lets them finish (they were in progress)
+        self._resumable: list[TaskRun] = []
+        self.restored = False   # rebuilt at the server's start from a paused record
+        self.was_paused = False   # paused at least once (it may have a record to drop)
+        self._started = False
+        self.resume_entries: dict[str, list[Entry]] = {}   # computer -> files completed
+        self.resume_partial: dict[str, PartialFile] = {}   # computer -> file half read
         self._wake = threading.Event()
         self._live_workers = 0   # task threads still running (see _run)
         self._stop_mode: StopMode | None = None
@@ -152,6 +184,14 @@ class SessionRunner(SessionThread):
                 self.cancel_event.set()
                 for task in self.tasks:
                     task.cancel.set()
+                self.hold.cancelled()
+                for task in self._resumable:   # paused before a restart: no point
+                    task.status = TaskStatus.CANCELLED
+                    task.ended = utcnow()
+                    task.note("Processing cancelled: the job was stopped immediately while "
+                              "paused. No restore point was created for this computer.",
+                              "error")
+                self._resumable.clear()
                 self._note(reason or f"Stop requested {by}: immediately. Computers in "
                            "progress are cancelled and get no new restore point.", "warning")
             elif mode is StopMode.GRACEFULLY_PAST_RPO:
@@ -175,8 +215,118 @@ class SessionRunner(SessionThread):
             else:
                 self._note(reason or f"Stop requested {by}: gracefully. Computers in "
                            "progress will finish; no new computer starts.", "warning")
+                if self.hold.paused:
+                    self._note("The paused computers resume to finish.")
+            self.hold.resume()
         self._wake.set()
         return outcome
+
+    def pause(self, by: str = "by user", reason: str | None = None) -> list[str]:
+        """Hold every computer in flight at its next chunk boundary (what it sent is made
+        durable there); no new computer starts. Returns the computers in progress. The
+        session shows Paused once every one of them is held."""
+        with self.lock:
+            if self.session.state is SessionState.STOPPED:
+                raise JobStateError(f"Job '{self.job.name}' is not running.")
+            if self._stop_mode is not None:
+                raise JobStateError(f"Job '{self.job.name}' is stopping; it cannot be paused.")
+            if self.job.is_copy:
+                raise JobStateError(f"Job '{self.job.name}' is a backup copy job: only backup "
+                                    "jobs can be paused. Stop it instead.")
+            if self.hold.paused or self.session.state is SessionState.PAUSED:
+                raise JobStateError(f"Job '{self.job.name}' is already paused. Resume it "
+                                    "with 'agent-jobs resume'.")
+            running = [t.computer.name for t in self.tasks
+                       if t.status is TaskStatus.IN_PROGRESS]
+            self.paused_at = utcnow()
+            self.was_paused = True
+            self._note(reason or f"Pause requested {by}: computers in progress are held at "
+                       "their next block; what they sent is kept.", "warning")
+        self.hold.pause()
+        self._wake.set()
+        return running
+
+    def resume(self, by: str = "by user", reason: str | None = None) -> list[str]:
+        """Let the held computers go on where they stopped; returns them."""
+        with self.lock:
+            if not self.hold.paused and self.session.state is not SessionState.PAUSED:
+                raise JobStateError(f"Job '{self.job.name}' is not paused.")
+            held = [t.computer.name for t in self.tasks
+                    if t.status is TaskStatus.IN_PROGRESS]
+            if self.session.state is SessionState.PAUSED:
+                self.session.state = SessionState.WORKING
+            self.paused_at = None
+            self._note(reason or f"Resumed {by}: computers continue where they stopped.")
+        self.hold.resume()
+        self._wake.set()
+        return held
+
+    def restore_paused(self, session: SessionInfo, progress: dict[str, PausedTask]) -> None:
+        """Rebuild, at the server's start, a session the catalogue recorded Paused: its
+        finished computers as they ended, the ones in progress ready to go on (first, with
+        what they had stored: ``progress``, computer -> its record), the others
+        pending. The runner starts on Resume (or on a stop)."""
+        self.restored = self.was_paused = True
+        by_name = {t.computer: t for t in session.tasks}
+        self._pending = []
+        for task in self.tasks:
+            info = by_name[task.computer.name]
+            _restore_counters(task, info)
+            if info.status is TaskStatus.IN_PROGRESS:
+                record = progress.get(task.computer.name)
+                if record is not None:
+                    task.bytes_read = max(record.bytes_read, info.bytes_read)
+                    if record.files:
+                        self.resume_entries[task.computer.name] = record.files
+                    if record.partial is not None:
+                        self.resume_partial[task.computer.name] = record.partial
+                self._resumable.append(task)
+            elif info.status is TaskStatus.PENDING:
+                self._pending.append(task)
+        self.session.state = SessionState.PAUSED
+        self.paused_at = utcnow()
+        self._note("The backup server restarted while this session was paused: it stays "
+                   "paused. Resume goes on with each unfinished computer; the files they had "
+                   "stored are not read again.", "warning")
+
+    def start_restored(self) -> bool:
+        """Start a session rebuilt Paused (on its Resume or stop); False if it runs."""
+        with self.lock:
+            if not self.restored or self._started:
+                return False
+            self._started = True
+        self.start()
+        return True
+
+    @property
+    def is_paused(self) -> bool:
+        with self.lock:
+            return self.session.state is SessionState.PAUSED
+
+    def _all_held(self) -> None:
+        """Every computer in flight is held (the gate says so): the session is Paused."""
+        with self.lock:
+            if self.session.state is not SessionState.WORKING or not self.hold.paused:
+                return
+            self.session.state = SessionState.PAUSED
+            held = [t.computer.name for t in self.tasks if t.status is TaskStatus.IN_PROGRESS]
+            latency, stopped = self.hold.held_latency_s, self.hold.stopped_latency_s
+            self._note(f"Paused: {len(held)} computer(s) held"
+                       + (f" ({', '.join(held)})" if held else "")
+                       + (f" {latency * 1000:.0f} ms after the request" if latency is not None
+                          else "")
+                       + (f" (reading stopped after {stopped * 1000:.0f} ms, then what they "
+                          "sent was made durable)" if stopped is not None and held else "")
+                       + ". Resume continues each where it stopped.")
+        self._wake.set()
+
+    def paused_progress(self, task: TaskRun, files: list[Entry],
+                        partial: PartialFile | None = None) -> None:
+        """Record, in the catalogue, what a held task has stored (its files, the file it
+        is in the middle of, the bytes it read): a restart finds the session paused and
+        resumes from there."""
+        self.ctx.catalogue.save_paused_task(self.session.id, task.computer.name, files,
+                                            task.bytes_read, partial)
 
     def points_forgotten(self) -> None:
         """A task's retention removed points: their space is reclaimed at the end."""
@@ -221,13 +371,21 @@ class SessionRunner(SessionThread):
     def _run(self) -> None:
         try:
             with self.lock:
-                self.session.state = SessionState.WORKING
+                if self.session.state in (SessionState.STARTING, SessionState.PAUSED):
+                    self.session.state = SessionState.WORKING
                 kind = {"manual": f"manually by {self.started_by}",
                         "retry": f"by {self.started_by} (retry)",
                         "scheduled": "by schedule"}[self.session.run_kind.value]
                 what = "Copy job" if self.job.is_copy else "Job"
-                self._note(f"{what} started {kind}" + (" (active full)" if self.session.full else "")
-                           + f": {len(self.tasks)} computer(s), {self.job.task_slots} task slot(s)")
+                if self.restored:
+                    self._note(f"{what} continues after the server's restart: "
+                               f"{len(self._resumable)} paused computer(s) go on where they "
+                               f"stopped, {len(self._pending)} not started yet")
+                else:
+                    self._note(f"{what} started {kind}"
+                               + (" (active full)" if self.session.full else "")
+                               + f": {len(self.tasks)} computer(s), "
+                               f"{self.job.task_slots} task slot(s)")
                 if self._window is not None:
                     left = (self._window.closes - self.ctx.clock()).total_seconds()
                     self._note(f"The backup window closes in {about(left)}: computers start "
@@ -351,16 +509,29 @@ class SessionRunner(SessionThread):
     def _worker(self) -> None:
         try:
             while True:
+                self.hold.wait_open()   # no new computer starts while paused
                 with self.lock:
-                    if self._stop_mode is not None or not self._pending:
+                    if self._resumable and self._stop_mode is not StopMode.IMMEDIATELY:
+                        task = self._resumable.pop(0)
+                    elif self._stop_mode is not None or not self._pending:
                         return
-                    task = self._pending.pop(0)
-                    if not self._fits(task):
+                    else:
+                        task = self._pending.pop(0)
+                        if not self._fits(task):
+                            continue
+                    if self.hold.paused:   # paused meanwhile: wait again
+                        (self._resumable if task.status is TaskStatus.IN_PROGRESS
+                         else self._pending).insert(0, task)
                         continue
+                    if task.status is TaskStatus.PENDING or task.started is None:
+                        task.started = utcnow()
                     task.status = TaskStatus.IN_PROGRESS
-                    task.started = utcnow()
+                    self.hold.enter()
                 self._wake.set()
-                self._processor(self, task).run()
+                try:
+                    self._processor(self, task).run()
+                finally:
+                    self.hold.leave()
                 self._wake.set()
         finally:
             self.ctx.catalogue.release_thread()

@@ -9,6 +9,7 @@ after (the base, recording, retention) are :class:`core.engine.points.TaskPoints
 from __future__ import annotations
 
 import logging
+import stat
 from time import perf_counter
 
 from core.agents.base import Agent, Cancelled, FsEntry, SourceReader
@@ -22,7 +23,7 @@ from core.engine.throttle import Throttle
 from core.errors import ConsoleError
 from core.models import PointType, TaskStatus, utcnow
 from core.repository import BackupWriter, MissingParentData, PointMeta
-from core.repository.model import Entry
+from core.repository.model import FILE, Entry, PartialFile
 from core.repository.repository import LockWaitCancelled
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,43 @@ class TaskProcessor:
         self.ctx = runner.ctx
         self.cancel = task.cancel   # set by an immediate stop, or for this computer alone
         self.throttle = Throttle(self.job.throttle_mbps)   # the rate is per computer
-        self.reading = FileReading(task, self.throttle, self.cancel,
+        self.hold = runner.hold
+        self.reading = FileReading(task, self.throttle, self.cancel, self.hold, self._checkpoint,
                                    self.job.pressure_threshold if self.job.yield_to_production
                                    else None)
         self.points = TaskPoints(runner, task)
+        self._current: FsEntry | None = None   # the entry being added (see _partial)
+        self._resume: PartialFile | None = None   # a file to continue (after a restart)
+
+    def _checkpoint(self) -> None:
+        """The session is pausing: make what this computer sent durable (its packs and an
+        index checkpoint) and record the files it has completed, so that a resume after a
+        restart of the server reads none of them again. Never fails the task: without the
+        record a resume after a restart reads more, nothing worse."""
+        writer = self.task.writer
+        if not isinstance(writer, BackupWriter):
+            return
+        try:
+            writer.flush()
+            self.runner.paused_progress(self.task, writer.files_so_far(),
+                                        self._partial(writer))
+        except ConsoleError as exc:
+            self.task.note(f"Pausing: what was sent could not be made durable ({exc}); a "
+                           "resume after a restart of the server reads it again.", "warning")
+
+    def _partial(self, writer: BackupWriter) -> PartialFile | None:
+        """The file this computer is in the middle of, with the blocks stored so far (a
+        local read only: an agent that reads at the source starts its files anew)."""
+        current, entry = writer.file_in_progress(), self._current
+        if current is None or entry is None or current[0] != entry.rel or \
+                entry.rel in self.reading.planned:
+            return None
+        rel, blocks = current
+        st = entry.st
+        return PartialFile(
+            Entry(rel, FILE, stat.S_IMODE(st.st_mode), st.st_mtime_ns, st.st_size,
+                  st.st_ctime_ns, st.st_ino, tuple(b for b, _n in blocks)),
+            tuple(n for _b, n in blocks))
 
     def cancelled(self) -> bool:
         return self.cancel.is_set()
@@ -116,6 +150,12 @@ class TaskProcessor:
         point_type = PointType.INCREMENT if parent else PointType.FULL
         task.point_type = point_type
         parent_entries = parent.by_path() if parent else {}
+        self._resume = self.runner.resume_partial.pop(task.computer.name, None)
+        stored = self.runner.resume_entries.pop(task.computer.name, None)
+        if stored:   # paused before a restart: the files completed then are reused
+            parent_entries.update((e.path, e) for e in stored)
+            task.note(f"Resuming: {len(stored)} file(s) stored before the pause are not "
+                      "read again (unless they changed)")
         task.note(f"Found {scan.files} file(s), {log_size(scan.bytes)}; creating "
                   f"{point_type.value.lower()} restore point"
                   + (" (active full)" if self.runner.session.full else ""))
@@ -141,14 +181,18 @@ class TaskProcessor:
                           f"({agent.native_problem}): changed files are sent whole and "
                           "deduplicated by the server, which moves more data over the network.")
             ahead = self.reading.prefetcher(agent, scan.entries, parent_entries)
+            hold = self.hold
             for i, entry in enumerate(scan.entries):
                 self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
                                           self.cancelled)
+                hold.check(self._checkpoint)   # a pause holds the computer here
                 if self.cancel.is_set():
                     raise Cancelled
                 if ahead is not None:
                     ahead(i)
+                self._current = entry
                 self._add(writer, agent, entry, parent_entries.get(entry.rel), reader)
+                self._current = None
             self.ctx.hooks.checkpoint(self.job.name, task.computer.name, task.files_done,
                                       self.cancelled)
             if reader is not None:
@@ -194,7 +238,13 @@ class TaskProcessor:
             task.bytes_processed += entry.st.st_size
             task.files_done += 1
         else:
-            self.reading.read_file(writer, agent, entry)
+            resume = self._resume
+            if resume is not None and resume.entry.path == entry.rel:
+                self._resume = None
+                if not self.reading.continue_file(writer, agent, entry, resume):
+                    self.reading.read_file(writer, agent, entry)
+            else:
+                self.reading.read_file(writer, agent, entry)
             task.files_done += 1
             task.bytes_transferred = writer.bytes_new
 

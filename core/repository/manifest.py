@@ -9,6 +9,12 @@ every single-byte change of the file is detected (a few bytes of a zstd frame
 can change without changing what it decodes to). Format 1 files (no trailer)
 are still read.
 
+Format 3 (written since) keeps the entry rows out of the object: its second
+line is the list of the entry blobs' ids, ordinary data blobs in packs (see
+entrystream), so the object of an unchanged point is a few hundred bytes and
+a copy job with nothing new sends little more. Formats 1 and 2 are still read
+(the rows are the second line).
+
 In an encrypted repository the object holds the header line and the whole
 encoded manifest sealed separately (see ``write_manifest``), so listing
 points reads and opens only the first few hundred bytes.
@@ -29,11 +35,13 @@ from core.errors import RepositoryError
 from core.process.fdlimit import out_of_descriptors, too_many_open_files
 
 from core.repository import immutability
+from core.repository.entrystream import ReadBlob, iter_entries, unpack_rows
 from core.repository.layout import Layout
 from core.repository.model import Entry, Manifest, PointMeta
 
-MANIFEST_FORMAT = 2
-LEGACY_FORMATS = (1,)
+MANIFEST_FORMAT = 3
+LEGACY_FORMATS = (1, 2)
+INLINE_FORMAT = 2      # the rows inside the object (what ``encode_manifest`` writes)
 MANIFEST_TRAILER = b"ABKMSUM2"
 _TRAILER_LEN = len(MANIFEST_TRAILER) + 32
 FIELDS = list(Entry._fields)
@@ -79,14 +87,22 @@ def meta_from_json(d: dict[str, Any]) -> PointMeta:
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
+    """Format 2, the rows inside the object: what older builds wrote (kept for
+    tests and fixtures of existing repositories; new points are format 3)."""
     # Entries are NamedTuples, so json writes each as a plain array row.
-    body = (
-        _header_line(manifest)
-        + b"\n"
-        + json.dumps(manifest.entries, separators=(",", ":")).encode("ascii")
-        + b"\n"
-    )
-    frame = zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(body)
+    return _frame(_header_line(manifest, INLINE_FORMAT) + b"\n"
+                  + json.dumps(manifest.entries, separators=(",", ":")).encode("ascii"))
+
+
+def encode_streamed(manifest: Manifest) -> bytes:
+    """Format 3: the header line and the ids of the entry blobs
+    (``manifest.entry_blobs``, already stored)."""
+    return _frame(_header_line(manifest) + b"\n"
+                  + json.dumps(list(manifest.entry_blobs)).encode("ascii"))
+
+
+def _frame(body: bytes) -> bytes:
+    frame = zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(body + b"\n")
     return frame + MANIFEST_TRAILER + blake3(frame).digest()
 
 
@@ -129,33 +145,49 @@ def _check_header(header: Any) -> dict[str, Any]:
     return header
 
 
-def decode_manifest(data: bytes) -> Manifest:
+def decode_manifest(data: bytes, read_blob: ReadBlob | None = None) -> Manifest:
+    """The manifest of an encoded object. A format-3 object's rows are read
+    through ``read_blob`` (an entry blob's raw bytes by id), one blob at a
+    time; without it they are not read (``entries`` is empty and
+    ``entry_blobs`` says which blobs hold them)."""
     frame, checked = _split_trailer(data)
     body = zstandard.ZstdDecompressor().decompress(frame)
     head, sep, rows_json = body.partition(b"\n")
     if not sep:
         raise ValueError("missing entry list")
     header = _check_header(json.loads(head.decode("ascii")))
-    if header["format"] == MANIFEST_FORMAT and not checked:
+    if header["format"] != 1 and not checked:
         raise ValueError("checksum trailer is missing or damaged")
+    meta = meta_from_json(header["meta"])
     rows = json.loads(rows_json.decode("ascii"))
-    entries = [
-        Entry(path, kind, mode, mtime_ns, size, ctime_ns, inode, tuple(blocks), target)
-        for path, kind, mode, mtime_ns, size, ctime_ns, inode, blocks, target in rows
-    ]
+    if header["format"] == MANIFEST_FORMAT:
+        if not isinstance(rows, list) or not all(
+                isinstance(b, str) and _BLOB_ID.fullmatch(b.encode()) for b in rows):
+            raise ValueError("malformed entry blob list")
+        ids = tuple(rows)
+        if read_blob is None:
+            return Manifest(meta, [], ids)
+        entries = list(iter_entries(ids, read_blob))
+    else:
+        ids = ()
+        entries = [
+            Entry(path, kind, mode, mtime_ns, size, ctime_ns, inode, tuple(blocks), target)
+            for path, kind, mode, mtime_ns, size, ctime_ns, inode, blocks, target in rows
+        ]
     if len(entries) != header["count"]:
         raise ValueError("entry count mismatch")
-    return Manifest(meta_from_json(header["meta"]), entries)
+    return Manifest(meta, entries, ids)
 
 
 _BLOB_ID = re.compile(rb"[0-9a-f]{64}")
+_STREAMED_HEAD = b'{"format":%d,' % MANIFEST_FORMAT
 _HEAD_BYTES = 64 << 10   # enough for the header line of any manifest, compressed
 _HEAD_LEN = struct.Struct("<I")
 
 
-def _header_line(manifest: Manifest) -> bytes:
+def _header_line(manifest: Manifest, fmt: int = MANIFEST_FORMAT) -> bytes:
     header = {
-        "format": MANIFEST_FORMAT,
+        "format": fmt,
         "meta": meta_to_json(manifest.meta),
         "fields": FIELDS,
         "count": len(manifest.entries),
@@ -173,7 +205,7 @@ def write_manifest(layout: Layout, manifest: Manifest) -> str:
         u32 length of the sealed header | seal(header line) | seal(encoded manifest)
     """
     name = layout.point(manifest.meta.id)
-    stored = encode_manifest(manifest)
+    stored = encode_streamed(manifest)
     if layout.sealer.encrypted:
         head = layout.sealer.seal(_header_line(manifest))
         stored = b"".join((_HEAD_LEN.pack(len(head)), head, layout.sealer.seal(stored)))
@@ -209,12 +241,29 @@ def _plain(layout: Layout, data: bytes) -> bytes:
     return encoded
 
 
-def salvage_blob_ids(layout: Layout, point_id: str) -> set[str]:
+def salvage_blob_ids(layout: Layout, point_id: str,
+                     read_blob: ReadBlob | None = None) -> set[str]:
     """Block ids named in the readable part of a damaged manifest (decompressed
     up to the damage), so that prune keeps what the point may still need.
-    Nothing can be salvaged from a sealed manifest that does not open."""
+    Nothing can be salvaged from a sealed manifest that does not open. Of a
+    format-3 manifest, the ids named are its entry blobs': with ``read_blob``
+    the ids named in those that can be read are kept too."""
+    found, streamed = _salvage_ids(layout, point_id)
+    if read_blob is None or not streamed:
+        return found
+    for blob in list(found):
+        try:
+            found.update(m.decode() for m in _BLOB_ID.findall(unpack_rows(read_blob(blob))))
+        except (RepositoryError, OSError, ValueError):
+            continue
+    return found
+
+
+def _salvage_ids(layout: Layout, point_id: str) -> tuple[set[str], bool]:
+    """(ids named, whether the manifest is format 3)."""
     found: set[str] = set()
     tail = b""
+    streamed: bool | None = None
     try:
         data = layout.backend.load(layout.point(point_id))
         if layout.sealer.encrypted:
@@ -226,18 +275,25 @@ def salvage_blob_ids(layout: Layout, point_id: str) -> set[str]:
             if not chunk:
                 break
             data = tail + chunk
+            if streamed is None:
+                streamed = data.startswith(_STREAMED_HEAD)
             found.update(m.decode() for m in _BLOB_ID.findall(data))
             tail = data[-80:]
     except (OSError, zstandard.ZstdError, ValueError):
         pass
-    return found
+    return found, bool(streamed)
 
 
-def load_manifest(layout: Layout, point_id: str) -> Manifest:
-    """FileNotFoundError if absent, RepositoryError if unreadable or corrupt."""
+def load_manifest(layout: Layout, point_id: str,
+                  read_blob: ReadBlob | None = None) -> Manifest:
+    """FileNotFoundError if absent, RepositoryError if unreadable or corrupt.
+    A format-3 manifest's rows are read through ``read_blob`` (see
+    ``decode_manifest``); what it raises (a RepositoryError saying which
+    entry blob is damaged) propagates."""
     try:
-        return immutability.load_checked(layout.backend, layout.point(point_id),
-                                         lambda data: decode_manifest(_plain(layout, data)))
+        return immutability.load_checked(
+            layout.backend, layout.point(point_id),
+            lambda data: decode_manifest(_plain(layout, data), read_blob))
     except FileNotFoundError:
         raise
     except OSError as exc:

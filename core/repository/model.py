@@ -65,10 +65,26 @@ class Entry(NamedTuple):
 FileEntry = Entry
 
 
+class PartialFile(NamedTuple):
+    """A file a paused backup had read part of: ``entry`` is the file as it was scanned
+    (its size, times, inode) with the blocks stored so far, ``sizes`` their lengths. A
+    resume continues it at their end (a chunk boundary) when the file is unchanged."""
+
+    entry: Entry
+    sizes: tuple[int, ...]
+
+    @property
+    def offset(self) -> int:
+        return sum(self.sizes)
+
+
 @dataclass
 class Manifest:
     meta: PointMeta
     entries: list[Entry]
+    # Format 3: the ids of the blobs holding the entry rows (see entrystream),
+    # live data like the blocks; () for a manifest of format 1 or 2.
+    entry_blobs: tuple[str, ...] = ()
 
     def by_path(self) -> dict[str, Entry]:
         return {e.path: e for e in self.entries}

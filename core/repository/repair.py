@@ -106,7 +106,7 @@ def repair_repository(
         except RepositoryError as exc:
             report.points_damaged[point_id] = str(exc)
             continue
-        needed = {b for e in manifest.entries for b in e.blocks}
+        needed = {b for e in manifest.entries for b in e.blocks} | set(manifest.entry_blobs)
         missing = {b for b in needed if b not in blobs}
         if missing:
             paths = sorted({e.path for e in manifest.entries if not missing.isdisjoint(e.blocks)})

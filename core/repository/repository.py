@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from core.repository.copysource import PointSource
 from core.repository.config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, parse_config, \
     read_config, write_config
 from core.repository.damage import DamageRegistry
+from core.repository.entrystream import EntryBlobDamaged, EntryBlobReader
 from core.repository.errors import PointNotFound, write_error
 from core.repository import immutability
 from core.repository.index import Index
@@ -28,6 +29,7 @@ from core.repository.keys import create_key, unlock
 from core.repository.layout import CONFIG, INDEX, KEYS, POINTS, Layout
 from core.repository.manifest import load_manifest, read_meta, salvage_blob_ids, stored_digest
 from core.repository.model import (
+    BlobProblem,
     Manifest,
     PointMeta,
     PruneReport,
@@ -44,7 +46,7 @@ from core.repository.restore import RestoreContext, Restorer, check_restorable
 from core.repository.sealing import PLAIN, Sealer
 from core.repository.selection import select_paths
 from core.repository.verify import (
-    VerifyCancelled, VerifyProblems, light_verify_repository, verify_repository,
+    REPAIR_HINT, VerifyCancelled, VerifyProblems, light_verify_repository, verify_repository,
 )
 from core.repository.writer import BackupWriter, WriterContext
 
@@ -327,11 +329,15 @@ class Repository:
             log.warning("%s", problem)
         return points
 
-    def load_manifest(self, point_id: str) -> Manifest:
+    def load_manifest(self, point_id: str, *, packs: PackReader | None = None) -> Manifest:
+        """The point's manifest, its rows read back from its entry blobs (format
+        3) through ``packs`` when given (a restore's reader, whose cached packs
+        the restore then reads again)."""
         if not _valid_id(point_id):
             raise PointNotFound(f"There is no restore point {point_id!r} in {self._where}.")
+        reader = EntryBlobReader(self._layout, self._index, self.damage, point_id, packs)
         try:
-            return load_manifest(self._layout, point_id)
+            return load_manifest(self._layout, point_id, reader)
         except FileNotFoundError:
             raise PointNotFound(
                 f"Restore point {point_id} is not in repository {self._where} (it has no "
@@ -339,6 +345,8 @@ class Repository:
                 "Restore another point; 'agent-jobs points' lists it as damaged if it is "
                 "still catalogued."
             ) from None
+        finally:
+            reader.close()
 
     def recent_manifest(self, point_id: str) -> Manifest:
         """``load_manifest``, from memory when this process committed the
@@ -426,11 +434,16 @@ class Repository:
                     continue
                 except RepositoryError as exc:
                     # Go on around it, keeping every block its readable part names.
-                    salvaged = salvage_blob_ids(self._layout, point_id)
+                    reader = EntryBlobReader(self._layout, self._index, self.damage, point_id)
+                    try:
+                        salvaged = salvage_blob_ids(self._layout, point_id, reader)
+                    finally:
+                        reader.close()
                     used.update(salvaged)
                     unreadable.append(f"{exc} (prune kept the {len(salvaged)} block(s) its "
                                       "readable part names)")
                     continue
+                used.update(manifest.entry_blobs)
                 for e in manifest.entries:
                     used.update(e.blocks)
             pruner = Pruner(self._layout, self._index, self.config.pack_size, self.damage,
@@ -486,14 +499,14 @@ class Repository:
             self._index.refresh()
             preflighted = checked is not None and checked.meta.id == point_id and \
                 _exists(self._layout, self._layout.point(point_id))
-            if preflighted and checked is not None:
-                manifest = checked
-            else:
-                manifest = self.load_manifest(point_id)
-                if paths is not None:
-                    manifest = select_paths(manifest, paths)
             reader = PackReader(self._layout)
             try:
+                if preflighted and checked is not None:
+                    manifest = checked
+                else:
+                    manifest = self.load_manifest(point_id, packs=reader)
+                    if paths is not None:
+                        manifest = select_paths(manifest, paths)
                 ctx = RestoreContext(self._index, self.damage, reader, self._executor(),
                                      self._workers)
                 return Restorer(ctx, manifest, Path(target).absolute(), cancel,
@@ -539,9 +552,14 @@ class Repository:
             manifests: list[Manifest] = []
             broken: dict[str, str] = {}
             missing: list[str] = []
+            entry_damage: dict[str, EntryBlobDamaged] = {}
+            # The light check takes the rows of a point this process committed from memory
+            # (its stored manifest is still read and compared): no entry blob is read then.
+            load = self.recent_manifest if light and point_ids is not None else \
+                self.load_manifest
             for point_id in ids:
                 try:
-                    manifests.append(self.load_manifest(point_id))
+                    manifests.append(load(point_id))
                 except PointNotFound:
                     if point_ids is not None and not missing_ok:
                         raise
@@ -550,15 +568,18 @@ class Repository:
                 except RepositoryError as exc:
                     log.warning("%s", exc)
                     broken[point_id] = str(exc)
+                    if isinstance(exc, EntryBlobDamaged):
+                        entry_damage[point_id] = exc
             if light and point_ids is not None:
-                return light_verify_repository(self._layout, self._index, self.damage,
-                                               manifests, broken, missing, cancel=cancel)
+                return _name_entry_blobs(light_verify_repository(
+                    self._layout, self._index, self.damage, manifests, broken, missing,
+                    cancel=cancel), entry_damage, self._index)
             reader = PackReader(self._layout)
             try:
-                return verify_repository(
+                return _name_entry_blobs(verify_repository(
                     self._layout, self._index, self.damage, reader, self._executor(),
                     manifests, broken, missing, full=full, progress=progress, cancel=cancel,
-                )
+                ), entry_damage, self._index)
             finally:
                 reader.close()
 
@@ -599,7 +620,8 @@ class Repository:
                 manifest = self.recent_manifest(point_id)
             except (RepositoryError, OSError):
                 continue
-            mine = frozenset(b for e in manifest.entries for b in e.blocks)
+            mine = frozenset(b for e in manifest.entries for b in e.blocks) | \
+                frozenset(manifest.entry_blobs)
             used[point_id] = mine
             added = mine - seen
             new[point_id] = sum(blobs[b].length for b in added if b in blobs)
@@ -661,6 +683,29 @@ class Repository:
 
 class LockWaitCancelled(RepositoryError):
     """The wait for the repository lock was cancelled (the job was stopped)."""
+
+
+def _name_entry_blobs(problems: VerifyProblems, damaged: dict[str, EntryBlobDamaged],
+                      index: Index) -> VerifyProblems:
+    """A point whose manifest cannot be read because an entry blob (format 3)
+    has no intact copy: its "manifest corrupt" problem names the blob and pack
+    (and a lost index file, if the index lacks the blob)."""
+    if not damaged:
+        return problems
+    for i, p in enumerate(problems):
+        exc = damaged.get(p.point_id)
+        if exc is not None and p.problem == "manifest corrupt" and not p.blob:
+            problems[i] = replace(p, blob=exc.blob, pack=exc.pack)
+    if any(exc.pack is None for exc in damaged.values()) and not any(
+            "not listed in the repository's index" in p.detail for p in problems):
+        unindexed = index.unindexed_packs()
+        if unindexed:
+            problems.append(BlobProblem(
+                "", "", None, "damaged", [],
+                f"{len(unindexed)} pack file(s) are not listed in the repository's index (an "
+                f"index file was lost) and may hold the missing blocks; {REPAIR_HINT} to "
+                "rebuild the index from the packs"))
+    return problems
 
 
 def _exists(layout: Layout, name: str) -> bool:

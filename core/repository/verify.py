@@ -25,6 +25,7 @@ from core.repository.model import BlobProblem, Manifest
 from core.repository.packfile import BlobLoc, PackCheck, PackReader, check_pack_or_error
 
 REPAIR_HINT = "run 'agent-jobs repair'"
+ENTRY_LIST = "(the point's list of files)"   # the "path" using an entry blob
 _T = TypeVar("_T")
 
 
@@ -97,6 +98,8 @@ def _blob_users(manifests: list[Manifest]) -> dict[str, dict[str, list[str]]]:
     users: dict[str, dict[str, list[str]]] = {}
     for m in manifests:
         pid = m.meta.id
+        for blob in m.entry_blobs:   # format 3: the rows themselves
+            users.setdefault(blob, {}).setdefault(pid, []).append(ENTRY_LIST)
         for e in m.entries:
             for blob in e.blocks:
                 paths = users.setdefault(blob, {}).setdefault(pid, [])

@@ -17,6 +17,7 @@ from core.repository.backend import BackendLock
 from core.repository.backend.lease import renew_lease
 from core.repository.chunker import Chunker
 from core.repository.config import RepoConfig
+from core.repository.entrystream import entry_chunks, pack_rows
 from core.repository.errors import MissingParentData, write_error
 from core.repository.index import Index, write_index
 from core.repository.layout import Layout
@@ -62,7 +63,13 @@ class BackupWriter:
         self.block_size = ctx.config.block_size
         self.chunker = Chunker(self.block_size)   # how new data is cut (FastCDC)
         self._sink = PackSink(ctx.layout, ctx.config.pack_size)
+        # Entry blobs go to packs of their own: a lost data pack fails only the
+        # files whose blocks it held, never the point's list of files.
+        self._rows = PackSink(ctx.layout, ctx.config.pack_size)
         self._entries: list[Entry] = []
+        self._retracted = 0   # with len(_entries), tells whether the entry list changed
+        # (entry count, retracted) when the entry blobs were stored, and their ids
+        self._entry_blobs: tuple[tuple[int, int], tuple[str, ...]] | None = None
         self._mine: set[str] = set()  # blobs this writer stored or queued
         self._batch: list[tuple[str, bytes]] = []
         self._batch_bytes = 0
@@ -72,17 +79,18 @@ class BackupWriter:
         self._inflight_bytes = 0
         self._max_inflight = 2 * ctx.workers + 2
         self._max_inflight_bytes = max(self._max_inflight * self.block_size, 16 << 20)
+        self._in_progress: tuple[str, list[str], list[int]] | None = None
         self._state = "open"  # open | committed | aborted | failed
         self._failure: RepositoryError | None = None
         self.wait_s = 0.0  # timing hook: the caller's thread waiting on the pool
 
     @property
     def bytes_new(self) -> int:
-        return self._sink.bytes_new
+        return self._sink.bytes_new + self._rows.bytes_new
 
     @property
     def blobs_new(self) -> int:
-        return self._sink.blobs_new
+        return self._sink.blobs_new + self._rows.blobs_new
 
     # -- timing hook (the engine's bottleneck figures) ----------------------
     @property
@@ -132,6 +140,7 @@ class BackupWriter:
         if not self._entries or self._entries[-1] is not entry:
             raise ValueError(f"{entry.path!r} is not the last entry added")
         self._entries.pop()
+        self._retracted += 1
 
     def add_unchanged(self, entry: Entry) -> None:
         """Reuse an entry of the parent point without reading the file.
@@ -160,31 +169,50 @@ class BackupWriter:
         self._check_open()
         check_rel_path(rel)
         ids: list[str] = []
+        sizes: list[int] = []
+        self._in_progress = (rel, ids, sizes)   # see file_in_progress
         size = 0
         blobs = self._ctx.index.blobs
         mine = self._mine
-        batch = self._batch
         for block in blocks:
             h = blake3(block).hexdigest()
             ids.append(h)
             n = len(block)
+            sizes.append(n)
             size += n
             if h in blobs or h in mine:
                 continue
             if type(block) is not bytes:   # a view of the caller's buffer: keep a copy
                 block = bytes(block)
             mine.add(h)
+            # self._batch, not a local: ``blocks`` may flush the writer (a pause
+            # makes what was sent durable in the middle of a file)
+            batch = self._batch
             batch.append((h, block))
             self._batch_bytes += n
             if self._batch_bytes >= _BATCH_BYTES or len(batch) >= _BATCH_BLOCKS:
                 self._submit_batch()
-                batch = self._batch
+        self._in_progress = None
         entry = Entry(rel, FILE, stat.S_IMODE(st.st_mode), st.st_mtime_ns, size,
                       st.st_ctime_ns, st.st_ino, tuple(ids))
         self._entries.append(entry)
         return entry
 
+    def file_in_progress(self) -> tuple[str, list[tuple[str, int]]] | None:
+        """While ``add_file``'s ``blocks`` runs (a pause holds it between blocks): the
+        file's path and the (id, size) of its blocks taken so far; None between files."""
+        current = self._in_progress
+        if current is None:
+            return None
+        rel, ids, sizes = current
+        return rel, list(zip(ids, sizes))
+
     # -- source-side deduplication (a remote agent cuts and hashes) ----------
+
+    def files_so_far(self) -> list[Entry]:
+        """The file entries added so far, in order (what a paused task records as
+        completed: their blocks are durable once ``flush`` returned)."""
+        return [e for e in self._entries if e.kind == FILE]
 
     def missing(self, ids: list[str]) -> list[str]:
         """The ids that are neither in the repository nor already queued by
@@ -297,7 +325,7 @@ class BackupWriter:
                 self.wait_s += perf_counter() - t0
 
     def _index_durable_packs(self) -> None:
-        packs = self._sink.take_durable()
+        packs = self._sink.take_durable() + self._rows.take_durable()
         if not packs:
             return
         try:
@@ -308,16 +336,51 @@ class BackupWriter:
 
     # -- end of the point ----------------------------------------------------
 
+    def _store_entry_blobs(self) -> tuple[str, ...]:
+        """Queue the entry rows as entry blobs (see entrystream): only those
+        the repository lacks are stored. Their ids, for the manifest."""
+        key = (len(self._entries), self._retracted)
+        if self._entry_blobs is not None and self._entry_blobs[0] == key:
+            return self._entry_blobs[1]
+        blobs, mine = self._ctx.index.blobs, self._mine
+        ids: list[str] = []
+        new: list[tuple[str, bytes, int, int]] = []
+        for chunk in entry_chunks(self._entries):
+            content = pack_rows(chunk)   # compressed here, stored as it is (flags 0)
+            h = blake3(content).hexdigest()
+            ids.append(h)
+            if h in blobs or h in mine:
+                continue
+            mine.add(h)
+            new.append((h, content, 0, len(content)))
+            if len(new) >= _BATCH_BLOCKS:
+                self._store_rows(new)
+                new = []
+        if new:
+            self._store_rows(new)
+        found = tuple(ids)
+        self._entry_blobs = (key, found)
+        return found
+
+    def _store_rows(self, blobs: list[tuple[str, bytes, int, int]]) -> None:
+        try:
+            self._rows.store_encoded(blobs)
+        except RepositoryError as exc:
+            raise self._fail(exc) from None
+
     def flush(self) -> None:
         """Make all data added so far durable (packs, then index) without
-        committing the point. ``commit`` after ``flush`` only writes the
-        manifest, so a caller can keep its own critical section short."""
+        committing the point: the entry rows too, as entry blobs. ``commit``
+        after ``flush`` only writes the manifest, so a caller can keep its own
+        critical section short."""
         self._check_open()
+        self._store_entry_blobs()
         if self._batch or self._copied:
             self._submit_batch()
         self._drain(wait_all=True)
         try:
             self._sink.seal_current()
+            self._rows.seal_current()
         except RepositoryError as exc:
             raise self._fail(exc) from None
         self._index_durable_packs()
@@ -348,7 +411,9 @@ class BackupWriter:
                         "because a prune may have removed its data meanwhile. Run the job "
                         "again."
                     )
-                manifest = Manifest(meta, self._entries)
+                # flush stored them: the manifest comes after its entry blobs
+                entry_blobs = self._store_entry_blobs()
+                manifest = Manifest(meta, self._entries, entry_blobs)
                 digest = write_manifest(self._layout, manifest)
                 if not self._lock.held:
                     raise self._unkeep(meta.id)
@@ -412,6 +477,7 @@ class BackupWriter:
         self._inflight_bytes = 0
         self._batch, self._copied, self._batch_bytes = [], [], 0
         self._sink.discard()
+        self._rows.discard()
         self._lock.release()
 
     def _fail(self, error: RepositoryError) -> RepositoryError:

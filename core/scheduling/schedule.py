@@ -269,6 +269,7 @@ class BackupWindow(BaseModel):
     end: str
     days: tuple[Weekday, ...] = ALL_DAYS
     terminate: bool = False   # stop a running job when the window closes
+    pause: bool = False       # pause it instead (Resume when the window opens again)
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -289,6 +290,9 @@ class BackupWindow(BaseModel):
     def _start_end(self) -> BackupWindow:
         if self.start == self.end:
             raise ValueError("the backup window must end at another time than it starts")
+        if self.pause and self.terminate:
+            raise ValueError("when the backup window closes a job is paused or terminated, "
+                             "not both")
         return self
 
     @property
@@ -324,6 +328,19 @@ class BackupWindow(BaseModel):
             return None
         close_day = opened + timedelta(days=1) if self.wraps_midnight else opened
         return _place(datetime.combine(close_day, _hhmm_time(self.end)), zone)
+
+    def next_open(self, moment: datetime, tz: tzinfo | None = None) -> datetime | None:
+        """When the window next opens after ``moment`` (UTC); None if it never opens."""
+        zone = _zone(tz)
+        wall = _wall(moment, zone)
+        for ahead in range(9):
+            day = wall.date() + timedelta(days=ahead)
+            if _WEEKDAY_ORDER[day.weekday()] not in self.days:
+                continue
+            opens = _place(datetime.combine(day, _hhmm_time(self.start)), zone)
+            if opens > moment:
+                return opens
+        return None
 
     def describe(self) -> str:
         text = f"{self.start}\u2013{self.end}"

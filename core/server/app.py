@@ -392,13 +392,14 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     @app.post(f"{API}/server/stop", status_code=202, responses=errors_of(409, 413, 422))
     def server_stop(body: ServerStopBody) -> dict[str, Any]:
-        running = service.running_jobs()   # from memory: works on a damaged catalogue
+        # from memory: works on a damaged catalogue; paused jobs stay paused over a restart
+        running = service.working_jobs()
         if running and body.jobs is None:
             raise errors.JobStateError(
                 f"Jobs are running: {', '.join(running)}. Stop them first, or use "
                 "'server stop --jobs immediately|gracefully'.")
         control.request_shutdown(body.jobs)
-        return {"stopping": True, "running_jobs": running}
+        return {"stopping": True, "running_jobs": running, "paused_jobs": service.paused_jobs()}
 
     # -- logging in, who I am, users ------------------------------------------------
     @app.post(f"{API}/login", responses=errors_of(401, 413, 422, 429))
@@ -515,6 +516,18 @@ def create_app(service: BackupService, control: ServerControl | None = None,
     def stop_job(name: str, body: StopBody | None = None) -> StopPreview:
         body = body or StopBody()
         return service.stop_job(name, _mode(body), body.escalateAfterSeconds)
+
+    @app.post(API + "/jobs/{name}/pause", responses=errors_of(404, 409, 413, 422))
+    def pause_job(name: str) -> StopPreview:
+        """Hold every computer in flight at its next block (what it sent is kept, packs and
+        index made durable); no new computer starts; the session shows Paused."""
+        return service.pause_job(name)
+
+    @app.post(API + "/jobs/{name}/resume", responses=errors_of(404, 409, 413, 422))
+    def resume_job(name: str) -> StopPreview:
+        """Let a paused session's computers go on where they stopped (also after a restart
+        of the server: the files they had stored are not read again)."""
+        return service.resume_job(name)
 
     @app.get(API + "/jobs/{name}/retentionPreview", responses=errors_of(404, 422))
     def retention_preview(name: str) -> RetentionPreview:

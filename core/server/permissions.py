@@ -39,6 +39,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], P] = {
     ("POST", f"{API}/jobs/stop"): P.RUN,
     ("POST", f"{API}/jobs/{{name}}/start"): P.RUN,
     ("POST", f"{API}/jobs/{{name}}/stop"): P.RUN,
+    ("POST", f"{API}/jobs/{{name}}/pause"): P.RUN,
+    ("POST", f"{API}/jobs/{{name}}/resume"): P.RUN,
     ("GET", f"{API}/jobs/{{name}}/retentionPreview"): P.VIEW,
     ("GET", f"{API}/jobs/{{name}}/stopPreview"): P.VIEW,
     ("GET", f"{API}/jobs/{{name}}/retryCandidates"): P.VIEW,

@@ -218,7 +218,12 @@ class ServerRuntime(ServerControl):
         log.info("server %d stopped", os.getpid())
 
     def _stop_sessions(self, service: BackupService) -> None:
-        running = service.running_jobs()
+        """Stop the jobs that work; paused ones stay paused (their record is durable: the
+        next start restores them Paused)."""
+        running = service.working_jobs()
+        paused = service.paused_jobs()
+        if paused:
+            log.info("leaving %s paused: resumed after the next start", ", ".join(paused))
         if not running:
             return
         mode = self._stop_mode or StopMode.GRACEFULLY
@@ -227,10 +232,10 @@ class ServerRuntime(ServerControl):
         escalated = mode is StopMode.IMMEDIATELY
         waiter = threading.Event()
         deadline = SESSION_STOP_WAIT_S
-        while service.running_jobs() and deadline > 0:
+        while service.working_jobs() and deadline > 0:
             if not escalated and self._escalate.is_set():
                 escalated = True
-                service.stop_jobs(service.running_jobs(), StopMode.IMMEDIATELY)
+                service.stop_jobs(service.working_jobs(), StopMode.IMMEDIATELY)
             waiter.wait(0.05)
             deadline -= 0.05
 

@@ -48,6 +48,13 @@ class ServiceContext:
         with self.runners_lock:
             return [r.job.name for r in self.runners.values() if not r.finished]
 
+    def paused_jobs(self) -> list[str]:
+        """Names of the jobs whose session is paused (every computer held): a server may
+        stop under them, they stay paused over the restart."""
+        with self.runners_lock:
+            return [r.job.name for r in self.runners.values()
+                    if not r.finished and r.is_paused]
+
     def operations_running(self) -> bool:
         """A restore or verify session is running."""
         return any(not op.finished for op in self.operations.values())

@@ -136,6 +136,7 @@ class BackupService:
                                                 self._repositories.list_repositories)
             self._sessions.notify_finished = self._notifications.session_finished
             self.catalogue.fail_interrupted_sessions()
+            self._sessions.restore_paused()   # Paused stays Paused over a restart
             self._pool.reconcile_points()
             self._scheduler_thread: threading.Thread | None = None
             self._scheduler_stop = threading.Event()
@@ -326,6 +327,15 @@ class BackupService:
         """Names of the jobs that have a session running."""
         return self._sessions.running_jobs()
 
+    def paused_jobs(self) -> list[str]:
+        """Names of the jobs whose session is paused (they survive a restart)."""
+        return self._ctx.paused_jobs()
+
+    def working_jobs(self) -> list[str]:
+        """The running jobs that are not paused: what a stop of the server must end."""
+        paused = set(self.paused_jobs())
+        return [name for name in self.running_jobs() if name not in paused]
+
     def start_jobs(self, names: list[str], *, full: bool = False, retry: bool = False,
                    outside_window: bool = False) -> BulkResult:
         outcome = self._sessions.start_jobs(names, full=full, retry=retry,
@@ -353,6 +363,16 @@ class BackupService:
 
     def stop_preview(self, name: str) -> StopPreview:
         return self._sessions.stop_preview(name)
+
+    def pause_job(self, name: str) -> StopPreview:
+        """Hold the job's computers in flight at their next block; the session is Paused."""
+        with self.audit.action("session.pause", name):
+            return self._sessions.pause_job(name)
+
+    def resume_job(self, name: str) -> StopPreview:
+        """Let the job's paused computers go on where they stopped."""
+        with self.audit.action("session.resume", name):
+            return self._sessions.resume_job(name)
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:
         return self._sessions.wait_session(session_id, timeout)

@@ -144,7 +144,7 @@ class Jobs:
         running = state is not None and state is not SessionState.STOPPED
         if running:
             status = JobStatus.STOPPING if state is SessionState.STOPPING \
-                else JobStatus.WORKING
+                else JobStatus.PAUSED if state is SessionState.PAUSED else JobStatus.WORKING
             result = row.finished.result if row.finished is not None else None
         else:
             status = JobStatus.IDLE if job.enabled else JobStatus.DISABLED

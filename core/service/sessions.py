@@ -26,14 +26,16 @@ from core.engine.session import SessionRunner, WindowFit, new_session_id
 from core.errors import ConsoleError, JobNotRunning, JobStateError, OutsideBackupWindow
 from core.events import SessionChanged
 from core.models import (
-    Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, RunKind, SessionInfo,
+    Computer, HealthCheckMode, HistoryPage, HistoryQuery, JobDefinition, LogItem, RunKind,
+    SessionInfo,
     SessionResult, SessionState, SessionType, StopMode, TaskInfo, TaskStatus, utcnow,
 )
-from core.scheduling import format_local, local_zone
+from core.scheduling import BackupWindow, format_local, local_zone
 from core.service import demo
 from core.service.audit import who_is_asking
 from core.service.context import ServiceContext
 
+WINDOW_PAUSED = "Paused by the backup window"
 RETRY_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED})
 
 
@@ -236,12 +238,19 @@ class Sessions:
                         + " (a block of each data file, some documents, a log line).")
 
     def _runner_finished(self, runner: SessionRunner) -> None:
+        try:
+            if runner.was_paused:   # its record goes with it
+                self._ctx.catalogue.drop_paused(runner.session.id)
+        except ConsoleError:
+            logging.getLogger(__name__).warning("could not drop session %s's pause record",
+                                                runner.session.id)
         with self._ctx.runners_lock:
             if not runner.saved:   # clients keep seeing its end; saved again later
                 self._ctx.unsaved[runner.session.id] = runner
             self._ctx.runners.pop(runner.session.id, None)
         session_id = runner.session.id
-        self._ctx.deadlines.cancel(f"window:{session_id}", f"escalate:{session_id}")
+        self._ctx.deadlines.cancel(f"window:{session_id}", f"escalate:{session_id}",
+                                   f"window-open:{session_id}")
         scheduled = session_id in self._scheduled_sessions
         self._scheduled_sessions.discard(session_id)
         failed = any(t.status in RETRY_STATUSES for t in runner.tasks)
@@ -320,6 +329,7 @@ class Sessions:
                                                      finish=finish)
         else:
             done, running, pending = runner.stop(mode, by=f"by {who_is_asking()}")
+        self._start_restored(runner)   # paused before a restart: it ends (or finishes) now
         if mode.graceful and escalate_after_s:
             due = self._ctx.clock() + timedelta(seconds=escalate_after_s)
             self._ctx.deadlines.set(f"escalate:{sid}", due,
@@ -336,15 +346,87 @@ class Sessions:
             preview.finishes_past_rpo = [c for c in running if c in finish]
         return preview
 
+    def pause_job(self, name: str) -> StopPreview:
+        """Pause the job's session: every computer in flight is held at its next block
+        (what it sent is kept), no new computer starts; the session shows Paused."""
+        job, runner = self._runner_of(name, doing="pause")
+        runner.pause(by=f"by {who_is_asking()}")
+        self._ctx.events.publish(SessionChanged(job.name, runner.session.id))
+        return self._preview(job, runner, runner.preview())
+
+    def resume_job(self, name: str) -> StopPreview:
+        """Resume the job's paused session: each computer goes on where it stopped (a
+        session a restart found paused starts its unfinished computers again; the files
+        they had stored are not read again)."""
+        job, runner = self._runner_of(name, doing="resume")
+        runner.resume(by=f"by {who_is_asking()}")
+        self._start_restored(runner)
+        self._ctx.events.publish(SessionChanged(job.name, runner.session.id))
+        return self._preview(job, runner, runner.preview())
+
+    def _start_restored(self, runner: SessionRunner) -> None:
+        """A session rebuilt Paused at the start of the server runs from its Resume (or
+        its stop) on."""
+        runner.start_restored()
+
+    def restore_paused(self) -> list[str]:
+        """At the server's start: every session recorded Paused is rebuilt Paused (its
+        tasks not running); Resume starts each unfinished computer again."""
+        restored: list[str] = []
+        cat = self._ctx.catalogue
+        for session in cat.paused_sessions():
+            try:
+                job = cat.job(session.job)
+            except ConsoleError:
+                continue
+            try:
+                progress = cat.paused_tasks(session.id)
+                runner = SessionRunner(self._engine, job, session,
+                                       on_finished=self._runner_finished,
+                                       computers=list(job.computers))
+                runner.restore_paused(session, progress)
+            except (KeyError, ValueError, ConsoleError) as exc:   # e.g. a computer removed
+                self._fail_paused(session, exc)
+                continue
+            with self._ctx.runners_lock:
+                self._ctx.runners[session.id] = runner
+            restored.append(session.id)
+            window = job.schedule.window if job.schedule is not None else None
+            if window is not None and window.pause and \
+                    any(i.text.startswith(WINDOW_PAUSED) for i in session.log):
+                self._resume_at_open(runner, window)
+        return restored
+
+    def _fail_paused(self, session: SessionInfo, exc: Exception) -> None:
+        """A paused session the start cannot rebuild ends Failed, saying why."""
+        now = utcnow()
+        why = f"{exc.__class__.__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)
+        session.log.append(LogItem(time=now, level="error", text=(
+            f"The paused session could not be resumed after the server's restart ({why}): "
+            "its computers in progress get no restore point. Start the job again.")))
+        for task in session.tasks:
+            if not task.status.is_final:
+                task.status, task.ended = TaskStatus.FAILED, now
+        session.state, session.result, session.ended = \
+            SessionState.STOPPED, SessionResult.FAILED, now
+        try:
+            self._ctx.catalogue.save_session(session)
+            self._ctx.catalogue.drop_paused(session.id)
+        except ConsoleError:
+            logging.getLogger(__name__).exception("could not fail paused session %s",
+                                                  session.id)
+
     def stop_preview(self, name: str) -> StopPreview:
         job, runner = self._runner_of(name)
         return self._preview(job, runner, runner.preview())
 
-    def _runner_of(self, name: str) -> tuple[JobDefinition, SessionRunner]:
-        job, active = self._active(name)
-        runner = self._ctx.runners.get(active.id)
+    def _runner_of(self, name: str, doing: str = "stop") -> tuple[JobDefinition, SessionRunner]:
+        job = self._ctx.catalogue.job(name)
+        active = self._ctx.catalogue.active_session(job.name)
+        runner = self._ctx.runners.get(active.id) if active is not None else None
         if runner is None:
-            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to stop.")
+            raise JobNotRunning(f"Job '{job.name}' is not running; there is nothing to "
+                                f"{doing}.")
         return job, runner
 
     def _preview(self, job: JobDefinition, runner: SessionRunner,
@@ -369,6 +451,7 @@ class Sessions:
                            stop_mode=runner.session.stop_mode,
                            stop_requested_at=runner.stop_requested_at,
                            stopped_by=runner.session.stopped_by,
+                           paused=runner.is_paused or runner.hold.paused,
                            rpo_hours=rpo, costs=costs, finishes_past_rpo=finishing)
 
     def _escalate(self, session_id: str, after_s: float) -> None:
@@ -392,6 +475,9 @@ class Sessions:
                 runner.job.schedule.window is None:
             return
         window = runner.job.schedule.window
+        if window.pause:
+            self._window_pause(runner, window)
+            return
         mode = StopMode.IMMEDIATELY if window.terminate else StopMode.GRACEFULLY
         what = ("computers in progress are cancelled" if window.terminate else
                 "computers in progress finish; no new computer starts")
@@ -400,6 +486,49 @@ class Sessions:
                         reason=f"Stopped by the backup window ({window.describe()}): {what}.")
         except JobStateError:
             return
+        self._ctx.events.publish(SessionChanged(runner.job.name, session_id))
+
+    def _window_pause(self, runner: SessionRunner, window: BackupWindow) -> None:
+        """The job's window closed and it says pause: pause the session, and resume it
+        when the window opens again."""
+        sid = runner.session.id
+        try:
+            runner.pause(by="by the backup window",
+                         reason=f"{WINDOW_PAUSED} ({window.describe()}): computers in progress "
+                                "are held; the job resumes when the window opens again.")
+        except JobStateError:
+            return
+        self._resume_at_open(runner, window)
+        self._ctx.events.publish(SessionChanged(runner.job.name, sid))
+
+    def _resume_at_open(self, runner: SessionRunner, window: BackupWindow) -> None:
+        sid = runner.session.id
+        opens = window.next_open(self._ctx.clock(), self._ctx.scheduler.tz)
+        if opens is not None:
+            self._ctx.deadlines.set(f"window-open:{sid}", opens,
+                                    partial(self._window_opened, sid))
+            self._ctx.scheduler_wake.set()
+
+    def _window_opened(self, session_id: str) -> None:
+        """The window opened again on a session it paused: resume it, until it closes."""
+        runner = self._ctx.runners.get(session_id)
+        if runner is None or runner.finished or runner.job.schedule is None or \
+                runner.job.schedule.window is None:
+            return
+        window = runner.job.schedule.window
+        try:
+            runner.resume(by="by the backup window",
+                          reason=f"Resumed by the backup window ({window.describe()}): it "
+                                 "opened again.")
+        except JobStateError:
+            return   # resumed or stopped by hand meanwhile
+        self._start_restored(runner)
+        now = self._ctx.clock()
+        closes = window.next_close(now, self._ctx.scheduler.tz)
+        if closes is not None:
+            self._ctx.deadlines.set(f"window:{session_id}", closes,
+                                    partial(self._window_closed, session_id))
+            self._ctx.scheduler_wake.set()
         self._ctx.events.publish(SessionChanged(runner.job.name, session_id))
 
     def wait_session(self, session_id: str, timeout: float | None = None) -> SessionInfo:

@@ -10,7 +10,15 @@ RETRYABLE_RESULTS = (SessionResult.FAILED, SessionResult.WARNING)
 
 
 def is_running(job: JobInfo) -> bool:
-    return job.status in (JobStatus.WORKING, JobStatus.STOPPING)
+    return job.status in (JobStatus.WORKING, JobStatus.PAUSED, JobStatus.STOPPING)
+
+
+def can_pause(job: JobInfo) -> bool:
+    return job.status is JobStatus.WORKING and not job.definition.is_copy
+
+
+def can_resume(job: JobInfo) -> bool:
+    return job.status is JobStatus.PAUSED
 
 
 def can_start(job: JobInfo) -> bool:
@@ -26,6 +34,8 @@ def may_retry(job: JobInfo) -> bool:
 class ActionState:
     start: bool = False
     stop: bool = False
+    pause: bool = False
+    resume: bool = False
     retry: bool = False
     active_full: bool = False
     toggle_enabled: bool = False
@@ -47,6 +57,8 @@ def action_state(selected: Sequence[JobInfo],
     return ActionState(
         start=startable,
         stop=all(is_running(job) for job in selected),
+        pause=all(can_pause(job) for job in selected),
+        resume=all(can_resume(job) for job in selected),
         retry=all(may_retry(job) and has_retry_candidates(job) for job in selected),
         active_full=startable and not any(job.definition.is_copy for job in selected),
         toggle_enabled=True,

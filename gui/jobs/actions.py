@@ -24,6 +24,14 @@ class JobActions(QObject):
                                  needs=Permission.RUN)
         self.stop = make_action(self, "stop", "Stop", "Stop the selected jobs",
                                 needs=Permission.RUN)
+        self.pause = make_action(self, "pause", "Pause",
+                                 "Hold the selected jobs' computers where they are (what they "
+                                 "sent is kept); Resume goes on later",
+                                 needs=Permission.RUN)
+        self.resume = make_action(self, "resume", "Resume",
+                                  "Let the selected paused jobs go on where they stopped",
+                                  needs=Permission.RUN)
+        self.resume.setVisible(False)   # in Pause's place while the selection is paused
         self.retry = make_action(self, "retry", "Retry",
                              "Process again only the computers that failed in the last session",
                              needs=Permission.RUN)
@@ -71,7 +79,7 @@ class JobActions(QObject):
         return [self.new_backup, self.new_backup_copy]
 
     def job_control(self) -> list[QAction]:
-        return [self.start, self.stop, self.retry, self.active_full]
+        return [self.start, self.stop, self.pause, self.resume, self.retry, self.active_full]
 
     def manage_job(self) -> list[QAction]:
         return [self.edit, self.clone, self.toggle_enabled, self.delete]
@@ -94,6 +102,11 @@ class JobActions(QObject):
     def apply(self, state: ActionState) -> None:
         self.start.setEnabled(state.start)
         self.stop.setEnabled(state.stop)
+        self.pause.setEnabled(state.pause)
+        self.resume.setEnabled(state.resume)
+        # one place on the ribbon and in the menu: Resume while paused, else Pause
+        self.pause.setVisible(not state.resume)
+        self.resume.setVisible(state.resume)
         self.retry.setEnabled(state.retry)
         self.active_full.setEnabled(state.active_full)
         self.edit.setEnabled(state.edit)

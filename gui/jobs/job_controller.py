@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from core.errors import ConsoleError, JobNotRunning
 from core.models import (
-    HistoryQuery, JobDefinition, JobInfo, SessionInfo, SessionType, StopMode,
+    HistoryQuery, JobDefinition, JobInfo, JobStatus, SessionInfo, SessionType, StopMode,
 )
 from core.api import BackupApi, BulkResult, StopPreview, clone_note
 
@@ -75,6 +75,8 @@ class JobController(QObject):
         actions.retry.triggered.connect(lambda: self.start(retry=True))
         actions.active_full.triggered.connect(lambda: self.start(full=True))
         actions.stop.triggered.connect(self.stop)
+        actions.pause.triggered.connect(lambda: self.pause(True))
+        actions.resume.triggered.connect(lambda: self.pause(False))
         actions.toggle_enabled.triggered.connect(self.toggle_enabled)
         actions.delete.triggered.connect(self.delete)
         actions.statistics.triggered.connect(self.statistics)
@@ -163,8 +165,31 @@ class JobController(QObject):
         dialog = StopJobDialog(names, self._window)
         self._track("stop_dialog", dialog)
         dialog.chosen.connect(lambda mode: self._stop(names, mode, dialog.escalate_after_s))
+        dialog.pause_chosen.connect(lambda pausing: self._pause(names, pausing))
         dialog.open()
         self._fetch_previews()
+
+    # -- pause, resume ---------------------------------------------------------------
+    def pause(self, pausing: bool) -> None:
+        """Pause (or resume) every selected job that can."""
+        wanted = JobStatus.WORKING if pausing else JobStatus.PAUSED
+        names = [job.name for job in self._selected() if job.status is wanted]
+        if names:
+            self._pause(names, pausing)
+
+    def _pause(self, names: Sequence[str], pausing: bool) -> None:
+        title = "Pause Job" if pausing else "Resume Job"
+        do = self._service.pause_job if pausing else self._service.resume_job
+
+        def each() -> BulkResult:
+            result = BulkResult()
+            for name in names:
+                try:
+                    result.stopped[name] = do(name)
+                except ConsoleError as exc:
+                    result.refuse(name, exc)
+            return result
+        self._call(title, each, partial(self._stopped, title), jobs=names)
 
     def _track(self, handle: str, dialog: QDialog) -> None:
         """Keep ``dialog`` as ``self.<handle>`` until it closes, then drop it."""

@@ -103,7 +103,7 @@ class LiveJobs(QObject):
                 changed.add(s.job)   # a job started or ended, or one this list lacks
                 continue
             status = JobStatus.STOPPING if s.state is SessionState.STOPPING \
-                else JobStatus.WORKING
+                else JobStatus.PAUSED if s.state is SessionState.PAUSED else JobStatus.WORKING
             progress[job.name] = (s.id, status, s.progress)
         model.apply_progress(progress)
         if changed:

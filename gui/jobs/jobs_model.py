@@ -76,8 +76,9 @@ _RESULT_ICONS: dict[SessionResult, str] = {
     SessionResult.WARNING: "warning",
     SessionResult.FAILED: "failed",
 }
-_RUNNING = (JobStatus.WORKING, JobStatus.STOPPING)
-_STATUS_ORDER = {JobStatus.WORKING: 0, JobStatus.STOPPING: 1, JobStatus.IDLE: 2,
+_RUNNING = (JobStatus.WORKING, JobStatus.PAUSED, JobStatus.STOPPING)
+_STATUS_ORDER = {JobStatus.WORKING: 0, JobStatus.PAUSED: 1, JobStatus.STOPPING: 1,
+                 JobStatus.IDLE: 2,
                  JobStatus.DISABLED: 3}
 
 
@@ -288,7 +289,8 @@ class JobsTableModel(QAbstractTableModel):
         if job.name not in self._stop_requested:
             return job
         session = self._stop_requested[job.name]
-        if job.status is JobStatus.WORKING and job.active_session_id == session:
+        if job.status in (JobStatus.WORKING, JobStatus.PAUSED) and \
+                job.active_session_id == session:
             return job.model_copy(update={"status": JobStatus.STOPPING})
         if job.status is not JobStatus.STOPPING or job.active_session_id != session:
             del self._stop_requested[job.name]

@@ -1,5 +1,5 @@
 """The "Stop Backup Job" window: Immediately, Gracefully, Gracefully only past
-the RPO, or Cancel.
+the RPO, Pause (Resume when paused) or Cancel.
 
 Beyond the reference console it shows, for the jobs as they are right now,
 which computers would still get a new restore point under each choice, how
@@ -56,6 +56,10 @@ COST_COLUMNS = ("Computer", "Now", "Immediately", "Gracefully", "Only past RPO")
 COST_ROWS = 5        # rows in view before the cost table scrolls
 LATE = QColor("#C62828")
 NEW_POINT = QColor("#007A28")   # the choices' "New restore points for" green
+PAUSE_TEXT = ("Or pause: the computers being backed up hold where they are and keep what "
+              "they sent; nothing new starts. Resume goes on where they stopped.")
+PAUSED_TEXT = ("The job is paused. Resume goes on where its computers stopped; Immediately "
+               "gives them no point, Gracefully lets them finish.")
 LOADING_TEXT = "Checking the job's computers…"
 CHOICE_TEXT_WIDTH = 260
 POINTS_LINES = 3     # room for the computers that get a point, before it scrolls
@@ -235,6 +239,7 @@ class _Choice(QFrame):
 
 class StopJobDialog(QDialog):
     chosen = Signal(object)   # StopMode
+    pause_chosen = Signal(bool)   # True: pause, False: resume
 
     def __init__(self, jobs: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -302,6 +307,9 @@ class StopJobDialog(QDialog):
         kept = QLabel(KEPT_TEXT, self)
         kept.setObjectName("DialogNote")
         layout.addWidget(kept)
+        self.pause_note = QLabel(PAUSE_TEXT, self)
+        self.pause_note.setObjectName("StopPauseNote")
+        layout.addWidget(_fixed_box(self.pause_note, 2 * width + 80, NOTE_LINES, self))
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -309,8 +317,12 @@ class StopJobDialog(QDialog):
         self.gracefully_button = QPushButton("Gracefully", self)
         self.past_rpo_button = QPushButton(PAST_RPO_BUTTON, self)
         self.past_rpo_button.setEnabled(False)   # until the preview says the job has an RPO
+        self.pause_button = QPushButton(icon("pause"), "Pause", self)
+        self.pause_button.setObjectName("StopPauseButton")
+        self.pausing = True   # the button pauses (False: the jobs are paused, it resumes)
         self.cancel_button = QPushButton("Cancel", self)
         for button in (self.immediately_button, self.gracefully_button, self.past_rpo_button,
+                       self.pause_button,
                        self.cancel_button):
             button.setAutoDefault(False)
             buttons.addWidget(button)
@@ -321,6 +333,7 @@ class StopJobDialog(QDialog):
         self.gracefully_button.clicked.connect(lambda: self._choose(StopMode.GRACEFULLY))
         self.past_rpo_button.clicked.connect(
             lambda: self._choose(StopMode.GRACEFULLY_PAST_RPO))
+        self.pause_button.clicked.connect(self._pause)
         self.cancel_button.clicked.connect(self.reject)
         self.setFixedSize(self.sizeHint())
 
@@ -414,6 +427,21 @@ class StopJobDialog(QDialog):
             "Computers in progress past their RPO finish; the others stop now.")
         self.cancel_button.setText("Close" if not still_running or graceful_asked
                                    else "Cancel")
+        self._show_pause(previews, still_running)
+
+    def _show_pause(self, previews: Sequence[StopPreview], running: bool) -> None:
+        """Pause while the jobs work; Resume once they are all paused."""
+        paused = bool(previews) and all(p.paused for p in previews)
+        stopping = any(p.stop_mode is not None for p in previews)
+        self.pausing = not paused
+        self.pause_button.setText("Pause" if self.pausing else "Resume")
+        self.pause_button.setIcon(icon("pause" if self.pausing else "resume"))
+        self.pause_button.setEnabled(running and bool(previews) and not stopping)
+        self.pause_note.setText(PAUSE_TEXT if self.pausing else PAUSED_TEXT)
+
+    def _pause(self) -> None:
+        self.pause_chosen.emit(self.pausing)
+        self.accept()
 
     def _show_costs(self, previews: Sequence[StopPreview]) -> None:
         """One row per computer: where it is now, and its newest point's age under each

@@ -80,6 +80,9 @@ class RibbonButton(QToolButton):
         self.setIconSize(BUTTON_ICON)
         self.setAutoRaise(True)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        # an action that gives its place to another (Pause and Resume) hides its button
+        self.setVisible(action.isVisible())
+        action.visibleChanged.connect(lambda: self.setVisible(action.isVisible()))
 
 
 class RibbonGroup(QFrame):

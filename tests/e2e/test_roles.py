@@ -34,6 +34,8 @@ KEY_ROUTES = {
     ("POST", "/api/v1/jobs/{name}/start"): {A, O},
     ("POST", "/api/v1/jobs/{name}/stop"): {A, O},
     ("POST", "/api/v1/jobs/stop"): {A, O},
+    ("POST", "/api/v1/jobs/{name}/pause"): {A, O},
+    ("POST", "/api/v1/jobs/{name}/resume"): {A, O},
     ("PUT", "/api/v1/jobs/{name}"): {A},
     ("DELETE", "/api/v1/jobs/{name}"): {A},
     ("DELETE", "/api/v1/jobs/{name}/backups"): {A},

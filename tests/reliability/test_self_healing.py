@@ -127,7 +127,8 @@ def test_a_lost_index_file_sends_the_operator_to_repair_not_to_an_older_point(tm
     err = restored.stderr.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert "missing from the repository's index" in err, err
-    assert "1 pack file(s) that its index does not list" in err, err
+    # its data pack and the pack of its entry blobs (manifest format 3)
+    assert "2 pack file(s) that its index does not list" in err, err
     assert "run 'agent-jobs repair' to rebuild the index" in err, err
     assert "restore an older point" not in err, err
     verify = agent_jobs(data, "verify")

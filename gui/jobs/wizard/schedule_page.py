@@ -140,6 +140,10 @@ class SchedulePage(WizardPage):
                                      Qt.ItemDataRole.ToolTipRole)
         self.window_stop.setItemData(1, "Computers in progress are cancelled and get no "
                                      "restore point", Qt.ItemDataRole.ToolTipRole)
+        self.window_stop.addItem("Pause it, resume when the window opens")
+        self.window_stop.setItemData(2, "Computers in progress are held and keep what they "
+                                     "sent; the job goes on when the window opens again",
+                                     Qt.ItemDataRole.ToolTipRole)
         window_stop_row.addWidget(self.window_stop)
         window_stop_row.addStretch(1)
         self.layout_.addLayout(window_stop_row)
@@ -229,7 +233,8 @@ class SchedulePage(WizardPage):
                 _set_hhmm(self.window_start, window.start)
                 _set_hhmm(self.window_end, window.end)
                 self.window_days.set_days(window.days)
-                self.window_stop.setCurrentIndex(1 if window.terminate else 0)
+                self.window_stop.setCurrentIndex(1 if window.terminate else
+                                                 2 if window.pause else 0)
         self.auto_check.setChecked(schedule is not None)
         self._enable()
 
@@ -256,7 +261,8 @@ class SchedulePage(WizardPage):
         if self.window_check.isChecked():
             draft["window"] = {"start": _hhmm(self.window_start), "end": _hhmm(self.window_end),
                                "days": [d.value for d in self.window_days.days()],
-                               "terminate": self.window_stop.currentIndex() == 1}
+                               "terminate": self.window_stop.currentIndex() == 1,
+                               "pause": self.window_stop.currentIndex() == 2}
         return draft
 
     def write(self, draft: dict[str, Any]) -> None:

@@ -64,14 +64,14 @@ def v0_copy(tmp_path: Path) -> Path:
 
 
 def test_the_migrations_are_numbered_in_order() -> None:
-    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14]
-    assert latest_version() == 14
+    assert [m.version for m in MIGRATIONS] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15]
+    assert latest_version() == 15
 
 
 def test_a_v0_catalogue_is_migrated_and_reads_back_exactly(v0_copy: Path) -> None:
     cat = Catalogue(v0_copy)
     try:
-        assert version_of(v0_copy) == latest_version() == 14
+        assert version_of(v0_copy) == latest_version() == 15
 
         jobs = cat.jobs()
         assert [j.name for j in jobs] == ["Nightly Servers", "Ünïcode job"]
@@ -235,7 +235,7 @@ def test_a_new_catalogue_gets_the_latest_schema(tmp_path: Path, v0_copy: Path) -
         cat.close()
     assert version_of(path) == latest_version()
     assert tables(path) == {"jobs", "sessions", "tasks", "points", "server_state",
-                            "repositories", "audit", "users"}
+                            "repositories", "audit", "users", "paused_tasks"}
     Catalogue(v0_copy).close()
     # A migrated v0 catalogue and a new one end with the same columns.
     for table in ("jobs", "sessions", "tasks", "points", "server_state"):
@@ -391,5 +391,23 @@ def test_v13_keeps_how_each_repository_is_written(tmp_path: Path) -> None:
                                                                          "Old": None}
         cat.set_repository_immutable_days("b2", 0)
         assert cat.repository("Old").immutable_days == 0
+    finally:
+        cat.close()
+
+
+def test_v15_records_a_paused_tasks_progress_until_its_session_drops_it(tmp_path: Path) -> None:
+    """paused_tasks (migration 15): the files a paused task stored, read back as entries."""
+    from core.repository.model import FILE, Entry, PartialFile
+    cat = Catalogue(tmp_path / "catalogue.db")
+    try:
+        files = [Entry("a/b.dat", FILE, 0o644, 1, 3, 2, 7, ("ab" * 32,)),
+                 Entry("c é.dat", FILE, 0o600, 5, 0, 6, 8)]
+        partial = PartialFile(Entry("big", FILE, 0o644, 9, 100, 9, 9, ("cd" * 32,)), (40,))
+        cat.save_paused_task("s1", "pc1", files[:1], 10)
+        cat.save_paused_task("s1", "pc1", files, 20, partial)   # replaces
+        assert cat.paused_tasks("s1") == {"pc1": (files, 20, partial)}
+        assert cat.paused_tasks("s1")["pc1"].partial.offset == 40
+        cat.drop_paused("s1")
+        assert cat.paused_tasks("s1") == {}
     finally:
         cat.close()

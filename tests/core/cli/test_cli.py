@@ -257,3 +257,21 @@ def test_job_clone_is_created_disabled_with_the_same_settings(cli, tmp_path):
     assert code == 1 and "already exists" in err
     code, _, err = cli("job", "clone", "Ghost")
     assert code == 1 and "No job named 'Ghost'" in err
+
+
+def test_window_stop_pause_and_pause_resume_of_a_job_that_is_not_running(cli, tmp_path):
+    """--window-stop pause is kept; pause and resume refuse a job that does not run, and
+    an unknown job, in one line each (exit 1, no traceback)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    code, _out, err = cli("job", "create", "W", "--computer", f"pc1={src}", "--daily", "22:00",
+                          "--window", "22:00-06:00", "--window-stop", "pause")
+    assert code == 0, err
+    code, out, _err = cli("job", "show", "W", "--json")
+    assert code == 0 and json.loads(out)["definition"]["schedule"]["window"]["pause"] is True
+    for verb in ("pause", "resume"):
+        code, _out, err = cli(verb, "W")
+        assert code == 1 and err.strip() == \
+            f"error: Job 'W' is not running; there is nothing to {verb}."
+        code, _out, err = cli(verb, "Nope")
+        assert code == 1 and "Traceback" not in err and "Nope" in err

@@ -195,3 +195,38 @@ def test_the_read_rate_limit_is_per_computer(tmp_path: Path) -> None:
         service.wait_session(session_id, timeout=10)
     finally:
         shutdown_service(service, gate)
+
+
+def test_the_backup_window_pauses_at_close_and_resumes_when_it_reopens(
+        svc: BackupService, tmp_path: Path, gate: TaskGate, clock: FakeClock) -> None:
+    """--window-stop pause: the window closes on the session, which is paused (not
+    stopped); when the window opens again the next day it resumes and finishes."""
+    window = BackupWindow(start="10:00", end="11:00", pause=True)
+    two_computer_job(svc, tmp_path, schedule=Schedule(
+        kind=ScheduleKind.DAILY, at="10:15", window=window))
+    gate.hold("pc1")
+    session_id = svc.start_job("J")                 # 10:30, inside the window
+    assert gate.wait_held("pc1")
+    clock.advance(minutes=30)                        # 11:00: the window closes
+    svc.keep_time()
+    assert svc.stop_preview("J").paused
+    gate.release_all()                               # pc1 parks at the hold gate
+    wait_until(lambda: svc.get_session(session_id).state.value == "Paused")
+    session = svc.get_session(session_id)
+    assert session.stop_mode is None
+    assert any("Paused by the backup window (10:00–11:00" in i.text for i in session.log)
+    clock.advance(hours=22, minutes=59)              # 09:59 the next day: still paused
+    svc.keep_time()
+    assert svc.get_session(session_id).state.value == "Paused"
+    clock.advance(minutes=1)                         # 10:00: the window opens again
+    svc.keep_time()
+    session = svc.wait_session(session_id, timeout=30)
+    assert [t.status for t in session.tasks] == [TaskStatus.SUCCESS, TaskStatus.SUCCESS]
+    assert session.result is SessionResult.SUCCESS
+    assert any("Resumed by the backup window" in i.text for i in session.log)
+    assert {p.computer for p in svc.list_points("J")} == {"pc1", "pc2"}
+
+
+def test_a_window_that_pauses_and_terminates_is_refused() -> None:
+    with pytest.raises(ValueError, match="paused or terminated, not both"):
+        BackupWindow(start="10:00", end="11:00", pause=True, terminate=True)

@@ -257,8 +257,8 @@ def test_changed_block_in_middle_stores_only_that_block(repo: Repository, tmp_pa
     data[3 * BLOCK + 10] ^= 1
     (src / "f.bin").write_bytes(data)
     second, new_bytes, new_blobs = backup(repo, src, parent=first.id)
-    assert new_blobs == 1
-    assert 0 < new_bytes <= BLOCK
+    assert new_blobs == 2   # that block, and the one entry blob holding the changed row
+    assert 0 < new_bytes <= BLOCK + 1024
     old_blocks = repo.load_manifest(first.id).by_path()["f.bin"].blocks
     new_blocks = repo.load_manifest(second.id).by_path()["f.bin"].blocks
     assert [a == b for a, b in zip(old_blocks, new_blocks, strict=True)] == [
@@ -452,7 +452,7 @@ def test_prune_repacks_mostly_unused_packs(tmp_path: Path) -> None:
         repo.forget([first.id])
         report = repo.prune()
         assert report.packs_repacked == 1 and report.packs_written == 1
-        assert report.blobs_removed == 36
+        assert report.blobs_removed == 37   # 36 blocks and the first point's entry blob
         assert repo.verify() == []
         repo.restore(second.id, tmp_path / "out")
         assert snapshot(tmp_path / "out") == snapshot(src)
@@ -523,7 +523,8 @@ def test_verify_names_a_corrupt_blob_and_its_paths(repo: Repository, tmp_path: P
     (p,) = problems
     assert (p.point_id, p.blob, p.pack, p.problem, p.paths) == (
         point.id, target_blob, loc.pack, "corrupt", ["a.bin"])
-    assert problems.blobs_checked == 4 and problems.points_checked == 1
+    # its 4 blocks and the entry blob holding its rows (manifest format 3)
+    assert problems.blobs_checked == 5 and problems.points_checked == 1
 
     with pytest.raises(RestoreError, match="a.bin"):
         repo.restore(point.id, tmp_path / "out")
@@ -531,8 +532,11 @@ def test_verify_names_a_corrupt_blob_and_its_paths(repo: Repository, tmp_path: P
 
 def test_verify_reports_a_missing_pack(repo: Repository, tmp_path: Path) -> None:
     src = build_tree(tmp_path / "src")
+    (src / "more.bin").write_bytes(pseudo_random(40 * BLOCK, 3))   # several packs
     point, _, _ = backup(repo, src)
-    victim = pack_files(repo)[0]
+    rows = {repo._index.blobs[b].pack for b in repo.load_manifest(point.id).entry_blobs}
+    # a pack of file data (the point's rows are in another: test_manifest_stream)
+    victim = next(p for p in pack_files(repo) if p.name.removesuffix(".pack") not in rows)
     victim.unlink()
     problems = repo.verify([point.id])
     assert problems

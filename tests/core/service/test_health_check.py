@@ -166,11 +166,13 @@ def test_the_light_check_on_s3_reads_no_pack_data_and_reports_a_missing_object(
     assert check.result is SessionResult.SUCCESS, check.log
     assert "Health check (light)" in check.log[0].text
     assert check.operation is not None and check.operation.blobs_checked > 0
-    assert reads == []                                         # no pack data was read
+    # no pack data was read (the rows of the points this server committed are in memory:
+    # manifest format 3 keeps them in entry blobs, which the check then need not read)
+    assert reads == []
 
     # an "attacker" (or a lifecycle rule) deletes one pack the points need
     (point, *_) = service.list_points("J")
-    blob = repo.load_manifest(point.id).by_path()["f0.bin"].blocks[0]
+    blob = repo.recent_manifest(point.id).by_path()["f0.bin"].blocks[0]
     pack = repo._index.blobs[blob].pack
     backend.remove(f"packs/{pack[:2]}/{pack}.pack")
     check_id = service._points.start_health_check("J", HealthCheckMode.LIGHT)

@@ -27,7 +27,7 @@ def three_points(service: BackupApi, tmp_path: Path) -> tuple[list[RestorePointI
                                                                list[Path]]:
     """Three backups of one computer: a large file every point shares (stored once),
     and a small one that changes each time. Returns the points, oldest first, and the
-    pack file each backup wrote, in the same order."""
+    data pack each backup wrote, in the same order."""
     src = tmp_path / "sources" / "acct1"
     src.mkdir(parents=True)
     (src / "ledger.db").write_bytes(os.urandom(300_000))
@@ -35,12 +35,15 @@ def three_points(service: BackupApi, tmp_path: Path) -> tuple[list[RestorePointI
                                      computers=(Computer(name="acct1", path=str(src)),)))
     packs_dir = service.data_dir / "repositories" / "default" / "packs"
     packs: list[Path] = []
+    rows: list[Path] = []
     for n in range(3):
         (src / "today.txt").write_bytes(os.urandom(20_000 + n))
         service.wait_session(service.start_job("Ledger"), timeout=20)
-        new = sorted(set(packs_dir.rglob("*.pack")) - set(packs))
-        assert len(new) == 1, new
-        packs += new
+        new = sorted(set(packs_dir.rglob("*.pack")) - set(packs) - set(rows),
+                     key=lambda p: p.stat().st_size)
+        assert len(new) == 2, new   # its data, and its entry blob (manifest format 3)
+        rows.append(new[0])
+        packs.append(new[1])
     points = sorted(service.list_points("Ledger"), key=lambda p: p.created)
     assert len(points) == 3
     return points, packs

@@ -15,8 +15,8 @@ from tests.gui.helpers import (
     click_row, menu_action, ribbon_button, right_click_row, start_held, wait_cell,
 )
 
-JOB_TAB_BUTTONS = ["Start", "Stop", "Retry", "Active Full", "Edit", "Clone", "Disable",
-                   "Delete", "Statistics"]
+JOB_TAB_BUTTONS = ["Start", "Stop", "Pause", "Retry", "Active Full", "Edit",
+                   "Clone", "Disable", "Delete", "Statistics"]
 
 
 def _enabled(window: MainWindow) -> dict[str, bool]:
@@ -45,7 +45,8 @@ def test_job_tab_appears_and_becomes_current(qtbot: QtBot, window: MainWindow,
     assert ribbon.currentIndex() == job_tab
     assert ribbon.contextual_header(window.job_page) == "Job Tools"
     groups = {g.title: [b.text() for b in g.buttons] for g in window.job_page.groups}
-    assert groups == {"Job Control": ["Start", "Stop", "Retry", "Active Full"],
+    assert groups == {"Job Control": ["Start", "Stop", "Pause", "Resume", "Retry",
+                                      "Active Full"],
                       "Manage Job": ["Edit", "Clone", "Disable", "Delete"],
                       "Details": ["Statistics"]}
     assert [b.text() for b in window.ribbon.buttons() if b.isVisible()] == \

@@ -687,3 +687,28 @@ def test_a_file_changed_while_the_computer_reads_it_is_read_again(service, sshd,
     assert "File 'b-big.bin' changed while it was read; reading it again" in texts
     service.restore(service.list_points("Changing")[-1].id, tmp_path / "out")
     assert (tmp_path / "out" / "b-big.bin").read_bytes() == big.read_bytes()
+
+
+def test_pause_and_resume_of_a_remote_read_outlasts_the_watchdog(service, sshd, tmp_path,
+                                                                 monkeypatch):
+    """Pause (issue 25) over SSH: the computer is held between the groups of blocks its
+    agent sends, for longer than the agent's stall limit (3 s here) without being given
+    up; Resume finishes the read, and the point restores exactly."""
+    from core.agents.ssh import watchdog
+    monkeypatch.setenv(watchdog.STALL_ENV, "3")
+    slow_job(service, sshd, tmp_path, "Held", throttle_mbps=4)
+    sid = service.start_job("Held")
+    wait_until(lambda: service.get_session(sid).tasks[0].bytes_read > 0, timeout=30)
+    service.pause_job("Held")
+    wait_until(lambda: service.get_session(sid).state is SessionState.PAUSED, timeout=5)
+    read = service.get_session(sid).tasks[0].bytes_read
+    threading.Event().wait(4.5)   # held past the stall limit on purpose
+    assert service.get_session(sid).tasks[0].status is TaskStatus.IN_PROGRESS
+    assert service.get_session(sid).tasks[0].bytes_read <= read + 2 * MB   # in flight only
+    service.resume_job("Held")
+    session = service.wait_session(sid, timeout=60)
+    assert session.result is SessionResult.SUCCESS, [i.text for i in session.tasks[0].log]
+    (point,) = service.list_points("Held")
+    out = tmp_path / "out"
+    service.wait_session(service.start_restore(point.id, out), timeout=60)
+    assert (out / "big.bin").read_bytes() == (tmp_path / "Held" / "big.bin").read_bytes()

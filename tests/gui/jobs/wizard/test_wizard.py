@@ -296,6 +296,35 @@ def test_edit_a_schedule_and_see_next_run_change(qtbot: QtBot, window: MainWindo
     wait_cell(qtbot, window, "Edit Me", Column.NEXT_RUN, "<not scheduled>")
 
 
+def test_the_window_can_pause_a_job_at_close(qtbot: QtBot, window: MainWindow,
+                                            service: BackupApi,
+                                            make_job: JobFactory) -> None:
+    """The Schedule step's third choice: pause at the window's close, resume at its
+    opening (issue 25); kept when the job is edited again."""
+    make_job("Pausing", ("m1",))
+    wait_cell(qtbot, window, "Pausing", Column.NEXT_RUN, "<not scheduled>")
+    click_row(qtbot, window, "Pausing")
+    qtbot.keyClick(window.jobs_view.table, Qt.Key.Key_Return)
+    wizard = open_wizard(qtbot, window)
+    click_step(qtbot, wizard, "Schedule")
+    page = wizard.schedule_page
+    page.auto_check.click()
+    page.window_check.click()
+    page.window_stop.setCurrentIndex(2)
+    assert page.window_stop.currentText() == "Pause it, resume when the window opens"
+    finish(qtbot, wizard)
+    qtbot.waitUntil(lambda: window.job_wizard is None, timeout=WAIT_MS)
+    window_ = service.get_job("Pausing").definition.schedule.window   # type: ignore[union-attr]
+    assert window_ is not None and window_.pause and not window_.terminate
+    wait_cell(qtbot, window, "Pausing", Column.NEXT_RUN, lambda t: t != "<not scheduled>")
+    qtbot.mouseDClick(window.jobs_view.table.viewport(), Qt.MouseButton.LeftButton,
+                      pos=window.jobs_view.table.visualRect(
+                          window.jobs_view.proxy_index_of("Pausing")).center())
+    wizard = open_wizard(qtbot, window)
+    assert wizard.schedule_page.window_stop.currentIndex() == 2
+    wizard.reject()
+
+
 def test_edit_while_running_applies_to_the_next_session(
         qtbot: QtBot, window: MainWindow, service: BackupApi, gate: TaskGate,
         make_job: JobFactory) -> None:
