@@ -58,6 +58,17 @@ class RepositoryError(ConsoleError):
     """The repository is missing, corrupt, locked or out of space."""
 
 
+class EntryBlobDamaged(RepositoryError):
+    """An entry blob of a format-3 manifest (a piece of a point's list of files) has
+    no intact copy: the point cannot be read; verify and repair say more."""
+
+    def __init__(self, message: str, blob: str, pack: str | None, problem: str) -> None:
+        super().__init__(message)
+        self.blob = blob
+        self.pack = pack
+        self.problem = problem
+
+
 class RestoreError(ConsoleError):
     pass
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import zstandard
 
-from core.errors import RepositoryError
+from core.errors import EntryBlobDamaged, RepositoryError
 
 from core.repository.chunker import Chunker
 from core.repository.damage import DamageRegistry
@@ -111,16 +111,6 @@ def iter_entries(blob_ids: Iterable[str], read_blob: ReadBlob) -> Iterator[Entry
                 yield _row(row)
     if tail:
         raise ValueError("the entry list ends inside a row")
-
-
-class EntryBlobDamaged(RepositoryError):
-    """An entry blob of a format-3 manifest has no intact copy."""
-
-    def __init__(self, message: str, blob: str, pack: str | None, problem: str) -> None:
-        super().__init__(message)
-        self.blob = blob
-        self.pack = pack
-        self.problem = problem
 
 
 class EntryBlobReader:

@@ -21,7 +21,8 @@ from core.repository.copysource import PointSource
 from core.repository.config import ENCRYPTION_AES, ENCRYPTION_NONE, RepoConfig, new_config, parse_config, \
     read_config, write_config
 from core.repository.damage import DamageRegistry
-from core.repository.entrystream import EntryBlobDamaged, EntryBlobReader
+from core.errors import EntryBlobDamaged
+from core.repository.entrystream import EntryBlobReader
 from core.repository.errors import PointNotFound, write_error
 from core.repository import immutability
 from core.repository.index import Index

@@ -59,6 +59,12 @@ def evict(path: Path) -> None:
         os.close(fd)
 
 
+def io_stall_us() -> int:
+    """/proc/pressure/io's ``some`` total: microseconds some task stalled on io."""
+    some = Path("/proc/pressure/io").read_text().splitlines()[0]
+    return int(some.rsplit("total=", 1)[1])
+
+
 def competing_run(service, name: str, source: Path, fio_file: Path, governed: bool) -> dict:
     """A backup of the cold source while fio runs: its read rate in fio's middle second
     onwards, fio's IOPS, the seconds it held, and how soon after fio it read again."""
@@ -78,10 +84,14 @@ def competing_run(service, name: str, source: Path, fio_file: Path, governed: bo
     read1 = at_end.bytes_read
     result["finished_early"] = at_end.status.is_final   # done before fio: nothing competed
     result["backup_mib_s"] = (read1 - read0) / MiB / (ended - t0)
+    stalls0 = io_stall_us()
     while time.monotonic() - ended < 5 and task().bytes_read == read1 \
             and not task().status.is_final:
         tick.wait(0.01)
     result["resumed_s"] = time.monotonic() - ended
+    # the io pressure while it waited: other work on the machine (a test run beside
+    # this one) may keep it above the threshold after fio, and then holding is right
+    result["pressure_after"] = (io_stall_us() - stalls0) / 1e4 / max(result["resumed_s"], 0.01)
     result["held_s"] = task().production_s
     result["why"] = task().production_why
     if not service.get_session(sid).state.value == "Stopped":
@@ -122,4 +132,4 @@ def test_a_yielding_backup_holds_under_fio_and_resumes_after(service, tmp_path, 
     assert yielding["held_s"] >= FIO_S - 1
     assert yielding["why"].startswith("io pressure ")
     assert yielding["backup_mib_s"] < plain["backup_mib_s"] / 2
-    assert yielding["resumed_s"] < 2.0
+    assert yielding["resumed_s"] < 2.0 or yielding["pressure_after"] > THRESHOLD, yielding

@@ -78,6 +78,8 @@ def test_only_past_rpo_from_the_ribbon(qtbot: QtBot, window: MainWindow, service
     qtbot.waitUntil(lambda: service.get_session(session_id).stop_mode
                     is StopMode.GRACEFULLY_PAST_RPO)
     gate.release_all()
+    # this session's end (the first session ended Failed too: the cell alone says nothing)
+    qtbot.waitUntil(lambda: service.get_session(session_id).ended is not None, timeout=20_000)
     wait_cell(qtbot, window, "Servers", Column.LAST_RESULT, "Failed")
     session = service.get_session(session_id)
     assert {t.computer: t.status for t in session.tasks} == {
