@@ -37,7 +37,7 @@ from core.models import (
 from core.service.registry import S3AccessDenied
 from core.repository.keys import KeyInUse, PasswordRequired, WrongPassword
 from core.server.actor import ActorMiddleware, origin_of
-from core.server.auth import principal_of
+from core.server.auth import principal_of, still_valid_of
 from core.server.permissions import permission_for
 from core.service.audit import identify
 from core.service.users import TOKEN_IDLE_S, inside
@@ -339,6 +339,7 @@ def create_app(service: BackupService, control: ServerControl | None = None,
                hub: EventHub | None = None) -> FastAPI:
     control = control or ServerControl()
     hub = hub or EventHub(service.subscribe)
+    service.users.tokens_dropped = hub.recheck
     app = FastAPI(title="Agent Backup Console server", version="1",
                   description="Jobs, sessions, restore points and live events of one data "
                               "directory's backup server. Every error is `{\"error\": ..., "
@@ -776,9 +777,11 @@ def create_app(service: BackupService, control: ServerControl | None = None,
 
     # -- events --------------------------------------------------------------------
     @app.get(f"{API}/events", response_class=StreamingResponse, responses=EVENTS_RESPONSE)
-    async def events() -> StreamingResponse:
-        """Server-Sent Events: ``data: {"type": "SessionChanged", ...}`` per change."""
-        return StreamingResponse(hub.stream(), media_type="text/event-stream",
+    async def events(request: Request) -> StreamingResponse:
+        """Server-Sent Events: ``data: {"type": "SessionChanged", ...}`` per change. A
+        logged-in user's stream ends once their token does (or they are disabled)."""
+        return StreamingResponse(hub.stream(still_valid_of(request.scope)),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
     return app

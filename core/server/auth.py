@@ -22,12 +22,20 @@ from core.service.users import LOCAL_ADMIN, Principal, Users
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 PRINCIPAL = "agent_jobs.principal"
+STILL_VALID = "agent_jobs.still_valid"   # a login token's check, for long-lived streams
 LOGIN_PATH = "/api/v1/login"
 
 
 def principal_of(scope: Scope) -> Principal | None:
     found = scope.get(PRINCIPAL)
     return found if isinstance(found, Principal) else None
+
+
+def still_valid_of(scope: Scope) -> Callable[[], bool] | None:
+    """For a request made with a login token: whether that token still names an
+    enabled user (a long-lived event stream asks it at each wake-up); None otherwise."""
+    found = scope.get(STILL_VALID)
+    return found if callable(found) else None
 
 
 def local_socket(app: ASGIApp) -> ASGIApp:
@@ -59,6 +67,8 @@ def tcp_listener(app: ASGIApp, server_token: str, users: Users) -> ASGIApp:
                 principal = LOCAL_ADMIN
             elif token:
                 principal = users.principal(token)
+                if principal is not None:
+                    scope[STILL_VALID] = lambda: users.principal(token) is not None
             if principal is None and scope.get("path") != LOGIN_PATH:
                 response = JSONResponse(
                     {"error": "Missing, wrong or expired bearer token: log in (POST "

@@ -54,11 +54,10 @@ class EventHub:
             except RuntimeError:   # that loop has closed
                 pass
 
-    def close(self) -> None:
-        """End every stream (the server is shutting down)."""
-        self._unsubscribe()
+    def recheck(self) -> None:
+        """Wake every stream without an event: each asks again whether its user's token
+        is still valid (any thread)."""
         with self._lock:
-            self._closing = True
             streams = list(self._streams)
         for stream in streams:
             try:
@@ -66,8 +65,17 @@ class EventHub:
             except RuntimeError:
                 pass
 
-    async def stream(self) -> AsyncIterator[str]:
-        """Server-Sent Events: one ``data:`` line of JSON per event."""
+    def close(self) -> None:
+        """End every stream (the server is shutting down)."""
+        self._unsubscribe()
+        with self._lock:
+            self._closing = True
+        self.recheck()   # each stream wakes and sees the hub closing
+
+    async def stream(self, still_valid: Callable[[], bool] | None = None) -> AsyncIterator[str]:
+        """Server-Sent Events: one ``data:`` line of JSON per event. ``still_valid``
+        (a login token's check) is asked at every wake-up, events or keep-alive: a
+        user disabled, or a token that ended, loses the stream there."""
         stream = _Stream(asyncio.get_running_loop())
         with self._lock:
             if self._closing:
@@ -79,8 +87,12 @@ class EventHub:
                 try:
                     await asyncio.wait_for(stream.ready.wait(), KEEPALIVE_S)
                 except asyncio.TimeoutError:
+                    if still_valid is not None and not still_valid():
+                        return
                     yield ": keep-alive\n\n"
                     continue
+                if still_valid is not None and not still_valid():
+                    return
                 events = stream.drain()
                 if events:
                     yield "".join(f"data: {encode_event(e)}\n\n" for e in events)

@@ -161,6 +161,9 @@ class Users:
         self._tokens: dict[str, _Token] = {}
         self._lock = threading.Lock()
         self.guard = LoginGuard(lambda: self.clock())
+        # told when a user's tokens end (disabled, removed, new password): the server's
+        # event streams check theirs at once rather than at the next keep-alive
+        self.tokens_dropped: Callable[[], None] | None = None
 
     # -- managing users --------------------------------------------------------------
     def list_users(self) -> list[UserInfo]:
@@ -252,6 +255,8 @@ class Users:
         with self._lock:
             for key in [k for k, t in self._tokens.items() if t.user == name]:
                 del self._tokens[key]
+        if self.tokens_dropped is not None:
+            self.tokens_dropped()
 
     # -- logging in --------------------------------------------------------------------
     def login(self, name: str, password: str, code: str | None, origin: str) -> str:

@@ -117,6 +117,21 @@ def test_a_disabled_user_is_out_at_once(server: TlsServer) -> None:
         assert http.get("/jobs").status_code == 401
 
 
+def test_a_disabled_users_event_stream_ends(server: TlsServer) -> None:
+    """The live event stream, open for minutes in a console, is cut too: at the next
+    event (disabling is one) or keep-alive, not only at the next request."""
+    add_user(server, "admin", "administrator")
+    add_user(server, "vera", "viewer")
+    token = login(server, "vera").json()["token"]
+    with server.http(token) as http, http.stream("GET", "/events") as stream:
+        assert stream.status_code == 200
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")
+        assert agent_jobs(server.data, "user", "disable", "vera").returncode == 0
+        rest = list(lines)   # ends when the server closes the stream
+        assert not any(line.startswith("data:") for line in rest), rest
+
+
 def test_totp_is_asked_for_and_checked(server: TlsServer) -> None:
     add_user(server, "admin", "administrator")
     setup = agent_jobs(server.data, "user", "set", "admin", "--totp")
