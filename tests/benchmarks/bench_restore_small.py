@@ -23,7 +23,8 @@ code to compare (e.g. ``before=/tmp/main-copy`` ``after=.``), each run with
 ``PYTHONPATH`` set to it, on the same repository. Restored trees are kept
 until the end (deleting many files right before a timed step slows the next
 creations on this machine's ext4). The load (``uptime``) is recorded before
-and after each run. Prints one JSON object; ``--out`` writes it too.
+and after each run; each run takes the tools in another order (rotated), so
+that none always comes first. Prints one JSON object; ``--out`` writes it too.
 """
 from __future__ import annotations
 
@@ -67,11 +68,11 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, int]:
     """(wall seconds, peak RSS in KB of the command) via GNU time."""
     with tempfile.NamedTemporaryFile("r") as rss:
         t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M", *cmd], env=env,
+        proc = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M", *cmd], env=env, cwd=cwd,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         seconds = time.perf_counter() - t0
         if proc.returncode:
@@ -82,12 +83,14 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
 class Ours:
     def __init__(self, label: str, source: Path, data_dir: Path) -> None:
         self.label, self.data_dir = label, data_dir
+        # python -m puts the working folder first on sys.path: run from the tree
+        self.cwd = source
         self.env = {**os.environ, "PYTHONPATH": str(source)}
         self.cli = [sys.executable, "-m", "core.cli", "--data-dir", str(data_dir)]
         self.point = ""
 
     def run(self, *args: str) -> str:
-        return subprocess.run([*self.cli, *args], env=self.env, check=True,
+        return subprocess.run([*self.cli, *args], env=self.env, check=True, cwd=self.cwd,
                               capture_output=True, text=True).stdout
 
     def backup(self, src: Path) -> None:
@@ -97,7 +100,8 @@ class Ours:
         self.point = points[0]["id"]
 
     def restart(self) -> None:
-        subprocess.run([*self.cli, "server", "stop"], env=self.env, capture_output=True)
+        subprocess.run([*self.cli, "server", "stop"], env=self.env, cwd=self.cwd,
+                       capture_output=True)
         self.run("points")   # starts the server again, with this tree's code
 
     def server_hwm_kb(self) -> int:
@@ -109,10 +113,11 @@ class Ours:
         raise RuntimeError("no VmHWM for our server")
 
     def restore(self, target: Path) -> tuple[float, int]:
-        return timed([*self.cli, "restore", self.point, str(target)], self.env)
+        return timed([*self.cli, "restore", self.point, str(target)], self.env, self.cwd)
 
     def stop(self) -> None:
-        subprocess.run([*self.cli, "server", "stop"], env=self.env, capture_output=True)
+        subprocess.run([*self.cli, "server", "stop"], env=self.env, cwd=self.cwd,
+                       capture_output=True)
 
 
 def main() -> int:
@@ -154,29 +159,34 @@ def main() -> int:
         n = 0
         for r in range(args.runs):
             run: dict[str, Any] = {"load_before": uptime()}
-            for o in ours:
-                o.restart()
+            tools: list[Ours | None] = [*ours, None]   # None: restic
+            shift = r % len(tools)   # each run in another order (no tool always first)
+            run["order"] = []
+            for o in tools[shift:] + tools[:shift]:
+                run["order"].append(o.label if o is not None else "restic")
+                if o is not None:
+                    o.restart()
                 for view in ("cold", "warm"):
                     n += 1
                     if view == "cold":
                         drop_caches()
-                    seconds, client_kb = o.restore(work / f"out-{n}")
-                    run[f"{o.label}_{view}_s"] = round(seconds, 2)
-                    run[f"{o.label}_{view}_client_rss_mb"] = round(client_kb / 1024, 1)
-                run[f"{o.label}_server_rss_mb"] = round(o.server_hwm_kb() / 1024, 1)
-                o.stop()
-            for view in ("cold", "warm"):
-                n += 1
-                if view == "cold":
-                    drop_caches()
-                seconds, kb = timed(["restic", "restore", "-q", "latest", "--target",
-                                     str(work / f"out-{n}")], renv)
-                run[f"restic_{view}_s"] = round(seconds, 2)
-                run[f"restic_{view}_rss_mb"] = round(kb / 1024, 1)
+                    target = work / f"out-{n}"
+                    if o is not None:
+                        seconds, kb = o.restore(target)
+                        run[f"{o.label}_{view}_s"] = round(seconds, 2)
+                        run[f"{o.label}_{view}_client_rss_mb"] = round(kb / 1024, 1)
+                    else:
+                        seconds, kb = timed(["restic", "restore", "-q", "latest", "--target",
+                                             str(target)], renv)
+                        run[f"restic_{view}_s"] = round(seconds, 2)
+                        run[f"restic_{view}_rss_mb"] = round(kb / 1024, 1)
+                if o is not None:
+                    run[f"{o.label}_server_rss_mb"] = round(o.server_hwm_kb() / 1024, 1)
+                    o.stop()
             run["load_after"] = uptime()
             log(json.dumps(run))
             runs.append(run)
-        keys = [k for k in runs[0] if not k.startswith("load")]
+        keys = [k for k in runs[0] if not k.startswith("load") and k != "order"]
         medians = {k: round(statistics.median(r[k] for r in runs), 2) for k in keys}
         for o in ours:
             for view in ("cold", "warm"):
