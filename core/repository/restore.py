@@ -626,6 +626,8 @@ class Restorer:
                 continue
             # Created with its own mode when the umask leaves it whole (no
             # fchmod then); otherwise private, and given its mode at the end.
+            # The umask is read once per restore: nothing changes it while a
+            # server serves (bind_unix sets it only around the socket's bind).
             mode = e.mode if umask >= 0 and not e.mode & (umask | 0o7000) else -1
             fd = self._create_final(dirs, e.path, 0o600 if mode < 0 else mode)
             try:

@@ -72,8 +72,8 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple
     """(wall seconds, peak RSS in KB of the command) via GNU time."""
     with tempfile.NamedTemporaryFile("r") as rss:
         t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M", *cmd], env=env, cwd=cwd,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M", *cmd], env=env,
+                              cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         seconds = time.perf_counter() - t0
         if proc.returncode:
             raise RuntimeError(f"{cmd[:4]} failed: {proc.stderr[-2000:]}")
@@ -162,27 +162,27 @@ def main() -> int:
             tools: list[Ours | None] = [*ours, None]   # None: restic
             shift = r % len(tools)   # each run in another order (no tool always first)
             run["order"] = []
-            for o in tools[shift:] + tools[:shift]:
-                run["order"].append(o.label if o is not None else "restic")
-                if o is not None:
-                    o.restart()
+            for tool in tools[shift:] + tools[:shift]:
+                run["order"].append(tool.label if tool is not None else "restic")
+                if tool is not None:
+                    tool.restart()
                 for view in ("cold", "warm"):
                     n += 1
                     if view == "cold":
                         drop_caches()
                     target = work / f"out-{n}"
-                    if o is not None:
-                        seconds, kb = o.restore(target)
-                        run[f"{o.label}_{view}_s"] = round(seconds, 2)
-                        run[f"{o.label}_{view}_client_rss_mb"] = round(kb / 1024, 1)
+                    if tool is not None:
+                        seconds, kb = tool.restore(target)
+                        run[f"{tool.label}_{view}_s"] = round(seconds, 2)
+                        run[f"{tool.label}_{view}_client_rss_mb"] = round(kb / 1024, 1)
                     else:
                         seconds, kb = timed(["restic", "restore", "-q", "latest", "--target",
                                              str(target)], renv)
                         run[f"restic_{view}_s"] = round(seconds, 2)
                         run[f"restic_{view}_rss_mb"] = round(kb / 1024, 1)
-                if o is not None:
-                    run[f"{o.label}_server_rss_mb"] = round(o.server_hwm_kb() / 1024, 1)
-                    o.stop()
+                if tool is not None:
+                    run[f"{tool.label}_server_rss_mb"] = round(tool.server_hwm_kb() / 1024, 1)
+                    tool.stop()
             run["load_after"] = uptime()
             log(json.dumps(run))
             runs.append(run)
