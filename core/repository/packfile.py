@@ -249,6 +249,23 @@ class PackReader:
             raise BlobError(blob, loc.pack, "corrupt", "(pack file is truncated)")
         return data
 
+    def read_range(self, pack_id: str, offset: int, length: int) -> bytes:
+        """``length`` stored bytes of a pack from ``offset`` in one load (the
+        blobs of a batch of small files that lie close together); fewer bytes
+        if the pack is shorter. Decoding and checking is the caller's (see
+        :func:`open_blob`); FileNotFoundError if the pack is missing."""
+        if self._whole_packs:
+            return self._pack_bytes(pack_id)[offset:offset + length]
+        return self._backend.load(self._layout.pack(pack_id), offset, length)
+
+    def open(self, blob: str, loc: BlobLoc, stored: bytes) -> bytes:
+        """The raw block from stored bytes read with :meth:`read_range`;
+        BlobError if they fail the check (then :meth:`read` it on its own,
+        which looks for an intact copy)."""
+        if len(stored) != loc.length:
+            raise BlobError(blob, loc.pack, "corrupt", "(pack file is truncated)")
+        return open_blob(self._layout, blob, loc, stored)
+
     def read(self, blob: str, loc: BlobLoc) -> bytes:
         """The raw block, verified against its id. On an immutable repository a
         block that fails its check is looked for in the older locked versions

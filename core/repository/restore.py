@@ -47,6 +47,10 @@ _JOB_BYTES = 8 << 20  # a batch of small files, or one segment of a large file
 _JOB_FILES = 128
 _INFLIGHT_BYTES = 64 << 20
 _TMP_PREFIX = ".abk-restore-"
+# The blocks of a batch of small files are read from a pack in runs: blocks
+# at most _READ_GAP apart are read together, in runs of at most _READ_SPAN.
+_READ_GAP = 64 << 10
+_READ_SPAN = 16 << 20
 # Bounds of values that reach system calls (a forged manifest must not crash them).
 _MAX_MODE = 0o7777
 _MAX_NS = 2**63 - 1
@@ -196,6 +200,19 @@ def _remove_non_dir(pfd: int, name: str, rel: str) -> None:
         pass
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for
+    every thread); -1 if the system does not say."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
+
+
 def _finish_file(fd: int, e: Entry) -> None:
     os.fchmod(fd, e.mode)
     os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
@@ -262,6 +279,7 @@ class Restorer:
         self._token = secrets.token_hex(6)
         self._counter = itertools.count()
         self._leftovers: list[_Pending] = []
+        self._umask = _umask()
 
     def run(self) -> RestoreStats:
         if not self._checked:
@@ -520,12 +538,70 @@ class Restorer:
         except FileNotFoundError:
             pass
 
+    def _read_batch(self, files: list[Entry]) -> dict[str, bytes | str]:
+        """Every block the files need, each read and verified once however
+        many files share it: the blocks of one pack that lie close together
+        are loaded in one read. A block whose copy fails its check (or whose
+        pack is missing) is read again on its own by ``_read``, which records
+        the damage and tries another copy; a block that cannot be had maps to
+        the reason (a str)."""
+        blobs = self._ctx.index.blobs
+        reader = self._ctx.reader
+        out: dict[str, bytes | str] = {}
+        by_pack: dict[str, list[tuple[int, str, BlobLoc]]] = {}
+        for e in files:
+            for blob in e.blocks:
+                if blob in out:
+                    continue
+                loc = blobs.get(blob)
+                if loc is None:
+                    out[blob] = ""   # resolved below by _read (it says why)
+                    continue
+                if _is_zero_block(blob, loc):
+                    continue
+                out[blob] = ""
+                by_pack.setdefault(loc.pack, []).append((loc.offset, blob, loc))
+        for pack, wanted in by_pack.items():
+            wanted.sort()
+            i = 0
+            while i < len(wanted):
+                run_start = wanted[i][0]
+                run_end = run_start + wanted[i][2].length
+                j = i + 1
+                while j < len(wanted):
+                    off, _, loc = wanted[j]
+                    if off - run_end > _READ_GAP or off + loc.length - run_start > _READ_SPAN:
+                        break
+                    run_end = max(run_end, off + loc.length)
+                    j += 1
+                try:
+                    data = reader.read_range(pack, run_start, run_end - run_start)
+                except FileNotFoundError:
+                    data = b""   # each block says so through _read
+                for off, blob, loc in wanted[i:j]:
+                    try:
+                        out[blob] = reader.open(
+                            blob, loc, data[off - run_start:off - run_start + loc.length])
+                    except BlobError:
+                        pass   # left for _read: another copy, or the reason
+                i = j
+        for blob, got in out.items():
+            if got == "":
+                try:
+                    out[blob] = self._read(blob)
+                except _FileFailed as exc:
+                    out[blob] = str(exc)
+        return out
+
     def _write_small(self, files: list[Entry]) -> tuple[int, int]:
-        """Runs on the pool: whole files (each at most _JOB_BYTES). Every block
-        of a file is read back and verified before the file is created, so a
-        file whose data is damaged is never created at all."""
+        """Runs on the pool: whole files (each at most _JOB_BYTES), most often
+        of one folder. Every block of a file is read back and verified before
+        the file is created, so a file whose data is damaged is never created
+        at all."""
         dirs = self._thread_dirs()
         blobs = self._ctx.index.blobs
+        data_of = self._read_batch(files)
+        umask = self._umask
         done = nbytes = 0
         for e in files:
             if self._cancel():
@@ -533,20 +609,27 @@ class Restorer:
                 break
             pieces: list[tuple[int, bytes]] = []
             offset = 0
-            try:
-                for blob in e.blocks:
+            failure: str | None = None
+            for blob in e.blocks:
+                data = data_of.get(blob)
+                if data is None:   # a block of zeros (a hole)
                     loc = blobs.get(blob)
-                    if loc is not None and _is_zero_block(blob, loc):
-                        offset += loc.raw_length
-                        continue
-                    data = self._read(blob)
-                    pieces.append((offset, data))
-                    offset += len(data)
-            except _FileFailed as exc:
-                self._fail(e.path, str(exc))
+                    offset += loc.raw_length if loc is not None else 0
+                    continue
+                if isinstance(data, str):
+                    failure = data
+                    break
+                pieces.append((offset, data))
+                offset += len(data)
+            if failure is not None:
+                self._fail(e.path, failure)
                 continue
-            pfd = -1
-            fd = self._create_final(dirs, e.path)
+            # Created with its own mode when the umask leaves it whole (no
+            # fchmod then); otherwise private, and given its mode at the end.
+            # The umask is read once per restore: nothing changes it while a
+            # server serves (bind_unix sets it only around the socket's bind).
+            mode = e.mode if umask >= 0 and not e.mode & (umask | 0o7000) else -1
+            fd = self._create_final(dirs, e.path, 0o600 if mode < 0 else mode)
             try:
                 for at, data in pieces:
                     view = memoryview(data)
@@ -556,7 +639,9 @@ class Restorer:
                         at += n
                 if offset > (pieces[-1][0] + len(pieces[-1][1]) if pieces else 0):
                     os.ftruncate(fd, offset)   # the file ends in a hole
-                _finish_file(fd, e)
+                if mode < 0:
+                    os.fchmod(fd, e.mode)
+                os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
             except BaseException as exc:
                 os.close(fd)
                 fd = -1
@@ -575,7 +660,7 @@ class Restorer:
             done += 1
         return done, nbytes
 
-    def _create_final(self, dirs: DirHandles, rel: str) -> int:
+    def _create_final(self, dirs: DirHandles, rel: str, mode: int = 0o600) -> int:
         """A new, empty, private file at ``rel``. Whatever was there is unlinked,
         never written through (it might be a symlink, or a hard link to a file
         elsewhere)."""
@@ -584,7 +669,7 @@ class Restorer:
         try:
             for _ in range(3):
                 try:
-                    return os.open(name, _FILE_FLAGS, 0o600, dir_fd=pfd)
+                    return os.open(name, _FILE_FLAGS, mode, dir_fd=pfd)
                 except FileExistsError:
                     _remove_non_dir(pfd, name, rel)
         except OSError as exc:
