@@ -5,7 +5,6 @@ rate is known."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,19 +21,6 @@ from tests.support.clock import FakeClock
 from tests.support.gate import TaskGate
 
 UTC = timezone.utc
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 26, 10, 30, tzinfo=UTC))
-
-
-@pytest.fixture
-def svc(tmp_path: Path, gate: TaskGate, clock: FakeClock) -> Iterator[BackupService]:
-    service = BackupService(tmp_path / "data", hooks=gate, clock=clock)
-    service.scheduler._tz = UTC
-    yield service
-    shutdown_service(service, gate)
 
 
 def two_computer_job(service: BackupService, tmp_path: Path, name: str = "J",

@@ -4,8 +4,7 @@ starts; and the stop preview's cost of each choice (how old each computer's newe
 point will be). On an injected clock, with gates holding the computers."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 
 import pytest
@@ -15,24 +14,11 @@ from core.models import (
     Computer, JobDefinition, JobNotify, SessionResult, StopMode, TaskStatus,
 )
 from core.service.facade import BackupService
-from tests.conftest import make_tree, shutdown_service
+from tests.conftest import make_tree
 from tests.support.clock import FakeClock
 from tests.support.gate import TaskGate
 
 UTC = timezone.utc
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 26, 10, 30, tzinfo=UTC))
-
-
-@pytest.fixture
-def svc(tmp_path: Path, gate: TaskGate, clock: FakeClock) -> Iterator[BackupService]:
-    service = BackupService(tmp_path / "data", hooks=gate, clock=clock)
-    service.scheduler._tz = UTC
-    yield service
-    shutdown_service(service, gate)
 
 
 def job_with(service: BackupService, tmp_path: Path, rpo: int | None = 24) -> None:

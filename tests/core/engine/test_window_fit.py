@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from core.models import (
 from core.scheduling import BackupWindow, Schedule, ScheduleKind
 from core.service import sessions as sessions_desk
 from core.service.facade import BackupService
-from tests.conftest import make_tree, shutdown_service, wait_until
+from tests.conftest import make_tree, wait_until
 from tests.support.clock import FakeClock
 from tests.support.gate import TaskGate
 
@@ -36,14 +35,6 @@ CLOSE = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(OPENED)
-
-
-@pytest.fixture
-def svc(tmp_path: Path, gate: TaskGate, clock: FakeClock) -> Iterator[BackupService]:
-    service = BackupService(tmp_path / "data", hooks=gate, clock=clock)
-    service.scheduler._tz = UTC
-    yield service
-    shutdown_service(service, gate)
 
 
 def window_job(svc: BackupService, tmp_path: Path, name: str, computers: list[str],
